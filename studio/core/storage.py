@@ -1,0 +1,122 @@
+"""The SQLite layout of a realm file: table names, column names, connection setup.
+
+See docs/storage-layout.md for the whole layout; this module is its one source
+of truth in code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from studio.core.schema import ObjectSchema, Property
+from studio.core.values import SQL_TYPES, compare_decimal_text
+
+FORMAT = "studio-1"
+KEY = '"@key"'
+META_TABLE = "_studio_meta"
+SCHEMA_TABLE = "_studio_schema"
+CHANGES_TABLE = "_studio_changes"
+HISTORY_TABLE = "_studio_history"
+
+_connection_hooks: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier (class and property names may hold any printable character)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def class_table(class_name: str) -> str:
+    return quote("class_" + class_name)
+
+
+def collection_table(class_name: str, prop: Property) -> str:
+    """The side table of a list, set or dictionary property."""
+    assert prop.collection is not None
+    return quote(f"{prop.collection}:{class_name}.{prop.name}")
+
+
+def column(prop_name: str) -> str:
+    return quote(prop_name)
+
+
+def tag_column(prop_name: str) -> str:
+    """The type-tag column beside a mixed value column."""
+    return quote(prop_name + "@type")
+
+
+def add_connection_hook(hook: Callable[[sqlite3.Connection], None]) -> None:
+    """Run ``hook`` on every connection the core opens (to register SQL functions)."""
+    _connection_hooks.append(hook)
+
+
+def configure_connection(conn: sqlite3.Connection) -> None:
+    conn.create_collation("DECIMAL", compare_decimal_text)
+    for hook in _connection_hooks:
+        hook(conn)
+
+
+def column_defs(prop: Property) -> list[str]:
+    """Column definitions for a property stored in the class table (scalars and to-one links)."""
+    if prop.type == "mixed":
+        return [f"{column(prop.name)}", f"{tag_column(prop.name)} INTEGER NOT NULL DEFAULT 0"]
+    return [f"{column(prop.name)} {SQL_TYPES[prop.type]}"]
+
+
+def class_table_ddl(cls: ObjectSchema) -> list[str]:
+    """CREATE statements for a class table, its indexes and its collection tables."""
+    cols = [f"{KEY} INTEGER PRIMARY KEY AUTOINCREMENT"]
+    stmts: list[str] = []
+    table = class_table(cls.name)
+    for prop in cls.properties:
+        if prop.is_backlink or prop.collection is not None:
+            continue
+        cols.extend(column_defs(prop))
+    stmts.append(f"CREATE TABLE {table} ({', '.join(cols)})")
+    for prop in cls.properties:
+        if prop.is_backlink:
+            continue
+        if prop.collection is None:
+            stmts.extend(property_index_ddl(cls, prop))
+        else:
+            stmts.extend(collection_table_ddl(cls.name, prop))
+    return stmts
+
+
+def property_index_ddl(cls: ObjectSchema, prop: Property) -> list[str]:
+    table = class_table(cls.name)
+    name = quote(f"index:{cls.name}.{prop.name}")
+    if prop.is_primary_key:
+        return [f"CREATE UNIQUE INDEX {name} ON {table} ({column(prop.name)})"]
+    if prop.indexed or prop.type == "object":
+        # Links are always indexed: deleting the target nulls them and backlinks look them up.
+        return [f"CREATE INDEX {name} ON {table} ({column(prop.name)})"]
+    return []
+
+
+def collection_table_ddl(class_name: str, prop: Property) -> list[str]:
+    table = collection_table(class_name, prop)
+    value_type = SQL_TYPES[prop.type]
+    cols = ["owner INTEGER NOT NULL"]
+    if prop.collection == "list":
+        cols.append("pos INTEGER NOT NULL")
+    elif prop.collection == "dictionary":
+        cols.append("key TEXT NOT NULL")
+    cols.append(f"value {value_type}".rstrip())
+    if prop.type == "mixed":
+        cols.append('"value@type" INTEGER NOT NULL DEFAULT 0')
+    base = f"{prop.collection}:{class_name}.{prop.name}"
+    stmts = [f"CREATE TABLE {table} ({', '.join(cols)})"]
+    if prop.collection == "list":
+        stmts.append(f"CREATE INDEX {quote('index:' + base)} ON {table} (owner, pos)")
+    elif prop.collection == "set":
+        extra = ', "value@type"' if prop.type == "mixed" else ""
+        stmts.append(
+            f"CREATE UNIQUE INDEX {quote('index:' + base)} ON {table} (owner, value{extra})"
+        )
+    else:
+        stmts.append(f"CREATE UNIQUE INDEX {quote('index:' + base)} ON {table} (owner, key)")
+    if prop.type == "object":
+        stmts.append(f"CREATE INDEX {quote('index:' + base + '@value')} ON {table} (value)")
+    return stmts
