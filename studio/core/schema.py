@@ -121,7 +121,7 @@ class ObjectSchema:
     def __post_init__(self) -> None:
         self._by_name.update({p.name: p for p in self.properties})
 
-    def property(self, name: str) -> Property:
+    def get_property(self, name: str) -> Property:
         try:
             return self._by_name[name]
         except KeyError:

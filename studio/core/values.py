@@ -205,6 +205,21 @@ SQL_TYPES: dict[str, str] = {
 }
 
 
+DEFAULT_VALUES: dict[str, Any] = {
+    "bool": False,
+    "int": 0,
+    "float": 0.0,
+    "double": 0.0,
+    "string": "",
+    "data": b"",
+    "date": EPOCH,
+    "objectId": ObjectId(b"\x00" * 12),
+    "uuid": uuid.UUID(int=0),
+    "decimal128": Decimal(0),
+}
+"""What a required property holds when sync creates an object before setting its values."""
+
+
 def make_encoder(type_name: str, optional: bool) -> Callable[[Any], Any]:
     """A function that checks a Python value for a primitive type and returns its storage form."""
     encode = ENCODERS[type_name]

@@ -1,0 +1,276 @@
+"""The core's own encoding of recorded instructions, and replaying them onto a realm.
+
+The history table stores each transaction's instructions as JSON with tagged
+values (``{"$d": micros}`` for dates, ``{"$o": hex}`` for ObjectIds, ...). The
+wire format for sync is msgpack and lives in ``studio.sync.changeset``; this
+one only has to be stable inside a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from studio.core import instructions as ins
+from studio.core.errors import RealmError, SchemaError
+from studio.core.objectid import ObjectId
+from studio.core.schema import ObjectSchema, Property, parse_property
+from studio.core.values import date_from_storage, date_to_storage
+
+if TYPE_CHECKING:
+    from studio.core.objects import RealmObject
+    from studio.core.realm import Realm
+
+_BY_NAME: dict[str, type] = {cls.__name__: cls for cls in ins.INSTRUCTION_TYPES}
+
+
+def encode_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return {"$b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, datetime):
+        return {"$d": date_to_storage(value)}
+    if isinstance(value, ObjectId):
+        return {"$o": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"$u": str(value)}
+    if isinstance(value, Decimal):
+        return {"$n": str(value)}
+    if isinstance(value, ins.Link):
+        return {"$l": [value.class_name, encode_value(value.primary_key)]}
+    if isinstance(value, ins.EmbeddedObject):
+        return {"$e": 1}
+    if isinstance(value, tuple | list):
+        return [encode_value(v) for v in value]
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        ((tag, body),) = value.items()
+        if tag == "$b":
+            return base64.b64decode(body)
+        if tag == "$d":
+            return date_from_storage(body)
+        if tag == "$o":
+            return ObjectId(body)
+        if tag == "$u":
+            return uuid.UUID(body)
+        if tag == "$n":
+            return Decimal(body)
+        if tag == "$l":
+            return ins.Link(body[0], decode_value(body[1]))
+        if tag == "$e":
+            return ins.EMBEDDED
+        raise RealmError(f"unknown value tag {tag!r} in the history")
+    return value
+
+
+def encode_instructions(instructions: Iterable[ins.Instruction]) -> str:
+    out = []
+    for instruction in instructions:
+        fields = [encode_value(getattr(instruction, f.name))
+                  for f in dataclasses.fields(instruction)]
+        out.append([type(instruction).__name__, *fields])
+    return json.dumps(out, separators=(",", ":"))
+
+
+def decode_instructions(text: str) -> list[ins.Instruction]:
+    out: list[ins.Instruction] = []
+    for name, *fields in json.loads(text):
+        cls = _BY_NAME[name]
+        values = [decode_value(v) for v in fields]
+        names = [f.name for f in dataclasses.fields(cls)]
+        if "path" in names:
+            i = names.index("path")
+            values[i] = tuple(values[i])
+        out.append(cls(*values))
+    return out
+
+
+# -- replay ------------------------------------------------------------------------------
+
+
+class ReplayError(RealmError):
+    """An instruction does not fit the realm it is applied to."""
+
+
+def apply_instructions(realm: Realm, instructions: Sequence[ins.Instruction]) -> None:
+    """Apply instructions inside the realm's open write transaction.
+
+    Listeners see the result like any local commit. Instructions on objects that
+    no longer exist are skipped (a concurrent erase won), as sync requires.
+    """
+    writer = realm._writer()
+    writer.fill_defaults = True
+    pending: dict[str, dict[str, Any]] = {}
+    try:
+        for instruction in instructions:
+            if isinstance(instruction, ins.AddClass | ins.AddProperty):
+                _collect_schema(realm, pending, instruction)
+                continue
+            if pending:
+                _flush_schema(realm, pending)
+            _apply_one(realm, instruction)
+        if pending:
+            _flush_schema(realm, pending)
+    finally:
+        writer.fill_defaults = False
+
+
+def _collect_schema(
+    realm: Realm, pending: dict[str, dict[str, Any]], instruction: ins.AddClass | ins.AddProperty
+) -> None:
+    if isinstance(instruction, ins.AddClass):
+        existing = {c.name: c for c in realm.schema}.get(instruction.class_name)
+        if existing is not None:
+            if (existing.primary_key, existing.embedded) != (
+                instruction.primary_key, instruction.embedded
+            ):
+                raise SchemaError(
+                    f"class {instruction.class_name} already exists with a different primary key "
+                    "or embedded flag"
+                )
+            pending.setdefault(instruction.class_name, existing.to_json())
+            return
+        props: list[dict[str, Any]] = []
+        if instruction.primary_key is not None:
+            props.append({
+                "name": instruction.primary_key,
+                "type": instruction.primary_key_type,
+                "optional": instruction.primary_key_optional,
+            })
+        body: dict[str, Any] = {"name": instruction.class_name, "properties": props}
+        if instruction.primary_key is not None:
+            body["primaryKey"] = instruction.primary_key
+        if instruction.embedded:
+            body["embedded"] = True
+        pending[instruction.class_name] = body
+        return
+    body = pending.get(instruction.class_name)
+    if body is None:
+        existing = {c.name: c for c in realm.schema}.get(instruction.class_name)
+        if existing is None:
+            raise ReplayError(f"AddProperty for unknown class {instruction.class_name}")
+        body = pending[instruction.class_name] = existing.to_json()
+    spec: dict[str, Any]
+    if instruction.type == "linkingObjects":
+        spec = {"type": "linkingObjects", "objectType": instruction.object_type,
+                "property": instruction.origin_property}
+    else:
+        spec = {"type": instruction.type, "indexed": instruction.indexed}
+    prop = parse_property(instruction.name, spec, instruction.class_name)
+    others = [p for p in body["properties"] if p["name"] != instruction.name]
+    before = next((p for p in body["properties"] if p["name"] == instruction.name), None)
+    if before is not None:
+        old = parse_property(before["name"], {k: v for k, v in before.items() if k != "name"},
+                             instruction.class_name)
+        if old.type_string != prop.type_string:
+            raise SchemaError(
+                f"property {instruction.class_name}.{instruction.name} exists as "
+                f"{old.type_string}, not {prop.type_string}"
+            )
+    body["properties"] = [*others, prop.to_json()]
+
+
+def _flush_schema(realm: Realm, pending: dict[str, dict[str, Any]]) -> None:
+    from studio.core.schema import parse_object_schema
+
+    classes: list[ObjectSchema] = [parse_object_schema(body) for body in pending.values()]
+    pending.clear()
+    realm.update_schema(classes)
+
+
+def _find(realm: Realm, class_name: str, pk: Any) -> RealmObject | None:
+    info = realm._info(class_name)
+    if info.pk_column is None:
+        raise ReplayError(f"class {class_name} has no primary key; sync needs one")
+    return realm.object_for_primary_key(class_name, pk)
+
+
+def _resolve(realm: Realm, value: Any) -> Any:
+    if isinstance(value, ins.Link):
+        return _find(realm, value.class_name, value.primary_key)
+    if isinstance(value, ins.EmbeddedObject):
+        return {}
+    return value
+
+
+def _walk(realm: Realm, obj: RealmObject, path: Sequence[ins.PathElement]) -> Any:
+    """Follow a path from an object to the object or collection that holds its last step."""
+    current: Any = obj
+    for step in path:
+        if current is None:
+            return None
+        try:
+            current = current[step]
+        except (IndexError, KeyError):
+            return None
+    return current
+
+
+def _apply_one(realm: Realm, instruction: ins.Instruction) -> None:
+    writer = realm._writer()
+    if isinstance(instruction, ins.CreateObject):
+        if _find(realm, instruction.class_name, instruction.primary_key) is None:
+            info = realm._info(instruction.class_name)
+            assert info.schema.primary_key is not None
+            writer.create(instruction.class_name, {info.schema.primary_key:
+                                                   instruction.primary_key})
+        return
+    obj = _find(realm, instruction.class_name, instruction.primary_key)  # type: ignore[union-attr]
+    if obj is None:
+        return
+    if isinstance(instruction, ins.EraseObject):
+        writer.delete(obj)
+        return
+    path = instruction.path  # type: ignore[union-attr]
+    holder = _walk(realm, obj, path[:-1])
+    if holder is None:
+        return
+    last = path[-1]
+    target = _walk(realm, holder, [last]) if not isinstance(instruction, ins.Set | ins.AddInteger) \
+        else None
+    if isinstance(instruction, ins.Set):
+        holder[last] = _resolve(realm, instruction.value)
+    elif isinstance(instruction, ins.AddInteger):
+        holder.increment(str(last), instruction.delta)
+    elif target is None:
+        return
+    elif isinstance(instruction, ins.ListInsert):
+        index = min(instruction.index, len(target))
+        target.insert(index, _resolve(realm, instruction.value))
+    elif isinstance(instruction, ins.ListSet):
+        if instruction.index < len(target):
+            target[instruction.index] = _resolve(realm, instruction.value)
+    elif isinstance(instruction, ins.ListErase):
+        if instruction.index < len(target):
+            del target[instruction.index]
+    elif isinstance(instruction, ins.ListMove):
+        size = len(target)
+        if instruction.from_index < size and instruction.to_index < size:
+            target.move(instruction.from_index, instruction.to_index)
+    elif isinstance(instruction, ins.Clear):
+        target.clear()
+    elif isinstance(instruction, ins.SetInsert):
+        value = _resolve(realm, instruction.value)
+        if value is not None or not isinstance(instruction.value, ins.Link):
+            target.add(value)
+    elif isinstance(instruction, ins.SetErase):
+        target.discard(_resolve(realm, instruction.value))
+    elif isinstance(instruction, ins.DictSet):
+        target[instruction.key] = _resolve(realm, instruction.value)
+    elif isinstance(instruction, ins.DictErase):
+        if instruction.key in target:
+            del target[instruction.key]
+
+
+def property_of(realm: Realm, class_name: str, name: str) -> Property:
+    return realm._info(class_name).schema.get_property(name)

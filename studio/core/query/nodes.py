@@ -1,0 +1,174 @@
+"""The syntax tree of a Realm Query Language string, as frozen dataclasses.
+
+The parser builds these from tokens; the compiler reads them together with the
+schema and the arguments. Nothing here knows about types or SQL. ``pos`` is the
+0-based offset of the node's first token in the query text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# -- values --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant written in the query.
+
+    ``kind`` is one of ``null bool int float string data date objectId uuid
+    infinity nan``; ``value`` is the Python value (int for ``date``: microseconds;
+    ``text`` keeps the lexeme so decimal128 comparisons can use it exactly).
+    """
+
+    pos: int
+    kind: str
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """``$n``: the n-th argument given with the query."""
+
+    pos: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListLiteral:
+    """``{a, b, c}``: a list of constants (right side of IN, BETWEEN)."""
+
+    pos: int
+    items: tuple[Literal | Argument, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PathElement:
+    """One step of a key path: a name (``dog``, ``@count``, ``@links``, ``$x``) and an
+    optional subscript (``dict['key']``, ``dict[$0]``)."""
+
+    pos: int
+    name: str
+    subscript: Literal | Argument | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPath:
+    """``dog.owner.name``, ``ANY friends.age``, ``scores.@max``, ``$x.name``.
+
+    ``quantifier`` is ``ANY``, ``ALL``, ``NONE`` or None (SOME is stored as ANY).
+    """
+
+    pos: int
+    elements: tuple[PathElement, ...]
+    quantifier: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The path as written, without quantifier and subscripts (for messages)."""
+        return ".".join(element.name for element in self.elements)
+
+
+@dataclass(frozen=True, slots=True)
+class Subquery:
+    """``SUBQUERY(collection, $x, predicate).@count``."""
+
+    pos: int
+    collection: KeyPath
+    variable: str
+    predicate: Predicate
+    quantifier: str | None = None
+
+
+Operand = Literal | Argument | ListLiteral | KeyPath | Subquery
+
+# -- predicates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """``left op right``; ``op`` is normalised (``==`` ``!=`` ``<`` ``<=`` ``>`` ``>=``
+    ``BEGINSWITH`` ``ENDSWITH`` ``CONTAINS`` ``LIKE`` ``IN``). ``case_insensitive`` and
+    ``diacritic_insensitive`` come from ``[c]``, ``[d]``, ``[cd]``."""
+
+    pos: int
+    op: str
+    left: Operand
+    right: Operand
+    op_pos: int
+    case_insensitive: bool = False
+    diacritic_insensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    """``value BETWEEN {low, high}`` (both ends included); ``bounds`` may also be an
+    argument holding a two-item sequence."""
+
+    pos: int
+    operand: Operand
+    bounds: ListLiteral | Argument
+    op_pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    pos: int
+    items: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    pos: int
+    items: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    pos: int
+    item: Predicate
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """TRUEPREDICATE / FALSEPREDICATE."""
+
+    pos: int
+    value: bool
+
+
+Predicate = Comparison | Between | And | Or | Not | Constant
+
+# -- modifiers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SortModifier:
+    pos: int
+    keys: tuple[tuple[KeyPath, bool], ...]  # (key path, ascending)
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctModifier:
+    pos: int
+    paths: tuple[KeyPath, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitModifier:
+    pos: int
+    count: int
+
+
+Modifier = SortModifier | DistinctModifier | LimitModifier
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A whole query: a predicate (None when only modifiers were given) and modifiers
+    in the order written."""
+
+    predicate: Predicate | None
+    modifiers: tuple[Modifier, ...]

@@ -1,0 +1,918 @@
+"""Everything a write transaction does to the file: creates, sets, deletes, collection edits.
+
+One :class:`Writer` exists per open write transaction. It tracks what changed
+(for notifications) and, on realms that record history for sync, the
+instructions of the transaction (see ``studio.core.instructions``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from studio.core import instructions as ins
+from studio.core.changes import TransactionChanges
+from studio.core.classinfo import ClassInfo, mixed_link_text
+from studio.core.errors import (
+    DuplicatePrimaryKeyError,
+    MissingValueError,
+    SchemaError,
+    UnknownPropertyError,
+    ValueTypeError,
+)
+from studio.core.objects import RealmObject
+from studio.core.schema import Property
+from studio.core.storage import KEY, column, tag_column
+from studio.core.values import DEFAULT_VALUES, MixedTag, encode_mixed_primitive, make_decoder, make_encoder
+
+if TYPE_CHECKING:
+    from studio.core.realm import Realm
+
+Address = tuple[str, Any, tuple[ins.PathElement, ...]]
+"""(top-level class, its primary key, path from it) of an object or a property."""
+
+_EMITTED = object()  # the value's instructions were recorded already (embedded objects)
+
+
+class Writer:
+    __slots__ = ("_encoders", "_update_mode", "changes", "fill_defaults", "instructions", "realm")
+
+    def __init__(self, realm: Realm, record: bool) -> None:
+        self.realm = realm
+        self.changes = TransactionChanges()
+        self.instructions: list[ins.Instruction] | None = [] if record else None
+        self._encoders: dict[tuple[str, bool], Any] = {}
+        # Replaying sync instructions creates objects first and sets their values after.
+        self.fill_defaults = False
+        self._update_mode = False
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self.realm._conn
+
+    def _bump(self) -> None:
+        self.realm._version += 1
+
+    def _emit(self, instruction: ins.Instruction) -> None:
+        if self.instructions is not None:
+            self.instructions.append(instruction)
+
+    def _encoder(self, prop: Property) -> Any:
+        key = (prop.type, prop.optional)
+        enc = self._encoders.get(key)
+        if enc is None:
+            enc = self._encoders[key] = make_encoder(prop.type, prop.optional)
+        return enc
+
+    def _touch(self, info: ClassInfo, key: int, prop_name: str) -> None:
+        """Mark a property modified; a change inside an embedded object modifies its parents."""
+        self.changes.modify(info.name, key, prop_name)
+        self.realm._class_changed(info.name)
+        if info.embedded:
+            parent = self._parent_of(info, key)
+            if parent is not None:
+                parent_info, parent_key, parent_prop, _ = parent
+                self._touch(parent_info, parent_key, parent_prop.name)
+
+    def _parent_of(
+        self, info: ClassInfo, key: int
+    ) -> tuple[ClassInfo, int, Property, ins.PathElement | None] | None:
+        """The object, property and list index or dict key that holds an embedded object."""
+        realm = self.realm
+        for link in info.incoming:
+            src = realm._info(link.class_name)
+            prop = link.prop
+            if prop.collection is None:
+                row = self._conn.execute(
+                    f"SELECT {KEY} FROM {src.table} WHERE {column(prop.name)} = ?", (key,)
+                ).fetchone()
+                if row is not None:
+                    return src, row[0], prop, None
+            else:
+                where = "pos" if prop.collection == "list" else "key"
+                row = self._conn.execute(
+                    f"SELECT owner, {where} FROM {src.collection_table(prop)} WHERE value = ?",
+                    (key,),
+                ).fetchone()
+                if row is not None:
+                    return src, row[0], prop, row[1]
+        return None
+
+    def address(self, info: ClassInfo, key: int) -> Address:
+        """Where sync finds an object: top-level (class, pk) and the path to it."""
+        if not info.embedded:
+            pk_col = info.pk_column
+            pk = None
+            if pk_col is not None:
+                obj = RealmObject(self.realm, info, key)
+                pk = obj[pk_col.prop.name]
+            return info.name, pk, ()
+        parent = self._parent_of(info, key)
+        if parent is None:
+            raise SchemaError(f"embedded {info.name} object {key} has no parent")
+        parent_info, parent_key, prop, where = parent
+        top, pk, path = self.address(parent_info, parent_key)
+        extra: tuple[ins.PathElement, ...] = (prop.name,) if where is None else (prop.name, where)
+        return top, pk, path + extra
+
+    def _recorded_address(self, obj: RealmObject) -> Address | None:
+        if self.instructions is None:
+            return None
+        return self.address(obj._info, obj._key)
+
+    # -- storing one value ------------------------------------------------------------------
+
+    def _store(
+        self,
+        prop: Property,
+        value: Any,
+        addr: Address | None,
+        head: Any,
+    ) -> tuple[Any, int, Any]:
+        """Check and convert ``value`` for ``prop``: (stored value, mixed tag, instruction value).
+
+        ``head(value)`` builds the instruction that places a value (Set, ListInsert, ...);
+        it is emitted here, before its fields, when the value is a new embedded object.
+        """
+        if prop.type == "object":
+            return self._store_link(prop, value, addr, head)
+        if prop.type == "mixed":
+            if isinstance(value, RealmObject):
+                self._check_same_realm(value)
+                if value._info.embedded:
+                    raise ValueTypeError("a mixed property cannot hold an embedded object")
+                text = mixed_link_text(value._info.name, value._key)
+                link = None
+                if self.instructions is not None:
+                    _, pk, _ = self.address(value._info, value._key)
+                    link = ins.Link(value._info.name, pk)
+                return text, int(MixedTag.LINK), link
+            if isinstance(value, Mapping | list):
+                raise ValueTypeError(
+                    f"property {prop.name}: a mixed value cannot be a {type(value).__name__}"
+                )
+            stored, tag = encode_mixed_primitive(value)
+            if self.instructions is not None and tag:
+                return stored, tag, self.realm._decode_mixed(stored, tag)
+            return stored, tag, value
+        try:
+            stored = self._encoder(prop)(value)
+        except ValueTypeError as exc:
+            raise ValueTypeError(f"property {prop.name}: {exc}") from None
+        instr_value = value
+        if self.instructions is not None and stored is not None:
+            decode = make_decoder(prop.type)
+            instr_value = stored if decode is None else decode(stored)
+        return stored, 0, instr_value
+
+    def _check_same_realm(self, obj: RealmObject) -> None:
+        if obj._realm is not self.realm:
+            raise ValueTypeError(
+                "the object belongs to another Realm instance; look it up in this realm "
+                "(object_for_primary_key) before linking to it"
+            )
+
+    def _store_link(
+        self, prop: Property, value: Any, addr: Address | None, head: Any
+    ) -> tuple[Any, int, Any]:
+        if value is None:
+            return None, 0, None
+        target = self.realm._info(prop.object_type or "")
+        if isinstance(value, RealmObject):
+            self._check_same_realm(value)
+            if value._info is not target:
+                raise ValueTypeError(
+                    f"property {prop.name} links to {target.name}, got a {value._info.name}"
+                )
+            if target.embedded:
+                raise ValueTypeError(
+                    f"property {prop.name} holds an embedded {target.name}: assign a dict of its "
+                    "values, an existing embedded object cannot be shared"
+                )
+            value._load_row()
+            link = None
+            if self.instructions is not None:
+                _, pk, _ = self.address(target, value._key)
+                link = ins.Link(target.name, pk)
+            return value._key, 0, link
+        if isinstance(value, Mapping):
+            if target.embedded:
+                if self.instructions is not None and addr is not None:
+                    self._emit(head(ins.EMBEDDED))
+                child = self.create(target.name, value, update=False, _embedded_addr=addr)
+                return child._key, 0, _EMITTED
+            obj = self.create(target.name, value, update=self._update_mode)
+            link = None
+            if self.instructions is not None:
+                _, pk, _ = self.address(target, obj._key)
+                link = ins.Link(target.name, pk)
+            return obj._key, 0, link
+        raise ValueTypeError(
+            f"property {prop.name} links to {target.name}: expected a {target.name} object, "
+            f"a dict or None, got {type(value).__name__}"
+        )
+
+    # -- create -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        class_name: str,
+        values: Mapping[str, Any],
+        update: bool = False,
+        _embedded_addr: Address | None = None,
+    ) -> RealmObject:
+        realm = self.realm
+        info = realm._info(class_name)
+        schema = info.schema
+        if info.embedded and _embedded_addr is None:
+            raise SchemaError(
+                f"{class_name} is an embedded class: create it by assigning a dict to a property "
+                "of its parent object"
+            )
+        if not isinstance(values, Mapping):
+            raise ValueTypeError(
+                f"create({class_name!r}, ...) takes a dict of property values, "
+                f"got {type(values).__name__}"
+            )
+        for name in values:
+            if schema.get(name) is None:
+                raise UnknownPropertyError(
+                    f"class {class_name!r} has no property {name!r}; its properties are: "
+                    + ", ".join(p.name for p in schema.properties)
+                )
+            if name in info.backlinks:
+                raise SchemaError(f"{class_name}.{name} is computed (linkingObjects); don't set it")
+        pk_name = schema.primary_key
+        pk_value: Any = None
+        if pk_name is not None:
+            pk_prop = info.columns[pk_name].prop
+            if pk_name not in values and not pk_prop.optional:
+                raise MissingValueError(
+                    f"{class_name} needs its primary key {pk_name!r} ({pk_prop.type_string})"
+                )
+            pk_value = values.get(pk_name)
+            if update:
+                pk_stored = self._store(pk_prop, pk_value, None, None)[0]
+                row = self._conn.execute(
+                    f"SELECT {KEY} FROM {info.table} WHERE {column(pk_name)} IS ?", (pk_stored,)
+                ).fetchone()
+                if row is not None:
+                    existing = RealmObject(realm, info, row[0])
+                    for name, value in values.items():
+                        if name != pk_name:
+                            self.set_value(existing, name, value)
+                    return existing
+        nested = _has_nested(info, values)
+        if nested:
+            self._conn.execute("SAVEPOINT studio_create")
+        saved_mode = self._update_mode
+        self._update_mode = update
+        emitted_before = len(self.instructions) if self.instructions is not None else 0
+        try:
+            obj = self._insert(info, values, pk_name, pk_value, _embedded_addr)
+        except BaseException:
+            if nested:
+                self._conn.execute("ROLLBACK TO studio_create")
+                self._conn.execute("RELEASE studio_create")
+            if self.instructions is not None:
+                del self.instructions[emitted_before:]
+            raise
+        finally:
+            self._update_mode = saved_mode
+        if nested:
+            self._conn.execute("RELEASE studio_create")
+        return obj
+
+    def _insert(
+        self,
+        info: ClassInfo,
+        values: Mapping[str, Any],
+        pk_name: str | None,
+        pk_value: Any,
+        embedded_addr: Address | None,
+    ) -> RealmObject:
+        record = self.instructions is not None
+        addr: Address = embedded_addr if embedded_addr is not None else (info.name, pk_value, ())
+        if record and embedded_addr is None:
+            self._emit(ins.CreateObject(info.name, self._normalized_pk(info, pk_value)))
+            addr = (info.name, self._normalized_pk(info, pk_value), ())
+        names: list[str] = []
+        row: list[Any] = []
+        later: list[tuple[Property, Any]] = []
+        top, pk, path = addr
+        for name, col in info.columns.items():
+            prop = col.prop
+            if name not in values:
+                if prop.optional or prop.type in ("object", "mixed"):
+                    continue
+                if self.fill_defaults:
+                    values = {**values, name: DEFAULT_VALUES[prop.type]}
+                else:
+                    raise MissingValueError(
+                        f"{info.name}.{name} ({prop.type_string}) is required and was not given"
+                    )
+            value = values[name]
+            if prop.type == "object" and isinstance(value, Mapping) and self.realm._info(
+                prop.object_type or ""
+            ).embedded:
+                later.append((prop, value))  # embedded children need the parent's key first
+                continue
+            stored, tag, instr_value = self._store(prop, value, None, None)
+            names.append(column(name))
+            row.append(stored)
+            if prop.type == "mixed":
+                names.append(tag_column(name))
+                row.append(tag)
+            if record and name != pk_name and instr_value is not _EMITTED:
+                self._emit(ins.Set(top, pk, (*path, name), instr_value))
+        if names:
+            sql = (
+                f"INSERT INTO {info.table} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(row))})"
+            )
+        else:
+            sql = f"INSERT INTO {info.table} DEFAULT VALUES"
+        try:
+            key = self._conn.execute(sql, row).lastrowid
+        except sqlite3.IntegrityError:
+            raise DuplicatePrimaryKeyError(
+                f"{info.name}: an object with primary key {pk_name} = {pk_value!r} already "
+                "exists; use update=True to change it"
+            ) from None
+        assert key is not None
+        self._bump()
+        self.changes.insert(info.name, key)
+        self.realm._class_changed(info.name)
+        obj = RealmObject(self.realm, info, key)
+        for prop, value in later:
+            self._set_link_column(obj, prop, value, addr)
+        for name, prop in info.collections.items():
+            if name in values:
+                self._fill(obj, prop, values[name], addr)
+        return obj
+
+    def _normalized_pk(self, info: ClassInfo, pk_value: Any) -> Any:
+        if info.pk_column is None or pk_value is None:
+            return pk_value
+        return self._store(info.pk_column.prop, pk_value, None, None)[2]
+
+    # -- set --------------------------------------------------------------------------------
+
+    def set_value(self, obj: RealmObject, name: str, value: Any) -> None:
+        info = obj._info
+        obj._load_row()
+        col = info.columns.get(name)
+        if col is not None:
+            if name == info.schema.primary_key:
+                raise SchemaError(
+                    f"{info.name}.{name} is the primary key and cannot be changed; "
+                    "create a new object instead"
+                )
+            addr = self._recorded_address(obj)
+            self._set_link_column(obj, col.prop, value, addr) if col.prop.type == "object" \
+                else self._set_scalar(obj, col.prop, value, addr)
+            return
+        prop = info.collections.get(name)
+        if prop is not None:
+            addr = self._recorded_address(obj)
+            self.collection_clear(obj, prop)
+            self._fill(obj, prop, value, addr)
+            return
+        if name in info.backlinks:
+            raise SchemaError(f"{info.name}.{name} is computed (linkingObjects) and read-only")
+        info.schema.get_property(name)  # raises UnknownPropertyError
+
+    def _set_scalar(self, obj: RealmObject, prop: Property, value: Any, addr: Address | None) -> None:
+        stored, tag, instr_value = self._store(prop, value, None, None)
+        info = obj._info
+        if prop.type == "mixed":
+            self._conn.execute(
+                f"UPDATE {info.table} SET {column(prop.name)} = ?, {tag_column(prop.name)} = ? "
+                f"WHERE {KEY} = ?",
+                (stored, tag, obj._key),
+            )
+        else:
+            self._conn.execute(
+                f"UPDATE {info.table} SET {column(prop.name)} = ? WHERE {KEY} = ?",
+                (stored, obj._key),
+            )
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.Set(top, pk, (*path, prop.name), instr_value))
+
+    def _set_link_column(
+        self, obj: RealmObject, prop: Property, value: Any, addr: Address | None
+    ) -> None:
+        info = obj._info
+        target = self.realm._info(prop.object_type or "")
+        if target.embedded:
+            old = obj._load_row()[info.columns[prop.name].index]
+            if old is not None:
+                self._delete(target, old, record=False)
+        top, pk, path = addr if addr is not None else ("", None, ())
+        prop_path = (*path, prop.name)
+
+        def head(v: Any) -> ins.Instruction:
+            return ins.Set(top, pk, prop_path, v)
+
+        stored, _, instr_value = self._store(prop, value, (top, pk, prop_path), head)
+        self._conn.execute(
+            f"UPDATE {info.table} SET {column(prop.name)} = ? WHERE {KEY} = ?", (stored, obj._key)
+        )
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if addr is not None and instr_value is not _EMITTED:
+            self._emit(head(instr_value))
+
+    def add_integer(self, obj: RealmObject, name: str, delta: int) -> None:
+        info = obj._info
+        col = info.columns.get(name)
+        if col is None or col.prop.type != "int":
+            raise ValueTypeError(f"{info.name}.{name} is not an int property; cannot increment")
+        if not isinstance(delta, int) or isinstance(delta, bool):
+            raise ValueTypeError(f"increment takes an int, got {type(delta).__name__}")
+        if obj[name] is None:
+            raise ValueTypeError(f"{info.name}.{name} is null; set it before incrementing")
+        addr = self._recorded_address(obj)
+        self._conn.execute(
+            f"UPDATE {info.table} SET {column(name)} = {column(name)} + ? WHERE {KEY} = ?",
+            (delta, obj._key),
+        )
+        self._bump()
+        self._touch(info, obj._key, name)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.AddInteger(top, pk, (*path, name), delta))
+
+    # -- collections ------------------------------------------------------------------------
+
+    def _fill(self, obj: RealmObject, prop: Property, values: Any, addr: Address | None) -> None:
+        if prop.collection == "dictionary":
+            if not isinstance(values, Mapping):
+                raise ValueTypeError(
+                    f"{obj._info.name}.{prop.name} is a dictionary; give a dict, "
+                    f"got {type(values).__name__}"
+                )
+            for key, value in values.items():
+                self.dict_set(obj, prop, key, value, _addr=addr)
+            return
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+            raise ValueTypeError(
+                f"{obj._info.name}.{prop.name} is a {prop.collection}; give a list of values, "
+                f"got {type(values).__name__}"
+            )
+        if prop.collection == "set":
+            for value in values:
+                self.set_insert(obj, prop, value, _addr=addr)
+            return
+        items = list(values)
+        if prop.type not in ("object", "mixed") and self.instructions is None:
+            # Fast path for primitive lists: one executemany.
+            enc = self._encoder(prop)
+            try:
+                rows = [(obj._key, i, enc(v)) for i, v in enumerate(items)]
+            except ValueTypeError as exc:
+                raise ValueTypeError(f"property {prop.name}: {exc}") from None
+            self._conn.executemany(
+                f"INSERT INTO {obj._info.collection_table(prop)} (owner, pos, value) "
+                "VALUES (?, ?, ?)",
+                rows,
+            )
+            self._bump()
+            self._touch(obj._info, obj._key, prop.name)
+            return
+        for i, value in enumerate(items):
+            self.list_insert(obj, prop, i, value, _addr=addr, _size=i)
+
+    def _collection_head(
+        self, addr: Address | None, prop: Property, kind: type, *args: Any
+    ) -> tuple[Address | None, Any]:
+        if addr is None:
+            return None, None
+        top, pk, path = addr
+        prop_path = (*path, prop.name)
+
+        def head(v: Any) -> ins.Instruction:
+            return kind(top, pk, prop_path, *args, v)  # type: ignore[no-any-return]
+
+        element = (top, pk, (*prop_path, args[0])) if args else (top, pk, prop_path)
+        return element, head
+
+    def _insert_row(self, table: str, cols: str, values: tuple[Any, ...], prop: Property,
+                    stored: Any, tag: int) -> None:
+        if prop.type == "mixed":
+            self._conn.execute(
+                f'INSERT INTO {table} ({cols}, value, "value@type") '
+                f"VALUES ({', '.join('?' * (len(values) + 2))})",
+                (*values, stored, tag),
+            )
+        else:
+            self._conn.execute(
+                f"INSERT INTO {table} ({cols}, value) VALUES ({', '.join('?' * (len(values) + 1))})",
+                (*values, stored),
+            )
+
+    def list_insert(
+        self,
+        obj: RealmObject,
+        prop: Property,
+        index: int,
+        value: Any,
+        _addr: Address | None = None,
+        _size: int | None = None,
+    ) -> None:
+        info = obj._info
+        table = info.collection_table(prop)
+        size = _size if _size is not None else self._list_size(obj, prop)
+        if not 0 <= index <= size:
+            raise IndexError(f"cannot insert at {index} into a list of {size}")
+        addr = _addr if _addr is not None else self._recorded_address(obj)
+        element, head = self._collection_head(addr, prop, ins.ListInsert, index)
+        stored, tag, instr_value = self._store(prop, value, element, head)
+        if index < size:
+            self._conn.execute(
+                f"UPDATE {table} SET pos = pos + 1 WHERE owner = ? AND pos >= ?", (obj._key, index)
+            )
+        self._insert_row(table, "owner, pos", (obj._key, index), prop, stored, tag)
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if head is not None and instr_value is not _EMITTED:
+            self._emit(head(instr_value))
+
+    def _list_size(self, obj: RealmObject, prop: Property) -> int:
+        row = self._conn.execute(
+            f"SELECT count(*) FROM {obj._info.collection_table(prop)} WHERE owner = ?", (obj._key,)
+        ).fetchone()
+        return int(row[0])
+
+    def _check_index(self, obj: RealmObject, prop: Property, index: int) -> int:
+        size = self._list_size(obj, prop)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"list index {index} out of range for a list of {size}")
+        return index
+
+    def _embedded_target(self, prop: Property) -> ClassInfo | None:
+        if prop.type != "object":
+            return None
+        target = self.realm._info(prop.object_type or "")
+        return target if target.embedded else None
+
+    def list_set(self, obj: RealmObject, prop: Property, index: int, value: Any) -> None:
+        index = self._check_index(obj, prop, index)
+        info = obj._info
+        table = info.collection_table(prop)
+        embedded = self._embedded_target(prop)
+        if embedded is not None:
+            (old,) = self._conn.execute(
+                f"SELECT value FROM {table} WHERE owner = ? AND pos = ?", (obj._key, index)
+            ).fetchone()
+            if old is not None:
+                self._delete(embedded, old, record=False)
+        addr = self._recorded_address(obj)
+        element, head = self._collection_head(addr, prop, ins.ListSet, index)
+        stored, tag, instr_value = self._store(prop, value, element, head)
+        extra = ', "value@type" = ?' if prop.type == "mixed" else ""
+        params = (stored, tag) if prop.type == "mixed" else (stored,)
+        self._conn.execute(
+            f"UPDATE {table} SET value = ?{extra} WHERE owner = ? AND pos = ?",
+            (*params, obj._key, index),
+        )
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if head is not None and instr_value is not _EMITTED:
+            self._emit(head(instr_value))
+
+    def list_erase(self, obj: RealmObject, prop: Property, index: int) -> None:
+        index = self._check_index(obj, prop, index)
+        addr = self._recorded_address(obj)
+        self._remove_list_row(obj._info, obj._key, prop, index, delete_embedded=True)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.ListErase(top, pk, (*path, prop.name), index))
+
+    def _remove_list_row(
+        self, info: ClassInfo, owner: int, prop: Property, index: int, delete_embedded: bool
+    ) -> Any:
+        table = info.collection_table(prop)
+        embedded = self._embedded_target(prop) if delete_embedded else None
+        row = self._conn.execute(
+            f"SELECT rowid, value FROM {table} WHERE owner = ? AND pos = ?", (owner, index)
+        ).fetchone()
+        self._conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row[0],))
+        self._conn.execute(
+            f"UPDATE {table} SET pos = pos - 1 WHERE owner = ? AND pos > ?", (owner, index)
+        )
+        if embedded is not None and row[1] is not None:
+            self._delete(embedded, row[1], record=False)
+        self._bump()
+        self._touch(info, owner, prop.name)
+        return row[1]
+
+    def list_move(self, obj: RealmObject, prop: Property, from_index: int, to_index: int) -> None:
+        from_index = self._check_index(obj, prop, from_index)
+        to_index = self._check_index(obj, prop, to_index)
+        if from_index == to_index:
+            return
+        info = obj._info
+        table = info.collection_table(prop)
+        key = obj._key
+        (rowid,) = self._conn.execute(
+            f"SELECT rowid FROM {table} WHERE owner = ? AND pos = ?", (key, from_index)
+        ).fetchone()
+        if from_index < to_index:
+            self._conn.execute(
+                f"UPDATE {table} SET pos = pos - 1 WHERE owner = ? AND pos > ? AND pos <= ?",
+                (key, from_index, to_index),
+            )
+        else:
+            self._conn.execute(
+                f"UPDATE {table} SET pos = pos + 1 WHERE owner = ? AND pos >= ? AND pos < ?",
+                (key, to_index, from_index),
+            )
+        self._conn.execute(f"UPDATE {table} SET pos = ? WHERE rowid = ?", (to_index, rowid))
+        self._bump()
+        self._touch(info, key, prop.name)
+        addr = self._recorded_address(obj)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.ListMove(top, pk, (*path, prop.name), from_index, to_index))
+
+    def collection_clear(self, obj: RealmObject, prop: Property) -> None:
+        info = obj._info
+        table = info.collection_table(prop)
+        embedded = self._embedded_target(prop)
+        if embedded is not None:
+            children = self._conn.execute(
+                f"SELECT value FROM {table} WHERE owner = ?", (obj._key,)
+            ).fetchall()
+            for (child,) in children:
+                if child is not None:
+                    self._delete(embedded, child, record=False)
+        self._conn.execute(f"DELETE FROM {table} WHERE owner = ?", (obj._key,))
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        addr = self._recorded_address(obj)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.Clear(top, pk, (*path, prop.name)))
+
+    def set_insert(
+        self, obj: RealmObject, prop: Property, value: Any, _addr: Address | None = None
+    ) -> None:
+        info = obj._info
+        table = info.collection_table(prop)
+        if prop.type == "object" and not isinstance(value, RealmObject):
+            raise ValueTypeError(
+                f"{info.name}.{prop.name} is a set of {prop.object_type}: add objects, "
+                f"got {type(value).__name__}"
+            )
+        stored, tag, instr_value = self._store(prop, value, None, None)
+        if prop.type == "mixed":
+            cur = self._conn.execute(
+                f'INSERT OR IGNORE INTO {table} (owner, value, "value@type") VALUES (?, ?, ?)',
+                (obj._key, stored, tag),
+            )
+        else:
+            cur = self._conn.execute(
+                f"INSERT OR IGNORE INTO {table} (owner, value) VALUES (?, ?)", (obj._key, stored)
+            )
+        if cur.rowcount == 0:
+            return
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        addr = _addr if _addr is not None else self._recorded_address(obj)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.SetInsert(top, pk, (*path, prop.name), instr_value))
+
+    def set_erase(self, obj: RealmObject, prop: Property, value: Any, missing_ok: bool) -> None:
+        info = obj._info
+        table = info.collection_table(prop)
+        if prop.type == "object" and not isinstance(value, RealmObject):
+            if missing_ok:
+                return
+            raise KeyError(value)
+        try:
+            stored, tag, instr_value = self._store(prop, value, None, None)
+        except ValueTypeError:
+            if missing_ok:
+                return
+            raise
+        if prop.type == "mixed":
+            cur = self._conn.execute(
+                f'DELETE FROM {table} WHERE owner = ? AND value IS ? AND "value@type" = ?',
+                (obj._key, stored, tag),
+            )
+        else:
+            cur = self._conn.execute(
+                f"DELETE FROM {table} WHERE owner = ? AND value IS ?", (obj._key, stored)
+            )
+        if cur.rowcount == 0:
+            if missing_ok:
+                return
+            raise KeyError(value)
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        addr = self._recorded_address(obj)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.SetErase(top, pk, (*path, prop.name), instr_value))
+
+    def dict_set(
+        self,
+        obj: RealmObject,
+        prop: Property,
+        key: str,
+        value: Any,
+        _addr: Address | None = None,
+    ) -> None:
+        info = obj._info
+        if not isinstance(key, str):
+            raise ValueTypeError(f"dictionary keys are strings, got {type(key).__name__}")
+        if key.startswith("$") or "." in key:
+            raise ValueTypeError(f"dictionary key {key!r} may not start with '$' or contain '.'")
+        table = info.collection_table(prop)
+        embedded = self._embedded_target(prop)
+        if embedded is not None:
+            old = self._conn.execute(
+                f"SELECT value FROM {table} WHERE owner = ? AND key = ?", (obj._key, key)
+            ).fetchone()
+            if old is not None and old[0] is not None:
+                self._delete(embedded, old[0], record=False)
+        addr = _addr if _addr is not None else self._recorded_address(obj)
+        element, head = self._collection_head(addr, prop, ins.DictSet, key)
+        stored, tag, instr_value = self._store(prop, value, element, head)
+        self._conn.execute(
+            f"DELETE FROM {table} WHERE owner = ? AND key = ?", (obj._key, key)
+        )
+        self._insert_row(table, "owner, key", (obj._key, key), prop, stored, tag)
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if head is not None and instr_value is not _EMITTED:
+            self._emit(head(instr_value))
+
+    def dict_erase(self, obj: RealmObject, prop: Property, key: str) -> None:
+        info = obj._info
+        table = info.collection_table(prop)
+        row = self._conn.execute(
+            f"SELECT rowid, value FROM {table} WHERE owner = ? AND key = ?", (obj._key, key)
+        ).fetchone()
+        if row is None:
+            raise KeyError(key)
+        addr = self._recorded_address(obj)
+        self._conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row[0],))
+        embedded = self._embedded_target(prop)
+        if embedded is not None and row[1] is not None:
+            self._delete(embedded, row[1], record=False)
+        self._bump()
+        self._touch(info, obj._key, prop.name)
+        if addr is not None:
+            top, pk, path = addr
+            self._emit(ins.DictErase(top, pk, (*path, prop.name), key))
+
+    # -- delete -----------------------------------------------------------------------------
+
+    def delete(self, target: Any) -> None:
+        if isinstance(target, RealmObject):
+            self._check_same_realm(target)
+            target._load_row()
+            self._delete(target._info, target._key, record=True)
+            return
+        if isinstance(target, str | bytes | Mapping) or not isinstance(target, Iterable):
+            raise ValueTypeError(
+                f"delete() takes an object, a Results or a list of objects, "
+                f"got {type(target).__name__}"
+            )
+        objects = list(target)
+        for obj in objects:
+            if not isinstance(obj, RealmObject):
+                raise ValueTypeError(f"delete() can only delete objects, got {obj!r}")
+        for obj in objects:
+            if obj.is_valid:
+                self._delete(obj._info, obj._key, record=True)
+
+    def _delete(self, info: ClassInfo, key: int, record: bool) -> None:
+        if record and self.instructions is not None:
+            self._record_erase(info, key)
+        conn = self._conn
+        # Embedded children die with their parent.
+        row = conn.execute(info.select_one_sql, (key,)).fetchone()
+        if row is None:
+            return
+        for col in info.columns.values():
+            target = self._embedded_target(col.prop)
+            if target is not None and row[col.index] is not None:
+                self._delete(target, row[col.index], record=False)
+        for prop in info.collections.values():
+            table = info.collection_table(prop)
+            target = self._embedded_target(prop)
+            if target is not None:
+                for (child,) in conn.execute(
+                    f"SELECT value FROM {table} WHERE owner = ?", (key,)
+                ).fetchall():
+                    if child is not None:
+                        self._delete(target, child, record=False)
+            conn.execute(f"DELETE FROM {table} WHERE owner = ?", (key,))
+        if not info.embedded or record:
+            # Cascaded embedded children are unlinked by their parent's own update or delete.
+            self._unlink(info, key)
+        conn.execute(f"DELETE FROM {info.table} WHERE {KEY} = ?", (key,))
+        self._bump()
+        self.changes.delete(info.name, key)
+        self.realm._class_changed(info.name)
+
+    def _record_erase(self, info: ClassInfo, key: int) -> None:
+        if not info.embedded:
+            top, pk, _ = self.address(info, key)
+            self._emit(ins.EraseObject(top, pk))
+            return
+        top, pk, path = self.address(info, key)
+        last = path[-1]
+        if isinstance(last, int):
+            self._emit(ins.ListErase(top, pk, path[:-1], last))
+        elif len(path) >= 2 and self._is_dict_path(info, key):
+            self._emit(ins.DictErase(top, pk, path[:-1], str(last)))
+        else:
+            self._emit(ins.Set(top, pk, path, None))
+
+    def _is_dict_path(self, info: ClassInfo, key: int) -> bool:
+        parent = self._parent_of(info, key)
+        return parent is not None and parent[2].collection == "dictionary"
+
+    def _unlink(self, info: ClassInfo, key: int) -> None:
+        """Remove every link to a deleted object: to-one links become null, list and set
+        entries go away, dictionary values become null (as in Realm)."""
+        conn = self._conn
+        realm = self.realm
+        for link in info.incoming:
+            src = realm._info(link.class_name)
+            prop = link.prop
+            if prop.collection is None:
+                col = column(prop.name)
+                owners = conn.execute(
+                    f"SELECT {KEY} FROM {src.table} WHERE {col} = ?", (key,)
+                ).fetchall()
+                if owners:
+                    conn.execute(f"UPDATE {src.table} SET {col} = NULL WHERE {col} = ?", (key,))
+            else:
+                table = src.collection_table(prop)
+                if prop.collection == "list":
+                    owners = conn.execute(
+                        f"SELECT owner, pos FROM {table} WHERE value = ? ORDER BY pos DESC", (key,)
+                    ).fetchall()
+                    for owner, pos in owners:
+                        self._remove_list_row(src, owner, prop, pos, delete_embedded=False)
+                elif prop.collection == "set":
+                    owners = conn.execute(
+                        f"SELECT owner FROM {table} WHERE value = ?", (key,)
+                    ).fetchall()
+                    conn.execute(f"DELETE FROM {table} WHERE value = ?", (key,))
+                else:
+                    owners = conn.execute(
+                        f"SELECT owner FROM {table} WHERE value = ?", (key,)
+                    ).fetchall()
+                    conn.execute(f"UPDATE {table} SET value = NULL WHERE value = ?", (key,))
+            for owner in owners:
+                self._touch(src, owner[0], prop.name)
+        text = mixed_link_text(info.name, key)
+        for link in info.incoming_mixed:
+            src = realm._info(link.class_name)
+            prop = link.prop
+            if prop.collection is None:
+                col, tag = column(prop.name), tag_column(prop.name)
+                where = f"{tag} = {int(MixedTag.LINK)} AND {col} = ?"
+                owners = conn.execute(f"SELECT {KEY} FROM {src.table} WHERE {where}", (text,))
+                owners_list = owners.fetchall()
+                conn.execute(f"UPDATE {src.table} SET {col} = NULL, {tag} = 0 WHERE {where}",
+                             (text,))
+            else:
+                table = src.collection_table(prop)
+                where = f'"value@type" = {int(MixedTag.LINK)} AND value = ?'
+                owners_list = conn.execute(
+                    f"SELECT owner FROM {table} WHERE {where}", (text,)
+                ).fetchall()
+                if prop.collection == "set":
+                    conn.execute(f"DELETE FROM {table} WHERE {where}", (text,))
+                else:
+                    conn.execute(
+                        f'UPDATE {table} SET value = NULL, "value@type" = 0 WHERE {where}', (text,)
+                    )
+            for owner in owners_list:
+                self._touch(src, owner[0], prop.name)
+
+
+def _has_nested(info: ClassInfo, values: Mapping[str, Any]) -> bool:
+    """True when creating these values creates other rows (collections, nested objects)."""
+    for name, value in values.items():
+        if name in info.collections:
+            return True
+        if isinstance(value, Mapping):
+            return True
+    return False

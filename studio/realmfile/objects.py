@@ -1,0 +1,186 @@
+"""Read-only objects and lazy results, shaped like studio.core's so that the
+Studio's table view works on both.
+
+A :class:`RealmObject` knows only where its row is (cluster and row index);
+each property is decoded when it is read. :class:`Results` is a lazy sequence
+over a class: ``len()`` reads one node, indexing walks the tree once and then
+decodes only the clusters that are touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from studio.core.schema import ObjectSchema
+from studio.realmfile.errors import CorruptRealmError, RealmFileError, UnknownNameError
+from studio.realmfile.tables import TableInfo
+from studio.realmfile.trees import ClusterLeaf
+
+if TYPE_CHECKING:
+    from studio.realmfile.reader import RealmFile
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Errors that decoding a damaged file could still raise from the standard
+# library despite the bounds checks (a last line of defence: the user gets a
+# RealmFileError, never a traceback from struct or datetime).
+_UNEXPECTED = (IndexError, KeyError, ValueError, TypeError, struct.error, OverflowError,
+               RecursionError, UnicodeError, ZeroDivisionError)
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except RealmFileError:
+            raise
+        except _UNEXPECTED as exc:
+            raise CorruptRealmError(
+                f"the file is inconsistent: reading it failed with {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return wrapper
+
+
+class RealmObject:
+    """One object of a genuine realm file, read-only. ``obj["name"]``,
+    ``obj.name``, ``obj.key`` (Realm's object key), ``obj.to_dict()``."""
+
+    __slots__ = ("_leaf", "_rf", "_row", "_table", "key")
+
+    def __init__(self, rf: RealmFile, table: TableInfo, key: int, leaf: ClusterLeaf, row: int) -> None:
+        self._rf = rf
+        self._table = table
+        self._leaf = leaf
+        self._row = row
+        self.key = key
+
+    @property
+    def class_name(self) -> str:
+        return self._table.name
+
+    @property
+    def object_schema(self) -> ObjectSchema:
+        return self._rf.object_schema(self._table.name)
+
+    @guarded
+    def __getitem__(self, name: str) -> Any:
+        col = self._table.by_name.get(name)
+        if col is None:
+            raise UnknownNameError(
+                f"class {self._table.name!r} has no property {name!r}; its properties are: "
+                f"{', '.join(c.name for c in self._table.columns)}"
+            )
+        return self._rf._value(self._table, self._leaf, self._row, col)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except UnknownNameError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RealmObject.__slots__ and not hasattr(self, "key"):
+            object.__setattr__(self, name, value)
+            return
+        raise RealmFileError("objects of a Realm Core file are read-only")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table.by_name
+
+    def keys(self) -> list[str]:
+        return [c.name for c in self._table.columns]
+
+    @guarded
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values: links as the target's primary key (its object key when it
+        has none), embedded objects nested, collections as lists and dicts."""
+        return self._rf._plain_object(self, 0)
+
+    @guarded
+    def linking_objects(self, origin_class: str, origin_property: str) -> list[RealmObject]:
+        """The objects of ``origin_class`` whose ``origin_property`` links here
+        (read from the backlinks Realm keeps, not by a scan)."""
+        return self._rf._linking_objects(self, origin_class, origin_property)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, RealmObject)
+            and other._rf is self._rf
+            and other._table.key == self._table.key
+            and other.key == self.key
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._rf), self._table.key, self.key))
+
+    def __repr__(self) -> str:
+        pk = self._table.primary_key
+        if pk is not None:
+            try:
+                return f"<{self._table.name} {pk.name}={self[pk.name]!r}>"
+            except RealmFileError:
+                pass
+        return f"<{self._table.name} key={self.key}>"
+
+
+class Results(Sequence[RealmObject]):
+    """All objects of one class, in the file's order; lazy."""
+
+    def __init__(self, rf: RealmFile, table: TableInfo) -> None:
+        self._rf = rf
+        self._table = table
+
+    @property
+    def class_name(self) -> str:
+        return self._table.name
+
+    @property
+    def object_schema(self) -> ObjectSchema:
+        return self._rf.object_schema(self._table.name)
+
+    @guarded
+    def __len__(self) -> int:
+        self._rf._check_open()
+        return self._table.tree.size()
+
+    @overload
+    def __getitem__(self, index: int) -> RealmObject: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RealmObject]: ...
+
+    def __getitem__(self, index: int | slice) -> RealmObject | list[RealmObject]:
+        n = len(self)
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(n))]
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"index {index} out of range for {n} objects of {self._table.name}")
+        return self._at(index)
+
+    @guarded
+    def _at(self, index: int) -> RealmObject:
+        tree = self._table.tree
+        leaf, row = tree.locate(index)
+        return RealmObject(self._rf, self._table, tree.keys(leaf)[row], leaf, row)
+
+    def __iter__(self) -> Iterator[RealmObject]:
+        self._rf._check_open()
+        tree = self._table.tree
+        leaves = guarded(tree.leaves)()
+        for leaf in leaves:
+            keys = guarded(tree.keys)(leaf)
+            for row, key in enumerate(keys):
+                yield RealmObject(self._rf, self._table, key, leaf, row)
+
+    def __repr__(self) -> str:
+        return f"<Results of {self._table.name}>"
