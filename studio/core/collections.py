@@ -24,7 +24,8 @@ class _Collection:
 
     @property
     def _realm(self) -> Realm:
-        return self._owner._realm
+        realm: Realm = self._owner._realm
+        return realm
 
     @property
     def property_schema(self) -> Property:

@@ -24,7 +24,8 @@ class FileFormatError(RealmError):
 
 
 class WrongTransactionStateError(RealmError):
-    """A write outside ``realm.write()``, a nested ``write()``, or a write on a read-only realm."""
+    """A write outside ``realm.write()``, a nested ``write()``, or a write on a read-only
+    realm."""
 
 
 class ValueTypeError(SchemaError, TypeError):

@@ -29,7 +29,9 @@ def _plain(value: Any, seen: frozenset[tuple[str, int]]) -> Any:
     return value
 
 
-def object_to_dict(obj: RealmObject, seen: frozenset[tuple[str, int]] = frozenset()) -> dict[str, Any]:
+def object_to_dict(
+    obj: RealmObject, seen: frozenset[tuple[str, int]] = frozenset()
+) -> dict[str, Any]:
     """Plain values of every stored property (linkingObjects left out)."""
     seen = seen | {(obj._info.schema.name, obj._key)}
     return {

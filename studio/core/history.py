@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from studio.core import instructions as ins
 from studio.core.errors import RealmError, SchemaError
 from studio.core.objectid import ObjectId
-from studio.core.schema import ObjectSchema, Property, parse_property
+from studio.core.schema import ObjectSchema, parse_property
 from studio.core.values import date_from_storage, date_to_storage
 
 if TYPE_CHECKING:
@@ -154,12 +154,13 @@ def _collect_schema(
             body["embedded"] = True
         pending[instruction.class_name] = body
         return
-    body = pending.get(instruction.class_name)
-    if body is None:
+    found = pending.get(instruction.class_name)
+    if found is None:
         existing = {c.name: c for c in realm.schema}.get(instruction.class_name)
         if existing is None:
             raise ReplayError(f"AddProperty for unknown class {instruction.class_name}")
-        body = pending[instruction.class_name] = existing.to_json()
+        found = pending[instruction.class_name] = existing.to_json()
+    body = found
     spec: dict[str, Any]
     if instruction.type == "linkingObjects":
         spec = {"type": "linkingObjects", "objectType": instruction.object_type,
@@ -267,10 +268,5 @@ def _apply_one(realm: Realm, instruction: ins.Instruction) -> None:
         target.discard(_resolve(realm, instruction.value))
     elif isinstance(instruction, ins.DictSet):
         target[instruction.key] = _resolve(realm, instruction.value)
-    elif isinstance(instruction, ins.DictErase):
-        if instruction.key in target:
-            del target[instruction.key]
-
-
-def property_of(realm: Realm, class_name: str, name: str) -> Property:
-    return realm._info(class_name).schema.get_property(name)
+    elif isinstance(instruction, ins.DictErase) and instruction.key in target:
+        del target[instruction.key]

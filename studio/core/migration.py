@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges

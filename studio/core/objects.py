@@ -22,6 +22,11 @@ class RealmObject:
     """
 
     __slots__ = ("__weakref__", "_info", "_key", "_realm", "_row", "_row_version")
+    _realm: Realm
+    _info: ClassInfo
+    _key: int
+    _row: tuple[Any, ...] | None
+    _row_version: int
 
     def __init__(
         self, realm: Realm, info: ClassInfo, key: int, row: tuple[Any, ...] | None = None
@@ -82,14 +87,16 @@ class RealmObject:
         if row is not None and self._row_version == realm._version:
             return row
         realm._check_open()
-        row = realm._conn.execute(self._info.select_one_sql, (self._key,)).fetchone()
-        if row is None:
+        fetched: tuple[Any, ...] | None = realm._conn.execute(
+            self._info.select_one_sql, (self._key,)
+        ).fetchone()
+        if fetched is None:
             raise InvalidatedObjectError(
                 f"this {self._class_name} object was deleted and can no longer be used"
             )
-        object.__setattr__(self, "_row", row)
+        object.__setattr__(self, "_row", fetched)
         object.__setattr__(self, "_row_version", realm._version)
-        return row  # type: ignore[no-any-return]
+        return fetched
 
     def __getitem__(self, name: str) -> Any:
         info = self._info
@@ -101,18 +108,18 @@ class RealmObject:
                 return col.decode(value)
             if col.encode is not None:
                 return value
-            prop = col.prop
-            if prop.type == "object":
-                return None if value is None else self._realm._object(prop.object_type or "", value)
+            if col.prop.type == "object":
+                target = col.prop.object_type or ""
+                return None if value is None else self._realm._object(target, value)
             return self._realm._decode_mixed(value, row[col.index + 1])
-        prop = info.collections.get(name)
-        if prop is not None:
+        collection = info.collections.get(name)
+        if collection is not None:
             self._load_row()
-            return self._realm._collection(self, prop)
-        prop = info.backlinks.get(name)
-        if prop is not None:
+            return self._realm._collection(self, collection)
+        backlink = info.backlinks.get(name)
+        if backlink is not None:
             self._load_row()
-            return self._realm._linking_objects(self, prop)
+            return self._realm._linking_objects(self, backlink)
         raise UnknownPropertyError(
             f"class {self._class_name!r} has no property {name!r}; its properties are: "
             + ", ".join(p.name for p in info.schema.properties)

@@ -34,7 +34,6 @@ from studio.core.storage import (
     HISTORY_TABLE,
     KEY,
     META_TABLE,
-    SCHEMA_TABLE,
     column,
     configure_connection,
 )

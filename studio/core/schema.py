@@ -32,7 +32,9 @@ PRIMITIVE_TYPES: frozenset[str] = frozenset(
     }
 )
 _TYPE_ALIASES: dict[str, str] = {name.lower(): name for name in PRIMITIVE_TYPES}
-_TYPE_ALIASES.update({"boolean": "bool", "decimal": "decimal128", "str": "string", "binary": "data"})
+_TYPE_ALIASES.update(
+    {"boolean": "bool", "decimal": "decimal128", "str": "string", "binary": "data"}
+)
 COLLECTIONS: frozenset[str] = frozenset({"list", "set", "dictionary"})
 PRIMARY_KEY_TYPES: frozenset[str] = frozenset({"int", "string", "objectId", "uuid"})
 INDEXABLE_TYPES: frozenset[str] = frozenset(
@@ -187,6 +189,7 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
             "(no dots, colons, brackets or control characters)"
         )
     indexed = False
+    collection: str | None
     if isinstance(spec, str):
         base, object_type, collection, optional = _parse_short(spec, where)
     elif isinstance(spec, Mapping):
@@ -205,7 +208,7 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
             if not isinstance(inner, str):
                 raise SchemaError(f"{where}: a {type_name} needs 'objectType'")
             base, object_type, _, inner_optional = _parse_short(inner, where)
-            collection: str | None = type_name
+            collection = type_name
             optional = bool(spec.get("optional", inner_optional))
         elif type_name == "object":
             inner = spec.get("objectType")
@@ -284,12 +287,13 @@ def parse_object_schema(spec: Mapping[str, Any]) -> ObjectSchema:
 
 def parse_schema(spec: Iterable[Mapping[str, Any] | ObjectSchema] | str) -> list[ObjectSchema]:
     """Read a whole schema (a list of classes, or its JSON text) and check cross references."""
+    entries: Any = spec
     if isinstance(spec, str):
-        spec = json.loads(spec)
-        if isinstance(spec, Mapping):
-            spec = spec.get("schema", [spec])
+        entries = json.loads(spec)
+        if isinstance(entries, Mapping):
+            entries = entries.get("schema", [entries])
     classes: list[ObjectSchema] = []
-    for entry in spec:  # type: ignore[union-attr]
+    for entry in entries:
         classes.append(entry if isinstance(entry, ObjectSchema) else parse_object_schema(entry))
     validate_schema(classes)
     return classes

@@ -247,7 +247,7 @@ def make_decoder(type_name: str) -> Callable[[Any], Any] | None:
 
 
 def mixed_tag_of(value: Any) -> MixedTag:
-    """The tag for a primitive Python value in a mixed property (links are handled by the caller)."""
+    """The tag of a primitive value in a mixed property (the caller handles links)."""
     if value is None:
         return MixedTag.NULL
     if isinstance(value, bool):

@@ -147,7 +147,7 @@ class RealmBuffer:
         raw = self.read(0, FILE_HEADER_SIZE, "file header")
         top0, top1 = struct.unpack_from("<QQ", raw, 0)
         if raw[16:20] != b"T-DB":
-            if _looks_encrypted(self):
+            if looks_encrypted(self):
                 raise EncryptedRealmError(
                     "this realm file is encrypted; reading encrypted realms is not supported "
                     "yet (a key would be needed): open it in the app that owns the key, or "
@@ -320,7 +320,7 @@ class RealmBuffer:
         return value >> 1
 
 
-def _looks_encrypted(buf: RealmBuffer) -> bool:
+def looks_encrypted(buf: RealmBuffer) -> bool:
     """Realm's encryption keeps a table of IVs and HMACs (64 bytes per data page)
     in the first 4 KiB page of every 64 data pages; the rest of that page is zero
     and the whole file is a multiple of 4 KiB. Plain realms start with two top

@@ -54,11 +54,13 @@ class RealmObject:
     __slots__ = ("_leaf", "_rf", "_row", "_table", "key")
 
     def __init__(self, rf: RealmFile, table: TableInfo, key: int, leaf: ClusterLeaf, row: int) -> None:
-        self._rf = rf
-        self._table = table
-        self._leaf = leaf
-        self._row = row
-        self.key = key
+        # Assigned through object.__setattr__: the class refuses attribute writes.
+        setter = object.__setattr__
+        setter(self, "_rf", rf)
+        setter(self, "_table", table)
+        setter(self, "_leaf", leaf)
+        setter(self, "_row", row)
+        setter(self, "key", key)
 
     @property
     def class_name(self) -> str:
@@ -87,9 +89,6 @@ class RealmObject:
             raise AttributeError(str(exc)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in RealmObject.__slots__ and not hasattr(self, "key"):
-            object.__setattr__(self, name, value)
-            return
         raise RealmFileError("objects of a Realm Core file are read-only")
 
     def __contains__(self, name: object) -> bool:

@@ -88,19 +88,17 @@ class Column:
     origin_col_key: int | None = None  # backlinks: the link column they mirror
     enum_keys_ref: int = 0
 
-    @property
-    def nullable(self) -> bool:
-        return bool(self.attrs & ATTR_NULLABLE)
+    nullable: bool = False
+    collection: str | None = None  # 'list', 'set', 'dictionary'
 
-    @property
-    def collection(self) -> str | None:
+    def __post_init__(self) -> None:
+        self.nullable = bool(self.attrs & ATTR_NULLABLE)
         if self.attrs & ATTR_LIST:
-            return "list"
-        if self.attrs & ATTR_SET:
-            return "set"
-        if self.attrs & ATTR_DICTIONARY:
-            return "dictionary"
-        return None
+            self.collection = "list"
+        elif self.attrs & ATTR_SET:
+            self.collection = "set"
+        elif self.attrs & ATTR_DICTIONARY:
+            self.collection = "dictionary"
 
     @property
     def is_link(self) -> bool:
@@ -120,26 +118,16 @@ class TableInfo:
     cluster_root: int
     tree: ClusterTree
     by_name: dict[str, Column] = field(default_factory=dict)
+    name: str = ""  # the class name as SDKs show it: class_Person -> Person
+    is_internal: bool = False  # metadata, pk, sync tables: anything not named class_...
+    primary_key: Column | None = None
 
-    @property
-    def name(self) -> str:
-        """The class name as SDKs show it (``class_Person`` -> ``Person``)."""
-        if self.raw_name.startswith(CLASS_PREFIX):
-            return self.raw_name[len(CLASS_PREFIX) :]
-        return self.raw_name
-
-    @property
-    def is_internal(self) -> bool:
-        return not self.raw_name.startswith(CLASS_PREFIX)
-
-    @property
-    def primary_key(self) -> Column | None:
-        if self.pk_col_key is None:
-            return None
-        for col in self.columns:
-            if col.col_key == self.pk_col_key:
-                return col
-        return None
+    def __post_init__(self) -> None:
+        self.is_internal = not self.raw_name.startswith(CLASS_PREFIX)
+        self.name = self.raw_name if self.is_internal else self.raw_name[len(CLASS_PREFIX) :]
+        self.by_name = {c.name: c for c in self.columns}
+        if self.pk_col_key is not None:
+            self.primary_key = next((c for c in self.columns if c.col_key == self.pk_col_key), None)
 
 
 def _top_int(buf: RealmBuffer, values: list[int], index: int) -> int:
@@ -217,7 +205,6 @@ def _read_table(buf: RealmBuffer, index: int, name: str, ref: int) -> TableInfo:
     tree = ClusterTree(buf, cluster_root, what)
     info = TableInfo(index, name, table_key, ref, table_type, columns, backlinks, pk_col_key,
                      cluster_root, tree)
-    info.by_name = {c.name: c for c in columns}
     if pk_col_key is not None and info.primary_key is None:
         raise buf.corrupt(f"{what}: its primary key column does not exist", ref)
     return info
