@@ -12,7 +12,7 @@ class SchemaError(RealmError):
 
 
 class SchemaMismatchError(SchemaError):
-    """The schema given to ``Realm.open`` differs from the file's in a way that needs a migration."""
+    """The given schema differs from the file's in a way that needs a migration."""
 
 
 class MigrationError(RealmError):
