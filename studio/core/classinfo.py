@@ -38,7 +38,15 @@ class ClassInfo:
     backlinks: dict[str, Property]
     select_sql: str
     select_one_sql: str
+    select_many_sql: str  # rows for a JSON array of keys, in that array's order
     column_names: list[str]
+    # For classes whose columns are all primitives: one INSERT of every column, with the
+    # encoders in column order (the bulk-create fast path).
+    simple_insert_sql: str | None = None
+    simple_insert_keyed_sql: str | None = None  # the same with the object key last
+    pk_position: int = -1  # index of the primary key among simple_encoders
+    simple_encoders: list[tuple[str, Callable[[Any], Any], bool]] = field(default_factory=list)
+    property_names: frozenset[str] = frozenset()
     incoming: list[IncomingLink] = field(default_factory=list)
     incoming_mixed: list[IncomingLink] = field(default_factory=list)
     pk_column: ColumnInfo | None = None
@@ -86,10 +94,32 @@ def build_class_info(cls: ObjectSchema) -> ClassInfo:
         backlinks=backlinks,
         select_sql=select,
         select_one_sql=f"{select} WHERE {KEY} = ?",
+        select_many_sql=(
+            f"SELECT {', '.join('t.' + n for n in names)} FROM json_each(?) AS j "
+            f"JOIN {table} AS t ON t.{KEY} = j.value ORDER BY j.key"
+        ),
         column_names=names,
     )
     if cls.primary_key is not None:
         info.pk_column = columns[cls.primary_key]
+    info.property_names = frozenset(p.name for p in cls.properties)
+    if not cls.embedded and all(c.encode is not None for c in columns.values()):
+        info.simple_encoders = [
+            (name, c.encode, c.prop.optional) for name, c in columns.items() if c.encode
+        ]
+        cols = ", ".join(column(name) for name in columns)
+        marks = ", ".join("?" * len(columns))
+        info.simple_insert_sql = (
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})" if columns
+            else f"INSERT INTO {table} DEFAULT VALUES"
+        )
+        keyed_cols = ", ".join([*(column(name) for name in columns), KEY])
+        info.simple_insert_keyed_sql = (
+            f"INSERT INTO {table} ({keyed_cols}) VALUES ({', '.join('?' * (len(columns) + 1))})"
+        )
+        names = [name for name, _, _ in info.simple_encoders]
+        if cls.primary_key in names:
+            info.pk_position = names.index(cls.primary_key)
     return info
 
 

@@ -37,6 +37,17 @@ class RealmObject:
         object.__setattr__(self, "_row", row)
         object.__setattr__(self, "_row_version", realm._version if row is not None else -1)
 
+    @classmethod
+    def _with_row(cls, realm: Realm, info: ClassInfo, row: tuple[Any, ...]) -> RealmObject:
+        """An object whose row was just read (row[0] is its key); skips __init__'s checks."""
+        obj = object.__new__(cls)
+        _set_realm(obj, realm)
+        _set_info(obj, info)
+        _set_key(obj, row[0])
+        _set_row(obj, row)
+        _set_row_version(obj, realm._version)
+        return obj
+
     # -- identity -----------------------------------------------------------------------------
 
     @property
@@ -171,3 +182,11 @@ class RealmObject:
     def add_listener(self, callback: Callable[[RealmObject, Any], None]) -> NotificationToken:
         """``callback(obj, change)`` after each commit that changed or deleted this object."""
         return self._realm._notifier.add_object_listener(self, callback)
+
+
+# Slot setters, bound once: RealmObject.__setattr__ is the user-facing property setter.
+_set_realm = RealmObject._realm.__set__  # type: ignore[attr-defined]
+_set_info = RealmObject._info.__set__  # type: ignore[attr-defined]
+_set_key = RealmObject._key.__set__  # type: ignore[attr-defined]
+_set_row = RealmObject._row.__set__  # type: ignore[attr-defined]
+_set_row_version = RealmObject._row_version.__set__  # type: ignore[attr-defined]

@@ -68,7 +68,7 @@ class Realm:
 
     def __init__(self) -> None:  # use Realm.open
         self._path = ""
-        self._conn: sqlite3.Connection = None  # type: ignore[assignment]
+        self._sqlite: sqlite3.Connection = None  # type: ignore[assignment]
         self._read_only = False
         self._closed = True
         self._version = 0
@@ -84,6 +84,18 @@ class Realm:
         self._recording = False
         self._file_ident = 0
         self._notifier = Notifier(self)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection, after writing out rows the bulk-create path still buffers."""
+        writer = self._active_writer
+        if writer is not None and writer.buffered:
+            writer.flush()
+        return self._sqlite
+
+    @_conn.setter
+    def _conn(self, conn: sqlite3.Connection) -> None:
+        self._sqlite = conn
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -302,6 +314,7 @@ class Realm:
                 self._notifier.deliver(external, local=False)
             raise
         try:
+            writer.flush()
             self._commit(writer)
         except BaseException:
             self._active_writer = None

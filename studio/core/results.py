@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import json
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 # Above this many changed objects of the class, re-running the query is cheaper.
 _INCREMENTAL_LIMIT = 2000
-_CHUNK = 500
+_CHUNK = 2000
 
 
 class Results:
@@ -141,19 +142,14 @@ class Results:
         from studio.core.objects import RealmObject
 
         info = self._info
-        select = info.select_sql
+        select = info.select_many_sql
         conn = realm._conn
+        make = RealmObject._with_row
         for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = {
-                r[0]: r
-                for r in conn.execute(f'{select} WHERE "@key" IN ({marks})', chunk.tolist())
-            }
-            for key in chunk:
-                row = rows.get(key)
-                if row is not None:
-                    yield RealmObject(realm, info, key, row)
+            chunk = keys[start : start + _CHUNK].tolist()
+            # Objects deleted meanwhile simply have no row and are skipped.
+            for row in conn.execute(select, (json.dumps(chunk),)).fetchall():
+                yield make(realm, info, row)
 
     def __contains__(self, obj: object) -> bool:
         from studio.core.objects import RealmObject

@@ -43,7 +43,18 @@ _EMITTED = EMITTED
 
 
 class Writer(CollectionWriter):
-    __slots__ = ("_encoders", "_update_mode", "changes", "fill_defaults", "instructions", "realm")
+    __slots__ = (
+        "_buffers",
+        "_encoders",
+        "_known_keys",
+        "_next_keys",
+        "_update_mode",
+        "buffered",
+        "changes",
+        "fill_defaults",
+        "instructions",
+        "realm",
+    )
 
     def __init__(self, realm: Realm, record: bool) -> None:
         self.realm = realm
@@ -53,6 +64,14 @@ class Writer(CollectionWriter):
         # Replaying sync instructions creates objects first and sets their values after.
         self.fill_defaults = False
         self._update_mode = False
+        # Bulk creates of primitive-only objects are buffered and written with executemany
+        # the moment anything else touches the connection (see Realm._conn).
+        self.buffered = False
+        self._buffers: dict[str, list[list[Any]]] = {}
+        self._next_keys: dict[str, int] = {}
+        # Primary keys created in this transaction, per class whose table was empty before;
+        # None for classes that had rows (duplicates are then checked with a query).
+        self._known_keys: dict[str, set[Any] | None] = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -233,6 +252,16 @@ class Writer(CollectionWriter):
     ) -> RealmObject:
         realm = self.realm
         info = realm._info(class_name)
+        if (
+            info.simple_insert_sql is not None
+            and not update
+            and self.instructions is None
+            and not self.fill_defaults
+            and type(values) is dict
+            and values.keys() <= info.property_names
+            and not (values.keys() & info.collections.keys())
+        ):
+            return self._create_simple(info, values)
         schema = info.schema
         if info.embedded and _embedded_addr is None:
             raise SchemaError(
@@ -293,6 +322,83 @@ class Writer(CollectionWriter):
             self._conn.execute("RELEASE studio_create")
         return obj
 
+    def flush(self) -> None:
+        """Write buffered bulk-created rows."""
+        if not self.buffered:
+            return
+        self.buffered = False
+        conn = self.realm._sqlite
+        for class_name, rows in self._buffers.items():
+            if rows:
+                info = self.realm._info(class_name)
+                try:
+                    conn.executemany(info.simple_insert_keyed_sql or "", rows)
+                except sqlite3.IntegrityError as exc:
+                    raise DuplicatePrimaryKeyError(
+                        f"{class_name}: two objects with the same primary key ({exc})"
+                    ) from None
+                finally:
+                    rows.clear()
+
+    def _reserve_key(self, info: ClassInfo) -> int:
+        name = info.name
+        key = self._next_keys.get(name)
+        if key is None:
+            conn = self.realm._conn
+            (highest,) = conn.execute(f"SELECT coalesce(max({KEY}), 0) FROM {info.table}").fetchone()
+            seq = conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = ?", (f"class_{name}",)
+            ).fetchone()
+            key = max(highest, seq[0] if seq else 0) + 1
+            self._known_keys[name] = set() if highest == 0 else None
+        self._next_keys[name] = key + 1
+        return key
+
+    def _create_simple(self, info: ClassInfo, values: dict[str, Any]) -> RealmObject:
+        """Bulk-create fast path: primitive columns only, nothing to record."""
+        row: list[Any] = []
+        for name, encode, optional in info.simple_encoders:
+            value = values.get(name)
+            if value is None and not optional and name not in values:
+                raise MissingValueError(
+                    f"{info.name}.{name} ({info.columns[name].prop.type_string}) is required "
+                    "and was not given"
+                )
+            try:
+                row.append(encode(value))
+            except ValueTypeError as exc:
+                raise ValueTypeError(f"property {name}: {exc}") from None
+        pk_name = info.schema.primary_key
+        key = self._reserve_key(info)
+        if pk_name is not None:
+            known = self._known_keys.get(info.name)
+            pk_stored = row[info.pk_position]
+            duplicate = (
+                pk_stored in known
+                if known is not None
+                else self.realm._conn.execute(
+                    f"SELECT 1 FROM {info.table} WHERE {column(pk_name)} IS ?", (pk_stored,)
+                ).fetchone()
+                is not None
+            )
+            if duplicate:
+                self._next_keys[info.name] = key
+                raise DuplicatePrimaryKeyError(
+                    f"{info.name}: an object with primary key {pk_name} = "
+                    f"{values.get(pk_name)!r} already exists; use update=True to change it"
+                )
+            if known is not None:
+                known.add(pk_stored)
+        row.append(key)
+        self._buffers.setdefault(info.name, []).append(row)
+        self.buffered = True
+        realm = self.realm
+        realm._version += 1
+        self.changes.insert(info.name, key)
+        versions = realm._class_versions
+        versions[info.name] = versions.get(info.name, 0) + 1
+        return RealmObject(realm, info, key)
+
     def _insert(
         self,
         info: ClassInfo,
@@ -350,6 +456,12 @@ class Writer(CollectionWriter):
                 "exists; use update=True to change it"
             ) from None
         assert key is not None
+        if info.name in self._next_keys:
+            # Keep the bulk path's key counter and duplicate set in step with this insert.
+            self._next_keys[info.name] = max(self._next_keys[info.name], key + 1)
+            known = self._known_keys.get(info.name)
+            if known is not None and info.pk_position >= 0 and pk_name is not None:
+                known.add(self._store(info.columns[pk_name].prop, pk_value, None, None)[0])
         self._bump()
         self.changes.insert(info.name, key)
         self.realm._class_changed(info.name)
@@ -482,6 +594,8 @@ class Writer(CollectionWriter):
     def _delete(self, info: ClassInfo, key: int, record: bool) -> None:
         if record and self.instructions is not None:
             self._record_erase(info, key)
+        if info.name in self._known_keys:
+            self._known_keys[info.name] = None  # a primary key may be free again
         conn = self._conn
         # Embedded children die with their parent.
         row = conn.execute(info.select_one_sql, (key,)).fetchone()
