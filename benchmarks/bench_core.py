@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.core import Realm  # noqa: E402
+from studio.core import Realm
 
 SCHEMA = [
     {
@@ -45,11 +45,16 @@ SCHEMA = [
 ]
 
 
-def rows(n: int) -> list[tuple[int, str, float, int, bool, str | None]]:
-    return [(i, f"item {i}", i * 0.5, i % 97, i % 2 == 0, None if i % 3 else "n") for i in range(n)]
+Row = tuple[int, str, float, int, bool, str | None]
 
 
-def bench_raw_insert(path: Path, data: list[tuple[int, str, float, int, bool, str | None]]) -> float:
+def rows(n: int) -> list[Row]:
+    return [
+        (i, f"item {i}", i * 0.5, i % 97, i % 2 == 0, None if i % 3 else "n") for i in range(n)
+    ]
+
+
+def bench_raw_insert(path: Path, data: list[Row]) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -69,7 +74,7 @@ def bench_raw_insert(path: Path, data: list[tuple[int, str, float, int, bool, st
     return elapsed
 
 
-def bench_insert(path: Path, data: list[tuple[int, str, float, int, bool, str | None]]) -> float:
+def bench_insert(path: Path, data: list[Row]) -> float:
     realm = Realm.open(path, schema=SCHEMA)
     start = time.perf_counter()
     with realm.write():

@@ -185,8 +185,8 @@ class RealmObject:
 
 
 # Slot setters, bound once: RealmObject.__setattr__ is the user-facing property setter.
-_set_realm = RealmObject._realm.__set__  # type: ignore[attr-defined]
-_set_info = RealmObject._info.__set__  # type: ignore[attr-defined]
-_set_key = RealmObject._key.__set__  # type: ignore[attr-defined]
-_set_row = RealmObject._row.__set__  # type: ignore[attr-defined]
-_set_row_version = RealmObject._row_version.__set__  # type: ignore[attr-defined]
+_set_realm = RealmObject.__dict__["_realm"].__set__
+_set_info = RealmObject.__dict__["_info"].__set__
+_set_key = RealmObject.__dict__["_key"].__set__
+_set_row = RealmObject.__dict__["_row"].__set__
+_set_row_version = RealmObject.__dict__["_row_version"].__set__

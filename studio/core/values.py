@@ -102,9 +102,10 @@ def _int(value: Any) -> int:
     raise _fail("int", value)
 
 
-def _float(value: Any) -> float:
+def _float(value: Any) -> float | str:
     if isinstance(value, float):
-        return value
+        # SQLite turns a NaN REAL into NULL; NaN is stored as the TEXT 'NaN' instead.
+        return value if value == value else "NaN"
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     raise _fail("float", value)
@@ -176,11 +177,15 @@ def _to_uuid(v: bytes) -> uuid.UUID:
     return uuid.UUID(bytes=v)
 
 
+def _to_float(v: float | str) -> float:
+    return float(v)  # the TEXT 'NaN' (see _float); REAL values come back as they are
+
+
 DECODERS: dict[str, Callable[[Any], Any] | None] = {
     "bool": _to_bool,
     "int": None,
-    "float": None,
-    "double": None,
+    "float": _to_float,
+    "double": _to_float,
     "string": None,
     "data": None,
     "date": date_from_storage,
@@ -287,6 +292,7 @@ _TAG_ENCODERS: dict[int, Callable[[Any], Any]] = {
 }
 _TAG_DECODERS: dict[int, Callable[[Any], Any]] = {
     MixedTag.BOOL: _to_bool,
+    MixedTag.FLOAT: _to_float,
     MixedTag.DATE: date_from_storage,
     MixedTag.OBJECT_ID: _to_object_id,
     MixedTag.UUID: _to_uuid,

@@ -345,7 +345,9 @@ class Writer(CollectionWriter):
         key = self._next_keys.get(name)
         if key is None:
             conn = self.realm._conn
-            (highest,) = conn.execute(f"SELECT coalesce(max({KEY}), 0) FROM {info.table}").fetchone()
+            (highest,) = conn.execute(
+                f"SELECT coalesce(max({KEY}), 0) FROM {info.table}"
+            ).fetchone()
             seq = conn.execute(
                 "SELECT seq FROM sqlite_sequence WHERE name = ?", (f"class_{name}",)
             ).fetchone()
