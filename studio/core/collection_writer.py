@@ -266,6 +266,10 @@ class CollectionWriter:
                 f"got {type(value).__name__}"
             )
         stored, tag, instr_value = self._store(prop, value, None, None)
+        if stored is None and self._conn.execute(
+            f"SELECT 1 FROM {table} WHERE owner = ? AND value IS NULL", (obj._key,)
+        ).fetchone():
+            return  # a UNIQUE index lets NULLs repeat; a set holds one null
         if prop.type == "mixed":
             cur = self._conn.execute(
                 f'INSERT OR IGNORE INTO {table} (owner, value, "value@type") VALUES (?, ?, ?)',

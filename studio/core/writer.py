@@ -228,7 +228,9 @@ class Writer(CollectionWriter):
             if target.embedded:
                 if self.instructions is not None and addr is not None:
                     self._emit(head(ins.EMBEDDED))
-                child = self.create(target.name, value, update=False, _embedded_addr=addr)
+                child = self.create(
+                    target.name, value, update=False, _embedded_addr=addr or ("", None, ())
+                )
                 return child._key, 0, _EMITTED
             obj = self.create(target.name, value, update=self._update_mode)
             link = None

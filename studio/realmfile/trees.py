@@ -74,7 +74,7 @@ class ClusterTree:
             count = first >> 1
         else:
             count = buf.header(first, f"{self.what} key array").size
-        if count > MAX_LEAF_ELEMENTS:
+        if not 0 <= count <= MAX_LEAF_ELEMENTS:
             raise buf.corrupt(f"{self.what}: cluster at offset {hdr.ref} claims {count} objects", hdr.ref)
         return count
 
@@ -86,7 +86,10 @@ class ClusterTree:
         if hdr.is_inner:
             if hdr.size < 3:
                 raise self.buf.corrupt(f"{self.what}: inner node at offset {hdr.ref} is too short", hdr.ref)
-            return self.buf.tagged_at(hdr, 2, f"{self.what} subtree size")
+            size = self.buf.tagged_at(hdr, 2, f"{self.what} subtree size")
+            if size < 0:
+                raise self.buf.corrupt(f"{self.what}: the tree claims {size} objects", hdr.ref)
+            return size
         return self._leaf_count(hdr)
 
     # -- the walk ------------------------------------------------------------------

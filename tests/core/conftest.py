@@ -90,6 +90,11 @@ def people_schema() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def all_types() -> list[dict[str, Any]]:
+    return all_types_schema()
+
+
+@pytest.fixture
 def corpus_dir() -> Path:
     return CORPUS_DIR
 

@@ -1,0 +1,419 @@
+"""Operational transformation of concurrent changesets (pure functions).
+
+Two changesets ``A`` and ``B`` are *concurrent* when each was made without
+seeing the other, i.e. both apply to the same state ``S``.
+``transform(A, B) -> (A', B')`` rewrites them so that
+
+    apply(apply(S, A), B')  ==  apply(apply(S, B), A')
+
+for every state ``S`` where both apply (the "TP1" property; together with the
+server being the single point that orders changesets, it is all a star-shaped
+sync topology needs). The rules follow Realm Sync's (see ``docs/sync.md``);
+conflicts are decided by :func:`order_key`, ``(timestamp_ms,
+origin_file_ident)``: the changeset with the larger key is "later" and wins
+last-writer-wins conflicts.
+
+Instructions on different objects never interfere, so the transformation
+groups both instruction lists by object (schema instructions by class or
+property) and runs the classic pairwise grid only inside each group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Sequence
+from typing import Any, Final
+
+from studio.core.instructions import (
+    AddClass,
+    AddInteger,
+    AddProperty,
+    Changeset,
+    Clear,
+    CreateObject,
+    DictErase,
+    DictSet,
+    EraseObject,
+    Instruction,
+    ListErase,
+    ListInsert,
+    ListMove,
+    ListSet,
+    SetErase,
+    SetInsert,
+)
+from studio.core.instructions import Set as SetValue
+from studio.sync.errors import MergeError
+from studio.sync.values import is_int, same_value, value_key, wrap_int64
+
+
+class _AnyElement:
+    """Path element standing for "some element of this container": the footprint
+    of an instruction that works on a container as a whole (insert, move,
+    clear, set insert/erase). It equals only itself, never a name or index."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<any element>"
+
+
+_ANY: Final = _AnyElement()
+
+Footprint = tuple[object, ...]
+
+
+def order_key(changeset: Changeset) -> tuple[int, int]:
+    """Conflict order: the changeset with the larger key is the later one."""
+    return (changeset.timestamp_ms, changeset.origin_file_ident)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _footprint(ins: Any) -> Footprint:
+    """The location an instruction reads or writes, relative to its object.
+
+    Set/AddInteger: their path. ListSet/ListErase: the element. DictSet/
+    DictErase: the entry. Container-wide instructions: ``path + (_ANY,)``.
+    """
+    t = type(ins)
+    if t is SetValue or t is AddInteger:
+        return ins.path  # type: ignore[no-any-return]
+    if t is ListSet or t is ListErase:
+        return (*ins.path, ins.index)
+    if t is DictSet or t is DictErase:
+        return (*ins.path, ins.key)
+    return (*ins.path, _ANY)
+
+
+def _strictly_under(inner: Footprint, outer: Footprint) -> bool:
+    n = len(outer)
+    return len(inner) > n and inner[:n] == outer
+
+
+def _with_element_index(ins: Any, depth: int, index: int) -> Instruction:
+    """``ins`` with the list index at position ``depth`` of its footprint replaced."""
+    path = ins.path
+    if depth < len(path):
+        return dataclasses.replace(ins, path=(*path[:depth], index, *path[depth + 1 :]))  # type: ignore[no-any-return]
+    return dataclasses.replace(ins, index=index)  # type: ignore[no-any-return]
+
+
+def _map_position(x: Any, pos: int) -> int | None:
+    """Where the element at ``pos`` is after the list instruction ``x`` (None: erased)."""
+    t = type(x)
+    if t is ListInsert:
+        return pos + 1 if pos >= x.index else pos
+    if t is ListErase:
+        j = x.index
+        if pos == j:
+            return None
+        return pos - 1 if pos > j else pos
+    # ListMove: the element leaves from_index and lands on to_index.
+    f, t_ = x.from_index, x.to_index
+    if pos == f:
+        return t_  # type: ignore[no-any-return]
+    p1 = pos - 1 if pos > f else pos
+    return p1 + 1 if p1 >= t_ else p1
+
+
+# --------------------------------------------------------------------------- list rules
+
+
+def _insert_after(y: ListInsert, x: Any, y_first: bool) -> Instruction:
+    """Concurrent insert ``y`` on the list ``x`` changes the shape of."""
+    i = y.index
+    t = type(x)
+    if t is ListInsert:
+        j = x.index
+        # Same gap: the earlier changeset's element goes first, so concurrent
+        # appends come out in time order.
+        new = i if i < j or (i == j and y_first) else i + 1
+    elif t is ListErase:
+        new = i - 1 if i > x.index else i
+    else:
+        # Move = erase at from_index, then insert at to_index. Look at the gap
+        # in the list without the moved element; ties go to the earlier one.
+        f, to = x.from_index, x.to_index
+        i1 = i - 1 if i > f else i
+        new = i1 + 1 if to < i1 or (to == i1 and not y_first) else i1
+    return y if new == i else dataclasses.replace(y, index=new)
+
+
+def _move_after(y: ListMove, x: Any, y_first: bool) -> Instruction | None:
+    """Concurrent move ``y`` on the list ``x`` changes the shape of.
+
+    ``to_index`` is the final position of the element (Python: ``lst.insert(to,
+    lst.pop(frm))``). The merged list places the moved element(s) in the gaps
+    they were moved to, computed on the list without the moved elements, with
+    ties going to the earlier changeset. A move that becomes a no-op is dropped.
+    """
+    f, t = y.from_index, y.to_index
+    tx = type(x)
+    if tx is ListInsert:
+        i = x.index
+        i1 = i - 1 if i > f else i
+        nf = f + 1 if i <= f else f
+        nt = t + 1 if i1 < t or (i1 == t and not y_first) else t
+    elif tx is ListErase:
+        j = x.index
+        if j == f:
+            return None  # erase vs move of the same element: the erase wins
+        nf = f - 1 if j < f else f
+        j1 = j - 1 if j > f else j
+        nt = t - 1 if j1 < t else t
+    else:
+        fx, tox = x.from_index, x.to_index
+        if fx == f:
+            # Both moved the same element: the later move wins.
+            if y_first:
+                return None
+            nf, nt = tox, t
+        else:
+            q = fx - 1 if fx > f else fx  # x's element in the list without y's
+            gy = t - 1 if q < t else t  # y's target gap without both elements
+            qx = f - 1 if f > fx else f
+            gx = tox - 1 if qx < tox else tox
+            moved = _map_position(x, f)
+            assert moved is not None
+            nf = moved
+            nt = gy + 1 if gx < gy or (gx == gy and not y_first) else gy
+    if nf == nt:
+        return None
+    if nf == f and nt == t:
+        return y
+    return ListMove(y.class_name, y.primary_key, y.path, nf, nt)
+
+
+def _after_list_change(y: Any, x: Any, y_first: bool) -> Instruction | None:
+    """``y`` after the list insert/erase/move ``x``: shift every list index of
+    ``y`` that points into the list ``x`` changed."""
+    path = x.path
+    ty = type(y)
+    if ty is ListInsert and y.path == path:
+        return _insert_after(y, x, y_first)
+    if ty is ListMove and y.path == path:
+        return _move_after(y, x, y_first)
+    fy = _footprint(y)
+    d = len(path)
+    if len(fy) > d and fy[:d] == path:
+        pos = fy[d]
+        if type(pos) is int:
+            new = _map_position(x, pos)
+            if new is None:
+                return None  # the element y works on (or inside) was erased
+            if new != pos:
+                return _with_element_index(y, d, new)
+    return y  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- pair rules
+
+_WRITES: Final = (SetValue, ListSet, DictSet)
+
+
+def _add_to_write(y: Any, delta: int) -> Instruction:
+    """A Set that an AddInteger happened after: fold the add into its value.
+
+    Realm does the same; a non-integer value (null, a string in a mixed field)
+    ignores the add, exactly as applying AddInteger to it would.
+    """
+    if not is_int(y.value):
+        return y  # type: ignore[no-any-return]
+    return dataclasses.replace(y, value=wrap_int64(y.value + delta))  # type: ignore[no-any-return]
+
+
+def _same_location(y: Any, x: Any, y_first: bool) -> Instruction | None:
+    """``y`` after ``x`` when both work on exactly the same field/element/entry."""
+    ty, tx = type(y), type(x)
+    if ty in _WRITES:
+        if tx in _WRITES or tx is DictErase:
+            return None if y_first else y  # last writer wins
+        if tx is AddInteger:
+            return _add_to_write(y, x.delta) if y_first else y
+        return y  # type: ignore[no-any-return]
+    if ty is AddInteger:
+        if tx in _WRITES:
+            return None if y_first else y  # a later Set overrides earlier adds
+        if tx is DictErase:
+            return None
+        return y  # type: ignore[no-any-return]  # adds commute
+    if ty is DictErase:
+        if tx in _WRITES or tx is DictErase:
+            return None if y_first else y
+        return y  # type: ignore[no-any-return]  # erase beats AddInteger
+    if (ty is SetInsert or ty is SetErase) and (tx is SetInsert or tx is SetErase):
+        # Same element of a set: the later instruction decides membership.
+        # Both are idempotent, so keeping the later one is enough on each side.
+        if same_value(x.value, y.value):
+            return None if y_first else y
+    return y  # type: ignore[no-any-return]
+
+
+def _adjust(y: Any, x: Any, y_first: bool) -> Instruction | None:
+    """``y`` rewritten to apply after ``x``; both address the same object.
+
+    ``y_first``: y's changeset is the earlier one. Returns None when y has no
+    effect any more (it lost a conflict, or what it worked on is gone).
+    """
+    tx, ty = type(x), type(y)
+    if tx is EraseObject:
+        if ty is EraseObject:
+            # Keep the later erase, so an old erase cannot cancel a newer
+            # erase-and-recreate (Realm's rule).
+            return None if y_first else y  # type: ignore[no-any-return]
+        return None  # erase wins over everything inside, even a CreateObject
+    if ty is EraseObject:
+        return y  # type: ignore[no-any-return]
+    if tx is CreateObject:
+        return None if ty is CreateObject else y  # one object, created once
+    if ty is CreateObject:
+        return y  # type: ignore[no-any-return]
+    if tx is ListInsert or tx is ListErase or tx is ListMove:
+        return _after_list_change(y, x, y_first)
+    if tx is Clear:
+        if ty is Clear and y.path == x.path:
+            return None if y_first else y  # type: ignore[no-any-return]  # the later clear wins
+        # Clear wins over every concurrent operation inside the container,
+        # whatever the timestamps (as in Realm): an element inserted after the
+        # clear cannot be told apart from the old ones without knowing the length.
+        if _strictly_under(_footprint(y), x.path):
+            return None
+        return y  # type: ignore[no-any-return]
+    fx, fy = _footprint(x), _footprint(y)
+    if (tx in _WRITES or tx is DictErase) and _strictly_under(fy, fx):
+        # x replaced or removed the value y works inside (an embedded object,
+        # a dictionary entry): y's target no longer exists.
+        return None
+    if fx != fy:
+        return y  # type: ignore[no-any-return]
+    return _same_location(y, x, y_first)
+
+
+def _schema_mismatch(a: AddClass | AddProperty, b: AddClass | AddProperty) -> MergeError:
+    fields = [f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+    diffs = "; ".join(f"{f} is {getattr(a, f)!r} on one side, {getattr(b, f)!r} on the other" for f in fields)
+    if isinstance(a, AddClass):
+        what = f"class {a.class_name!r}"
+    else:
+        what = f"property {a.class_name}.{a.name}"
+    return MergeError(
+        f"schema mismatch: {what} was added concurrently with different definitions ({diffs}); "
+        "schema changes of a synced realm must agree on every device"
+    )
+
+
+def _pair(a: Any, b: Any, a_first: bool) -> tuple[Instruction | None, Instruction | None]:
+    """Transform one instruction of each side (same object or same schema item)."""
+    t = type(a)
+    if t is AddClass or t is AddProperty:
+        if a == b:
+            return None, None  # the same schema change: it is already there
+        raise _schema_mismatch(a, b)
+    return _adjust(a, b, a_first), _adjust(b, a, not a_first)
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+def _bucket(ins: Any) -> Hashable:
+    t = type(ins)
+    if t is AddClass:
+        return ("#class", ins.class_name)
+    if t is AddProperty:
+        return ("#property", ins.class_name, ins.name)
+    return (ins.class_name, value_key(ins.primary_key))
+
+
+def transform_instructions(
+    ours: Sequence[Instruction], theirs: Sequence[Instruction], ours_first: bool
+) -> tuple[list[Instruction], list[Instruction]]:
+    """The instruction-level transformation behind :func:`transform`.
+
+    ``ours_first`` says whether ``ours`` is the earlier side. Returns
+    ``(ours', theirs')``: ours' applies after theirs, theirs' after ours.
+    """
+    if not ours or not theirs:
+        return list(ours), list(theirs)
+    their_groups: dict[Hashable, list[int]] = {}
+    for n, ins in enumerate(theirs):
+        their_groups.setdefault(_bucket(ins), []).append(n)
+    our_groups: dict[Hashable, list[int]] = {}
+    for n, ins in enumerate(ours):
+        key = _bucket(ins)
+        if key in their_groups:
+            our_groups.setdefault(key, []).append(n)
+    if not our_groups:
+        return list(ours), list(theirs)
+    out_ours: list[Instruction | None] = list(ours)
+    out_theirs: list[Instruction | None] = list(theirs)
+    for key, our_indexes in our_groups.items():
+        their_indexes = their_groups[key]
+        column: list[Instruction | None] = [theirs[j] for j in their_indexes]
+        for n in our_indexes:
+            current: Instruction | None = ours[n]
+            for k, theirs_k in enumerate(column):
+                if theirs_k is None:
+                    continue
+                current, column[k] = _pair(current, theirs_k, ours_first)
+                if current is None:
+                    break
+            out_ours[n] = current
+        for k, j in enumerate(their_indexes):
+            out_theirs[j] = column[k]
+    return (
+        [i for i in out_ours if i is not None],
+        [i for i in out_theirs if i is not None],
+    )
+
+
+def _with_instructions(changeset: Changeset, instructions: list[Instruction]) -> Changeset:
+    old = changeset.instructions
+    if len(old) == len(instructions) and all(a is b for a, b in zip(old, instructions, strict=True)):
+        return changeset
+    return dataclasses.replace(changeset, instructions=tuple(instructions))
+
+
+def transform(ours: Changeset, theirs: Changeset) -> tuple[Changeset, Changeset]:
+    """Transform two concurrent changesets: returns ``(ours', theirs')`` where
+    ``ours'`` applies after ``theirs`` and ``theirs'`` after ``ours``, and both
+    orders give the same state. Raises :class:`MergeError` for schema changes
+    that disagree."""
+    our_key, their_key = order_key(ours), order_key(theirs)
+    if our_key == their_key:
+        raise MergeError(
+            f"cannot order two concurrent changesets with the same timestamp "
+            f"({ours.timestamp_ms}) and origin ({ours.origin_file_ident})"
+        )
+    a, b = transform_instructions(ours.instructions, theirs.instructions, our_key < their_key)
+    return _with_instructions(ours, a), _with_instructions(theirs, b)
+
+
+def transform_against(
+    changeset: Changeset, others: Sequence[Changeset]
+) -> tuple[Changeset, list[Changeset]]:
+    """Transform ``changeset`` against a *sequence* of changesets concurrent to it
+    (``others[k]`` applies after ``others[:k]``).
+
+    Returns ``(changeset', others')``: ``changeset'`` applies after all of
+    ``others``; ``others'`` is the sequence rewritten to apply after ``changeset``.
+    """
+    out = []
+    for other in others:
+        changeset, other = transform(changeset, other)
+        out.append(other)
+    return changeset, out
+
+
+def rebase(
+    ours: Sequence[Changeset], theirs: Sequence[Changeset]
+) -> tuple[list[Changeset], list[Changeset]]:
+    """Transform two concurrent sequences against each other (the full grid):
+    ``ours'`` applies after ``theirs`` and ``theirs'`` after ``ours``."""
+    rest = list(theirs)
+    out = []
+    for changeset in ours:
+        changeset, rest = transform_against(changeset, rest)
+        out.append(changeset)
+    return out, rest
