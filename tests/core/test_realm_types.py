@@ -60,8 +60,8 @@ _DICT_KEYS = st.text(min_size=0, max_size=8).filter(lambda k: not k.startswith("
 
 
 def same(a: Any, b: Any) -> bool:
-    """Equal values of the same type (NaN equals NaN; datetimes must be the same instant
-    and come back in UTC; decimals keep their exact digits)."""
+    """``a`` (read back) equals ``b`` (written) with the same type: NaN equals NaN,
+    datetimes are the same instant and come back in UTC, decimals keep their digits."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, float) and isinstance(b, float):
@@ -69,7 +69,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, Decimal) and isinstance(b, Decimal):
         return str(a) == str(b)
     if isinstance(a, datetime) and isinstance(b, datetime):
-        return a == b and b.tzinfo is not None and b.utcoffset() == timedelta(0)
+        return a == b and a.tzinfo is not None and a.utcoffset() == timedelta(0)
     return type(a) is type(b) and a == b
 
 
@@ -92,6 +92,12 @@ def set_key(type_name: str, value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+def _required_values() -> dict[str, Any]:
+    return {"bool": True, "int": 1, "float": 1.0, "double": 1.0, "string": "", "data": b"",
+            "date": datetime(2000, 1, 1, tzinfo=UTC), "objectId": ObjectId(),
+            "uuid": uuid.uuid4(), "decimal128": Decimal(1)}
+
+
 @pytest.fixture(scope="module")
 def second(types_realm: Realm) -> Iterator[Realm]:
     """Another Realm instance on the same file, refreshed before each read."""
@@ -101,9 +107,10 @@ def second(types_realm: Realm) -> Iterator[Realm]:
 
 
 def _create(realm: Realm, values: dict[str, Any]) -> RealmObject:
+    """An AllTypes object with ``values`` (and defaults for the other required ones)."""
     pk = next(_pks)
     with realm.write():
-        realm.create("AllTypes", {"pk": pk, **values})
+        realm.create("AllTypes", {"pk": pk, **_required_values(), **values})
     obj = realm.object_for_primary_key("AllTypes", pk)
     assert obj is not None
     return obj
@@ -229,8 +236,8 @@ def test_mixed_holds_a_link(types_realm: Realm) -> None:
 
 @pytest.mark.parametrize("bad", [[1, 2], {"a": 1}, object(), {1, 2}])
 def test_mixed_rejects_non_values(types_realm: Realm, bad: Any) -> None:
-    with pytest.raises(ValueTypeError), types_realm.write():
-        types_realm.create("AllTypes", {"pk": next(_pks), "mixed": bad})
+    with pytest.raises(ValueTypeError, match="mixed"):
+        _create(types_realm, {"mixed": bad})
 
 
 def test_int_64_bit_bounds(types_realm: Realm) -> None:
@@ -240,8 +247,8 @@ def test_int_64_bit_bounds(types_realm: Realm) -> None:
     assert list(obj.int_list) == [INT64_MIN, INT64_MAX, 0]
     count = len(types_realm.objects("AllTypes"))
     for too_big in (INT64_MAX + 1, INT64_MIN - 1, 2**100):
-        with pytest.raises(ValueTypeError, match="64"), types_realm.write():
-            types_realm.create("AllTypes", {"pk": next(_pks), "int": too_big})
+        with pytest.raises(ValueTypeError, match="64"):
+            _create(types_realm, {"int": too_big})
         with pytest.raises(ValueTypeError), types_realm.write():
             obj.int_list.append(too_big)
     assert len(types_realm.objects("AllTypes")) == count
@@ -327,12 +334,6 @@ def test_absent_values_are_null_or_empty(types_realm: Realm) -> None:
         assert len(obj[f"{t}_list"]) == 0 and len(obj[f"{t}_set"]) == 0
         assert len(obj[f"{t}_dict"]) == 0
     assert obj.mixed is None and obj.link is None
-
-
-def _required_values() -> dict[str, Any]:
-    return {"bool": True, "int": 1, "float": 1.0, "double": 1.0, "string": "", "data": b"",
-            "date": datetime(2000, 1, 1, tzinfo=UTC), "objectId": ObjectId(),
-            "uuid": uuid.uuid4(), "decimal128": Decimal(1)}
 
 
 @pytest.mark.parametrize("t", PRIMITIVES)

@@ -1,0 +1,267 @@
+"""Predicates to SQL: boolean structure, operands, IN/BETWEEN, ANY/ALL/NONE, SUBQUERY.
+
+Every compiled condition treats SQL NULL as false, as WHERE does. NOT is
+compiled as ``(x) IS NOT 1`` when ``x`` may be NULL, which is then the exact
+negation (``NOT (null_prop < 5)`` is true in Realm, as here).
+
+A comparison through a collection is compiled, for ANY, to
+``owner_key IN (SELECT owner FROM <collection> ... WHERE <cond>)`` when the
+condition only involves the collection's own rows (SQLite then evaluates the
+subquery once and can use an index on the value), or to a correlated
+``EXISTS (...)`` when it compares with another property of the outer object.
+ALL is "no element fails", NONE is "no element matches".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from studio.core.query import nodes
+from studio.core.query.compare import compare_to_const, compare_values, in_list
+from studio.core.query.context import (
+    FALSE,
+    TRUE,
+    Cond,
+    Context,
+    Multi,
+    ObjectCursor,
+    Scope,
+    Val,
+    conjunction,
+)
+from studio.core.query.paths import (
+    missing_argument,
+    resolve_collection,
+    resolve_value,
+    subquery_scope,
+)
+from studio.core.query.types import Const, ConstError, const_from_python
+from studio.core.schema import ObjectSchema
+
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_LITERAL_KINDS = {"infinity": "float", "nan": "float"}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """A predicate compiled against the root class table ``t0``.
+
+    ``joins`` are LEFT JOIN clauses the WHERE term needs in the FROM of the
+    statement (to-one links from the root object); they take no parameters.
+    """
+
+    where: str
+    params: tuple[Any, ...]
+    joins: tuple[str, ...]
+    dependencies: frozenset[str]
+    touches_root: bool
+
+
+def compile_filter(
+    schema: Mapping[str, ObjectSchema],
+    class_name: str,
+    predicate: nodes.Predicate,
+    args: Sequence[Any],
+    query: str,
+    prefix: str,
+) -> CompiledFilter:
+    """Compile a parsed predicate into a WHERE term over ``t0`` (aliases start with ``prefix``)."""
+    ctx = Context(schema, class_name, query, args, prefix)
+    scope = ctx.root_scope()
+    cond = compile_predicate(ctx, predicate, scope)
+    return CompiledFilter(
+        cond.sql,
+        tuple(cond.params),
+        tuple(scope.joins),
+        frozenset(ctx.dependencies),
+        ctx.touches_root,
+    )
+
+
+def compile_predicate(ctx: Context, predicate: nodes.Predicate, scope: Scope) -> Cond:
+    if isinstance(predicate, nodes.Comparison):
+        return _comparison(ctx, predicate, scope)
+    if isinstance(predicate, nodes.And):
+        return conjunction([compile_predicate(ctx, p, scope) for p in predicate.items])
+    if isinstance(predicate, nodes.Or):
+        return conjunction([compile_predicate(ctx, p, scope) for p in predicate.items], "OR")
+    if isinstance(predicate, nodes.Not):
+        return compile_predicate(ctx, predicate.item, scope).negated()
+    if isinstance(predicate, nodes.Between):
+        return _between(ctx, predicate, scope)
+    return TRUE if predicate.value else FALSE
+
+
+# -- operands ------------------------------------------------------------------------------
+
+
+def _operand(ctx: Context, operand: nodes.Operand, scope: Scope) -> Val | Const:
+    if isinstance(operand, nodes.Literal):
+        kind = _LITERAL_KINDS.get(operand.kind, operand.kind)
+        text = operand.text if kind in ("int", "float") else None
+        return Const(kind, operand.value, operand.pos, text)
+    if isinstance(operand, nodes.Argument):
+        return _argument(ctx, operand)
+    if isinstance(operand, nodes.ListLiteral):
+        items = tuple(_operand(ctx, item, scope) for item in operand.items)
+        return Const("list", items, operand.pos)
+    if isinstance(operand, nodes.KeyPath):
+        return resolve_value(ctx, operand, scope)
+    return _subquery(ctx, operand, scope)
+
+
+def _argument(ctx: Context, arg: nodes.Argument) -> Const:
+    if arg.index >= len(ctx.args):
+        raise ctx.error(missing_argument(arg.index, len(ctx.args)), arg.pos)
+    try:
+        return const_from_python(ctx.args[arg.index], arg.pos)
+    except ConstError as exc:
+        raise ctx.error(f"argument ${arg.index}: {exc}", arg.pos) from None
+
+
+def _subquery(ctx: Context, node: nodes.Subquery, scope: Scope) -> Val:
+    position = resolve_collection(ctx, node.collection, scope)
+    sub_scope, element = subquery_scope(ctx, position, node.pos)
+    if scope.lookup_variable(node.variable) is not None:
+        raise ctx.error(
+            f"variable {node.variable} is already defined by an enclosing SUBQUERY",
+            node.pos,
+        )
+    sub_scope.variables[node.variable] = element
+    sub_scope.default_cursor = element
+    cond = compile_predicate(ctx, node.predicate, sub_scope)
+    where = " AND ".join([*sub_scope.where, f"({cond.sql})"])
+    sql = f"(SELECT count(*) FROM {sub_scope.from_sql()} WHERE {where})"
+    return Val("int", sql, node.pos, list(cond.params), nullable=False, multi=position.multi,
+               is_property=False)
+
+
+# -- comparisons ---------------------------------------------------------------------------
+
+
+def _comparison(ctx: Context, node: nodes.Comparison, scope: Scope) -> Cond:
+    left = _operand(ctx, node.left, scope)
+    right = _operand(ctx, node.right, scope)
+    op = node.op
+    ci, di = node.case_insensitive, node.diacritic_insensitive
+    if isinstance(left, Const) and isinstance(right, Const):
+        raise ctx.error("cannot compare two constants; one side must be a property",
+                        node.pos)
+    if op == "IN":
+        return _in(ctx, node, left, right)
+    if isinstance(left, Const):
+        assert isinstance(right, Val)
+        if op not in _FLIPPED:
+            raise ctx.error(
+                f"the left side of {op} must be a property, found a constant", left.pos
+            )
+        left, right, op = right, left, _FLIPPED[op]
+    assert isinstance(left, Val)
+    if isinstance(right, Const):
+        if right.kind == "list":
+            raise ctx.error(
+                f"a list can only follow IN or BETWEEN, not {op}", right.pos
+            )
+        cond = compare_to_const(ctx, op, left, right, ci, di, node.op_pos)
+        return _quantify(ctx, left, None, cond)
+    _check_single_multi(ctx, left, right, node.op_pos)
+    cond = compare_values(ctx, op, left, right, ci, di, node.op_pos)
+    return _quantify(ctx, left, right, cond)
+
+
+def _in(ctx: Context, node: nodes.Comparison, left: Val | Const, right: Val | Const) -> Cond:
+    ci, di = node.case_insensitive, node.diacritic_insensitive
+    if isinstance(right, Const):
+        if right.kind != "list":
+            raise ctx.error(
+                "IN needs a list: {a, b}, a list argument or a list property; found a "
+                "single value",
+                right.pos,
+            )
+        assert isinstance(left, Val)
+        cond = in_list(ctx, left, right.value, ci, di, node.op_pos)
+        return _quantify(ctx, left, None, cond)
+    if right.multi is None:
+        raise ctx.error(
+            "IN needs a list: {a, b}, a list argument or a list property; "
+            "this key path has a single value",
+            right.pos,
+        )
+    if isinstance(left, Const):
+        if left.kind == "list":
+            raise ctx.error("a list cannot be on the left of IN", left.pos)
+        cond = compare_to_const(ctx, "==", right, left, ci, di, node.op_pos)
+        return _quantify(ctx, right, None, cond)
+    _check_single_multi(ctx, left, right, node.op_pos)
+    cond = compare_values(ctx, "==", left, right, ci, di, node.op_pos)
+    return _quantify(ctx, left, right, cond)
+
+
+def _between(ctx: Context, node: nodes.Between, scope: Scope) -> Cond:
+    value = _operand(ctx, node.operand, scope)
+    if not isinstance(value, Val):
+        raise ctx.error("the left side of BETWEEN must be a property", node.pos)
+    bounds = _operand(ctx, node.bounds, scope)
+    assert isinstance(bounds, Const)
+    if bounds.kind != "list" or len(bounds.value) != 2:
+        raise ctx.error("BETWEEN needs two values: {low, high}", bounds.pos)
+    low, high = bounds.value
+    for bound in (low, high):
+        if bound.kind in ("null", "list"):
+            raise ctx.error("the bounds of BETWEEN must be values, not null or lists",
+                            bound.pos)
+    cond = conjunction([
+        compare_to_const(ctx, ">=", value, low, False, False, node.op_pos),
+        compare_to_const(ctx, "<=", value, high, False, False, node.op_pos),
+    ])
+    return _quantify(ctx, value, None, cond)
+
+
+def _check_single_multi(ctx: Context, left: Val, right: Val, op_pos: int) -> None:
+    if left.multi is not None and right.multi is not None:
+        raise ctx.error(
+            "comparing two lists is not supported; use SUBQUERY or ANY on one side", op_pos
+        )
+
+
+def _quantify(ctx: Context, value: Val, other: Val | None, cond: Cond) -> Cond:
+    """Apply ANY/ALL/NONE for the operand that ranges over a collection (if any)."""
+    ranging = value if value.multi is not None else other
+    if ranging is None or ranging.multi is None:
+        for side in (value, other):
+            if side is not None and side.quantifier in ("ALL", "NONE"):
+                raise ctx.error(
+                    f"{side.quantifier} needs a key path through a list, set, dictionary "
+                    "or backlinks",
+                    side.pos,
+                )
+        return cond
+    quantifier = ranging.quantifier or "ANY"
+    for side in (value, other):
+        if side is not None and side is not ranging and side.quantifier in ("ALL", "NONE"):
+            raise ctx.error(f"{side.quantifier} needs a key path through a list", side.pos)
+    # Comparing with another property of the outer object needs a correlated EXISTS.
+    correlated = other is not None
+    if quantifier == "ALL":
+        return _any(ranging.multi, cond.negated(), correlated).negated()
+    found = _any(ranging.multi, cond, correlated)
+    return found.negated() if quantifier == "NONE" else found
+
+
+def _any(multi: Multi, cond: Cond, correlated: bool) -> Cond:
+    scope = multi.scope
+    where = " AND ".join([*scope.where, f"({cond.sql})"]) if cond.sql != "1" else (
+        " AND ".join(scope.where) or "1"
+    )
+    if correlated:
+        sql = (f"EXISTS (SELECT 1 FROM {scope.from_sql()} "
+               f"WHERE {multi.corr_inner} = {multi.outer_key} AND {where})")
+        return Cond(sql, cond.params, False)
+    sql = (f"{multi.outer_key} IN (SELECT {multi.corr_inner} FROM {scope.from_sql()} "
+           f"WHERE {where})")
+    return Cond(sql, cond.params, True)
+
+
+__all__ = ["CompiledFilter", "ObjectCursor", "compile_filter", "compile_predicate"]
