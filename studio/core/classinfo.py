@@ -102,7 +102,8 @@ def build_class_info(cls: ObjectSchema) -> ClassInfo:
     )
     if cls.primary_key is not None:
         info.pk_column = columns[cls.primary_key]
-    info.property_names = frozenset(p.name for p in cls.properties)
+    # Settable properties: a linkingObjects name sends create() to the checks of the slow path.
+    info.property_names = frozenset(p.name for p in cls.properties if not p.is_backlink)
     if not cls.embedded and all(c.encode is not None for c in columns.values()):
         info.simple_encoders = [
             (name, c.encode, c.prop.optional) for name, c in columns.items() if c.encode

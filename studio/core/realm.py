@@ -286,10 +286,12 @@ class Realm:
         return writer
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Realm]:
+    def write(self, *, record: bool = True) -> Iterator[Realm]:
         """A write transaction: everything inside commits together, or not at all.
 
         Listeners run after the commit. An exception inside rolls everything back.
+        ``record=False`` keeps the transaction out of the sync history (for changes
+        that came from the server); its listeners see ``local=False``.
         """
         self._check_open()
         if self._read_only:
@@ -303,7 +305,7 @@ class Realm:
         self._end_read()
         self._conn.execute("BEGIN IMMEDIATE")
         external = self._collect_external_changes()
-        writer = Writer(self, record=self._recording)
+        writer = Writer(self, record=self._recording and record)
         self._active_writer = writer
         try:
             yield self
@@ -327,7 +329,7 @@ class Realm:
             changes = external
         else:
             changes = writer.changes
-        self._notifier.deliver(changes, local=True)
+        self._notifier.deliver(changes, local=record)
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -353,9 +355,15 @@ class Realm:
         if writer.instructions:
             from studio.core.history import encode_instructions
 
+            server_version = self._meta("sync.server_version")
             conn.execute(
-                f"INSERT INTO {HISTORY_TABLE} (timestamp_ms, instructions) VALUES (?, ?)",
-                (int(time.time() * 1000), encode_instructions(writer.instructions)),
+                f"INSERT INTO {HISTORY_TABLE} "
+                "(timestamp_ms, last_integrated_server_version, instructions) VALUES (?, ?, ?)",
+                (
+                    int(time.time() * 1000),
+                    int(server_version or 0),
+                    encode_instructions(writer.instructions),
+                ),
             )
         conn.execute("COMMIT")
 

@@ -193,7 +193,7 @@ def string_cond(expr: str, op: str, needle: str, flags: int) -> Cond:
 
 def data_cond(expr: str, op: str, needle: bytes, flags: int) -> Cond:
     """An operator on binary data against constant bytes."""
-    if not flags and op in ("==", "!=") or op in ORDERING_OPS:
+    if (not flags and op in ("==", "!=")) or op in ORDERING_OPS:
         return Cond(f"{expr} {SQL_OPS[op]} ?", [needle], op != "!=")
     if op == "!=":
         return data_cond(expr, "==", needle, flags).negated()
@@ -288,7 +288,7 @@ def compare_values(
     """``left op right`` where both sides come from the objects (no constant)."""
     flags = _flags(case_insensitive, diacritic_insensitive)
     lt, rt = left.type, right.type
-    if not types_comparable(lt, rt) or "typename" in (lt, rt) and lt != rt:
+    if not types_comparable(lt, rt) or ("typename" in (lt, rt) and lt != rt):
         raise ctx.error(
             f"cannot compare {describe_type(lt, left.object_class)} with "
             f"{describe_type(rt, right.object_class)}",
@@ -354,7 +354,7 @@ def in_list(
             raise ctx.error("a list inside a list is not supported", item.pos)
     simple_type = value.type in NUMERIC_TYPES - {"decimal128"} or value.type in (
         "bool", "date", "objectId", "uuid", "object"
-    ) or value.type == "string" and not flags
+    ) or (value.type == "string" and not flags)
     non_null = [item for item in items if item.kind != "null"]
     if simple_type and len(non_null) > 1:
         conds = [compare_to_const(ctx, "==", _plain(value), item, False, False, op_pos)

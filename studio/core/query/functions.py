@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -133,10 +134,10 @@ def _like_text_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL)
 
 
-_TEXT_OPS = {
-    OP_EQUAL: lambda a, b: a == b,
-    OP_BEGINSWITH: lambda a, b: a.startswith(b),
-    OP_ENDSWITH: lambda a, b: a.endswith(b),
+_TEXT_OPS: dict[int, Callable[[Any, Any], bool]] = {
+    OP_EQUAL: lambda a, b: bool(a == b),
+    OP_BEGINSWITH: lambda a, b: bool(a.startswith(b)),
+    OP_ENDSWITH: lambda a, b: bool(a.endswith(b)),
     OP_CONTAINS: lambda a, b: b in a,
 }
 _BYTES_OPS = _TEXT_OPS

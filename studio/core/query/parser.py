@@ -173,13 +173,14 @@ class _Parser:
         token = self.tok
         if token.is_word("BETWEEN"):
             self.advance()
+            bounds: nodes.ListLiteral | nodes.Argument
             if self.at_punct("{"):
-                bounds: nodes.ListLiteral | nodes.Argument = self.list_literal()
-                if len(bounds.items) != 2:
+                bounds = listed = self.list_literal()
+                if len(listed.items) != 2:
                     raise QueryError(
                         f"BETWEEN needs exactly two values {{low, high}}, "
-                        f"found {len(bounds.items)}",
-                        bounds.pos,
+                        f"found {len(listed.items)}",
+                        listed.pos,
                         self.query_text,
                     )
             elif self.tok.kind == ARG:

@@ -78,7 +78,7 @@ class _Walker:
             position = self.step(position, want_collection=False)  # type: ignore[assignment]
 
     def collection(self) -> CollectionPosition:
-        position = self.start()
+        position: ObjectCursor | Val | CollectionPosition = self.start()
         while True:
             if isinstance(position, CollectionPosition):
                 return position
@@ -136,7 +136,8 @@ class _Walker:
         self.i += 1
         if prop.is_backlink:
             origin = self.ctx.schema[prop.object_type or ""]
-            origin_prop = origin.property(prop.origin_property or "")
+            origin_prop = origin.get(prop.origin_property or "")
+            assert origin_prop is not None  # validate_schema checked it
             collection = Collection(origin_prop, origin.name, True, name)
             return self.enter_collection(cursor, collection, element, want_collection)
         if prop.collection is not None:

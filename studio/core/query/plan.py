@@ -4,21 +4,36 @@ This is the contract between ``studio.core.results`` and the query language:
 Results only calls the methods below. The plan is immutable; each step returns a
 new plan.
 
+Steps apply left to right, as in Realm: a sort reorders (a later sort is primary,
+the earlier order breaks its ties); DISTINCT keeps the first object of each group
+in the current order; LIMIT keeps the first n. A filter after a DISTINCT or LIMIT
+filters what they kept, so the SQL nests: each DISTINCT/LIMIT ends a *stage*
+whose surviving keys feed the next stage as ``t0."@key" IN (<previous stage>)``.
+
 Ordering: every SELECT orders by the sort keys and then by the object key, so
-an order is always total and the same in SQL and in :meth:`QueryPlan.sort_key`.
+an order is always total and the same in SQL and in :meth:`compare_sort_rows`.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from studio.core.errors import QueryError
-from studio.core.schema import ObjectSchema, Property
-from studio.core.storage import KEY, class_table, column
-from studio.core.values import ENCODERS, encode_query_value
+from studio.core.query import functions as _functions  # noqa: F401  (registers SQL functions)
+from studio.core.query import nodes
+from studio.core.query.compiler import CompiledFilter, compile_filter
+from studio.core.query.context import Context
+from studio.core.query.ordering import SortExpr, compare_rows, key_expressions
+from studio.core.query.parser import parse, parse_keypath
+from studio.core.schema import ObjectSchema
+from studio.core.storage import KEY, class_table
+
+# Above this many keys, a key list is passed as one JSON parameter (SQLite limits the
+# number of parameters of a statement).
+_INLINE_KEYS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,29 +44,49 @@ class SortKey:
 
 @dataclass(frozen=True, slots=True)
 class _Filter:
-    sql: str
-    params: tuple[Any, ...]
+    compiled: CompiledFilter
 
 
 @dataclass(frozen=True, slots=True)
 class _Sort:
-    keys: tuple[SortKey, ...]
+    keys: tuple[tuple[nodes.KeyPath, bool], ...]
 
 
-_Step = _Filter | _Sort
+@dataclass(frozen=True, slots=True)
+class _Distinct:
+    paths: tuple[nodes.KeyPath, ...]
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<arg>\$\d+)|(?P<str>'[^']*'|\"[^\"]*\")"
-    r"|(?P<op>==|=|!=|<>|<=|>=|<|>)|(?P<word>[A-Za-z_][\w]*))"
-)
-_SQL_OPS = {"==": "=", "=": "=", "!=": "IS NOT", "<>": "IS NOT", "<": "<", "<=": "<=",
-            ">": ">", ">=": ">="}
+
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    count: int
+
+
+_Step = _Filter | _Sort | _Distinct | _Limit
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    filters: tuple[CompiledFilter, ...]
+    sorts: tuple[tuple[nodes.KeyPath, bool], ...]  # effective order, most significant first
+    barrier: _Distinct | _Limit | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the steps compile to apart from the filters (computed once per plan)."""
+
+    stages: tuple[_Stage, ...]
+    sort_exprs: tuple[SortExpr, ...]
+    sort_joins: tuple[str, ...]
+    dependencies: frozenset[str]
+    touches_root: bool
 
 
 class QueryPlan:
     """Filters and orderings over one class, compiled to SQL on the class table ``t0``."""
 
-    __slots__ = ("_steps", "class_name", "schema")
+    __slots__ = ("_shape", "_steps", "class_name", "schema")
 
     def __init__(
         self,
@@ -59,200 +94,245 @@ class QueryPlan:
         class_name: str,
         steps: tuple[_Step, ...] = (),
     ) -> None:
+        if class_name not in schema:
+            raise QueryError(f"no class '{class_name}' in the schema")
         self.schema = schema
         self.class_name = class_name
         self._steps = steps
+        self._shape: _Shape | None = None
 
     # -- building -------------------------------------------------------------------------
 
     def filtered(self, query: str, args: Sequence[Any] = ()) -> QueryPlan:
-        """Add a filter in Realm Query Language."""
-        sql, params = self._compile_simple(query, args)
-        return QueryPlan(self.schema, self.class_name, (*self._steps, _Filter(sql, params)))
+        """Add a filter in Realm Query Language (with its SORT/DISTINCT/LIMIT modifiers)."""
+        parsed = parse(query)
+        steps = list(self._steps)
+        if parsed.predicate is not None:
+            compiled = compile_filter(
+                self.schema, self.class_name, parsed.predicate, args, query, f"f{len(steps)}_"
+            )
+            steps.append(_Filter(compiled))
+        for modifier in parsed.modifiers:
+            if isinstance(modifier, nodes.SortModifier):
+                self._check_paths(query, [(p, "SORT") for p, _ in modifier.keys])
+                steps.append(_Sort(modifier.keys))
+            elif isinstance(modifier, nodes.DistinctModifier):
+                self._check_paths(query, [(p, "DISTINCT") for p in modifier.paths])
+                steps.append(_Distinct(modifier.paths))
+            else:
+                steps.append(_Limit(modifier.count))
+        return QueryPlan(self.schema, self.class_name, tuple(steps))
 
     def sorted(self, keys: Sequence[SortKey]) -> QueryPlan:
+        """Sort by key paths (through to-one links); a later sort is the primary order."""
+        parsed: list[tuple[nodes.KeyPath, bool]] = []
         for key in keys:
-            self._scalar_property(key.keypath, query=key.keypath, position=0)
-        return QueryPlan(self.schema, self.class_name, (*self._steps, _Sort(tuple(keys))))
+            path = parse_keypath(key.keypath)
+            self._check_paths(key.keypath, [(path, "SORT")])
+            parsed.append((path, key.ascending))
+        if not parsed:
+            return self
+        return QueryPlan(self.schema, self.class_name, (*self._steps, _Sort(tuple(parsed))))
+
+    def distinct(self, keypaths: Sequence[str]) -> QueryPlan:
+        """Keep the first object (in the current order) of each distinct combination."""
+        paths: list[nodes.KeyPath] = []
+        for keypath in keypaths:
+            path = parse_keypath(keypath)
+            self._check_paths(keypath, [(path, "DISTINCT")])
+            paths.append(path)
+        if not paths:
+            return self
+        return QueryPlan(self.schema, self.class_name, (*self._steps, _Distinct(tuple(paths))))
+
+    def limited(self, count: int) -> QueryPlan:
+        """Keep the first ``count`` objects in the current order."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise QueryError(f"a limit must be a non-negative int, got {count!r}")
+        return QueryPlan(self.schema, self.class_name, (*self._steps, _Limit(count)))
+
+    def _check_paths(self, text: str, paths: Sequence[tuple[nodes.KeyPath, str]]) -> None:
+        """Compile sort/distinct paths once so a bad one fails now, with its position."""
+        ctx = Context(self.schema, self.class_name, text)
+        scope = ctx.root_scope()
+        for path, clause in paths:
+            key_expressions(ctx, scope, path, True, clause)
 
     # -- what Results asks ------------------------------------------------------------------
 
     @property
     def dependencies(self) -> frozenset[str]:
         """Classes besides the root whose changes can change this plan's membership or order."""
-        return frozenset()
+        return self.shape.dependencies
 
     @property
     def is_incremental(self) -> bool:
         """True when one object's membership and place depend only on that object's row
         (and the classes in :attr:`dependencies`), so a change can be applied without
-        re-running the whole query. False for plans with DISTINCT or LIMIT."""
-        return True
+        re-running the whole query. False with DISTINCT or LIMIT, and when a path leads
+        back to objects of the root class (their changes move other objects)."""
+        shape = self.shape
+        return len(shape.stages) == 1 and not shape.touches_root
 
     @property
     def sort_keys(self) -> tuple[SortKey, ...]:
         """The effective sort order, most significant first (without the final key)."""
-        keys: list[SortKey] = []
-        for step in self._steps:
-            if isinstance(step, _Sort):
-                # A later sort is primary; the earlier order breaks its ties (as in Realm).
-                keys = [*step.keys, *(k for k in keys if k not in step.keys)]
-        return tuple(keys)
+        stages = self.shape.stages
+        return tuple(SortKey(_path_text(path), ascending) for path, ascending in stages[-1].sorts)
 
-    def _where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    @property
+    def steps_description(self) -> str:
+        """A readable summary of the chain (for debugging and the Studio's query bar)."""
+        parts = []
         for step in self._steps:
             if isinstance(step, _Filter):
-                clauses.append(f"({step.sql})")
-                params.extend(step.params)
-        return (" AND ".join(clauses) or "1"), params
-
-    def _order_by(self) -> str:
-        parts = [
-            f"t0.{column(k.keypath)} {'ASC' if k.ascending else 'DESC'}" for k in self.sort_keys
-        ]
-        parts.append(f"t0.{KEY}")
-        return ", ".join(parts)
+                parts.append(f"filter({step.compiled.where})")
+            elif isinstance(step, _Sort):
+                parts.append("sort(" + ", ".join(
+                    f"{_path_text(p)} {'ASC' if a else 'DESC'}" for p, a in step.keys) + ")")
+            elif isinstance(step, _Distinct):
+                parts.append("distinct(" + ", ".join(_path_text(p) for p in step.paths) + ")")
+            else:
+                parts.append(f"limit({step.count})")
+        return " -> ".join(parts)
 
     def select_keys_sql(self) -> tuple[str, list[Any]]:
         """SELECT of the object keys of the results, in order."""
-        where, params = self._where()
-        table = class_table(self.class_name)
-        return f"SELECT t0.{KEY} FROM {table} AS t0 WHERE {where} ORDER BY {self._order_by()}", params
+        shape = self.shape
+        from_sql, where, params = self._stage_body(len(shape.stages) - 1, shape.sort_joins)
+        order = ", ".join([*(e.order_sql for e in shape.sort_exprs), f"t0.{KEY}"])
+        return f"SELECT t0.{KEY} FROM {from_sql} WHERE {where} ORDER BY {order}", params
 
     def count_sql(self) -> tuple[str, list[Any]]:
-        where, params = self._where()
-        return f"SELECT count(*) FROM {class_table(self.class_name)} AS t0 WHERE {where}", params
+        from_sql, where, params = self._stage_body(len(self.shape.stages) - 1, ())
+        return f"SELECT count(*) FROM {from_sql} WHERE {where}", params
 
     def match_keys_sql(self, keys: Sequence[int]) -> tuple[str, list[Any]]:
         """SELECT of those of ``keys`` that pass every filter (order not given)."""
-        where, params = self._where()
-        marks = ",".join("?" * len(keys))
-        sql = (
-            f"SELECT t0.{KEY} FROM {class_table(self.class_name)} AS t0 "
-            f"WHERE t0.{KEY} IN ({marks}) AND {where}"
-        )
-        return sql, [*keys, *params]
+        from_sql, where, params = self._stage_body(len(self.shape.stages) - 1, ())
+        key_sql, key_params = _keys_clause(keys)
+        sql = f"SELECT t0.{KEY} FROM {from_sql} WHERE t0.{KEY} IN ({key_sql}) AND ({where})"
+        return sql, [*key_params, *params]
 
     def compare_sort_rows(self, a: Sequence[Any], b: Sequence[Any]) -> int:
-        """Order two rows of :meth:`sort_values_sql` exactly as :meth:`select_keys_sql` does."""
-        return compare_sort_rows(a, b, [k.ascending for k in self.sort_keys])
+        """Order two rows of :meth:`sort_values_sql` exactly as :meth:`select_keys_sql` does.
+
+        A row is ``(key, v1, ..., vn)`` with one value per sort *expression*: a mixed
+        property sorts by two (type rank, value), so n may exceed ``len(sort_keys)``.
+        """
+        return compare_rows(a, b, self.shape.sort_exprs)
 
     def sort_values_sql(self, keys: Sequence[int]) -> tuple[str, list[Any]]:
         """SELECT key, sort value 1, ..., sort value n for ``keys``."""
-        exprs = "".join(f", t0.{column(k.keypath)}" for k in self.sort_keys)
-        marks = ",".join("?" * len(keys))
+        shape = self.shape
+        exprs = "".join(f", {e.sql}" for e in shape.sort_exprs)
+        key_sql, key_params = _keys_clause(keys)
+        joins = "".join(f" {j}" for j in shape.sort_joins)
         sql = (
-            f"SELECT t0.{KEY}{exprs} FROM {class_table(self.class_name)} AS t0 "
-            f"WHERE t0.{KEY} IN ({marks})"
+            f"SELECT t0.{KEY}{exprs} FROM {class_table(self.class_name)} AS t0{joins} "
+            f"WHERE t0.{KEY} IN ({key_sql})"
         )
-        return sql, list(keys)
+        return sql, key_params
 
-    # -- the minimal filter language (the query-language module replaces this) -------------
+    # -- assembling SQL -------------------------------------------------------------------
 
-    def _scalar_property(self, name: str, query: str, position: int) -> Property:
-        cls = self.schema[self.class_name]
-        prop = cls.get(name)
-        if prop is None:
-            raise QueryError(
-                f"'{self.class_name}' has no property '{name}'", position, query
-            )
-        if prop.collection is not None or prop.is_backlink:
-            raise QueryError(f"property '{name}' is a collection; expected a value", position,
-                             query)
-        return prop
+    @property
+    def shape(self) -> _Shape:
+        if self._shape is None:
+            self._shape = self._compute_shape()
+        return self._shape
 
-    def _compile_simple(self, query: str, args: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-        tokens: list[tuple[str, str, int]] = []
-        pos = 0
-        while pos < len(query.rstrip()):
-            match = _TOKEN.match(query, pos)
-            if not match or match.end() == pos:
-                raise QueryError(f"unexpected character {query[pos]!r}", pos, query)
-            kind = match.lastgroup or ""
-            tokens.append((kind, match.group(kind), match.start(kind)))
-            pos = match.end()
-        clauses: list[str] = []
+    def _compute_shape(self) -> _Shape:
+        stages: list[_Stage] = []
+        filters: list[CompiledFilter] = []
+        sorts: list[tuple[nodes.KeyPath, bool]] = []
+        dependencies: set[str] = set()
+        touches_root = False
+        for step in self._steps:
+            if isinstance(step, _Filter):
+                filters.append(step.compiled)
+                dependencies |= step.compiled.dependencies
+                touches_root |= step.compiled.touches_root
+            elif isinstance(step, _Sort):
+                newer = {_path_text(path) for path, _ in step.keys}
+                sorts = [*step.keys, *(k for k in sorts if _path_text(k[0]) not in newer)]
+            else:
+                stages.append(_Stage(tuple(filters), tuple(sorts), step))
+                filters = []
+        stages.append(_Stage(tuple(filters), tuple(sorts), None))
+        # Which classes sorting and distinct look at.
+        ctx = Context(self.schema, self.class_name, "", (), "s")
+        scope = ctx.root_scope()
+        exprs: list[SortExpr] = []
+        for path, ascending in stages[-1].sorts:
+            exprs.extend(key_expressions(ctx, scope, path, ascending, "SORT"))
+        for stage in stages[:-1]:
+            probe = Context(self.schema, self.class_name, "", (), "p")
+            probe_scope = probe.root_scope()
+            for path, _ in stage.sorts:
+                key_expressions(probe, probe_scope, path, True, "SORT")
+            if isinstance(stage.barrier, _Distinct):
+                for path in stage.barrier.paths:
+                    key_expressions(probe, probe_scope, path, True, "DISTINCT")
+            dependencies |= probe.dependencies
+            touches_root |= probe.touches_root
+        dependencies |= ctx.dependencies
+        touches_root |= ctx.touches_root
+        return _Shape(tuple(stages), tuple(exprs), tuple(scope.joins),
+                      frozenset(dependencies), touches_root)
+
+    def _stage_body(
+        self, index: int, extra_joins: Sequence[str]
+    ) -> tuple[str, str, list[Any]]:
+        """FROM (with joins) and WHERE of stage ``index``, including earlier stages."""
+        stage = self.shape.stages[index]
+        joins: list[str] = []
+        where: list[str] = []
         params: list[Any] = []
-        i = 0
-        while True:
-            if i + 3 > len(tokens):
-                where = tokens[i][2] if i < len(tokens) else len(query)
-                raise QueryError("expected 'property operator value'", where, query)
-            (k1, prop_name, p1), (k2, op, p2), (k3, raw, p3) = tokens[i : i + 3]
-            if k1 != "word" or k2 != "op":
-                raise QueryError("expected 'property operator value'", p1, query)
-            prop = self._scalar_property(prop_name, query, p1)
-            value: Any
-            if k3 == "arg":
-                n = int(raw[1:])
-                if n >= len(args):
-                    raise QueryError(f"argument {raw} was not given", p3, query)
-                value = args[n]
-            elif k3 == "num":
-                value = float(raw) if "." in raw else int(raw)
-            elif k3 == "str":
-                value = raw[1:-1]
-            elif raw.lower() in ("true", "false"):
-                value = raw.lower() == "true"
-            elif raw.lower() == "null":
-                value = None
-            else:
-                raise QueryError(f"expected a value, found {raw!r}", p3, query)
-            encoder = ENCODERS.get(prop.type)
-            if value is not None and encoder is not None:
-                try:
-                    value = encoder(value)
-                except TypeError as exc:
-                    raise QueryError(f"cannot compare {prop.name}: {exc}", p3, query) from None
-            else:
-                value = encode_query_value(value)
-            sql_op = _SQL_OPS[op]
-            if value is None:
-                sql_op = "IS" if op in ("==", "=") else "IS NOT"
-            clauses.append(f"t0.{column(prop.name)} {sql_op} ?")
-            params.append(value)
-            i += 3
-            if i == len(tokens):
-                break
-            if tokens[i][0] == "word" and tokens[i][1].upper() in ("AND", "&&"):
-                i += 1
-                continue
-            raise QueryError("expected AND or the end of the query", tokens[i][2], query)
-        return " AND ".join(clauses), tuple(params)
+        for compiled in stage.filters:
+            joins.extend(compiled.joins)
+            where.append(f"({compiled.where})")
+            params.extend(compiled.params)
+        joins.extend(extra_joins)
+        if index > 0:
+            previous_sql, previous_params = self._barrier_sql(index - 1)
+            where.append(f"t0.{KEY} IN ({previous_sql})")
+            params.extend(previous_params)
+        from_sql = f"{class_table(self.class_name)} AS t0" + "".join(f" {j}" for j in joins)
+        return from_sql, " AND ".join(where) or "1", params
+
+    def _barrier_sql(self, index: int) -> tuple[str, list[Any]]:
+        """The keys that survive stage ``index``'s DISTINCT or LIMIT."""
+        stage = self.shape.stages[index]
+        ctx = Context(self.schema, self.class_name, "", (), f"b{index}_")
+        scope = ctx.root_scope()
+        exprs: list[SortExpr] = []
+        for path, ascending in stage.sorts:
+            exprs.extend(key_expressions(ctx, scope, path, ascending, "SORT"))
+        partition: list[SortExpr] = []
+        if isinstance(stage.barrier, _Distinct):
+            for path in stage.barrier.paths:
+                partition.extend(key_expressions(ctx, scope, path, True, "DISTINCT"))
+        from_sql, where, params = self._stage_body(index, scope.joins)
+        order = ", ".join([*(e.order_sql for e in exprs), f"t0.{KEY}"])
+        if isinstance(stage.barrier, _Limit):
+            sql = (f"SELECT t0.{KEY} FROM {from_sql} WHERE {where} ORDER BY {order} "
+                   f"LIMIT {stage.barrier.count}")
+            return sql, params
+        groups = ", ".join(e.sql for e in partition)
+        sql = (
+            f"SELECT k FROM (SELECT t0.{KEY} AS k, row_number() OVER "
+            f"(PARTITION BY {groups} ORDER BY {order}) AS rn FROM {from_sql} WHERE {where}) "
+            "WHERE rn = 1"
+        )
+        return sql, params
 
 
-def _storage_class_rank(value: Any) -> int:
-    # SQLite orders NULL < INTEGER/REAL < TEXT < BLOB.
-    if value is None:
-        return 0
-    if isinstance(value, int | float):
-        return 1
-    if isinstance(value, str):
-        return 2
-    return 3
+def _path_text(path: nodes.KeyPath) -> str:
+    return path.text
 
 
-def compare_sql_values(a: Any, b: Any) -> int:
-    """Compare two stored values the way SQLite's ORDER BY does with the BINARY collation."""
-    ra, rb = _storage_class_rank(a), _storage_class_rank(b)
-    if ra != rb:
-        return -1 if ra < rb else 1
-    if ra == 0:
-        return 0
-    if ra == 2:
-        # BINARY compares UTF-8 bytes, which is code point order.
-        return (a > b) - (a < b)
-    return (a > b) - (a < b)
-
-
-def compare_sort_rows(
-    a: Sequence[Any], b: Sequence[Any], directions: Sequence[bool]
-) -> int:
-    """Compare rows from :meth:`QueryPlan.sort_values_sql`: (key, v1..vn) with n directions."""
-    for i, ascending in enumerate(directions, start=1):
-        c = compare_sql_values(a[i], b[i])
-        if c:
-            return c if ascending else -c
-    return (a[0] > b[0]) - (a[0] < b[0])
+def _keys_clause(keys: Sequence[int]) -> tuple[str, list[Any]]:
+    if len(keys) <= _INLINE_KEYS:
+        return ",".join("?" * len(keys)) or "NULL", list(keys)
+    return "SELECT value FROM json_each(?)", [json.dumps([int(k) for k in keys])]

@@ -1,0 +1,77 @@
+"""What the sync client needs from a realm: applying remote changes, its cursors,
+rewriting and trimming the local history. Kept out of ``Realm`` so that the core
+API stays the one apps use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from studio.core import instructions as ins
+from studio.core.history import apply_instructions, encode_instructions
+from studio.core.storage import HISTORY_TABLE, META_TABLE
+
+if TYPE_CHECKING:
+    from studio.core.realm import Realm
+
+_PREFIX = "sync."
+
+
+def get_sync_value(realm: Realm, key: str, default: str | None = None) -> str | None:
+    """A sync cursor or setting stored in the realm file (e.g. ``server_version``)."""
+    value = realm._meta(_PREFIX + key)
+    return default if value is None else str(value)
+
+
+def set_sync_values(realm: Realm, values: Mapping[str, str | int]) -> None:
+    """Store cursors; inside a write transaction they commit with it."""
+    conn = realm._conn
+    own = not realm.is_in_transaction
+    if own:
+        realm._end_read()
+        conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)",
+        [(_PREFIX + k, str(v)) for k, v in values.items()],
+    )
+    if own:
+        conn.execute("COMMIT")
+        realm._begin_read()
+
+
+def apply_remote(
+    realm: Realm,
+    instructions: Sequence[ins.Instruction],
+    cursors: Mapping[str, str | int] | None = None,
+    rewritten_local: Mapping[int, Sequence[ins.Instruction]] | None = None,
+) -> None:
+    """Apply a changeset that came from the server, in one write transaction that is not
+    recorded as a local change; listeners fire as for any commit (with ``local=False``).
+
+    ``cursors`` (e.g. the new server version) and ``rewritten_local`` (local changesets
+    not yet acknowledged, transformed against this one: client version -> instructions)
+    are stored in the same transaction, so a crash never separates them.
+    """
+    with realm.write(record=False):
+        apply_instructions(realm, instructions)
+        if cursors:
+            set_sync_values(realm, cursors)
+        if rewritten_local:
+            realm._conn.executemany(
+                f"UPDATE {HISTORY_TABLE} SET instructions = ? WHERE client_version = ?",
+                [(encode_instructions(v), k) for k, v in rewritten_local.items()],
+            )
+
+
+def trim_history(realm: Realm, upto_client_version: int) -> None:
+    """Forget local changesets the server acknowledged (client versions up to the given one)."""
+    conn = realm._conn
+    own = not realm.is_in_transaction
+    if own:
+        realm._end_read()
+        conn.execute("BEGIN IMMEDIATE")
+    conn.execute(f"DELETE FROM {HISTORY_TABLE} WHERE client_version <= ?", (upto_client_version,))
+    if own:
+        conn.execute("COMMIT")
+        realm._begin_read()
+

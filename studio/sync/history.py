@@ -1,0 +1,546 @@
+"""Sync histories: the server's ordered log per realm, and a client's cursors
+plus not-yet-acknowledged local changesets.
+
+Server side (:class:`ServerHistory`). The server is the serialization point:
+server versions 1, 2, 3, ... each hold one integrated changeset with its
+origin. An upload from client C based on server version S is transformed
+against the changesets after S that came from other clients and appended.
+
+The subtle part is C's *own* changesets integrated after S (C uploaded them
+before it had downloaded past S). The foreign changesets after S were
+transformed on the server with those own changesets already in place, while
+C's new changeset was made with them in place too but with none of the foreign
+ones. So the walk over the history after S moves each foreign changeset "past"
+C's own changesets (exactly what C did locally when it downloaded them) before
+transforming the upload against them. That needs C's own changesets as C had
+them at S: the copies C resent in the same upload (a client resends every
+unacknowledged changeset after a reconnect or after it rebased them), or the
+originals stored at integration time when they were based on S themselves.
+
+Client side (:class:`ClientHistory`). Keeps every local changeset until the
+server acknowledges it, always rebased onto the last integrated server
+version: a downloaded changeset is transformed against the pending ones (the
+mirror image of the server's transformation) and the pending ones are rewritten
+to come after it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
+from studio.sync.changeset import encode_changeset
+from studio.sync.errors import ChangesetError, HistoryCompactedError, MergeError, RemoteProtocolError
+from studio.sync.merge import transform_against
+
+# Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
+_BAD_SERVER_VERSION = 209
+_BAD_CLIENT_VERSION = 210
+_BAD_ORIGIN_FILE_IDENT = 217
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One server version."""
+
+    server_version: int
+    origin_file_ident: int
+    client_version: int
+    timestamp_ms: int
+    changeset: Changeset
+    """As integrated: transformed to apply on top of ``server_version - 1``."""
+    integrated_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteChangeset:
+    """A changeset as downloaded by one particular client.
+
+    ``last_integrated_client_version``: the receiving client's own changesets
+    up to this client version were integrated on the server before this one,
+    so the client must drop them from its pending list before transforming
+    this changeset against the rest.
+    """
+
+    server_version: int
+    last_integrated_client_version: int
+    changeset: Changeset
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadBatch:
+    """What to send a client: after integrating ``changesets`` the client is
+    at ``server_version``, and the server has integrated its changesets up to
+    ``upload_ack`` (all at or before ``server_version``)."""
+
+    changesets: tuple[RemoteChangeset, ...]
+    server_version: int
+    upload_ack: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationResult:
+    """The outcome of :meth:`ServerHistory.integrate`."""
+
+    entries: tuple[HistoryEntry, ...]
+    """The new server versions (empty when everything was a re-upload)."""
+    skipped: int
+    """Changesets of the upload that were already integrated (idempotent resend)."""
+    last_client_version: int
+    """The client's changesets up to this client version are now integrated."""
+
+
+@dataclass(slots=True)
+class _ClientRecord:
+    versions: list[int] = field(default_factory=list)  # server versions of own changesets
+    client_versions: list[int] = field(default_factory=list)
+    progress: int = 0  # the last server version the client said it has integrated
+    floor_client_version: int = 0  # last client version at or before the compacted base
+
+
+def _same_changes(a: Changeset, b: Changeset) -> bool:
+    """Exact comparison (``==`` is fooled by NaN and by ``1 == True``)."""
+    if len(a.instructions) != len(b.instructions):
+        return False
+    strip = {"last_integrated_server_version": 0}
+    return encode_changeset(dataclasses.replace(a, **strip)) == encode_changeset(
+        dataclasses.replace(b, **strip)
+    )
+
+
+class ServerHistory:
+    """The in-memory server history of one realm (the reference implementation
+    of the storage interface the object server persists in SQLite)."""
+
+    def __init__(self) -> None:
+        self._entries: list[HistoryEntry] = []
+        self._base = 0  # entries[k] is server version _base + 1 + k
+        self._clients: dict[int, _ClientRecord] = {}
+        self._next_ident = 1
+        # Uploaded (untransformed) changesets, needed while their client may
+        # still upload on a base before them; see record_progress().
+        self._originals: dict[int, Changeset] = {}
+        self._classes: dict[str, AddClass] = {}
+        self._properties: dict[tuple[str, str], AddProperty] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def latest_version(self) -> int:
+        return self._base + len(self._entries)
+
+    @property
+    def base_version(self) -> int:
+        """Uploads and downloads must be based on this version or later."""
+        return self._base
+
+    def allocate_file_ident(self) -> int:
+        """A new client file identity (one per client copy of the realm)."""
+        ident = self._next_ident
+        self._next_ident += 1
+        self._clients[ident] = _ClientRecord()
+        return ident
+
+    def knows_file_ident(self, ident: int) -> bool:
+        return ident in self._clients
+
+    def last_client_version(self, ident: int) -> int:
+        """The client's changesets up to this client version are integrated."""
+        record = self._clients.get(ident)
+        if record is None:
+            return 0
+        return record.client_versions[-1] if record.client_versions else record.floor_client_version
+
+    def entries(self) -> Sequence[HistoryEntry]:
+        return tuple(self._entries)
+
+    def entry(self, server_version: int) -> HistoryEntry:
+        return self._entries[server_version - self._base - 1]
+
+    def changesets_since(
+        self, version: int, exclude_origin: int | None = None
+    ) -> list[HistoryEntry]:
+        """The entries after ``version``, without those from ``exclude_origin``."""
+        self._check_base(version)
+        start = version - self._base
+        return [e for e in self._entries[start:] if e.origin_file_ident != exclude_origin]
+
+    def download(
+        self, ident: int, since_version: int, max_changesets: int | None = None
+    ) -> DownloadBatch:
+        """What client ``ident`` at ``since_version`` must download, at most
+        ``max_changesets`` changesets of it (the rest in later batches)."""
+        self._check_base(since_version)
+        if since_version > self.latest_version:
+            raise ChangesetError(
+                f"server version {since_version} does not exist yet "
+                f"(the latest is {self.latest_version})",
+                code=_BAD_SERVER_VERSION,
+            )
+        record = self._clients.get(ident) or _ClientRecord()
+        pos = bisect.bisect_right(record.versions, since_version)
+        last_cv = record.client_versions[pos - 1] if pos else record.floor_client_version
+        out: list[RemoteChangeset] = []
+        version = since_version
+        for entry in self._entries[since_version - self._base :]:
+            if entry.origin_file_ident == ident:
+                last_cv = entry.client_version
+            else:
+                if max_changesets is not None and len(out) >= max_changesets:
+                    break
+                out.append(RemoteChangeset(entry.server_version, last_cv, entry.changeset))
+            version = entry.server_version
+        return DownloadBatch(tuple(out), version, last_cv)
+
+    def _check_base(self, version: int) -> None:
+        if version < self._base:
+            raise HistoryCompactedError(
+                f"the history before server version {self._base} was compacted; "
+                f"a client at version {version} must reset its local realm"
+            )
+
+    # ------------------------------------------------------------------ integration
+
+    def integrate(
+        self, ident: int, changesets: Sequence[Changeset], *, now_ms: int = 0
+    ) -> IntegrationResult:
+        """Integrate an upload of client ``ident``; all-or-nothing.
+
+        Every changeset must come from ``ident``, client versions must
+        increase, and all must be based on the same server version S (the
+        client's download progress). Changesets already integrated are skipped
+        (a resend after a reconnect). Raises :class:`ChangesetError` for an
+        upload that does not fit the history, :class:`MergeError` for schema
+        changes that disagree with the realm's schema.
+        """
+        record = self._clients.get(ident)
+        if record is None:
+            raise ChangesetError(f"unknown client file ident {ident}", code=_BAD_ORIGIN_FILE_IDENT)
+        last = self.last_client_version(ident)
+        if not changesets:
+            return IntegrationResult((), 0, last)
+        base = self._check_upload(ident, changesets)
+        resent = {c.client_version: c for c in changesets if c.client_version <= last}
+        new = [c for c in changesets if c.client_version > last]
+        if not new:
+            return IntegrationResult((), len(resent), last)
+
+        foreign = self._foreign_since(ident, base, resent)
+        classes, properties = dict(self._classes), dict(self._properties)
+        entries: list[HistoryEntry] = []
+        version = self.latest_version
+        for changeset in new:
+            transformed, foreign = transform_against(changeset, foreign)
+            _check_schema(transformed.instructions, classes, properties)
+            version += 1
+            transformed = dataclasses.replace(
+                transformed, last_integrated_server_version=version - 1
+            )
+            entries.append(
+                HistoryEntry(
+                    version,
+                    ident,
+                    changeset.client_version,
+                    changeset.timestamp_ms,
+                    transformed,
+                    now_ms,
+                )
+            )
+        # Commit: nothing above changed self, so a failure leaves no trace.
+        self._classes, self._properties = classes, properties
+        for changeset, entry in zip(new, entries, strict=True):
+            self._entries.append(entry)
+            self._originals[entry.server_version] = changeset
+            record.versions.append(entry.server_version)
+            record.client_versions.append(entry.client_version)
+        record.progress = max(record.progress, base)
+        return IntegrationResult(tuple(entries), len(resent), new[-1].client_version)
+
+    def _check_upload(self, ident: int, changesets: Sequence[Changeset]) -> int:
+        base = changesets[0].last_integrated_server_version
+        previous = -1
+        for c in changesets:
+            if c.origin_file_ident != ident:
+                raise ChangesetError(
+                    f"changeset {c.client_version} has origin {c.origin_file_ident}, "
+                    f"but the uploading client is {ident}",
+                    code=_BAD_ORIGIN_FILE_IDENT,
+                )
+            if c.client_version <= previous:
+                raise ChangesetError(
+                    f"client versions must increase within an upload "
+                    f"({c.client_version} after {previous})",
+                    code=_BAD_CLIENT_VERSION,
+                )
+            previous = c.client_version
+            if c.last_integrated_server_version != base:
+                raise ChangesetError(
+                    "all changesets of an upload must be based on the same server version "
+                    f"({c.last_integrated_server_version} != {base})",
+                    code=_BAD_SERVER_VERSION,
+                )
+        if base > self.latest_version:
+            raise ChangesetError(
+                f"upload based on server version {base}, "
+                f"but the latest is {self.latest_version}",
+                code=_BAD_SERVER_VERSION,
+            )
+        self._check_base(base)
+        return base
+
+    def _foreign_since(
+        self, ident: int, base: int, resent: dict[int, Changeset]
+    ) -> list[Changeset]:
+        """The other clients' changesets after ``base``, rewritten to apply
+        after all of ``ident``'s own changesets after ``base`` (see the module
+        docstring): what the upload must be transformed against."""
+        foreign: list[Changeset] = []
+        for entry in self._entries[base - self._base :]:
+            if entry.origin_file_ident != ident:
+                foreign.append(entry.changeset)
+                continue
+            own = resent.get(entry.client_version)
+            if own is None:
+                own = self._originals.get(entry.server_version)
+                if own is None or own.last_integrated_server_version != base:
+                    raise ChangesetError(
+                        f"upload based on server version {base}, but your changeset "
+                        f"{entry.client_version} (server version {entry.server_version}) "
+                        "was uploaded on another base: resend it in the same upload",
+                        code=_BAD_SERVER_VERSION,
+                    )
+            # Move the foreign changesets past our own one; what our own one
+            # becomes must be what was integrated, or the copy is not genuine.
+            moved, foreign = transform_against(own, foreign)
+            if not _same_changes(moved, entry.changeset):
+                raise ChangesetError(
+                    f"resent changeset {entry.client_version} differs from the one "
+                    f"integrated as server version {entry.server_version}",
+                    code=_BAD_CLIENT_VERSION,
+                )
+        return foreign
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def record_progress(self, ident: int, server_version: int) -> None:
+        """Client ``ident`` has integrated everything up to ``server_version``
+        (told by bind cursors and upload progress). It will never upload on an
+        older base again, so originals of its changesets up to there are dropped."""
+        record = self._clients.get(ident)
+        if record is None or server_version <= record.progress:
+            return
+        record.progress = min(server_version, self.latest_version)
+        stop = bisect.bisect_right(record.versions, record.progress)
+        for version in record.versions[:stop]:
+            self._originals.pop(version, None)
+
+    def client_progress(self, ident: int) -> int:
+        record = self._clients.get(ident)
+        return record.progress if record else 0
+
+    def compact_before(self, version: int) -> None:
+        """Forget the entries older than ``version``.
+
+        Afterwards uploads and downloads must be based on ``version - 1`` or
+        later; a client further behind gets :class:`HistoryCompactedError`
+        (protocol error ``client_file_expired``: it must reset its copy from the
+        server's state). Pick ``version`` at or below the lowest
+        :meth:`client_progress` of the clients you want to keep syncing. (Realm
+        can also rewrite old entries in place to drop overwritten values; that
+        is not done here.)
+        """
+        drop = min(version - 1, self.latest_version) - self._base
+        if drop <= 0:
+            return
+        new_base = self._base + drop
+        for dropped in self._entries[:drop]:
+            self._originals.pop(dropped.server_version, None)
+        del self._entries[:drop]
+        self._base = new_base
+        for record in self._clients.values():
+            stop = bisect.bisect_right(record.versions, new_base)
+            if stop:
+                record.floor_client_version = record.client_versions[stop - 1]
+                del record.versions[:stop]
+                del record.client_versions[:stop]
+
+
+def _check_schema(
+    instructions: Iterable[Instruction],
+    classes: dict[str, AddClass],
+    properties: dict[tuple[str, str], AddProperty],
+) -> None:
+    """Schema instructions must agree with the schema so far (a concurrent
+    disagreement is caught by the merge itself; this catches an upload that
+    redefines a class or property integrated long ago)."""
+    for ins in instructions:
+        if isinstance(ins, AddClass):
+            old = classes.setdefault(ins.class_name, ins)
+            if old != ins:
+                raise MergeError(
+                    f"schema mismatch: class {ins.class_name!r} already exists as {old}, "
+                    f"cannot add it as {ins}; synced schema changes must be additive"
+                )
+        elif isinstance(ins, AddProperty):
+            key = (ins.class_name, ins.name)
+            old_prop = properties.setdefault(key, ins)
+            if old_prop != ins:
+                raise MergeError(
+                    f"schema mismatch: property {ins.class_name}.{ins.name} already exists "
+                    f"as {old_prop}, cannot add it as {ins}; synced schema changes must be additive"
+                )
+
+
+# ============================================================================ client
+
+
+class ClientHistory:
+    """A client's sync state for one realm: identity, cursors and the local
+    changesets the server has not acknowledged yet.
+
+    The owner (the client store) persists these fields with every local
+    commit and with every integrated download; this object only holds and
+    transforms them. ``pending`` is always based on
+    ``last_integrated_server_version``.
+    """
+
+    def __init__(
+        self,
+        client_file_ident: int = 0,
+        *,
+        last_integrated_server_version: int = 0,
+        last_acked_client_version: int = 0,
+        latest_client_version: int = 0,
+        pending: Iterable[Changeset] = (),
+    ) -> None:
+        self.client_file_ident = client_file_ident
+        self.last_integrated_server_version = last_integrated_server_version
+        self.last_acked_client_version = last_acked_client_version
+        self.pending: list[Changeset] = list(pending)
+        self.latest_client_version = max(
+            [latest_client_version, last_acked_client_version]
+            + [c.client_version for c in self.pending]
+        )
+
+    def set_file_ident(self, ident: int) -> None:
+        """Adopt the identity the server assigned; stamps the pending changesets."""
+        if ident <= 0:
+            raise ValueError(f"a client file ident is positive, got {ident}")
+        self.client_file_ident = ident
+        self.pending = [
+            c if c.origin_file_ident == ident else dataclasses.replace(c, origin_file_ident=ident)
+            for c in self.pending
+        ]
+
+    def add_local(self, changeset: Changeset) -> Changeset:
+        """Record a local write transaction; returns it as queued (origin and
+        base filled in). Its client version must be higher than every earlier one."""
+        if changeset.client_version <= self.latest_client_version:
+            raise ValueError(
+                f"client version {changeset.client_version} is not after "
+                f"{self.latest_client_version}"
+            )
+        queued = dataclasses.replace(
+            changeset,
+            origin_file_ident=self.client_file_ident,
+            last_integrated_server_version=self.last_integrated_server_version,
+        )
+        self.pending.append(queued)
+        self.latest_client_version = changeset.client_version
+        return queued
+
+    def commit(self, instructions: Iterable[Instruction], timestamp_ms: int) -> Changeset:
+        """Convenience: record ``instructions`` as the next client version."""
+        return self.add_local(
+            Changeset(
+                self.client_file_ident,
+                self.latest_client_version + 1,
+                self.last_integrated_server_version,
+                timestamp_ms,
+                tuple(instructions),
+            )
+        )
+
+    def unacknowledged_since(self, client_version: int) -> list[Changeset]:
+        """Pending changesets after ``client_version``."""
+        return [c for c in self.pending if c.client_version > client_version]
+
+    def acknowledge(self, client_version: int) -> None:
+        """The server has integrated our changesets up to ``client_version``."""
+        if client_version > self.latest_client_version:
+            raise RemoteProtocolError(
+                f"the server acknowledged client version {client_version}, "
+                f"but the latest local one is {self.latest_client_version}",
+                code=_BAD_CLIENT_VERSION,
+            )
+        if client_version > self.last_acked_client_version:
+            self.last_acked_client_version = client_version
+            self.pending = [c for c in self.pending if c.client_version > client_version]
+
+    def integrate_download(
+        self, changesets: Sequence[RemoteChangeset], server_version: int, upload_ack: int
+    ) -> list[Changeset]:
+        """Integrate a download; returns the changesets to apply to the local
+        realm, in order (transformed to come after the pending local ones).
+
+        All-or-nothing: on error (bad cursors from the server, a schema
+        conflict with a pending local change) nothing changes.
+        """
+        base = self.last_integrated_server_version
+        acked = self.last_acked_client_version
+        pending = list(self.pending)
+        out: list[Changeset] = []
+        for remote in changesets:
+            if remote.server_version <= base:
+                raise RemoteProtocolError(
+                    f"downloaded server version {remote.server_version}, "
+                    f"but this client is already at {base}",
+                    code=_BAD_SERVER_VERSION,
+                )
+            own = remote.last_integrated_client_version
+            if own < acked:
+                raise RemoteProtocolError(
+                    f"download says client version {own} was integrated, "
+                    f"after the server acknowledged {acked}",
+                    code=_BAD_CLIENT_VERSION,
+                )
+            if own > self.latest_client_version:
+                raise RemoteProtocolError(
+                    f"download refers to client version {own}, "
+                    f"but the latest local one is {self.latest_client_version}",
+                    code=_BAD_CLIENT_VERSION,
+                )
+            if own > acked:
+                # Our changesets up to `own` precede this one on the server:
+                # they are part of the state it applies to, not concurrent.
+                acked = own
+                pending = [c for c in pending if c.client_version > own]
+            transformed, pending = transform_against(remote.changeset, pending)
+            out.append(transformed)
+            base = remote.server_version
+        if server_version < base:
+            raise RemoteProtocolError(
+                f"download progress {server_version} is behind its last changeset {base}",
+                code=_BAD_SERVER_VERSION,
+            )
+        if upload_ack > self.latest_client_version:
+            raise RemoteProtocolError(
+                f"the server acknowledged client version {upload_ack}, "
+                f"but the latest local one is {self.latest_client_version}",
+                code=_BAD_CLIENT_VERSION,
+            )
+        if upload_ack > acked:
+            acked = upload_ack
+            pending = [c for c in pending if c.client_version > upload_ack]
+        self.pending = [
+            c
+            if c.last_integrated_server_version == server_version
+            else dataclasses.replace(c, last_integrated_server_version=server_version)
+            for c in pending
+        ]
+        self.last_integrated_server_version = server_version
+        self.last_acked_client_version = acked
+        return out
