@@ -109,7 +109,9 @@ def compare_sql_values(a: Any, b: Any, collation: str | None = None) -> int:
 def compare_rows(a: Sequence[Any], b: Sequence[Any], exprs: Sequence[SortExpr]) -> int:
     """Order two ``(key, v1, ..., vn)`` rows exactly as ``ORDER BY e1, ..., en, key``."""
     for i, expr in enumerate(exprs, start=1):
-        result = compare_sql_values(a[i], b[i], expr.collation)
+        # A short row (the object vanished) sorts as if its values were NULL.
+        result = compare_sql_values(a[i] if i < len(a) else None,
+                                    b[i] if i < len(b) else None, expr.collation)
         if result:
             return result if expr.ascending else -result
     return int(a[0] > b[0]) - int(a[0] < b[0])
