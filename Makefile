@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/studio inspect resources/demo.realm
+	$(BIN)/studio demo-realm build/demo.realm && $(BIN)/studio inspect build/demo.realm
 
 lint: $(STAMP)
 	$(BIN)/ruff check studio tests benchmarks

@@ -59,11 +59,11 @@ class ProgressBar:
 
     def update(self, fraction: float, detail: str = "", *, force: bool = False) -> None:
         now = time.monotonic()  # only paces redraws; never part of any output data
-        if not force and self._drawn and now - self._last_draw < 0.1:
-            return
+        if not force and fraction < 1.0 and self._drawn and now - self._last_draw < 0.1:
+            return  # the final 100% is always drawn
         self._last_draw = now
         fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(fraction * self.WIDTH))
+        filled = round(fraction * self.WIDTH)
         text = (f"{self.label} [{'#' * filled}{'-' * (self.WIDTH - filled)}] "
                 f"{int(fraction * 100):3d}%{'  ' + detail if detail else ''}")
         padding = " " * max(0, self._last_length - len(text))
@@ -124,8 +124,24 @@ def _file_kind(path: Path) -> str:
     if kind == "empty":
         raise CliError(f"{path} is empty, not a realm file")
     if kind == "other":
+        _explain_encrypted(path)
         raise CliError(f"{path} is not a realm file (neither a studio realm nor a Realm Core file)")
     return kind
+
+
+def _explain_encrypted(path: Path) -> None:
+    """An encrypted Realm Core file has no readable signature; the reader can still tell
+    it apart from random bytes, and its message says what to do."""
+    try:
+        from studio.realmfile import EncryptedRealmError, RealmFile
+    except ImportError:
+        return
+    try:
+        RealmFile.open(path).close()
+    except EncryptedRealmError as exc:
+        raise CliError(str(exc)) from None
+    except Exception:  # any other verdict: the generic "not a realm file" is right
+        return
 
 
 def _module_missing(exc: ImportError, module: str) -> bool:
@@ -206,13 +222,18 @@ def normalize_inspect(data: dict[str, Any]) -> dict[str, Any]:
     return {"format": data.get("format"), "classes": classes}
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}{'es' if word[-1] == 's' else 's'}"
+
+
 def _print_inspect(path: Path, data: dict[str, Any], out: TextIO) -> None:
     classes = data.get("classes", [])
     fmt = data.get("format")
     kind = "studio realm" if isinstance(fmt, str) else "Realm Core file"
     objects = sum(c.get("count", 0) for c in classes if not c.get("embedded"))
     embedded = sum(c.get("count", 0) for c in classes if c.get("embedded"))
-    summary = f"{path}: {kind}, format {fmt}; {len(classes)} classes, {objects} objects"
+    summary = (f"{path}: {kind}, format {fmt}; {_plural(len(classes), 'class')}, "
+               f"{_plural(objects, 'object')}")
     if embedded:
         summary += f" (+{embedded} embedded)"
     out.write(summary + "\n")
@@ -222,8 +243,7 @@ def _print_inspect(path: Path, data: dict[str, Any], out: TextIO) -> None:
             notes.append("embedded")
         if cls.get("primary_key"):
             notes.append(f"primary key {cls['primary_key']}")
-        count = cls.get("count", 0)
-        out.write(f"\n{cls.get('name')}  {count} object{'' if count == 1 else 's'}"
+        out.write(f"\n{cls.get('name')}  {_plural(cls.get('count', 0), 'object')}"
                   + (f"  ({', '.join(notes)})" if notes else "") + "\n")
         props = cls.get("properties", [])
         width = max((len(str(p.get("name", ""))) for p in props), default=0)
@@ -231,7 +251,7 @@ def _print_inspect(path: Path, data: dict[str, Any], out: TextIO) -> None:
             type_text = str(prop.get("type"))
             if type_text == "linkingObjects":
                 type_text = f"linkingObjects<{prop.get('object_type')}>"
-            out.write(f"    {str(prop.get('name')):<{width}}  {type_text}\n")
+            out.write(f"    {prop.get('name')!s:<{width}}  {type_text}\n")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -285,16 +305,22 @@ def _remove_realm(path: Path) -> None:
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     from studio.core import Realm
-    from studio.core.csv_import import CsvImportError, import_csv
+    from studio.core.csv_import import CsvImportError, import_csv_files
     from studio.core.realm import sniff_file
 
     realm_path = Path(args.realm)
-    csv_path = Path(args.csv)
-    if not csv_path.is_file():
-        raise CliError(f"{csv_path}: no such file" if not csv_path.exists()
-                       else f"{csv_path} is not a file")
+    if len(args.more) % 2:
+        raise CliError("after CLASS FILE.csv, give further files as CLASS FILE.csv pairs")
+    pairs = [(args.class_name, Path(args.csv))]
+    pairs += [(args.more[i], Path(args.more[i + 1])) for i in range(0, len(args.more), 2)]
+    for _, csv_path in pairs:
+        if not csv_path.is_file():
+            raise CliError(f"{csv_path}: no such file" if not csv_path.exists()
+                           else f"{csv_path} is not a file")
     if args.batch < 1:
         raise CliError(f"--batch must be at least 1, got {args.batch}")
+    if args.primary_key is not None and len(pairs) > 1:
+        raise CliError("--primary-key applies to one file; import the new class on its own")
     if realm_path.is_dir():
         raise CliError(f"{realm_path} is a directory, not a realm file")
     new_file = sniff_file(realm_path) in ("missing", "empty")
@@ -311,9 +337,8 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 
     try:
         with Realm.open(realm_path) as realm:
-            result = import_csv(realm, args.class_name, csv_path, batch_size=args.batch,
-                                progress=progress, update=args.update,
-                                primary_key=args.primary_key)
+            results = import_csv_files(realm, pairs, batch_size=args.batch, progress=progress,
+                                       update=args.update, primary_key=args.primary_key)
     except CsvImportError as exc:
         if new_file and not exc.committed_rows:
             _remove_realm(realm_path)  # don't leave an empty realm behind a failed import
@@ -321,12 +346,14 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
-    created = " (new class)" if result.created_class else ""
-    new_realm = " in a new realm" if new_file else ""
-    sys.stdout.write(
-        f"imported {result.rows} rows into {result.class_name}{created}{new_realm} "
-        f"({result.batches} write transaction{'' if result.batches == 1 else 's'})\n"
-    )
+    for result in results:
+        created = " (new class)" if result.created_class else ""
+        sys.stdout.write(
+            f"imported {_plural(result.rows, 'row')} into {result.class_name}{created} "
+            f"({_plural(result.batches, 'write transaction')})\n"
+        )
+    if new_file:
+        sys.stdout.write(f"created {realm_path}\n")
     return EXIT_OK
 
 
@@ -368,7 +395,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         _remove_realm(temp)
     data = inspect_realm(dst)
     objects = sum(c["count"] for c in data["classes"] if not c["embedded"])
-    sys.stdout.write(f"wrote {dst}: {len(data['classes'])} classes, {objects} objects\n")
+    sys.stdout.write(f"wrote {dst}: {_plural(len(data['classes']), 'class')}, "
+                     f"{_plural(objects, 'object')}\n")
     return EXIT_OK
 
 
@@ -425,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("realm", metavar="REALM", help="the realm file (created if missing)")
     p.add_argument("class_name", metavar="CLASS", help="the class to import into")
     p.add_argument("csv", metavar="FILE.csv", help="UTF-8 CSV with a header row")
+    p.add_argument("more", nargs="*", metavar="CLASS FILE.csv",
+                   help="more classes and files, imported together so that links between "
+                   "them resolve in any order")
     p.add_argument("--batch", type=int, default=1000, metavar="N",
                    help="rows per write transaction (default: 1000)")
     p.add_argument("--update", action="store_true",

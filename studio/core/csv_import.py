@@ -1,4 +1,4 @@
-"""Import a CSV file into one class of a realm (``studio import-csv`` and the Studio).
+"""Import CSV files into classes of a realm (``studio import-csv`` and the Studio).
 
 The first row names the columns. When the class exists, each column is a property
 and its cells are read by the property's type; when it does not, the class is
@@ -8,28 +8,35 @@ double, date or string; optional when the column has empty cells).
 Cells use the renderings of :mod:`studio.core.export_files`, so an exported CSV
 imports back to the same objects: ``true``/``false``, numbers, ISO 8601 dates,
 base64 data, hex objectIds, uuids and decimals as text, a link as the target's
-primary key (its object key when the target has none), collections, embedded
-objects and mixed values as JSON text. An empty cell is null for an optional
-property, ``""`` for a required string and an empty collection for a collection.
-A ``_key`` column (what an export writes for classes without a primary key) is
-ignored: object keys are assigned by the target realm.
+primary key, collections, embedded objects and mixed values as JSON text. An empty
+cell is null for an optional property, ``""`` (or empty data) for a required one and
+an empty collection for a collection. For a class without a primary key, the
+``_key`` column of an export is not stored: the import maps it to the new objects'
+keys, so links to them from the imported files still point at the right objects.
 
 Rows are committed in batches, one write transaction each. A bad row stops the
 import with its line number and the reason; its whole batch is rolled back, the
 batches before it stay committed (the error says how many rows that was).
+
+Links, embedded objects and mixed values (which may hold links) are checked with
+their row but set in a second pass, once every object exists: a row may link to a
+row further down, and :func:`import_csv_files` imports several files whose classes
+link to each other, in cycles too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import csv
 import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -63,6 +70,8 @@ _INFER_DATE = re.compile(
 )
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+_FIELD_LIMIT = 2**31 - 1
+PENDING: Any = object()  # a link to an object that a later row of the import creates
 
 
 class CsvImportError(RealmError):
@@ -73,14 +82,8 @@ class CsvImportError(RealmError):
     batches committed before the import stopped.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        committed_rows: int = 0,
-        reason: str | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, line: int | None = None, committed_rows: int = 0,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.line = line
         self.committed_rows = committed_rows
@@ -136,6 +139,9 @@ class CsvSource:
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """``(line, cells)`` per record; blank lines are skipped."""
+        # The csv module refuses cells over 128 KiB by default, and base64 data is often
+        # larger. The limit is process-wide; raising it harms no other reader.
+        csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         with self.path.open("rb") as fh:
             reader = csv.reader(self._lines(iter(fh)))
             start = 1
@@ -146,6 +152,9 @@ class CsvSource:
                     return
                 except csv.Error as exc:
                     reason = f"not valid CSV: {exc}"
+                    if "new-line character" in str(exc):  # the csv module's advice misleads
+                        reason = ("not valid CSV: a carriage return inside a line (old Mac line "
+                                  "ends?); save the file with LF or CRLF line ends")
                     raise CsvImportError(
                         f"line {reader.line_num}: {reason}", line=reader.line_num, reason=reason
                     ) from None
@@ -202,71 +211,61 @@ def _parse_int(text: str) -> int:
     return int(stripped)
 
 
-def _parse_float(text: str) -> float:
-    try:
-        return float(text.strip())  # also NaN, Infinity, -Infinity as exports write them
-    except ValueError:
-        raise BadValueError(f"expected a number, got {text!r:.60}") from None
+def _parser(
+    what: str, convert: Callable[[str], Any], errors: tuple[type[Exception], ...]
+) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return convert(text.strip())
+        except errors:
+            raise BadValueError(f"expected {what}, got {text!r:.60}") from None
+
+    return parse
 
 
-def _parse_data(text: str) -> bytes:
-    try:
-        return base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise BadValueError(f"expected base64 data, got {text!r:.60}") from None
-
-
-def _parse_object_id(text: str) -> ObjectId:
-    try:
-        return ObjectId(text.strip())
-    except ValueError as exc:
-        raise BadValueError(str(exc)) from None
-
-
-def _parse_uuid(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        raise BadValueError(f"expected a UUID, got {text!r:.60}") from None
-
-
-def _parse_decimal(text: str) -> Decimal:
-    try:
-        return Decimal(text.strip())
-    except InvalidOperation:
-        raise BadValueError(f"expected a decimal number, got {text!r:.60}") from None
+def _base64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
 
 
 def _parse_string(text: str) -> str:
     return text
 
 
+# float() also reads NaN, Infinity and -Infinity, as exports write them.
+_parse_float = _parser("a number", float, (ValueError,))
 TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
     "bool": _parse_bool,
     "int": _parse_int,
     "float": _parse_float,
     "double": _parse_float,
     "string": _parse_string,
-    "data": _parse_data,
+    "data": _parser("base64 data", _base64, (binascii.Error, ValueError)),
     "date": parse_date,
-    "objectId": _parse_object_id,
-    "uuid": _parse_uuid,
-    "decimal128": _parse_decimal,
+    "objectId": _parser("an ObjectId (24 hex digits)", ObjectId, (ValueError,)),
+    "uuid": _parser("a UUID", uuid.UUID, (ValueError,)),
+    "decimal128": _parser("a decimal number", Decimal, (InvalidOperation,)),
 }
 
 
 class _ValueReader:
     """Turns cell text (and the JSON inside collection cells) into values for ``create``.
 
-    Links are looked up in the realm inside the batch's transaction, so a row may link
-    to an object created by an earlier row of the same file.
+    Links are looked up in the realm inside the batch's transaction. While ``checking``
+    (the first pass), a link may also name an object that a file of this import will
+    create: ``pending`` holds the primary keys (and, for classes without one, the
+    ``_key`` values) that the files define, and such a link reads as ``PENDING``.
+    ``key_maps`` maps a keyless class's ``_key`` values in the files to the object
+    keys the import gave them, so links to those objects survive the round trip.
     """
 
     def __init__(self, realm: Realm) -> None:
         self.realm = realm
         self.schemas = {s.name: s for s in realm.schema}
+        self.checking = False
+        self.pending: dict[str, set[Any]] = {}
+        self.key_maps: dict[str, dict[int, int]] = {}
 
-    def _link(self, target_name: str, ref: Any, from_text: bool) -> RealmObject:
+    def _link(self, target_name: str, ref: Any, from_text: bool) -> Any:
         target = self.schemas[target_name]
         found: RealmObject | None
         if target.primary_key is None:
@@ -276,8 +275,10 @@ class _ValueReader:
                 raise BadValueError(
                     f"a link to {target_name} (no primary key) is its object key, got {ref!r:.60}"
                 )
-            found = self.realm.object_for_key(target_name, ref)
-            what = f"object key {ref}"
+            mapping = self.key_maps.get(target_name)
+            key = ref if mapping is None else mapping.get(ref)
+            found = None if key is None else self.realm.object_for_key(target_name, key)
+            what = f"{KEY_FIELD} {ref}" if mapping is not None else f"object key {ref}"
         else:
             pk = target.get_property(target.primary_key)
             if from_text:
@@ -287,6 +288,8 @@ class _ValueReader:
             found = self.realm.object_for_primary_key(target_name, ref)
             what = f"primary key {ref!r:.60}"
         if found is None:
+            if self.checking and ref in self.pending.get(target_name, ()):
+                return PENDING
             raise BadValueError(f"there is no {target_name} with {what}")
         return found
 
@@ -362,8 +365,10 @@ class _ValueReader:
                 return {key: self.from_json(prop, item) for key, item in items.items()}
             elements = self._json_cell(text, list, f"a {prop.collection} (a JSON array)")
             return [self.from_json(prop, item) for item in elements]
+        if prop.type in ("string", "data") and text == "" and not prop.optional:
+            return "" if prop.type == "string" else b""
         if prop.type == "string":
-            return None if text == "" and prop.optional else text
+            return None if text == "" else text
         if text.strip() == "":
             if prop.optional:
                 return None
@@ -471,7 +476,7 @@ def infer_schema(
     if primary_key is not None:
         kind = properties.get(primary_key)
         if kind is None:
-            raise CsvImportError(f"--primary-key {primary_key!r} is not a column of {path}")
+            raise CsvImportError(f"primary key {primary_key!r} is not a column of {path}")
         if kind not in ("int", "string"):
             raise CsvImportError(
                 f"column {primary_key!r} holds {kind} values; a primary key inferred from CSV "
@@ -491,10 +496,10 @@ def _plan_columns(schema: ObjectSchema, header: list[str]) -> list[Property | No
     """The property of each column (None: ignored), after checking the header fits."""
     plan: list[Property | None] = []
     for name in header:
-        if name == KEY_FIELD and schema.get(name) is None:
+        prop = schema.get(name)
+        if prop is None and name == KEY_FIELD:
             plan.append(None)
             continue
-        prop = schema.get(name)
         if prop is None:
             raise CsvImportError(
                 f"line 1: column {name!r} is not a property of {schema.name}; its properties "
@@ -517,16 +522,256 @@ def _plan_columns(schema: ObjectSchema, header: list[str]) -> list[Property | No
     return plan
 
 
-def _rolled_back(line: int, reason: str, first_line: int, committed: int) -> CsvImportError:
-    where = f"line {first_line}" if first_line == line else f"lines {first_line}-{line}"
-    if committed:
-        tail = (f"the rows of its batch ({where}) were rolled back; the {committed} rows "
-                "of the batches before it stay committed")
-    else:
-        tail = f"the rows of its batch ({where}) were rolled back; nothing was imported"
-    return CsvImportError(
-        f"line {line}: {reason}; {tail}", line=line, committed_rows=committed, reason=reason
-    )
+def _linked(prop: Property | None) -> bool:
+    """Columns set in the second pass: links, embedded objects (which may hold links) and
+    mixed values (which may be links). They are never required, so the first pass can
+    create every object without them."""
+    return prop is not None and prop.type in ("object", "mixed")
+
+
+@dataclass(slots=True)
+class _FileImport:
+    class_name: str
+    path: Path
+    schema: ObjectSchema
+    header: list[str]
+    columns: list[Property | None]
+    label: str
+    new_class: bool
+    rows: int = 0
+    transactions: int = 0
+    keys: array[int] = field(default_factory=lambda: array("q"))
+
+    @property
+    def two_pass(self) -> bool:
+        return any(_linked(prop) for prop in self.columns)
+
+
+def _prepare(
+    realm: Realm, class_name: str, path: Path, primary_key: str | None, label: str
+) -> _FileImport:
+    if not path.is_file():
+        raise CsvImportError(f"{path}: no such file" if not path.exists() else
+                             f"{path} is not a file")
+    schema = next((s for s in realm.schema if s.name == class_name), None)
+    new_class = schema is None
+    if schema is None:
+        schema = infer_schema(path, class_name, primary_key=primary_key)
+    elif schema.embedded:
+        raise CsvImportError(
+            f"{class_name} is an embedded class; its objects live inside their parents: "
+            "import the parent class with this column as JSON"
+        )
+    elif primary_key is not None and primary_key != schema.primary_key:
+        raise CsvImportError(
+            f"{class_name} exists with primary key {schema.primary_key!r}; "
+            f"a primary key {primary_key!r} only applies to a new class"
+        )
+    header = _read_header(CsvSource(path).records(), path)
+    try:
+        columns = _plan_columns(schema, header)
+    except CsvImportError as exc:
+        raise CsvImportError(f"{label}{exc}", line=exc.line) from None
+    return _FileImport(class_name, path, schema, header, columns, label, new_class)
+
+
+class _Importer:
+    """Runs the passes over the files in batches and keeps count for messages."""
+
+    def __init__(self, realm: Realm, batch_size: int, update: bool,
+                 progress: ImportProgress | None, files: list[_FileImport]) -> None:
+        self.realm = realm
+        self.batch_size = batch_size
+        self.update = update
+        self.progress = progress
+        self.files = files
+        self.reader = _ValueReader(realm)
+        self.rows = 0
+        self.bytes_done = 0
+        sizes = [f.path.stat().st_size * (2 if f.two_pass else 1) for f in files]
+        self.bytes_total = sum(sizes)
+        self.pending_links = any(f.two_pass for f in files)
+
+    def run(self) -> None:
+        if self.pending_links:
+            for file in self.files:
+                self._collect_keys(file)
+        self.reader.checking = True
+        for file in self.files:
+            self._pass(file, first=True)
+        self.reader.checking = False
+        for file in self.files:
+            if file.two_pass:
+                self._pass(file, first=False)
+        if self.progress is not None:
+            self.progress(self.rows, self.bytes_total, self.bytes_total)
+
+    def _collect_keys(self, file: _FileImport) -> None:
+        """What the file will create, so the first pass can check links to it: its primary
+        keys, or the ``_key`` column of a class without one. Cells that don't parse are
+        skipped here; the first pass reports them with their line."""
+        pk = file.schema.primary_key
+        name = pk if pk is not None else KEY_FIELD
+        if name not in file.header:
+            return
+        column = file.header.index(name)
+        parse = TEXT_PARSERS[file.schema.get_property(pk).type] if pk is not None else _parse_int
+        pending = self.reader.pending.setdefault(file.class_name, set())
+        if pk is None:
+            self.reader.key_maps.setdefault(file.class_name, {})
+        records = CsvSource(file.path).records()
+        next(records)
+        for _line, cells in records:
+            if column < len(cells):
+                with contextlib.suppress(BadValueError):
+                    pending.add(parse(cells[column]))
+
+    def _pass(self, file: _FileImport, first: bool) -> None:
+        source = CsvSource(file.path)
+        records = source.records()
+        next(records)  # the header, checked by _prepare
+        batch: list[tuple[int, list[str]]] = []
+        index = 0  # row number in the file: where the object key of a keyless row is kept
+        while True:
+            try:
+                record = next(records, None)
+            except CsvImportError as exc:  # CSV syntax or encoding: nothing of `batch` is written
+                raise self._error(file, first, exc.line or 0, exc.reason,
+                                  batch[0][0] if batch else exc.line or 0) from None
+            if record is not None:
+                batch.append(record)
+            if batch and (record is None or len(batch) >= self.batch_size):
+                self._commit(file, first, batch, index)
+                index += len(batch)
+                batch.clear()
+                if self.progress is not None:
+                    self.progress(self.rows, self.bytes_done + source.bytes_read,
+                                  self.bytes_total)
+            if record is None:
+                break
+        self.bytes_done += source.size
+
+    def _commit(self, file: _FileImport, first: bool, batch: list[tuple[int, list[str]]],
+                index: int) -> None:
+        failing = batch[0][0]
+        keys: list[int] = []
+        try:
+            with self.realm.write():
+                for offset, (line, cells) in enumerate(batch):
+                    failing = line
+                    if first:
+                        keys.append(self._create(file, cells))
+                    else:
+                        self._link(file, cells, index + offset)
+        except (RealmError, ValueError) as exc:
+            raise self._error(file, first, failing, str(exc), batch[0][0]) from None
+        file.transactions += 1
+        if first:
+            file.rows += len(batch)
+            self.rows += len(batch)
+            if file.schema.primary_key is None:
+                file.keys.extend(keys)
+                mapping = self.reader.key_maps.get(file.class_name)
+                if mapping is not None and KEY_FIELD in file.header:
+                    column = file.header.index(KEY_FIELD)
+                    for (_line, cells), key in zip(batch, keys, strict=True):
+                        mapping[_parse_int(cells[column])] = key
+
+    def _values(self, file: _FileImport, cells: list[str], first: bool) -> dict[str, Any]:
+        _check_width(cells, file.header)
+        values: dict[str, Any] = {}
+        for prop, cell in zip(file.columns, cells, strict=True):
+            if prop is None or (not first and not _linked(prop)):
+                continue
+            if _linked(prop) and (cell == "" and not self.update):
+                continue  # a new object's links are empty already
+            try:
+                value = self.reader.cell(prop, cell)
+            except BadValueError as exc:
+                raise BadValueError(f"{prop.name}: {exc}") from None
+            # In the first pass linked values are only checked: they are set in the second,
+            # so a bad link fails its row's batch before any of the row is written.
+            if not (first and _linked(prop)):
+                values[prop.name] = value
+        return values
+
+    def _create(self, file: _FileImport, cells: list[str]) -> int:
+        values = self._values(file, cells, first=True)
+        return self.realm.create(file.class_name, values, update=self.update)._key
+
+    def _link(self, file: _FileImport, cells: list[str], index: int) -> None:
+        pk = file.schema.primary_key
+        obj: RealmObject | None
+        if pk is None:
+            obj = self.realm.object_for_key(file.class_name, file.keys[index])
+        else:
+            pk_prop = file.schema.get_property(pk)
+            text = cells[file.header.index(pk)]
+            value = None if text == "" and pk_prop.optional else TEXT_PARSERS[pk_prop.type](text)
+            obj = self.realm.object_for_primary_key(file.class_name, value)
+        if obj is None:  # deleted between the passes by another process
+            raise BadValueError(f"the {file.class_name} object of this row is gone")
+        for name, value in self._values(file, cells, first=False).items():
+            obj[name] = value
+
+    def _error(self, file: _FileImport, first: bool, line: int, reason: str,
+               batch_start: int) -> CsvImportError:
+        where = f"line {batch_start}" if batch_start == line else f"lines {batch_start}-{line}"
+        if first:
+            tail = f"the rows of its batch ({where}) were rolled back; "
+            if not self.rows:
+                tail += "nothing was imported"
+            else:
+                tail += f"the {self.rows} rows of the batches before it stay committed"
+                if self.pending_links:
+                    tail += (" (without their links, embedded objects and mixed values, "
+                             "which the second pass sets once all rows are in)")
+        else:
+            tail = (f"all {self.rows} rows were imported, but the links, embedded objects and "
+                    f"mixed values of the rows from line {batch_start} of {file.path.name} on "
+                    "were not set (those of its batch were rolled back)")
+        return CsvImportError(f"{file.label}line {line}: {reason}; {tail}", line=line,
+                              committed_rows=self.rows, reason=reason)
+
+
+def import_csv_files(
+    realm: Realm,
+    files: Sequence[tuple[str, str | os.PathLike[str]]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ImportProgress | None = None,
+    update: bool = False,
+    primary_key: str | None = None,
+) -> list[ImportResult]:
+    """Import several ``(class_name, path)`` files together.
+
+    Every file is checked (header, and for a new class the whole file) before anything
+    is written. A first pass creates the objects without their links, embedded
+    objects and mixed values; a second pass sets those, so rows may link to rows
+    further down, to their own class and across files in any order (cycles too).
+    ``primary_key`` names the primary key column of a class the import creates.
+    """
+    if batch_size < 1:
+        raise CsvImportError(f"the batch size must be at least 1, got {batch_size}")
+    paths = [(name, Path(path)) for name, path in files]
+    prepared = [
+        _prepare(realm, name, path, primary_key, f"{path.name}, " if len(paths) > 1 else "")
+        for name, path in paths
+    ]
+    new_classes: dict[str, ObjectSchema] = {}
+    for file in prepared:
+        if file.new_class:
+            known = new_classes.setdefault(file.class_name, file.schema)
+            file.schema = known  # two files for one new class: the first one's types
+    if new_classes:
+        # Committed on their own: rolling back a write that added a class would leave it
+        # in the realm's in-memory schema (see docs/cli.md). The files were checked above,
+        # so what can still fail is a value, not the class.
+        with realm.write():
+            realm.update_schema(list(new_classes.values()))
+    _Importer(realm, batch_size, update, progress, prepared).run()
+    return [ImportResult(f.class_name, f.rows, f.transactions, f.new_class, f.schema)
+            for f in prepared]
 
 
 def import_csv(
@@ -539,103 +784,11 @@ def import_csv(
     update: bool = False,
     primary_key: str | None = None,
 ) -> ImportResult:
-    """Import the rows of a CSV file as objects of ``class_name``.
+    """Import the rows of one CSV file as objects of ``class_name``.
 
     A missing class is created (columns typed by inference over all rows, optionally
     with ``primary_key``). ``update=True`` upserts by primary key instead of failing on
     a duplicate. Raises :class:`CsvImportError` for a bad file or row.
     """
-    if batch_size < 1:
-        raise CsvImportError(f"the batch size must be at least 1, got {batch_size}")
-    file = Path(path)
-    if not file.is_file():
-        raise CsvImportError(f"{file}: no such file" if not file.exists() else
-                             f"{file} is not a file")
-    schema = next((s for s in realm.schema if s.name == class_name), None)
-    created = False
-    if schema is None:
-        schema = infer_schema(file, class_name, primary_key=primary_key)
-        # Its own transaction: adding a class and rolling the write back would leave the
-        # class in the realm's in-memory schema (see docs/cli.md), and inference above
-        # has already checked every row's shape, so the batches can only fail on values.
-        with realm.write():
-            realm.update_schema([schema])
-        created = True
-    else:
-        if schema.embedded:
-            raise CsvImportError(
-                f"{class_name} is an embedded class; its objects live inside their parents: "
-                "import the parent class with this column as JSON"
-            )
-        if primary_key is not None and primary_key != schema.primary_key:
-            raise CsvImportError(
-                f"{class_name} exists with primary key {schema.primary_key!r}; "
-                f"--primary-key {primary_key!r} only applies to a new class"
-            )
-    source = CsvSource(file)
-    records = source.records()
-    header = _read_header(records, file)
-    plan = _plan_columns(schema, header)
-    reader = _ValueReader(realm)
-    committed = 0
-    batches = 0
-    batch: list[tuple[int, list[str]]] = []
-
-    def flush() -> None:
-        nonlocal committed, batches
-        failing = batch[0][0]
-        try:
-            with realm.write():
-                for line, cells in batch:
-                    failing = line
-                    realm.create(class_name, _row_values(reader, plan, header, cells),
-                                 update=update)
-        except (RealmError, ValueError) as exc:
-            raise _rolled_back(failing, str(exc), batch[0][0], committed) from None
-        committed += len(batch)
-        batches += 1
-        batch.clear()
-        if progress is not None:
-            progress(committed, source.bytes_read, source.size)
-
-    while True:
-        try:
-            record = next(records, None)
-        except CsvImportError as exc:
-            # A CSV syntax or encoding error: nothing of the batch being read was written.
-            if batch:
-                raise _rolled_back(exc.line or 0, exc.reason, batch[0][0], committed) from None
-            if committed:
-                raise CsvImportError(
-                    f"{exc}; the {committed} rows before it stay committed",
-                    line=exc.line, committed_rows=committed, reason=exc.reason,
-                ) from None
-            raise
-        if record is None:
-            break
-        batch.append(record)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
-    if progress is not None:
-        progress(committed, source.size, source.size)
-    return ImportResult(class_name, committed, batches, created, schema)
-
-
-def _row_values(
-    reader: _ValueReader,
-    plan: list[Property | None],
-    header: list[str],
-    cells: list[str],
-) -> dict[str, Any]:
-    _check_width(cells, header)
-    values: dict[str, Any] = {}
-    for prop, cell in zip(plan, cells, strict=True):
-        if prop is None:
-            continue
-        try:
-            values[prop.name] = reader.cell(prop, cell)
-        except BadValueError as exc:
-            raise BadValueError(f"{prop.name}: {exc}") from None
-    return values
+    return import_csv_files(realm, [(class_name, path)], batch_size=batch_size,
+                            progress=progress, update=update, primary_key=primary_key)[0]

@@ -124,6 +124,16 @@ def _element(prop: Property, value: Any) -> Any:
     return export_scalar(value)
 
 
+def _canonical(value: Any) -> tuple[int, Any]:
+    """A sort key that orders numbers numerically, strings by code point, and never
+    compares values of different kinds (as mixed sets can hold)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
 def _first(pair: tuple[str, Any]) -> str:
     return pair[0]
 
@@ -132,6 +142,10 @@ def export_value(prop: Property, value: Any) -> Any:
     """The JSON-ready form of one property's value (a collection becomes a list or dict)."""
     if prop.collection == "dictionary":
         return {key: _element(prop, item) for key, item in sorted(value.items(), key=_first)}
+    if prop.collection == "set" and prop.type in ("object", "mixed"):
+        # A set stores links by object key, which differs between two realms holding the
+        # same objects; ordering by the exported values keeps the output the same.
+        return sorted((_element(prop, item) for item in value), key=_canonical)
     if prop.collection is not None:
         return [_element(prop, item) for item in value]
     return None if value is None else _element(prop, value)

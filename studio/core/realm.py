@@ -54,6 +54,8 @@ def sniff_file(path: Path) -> str:
             head = fh.read(24)
     except FileNotFoundError:
         return "missing"
+    except OSError:  # a directory, a permission problem: not something we can open
+        return "other"
     if not head:
         return "empty"
     if head.startswith(SQLITE_MAGIC):
@@ -311,7 +313,7 @@ class Realm:
             yield self
         except BaseException:
             self._active_writer = None
-            self._rollback()
+            self._rollback(writer)
             if external:
                 self._notifier.deliver(external, local=False)
             raise
@@ -320,7 +322,7 @@ class Realm:
             self._commit(writer)
         except BaseException:
             self._active_writer = None
-            self._rollback()
+            self._rollback(writer)
             raise
         self._active_writer = None
         self._begin_read()
@@ -331,9 +333,14 @@ class Realm:
             changes = writer.changes
         self._notifier.deliver(changes, local=record)
 
-    def _rollback(self) -> None:
+    def _rollback(self, writer: Writer) -> None:
         with contextlib.suppress(sqlite3.Error):
-            self._conn.execute("ROLLBACK")
+            self._sqlite.execute("ROLLBACK")
+        if writer.changes.schema_changed:
+            from studio.core.migration import load_stored_schema
+
+            self._install_schema(load_stored_schema(self))
+            self._schema_generation = int(self._meta("schema_generation") or 0)
         # Objects and results cached rows from inside the transaction; drop them all.
         self._reset_version += 1
         self._version += 1

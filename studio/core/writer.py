@@ -298,11 +298,7 @@ class Writer(CollectionWriter):
                     f"SELECT {KEY} FROM {info.table} WHERE {column(pk_name)} IS ?", (pk_stored,)
                 ).fetchone()
                 if row is not None:
-                    existing = RealmObject(realm, info, row[0])
-                    for name, value in values.items():
-                        if name != pk_name:
-                            self.set_value(existing, name, value)
-                    return existing
+                    return self._update_existing(RealmObject(realm, info, row[0]), values)
         nested = _has_nested(info, values)
         if nested:
             self._conn.execute("SAVEPOINT studio_create")
@@ -323,6 +319,29 @@ class Writer(CollectionWriter):
         if nested:
             self._conn.execute("RELEASE studio_create")
         return obj
+
+    def _update_existing(self, existing: RealmObject, values: Mapping[str, Any]) -> RealmObject:
+        """The ``update=True`` upsert of an object that exists: all values or none, and
+        nested objects with a primary key are upserted too (as in Realm)."""
+        pk_name = existing._info.schema.primary_key
+        self._conn.execute("SAVEPOINT studio_update")
+        saved_mode = self._update_mode
+        self._update_mode = True
+        emitted_before = len(self.instructions) if self.instructions is not None else 0
+        try:
+            for name, value in values.items():
+                if name != pk_name:
+                    self.set_value(existing, name, value)
+        except BaseException:
+            self._conn.execute("ROLLBACK TO studio_update")
+            self._conn.execute("RELEASE studio_update")
+            if self.instructions is not None:
+                del self.instructions[emitted_before:]
+            raise
+        finally:
+            self._update_mode = saved_mode
+        self._conn.execute("RELEASE studio_update")
+        return existing
 
     def flush(self) -> None:
         """Write buffered bulk-created rows."""

@@ -42,8 +42,9 @@ def _key_decoder(key_type: int) -> LeafDecoder:
     return lambda buf, ref: string_leaf(buf, ref)
 
 
-def dictionary_items(buf: RealmBuffer, ref: int, format_version: int, key_type: int,
-                     what: str) -> list[tuple[Any, Any]]:
+def dictionary_items(
+    buf: RealmBuffer, ref: int, format_version: int, key_type: int, what: str
+) -> list[tuple[Any, Any]]:
     """The (key, raw Mixed value) pairs of the dictionary rooted at ``ref``."""
     if not ref:
         return []
@@ -55,7 +56,9 @@ def dictionary_items(buf: RealmBuffer, ref: int, format_version: int, key_type: 
             keys = decode_key(buf, tree.column_ref(leaf, 0, f"{what} keys"))
             values = mixed_leaf(buf, tree.column_ref(leaf, 1, f"{what} values"), f"{what} values")
             if len(keys) != leaf.count or len(values) != leaf.count:
-                raise buf.corrupt(f"{what}: a dictionary cluster has mismatched keys and values", leaf.ref)
+                raise buf.corrupt(
+                    f"{what}: a dictionary cluster has mismatched keys and values", leaf.ref
+                )
             items.extend(zip(keys, values, strict=True))
         return items
     hdr = buf.header(ref, what)

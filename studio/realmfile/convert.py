@@ -161,8 +161,10 @@ class _Converter:
 
     def embedded(self, obj: RealmObject) -> dict[str, Any]:
         schema = self.schemas[obj.class_name]
-        return {p.name: self.convert(p, obj[p.name], f"{schema.name}.{p.name}")
-                for p in schema.properties}
+        return {
+            p.name: self.convert(p, obj[p.name], f"{schema.name}.{p.name}")
+            for p in schema.properties
+        }
 
     # -- passes --------------------------------------------------------------------------
 
@@ -235,8 +237,11 @@ def _second_pass(prop: Property) -> bool:
     return prop.type in ("object", "mixed")
 
 
-def convert(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str],
-            progress: Progress | None = None) -> ConvertReport:
+def convert(
+    src_path: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str],
+    progress: Progress | None = None,
+) -> ConvertReport:
     """Copy the Realm Core file ``src_path`` into a new studio realm at ``dst_path``
     (which must not exist). ``progress(done, total)`` is called after each batch."""
     if os.path.exists(dst_path):

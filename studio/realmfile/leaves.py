@@ -25,6 +25,7 @@ from studio.realmfile.node import (
     NodeHeader,
     RealmBuffer,
 )
+from studio.realmfile.trees import bptree_leaves
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _FLOAT_NULL: Final = 0x7FC000AA  # Realm's bit pattern for a null float
@@ -42,8 +43,14 @@ def leaf_header(buf: RealmBuffer, ref: int, what: str) -> NodeHeader:
     return hdr
 
 
-def _expect(buf: RealmBuffer, hdr: NodeHeader, what: str, *, refs: bool | None = None,
-            wtype: int | None = None) -> None:
+def _expect(
+    buf: RealmBuffer,
+    hdr: NodeHeader,
+    what: str,
+    *,
+    refs: bool | None = None,
+    wtype: int | None = None,
+) -> None:
     if refs is not None and hdr.has_refs != refs:
         kind = "refs to other nodes" if hdr.has_refs else "plain values"
         raise buf.corrupt(f"{what} at offset {hdr.ref} unexpectedly holds {kind}", hdr.ref)
@@ -68,15 +75,18 @@ def int_null_leaf(buf: RealmBuffer, ref: int, what: str = "optional int leaf") -
     return [None if v == null else v for v in values[1:]]
 
 
-def bool_leaf(buf: RealmBuffer, ref: int, nullable: bool, what: str = "bool leaf") -> list[bool | None]:
+def bool_leaf(
+    buf: RealmBuffer, ref: int, nullable: bool, what: str = "bool leaf"
+) -> list[bool | None]:
     values = buf.ints(leaf_header(buf, ref, what))
     if nullable:
         return [None if v == 3 else bool(v) for v in values]  # 3 = null (2-bit arrays)
     return [bool(v) for v in values]
 
 
-def float_leaf(buf: RealmBuffer, ref: int, double: bool, nullable: bool,
-               what: str = "float leaf") -> list[float | None]:
+def float_leaf(
+    buf: RealmBuffer, ref: int, double: bool, nullable: bool, what: str = "float leaf"
+) -> list[float | None]:
     hdr = leaf_header(buf, ref, what)
     if hdr.size == 0:
         return []
@@ -84,9 +94,13 @@ def float_leaf(buf: RealmBuffer, ref: int, double: bool, nullable: bool,
     if hdr.wtype != WTYPE_MULTIPLY or hdr.width != size:
         if hdr.width == 0:
             return [0.0] * hdr.size
-        raise buf.corrupt(f"{what} at offset {ref} has {hdr.width}-byte elements, expected {size}", ref)
+        raise buf.corrupt(
+            f"{what} at offset {ref} has {hdr.width}-byte elements, expected {size}", ref
+        )
     raw = buf.payload(hdr)
-    values: list[float | None] = list(struct.unpack_from(f"<{hdr.size}{'d' if double else 'f'}", raw))
+    values: list[float | None] = list(
+        struct.unpack_from(f"<{hdr.size}{'d' if double else 'f'}", raw)
+    )
     if nullable:
         bits = struct.unpack_from(f"<{hdr.size}{'Q' if double else 'I'}", raw)
         null = _DOUBLE_NULL if double else _FLOAT_NULL
@@ -116,13 +130,17 @@ def _short_strings(buf: RealmBuffer, hdr: NodeHeader, what: str) -> list[bytes |
         if length == -1:
             out.append(None)
         elif length < 0:
-            raise buf.corrupt(f"{what}: a short string slot has a bad length byte", hdr.data + start + w - 1)
+            raise buf.corrupt(
+                f"{what}: a short string slot has a bad length byte", hdr.data + start + w - 1
+            )
         else:
             out.append(raw[start : start + length])
     return out
 
 
-def _small_blobs(buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str) -> list[bytes | None]:
+def _small_blobs(
+    buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str
+) -> list[bytes | None]:
     """ArraySmallBlobs: [end offsets, one blob, null flags (optional)]."""
     if hdr.size < 2:
         raise buf.corrupt(f"{what} at offset {hdr.ref} lacks its offsets or blob", hdr.ref)
@@ -162,9 +180,7 @@ def _blob(buf: RealmBuffer, ref: int, what: str, depth: int = 0) -> bytes:
         if depth > 2:
             raise buf.corrupt(f"{what} at offset {ref} nests chunk lists too deeply", ref)
         parts = [
-            _blob(buf, child, what, depth + 1)
-            for child in buf.ints(hdr)
-            if child and not child & 1
+            _blob(buf, child, what, depth + 1) for child in buf.ints(hdr) if child and not child & 1
         ]
         return b"".join(parts)
     if hdr.wtype != WTYPE_IGNORE:
@@ -187,8 +203,9 @@ def _big_blobs(buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str) ->
     return out
 
 
-def string_bytes_leaf(buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None = None,
-                      what: str = "string leaf") -> list[bytes | None]:
+def string_bytes_leaf(
+    buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None = None, what: str = "string leaf"
+) -> list[bytes | None]:
     """ArrayString in all its forms, as raw bytes: short (fixed-width slots),
     medium (one blob plus offsets), big (one blob per value). Mixed values keep
     binaries, ObjectIds and UUIDs in such an array too."""
@@ -199,7 +216,8 @@ def string_bytes_leaf(buf: RealmBuffer, ref: int, enum_keys: list[str | None] | 
         # Integers: indexes into the column's enum keys (a "StringEnum" column).
         if enum_keys is None:
             raise buf.corrupt(
-                f"{what} at offset {ref} holds enum string indexes but the column has no enum keys", ref
+                f"{what} at offset {ref} holds enum string indexes but the column has no enum keys",
+                ref,
             )
         out: list[bytes | None] = []
         for i in buf.ints(hdr):
@@ -213,8 +231,9 @@ def string_bytes_leaf(buf: RealmBuffer, ref: int, enum_keys: list[str | None] | 
     return _small_blobs(buf, hdr, True, what)
 
 
-def string_leaf(buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None = None,
-                what: str = "string leaf") -> list[str | None]:
+def string_leaf(
+    buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None = None, what: str = "string leaf"
+) -> list[str | None]:
     """ArrayString as text, including the int indexes of an enum ("StringEnum") column."""
     return [None if b is None else _text(b) for b in string_bytes_leaf(buf, ref, enum_keys, what)]
 
@@ -240,7 +259,9 @@ def timestamp_value(seconds: int, nanos: int) -> datetime:
         return _MAX_DATE if micros > 0 else _MIN_DATE
 
 
-def timestamp_leaf(buf: RealmBuffer, ref: int, what: str = "timestamp leaf") -> list[datetime | None]:
+def timestamp_leaf(
+    buf: RealmBuffer, ref: int, what: str = "timestamp leaf"
+) -> list[datetime | None]:
     """ArrayTimestamp: [seconds (nullable ints), nanoseconds]."""
     hdr = leaf_header(buf, ref, what)
     _expect(buf, hdr, what, refs=True)
@@ -250,11 +271,14 @@ def timestamp_leaf(buf: RealmBuffer, ref: int, what: str = "timestamp leaf") -> 
     nanos = int_leaf(buf, buf.child_ref(hdr, 1, f"{what} nanoseconds"), f"{what} nanoseconds")
     if len(nanos) < len(seconds):
         raise buf.corrupt(f"{what} at offset {ref} has fewer nanoseconds than seconds", ref)
-    return [None if s is None else timestamp_value(s, n) for s, n in zip(seconds, nanos, strict=False)]
+    return [
+        None if s is None else timestamp_value(s, n) for s, n in zip(seconds, nanos, strict=False)
+    ]
 
 
-def fixed_bytes_leaf(buf: RealmBuffer, ref: int, elem: int, make: Callable[[bytes], Any],
-                     what: str) -> list[Any]:
+def fixed_bytes_leaf(
+    buf: RealmBuffer, ref: int, elem: int, make: Callable[[bytes], Any], what: str
+) -> list[Any]:
     """ArrayFixedBytes (ObjectId: 12 bytes, UUID: 16): blocks of one null-flag
     byte followed by eight values; the header counts bytes, not values."""
     hdr = leaf_header(buf, ref, what)
@@ -278,7 +302,9 @@ def fixed_bytes_leaf(buf: RealmBuffer, ref: int, elem: int, make: Callable[[byte
     return out
 
 
-def object_id_leaf(buf: RealmBuffer, ref: int, what: str = "ObjectId leaf") -> list[ObjectId | None]:
+def object_id_leaf(
+    buf: RealmBuffer, ref: int, what: str = "ObjectId leaf"
+) -> list[ObjectId | None]:
     return fixed_bytes_leaf(buf, ref, 12, ObjectId, what)
 
 
@@ -325,8 +351,9 @@ def key_leaf(buf: RealmBuffer, ref: int, what: str = "link list leaf") -> list[i
     return [k for k in buf.ints(leaf_header(buf, ref, what)) if k >= 0]
 
 
-def typed_link_leaf(buf: RealmBuffer, ref: int,
-                    what: str = "typed link leaf") -> list[tuple[int, int] | None]:
+def typed_link_leaf(
+    buf: RealmBuffer, ref: int, what: str = "typed link leaf"
+) -> list[tuple[int, int] | None]:
     """ArrayTypedLink: pairs (table key + 1, object key + 1); 0 for null."""
     values = buf.ints(leaf_header(buf, ref, what))
     out: list[tuple[int, int] | None] = []
@@ -339,7 +366,8 @@ def typed_link_leaf(buf: RealmBuffer, ref: int,
 
 
 def backlink_leaf(buf: RealmBuffer, ref: int, what: str = "backlink leaf") -> list[list[int]]:
-    """ArrayBacklink: per object 0 (none), a tagged key (one), or a ref to a list of keys."""
+    """ArrayBacklink: per object 0 (none), a tagged key (one), or a ref to the
+    keys -- a B+tree of keys, whose root is a plain array while it is small."""
     hdr = leaf_header(buf, ref, what)
     out: list[list[int]] = []
     for i, v in enumerate(buf.ints(hdr)):
@@ -349,17 +377,24 @@ def backlink_leaf(buf: RealmBuffer, ref: int, what: str = "backlink leaf") -> li
             out.append([v >> 1])
         else:
             buf.check_ref(v, f"{what} element {i}")
-            out.append(buf.ints(buf.header(v, f"{what} key list")))
+            leaves, total = bptree_leaves(buf, v, f"{what} key list")
+            keys = [
+                k for leaf in leaves for k in buf.ints(leaf_header(buf, leaf, f"{what} key list"))
+            ]
+            if total is not None and total != len(keys):
+                raise buf.corrupt(
+                    f"{what}: a key list claims {total} keys but holds {len(keys)}", v
+                )
+            out.append(keys)
     return out
 
 
 def ref_leaf(buf: RealmBuffer, ref: int, what: str = "collection column leaf") -> list[int]:
-    """ArrayRef of a list, set or dictionary column: one root ref per object (0 = empty)."""
+    """ArrayRef of a list, set or dictionary column: one root ref per object (0 = empty).
+    Each ref is checked when its collection is read, so damage stays with that object."""
     hdr = leaf_header(buf, ref, what)
     values = buf.ints(hdr)
     for i, v in enumerate(values):
         if v & 1:
             raise buf.corrupt(f"{what}: element {i} is not a ref", ref)
-        if v:
-            buf.check_ref(v, f"{what} element {i}")
     return values

@@ -99,7 +99,9 @@ class _Payloads:
         if values is None:
             ref = self.refs[slot] if slot < len(self.refs) else 0
             if not ref or ref & 1:
-                raise self.buf.corrupt(f"{self.what}: a value refers to a missing payload array", None)
+                raise self.buf.corrupt(
+                    f"{self.what}: a value refers to a missing payload array", None
+                )
             name = f"{self.what} payload"
             if slot == _PAYLOAD_STR:
                 values = string_bytes_leaf(self.buf, ref, None, name)
@@ -180,8 +182,9 @@ def mixed_leaf(buf: RealmBuffer, ref: int, what: str = "mixed leaf") -> list[Any
 LeafDecoder = Callable[[RealmBuffer, int], list[Any]]
 
 
-def element_decoder(col_type: int, nullable: bool, *, in_cluster: bool,
-                    enum_keys: list[str | None] | None = None) -> LeafDecoder:
+def element_decoder(
+    col_type: int, nullable: bool, *, in_cluster: bool, enum_keys: list[str | None] | None = None
+) -> LeafDecoder:
     """The decoder for a leaf of values of ``col_type``: a column leaf of a
     cluster (``in_cluster``) or a leaf of a list / set B+tree."""
     if col_type == T_INT:

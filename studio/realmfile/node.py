@@ -53,7 +53,10 @@ _UNSIGNED = {8: "B", 16: "H", 32: "I", 64: "Q"}
 # Per-byte lookup tables for the packed 1-, 2- and 4-bit widths
 # (least significant bits first), so a whole leaf decodes with one chain().
 _PACKED = {
-    width: [tuple((b >> (i * width)) & ((1 << width) - 1) for i in range(8 // width)) for b in range(256)]
+    width: [
+        tuple((b >> (i * width)) & ((1 << width) - 1) for i in range(8 // width))
+        for b in range(256)
+    ]
     for width in (1, 2, 4)
 }
 
@@ -99,7 +102,9 @@ class RealmBuffer:
                     )
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as exc:
-            raise RealmFileError(f"cannot read the file: {exc.strerror or exc}", path=self.path) from exc
+            raise RealmFileError(
+                f"cannot read the file: {exc.strerror or exc}", path=self.path
+            ) from exc
         self.size = len(self._mm)
         self._headers: dict[int, NodeHeader] = {}
         self.closed = False
@@ -165,6 +170,9 @@ class RealmBuffer:
         fmt = raw[20 + slot]
         top = top1 if slot else top0
         streaming = top0 == 0xFFFFFFFFFFFFFFFF and slot == 0
+        if top == 0 and fmt == 0:
+            # Created but never committed to: a valid realm without tables.
+            return FileHeader(fmt, 0, False)
         if fmt < MIN_FORMAT:
             raise UnsupportedFormatError(
                 f"this realm uses file format {fmt}, which is older than the formats 20-24 this "
@@ -236,7 +244,14 @@ class RealmBuffer:
                 ref,
             )
         hdr = NodeHeader(
-            ref, size, width, wtype, bool(flags & 0x80), bool(flags & 0x40), bool(flags & 0x20), byte_size
+            ref,
+            size,
+            width,
+            wtype,
+            bool(flags & 0x80),
+            bool(flags & 0x40),
+            bool(flags & 0x20),
+            byte_size,
         )
         if len(self._headers) > 200_000:
             self._headers.clear()
@@ -332,5 +347,5 @@ def looks_encrypted(buf: RealmBuffer) -> bool:
     used = min(64, data_pages) * 64
     if not any(first[:used]) or any(first[used:]):
         return False
-    iv1 = struct.unpack_from("<I", first, 0)[0]
+    iv1: int = struct.unpack_from("<I", first, 0)[0]
     return iv1 != 0

@@ -28,8 +28,17 @@ R = TypeVar("R")
 # Errors that decoding a damaged file could still raise from the standard
 # library despite the bounds checks (a last line of defence: the user gets a
 # RealmFileError, never a traceback from struct or datetime).
-_UNEXPECTED = (IndexError, KeyError, ValueError, TypeError, struct.error, OverflowError,
-               RecursionError, UnicodeError, ZeroDivisionError)
+_UNEXPECTED = (
+    IndexError,
+    KeyError,
+    ValueError,
+    TypeError,
+    struct.error,
+    OverflowError,
+    RecursionError,
+    UnicodeError,
+    ZeroDivisionError,
+)
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
@@ -40,11 +49,15 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         except RealmFileError:
             raise
         except _UNEXPECTED as exc:
-            raise CorruptRealmError(
-                f"the file is inconsistent: reading it failed with {type(exc).__name__}: {exc}"
-            ) from exc
+            raise _inconsistent(exc) from exc
 
     return wrapper
+
+
+def _inconsistent(exc: BaseException) -> CorruptRealmError:
+    return CorruptRealmError(
+        f"the file is inconsistent: reading it failed with {type(exc).__name__}: {exc}"
+    )
 
 
 class RealmObject:
@@ -52,8 +65,15 @@ class RealmObject:
     ``obj.name``, ``obj.key`` (Realm's object key), ``obj.to_dict()``."""
 
     __slots__ = ("_leaf", "_rf", "_row", "_table", "key")
+    _rf: RealmFile
+    _table: TableInfo
+    _leaf: ClusterLeaf
+    _row: int
+    key: int
 
-    def __init__(self, rf: RealmFile, table: TableInfo, key: int, leaf: ClusterLeaf, row: int) -> None:
+    def __init__(
+        self, rf: RealmFile, table: TableInfo, key: int, leaf: ClusterLeaf, row: int
+    ) -> None:
         # Assigned through object.__setattr__: the class refuses attribute writes.
         setter = object.__setattr__
         setter(self, "_rf", rf)
@@ -70,7 +90,6 @@ class RealmObject:
     def object_schema(self) -> ObjectSchema:
         return self._rf.object_schema(self._table.name)
 
-    @guarded
     def __getitem__(self, name: str) -> Any:
         col = self._table.by_name.get(name)
         if col is None:
@@ -78,10 +97,19 @@ class RealmObject:
                 f"class {self._table.name!r} has no property {name!r}; its properties are: "
                 f"{', '.join(c.name for c in self._table.columns)}"
             )
-        return self._rf._value(self._table, self._leaf, self._row, col)
+        # The hottest path of the reader (a table view reads every cell through it),
+        # so the guard of `guarded` is inlined rather than wrapped around it.
+        try:
+            return self._rf._value(self._table, self._leaf, self._row, col)
+        except RealmFileError:
+            raise
+        except _UNEXPECTED as exc:
+            raise _inconsistent(exc) from exc
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        # Only reached for names that are not slots or methods: properties such as
+        # ``_id`` are common, so only dunder names are refused (copy, pickle probe them).
+        if name.startswith("__"):
             raise AttributeError(name)
         try:
             return self[name]
@@ -96,6 +124,10 @@ class RealmObject:
 
     def keys(self) -> list[str]:
         return [c.name for c in self._table.columns]
+
+    def __iter__(self) -> Iterator[str]:
+        """Property names, so that an object reads like a (read-only) mapping."""
+        return iter(self.keys())
 
     @guarded
     def to_dict(self) -> dict[str, Any]:

@@ -92,8 +92,12 @@ class RealmFile:
     def __enter__(self) -> RealmFile:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -178,8 +182,8 @@ class RealmFile:
                 for key, value in zip(table.tree.keys(leaf), values, strict=True):
                     index.setdefault(value, key)
             self._pk_index[table.key] = index
-        key = index.get(pk)
-        return None if key is None else self._object(table.key, key)
+        found = index.get(pk)
+        return None if found is None else self._object(table.key, found)
 
     def _object(self, table_key: int | None, key: int) -> RealmObject | None:
         table = self._by_key.get(table_key) if table_key is not None else None
@@ -209,7 +213,9 @@ class RealmFile:
             values = ref_leaf(self._buf, ref, what)
         else:
             enum_keys = self._enum_values(col) if col.col_type == T_STRING else None
-            decode = element_decoder(col.col_type, col.nullable, in_cluster=True, enum_keys=enum_keys)
+            decode = element_decoder(
+                col.col_type, col.nullable, in_cluster=True, enum_keys=enum_keys
+            )
             values = decode(self._buf, ref)
         if len(values) != leaf.count:
             raise CorruptRealmError(
@@ -269,12 +275,15 @@ class RealmFile:
         if isinstance(value, CollectionRef):
             if depth >= _NESTING_LIMIT:
                 raise CorruptRealmError(
-                    f"collections are nested more than {_NESTING_LIMIT} deep", path=self.path,
+                    f"collections are nested more than {_NESTING_LIMIT} deep",
+                    path=self.path,
                     offset=value.ref,
                 )
             what = f"nested {value.kind}"
             if value.kind == "dictionary":
-                items = dictionary_items(self._buf, value.ref, max(self.format_version, 23), 2, what)
+                items = dictionary_items(
+                    self._buf, value.ref, max(self.format_version, 23), 2, what
+                )
                 return {k: self._resolve(v, link_table, depth + 1) for k, v in items}
             elements = bptree_values(self._buf, value.ref, mixed_leaf, what)
             return [self._resolve(v, link_table, depth + 1) for v in elements]
@@ -288,7 +297,7 @@ class RealmFile:
                 f"embedded objects are nested more than {_NESTING_LIMIT} deep (a cycle?)",
                 path=self.path,
             )
-        return {name: self._plain(obj[name], depth) for name in obj.keys()}
+        return {name: self._plain(obj[name], depth) for name in obj}
 
     def _plain(self, value: Any, depth: int) -> Any:
         if isinstance(value, RealmObject):
@@ -303,14 +312,16 @@ class RealmFile:
             return {k: self._plain(v, depth) for k, v in value.items()}
         return value
 
-    def _linking_objects(self, obj: RealmObject, origin_class: str,
-                         origin_property: str) -> list[RealmObject]:
+    def _linking_objects(
+        self, obj: RealmObject, origin_class: str, origin_property: str
+    ) -> list[RealmObject]:
         table = obj._table
         origin = self._table(origin_class)
         origin_col = origin.by_name.get(origin_property)
         if origin_col is None:
-            raise UnknownNameError(f"class {origin.name!r} has no property {origin_property!r}",
-                                   path=self.path)
+            raise UnknownNameError(
+                f"class {origin.name!r} has no property {origin_property!r}", path=self.path
+            )
         for col in table.backlinks:
             if col.target_table == origin.key and col.origin_col_key == origin_col.col_key:
                 keys = self._column(table, obj._leaf, col)[obj._row]

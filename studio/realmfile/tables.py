@@ -152,6 +152,15 @@ def read_tables(buf: RealmBuffer, top_ref: int) -> list[TableInfo]:
     tables_ref = buf.child_ref(top, 1, "table list")
     if not names_ref or not tables_ref:
         raise buf.corrupt("the group top array lacks its table names or table list", top_ref)
+    if top.size > 2:
+        # The logical file size: a file shorter than that was cut off (a partial copy).
+        logical = buf.int_at(top, 2)
+        if logical & 1 and (logical >> 1) > buf.size:
+            raise buf.corrupt(
+                f"the file is truncated: it should be at least {logical >> 1} bytes long but "
+                f"is {buf.size}",
+                buf.size,
+            )
     names = string_leaf(buf, names_ref, None, "table names")
     refs = buf.node_ints(tables_ref, "table list")
     if len(refs) != len(names):
@@ -203,18 +212,22 @@ def _read_table(buf: RealmBuffer, index: int, name: str, ref: int) -> TableInfo:
     table_type = (flags_raw >> 1) & 3 if flags_raw & 1 else TABLE_TOP_LEVEL
     columns, backlinks = _read_spec(buf, what, spec_ref, opposite_tables, opposite_cols)
     tree = ClusterTree(buf, cluster_root, what)
-    info = TableInfo(index, name, table_key, ref, table_type, columns, backlinks, pk_col_key,
-                     cluster_root, tree)
+    info = TableInfo(
+        index, name, table_key, ref, table_type, columns, backlinks, pk_col_key, cluster_root, tree
+    )
     if pk_col_key is not None and info.primary_key is None:
         raise buf.corrupt(f"{what}: its primary key column does not exist", ref)
     return info
 
 
-def _read_spec(buf: RealmBuffer, what: str, spec_ref: int, opposite_tables: list[int],
-               opposite_cols: list[int]) -> tuple[list[Column], list[Column]]:
+def _read_spec(
+    buf: RealmBuffer, what: str, spec_ref: int, opposite_tables: list[int], opposite_cols: list[int]
+) -> tuple[list[Column], list[Column]]:
     hdr = buf.header(spec_ref, f"{what} spec")
     if not hdr.has_refs or hdr.size < 6:
-        raise buf.corrupt(f"{what}: its spec is malformed (file formats 20-24 have 6 entries)", spec_ref)
+        raise buf.corrupt(
+            f"{what}: its spec is malformed (file formats 20-24 have 6 entries)", spec_ref
+        )
     refs = buf.ints(hdr)
     for i in (0, 1, 2, 5):
         if not refs[i] or refs[i] & 1:
@@ -288,7 +301,9 @@ def object_schema(table: TableInfo, tables_by_key: dict[int, TableInfo]) -> Obje
             optional = True
         is_pk = pk is not None and col.col_key == pk.col_key
         indexed = bool(col.attrs & (ATTR_INDEXED | ATTR_FULLTEXT)) or is_pk
-        props.append(Property(col.name, base, collection, optional, object_type, None, indexed, is_pk))
+        props.append(
+            Property(col.name, base, collection, optional, object_type, None, indexed, is_pk)
+        )
     return ObjectSchema(
         table.name,
         tuple(props),

@@ -70,12 +70,11 @@ class ClusterTree:
         if hdr.size < 1:
             raise buf.corrupt(f"{self.what}: cluster at offset {hdr.ref} is empty", hdr.ref)
         first = buf.int_at(hdr, 0)
-        if first & 1:
-            count = first >> 1
-        else:
-            count = buf.header(first, f"{self.what} key array").size
+        count = first >> 1 if first & 1 else buf.header(first, f"{self.what} key array").size
         if not 0 <= count <= MAX_LEAF_ELEMENTS:
-            raise buf.corrupt(f"{self.what}: cluster at offset {hdr.ref} claims {count} objects", hdr.ref)
+            raise buf.corrupt(
+                f"{self.what}: cluster at offset {hdr.ref} claims {count} objects", hdr.ref
+            )
         return count
 
     def size(self) -> int:
@@ -85,7 +84,9 @@ class ClusterTree:
         hdr = self.buf.header(self.root_ref, f"{self.what} root")
         if hdr.is_inner:
             if hdr.size < 3:
-                raise self.buf.corrupt(f"{self.what}: inner node at offset {hdr.ref} is too short", hdr.ref)
+                raise self.buf.corrupt(
+                    f"{self.what}: inner node at offset {hdr.ref} is too short", hdr.ref
+                )
             size = self.buf.tagged_at(hdr, 2, f"{self.what} subtree size")
             if size < 0:
                 raise self.buf.corrupt(f"{self.what}: the tree claims {size} objects", hdr.ref)
@@ -128,11 +129,21 @@ class ClusterTree:
             )
         return out
 
-    def _collect(self, ref: int, path: list[tuple[int, int, int]], out: list[_PendingLeaf],
-                 seen: set[int], depth: int, fanout: list[int], compact: list[bool]) -> None:
+    def _collect(
+        self,
+        ref: int,
+        path: list[tuple[int, int, int]],
+        out: list[_PendingLeaf],
+        seen: set[int],
+        depth: int,
+        fanout: list[int],
+        compact: list[bool],
+    ) -> None:
         buf = self.buf
         if ref in seen:
-            raise buf.corrupt(f"{self.what}: the node at offset {ref} is reachable twice (a cycle)", ref)
+            raise buf.corrupt(
+                f"{self.what}: the node at offset {ref} is reachable twice (a cycle)", ref
+            )
         if depth > MAX_TREE_DEPTH:
             raise buf.corrupt(f"{self.what}: the tree is deeper than {MAX_TREE_DEPTH} levels", ref)
         seen.add(ref)
@@ -161,7 +172,9 @@ class ClusterTree:
             compact[0] = True
         for i, child in enumerate(children):
             if child & 1 or child == 0:
-                raise buf.corrupt(f"{self.what}: child {i} of the node at offset {ref} is not a ref", ref)
+                raise buf.corrupt(
+                    f"{self.what}: child {i} of the node at offset {ref} is not a ref", ref
+                )
             step = (0, offsets[i], 0) if offsets is not None else (1, i, node_depth)
             self._collect(child, [*path, step], out, seen, depth + 1, fanout, compact)
 
@@ -214,7 +227,9 @@ class ClusterTree:
             )
         ref = self.buf.child_ref(hdr, leaf_index + 1, what)
         if not ref:
-            raise self.buf.corrupt(f"{self.what}: cluster at offset {leaf.ref} lacks {what}", leaf.ref)
+            raise self.buf.corrupt(
+                f"{self.what}: cluster at offset {leaf.ref} lacks {what}", leaf.ref
+            )
         return ref
 
 
@@ -227,8 +242,9 @@ def bptree_leaves(buf: RealmBuffer, root_ref: int, what: str) -> tuple[list[int]
     return out, total
 
 
-def _bptree_collect(buf: RealmBuffer, ref: int, what: str, out: list[int], seen: set[int],
-                    depth: int) -> int | None:
+def _bptree_collect(
+    buf: RealmBuffer, ref: int, what: str, out: list[int], seen: set[int], depth: int
+) -> int | None:
     if ref in seen:
         raise buf.corrupt(f"{what}: the node at offset {ref} is reachable twice (a cycle)", ref)
     if depth > MAX_TREE_DEPTH:
@@ -245,6 +261,8 @@ def _bptree_collect(buf: RealmBuffer, ref: int, what: str, out: list[int], seen:
         raise buf.corrupt(f"{what}: B+tree inner node at offset {ref} lacks its size", ref)
     for i, child in enumerate(values[1:-1]):
         if child & 1 or child == 0:
-            raise buf.corrupt(f"{what}: child {i} of the B+tree node at offset {ref} is not a ref", ref)
+            raise buf.corrupt(
+                f"{what}: child {i} of the B+tree node at offset {ref} is not a ref", ref
+            )
         _bptree_collect(buf, child, what, out, seen, depth + 1)
     return values[-1] >> 1

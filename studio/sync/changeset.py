@@ -129,7 +129,7 @@ class _Encoder:
     def optional_string(self, name: object, what: str) -> int | None:
         return None if name is None else self.string(name, what)
 
-    def path(self, path: object) -> list[int]:
+    def path(self, path: Any) -> list[int]:
         if type(path) is not tuple or not path:
             raise self.fail(f"path must be a non-empty tuple, got {path!r}")
         if type(path[0]) is not str or not path[0]:
@@ -145,31 +145,31 @@ class _Encoder:
                 raise self.fail(f"path element {element!r} is neither a name nor a list index")
         return out
 
-    def index_value(self, index: object, what: str = "index") -> int:
-        if type(index) is not int or not 0 <= index <= INT64_MAX:  # type: ignore[operator]
+    def index_value(self, index: Any, what: str = "index") -> int:
+        if type(index) is not int or not 0 <= index <= INT64_MAX:
             raise self.fail(f"{what} must be a non-negative integer, got {index!r}")
-        return index  # type: ignore[return-value]
+        return index
 
-    def primary_key(self, pk: object) -> Any:
+    def primary_key(self, pk: Any) -> Any:
         t = type(pk)
         if pk is None or t is str:
             return pk
         if t is int:
-            if not INT64_MIN <= pk <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= pk <= INT64_MAX:
                 raise self.fail(f"primary key {pk} does not fit in 64 bits")
             return pk
         if t is ObjectId:
-            return msgpack.ExtType(EXT_OBJECTID, pk.binary)  # type: ignore[attr-defined]
+            return msgpack.ExtType(EXT_OBJECTID, pk.binary)
         if t is uuid.UUID:
-            return msgpack.ExtType(EXT_UUID, pk.bytes)  # type: ignore[attr-defined]
+            return msgpack.ExtType(EXT_UUID, pk.bytes)
         raise self.fail(f"a primary key cannot be of type {t.__name__}")
 
-    def value(self, value: object, allow_embedded: bool = True) -> Any:
+    def value(self, value: Any, allow_embedded: bool = True) -> Any:
         t = type(value)
         if t is str or t is float or t is bool or value is None or t is bytes:
             return value
         if t is int:
-            if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= value <= INT64_MAX:
                 raise self.fail(f"integer {value} does not fit in 64 bits")
             return value
         if t is ObjectId or t is uuid.UUID:
@@ -188,7 +188,8 @@ class _Encoder:
             return msgpack.Timestamp.from_unix_nano(micros * 1000)
         if t is Link:
             assert isinstance(value, Link)
-            return [TAG_LINK, self.class_name(value.class_name), self.primary_key(value.primary_key)]
+            pk = self.primary_key(value.primary_key)
+            return [TAG_LINK, self.class_name(value.class_name), pk]
         if t is EmbeddedObject:
             if not allow_embedded:
                 raise self.fail("an embedded object is not allowed here")
@@ -198,7 +199,7 @@ class _Encoder:
     def boolean(self, value: object, what: str) -> bool:
         if type(value) is not bool:
             raise self.fail(f"{what} must be a bool, got {value!r}")
-        return value  # type: ignore[return-value]
+        return value
 
     def instruction(self, ins: Instruction) -> list[Any]:
         t = type(ins)
@@ -261,9 +262,9 @@ class _Encoder:
 
 
 def _header_int(value: object, what: str, maximum: int = _UINT64_MAX) -> int:
-    if type(value) is not int or not 0 <= value <= maximum:  # type: ignore[operator]
+    if type(value) is not int or not 0 <= value <= maximum:
         raise ChangesetError(f"cannot encode changeset: {what} must be a non-negative int")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def changeset_to_wire(changeset: Changeset) -> list[Any]:
@@ -313,12 +314,12 @@ class _Decoder:
     def string(self, idx: object, what: str = "name") -> str:
         if type(idx) is not int:
             raise self.fail(f"{what} must be a string-table index, got {_describe(idx)}")
-        if not 0 <= idx < len(self.strings):  # type: ignore[operator]
+        if not 0 <= idx < len(self.strings):
             raise self.fail(
                 f"{what}: string-table index {idx} out of range "
                 f"(the table has {len(self.strings)} entries)"
             )
-        return self.strings[idx]  # type: ignore[index]
+        return self.strings[idx]
 
     def class_name(self, idx: object) -> str:
         name = self.string(idx, "class name")
@@ -332,12 +333,12 @@ class _Decoder:
     def boolean(self, value: object, what: str) -> bool:
         if type(value) is not bool:
             raise self.fail(f"{what} must be a bool, got {_describe(value)}")
-        return value  # type: ignore[return-value]
+        return value
 
-    def index(self, value: object, what: str = "index") -> int:
-        if type(value) is not int or not 0 <= value <= INT64_MAX:  # type: ignore[operator]
+    def index(self, value: Any, what: str = "index") -> int:
+        if type(value) is not int or not 0 <= value <= INT64_MAX:
             raise self.fail(f"{what} must be a non-negative 64-bit integer, got {_describe(value)}")
-        return value  # type: ignore[return-value]
+        return value
 
     def path(self, raw: object) -> Path:
         if type(raw) is not list or not raw:
@@ -345,7 +346,7 @@ class _Decoder:
         strings = self.strings
         n = len(strings)
         out: list[str | int] = []
-        for element in raw:  # type: ignore[attr-defined]
+        for element in raw:
             if type(element) is not int:
                 raise self.fail(f"path element must be an integer, got {_describe(element)}")
             if element >= 0:
@@ -363,16 +364,16 @@ class _Decoder:
             raise self.fail("path must start with a property name")
         return tuple(out)
 
-    def primary_key(self, raw: object) -> Any:
+    def primary_key(self, raw: Any) -> Any:
         t = type(raw)
         if raw is None or t is str:
             return raw
         if t is int:
-            if not INT64_MIN <= raw <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"primary key {raw} does not fit in 64 bits")
             return raw
-        if t is msgpack.ExtType:  # type: ignore[attr-defined]
-            code, data = raw  # type: ignore[misc]
+        if isinstance(raw, msgpack.ExtType):
+            code, data = raw.code, raw.data
             if code == EXT_OBJECTID:
                 if len(data) != 12:
                     raise self.fail(f"an ObjectId is 12 bytes, got {len(data)}")
@@ -383,22 +384,22 @@ class _Decoder:
                 return uuid.UUID(bytes=data)
         raise self.fail(f"a primary key cannot be {_describe(raw)}")
 
-    def value(self, raw: object, allow_embedded: bool = True) -> Any:
+    def value(self, raw: Any, allow_embedded: bool = True) -> Any:
         t = type(raw)
         if t is str or t is float or t is bool or raw is None or t is bytes:
             return raw
         if t is int:
-            if not INT64_MIN <= raw <= INT64_MAX:  # type: ignore[operator]
+            if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"integer {raw} does not fit in 64 bits")
             return raw
-        if t is msgpack.ExtType:  # type: ignore[attr-defined]
-            if raw.code == EXT_DECIMAL:  # type: ignore[attr-defined]
-                return self.decimal(raw.data)  # type: ignore[attr-defined]
-            if raw.code in (EXT_OBJECTID, EXT_UUID):  # type: ignore[attr-defined]
+        if isinstance(raw, msgpack.ExtType):
+            if raw.code == EXT_DECIMAL:
+                return self.decimal(raw.data)
+            if raw.code in (EXT_OBJECTID, EXT_UUID):
                 return self.primary_key(raw)
-            raise self.fail(f"unknown extension type {raw.code}")  # type: ignore[attr-defined]
-        if t is msgpack.Timestamp:
-            return self.timestamp(raw)  # type: ignore[arg-type]
+            raise self.fail(f"unknown extension type {raw.code}")
+        if isinstance(raw, msgpack.Timestamp):
+            return self.timestamp(raw)
         if t is list:
             assert isinstance(raw, list)
             if not raw or type(raw[0]) is not int:
@@ -431,12 +432,13 @@ class _Decoder:
         return value
 
     def timestamp(self, ts: msgpack.Timestamp) -> datetime:
-        if ts.nanoseconds % 1000:
+        nanos = ts.to_unix_nano()
+        if nanos % 1000:
             raise self.fail("a date with sub-microsecond precision cannot be represented")
         try:
-            return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanoseconds // 1000)
+            return _EPOCH + timedelta(microseconds=nanos // 1000)
         except OverflowError:
-            raise self.fail(f"date out of range ({ts.seconds} s since 1970)") from None
+            raise self.fail(f"date out of range ({nanos // 10**9} s since 1970)") from None
 
     def instruction(self, raw: object) -> Instruction:
         if type(raw) is not list or not raw:

@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 
 from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
 from studio.sync.changeset import encode_changeset
-from studio.sync.errors import ChangesetError, HistoryCompactedError, MergeError, RemoteProtocolError
+from studio.sync.errors import (
+    ChangesetError,
+    HistoryCompactedError,
+    MergeError,
+    RemoteProtocolError,
+)
 from studio.sync.merge import transform_against
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
@@ -105,10 +110,9 @@ def _same_changes(a: Changeset, b: Changeset) -> bool:
     """Exact comparison (``==`` is fooled by NaN and by ``1 == True``)."""
     if len(a.instructions) != len(b.instructions):
         return False
-    strip = {"last_integrated_server_version": 0}
-    return encode_changeset(dataclasses.replace(a, **strip)) == encode_changeset(
-        dataclasses.replace(b, **strip)
-    )
+    a = dataclasses.replace(a, last_integrated_server_version=0)
+    b = dataclasses.replace(b, last_integrated_server_version=0)
+    return encode_changeset(a) == encode_changeset(b)
 
 
 class ServerHistory:
@@ -225,10 +229,12 @@ class ServerHistory:
         base = self._check_upload(ident, changesets)
         resent = {c.client_version: c for c in changesets if c.client_version <= last}
         new = [c for c in changesets if c.client_version > last]
+        # Walk even for a pure resend: it verifies the copies and keeps them as
+        # originals on the new base, which later uploads on that base need.
+        foreign = self._foreign_since(ident, base, resent)
         if not new:
             return IntegrationResult((), len(resent), last)
 
-        foreign = self._foreign_since(ident, base, resent)
         classes, properties = dict(self._classes), dict(self._properties)
         entries: list[HistoryEntry] = []
         version = self.latest_version
@@ -321,6 +327,10 @@ class ServerHistory:
                     f"integrated as server version {entry.server_version}",
                     code=_BAD_CLIENT_VERSION,
                 )
+            if entry.server_version in self._originals:
+                # The verified copy is the same change on a newer base: keep it,
+                # so the client can pipeline further uploads on that base.
+                self._originals[entry.server_version] = own
         return foreign
 
     # ------------------------------------------------------------------ housekeeping

@@ -243,11 +243,14 @@ def _same_location(y: Any, x: Any, y_first: bool) -> Instruction | None:
         if tx in _WRITES or tx is DictErase:
             return None if y_first else y
         return y  # type: ignore[no-any-return]  # erase beats AddInteger
-    if (ty is SetInsert or ty is SetErase) and (tx is SetInsert or tx is SetErase):
+    if (
+        (ty is SetInsert or ty is SetErase)
+        and (tx is SetInsert or tx is SetErase)
+        and same_value(x.value, y.value)
+    ):
         # Same element of a set: the later instruction decides membership.
         # Both are idempotent, so keeping the later one is enough on each side.
-        if same_value(x.value, y.value):
-            return None if y_first else y
+        return None if y_first else y
     return y  # type: ignore[no-any-return]
 
 
@@ -262,7 +265,7 @@ def _adjust(y: Any, x: Any, y_first: bool) -> Instruction | None:
         if ty is EraseObject:
             # Keep the later erase, so an old erase cannot cancel a newer
             # erase-and-recreate (Realm's rule).
-            return None if y_first else y  # type: ignore[no-any-return]
+            return None if y_first else y
         return None  # erase wins over everything inside, even a CreateObject
     if ty is EraseObject:
         return y  # type: ignore[no-any-return]
@@ -274,7 +277,7 @@ def _adjust(y: Any, x: Any, y_first: bool) -> Instruction | None:
         return _after_list_change(y, x, y_first)
     if tx is Clear:
         if ty is Clear and y.path == x.path:
-            return None if y_first else y  # type: ignore[no-any-return]  # the later clear wins
+            return None if y_first else y  # the later clear wins
         # Clear wins over every concurrent operation inside the container,
         # whatever the timestamps (as in Realm): an element inserted after the
         # clear cannot be told apart from the old ones without knowing the length.
@@ -293,7 +296,9 @@ def _adjust(y: Any, x: Any, y_first: bool) -> Instruction | None:
 
 def _schema_mismatch(a: AddClass | AddProperty, b: AddClass | AddProperty) -> MergeError:
     fields = [f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)]
-    diffs = "; ".join(f"{f} is {getattr(a, f)!r} on one side, {getattr(b, f)!r} on the other" for f in fields)
+    diffs = "; ".join(
+        f"{f} is {getattr(a, f)!r} on one side, {getattr(b, f)!r} on the other" for f in fields
+    )
     if isinstance(a, AddClass):
         what = f"class {a.class_name!r}"
     else:
@@ -370,7 +375,9 @@ def transform_instructions(
 
 def _with_instructions(changeset: Changeset, instructions: list[Instruction]) -> Changeset:
     old = changeset.instructions
-    if len(old) == len(instructions) and all(a is b for a, b in zip(old, instructions, strict=True)):
+    if len(old) == len(instructions) and all(
+        a is b for a, b in zip(old, instructions, strict=True)
+    ):
         return changeset
     return dataclasses.replace(changeset, instructions=tuple(instructions))
 

@@ -135,7 +135,8 @@ def _container(obj: dict[str, Any], path: Path, kind: type, create: bool) -> Any
                 return None
             container = parent[last] = kind()
     if type(container) is not kind:
-        raise ModelError(f"path {path}: expected a {kind.__name__}, found {type(container).__name__}")
+        found = type(container).__name__
+        raise ModelError(f"path {path}: expected a {kind.__name__}, found {found}")
     return container
 
 
@@ -238,11 +239,11 @@ def apply_instruction(state: State, ins: Instruction) -> None:
         current.clear()
     elif isinstance(ins, SetInsert | SetErase):
         members = _container(obj, ins.path, SetCollection, True)
-        key = value_key(ins.value)
+        member = value_key(ins.value)
         if isinstance(ins, SetInsert):
-            members.setdefault(key, ins.value)
+            members.setdefault(member, ins.value)
         else:
-            members.pop(key, None)
+            members.pop(member, None)
     elif isinstance(ins, DictSet):
         _container(obj, ins.path, Dictionary, True)[ins.key] = _new_value(ins.value)
     elif isinstance(ins, DictErase):

@@ -89,6 +89,12 @@ def tokenize(query: str) -> list[Token]:
         assert group is not None
         kind = _KINDS[int(group[1:])]
         text = match.group()
+        end = match.end()
+        if kind == ID and end < length and (
+            (query[end] == "(" and text in ("oid", "uuid")) or (query[end] == '"' and text == "B64")
+        ):
+            # The literal's own pattern did not match, so its contents are malformed.
+            raise QueryError(_bad_character(query, pos), pos, query)
         if kind == PUNCT and text == "." and tokens and tokens[-1].kind in (NUMBER, FLOAT):
             # ``1.`` is a float in Python but never in RQL; a dot after a number is a mistake.
             raise QueryError(f"unexpected '.' after the number {tokens[-1].text}", pos, query)

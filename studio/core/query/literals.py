@@ -80,6 +80,8 @@ def decode_literal(token: Token, query: str) -> nodes.Literal:
         return nodes.Literal(token.pos, "uuid", uuid.UUID(hex_text), text)
     if kind == BASE64:
         body = re.sub(r"\s", "", text[4:-1])
+        stripped = body.rstrip("=")
+        body = stripped + "=" * (-len(stripped) % 4)  # padding is optional, as in Realm
         try:
             data = binascii.a2b_base64(body.encode("ascii"), strict_mode=True) if body else b""
         except binascii.Error as exc:

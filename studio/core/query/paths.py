@@ -379,6 +379,8 @@ class _Walker:
             inner_position: ObjectCursor | Val | CollectionPosition = element
             while isinstance(inner_position, ObjectCursor) and inner.i < len(self.elements):
                 inner_position = inner.step(inner_position, want_collection=False)
+            if isinstance(inner_position, Val):
+                inner_position = inner.finish_value(inner_position)
             if not isinstance(inner_position, Val) or inner.multi is not None:
                 at = self.elements[min(inner.i, len(self.elements)) - 1].pos
                 raise self.ctx.error(
@@ -418,6 +420,9 @@ class _Walker:
             function = {"@sum": "rql_decimal_sum", "@avg": "rql_decimal_avg",
                          "@min": "min", "@max": "max"}[op]
             sql = f"(SELECT {function}({expr}) {body})"
+            if op == "@sum":
+                # A Python aggregate over no rows yields NULL; Realm's sum of nothing is 0.
+                sql = f"coalesce({sql}, '0')"
         elif op == "@sum":
             sql = f"(SELECT coalesce(sum({expr}), 0) {body})"
         elif op == "@avg":
@@ -496,6 +501,7 @@ def resolve_value(ctx: Context, path: nodes.KeyPath, scope: Scope) -> Val:
     """The typed SQL value of a key path (in ``scope``), with its quantifier."""
     value = _Walker(ctx, path, scope).value()
     value.quantifier = path.quantifier
+    value.pos = path.pos  # errors about the operand point at the start of its key path
     return value
 
 

@@ -150,7 +150,8 @@ def describe_type(value_type: str, object_class: str | None = None) -> str:
         return f"a link to {object_class}"
     if value_type == "typename":
         return "a type name (@type)"
-    return f"a {value_type} value"
+    article = "an" if value_type in ("int", "objectId") else "a"
+    return f"{article} {value_type} value"
 
 
 def const_fits(value_type: str, object_class: str | None, const: Const) -> bool:

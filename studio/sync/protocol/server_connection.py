@@ -1,0 +1,391 @@
+"""The server side of the sync protocol, sans I/O.
+
+One :class:`ServerConnection` per client connection. It validates message
+order per session, integrates uploads into the realm's
+:class:`~studio.sync.history.ServerHistory` (shared by all connections bound
+to that realm; the caller looks it up and checks permissions on bind) and
+produces downloads from it. It never reads a clock: ``now_ms`` comes from the
+caller. After an upload is integrated it reports
+:class:`~studio.sync.protocol.events.ChangesetsIntegrated`; the caller then
+calls :meth:`ServerConnection.send_downloads` on every other connection bound
+to the same realm.
+
+Anything invalid from the client raises :class:`RemoteProtocolError` after
+queueing an ``error`` message for it; the caller sends the queued bytes and
+closes the connection. Errors that concern one upload (a changeset that does
+not merge) end that session only and are reported as events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from studio.sync.errors import (
+    ChangesetError,
+    HistoryCompactedError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+from studio.sync.history import ServerHistory
+from studio.sync.protocol.codec import (
+    CLIENT_MESSAGE_TYPES,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MessageReader,
+    decode_client_message,
+    encode_message,
+)
+from studio.sync.protocol.events import (
+    BindRequested,
+    ChangesetsIntegrated,
+    ClientUnbound,
+    ServerEvent,
+    SessionError,
+)
+from studio.sync.protocol.messages import (
+    Bind,
+    Cursors,
+    Download,
+    DownloadProgress,
+    Error,
+    ErrorCode,
+    Ident,
+    Mark,
+    Message,
+    Ping,
+    Pong,
+    ServerMessage,
+    Unbind,
+    Unbound,
+    Upload,
+)
+from studio.sync.protocol.states import (
+    SERVER_TRANSITIONS,
+    ConnectionState,
+    SessionEvent,
+    SessionState,
+    next_state,
+)
+
+DEFAULT_MAX_DOWNLOAD_CHANGESETS: Final = 100
+
+E = SessionEvent
+S = SessionState
+
+
+@dataclass(slots=True)
+class _Session:
+    session: int
+    path: str
+    token: str
+    requested_ident: int
+    cursors: Cursors
+    state: SessionState
+    history: ServerHistory | None = None
+    client_file_ident: int = 0
+    download_version: int = 0
+    """The client has been sent everything up to this server version."""
+    acked_client_version: int = 0
+    """The last upload_ack sent."""
+
+
+class ServerConnection:
+    """Server protocol state for one client connection."""
+
+    def __init__(
+        self,
+        *,
+        max_download_changesets: int = DEFAULT_MAX_DOWNLOAD_CHANGESETS,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        self.state = ConnectionState.OPEN
+        self._max_download = max_download_changesets
+        self._sessions: dict[int, _Session] = {}
+        self._retired: set[int] = set()
+        self._out: list[bytes] = []
+        self._reader = MessageReader(CLIENT_MESSAGE_TYPES, max_message_size)
+
+    # ------------------------------------------------------------------ output
+
+    def data_to_send(self) -> bytes:
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    def frames_to_send(self) -> list[bytes]:
+        frames, self._out = self._out, []
+        return frames
+
+    # ------------------------------------------------------------------ queries
+
+    def session_state(self, session: int) -> SessionState:
+        s = self._sessions.get(session)
+        return s.state if s is not None else S.UNBOUND
+
+    def bound_sessions(self) -> dict[int, str]:
+        """``{session: realm path}`` of the sessions that are bound."""
+        return {n: s.path for n, s in self._sessions.items() if s.state is S.BOUND}
+
+    def client_file_ident(self, session: int) -> int:
+        return self._session(session).client_file_ident
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_data(self, data: bytes, *, now_ms: int) -> list[ServerEvent]:
+        """Feed bytes from a stream transport; returns the resulting events."""
+        self._check_open()
+        events: list[ServerEvent] = []
+        try:
+            for message in self._reader.feed(data):
+                events.extend(self._handle(message, now_ms))
+        except RemoteProtocolError as exc:
+            self._fail_connection(exc)
+            raise
+        return events
+
+    def receive_message(self, frame: bytes, *, now_ms: int) -> list[ServerEvent]:
+        """Feed one complete message (a websocket frame)."""
+        self._check_open()
+        try:
+            return self._handle(decode_client_message(frame), now_ms)
+        except RemoteProtocolError as exc:
+            self._fail_connection(exc)
+            raise
+
+    def _handle(self, message: Message, now_ms: int) -> list[ServerEvent]:
+        if isinstance(message, Ping):
+            self._emit(Pong(message.timestamp))
+            return []
+        if isinstance(message, Bind):
+            return self._handle_bind(message)
+        assert isinstance(message, Upload | Mark | Unbind)  # the codec yields client messages
+        s = self._sessions.get(message.session)
+        if s is None:
+            kind = type(message).__name__.lower()
+            raise RemoteProtocolError(
+                f"{kind} for session {message.session}, which is not bound on this connection",
+                code=int(ErrorCode.BAD_SESSION_IDENT),
+            )
+        if isinstance(message, Upload):
+            return self._handle_upload(s, message, now_ms)
+        if isinstance(message, Mark):
+            s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_MARK, s.session)
+            if s.state is S.BOUND:
+                self._send_downloads(s)
+                self._emit(Mark(s.session, message.request_id))
+            return []
+        if isinstance(message, Unbind):
+            s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_UNBIND, s.session)
+            del self._sessions[s.session]
+            self._retired.add(s.session)
+            self._emit(Unbound(s.session))
+            return [ClientUnbound(s.session, s.path)]
+        raise RemoteProtocolError(  # pragma: no cover - the codec only yields client messages
+            f"unexpected message {message!r}", code=int(ErrorCode.UNKNOWN_MESSAGE)
+        )
+
+    def _handle_bind(self, message: Bind) -> list[ServerEvent]:
+        n = message.session
+        if n in self._sessions or n in self._retired:
+            raise RemoteProtocolError(
+                f"session id {n} was already used on this connection",
+                code=int(ErrorCode.REUSE_OF_SESSION_IDENT),
+            )
+        for other in self._sessions.values():
+            if other.path == message.path:
+                raise RemoteProtocolError(
+                    f"{message.path} is already bound as session {other.session}",
+                    code=int(ErrorCode.BOUND_IN_OTHER_SESSION),
+                )
+        state = next_state(SERVER_TRANSITIONS, S.UNBOUND, E.RECV_BIND, n)
+        self._sessions[n] = _Session(
+            n, message.path, message.token, message.client_file_ident, message.cursors, state
+        )
+        ident, cursors = message.client_file_ident, message.cursors
+        return [BindRequested(n, message.path, message.token, ident, cursors)]
+
+    def _handle_upload(self, s: _Session, message: Upload, now_ms: int) -> list[ServerEvent]:
+        if s.state is S.BINDING:
+            raise RemoteProtocolError(
+                f"session {s.session}: upload before the bind was answered with ident",
+                code=int(ErrorCode.BAD_MESSAGE_ORDER),
+            )
+        s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_UPLOAD, s.session)
+        if s.state is S.ERROR:
+            return []  # sent before the client saw our error: ignore
+        history = s.history
+        assert history is not None
+        progress = message.progress
+        if message.changesets and message.changesets[-1].client_version > progress.client_version:
+            return self._fail(
+                s, ErrorCode.BAD_CLIENT_VERSION, "upload progress is behind its own changesets"
+            )
+        try:
+            result = history.integrate(s.client_file_ident, message.changesets, now_ms=now_ms)
+        except (ChangesetError, HistoryCompactedError) as exc:
+            return self._fail(s, exc.code, exc.message)
+        history.record_progress(s.client_file_ident, progress.last_integrated_server_version)
+        events: list[ServerEvent] = []
+        if result.entries:
+            events.append(
+                ChangesetsIntegrated(
+                    s.session, s.path, s.client_file_ident, result.entries, result.skipped
+                )
+            )
+        self._send_downloads(s)
+        return events
+
+    # ------------------------------------------------------------------ the app's decisions
+
+    def accept_bind(self, session: int, history: ServerHistory) -> bool:
+        """Accept a :class:`BindRequested` (token and permissions are fine):
+        assigns or checks the client file ident, sends ``ident`` and the
+        downloads the client is missing. Returns False when the client has
+        unbound the session in the meantime."""
+        self._check_open()
+        s = self._sessions.get(session)
+        if s is None:
+            if session in self._retired:
+                return False
+            raise LocalProtocolError(f"session {session} never asked to bind")
+        s.state = next_state(SERVER_TRANSITIONS, s.state, E.ACCEPT, session)
+        s.history = history
+        ident = s.requested_ident
+        cursors = s.cursors
+        if ident == 0:
+            ident = history.allocate_file_ident()
+        elif not history.knows_file_ident(ident):
+            unknown = f"client file ident {ident} is unknown to {s.path}; reset the local realm"
+            self._fail(s, ErrorCode.BAD_CLIENT_FILE_IDENT, unknown)
+            return True
+        problem = _cursor_problem(history, ident, cursors)
+        if problem is not None:
+            self._fail(s, *problem)
+            return True
+        s.client_file_ident = ident
+        s.download_version = cursors.last_integrated_server_version
+        s.acked_client_version = cursors.last_acked_client_version
+        history.record_progress(ident, cursors.last_integrated_server_version)
+        self._emit(Ident(session, ident))
+        self._send_downloads(s)
+        return True
+
+    def reject_bind(
+        self, session: int, code: int, message: str, *, try_again: bool | None = None
+    ) -> None:
+        """Refuse a :class:`BindRequested` (bad token, no permission, bad path)."""
+        self._check_open()
+        s = self._session(session)
+        s.state = next_state(SERVER_TRANSITIONS, s.state, E.REJECT, session)
+        self._emit(Error(int(code), message, _try_again(code, try_again), session))
+
+    def fail_session(
+        self, session: int, code: int, message: str, *, try_again: bool | None = None
+    ) -> None:
+        """End a session with an error (e.g. its permission was revoked)."""
+        self._check_open()
+        self._fail(self._session(session), code, message, try_again)
+
+    def send_downloads(self, session: int | None = None) -> None:
+        """Send what the histories gained since the last call (all bound
+        sessions, or one). Call it after another connection integrated an
+        upload into a realm this connection has bound."""
+        self._check_open()
+        targets = [self._session(session)] if session is not None else self._sessions.values()
+        for s in list(targets):
+            if s.state is S.BOUND:
+                self._send_downloads(s)
+
+    def close(self, code: int = ErrorCode.CONNECTION_CLOSED, message: str = "") -> None:
+        """Queue a connection-level error (e.g. the server shuts down) and close."""
+        self._check_open()
+        self._emit(Error(int(code), message or "the server closed the connection",
+                         _try_again(code, None), None))  # fmt: skip
+        self.state = ConnectionState.CLOSED
+
+    # ------------------------------------------------------------------ helpers
+
+    def _send_downloads(self, s: _Session) -> None:
+        history = s.history
+        assert history is not None
+        while True:
+            batch = history.download(s.client_file_ident, s.download_version, self._max_download)
+            if (
+                not batch.changesets
+                and batch.server_version == s.download_version
+                and batch.upload_ack == s.acked_client_version
+            ):
+                return
+            latest = history.latest_version
+            self._emit(
+                Download(
+                    s.session,
+                    batch.changesets,
+                    DownloadProgress(batch.server_version, latest),
+                    batch.upload_ack,
+                )
+            )
+            s.download_version = batch.server_version
+            s.acked_client_version = batch.upload_ack
+            if batch.server_version >= latest:
+                return
+
+    def _fail(
+        self, s: _Session, code: int, message: str, try_again: bool | None = None
+    ) -> list[ServerEvent]:
+        s.state = next_state(SERVER_TRANSITIONS, s.state, E.FAIL, s.session)
+        again = _try_again(code, try_again)
+        self._emit(Error(int(code), message, again, s.session))
+        return [SessionError(s.session, int(code), message, again)]
+
+    def _fail_connection(self, exc: RemoteProtocolError) -> None:
+        if self.state is ConnectionState.OPEN:
+            self._emit(Error(exc.code, exc.message, exc.try_again, None))
+            self.state = ConnectionState.CLOSED
+
+    def _session(self, session: int) -> _Session:
+        s = self._sessions.get(session)
+        if s is None:
+            raise LocalProtocolError(f"session {session} is not bound on this connection")
+        return s
+
+    def _check_open(self) -> None:
+        if self.state is not ConnectionState.OPEN:
+            raise LocalProtocolError("the connection is closed")
+
+    def _emit(self, message: ServerMessage) -> None:
+        self._out.append(encode_message(message))
+
+
+def _try_again(code: int, given: bool | None) -> bool:
+    if given is not None:
+        return given
+    try:
+        return ErrorCode(code).try_again
+    except ValueError:
+        return False
+
+
+def _cursor_problem(
+    history: ServerHistory, ident: int, cursors: Cursors
+) -> tuple[ErrorCode, str] | None:
+    version = cursors.last_integrated_server_version
+    if version > history.latest_version:
+        return (
+            ErrorCode.BAD_SERVER_VERSION,
+            f"the client is at server version {version}, "
+            f"but the latest is {history.latest_version}",
+        )
+    if version < history.base_version:
+        return (
+            ErrorCode.CLIENT_FILE_EXPIRED,
+            f"the history before server version {history.base_version} was compacted; "
+            "reset the local realm",
+        )
+    if cursors.last_acked_client_version > history.last_client_version(ident):
+        return (
+            ErrorCode.DIVERGING_HISTORIES,
+            f"the client believes version {cursors.last_acked_client_version} was "
+            f"acknowledged, but the server has {history.last_client_version(ident)}",
+        )
+    return None

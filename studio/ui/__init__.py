@@ -1,0 +1,6 @@
+"""The Studio's windows (PySide6 + qasync): the only Qt code of the project.
+
+``studio.ui.app.run`` is the entry point the ``studio`` command calls.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,126 @@
+"""The object table (object name ``objectTable``): keyboard first, sorting by header.
+
+Enter follows a link / opens a collection, or edits the cell; Space toggles a bool;
+Delete asks to delete the selected objects; Ctrl+End jumps to the very last row
+(exposing every row: only the count, no row is read). A header click cycles the
+column's sort: ascending, descending, off.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from studio.ui.delegates import ValueDelegate, is_followable
+from studio.ui.table_model import ObjectTableModel
+
+ROW_HEIGHT_PADDING = 6
+
+
+class ObjectTableView(QTableView):
+    followRequested = Signal(QModelIndex)
+    deleteRequested = Signal()
+    dataMenuRequested = Signal(QModelIndex)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("objectTable")
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setWordWrap(False)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        vertical = self.verticalHeader()
+        # Fixed row heights keep a million-row table as cheap as a hundred-row one.
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(self.fontMetrics().height() + ROW_HEIGHT_PADDING)
+        horizontal = self.horizontalHeader()
+        horizontal.setSectionsClickable(True)
+        horizontal.setSortIndicatorShown(False)
+        horizontal.setHighlightSections(False)
+        horizontal.setDefaultSectionSize(150)
+        horizontal.sectionClicked.connect(self.cycle_sort)
+        self.delegate = ValueDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.delegate.linkActivated.connect(self.followRequested)
+
+    def object_model(self) -> ObjectTableModel | None:
+        model = self.model()
+        return model if isinstance(model, ObjectTableModel) else None
+
+    def show_sort_indicator(self) -> None:
+        model = self.object_model()
+        header = self.horizontalHeader()
+        state = model.sort_state() if model is not None else None
+        if state is None:
+            header.setSortIndicatorShown(False)
+            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        else:
+            header.setSortIndicatorShown(True)
+            header.setSortIndicator(state[0], state[1])
+
+    def cycle_sort(self, column: int) -> None:
+        """Ascending, then descending, then unsorted."""
+        model = self.object_model()
+        if model is None or not model.can_sort(column):
+            return
+        state = model.sort_state()
+        if state is None or state[0] != column:
+            model.sort(column, Qt.SortOrder.AscendingOrder)
+        elif state[1] == Qt.SortOrder.AscendingOrder:
+            model.sort(column, Qt.SortOrder.DescendingOrder)
+        else:
+            model.clear_sort()
+        self.show_sort_indicator()
+
+    def go_to_row(self, row: int, column: int | None = None) -> None:
+        model = self.object_model()
+        if model is None or model.total_rows == 0:
+            return
+        row = max(0, min(row, model.total_rows - 1))
+        model.expose(row + 1)
+        col = self.currentIndex().column() if column is None else column
+        index = model.index(row, max(col, 0))
+        self.setCurrentIndex(index)
+        self.selectionModel().select(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def selected_rows(self) -> list[int]:
+        rows = {index.row() for index in self.selectionModel().selectedIndexes()}
+        if not rows and self.currentIndex().isValid():
+            rows.add(self.currentIndex().row())
+        return sorted(rows)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        current = self.currentIndex()
+        if self.state() != QAbstractItemView.State.EditingState:
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and current.isValid():
+                if is_followable(current):
+                    self.followRequested.emit(current)
+                elif self.model().flags(current) & Qt.ItemFlag.ItemIsEditable:
+                    if current.data(Qt.ItemDataRole.CheckStateRole) is None:
+                        self.edit(current)
+                elif current.isValid() and self.model().data(
+                        current, Qt.ItemDataRole.UserRole + 4) == "data":
+                    self.dataMenuRequested.emit(current)
+                return
+            if key == Qt.Key.Key_Delete or event.matches(QKeySequence.StandardKey.Delete):
+                self.deleteRequested.emit()
+                return
+            if key == Qt.Key.Key_End and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                model = self.object_model()
+                if model is not None:
+                    model.expose_all()
+                    self.go_to_row(model.total_rows - 1)
+                return
+        super().keyPressEvent(event)

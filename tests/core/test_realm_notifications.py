@@ -1,0 +1,428 @@
+"""Listeners on realms, Results and objects, with Realm's change shape.
+
+``deletions`` and ``modifications`` index the old results, ``insertions`` and
+``new_modifications`` the new; listeners run after the commit, never inside a
+transaction; they are not called when they are registered (our documented choice).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studio.core import (
+    CollectionChanges,
+    ObjectChange,
+    Realm,
+    RealmChanges,
+    RealmObject,
+    Results,
+)
+
+SCHEMA: list[dict[str, Any]] = [
+    {
+        "name": "Item",
+        "primaryKey": "id",
+        "properties": {
+            "id": "int",
+            "name": "string",
+            "age": "int",
+            "group": "int?",
+            "tags": "string[]",
+            "spot": "Spot?",
+        },
+    },
+    {"name": "Spot", "embedded": True, "properties": {"x": "int"}},
+    {"name": "Other", "properties": {"v": "int"}},
+]
+
+
+@pytest.fixture
+def realm(tmp_path: Path) -> Iterator[Realm]:
+    r = Realm.open(tmp_path / "n.realm", schema=SCHEMA)
+    yield r
+    r.close()
+
+
+def _items(realm: Realm, *ages: int) -> list[RealmObject]:
+    start = len(realm.objects("Item"))
+    with realm.write():
+        return [
+            realm.create("Item", {"id": start + i, "name": f"n{start + i}", "age": age})
+            for i, age in enumerate(ages)
+        ]
+
+
+class Recorder:
+    def __init__(self, realm: Realm) -> None:
+        self.realm = realm
+        self.calls: list[tuple[Any, ...]] = []
+        self.in_transaction: list[bool] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.in_transaction.append(self.realm.is_in_transaction)
+        self.calls.append(args)
+
+    @property
+    def changes(self) -> list[Any]:
+        return [c[1] for c in self.calls]
+
+
+# -- realm listeners --------------------------------------------------------------------
+
+
+def test_realm_listener_after_each_commit(realm: Realm) -> None:
+    rec = Recorder(realm)
+    token = realm.add_listener(rec)
+    assert rec.calls == []  # not called on registration
+    _items(realm, 1)
+    assert len(rec.calls) == 1
+    called_realm, changes = rec.calls[0]
+    assert called_realm is realm
+    assert isinstance(changes, RealmChanges)
+    assert changes.changed_classes == ("Item",) and changes.local
+    with realm.write():
+        realm.create("Other", {"v": 1})
+        realm.objects("Item")[0].age = 3
+    assert rec.changes[1].changed_classes == ("Item", "Other")
+    token.remove()
+    _items(realm, 2)
+    assert len(rec.calls) == 2
+
+
+def test_one_argument_realm_listener(realm: Realm) -> None:
+    calls: list[Realm] = []
+    realm.add_listener(lambda r: calls.append(r))
+    _items(realm, 1)
+    assert calls == [realm]
+
+
+def test_listeners_never_run_inside_a_transaction(realm: Realm) -> None:
+    (item,) = _items(realm, 1)
+    recs = [Recorder(realm) for _ in range(4)]
+    realm.add_listener(recs[0])
+    realm.objects("Item").add_listener(recs[1])
+    realm.objects("Item").sorted("age").filtered("age > 0").add_listener(recs[2])
+    item.add_listener(recs[3])
+    with realm.write():
+        item.age = 5
+        realm.create("Item", {"id": 100, "name": "x", "age": 9})
+        assert all(r.calls == [] for r in recs)  # nothing is delivered before the commit
+    assert [len(r.calls) for r in recs] == [1, 1, 1, 1]
+    assert not any(flag for r in recs for flag in r.in_transaction)
+
+
+def test_listener_sees_committed_data_from_another_connection(realm: Realm) -> None:
+    seen: list[int] = []
+
+    def check(_realm: Realm, _changes: Any) -> None:
+        with Realm.open(realm.path) as other:
+            seen.append(len(other.objects("Item")))
+
+    realm.add_listener(check)
+    _items(realm, 1, 2)
+    assert seen == [2]
+
+
+def test_failing_listener_does_not_stop_others_or_undo_the_commit(realm: Realm) -> None:
+    def boom(*_: Any) -> None:
+        raise RuntimeError("listener bug")
+
+    rec = Recorder(realm)
+    realm.add_listener(boom)
+    realm.objects("Item").add_listener(boom)
+    realm.add_listener(rec)
+    realm.objects("Item").add_listener(rec)
+    _items(realm, 1)
+    assert len(rec.calls) == 2 and len(realm.objects("Item")) == 1
+
+
+def test_listener_may_write(realm: Realm) -> None:
+    def on_change(r: Realm, changes: RealmChanges) -> None:
+        if "Item" in changes.changed_classes:
+            with r.write():
+                r.create("Other", {"v": len(r.objects("Item"))})
+
+    realm.add_listener(on_change)
+    _items(realm, 1)
+    assert [o.v for o in realm.objects("Other")] == [1]
+
+
+# -- Results listeners ------------------------------------------------------------------
+
+
+def test_results_change_shape(realm: Realm) -> None:
+    items = _items(realm, 10, 20, 30, 40)
+    results = realm.objects("Item")
+    rec = Recorder(realm)
+    token = results.add_listener(rec)
+    assert rec.calls == []
+    with realm.write():
+        realm.delete(items[1])  # old index 1
+        items[3].name = "changed"  # old index 3, new index 2
+        realm.create("Item", {"id": 50, "name": "e", "age": 50})  # new index 3
+    assert len(rec.calls) == 1
+    got_results, changes = rec.calls[0]
+    assert got_results is results and isinstance(changes, CollectionChanges)
+    assert changes == CollectionChanges(
+        deletions=(1,), insertions=(3,), modifications=(3,), new_modifications=(2,)
+    )
+    token.remove()
+    token.remove()  # removing twice is harmless
+    _items(realm, 60)
+    assert len(rec.calls) == 1
+
+
+def test_sorted_results_report_moves(realm: Realm) -> None:
+    items = _items(realm, 10, 20, 30, 40)
+    by_age = realm.objects("Item").sorted("age")
+    rec = Recorder(realm)
+    by_age.add_listener(rec)
+    with realm.write():
+        items[0].age = 35  # moves from 0 to 2
+        items[2].name = "same place"  # old 2, new 1
+        realm.create("Item", {"id": 9, "name": "first", "age": 1})  # new 0
+    (changes,) = rec.changes
+    assert [o.age for o in by_age] == [1, 20, 30, 35, 40]
+    assert changes.deletions == (0,)
+    assert changes.insertions == (0, 3)
+    assert changes.modifications == (2,) and changes.new_modifications == (2,)
+
+
+def test_filtered_results_report_entering_and_leaving(realm: Realm) -> None:
+    items = _items(realm, 10, 20, 30, 40)
+    old = realm.objects("Item").filtered("age > 25")
+    rec = Recorder(realm)
+    old.add_listener(rec)
+    with realm.write():
+        items[0].age = 50  # enters at the end (insertion order)
+        items[2].age = 5  # leaves: old index 0
+    (changes,) = rec.changes
+    assert [o.id for o in old] == [0, 3]
+    assert changes.deletions == (0,) and changes.insertions == (0,)
+    assert changes.modifications == () and changes.new_modifications == ()
+    with realm.write():
+        items[1].name = "not in the results"
+        realm.create("Other", {"v": 1})
+    assert len(rec.calls) == 1  # nothing changed for these results
+
+
+def test_results_listener_on_sorted_filtered_chain(realm: Realm) -> None:
+    _items(realm, 5, 15, 25, 35)
+    results = realm.objects("Item").filtered("age > $0", 10).sorted("age", reverse=True)
+    rec = Recorder(realm)
+    results.add_listener(rec)
+    with realm.write():
+        realm.create("Item", {"id": 10, "name": "x", "age": 30})
+    assert [o.age for o in results] == [35, 30, 25, 15]
+    assert rec.changes == [CollectionChanges(insertions=(1,))]
+
+
+def test_object_listener(realm: Realm) -> None:
+    a, b = _items(realm, 1, 2)
+    rec = Recorder(realm)
+    token = a.add_listener(rec)
+    assert rec.calls == []
+    with realm.write():
+        a.age = 5
+        a.name = "x"
+        b.age = 9
+    assert rec.calls == [(a, ObjectChange(deleted=False, changed_properties=("age", "name")))]
+    with realm.write():
+        b.age = 10  # another object: no call
+    assert len(rec.calls) == 1
+    with realm.write():
+        a.tags.append("t")
+        a.spot = {"x": 1}
+    assert rec.calls[-1][1].changed_properties == ("spot", "tags")
+    with realm.write():
+        a.spot.x = 2  # a change inside an embedded object changes its parent
+    assert rec.calls[-1][1].changed_properties == ("spot",)
+    with realm.write():
+        realm.delete(a)
+    assert rec.calls[-1][1] == ObjectChange(deleted=True)
+    token.remove()
+
+
+def test_object_listener_removed(realm: Realm) -> None:
+    (a,) = _items(realm, 1)
+    rec = Recorder(realm)
+    with a.add_listener(rec):
+        with realm.write():
+            a.age = 2
+    with realm.write():
+        a.age = 3
+    assert len(rec.calls) == 1
+
+
+def test_list_property_listener(realm: Realm) -> None:
+    (a,) = _items(realm, 1)
+    rec = Recorder(realm)
+    a.tags.add_listener(rec)
+    with realm.write():
+        a.age = 2
+    assert rec.calls == []
+    with realm.write():
+        a.tags.append("x")
+    assert len(rec.calls) == 1 and "tags" in rec.calls[0][1].changed_properties
+
+
+# -- incremental changes against a recomputed diff, for random transactions -------------
+
+QUERIES: list[Callable[[Results], Results]] = [
+    lambda r: r,
+    lambda r: r.sorted("age"),
+    lambda r: r.sorted("name", reverse=True),
+    lambda r: r.filtered("age > 50"),
+    lambda r: r.filtered("age > $0 AND group == $1", 30, 1).sorted("age"),
+    lambda r: r.sorted([("group", True), ("age", False)]),
+    lambda r: r.filtered("group != null").sorted("age", reverse=True),
+]
+
+_op = st.one_of(
+    st.tuples(st.just("insert"), st.integers(0, 100), st.sampled_from("abcd"),
+              st.none() | st.integers(0, 2)),
+    st.tuples(st.just("delete"), st.integers(0, 10**6)),
+    st.tuples(st.just("age"), st.integers(0, 10**6), st.integers(0, 100)),
+    st.tuples(st.just("name"), st.integers(0, 10**6), st.sampled_from("abcd")),
+    st.tuples(st.just("group"), st.integers(0, 10**6), st.none() | st.integers(0, 2)),
+    st.tuples(st.just("tags"), st.integers(0, 10**6)),
+)
+TRANSACTIONS = st.lists(st.lists(_op, min_size=1, max_size=8), min_size=1, max_size=6)
+
+
+def check_changes(old: list[int], new: list[int], calls: list[CollectionChanges],
+                  touched: set[int]) -> None:
+    """The delivered changes turn the old keys into the new ones, and report exactly the
+    modified objects that stayed."""
+    stayed_modified = {k for k in touched if k in old and k in new}
+    if not calls:
+        assert old == new, "the results changed but no notification came"
+        assert not stayed_modified, "objects in the results changed but no notification came"
+        return
+    assert len(calls) == 1
+    (c,) = calls
+    assert c, "an empty change set was delivered"
+    assert list(c.deletions) == sorted(set(c.deletions))
+    assert list(c.insertions) == sorted(set(c.insertions))
+    assert all(0 <= i < len(old) for i in (*c.deletions, *c.modifications))
+    assert all(0 <= i < len(new) for i in (*c.insertions, *c.new_modifications))
+    applied = [k for i, k in enumerate(old) if i not in set(c.deletions)]
+    for i in c.insertions:
+        applied.insert(i, new[i])
+    assert applied == new, "deletions and insertions do not turn the old results into the new"
+    assert not set(c.modifications) & set(c.deletions)
+    assert not set(c.new_modifications) & set(c.insertions)
+    reported_old = {old[i] for i in c.modifications}
+    reported_new = {new[i] for i in c.new_modifications}
+    assert reported_old == reported_new
+    assert reported_old <= stayed_modified, "a modification was reported for an unmodified object"
+    moved = {old[i] for i in c.deletions} & {new[i] for i in c.insertions}
+    assert stayed_modified <= reported_old | moved, "a modified object was not reported"
+
+
+def _run(realm: Realm, ops: list[tuple[Any, ...]], next_id: Iterator[int]) -> set[int]:
+    """Apply ops in one transaction; return the keys of objects modified and not deleted."""
+    touched: set[int] = set()
+    deleted: set[int] = set()
+    with realm.write():
+        for op in ops:
+            existing = list(realm.objects("Item"))
+            if op[0] == "insert":
+                realm.create("Item", {"id": next(next_id), "age": op[1], "name": op[2],
+                                      "group": op[3]})
+                continue
+            if not existing:
+                continue
+            obj = existing[op[1] % len(existing)]
+            if op[0] == "delete":
+                deleted.add(obj._key)
+                realm.delete(obj)
+            elif op[0] == "tags":
+                obj.tags.append("t")
+                touched.add(obj._key)
+            else:
+                obj[op[0]] = op[2]
+                touched.add(obj._key)
+    return touched - deleted
+
+
+@settings(max_examples=50, deadline=None)
+@given(initial=st.lists(st.tuples(st.integers(0, 100), st.sampled_from("abcd"),
+                                  st.none() | st.integers(0, 2)), max_size=12),
+       transactions=TRANSACTIONS)
+def test_incremental_changes_match_recomputed_results(
+    tmp_path_factory: pytest.TempPathFactory,
+    initial: list[tuple[int, str, int | None]],
+    transactions: list[list[tuple[Any, ...]]],
+) -> None:
+    path = tmp_path_factory.mktemp("notify") / "n.realm"
+    next_id = itertools.count()
+    with Realm.open(path, schema=SCHEMA) as realm, Realm.open(path) as remote:
+        with realm.write():
+            for age, name, group in initial:
+                realm.create("Item", {"id": next(next_id), "age": age, "name": name,
+                                      "group": group})
+        remote.refresh()
+        watched: list[tuple[Realm, Results, list[CollectionChanges], list[int]]] = []
+        for r in (realm, remote):
+            for make in QUERIES:
+                results = make(r.objects("Item"))
+                calls: list[CollectionChanges] = []
+                results.add_listener(lambda _r, c, calls=calls: calls.append(c))
+                watched.append((r, results, calls, [o._key for o in results]))
+        for ops in transactions:
+            # the old keys of each results, before this transaction
+            olds = [[o._key for o in make(r.objects("Item"))]
+                    for r in (realm, remote) for make in QUERIES]
+            touched = _run(realm, ops, next_id)
+            remote.refresh()  # the other connection gets the same changes from the change log
+            for (r, results, calls, _), old, make in zip(
+                watched, olds, QUERIES * 2, strict=True
+            ):
+                new = [o._key for o in make(r.objects("Item"))]  # recomputed from scratch
+                assert [o._key for o in results] == new
+                check_changes(old, new, calls, touched)
+                calls.clear()
+
+
+def test_many_changes_at_once(realm: Realm) -> None:
+    # more changed objects than the incremental path handles: the full diff takes over
+    _items(realm, *range(100))
+    results = realm.objects("Item").sorted("age", reverse=True)
+    calls: list[CollectionChanges] = []
+    results.add_listener(lambda _r, c: calls.append(c))
+    old = [o._key for o in results]
+    with realm.write():
+        for i, item in enumerate(realm.objects("Item")):
+            if i % 3 == 0:
+                realm.delete(item)
+            else:
+                item.age = (item.age * 7) % 100
+        for i in range(2500):
+            realm.create("Item", {"id": 1000 + i, "name": "bulk", "age": i % 100})
+    new = [o._key for o in realm.objects("Item").sorted("age", reverse=True)]
+    touched = {o._key for o in realm.objects("Item") if o.name != "bulk"}
+    check_changes(old, new, calls, touched)
+
+
+def test_listener_registered_inside_a_write_sees_that_write(realm: Realm) -> None:
+    _items(realm, 1)
+    rec = Recorder(realm)
+    with realm.write():
+        results = realm.objects("Item")
+        results.add_listener(rec)
+        realm.create("Item", {"id": 77, "name": "x", "age": 7, "spot": {"x": 1}})
+        item = realm.object_for_primary_key("Item", 77)
+    assert rec.calls == [(results, CollectionChanges(insertions=(1,)))]
+    assert not any(rec.in_transaction)
+    item.add_listener(rec)
+    with realm.write():
+        item.age = 8
+    assert rec.calls[-1] == (item, ObjectChange(changed_properties=("age",)))
