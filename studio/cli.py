@@ -34,7 +34,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
-COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm")
+COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server")
 DEFAULT_DEMO_PATH = "demo.realm"
 
 
@@ -478,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", nargs="?", default=DEFAULT_DEMO_PATH,
                    help=f"where to write it (default: {DEFAULT_DEMO_PATH})")
     p.set_defaults(handler=cmd_demo_realm)
+
+    # Parsed by the server itself (see docs/server.md); listed here for --help.
+    sub.add_parser("server", help="run the object server (studio server --help)", add_help=False)
     return parser
 
 
@@ -488,6 +491,16 @@ def _open_in_studio(argv: list[str]) -> int:
         f"is not available yet; commands are: {', '.join(COMMANDS)}"
     )
     return EXIT_USAGE
+
+
+def _run_server(argv: list[str]) -> int:
+    """``studio server ...``: the object server parses its own options."""
+    try:
+        from studio.server import main as server_main
+    except ImportError as exc:
+        _error(f"the object server cannot start: {exc}", "server")
+        return EXIT_USAGE
+    return server_main(argv)
 
 
 def _error(message: str, command: str | None = None) -> None:
@@ -522,6 +535,8 @@ def _describe(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 error, 130 interrupted)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "server":
+        return _run_server(arguments[1:])
     if arguments and not arguments[0].startswith("-") and arguments[0] not in COMMANDS:
         return _open_in_studio(arguments)
     parser = build_parser()

@@ -1,0 +1,579 @@
+"""The realm browser window (object name ``realmBrowser``).
+
+A sidebar of classes with live counts, the object table, the query bar, a status
+bar, back/forward through every navigation, and live updates from other processes
+(a RealmWatcher polled from a Qt timer). Editing actions live in
+:mod:`studio.ui.browser_actions`; this module is the window and its navigation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import QueryError, Realm
+from studio.core.watcher import RealmWatcher
+from studio.ui import errors, theme
+from studio.ui.browser_actions import BrowserActions
+from studio.ui.class_list import ClassList
+from studio.ui.commands import Session
+from studio.ui.create_panel import CreatePanel
+from studio.ui.formatting import is_object, object_class, object_key
+from studio.ui.message_bar import MessageBar
+from studio.ui.navigation import History, HistoryEntry, ViewSpec
+from studio.ui.query_bar import QueryBar
+from studio.ui.recent import settings
+from studio.ui.sources import BacklinkSource, CollectionSource, ResultsSource, RowSource
+from studio.ui.status import BrowserStatus
+from studio.ui.table_model import KindRole, ObjectTableModel, PropertyRole, RowObjectRole, ValueRole
+from studio.ui.table_view import ObjectTableView
+
+log = logging.getLogger(__name__)
+POLL_MS = 150
+
+
+def open_realm(path: str | os.PathLike[str], read_only: bool = False) -> tuple[Realm, str]:
+    """Open a realm file for the browser: read-only when the file cannot be written.
+
+    Returns the realm and a note to show (empty when nothing is worth saying).
+    Raises what ``Realm.open`` raises; :func:`studio.ui.errors.describe` words it.
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise IsADirectoryError(f"{file} is a folder")
+    if not file.exists():
+        raise FileNotFoundError(f"{file} does not exist")
+    note = ""
+    if not read_only and not (os.access(file, os.W_OK) and os.access(file.parent, os.W_OK)):
+        read_only = True
+        note = ("You have no permission to change this file (or its folder), so it is open "
+                "read-only.")
+    return Realm.open(file, read_only=read_only), note
+
+
+class RealmBrowser(BrowserActions, QMainWindow):
+    """One realm file's window. Several can be open at once."""
+
+    closed = Signal(object)
+    viewShown = Signal(object)  # the ViewSpec now on screen
+
+    def __init__(self, realm: Realm, *, manager: Any = None, note: str = "",
+                 poll_ms: int = POLL_MS, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("realmBrowser")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.realm = realm
+        self.manager = manager
+        self.read_only = realm.read_only
+        self.session = Session(realm, self.report_error)
+        self.undo_stack = QUndoStack(self)
+        self.history = History(self)
+        self.model = ObjectTableModel(parent=self)
+        self.model.set_edit_handler(self.edit_cell)
+        self.model.readError.connect(lambda text: self.show_message(text, "error"))
+        self.model.liveChange.connect(lambda _changes: self.update_status())
+        self.model.sortChanged.connect(self._sort_changed)
+        self.current_spec: ViewSpec | None = None
+        self._closing = False
+        self._build()
+        self._realm_token = realm.add_listener(self._realm_changed)
+        self.watcher = RealmWatcher(realm)
+        self._poll_error = ""
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(poll_ms)
+        self.poll_timer.timeout.connect(self.poll)
+        self.poll_timer.start()
+        self.refresh_classes()
+        self.setWindowTitle(f"{Path(realm.path).name} — Studio"
+                            + ("  (read-only)" if self.read_only else ""))
+        self.status.set_path(realm.path)
+        self.status.set_read_only(self.read_only)
+        self.apply_read_only()
+        self.resize(1200, 760)
+        if note:
+            self.show_message(note, "warning")
+        first = next((n for n in self.class_list.names() if not self.class_list.is_embedded(n)),
+                     None) or next(iter(self.class_list.names()), None)
+        if first is not None:
+            self.navigate(ViewSpec("class", first))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
+             manager: Any = None) -> RealmBrowser:
+        realm, note = open_realm(path, read_only)
+        return cls(realm, manager=manager, note=note)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(6, 6, 6, 0)
+        self.message_bar = MessageBar(central)
+        outer.addWidget(self.message_bar)
+        splitter = QSplitter(Qt.Orientation.Horizontal, central)
+        outer.addWidget(splitter, 1)
+
+        sidebar = QWidget(splitter)
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(0, 0, 0, 0)
+        self.class_list = ClassList(sidebar)
+        self.class_list.classChosen.connect(lambda name: self.navigate(ViewSpec("class", name)))
+        side.addWidget(self.class_list, 1)
+        self.system_toggle = QCheckBox("Show system classes", sidebar)
+        self.system_toggle.setObjectName("systemClassesToggle")
+        self.system_toggle.toggled.connect(self.class_list.set_show_system)
+        side.addWidget(self.system_toggle)
+        self.add_class_button = QPushButton("Add class…", sidebar)
+        self.add_class_button.setObjectName("addClassButton")
+        self.add_class_button.clicked.connect(self.show_add_class)
+        side.addWidget(self.add_class_button)
+
+        main = QWidget(splitter)
+        right = QVBoxLayout(main)
+        right.setContentsMargins(0, 0, 0, 0)
+        self.view_title = QLabel(main)
+        self.view_title.setObjectName("viewTitle")
+        self.view_title.setStyleSheet("QLabel { font-size: 15px; font-weight: bold; }")
+        right.addWidget(self.view_title)
+        self.query_bar = QueryBar(main)
+        self.query_edit = self.query_bar.edit
+        self.query_edit.queryChanged.connect(lambda q: self.apply_query(q, submitted=False))
+        self.query_edit.querySubmitted.connect(lambda q: self.apply_query(q, submitted=True))
+        right.addWidget(self.query_bar)
+        self.table = ObjectTableView(main)
+        self.table.setModel(self.model)
+        self.table.followRequested.connect(self.follow)
+        self.table.deleteRequested.connect(self.delete_selected)
+        self.table.dataMenuRequested.connect(self.show_cell_menu)
+        self.table.customContextMenuRequested.connect(
+            lambda pos: self.show_cell_menu(self.table.indexAt(pos), self.table.viewport()
+                                            .mapToGlobal(pos)))
+        self.table.delegate.invalidInput.connect(lambda text: self.show_message(text, "error"))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_selection())
+        right.addWidget(self.table, 1)
+        splitter.addWidget(sidebar)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([240, 960])
+        self.setCentralWidget(central)
+
+        self.create_panel = CreatePanel(self)
+        self.create_dock = QDockWidget("New object", self)
+        self.create_dock.setObjectName("createDock")
+        self.create_dock.setWidget(self.create_panel)
+        self.create_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                     | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.create_dock)
+        self.create_panel.closed.connect(self.create_dock.hide)
+        self.create_dock.hide()
+
+        self.status = BrowserStatus(self)
+        self.setStatusBar(self.status)
+        self._build_actions()
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, name: str = "",
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.triggered.connect(lambda _checked=False: slot())
+        if name:
+            action.setObjectName(name)
+        if tip:
+            action.setToolTip(tip)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.back_action = a("◀ Back", self.go_back, "Alt+Left", "backAction", "Back (Alt+Left)")
+        self.forward_action = a("Forward ▶", self.go_forward, "Alt+Right", "forwardAction",
+                                "Forward (Alt+Right)")
+        self.find_action = a("Query…", self.focus_query, "Ctrl+F", "findAction")
+        self.open_action = a("Open…", self.open_files, "Ctrl+O", "openAction")
+        self.close_action = a("Close", self.close, "Ctrl+W", "closeAction")
+        self.new_action = a("＋ New object", self.new_object, "Ctrl+N", "newObjectAction",
+                            "Create an object (Ctrl+N)")
+        self.delete_action = a("Delete", self.delete_selected, None, "deleteAction",
+                               "Delete the selected objects (Del)")
+        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addActions([self.undo_action, self.redo_action])
+        self.copy_json_action = a("Copy rows as JSON", lambda: self.copy_rows("json"),
+                                  "Ctrl+Shift+C", "copyJsonAction")
+        self.copy_csv_action = a("Copy rows as CSV", lambda: self.copy_rows("csv"), None,
+                                 "copyCsvAction")
+        self.export_json_action = a("Export view as JSON…", lambda: self.export_dialog("json"),
+                                    "Ctrl+E", "exportJsonAction")
+        self.export_csv_action = a("Export view as CSV…", lambda: self.export_dialog("csv"),
+                                   None, "exportCsvAction")
+        self.import_action = a("Import CSV…", self.import_dialog, "Ctrl+I", "importCsvAction")
+        self.add_class_action = a("Add class…", self.show_add_class, None, "addClassAction")
+        self.add_property_action = a("Add property…", self.show_add_property, None,
+                                     "addPropertyAction")
+        self.dark_action = a("Dark mode", self.toggle_dark, "Ctrl+Shift+D", "darkModeAction",
+                             "Switch between the light and dark palette")
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(theme.current() == "dark")
+        self.refresh_action = a("Refresh", self.poll, "F5", "refreshAction")
+        self.classes_action = a("Go to classes", self.class_list.setFocus, "Ctrl+L")
+        self.table_action = a("Go to table", self.table.setFocus, "Ctrl+T")
+
+        toolbar = QToolBar("Navigation", self)
+        toolbar.setObjectName("browserToolbar")
+        toolbar.setMovable(False)
+        for action in (self.back_action, self.forward_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        for action in (self.new_action, self.delete_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.undo_action)
+        toolbar.addAction(self.redo_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.dark_action)
+        self.addToolBar(toolbar)
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_json_action, self.export_csv_action,
+                              self.import_action])
+        models = file_menu.addMenu("Export schema as models")
+        from studio.ui.codegen import LANGUAGES
+
+        for key, label in LANGUAGES.items():
+            act = models.addAction(label)
+            act.setObjectName(f"models_{key}")
+            act.triggered.connect(lambda _c=False, k=key: self.export_models_dialog(k))
+        file_menu.addSeparator()
+        file_menu.addAction(self.close_action)
+        edit_menu = menus.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.new_action, self.delete_action, self.copy_json_action,
+                              self.copy_csv_action])
+        view_menu = menus.addMenu("&View")
+        view_menu.addActions([self.back_action, self.forward_action, self.find_action,
+                              self.refresh_action, self.classes_action, self.table_action])
+        view_menu.addSeparator()
+        view_menu.addAction(self.dark_action)
+        schema_menu = menus.addMenu("&Schema")
+        schema_menu.addActions([self.add_class_action, self.add_property_action])
+        self.history.changed.connect(self._update_nav_actions)
+        self._update_nav_actions()
+
+    def _update_nav_actions(self) -> None:
+        self.back_action.setEnabled(self.history.can_go_back())
+        self.forward_action.setEnabled(self.history.can_go_forward())
+
+    def apply_read_only(self) -> None:
+        editing = not self.read_only
+        for action in (self.new_action, self.delete_action, self.import_action,
+                       self.add_class_action, self.add_property_action):
+            action.setEnabled(editing)
+        self.add_class_button.setEnabled(editing)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
+        self.message_bar.show_message(text, level, timeout_ms=timeout_ms)
+
+    def report_error(self, exc: BaseException) -> None:
+        log.debug("browser error", exc_info=exc)
+        self.show_message(errors.describe(exc, self.realm.path), "error")
+
+    # -- classes and live updates ----------------------------------------------------------
+
+    def schema_of(self, class_name: str) -> Any:
+        return next((s for s in self.realm.schema if s.name == class_name), None)
+
+    def class_count(self, name: str) -> int:
+        spec = self.current_spec
+        if spec is not None and spec.kind == "class" and spec.class_name == name and not spec.query:
+            return self.model.total_rows  # already counted by the live model
+        return len(self.realm.objects(name))
+
+    def refresh_classes(self) -> None:
+        try:
+            classes = [(s.name, s.embedded) for s in self.realm.schema]
+            counts = {name: self.class_count(name) for name, _ in classes}
+        except Exception as exc:
+            self.report_error(exc)
+            return
+        self.class_list.set_classes(classes, counts)
+
+    def poll(self) -> None:
+        """Look for commits by other processes (the watcher refreshes and notifies)."""
+        if self._closing or self.realm.is_closed:
+            return
+        try:
+            self.watcher.poll()
+            self._poll_error = ""
+        except Exception as exc:
+            text = errors.describe(exc, self.realm.path)
+            if text != self._poll_error:  # say it once, not every 150 ms
+                self._poll_error = text
+                self.show_message(text, "error")
+
+    def _realm_changed(self, _realm: Any, summary: Any) -> None:
+        if self._closing:
+            return
+        if summary.schema_changed:
+            self.refresh_classes()
+            spec = self.current_spec
+            if spec is not None:
+                self._show(spec, keep_position=True)
+            return
+        for name in summary.changed_classes:
+            try:
+                self.class_list.set_count(name, self.class_count(name))
+            except Exception as exc:
+                self.report_error(exc)
+        source = self.model.source
+        if isinstance(source, CollectionSource | BacklinkSource) and source.owner_deleted:
+            self.show_message(f"The {source.owner.object_schema.name} object whose "
+                              f"{source.prop.name} this is was deleted.", "warning")
+        self.update_status()
+
+    # -- navigation -----------------------------------------------------------------------------
+
+    def navigate(self, spec: ViewSpec) -> bool:
+        """Show a view and remember it in the history."""
+        self._save_position()
+        source = self._build_source(spec)
+        if source is None:
+            return False
+        entry = self.history.push(spec)
+        self._install(spec, source, entry)
+        return True
+
+    def go_back(self) -> None:
+        if not self.history.can_go_back():
+            return
+        self._save_position()
+        entry = self.history.back()
+        if entry is not None:
+            self._show(entry.spec, entry)
+
+    def go_forward(self) -> None:
+        if not self.history.can_go_forward():
+            return
+        self._save_position()
+        entry = self.history.forward()
+        if entry is not None:
+            self._show(entry.spec, entry)
+
+    def _save_position(self) -> None:
+        entry = self.history.current
+        if entry is None:
+            return
+        current = self.table.currentIndex()
+        entry.row = current.row() if current.isValid() else -1
+        entry.column = max(0, current.column())
+        entry.scroll = self.table.verticalScrollBar().value()
+        entry.typing = False
+
+    def _show(self, spec: ViewSpec, entry: HistoryEntry | None = None,
+              keep_position: bool = False) -> bool:
+        if keep_position:
+            self._save_position()
+            entry = self.history.current
+        source = self._build_source(spec)
+        if source is None:
+            return False
+        self._install(spec, source, entry)
+        return True
+
+    def _build_source(self, spec: ViewSpec) -> RowSource | None:
+        realm = self.realm
+        schema = self.schema_of(spec.class_name)
+        if schema is None:
+            self.show_message(f"This realm has no class {spec.class_name!r} (any more).", "error")
+            return None
+        try:
+            if spec.kind == "class":
+                results = realm.objects(spec.class_name)
+                if spec.query:
+                    try:
+                        results = results.filtered(spec.query)
+                    except QueryError as exc:
+                        self.query_edit.set_query(spec.query)
+                        self.query_bar.show_error(exc.message, exc.position)
+                unsorted = results
+                if spec.sort is not None:
+                    results = results.sorted(spec.sort[0], reverse=not spec.sort[1])
+                return ResultsSource(results, realm=realm, read_only=self.read_only,
+                                     unsorted=unsorted, sort=spec.sort)
+            owner = realm.object_for_key(spec.class_name, spec.owner_key or 0)
+            if owner is None:
+                self.show_message(f"That {spec.class_name} object was deleted.", "warning")
+                return None
+            prop = schema.get_property(spec.prop or "")
+            if spec.kind == "backlinks":
+                return BacklinkSource(owner, prop, realm=realm, read_only=self.read_only)
+            return CollectionSource(owner, prop, realm=realm, read_only=self.read_only)
+        except Exception as exc:
+            self.report_error(exc)
+            return None
+
+    def _install(self, spec: ViewSpec, source: RowSource, entry: HistoryEntry | None) -> None:
+        self.current_spec = spec
+        self.model.set_source(source)
+        self.table.show_sort_indicator()
+        self.class_list.select_class(spec.class_name if spec.kind == "class" else None)
+        is_class = spec.kind == "class"
+        self.query_bar.setEnabled(is_class)
+        if self.query_edit.text().strip() != spec.query:
+            self.query_edit.set_query(spec.query)
+        if not spec.query or self._query_ok(spec):
+            self.query_bar.clear_error()
+        self.view_title.setText(source.title if not is_class else spec.describe())
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        for column in range(self.model.columnCount()):
+            header.resizeSection(column, min(max(header.sectionSize(column), 70), 320))
+        if spec.focus_key is not None:
+            row = self.model.find_row(spec.focus_key)
+            if row >= 0:
+                self.table.go_to_row(row, 0)
+        elif entry is not None and (entry.row >= 0 or entry.scroll > 0):
+            self.model.expose(max(entry.row + 1, entry.scroll + 100))
+            if entry.row >= 0:
+                self.table.go_to_row(entry.row, entry.column)
+            scroll = entry.scroll
+            self.table.verticalScrollBar().setValue(scroll)
+            QTimer.singleShot(0, lambda: self.table.verticalScrollBar().setValue(scroll))
+        self.update_status()
+        self.viewShown.emit(spec)
+
+    def _query_ok(self, spec: ViewSpec) -> bool:
+        try:
+            self.realm.objects(spec.class_name).filtered(spec.query)
+        except QueryError:
+            return False
+        return True
+
+    def show_class(self, name: str, query: str = "") -> bool:
+        return self.navigate(ViewSpec("class", name, query=query))
+
+    def focus_query(self) -> None:
+        self.query_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.query_edit.selectAll()
+
+    def apply_query(self, query: str, submitted: bool) -> None:
+        """Apply the query bar's text to the class on screen (errors stay in the bar)."""
+        spec = self.current_spec
+        if spec is None or spec.kind != "class":
+            return
+        try:
+            self.realm.objects(spec.class_name).filtered(query) if query else None
+        except QueryError as exc:
+            self.query_bar.show_error(exc.message, exc.position)
+            return
+        except Exception as exc:
+            self.query_bar.show_error(str(exc), 0)
+            return
+        self.query_bar.clear_error()
+        entry = self.history.current
+        new_spec = ViewSpec("class", spec.class_name, query=query, sort=spec.sort)
+        if new_spec == spec:
+            if entry is not None and submitted:
+                entry.typing = False
+            return
+        source = self._build_source(new_spec)
+        if source is None:
+            return
+        if entry is not None and entry.typing:
+            self.history.replace_current(new_spec)  # still typing: one entry per query
+        else:
+            self._save_position()
+            entry = self.history.push(new_spec, typing=True)
+        if submitted and self.history.current is not None:
+            self.history.current.typing = False
+        self._install(new_spec, source, None)
+
+    def _sort_changed(self) -> None:
+        spec = self.current_spec
+        source = self.model.source
+        if spec is None or spec.kind != "class" or source is None:
+            return
+        new_spec = ViewSpec("class", spec.class_name, query=spec.query, sort=source.sort_state)
+        self.current_spec = new_spec
+        self.history.replace_current(new_spec)
+
+    def follow(self, index: QModelIndex) -> None:
+        """Follow a link, or open a collection or backlinks, as a new view."""
+        if not index.isValid():
+            return
+        kind = index.data(KindRole)
+        prop = index.data(PropertyRole)
+        row = index.data(RowObjectRole)
+        value = index.data(ValueRole)
+        if kind in ("collection", "backlinks") and is_object(row) and prop is not None:
+            self.navigate(ViewSpec("backlinks" if kind == "backlinks" else "collection",
+                                   object_class(row), owner_key=object_key(row), prop=prop.name))
+        elif is_object(value):
+            self.navigate(ViewSpec("class", object_class(value), focus_key=object_key(value)))
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def update_status(self) -> None:
+        if self._closing:
+            return
+        spec = self.current_spec
+        total = self.model.total_rows
+        if spec is not None and spec.kind == "class":
+            of_class = None
+            if spec.query:
+                try:
+                    of_class = len(self.realm.objects(spec.class_name))
+                except Exception:
+                    of_class = None
+            self.status.set_count(total, of_class, "objects")
+        else:
+            self.status.set_count(total, None, "items")
+        self.status.update_size(self.realm.path)
+        self.update_selection()
+
+    def update_selection(self) -> None:
+        self.status.set_selection(len(self.table.selected_rows())
+                                  if self.table.selectionModel().hasSelection() else 0)
+
+    # -- theme and closing ---------------------------------------------------------------------
+
+    def toggle_dark(self) -> None:
+        mode = "dark" if self.dark_action.isChecked() else "light"
+        theme.apply(mode)
+        settings().setValue("theme", mode)
+        self.model.refresh_cells()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._closing = True
+        self.poll_timer.stop()
+        self._realm_token.remove()
+        self.model.close()
+        self.realm.close()
+        self.closed.emit(self)
+        super().closeEvent(event)
