@@ -4,10 +4,12 @@ API stays the one apps use."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from studio.core import instructions as ins
+from studio.core.errors import WrongTransactionStateError
 from studio.core.history import apply_instructions, encode_instructions
 from studio.core.storage import HISTORY_TABLE, META_TABLE
 
@@ -51,8 +53,18 @@ def apply_remote(
     ``cursors`` (e.g. the new server version) and ``rewritten_local`` (local changesets
     not yet acknowledged, transformed against this one: client version -> instructions)
     are stored in the same transaction, so a crash never separates them.
+
+    Inside an open ``realm.write(record=False)`` it joins that transaction (the sync
+    client reads the local history and applies a download under one write lock, so no
+    commit of another process can slip in between).
     """
-    with realm.write(record=False):
+    writer = realm._active_writer
+    if writer is not None and writer.instructions is not None:
+        raise WrongTransactionStateError(
+            "apply_remote inside a recording write transaction would record the server's "
+            "changes as local ones; open it with realm.write(record=False)"
+        )
+    with contextlib.nullcontext() if writer is not None else realm.write(record=False):
         apply_instructions(realm, instructions)
         if cursors:
             set_sync_values(realm, cursors)

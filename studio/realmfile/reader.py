@@ -281,9 +281,9 @@ class RealmFile:
                 )
             what = f"nested {value.kind}"
             if value.kind == "dictionary":
-                items = dictionary_items(
-                    self._buf, value.ref, max(self.format_version, 23), 2, what
-                )
+                # Nested collections exist only since format 24: always the
+                # [keys, values] layout, always string keys.
+                items = dictionary_items(self._buf, value.ref, 24, T_STRING, what)
                 return {k: self._resolve(v, link_table, depth + 1) for k, v in items}
             elements = bptree_values(self._buf, value.ref, mixed_leaf, what)
             return [self._resolve(v, link_table, depth + 1) for v in elements]

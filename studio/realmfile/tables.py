@@ -130,12 +130,13 @@ class TableInfo:
             self.primary_key = next((c for c in self.columns if c.col_key == self.pk_col_key), None)
 
 
-def _top_int(buf: RealmBuffer, values: list[int], index: int) -> int:
+def _top_int(values: list[int], index: int) -> int:
+    """Element ``index`` of a top array, 0 when an older file's array is shorter."""
     return values[index] if index < len(values) else 0
 
 
 def _ref_list(buf: RealmBuffer, values: list[int], index: int, what: str) -> list[int] | None:
-    ref = _top_int(buf, values, index)
+    ref = _top_int(values, index)
     if not ref or ref & 1:
         return None
     return buf.node_ints(ref, what)
@@ -202,13 +203,13 @@ def _read_table(buf: RealmBuffer, index: int, name: str, ref: int) -> TableInfo:
         raise buf.corrupt(f"{what}: its object tree ref is a tagged number", ref)
     if cluster_root:
         buf.check_ref(cluster_root, f"{what} objects")
-    key_value = _top_int(buf, values, 3)
+    key_value = _top_int(values, 3)
     table_key = key_value >> 1 if key_value & 1 else index
     opposite_tables = _ref_list(buf, values, 7, f"{what} link targets") or []
     opposite_cols = _ref_list(buf, values, 8, f"{what} link origins") or []
-    pk_raw = _top_int(buf, values, 11)
+    pk_raw = _top_int(values, 11)
     pk_col_key = pk_raw >> 1 if pk_raw & 1 else None
-    flags_raw = _top_int(buf, values, 12)
+    flags_raw = _top_int(values, 12)
     table_type = (flags_raw >> 1) & 3 if flags_raw & 1 else TABLE_TOP_LEVEL
     columns, backlinks = _read_spec(buf, what, spec_ref, opposite_tables, opposite_cols)
     tree = ClusterTree(buf, cluster_root, what)

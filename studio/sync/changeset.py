@@ -356,9 +356,7 @@ class _Decoder:
                         f"(the table has {n} entries)"
                     )
                 out.append(strings[element])
-            elif element < -(INT64_MAX + 1):
-                raise self.fail(f"path: list index {-element - 1} does not fit in 64 bits")
-            else:
+            else:  # msgpack ints stop at -2**63, so the index fits in 64 bits
                 out.append(-element - 1)
         if type(out[0]) is not str or not out[0]:
             raise self.fail("path must start with a property name")

@@ -238,11 +238,11 @@ def apply_instruction(state: State, ins: Instruction) -> None:
             raise ModelError(f"Clear of a {type(current).__name__}")
         current.clear()
     elif isinstance(ins, SetInsert | SetErase):
-        members = _container(obj, ins.path, SetCollection, True)
+        members = _container(obj, ins.path, SetCollection, isinstance(ins, SetInsert))
         member = value_key(ins.value)
         if isinstance(ins, SetInsert):
             members.setdefault(member, ins.value)
-        else:
+        elif members is not None:
             members.pop(member, None)
     elif isinstance(ins, DictSet):
         _container(obj, ins.path, Dictionary, True)[ins.key] = _new_value(ins.value)

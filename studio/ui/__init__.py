@@ -4,3 +4,7 @@
 """
 
 from __future__ import annotations
+
+from studio.ui._pyside_fix import protect_singletons
+
+protect_singletons()  # before any Qt call: see studio/ui/_pyside_fix.py

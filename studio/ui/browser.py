@@ -41,11 +41,21 @@ from studio.ui.query_bar import QueryBar
 from studio.ui.recent import settings
 from studio.ui.sources import BacklinkSource, CollectionSource, ResultsSource, RowSource
 from studio.ui.status import BrowserStatus
-from studio.ui.table_model import KindRole, ObjectTableModel, PropertyRole, RowObjectRole, ValueRole
+from studio.ui.table_model import (
+    KindRole,
+    ObjectTableModel,
+    PropertyRole,
+    RowObjectRole,
+    ValueRole,
+    cell_data,
+)
 from studio.ui.table_view import ObjectTableView
 
 log = logging.getLogger(__name__)
 POLL_MS = 150
+# How long a write waits for another process's write lock before the browser says the
+# file is locked. Realm.open waits 30 s, which would freeze the window that long.
+BUSY_TIMEOUT_MS = 2000
 
 
 def open_realm(path: str | os.PathLike[str], read_only: bool = False) -> tuple[Realm, str]:
@@ -64,7 +74,10 @@ def open_realm(path: str | os.PathLike[str], read_only: bool = False) -> tuple[R
         read_only = True
         note = ("You have no permission to change this file (or its folder), so it is open "
                 "read-only.")
-    return Realm.open(file, read_only=read_only), note
+    realm = Realm.open(file, read_only=read_only)
+    # No public knob for it yet: set the lock wait on the realm's SQLite connection.
+    realm._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+    return realm, note
 
 
 class RealmBrowser(BrowserActions, QMainWindow):
@@ -210,7 +223,7 @@ class RealmBrowser(BrowserActions, QMainWindow):
         self.find_action = a("Query…", self.focus_query, "Ctrl+F", "findAction")
         self.open_action = a("Open…", self.open_files, "Ctrl+O", "openAction")
         self.close_action = a("Close", self.close, "Ctrl+W", "closeAction")
-        self.new_action = a("＋ New object", self.new_object, "Ctrl+N", "newObjectAction",
+        self.new_action = a("+ New object", self.new_object, "Ctrl+N", "newObjectAction",
                             "Create an object (Ctrl+N)")
         self.delete_action = a("Delete", self.delete_selected, None, "deleteAction",
                                "Delete the selected objects (Del)")
@@ -527,10 +540,10 @@ class RealmBrowser(BrowserActions, QMainWindow):
         """Follow a link, or open a collection or backlinks, as a new view."""
         if not index.isValid():
             return
-        kind = index.data(KindRole)
-        prop = index.data(PropertyRole)
-        row = index.data(RowObjectRole)
-        value = index.data(ValueRole)
+        kind = cell_data(index, KindRole)
+        prop = cell_data(index, PropertyRole)
+        row = cell_data(index, RowObjectRole)
+        value = cell_data(index, ValueRole)
         if kind in ("collection", "backlinks") and is_object(row) and prop is not None:
             self.navigate(ViewSpec("backlinks" if kind == "backlinks" else "collection",
                                    object_class(row), owner_key=object_key(row), prop=prop.name))

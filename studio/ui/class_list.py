@@ -51,19 +51,22 @@ class ClassList(QTreeWidget):
             for name, embedded in classes:
                 item = QTreeWidgetItem([name, ""])
                 item.setData(0, NameRole, name)
-                item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                item.setTextAlignment(
+                    1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                )
                 if embedded:
                     self._embedded.add(name)
                     font = QFont(self.font())
                     font.setItalic(True)
                     item.setFont(0, font)
-                    item.setText(0, f"{name}  ⧉")
+                    item.setText(0, f"{name} (embedded)")
                     item.setToolTip(0, f"{name}: embedded objects (they live inside their parent"
                                        " objects)")
                 else:
                     item.setToolTip(0, name)
-                item.setHidden(is_system_class(name) and not self._show_system)
                 self.addTopLevelItem(item)
+                # (an item's hidden flag only holds once it is in the tree)
+                item.setHidden(is_system_class(name) and not self._show_system)
                 self.set_count(name, counts.get(name, 0))
             if current:
                 self.select_class(current)

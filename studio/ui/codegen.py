@@ -9,6 +9,7 @@ schema), so it can be pasted into an app that opens the same realm.
 from __future__ import annotations
 
 import json
+import pprint
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,9 +64,8 @@ def _py_type(prop: Property) -> str:
         return f"LinkingObjects  # of {prop.object_type}.{prop.origin_property}"
     base = prop.object_type if prop.type == "object" else _PY[prop.type]
     assert base is not None
-    if prop.type == "object" and prop.collection is None:
-        base += " | None"
-    elif prop.optional and prop.type != "mixed":
+    single_link = prop.type == "object" and prop.collection is None
+    if single_link or (prop.optional and prop.type != "mixed"):
         base += " | None"
     if prop.collection == "list":
         return f"RealmList  # of {base}"
@@ -90,7 +90,8 @@ def python(classes: Sequence[ObjectSchema]) -> str:
         "",
         "from studio.core import LinkingObjects, ObjectId, RealmDictionary, RealmList, RealmSet",
         "",
-        "SCHEMA: list[dict[str, Any]] = " + _indent_json([js_schema(c) for c in classes], ""),
+        "SCHEMA: list[dict[str, Any]] = "
+        + pprint.pformat([js_schema(c) for c in classes], width=96, sort_dicts=False),
     ]
     for cls in classes:
         kind = "embedded class" if cls.embedded else "class"
@@ -174,8 +175,8 @@ def _kotlin_property(prop: Property) -> list[str]:
         element, default = _KOTLIN[prop.type]
         nullable = prop.optional or prop.type == "mixed"
     if prop.collection is not None:
-        inner = element + ("?" if nullable and prop.type != "object" or
-                           prop.collection == "dictionary" and prop.type == "object" else "")
+        inner = element + ("?" if (nullable and prop.type != "object") or
+                           (prop.collection == "dictionary" and prop.type == "object") else "")
         kind, make = {
             "list": ("RealmList", "realmListOf()"),
             "set": ("RealmSet", "realmSetOf()"),
@@ -224,7 +225,7 @@ def _ts_property(prop: Property) -> str:
             element = f"{element} | null"
         kind = {"list": "Realm.List", "set": "Realm.Set", "dictionary": "Realm.Dictionary"}
         return f"{prop.name}!: {kind[prop.collection]}<{element}>;"
-    if prop.type == "object" or prop.optional and prop.type != "mixed":
+    if prop.type == "object" or (prop.optional and prop.type != "mixed"):
         return f"{prop.name}?: {element} | null;"
     return f"{prop.name}!: {element};"
 

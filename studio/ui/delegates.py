@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui import formatting as fmt
-from studio.ui.table_model import KindRole, PropertyRole, TypeRole, ValueRole
+from studio.ui.table_model import KindRole, PropertyRole, ValueRole, cell_data
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 ISO_FORMAT = "yyyy-MM-ddTHH:mm:ss.zzz'Z'"
@@ -184,8 +184,8 @@ class ValueDelegate(QStyledItemDelegate):
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
                      index: ModelIndex) -> QWidget | None:
-        prop = index.data(PropertyRole)
-        kind = index.data(KindRole)
+        prop = cell_data(index, PropertyRole)
+        kind = cell_data(index, KindRole)
         if kind in ("collection", "backlinks", "data", "bool"):
             return None
         if kind == "key" or prop is None:
@@ -200,7 +200,7 @@ class ValueDelegate(QStyledItemDelegate):
             pk_type = self._target_pk_type(index)
             return TypedLineEdit(pk_type or "string", True, parent) if pk_type else None
         if prop.type == "string":
-            value = index.data(ValueRole)
+            value = cell_data(index, ValueRole)
             if isinstance(value, str) and "\n" in value:
                 return QPlainTextEdit(parent)  # a line edit would flatten the lines
         return TypedLineEdit(prop.type, prop.optional, parent)
@@ -212,7 +212,7 @@ class ValueDelegate(QStyledItemDelegate):
     @staticmethod
     def _target(index: ModelIndex) -> Any:
         model = index.model()
-        prop = index.data(PropertyRole)
+        prop = cell_data(index, PropertyRole)
         source = getattr(model, "source", None)
         realm = getattr(source, "realm", None)
         if realm is None or prop is None:
@@ -227,7 +227,7 @@ class ValueDelegate(QStyledItemDelegate):
         return str(target.get_property(target.primary_key).type)
 
     def setEditorData(self, editor: QWidget, index: ModelIndex) -> None:
-        value = index.data(ValueRole)
+        value = cell_data(index, ValueRole)
         if isinstance(editor, QPlainTextEdit):
             editor.setPlainText(value or "")
         elif hasattr(editor, "set_value"):
@@ -245,18 +245,20 @@ class ValueDelegate(QStyledItemDelegate):
         except ValueError as exc:
             self.invalidInput.emit(str(exc))
             return
-        prop = index.data(PropertyRole)
-        if prop is not None and prop.type == "object" and index.data(KindRole) == "link":
-            if value is not None:
-                realm, target = self._target(index)
-                found = realm.object_for_primary_key(target.name, value) if target else None
-                if found is None:
-                    self.invalidInput.emit(
-                        f"no {prop.object_type} has the primary key {fmt.scalar_text(value)}"
-                    )
-                    return
-                value = found
-        if value == index.data(ValueRole) and type(value) is type(index.data(ValueRole)):
+        prop = cell_data(index, PropertyRole)
+        kind = cell_data(index, KindRole)
+        is_link = prop is not None and prop.type == "object" and kind == "link"
+        if is_link and value is not None:
+            realm, target = self._target(index)
+            found = realm.object_for_primary_key(target.name, value) if target else None
+            if found is None:
+                self.invalidInput.emit(
+                    f"no {prop.object_type} has the primary key {fmt.scalar_text(value)}"
+                )
+                return
+            value = found
+        old = cell_data(index, ValueRole)
+        if value == old and type(value) is type(old):
             return  # unchanged: no write, no undo step
         model.setData(index, value, Qt.ItemDataRole.EditRole)
 
@@ -274,9 +276,9 @@ class ValueDelegate(QStyledItemDelegate):
 
 def is_followable(index: ModelIndex) -> bool:
     """A link with a target, a collection, backlinks, or a mixed value holding a link."""
-    kind = index.data(KindRole)
+    kind = cell_data(index, KindRole)
     if kind in ("collection", "backlinks"):
         return True
     if kind in ("link", "mixed"):
-        return fmt.is_object(index.data(ValueRole))
+        return fmt.is_object(cell_data(index, ValueRole))
     return False

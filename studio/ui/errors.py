@@ -23,11 +23,11 @@ def describe(exc: BaseException, path: str = "") -> str:
     ):
         return (f"Permission denied on{where or ' the file'}. Open it read-only, or change "
                 "the file's permissions (or ask its owner) and try again.")
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in lowered or "database is locked" \
+    if (isinstance(exc, sqlite3.OperationalError) and "locked" in lowered) or "database is locked" \
             in lowered:
         return (f"The realm{where} is locked by another program that is writing to it. "
                 "Wait for it to finish (or close it) and try again.")
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in lowered or (
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in lowered or (
         "database or disk is full" in lowered
     ):
         return ("The disk is full: the change was not saved. Free some space on the disk "
@@ -36,9 +36,9 @@ def describe(exc: BaseException, path: str = "") -> str:
         return f"The file{where} does not exist (any more). Choose another file."
     if isinstance(exc, IsADirectoryError):
         return f"{path or 'This'} is a folder, not a realm file. Choose a .realm file."
-    if isinstance(exc, FileFormatError) or isinstance(exc, sqlite3.DatabaseError) and (
+    if isinstance(exc, FileFormatError) or (isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in lowered or "malformed" in lowered
-    ):
+    )):
         return f"{text} Choose a realm file (created by studio or by a Realm SDK)."
     if isinstance(exc, WrongTransactionStateError) and "read-only" in lowered:
         return "This realm is open read-only: it cannot be changed. Reopen it for writing."
@@ -47,5 +47,6 @@ def describe(exc: BaseException, path: str = "") -> str:
     if isinstance(exc, RealmError | ValueError | TypeError | KeyError):
         return text or type(exc).__name__
     if isinstance(exc, OSError):
-        return f"{exc.strerror or text}{':' + where if where else ''}. Check the path and try again."
+        reason = exc.strerror or text
+        return f"{reason}{':' + where if where else ''}. Check the path and try again."
     return f"{type(exc).__name__}: {text}"

@@ -66,17 +66,21 @@ def object_key(obj: Any) -> int | None:
 
 
 def object_summary(obj: Any) -> str:
-    """How a link shows its target: the primary key, else the first string property, else
-    the object key. Deleted targets say so instead of raising."""
+    """How a link shows its target: a readable primary key (string or int), else the first
+    non-empty string property (an ObjectId says little to a person), else the primary key
+    or object key. Deleted targets say so instead of raising."""
     try:
         schema = obj.object_schema
-        if schema.primary_key is not None:
-            return scalar_text(obj[schema.primary_key])
+        pk = schema.get(schema.primary_key) if schema.primary_key is not None else None
+        if pk is not None and pk.type in ("string", "int"):
+            return scalar_text(obj[pk.name])
         for prop in schema.properties:
             if prop.type == "string" and prop.collection is None:
                 value = obj[prop.name]
                 if value:
                     return _one_line(str(value), 60)
+        if pk is not None:
+            return scalar_text(obj[pk.name])
         key = object_key(obj)
         return f"#{key}" if key is not None else schema.name
     except Exception:  # a deleted target, a closed realm: show, never crash a paint
@@ -113,7 +117,7 @@ def scalar_text(value: Any, limit: int = _MAX_TEXT) -> str:
 
 def collection_items(value: Any) -> list[Any]:
     """The elements of a list/set (or ``(key, value)`` pairs of a dictionary), as a list."""
-    if isinstance(value, Mapping) or hasattr(value, "items") and not isinstance(value, list):
+    if isinstance(value, Mapping) or (hasattr(value, "items") and not isinstance(value, list)):
         return list(value.items())
     return list(value)
 

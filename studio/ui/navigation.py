@@ -35,7 +35,7 @@ class ViewSpec:
             if self.query:
                 text += f" where {self.query}"
             return text
-        return f"{self.class_name} #{self.owner_key} › {self.prop}"
+        return f"{self.class_name} #{self.owner_key} > {self.prop}"
 
 
 @dataclass(slots=True)

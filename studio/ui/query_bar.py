@@ -136,7 +136,7 @@ class QueryBar(QWidget):
     def error_text(self) -> str:
         return "" if self.error_label.isHidden() else self.error_label.text()
 
-    def setEnabled(self, enabled: bool) -> None:  # noqa: N802 (Qt's name)
+    def setEnabled(self, enabled: bool) -> None:
         super().setEnabled(enabled)
         self.edit.setPlaceholderText(
             "Filter with a query, e.g.  age > 30 AND name BEGINSWITH[c] 'a'   (Ctrl+F)"

@@ -109,9 +109,8 @@ class RowSource:
             return True
         if prop is None or prop.is_backlink or prop.collection is not None:
             return False
-        if column.kind == "property" and prop.is_primary_key:
-            return False  # Realm never changes a primary key in place
-        return True
+        # Realm never changes a primary key in place.
+        return not (column.kind == "property" and prop.is_primary_key)
 
     def can_sort(self, column: Column) -> bool:
         return False

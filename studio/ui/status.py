@@ -53,7 +53,7 @@ class BrowserStatus(QStatusBar):
 
     def set_read_only(self, read_only: bool, why: str = "") -> None:
         self.mode_label.setVisible(read_only)
-        self.mode_label.setText("🔒 Read-only")
+        self.mode_label.setText("READ-ONLY")
         self.mode_label.setToolTip(why or "This realm is open read-only: editing is disabled.")
         self.mode_label.setStyleSheet(
             "QLabel { color: #b26a00; font-weight: bold; padding: 0 6px; }"

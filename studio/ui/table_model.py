@@ -42,9 +42,25 @@ KindRole = Qt.ItemDataRole.UserRole + 4  # "value" | "link" | "collection" | "ba
 TypeRole = Qt.ItemDataRole.UserRole + 5  # the value's type name (mixed: the current type)
 
 PAGE_SIZE = 256
+# Up to this many rows a source starts listening at once; above, only after the first
+# paint (a live Results reads all of its keys when it starts listening: ~1 s a million).
+LISTEN_AT_ONCE = 50_000
 MAX_PAGES = 32  # 8192 rows of objects at most in memory, whatever the class size
 
 EditHandler = Callable[[QModelIndex, Any], bool]
+
+
+def cell_data(index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    """``index.data(role)``, asked of the Python model directly.
+
+    PySide6 6.12's ``QModelIndex.data()`` drops a reference to ``None`` each time a
+    Python model returns None, and enough calls crash the interpreter ("deallocating
+    None"); calling the model's own ``data`` method avoids the conversion.
+    """
+    model = index.model()
+    if model is None or not index.isValid():
+        return None
+    return model.data(QModelIndex(index), role)
 
 
 def cell_kind(column: Column) -> str:
@@ -97,9 +113,10 @@ class ObjectTableModel(QAbstractTableModel):
     def source(self) -> RowSource | None:
         return self._source
 
-    def set_source(self, source: RowSource | None, *, subscribe: str = "later") -> None:
+    def set_source(self, source: RowSource | None, *, subscribe: str = "auto") -> None:
         """Show ``source``. ``subscribe``: "now", "later" (after the first paint, because a
-        live Results loads all of its keys when it starts listening) or "never"."""
+        live Results loads all of its keys when it starts listening), "auto" (now for
+        small sources, later for large ones) or "never"."""
         self._stop_listening()
         self.beginResetModel()
         self._source = source
@@ -116,7 +133,7 @@ class ObjectTableModel(QAbstractTableModel):
         self.endResetModel()
         if source is None or subscribe == "never":
             return
-        if subscribe == "now":
+        if subscribe == "now" or (subscribe == "auto" and self._total <= LISTEN_AT_ONCE):
             self.start_listening()
         else:
             generation = self._generation
@@ -279,7 +296,8 @@ class ObjectTableModel(QAbstractTableModel):
         if role == RowObjectRole:
             return self.row_object(index.row())
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column.prop is not None and column.prop.type in fmt.NUMERIC_TYPES and kind == "value":
+            prop = column.prop
+            if prop is not None and prop.type in fmt.NUMERIC_TYPES and kind == "value":
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if role not in (
@@ -447,7 +465,7 @@ class ObjectTableModel(QAbstractTableModel):
             return
         if sorted_source is not None:
             keep = self._exposed
-            self.set_source(sorted_source, subscribe="now" if self.listening else "later")
+            self.set_source(sorted_source, subscribe="now" if self.listening else "auto")
             self.expose(keep)
             self.sortChanged.emit()
 

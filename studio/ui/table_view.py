@@ -13,7 +13,7 @@ from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from studio.ui.delegates import ValueDelegate, is_followable
-from studio.ui.table_model import ObjectTableModel
+from studio.ui.table_model import KindRole, ObjectTableModel, cell_data
 
 ROW_HEIGHT_PADDING = 6
 
@@ -108,10 +108,9 @@ class ObjectTableView(QTableView):
                 if is_followable(current):
                     self.followRequested.emit(current)
                 elif self.model().flags(current) & Qt.ItemFlag.ItemIsEditable:
-                    if current.data(Qt.ItemDataRole.CheckStateRole) is None:
+                    if cell_data(current, Qt.ItemDataRole.CheckStateRole) is None:
                         self.edit(current)
-                elif current.isValid() and self.model().data(
-                        current, Qt.ItemDataRole.UserRole + 4) == "data":
+                elif cell_data(current, KindRole) == "data":
                     self.dataMenuRequested.emit(current)
                 return
             if key == Qt.Key.Key_Delete or event.matches(QKeySequence.StandardKey.Delete):

@@ -237,7 +237,6 @@ def test_decoder_accepts_the_reference() -> None:
         (mutated((6, 0, 3), [-1]), "must start with a property name"),
         (mutated((6, 0, 3), [1, "x"]), "path element must be an integer"),
         (mutated((6, 0, 3), [1, 9]), "string-table index 9 out of range"),
-        (mutated((6, 0, 3), [1, -(2**63) - 1]), "does not fit"),
         (mutated((6, 0, 4), [7]), "unknown value tag"),
         (mutated((6, 0, 4), [0, 0]), "a link is [0, class, primary key]"),
         (mutated((6, 0, 4), [1, 2]), "no fields"),
@@ -314,7 +313,7 @@ def test_random_bytes_raise_only_remote_protocol_error(data: bytes) -> None:
     _decode_or_protocol_error(data)
 
 
-@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(changesets, st.data())
 def test_mutated_encodings_raise_only_remote_protocol_error(
     changeset: Changeset, data: st.DataObject
@@ -351,7 +350,7 @@ _ANY_MSGPACK = st.recursive(
 )
 
 
-@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(changesets.filter(lambda c: bool(c.instructions)), st.data())
 def test_structural_mutations_raise_only_remote_protocol_error(
     changeset: Changeset, data: st.DataObject

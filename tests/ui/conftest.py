@@ -8,12 +8,15 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
+import studio.ui  # noqa: F401  (first: guards against a PySide6 6.12 refcount bug)
 from studio.core import Realm
 from studio.demo import build_demo_realm
 
@@ -111,3 +114,40 @@ def people_realm(people_path: Path) -> Iterator[Realm]:
     realm = Realm.open(people_path)
     yield realm
     realm.close()
+
+
+@pytest.fixture
+def open_browser(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """Open a RealmBrowser on a path; every browser is closed after the test."""
+    from studio.ui.browser import RealmBrowser
+
+    opened: list[RealmBrowser] = []
+
+    def opener(path: Path, **kwargs: Any) -> RealmBrowser:
+        browser = RealmBrowser.open(path, **kwargs)
+        qtbot.addWidget(browser)
+        browser.show()
+        opened.append(browser)
+        # Shortcuts (Ctrl+Z, Alt+Left...) only reach the active window.
+        browser.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is browser)
+        qtbot.waitUntil(lambda: browser.model.listening or browser.model.source is None)
+        return browser
+
+    yield opener
+    for browser in opened:
+        if not browser.realm.is_closed:
+            browser.close()
+
+
+def commit_elsewhere(path: Path, code: str) -> None:
+    """Run ``code`` (with ``realm`` open on ``path``, inside a write) in another process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = "from studio.core import Realm\n" + (
+        f"with Realm.open({str(path)!r}) as realm, realm.write():\n"
+        + textwrap.indent(textwrap.dedent(code), "    ")
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

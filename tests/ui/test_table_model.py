@@ -233,9 +233,8 @@ def test_linked_object_change_repaints_without_reset(people_realm: Realm, qtbot:
     model = model_for(people_realm, "Dog")
     resets: list[int] = []
     model.modelReset.connect(lambda: resets.append(1))
-    with qtbot.waitSignal(model.dataChanged):
-        with people_realm.write():
-            people_realm.object_for_primary_key("Person", 0)["name"] = "renamed"
+    with qtbot.waitSignal(model.dataChanged), people_realm.write():
+        people_realm.object_for_primary_key("Person", 0)["name"] = "renamed"
     assert not resets
 
 
@@ -249,15 +248,15 @@ def test_diff_rows() -> None:
 def test_first_rows_before_listening_then_live(people_realm: Realm, qtbot: Any) -> None:
     """set_source(subscribe='later') paints from a window read, then listens."""
     model = ObjectTableModel()
-    model.set_source(ResultsSource(people_realm.objects("Person"), realm=people_realm))
+    model.set_source(ResultsSource(people_realm.objects("Person"), realm=people_realm),
+                     subscribe="later")
     assert not model.listening
     assert cell(model, 0, "name") == "person 00"
     qtbot.waitUntil(lambda: model.listening)
     view = QTableView()
     view.setModel(model)
-    with qtbot.waitSignal(model.rowsInserted):
-        with people_realm.write():
-            people_realm.create("Person", {"id": 500, "name": "late", "alive": True})
+    with qtbot.waitSignal(model.rowsInserted), people_realm.write():
+        people_realm.create("Person", {"id": 500, "name": "late", "alive": True})
 
 
 def test_commit_from_another_process_while_scrolled(people_path: Path, qtbot: Any) -> None:
@@ -291,6 +290,17 @@ def test_commit_from_another_process_while_scrolled(people_path: Path, qtbot: An
     assert view.selectionModel().isRowSelected(40, QModelIndex())
     assert not resets
     realm.close()
+
+
+def test_large_sources_listen_after_the_first_paint(people_realm: Realm, qtbot: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ui import table_model
+
+    monkeypatch.setattr(table_model, "LISTEN_AT_ONCE", 10)
+    model = model_for(people_realm, "Person")  # 50 rows: "large" here
+    model.set_source(ResultsSource(people_realm.objects("Person"), realm=people_realm))
+    assert not model.listening
+    qtbot.waitUntil(lambda: model.listening)
 
 
 @pytest.mark.parametrize("page_size", [1, 7])

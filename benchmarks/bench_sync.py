@@ -1,0 +1,432 @@
+"""Sync benchmark: prints one JSON line.
+
+The object server runs in its own process (``python -m studio.server``); a raw
+websocket echo server runs in another, as the physical limit of the network
+path. Measured in one run:
+
+- latency from a commit on client A to the listener on client B (two Apps with
+  their own websockets, one realm), p50 and p99, next to the echo round trip;
+- changesets per second integrated into one realm from 10 clients uploading at
+  once (protocol-level clients: they upload batches of up to 100 changesets,
+  as the client library does when writes outpace the network, and do not apply
+  the other clients' downloads locally, so the figure is the server's);
+  also the same with 10 full ``App`` clients in this one process, which
+  download and apply everyone's changes (so it is bounded by this process);
+- idle connections (each bound to a realm) held by one server process, and
+  its resident memory;
+- time for a new client to download a realm of N objects (open_realm with
+  wait_for_download until everything is applied locally).
+
+Usage: python benchmarks/bench_sync.py [--quick] [--idle N] [--objects N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from websockets.asyncio.client import ClientConnection as WebSocket
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from studio.core.instructions import Changeset, CreateObject, Set
+from studio.sync.client import App, SyncConfig, User
+from studio.sync.protocol import (
+    WEBSOCKET_SUBPROTOCOL,
+    Bind,
+    Upload,
+    UploadProgress,
+    encode_message,
+)
+
+PASSWORD = "bench-admin-pw"
+SCHEMA = [
+    {"name": "Ping", "primaryKey": "_id", "properties": {"_id": "int", "sent": "double"}},
+    {
+        "name": "Item",
+        "primaryKey": "_id",
+        "properties": {"_id": "int", "name": "string", "value": "double", "tag": "string"},
+    },
+]
+NO_WATCH = SyncConfig(watch_files=False, reconnect_initial=0.05, reconnect_max=1.0)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def start_process(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """Start a child that prints ``listening on URL``; returns it and the URL."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "listening on " in line:
+            return proc, line.split("listening on ", 1)[1].strip()
+    proc.kill()
+    raise RuntimeError(f"{args} did not start")
+
+
+async def echo_main() -> None:
+    from websockets.asyncio.server import serve
+
+    async def echo(ws: Any) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on ws://127.0.0.1:{port}", flush=True)
+        await asyncio.Future()
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+async def bench_echo(url: str, n: int) -> list[float]:
+    payload = b"x" * 100
+    out = []
+    async with connect(url, compression=None, proxy=None) as ws:
+        for i in range(n + 20):
+            t0 = time.perf_counter()
+            await ws.send(payload)
+            await ws.recv()
+            if i >= 20:
+                out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def bench_latency(base: str, user: User, tmp: Path, n: int) -> list[float]:
+    app_a, app_b = App(base, config=NO_WATCH), App(base, config=NO_WATCH)
+    a = await app_a.open_realm(user, "/shared/latency", path=tmp / "lat-a.realm", schema=SCHEMA)
+    b = await app_b.open_realm(user, "/shared/latency", path=tmp / "lat-b.realm", schema=SCHEMA)
+    await a.sync_session.wait_for_download_completion(30)
+    await b.sync_session.wait_for_download_completion(30)
+    arrived: dict[int, float] = {}
+    pings = b.objects("Ping")
+    waiting: dict[int, asyncio.Future[None]] = {}
+
+    def on_change(results: Any, changes: Any) -> None:
+        now = time.perf_counter()
+        for index in changes.insertions:
+            key = results[index]._id
+            arrived[key] = now
+            future = waiting.pop(key, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    token = pings.add_listener(on_change)
+    loop = asyncio.get_running_loop()
+    out = []
+    for i in range(n + 20):
+        future: asyncio.Future[None] = loop.create_future()
+        waiting[i] = future
+        with a.write():
+            a.create("Ping", {"_id": i, "sent": 0.0})
+        committed = time.perf_counter()
+        await asyncio.wait_for(future, 10)
+        if i >= 20:
+            out.append((arrived[i] - committed) * 1000)
+        await asyncio.sleep(0.002)  # an idle moment between commits, as in a chat
+    token.remove()
+    await app_a.close()
+    await app_b.close()
+    return out
+
+
+class RawUploader:
+    """A protocol-level client that uploads batches and only reads acks."""
+
+    def __init__(self, ws: WebSocket, session: int, token: str, path: str) -> None:
+        self.ws, self.session, self.token, self.path = ws, session, token, path
+        self.ident = 0
+        self.server_version = 0
+        self.acked = 0
+        self._changed = asyncio.Event()
+
+    async def bind(self) -> None:
+        await self.ws.send(encode_message(Bind(self.session, self.path, self.token)))
+        asyncio.get_running_loop().create_task(self._read())
+        while self.ident == 0:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for frame in self.ws:
+                raw = msgpack.unpackb(frame, raw=False)
+                kind = raw.get("type")
+                if kind == "ident":
+                    self.ident = raw["client_file_ident"]
+                elif kind == "download":
+                    self.server_version = raw["progress"]["server_version"]
+                    self.acked = max(self.acked, raw["upload_ack"])
+                elif kind == "error":
+                    raise RuntimeError(f"server error: {raw}")
+                self._changed.set()
+
+    async def upload_for(self, seconds: float, batch: int, key_base: int) -> int:
+        """Upload batches (stop-and-wait on the ack) for ``seconds``; returns how many."""
+        version = 0
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            # Everything sent was acknowledged and everything downloaded "integrated":
+            # the next batch is based on the last server version seen.
+            base = self.server_version
+            now = int(time.time() * 1000)
+            changesets = []
+            for _ in range(batch):
+                version += 1
+                key = key_base + version
+                changesets.append(Changeset(self.ident, version, base, now, (
+                    CreateObject("Item", key),
+                    Set("Item", key, ("name",), f"item {key}"),
+                    Set("Item", key, ("value",), key * 0.5),
+                )))  # fmt: skip
+            progress = UploadProgress(version, base)
+            await self.ws.send(encode_message(Upload(self.session, tuple(changesets), progress)))
+            while self.acked < version:
+                self._changed.clear()
+                await self._changed.wait()
+        return version
+
+
+async def bench_throughput(sync: str, token: str, clients: int, seconds: float) -> float:
+    sockets = [await _ws(sync) for _ in range(clients)]
+    uploaders = [RawUploader(ws, 1, token, "/shared/throughput") for ws in sockets]
+    for u in uploaders:
+        await u.bind()
+    start = time.perf_counter()
+    counts = await asyncio.gather(
+        *(u.upload_for(seconds, 100, (n + 1) * 10_000_000) for n, u in enumerate(uploaders))
+    )
+    elapsed = time.perf_counter() - start
+    for ws in sockets:
+        await ws.close()
+    return sum(counts) / elapsed
+
+
+async def bench_app_throughput(
+    base: str, user: User, tmp: Path, clients: int, seconds: float
+) -> float:
+    apps = [App(base, config=NO_WATCH) for _ in range(clients)]
+    realms = [
+        await app.open_realm(user, "/shared/app-throughput", path=tmp / f"tp{n}.realm",
+                             schema=SCHEMA)  # fmt: skip
+        for n, app in enumerate(apps)
+    ]
+    for realm in realms:
+        await realm.sync_session.wait_for_download_completion(60)
+    start = time.perf_counter()
+    end = start + seconds
+    count = 0
+    while time.perf_counter() < end:
+        for n, realm in enumerate(realms):
+            key = n * 10_000_000 + count
+            with realm.write():
+                realm.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+        count += 1
+        await asyncio.sleep(0)  # let the sessions upload and apply downloads
+    for realm in realms:
+        await realm.sync_session.wait_for_upload_completion(120)
+    elapsed = time.perf_counter() - start
+    for app in apps:
+        await app.close()
+    return count * clients / elapsed
+
+
+async def _ws(url: str) -> WebSocket:
+    return await connect(
+        url, subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)], compression=None,
+        ping_interval=None, max_size=None, proxy=None, open_timeout=60,
+    )  # fmt: skip
+
+
+async def bench_idle(sync: str, token: str, n: int, server_pid: int) -> dict[str, float]:
+    before = rss_mb(server_pid)
+    sockets: list[WebSocket] = []
+    semaphore = asyncio.Semaphore(100)
+
+    async def one() -> None:
+        async with semaphore:
+            ws = await _ws(sync)
+            await ws.send(encode_message(Bind(1, "/shared/idle", token)))
+            await ws.recv()  # ident
+            sockets.append(ws)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(n)))
+    connect_s = time.perf_counter() - start
+    await asyncio.sleep(2)
+    held = rss_mb(server_pid)
+    alive = sum(1 for ws in sockets if ws.state.name == "OPEN")
+    for chunk in range(0, len(sockets), 500):
+        await asyncio.gather(*(ws.close() for ws in sockets[chunk : chunk + 500]))
+    return {
+        "idle_connections": alive,
+        "idle_server_rss_mb": round(held, 1),
+        "idle_server_rss_before_mb": round(before, 1),
+        "idle_kb_per_connection": round((held - before) * 1024 / max(alive, 1), 1),
+        "idle_connect_s": round(connect_s, 2),
+    }
+
+
+async def bench_download(base: str, user: User, tmp: Path, objects: int) -> dict[str, float]:
+    writer_app = App(base, config=NO_WATCH)
+    writer = await writer_app.open_realm(user, "/shared/big", path=tmp / "big-w.realm",
+                                         schema=SCHEMA)  # fmt: skip
+    per = 1000
+    start = time.perf_counter()
+    for first in range(0, objects, per):
+        with writer.write():
+            for key in range(first, min(objects, first + per)):
+                writer.create(
+                    "Item", {"_id": key, "name": f"item {key}", "value": key * 0.5, "tag": "t"}
+                )
+        await asyncio.sleep(0)
+    await writer.sync_session.wait_for_upload_completion(600)
+    upload_s = time.perf_counter() - start
+    await writer_app.close()
+    reader_app = App(base, config=NO_WATCH)
+    start = time.perf_counter()
+    reader = await reader_app.open_realm(
+        user, "/shared/big", path=tmp / "big-r.realm", wait_for_download=True, timeout=600
+    )
+    download_s = time.perf_counter() - start
+    count = len(reader.objects("Item"))
+    await reader_app.close()
+    assert count == objects, (count, objects)
+    return {"download_s": round(download_s, 2), "download_objects": count,
+            "download_upload_s": round(upload_s, 2)}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- main
+
+
+@contextlib.asynccontextmanager
+async def processes(tmp: Path) -> AsyncIterator[tuple[subprocess.Popen[str], str, str]]:
+    server, base = start_process([
+        sys.executable, "-m", "studio.server", "--data", str(tmp / "server"), "--port", "0",
+        "--admin-password", PASSWORD, "--log-level", "error",
+    ])  # fmt: skip
+    echo, echo_url = start_process([sys.executable, __file__, "--echo-server"])
+    try:
+        yield server, base, echo_url
+    finally:
+        for proc in (server, echo):
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    fd_limit = raise_fd_limit()
+    idle = min(args.idle, max(0, fd_limit - 200))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    results: dict[str, Any] = {"benchmark": "sync", "python": platform.python_version(),
+                               "cpus": os.cpu_count(), "quick": args.quick}  # fmt: skip
+    try:
+        async with processes(tmp) as (server, base, echo_url):
+            app = App(base, config=NO_WATCH)
+            user = await app.login("admin", PASSWORD)
+            sync = app.sync_url
+            echo = await bench_echo(echo_url, args.pings)
+            latency = await bench_latency(base, user, tmp, args.pings)
+            results.update({
+                "echo_rtt_p50_ms": round(percentile(echo, 50), 3),
+                "echo_rtt_p99_ms": round(percentile(echo, 99), 3),
+                "latency_p50_ms": round(percentile(latency, 50), 3),
+                "latency_p99_ms": round(percentile(latency, 99), 3),
+                "latency_mean_ms": round(statistics.fmean(latency), 3),
+                "latency_samples": len(latency),
+            })  # fmt: skip
+            token = await user.access_token_for_use()
+            results["changesets_per_s"] = round(
+                await bench_throughput(sync, token, 10, args.seconds)
+            )
+            results["throughput_batch"] = 100
+            results["app_changesets_per_s"] = round(
+                await bench_app_throughput(base, user, tmp, 10, args.seconds)
+            )
+            results.update(await bench_download(base, user, tmp, args.objects))
+            if idle:
+                token = await user.access_token_for_use()
+                results.update(await bench_idle(sync, token, idle, server.pid))
+            results["server_rss_mb"] = round(rss_mb(server.pid), 1)
+            await app.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["targets"] = {"latency_p50_ms": 5, "latency_p99_ms": 25, "changesets_per_s": 5000,
+                          "idle_connections": 10000, "idle_server_rss_mb": 1024,
+                          "download_s_100k": 5}  # fmt: skip
+    results["fd_limit"] = fd_limit
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small configuration (~30 s)")
+    parser.add_argument("--idle", type=int, default=None, help="idle connections (10000)")
+    parser.add_argument("--objects", type=int, default=None, help="objects to download (100000)")
+    parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
+    parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
+    parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_server:
+        asyncio.run(echo_main())
+        return
+    defaults = (1000, 10_000, 100, 2.0) if args.quick else (10_000, 100_000, 500, 5.0)
+    for name, value in zip(("idle", "objects", "pings", "seconds"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    print(json.dumps(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""The admin JSON API (docs/server-api.md): users, realms, permissions,
+connections and realm history.
+
+Server admins may do everything. A user with the ``admin`` level on a realm
+(including the owner of a ``/~/`` realm) may also read and change that
+realm's permissions and read its history: that is what the level means.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from studio.server.accounts import check_new_username, user_json
+from studio.server.auth import hash_password
+from studio.server.describe import describe
+from studio.server.errors import BadRequest, Conflict, Forbidden, InvalidPath, NotFound
+from studio.server.http_routes import (
+    context,
+    current_user,
+    json_response,
+    read_json,
+    require_admin,
+)
+from studio.server.logs import log
+from studio.server.paths import owner_of, resolve_path
+from studio.server.permissions import Level, parse_level
+from studio.server.storage.base import RealmRecord, UserRecord
+from studio.server.storage.errors import AlreadyExists, Missing
+
+MAX_HISTORY_PAGE = 1000
+
+
+def _path(value: object, user: UserRecord) -> str:
+    try:
+        return resolve_path(value, user.username)
+    except InvalidPath as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _bool_field(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false")
+    return value
+
+
+def _password_field(body: dict[str, Any], required: bool) -> str | None:
+    value = body.get("password")
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadRequest("password must be a non-empty string")
+    if len(value) > 1024:
+        raise BadRequest("password is too long (at most 1024 characters)")
+    return value
+
+
+# ---------------------------------------------------------------------------- users
+
+
+async def _user_realms(
+    request: web.Request, user: UserRecord, records: list[RealmRecord] | None = None
+) -> list[dict[str, str]]:
+    """The realms a user owns (level admin) or was granted a level on."""
+    ctx = context(request)
+    if records is None:
+        records = await ctx.run(ctx.storage.list_realms)
+    owned = [r.path for r in records if r.owner == user.username]
+    granted = await ctx.run(ctx.storage.user_permissions, user.username)
+    realms = [{"path": p, "level": "admin"} for p in owned]
+    realms += [{"path": p, "level": level} for p, level in granted if p not in owned]
+    return realms
+
+
+async def list_users(request: web.Request) -> web.Response:
+    await require_admin(request)
+    ctx = context(request)
+    users = await ctx.run(ctx.storage.list_users)
+    records = await ctx.run(ctx.storage.list_realms)
+    return json_response(
+        {"users": [user_json(u, await _user_realms(request, u, records)) for u in users]}
+    )
+
+
+async def create_user(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    ctx = context(request)
+    body = await read_json(request)
+    username = check_new_username(body.get("username"))
+    password = _password_field(body, required=True)
+    assert password is not None
+    is_admin = bool(_bool_field(body, "is_admin"))
+    hashed = await ctx.run(hash_password, password, ctx.config.scrypt_n)
+    user = UserRecord(username, hashed, is_admin, False, time.time())
+    try:
+        await ctx.run(ctx.storage.create_user, user)
+    except AlreadyExists:
+        raise Conflict(f"user {username!r} already exists", code="exists") from None
+    log(20, "user_created", user=username, is_admin=is_admin, by=admin.username)
+    return json_response(user_json(user, []), 201)
+
+
+async def _check_not_last_admin(request: web.Request, username: str) -> None:
+    ctx = context(request)
+    users = await ctx.run(ctx.storage.list_users)
+    active_admins = [u.username for u in users if u.is_admin and not u.suspended]
+    if active_admins == [username]:
+        raise Conflict(
+            f"{username} is the last active admin; make another admin first", code="last_admin"
+        )
+
+
+async def update_user(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    ctx = context(request)
+    username = request.match_info["username"]
+    body = await read_json(request)
+    unknown = set(body) - {"password", "is_admin", "suspended"}
+    if unknown:
+        raise BadRequest(f"unknown fields {sorted(unknown)}; use password, is_admin, suspended")
+    password = _password_field(body, required=False)
+    is_admin = _bool_field(body, "is_admin")
+    suspended = _bool_field(body, "suspended")
+    if is_admin is False or suspended is True:
+        await _check_not_last_admin(request, username)
+    hashed = await ctx.run(hash_password, password, ctx.config.scrypt_n) if password else None
+    try:
+        user = await ctx.run(
+            lambda: ctx.storage.update_user(
+                username, password_hash=hashed, is_admin=is_admin, suspended=suspended
+            )
+        )
+    except Missing:
+        raise NotFound(f"there is no user {username!r}") from None
+    log(20, "user_updated", user=username, by=admin.username, fields=sorted(body))
+    if is_admin is not None or suspended is not None:
+        await ctx.recheck_sessions(user=username)
+    return json_response(user_json(user, await _user_realms(request, user)))
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    ctx = context(request)
+    username = request.match_info["username"]
+    await _check_not_last_admin(request, username)
+    try:
+        await ctx.run(ctx.storage.delete_user, username)
+    except Missing:
+        raise NotFound(f"there is no user {username!r}") from None
+    log(20, "user_deleted", user=username, by=admin.username)
+    await ctx.recheck_sessions(user=username)
+    return web.Response(status=204)
+
+
+# ---------------------------------------------------------------------------- realms
+
+
+async def _realm_json(request: web.Request, record: RealmRecord) -> dict[str, Any]:
+    ctx = context(request)
+    stats = await ctx.hub.stats(record.path)
+    loaded = ctx.hub.get(record.path)
+    return {
+        "path": record.path,
+        "owner": record.owner,
+        "created": record.created,
+        "size": stats.size_bytes,
+        "objects": stats.objects,
+        "clients": loaded.session_count if loaded else 0,
+        "server_version": loaded.history.latest_version if loaded else stats.server_version,
+        "state_version": stats.state_version,
+        "state_error": stats.state_error,
+        "last_activity": loaded.last_activity if loaded else stats.modified,
+    }
+
+
+async def list_realms(request: web.Request) -> web.Response:
+    await require_admin(request)
+    ctx = context(request)
+    records = await ctx.run(ctx.storage.list_realms)
+    return json_response({"realms": [await _realm_json(request, r) for r in records]})
+
+
+async def create_realm(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    ctx = context(request)
+    path = _path((await read_json(request)).get("path"), admin)
+    try:
+        record = await ctx.run(ctx.storage.create_realm, path, owner_of(path))
+    except AlreadyExists:
+        raise Conflict(f"realm {path} already exists", code="exists") from None
+    log(20, "realm_created", realm=path, by=admin.username)
+    return json_response(await _realm_json(request, record), 201)
+
+
+async def delete_realm(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    ctx = context(request)
+    path = _path(request.query.get("path"), admin)
+    if await ctx.run(ctx.storage.get_realm, path) is None:
+        raise NotFound(f"there is no realm {path}")
+    ctx.end_realm_sessions(path, f"realm {path} was deleted by an admin")
+    await ctx.committer.drain()  # nothing of it may be half-written when the file goes
+    loaded = ctx.hub.get(path)
+    if loaded is not None:
+        await ctx.hub.unload(loaded)
+    try:
+        await ctx.run(ctx.storage.delete_realm, path)
+    except Missing:
+        raise NotFound(f"there is no realm {path}") from None
+    log(20, "realm_deleted", realm=path, by=admin.username)
+    return web.Response(status=204)
+
+
+async def realm_history(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    ctx = context(request)
+    path = _path(request.query.get("path"), user)
+    await _require_realm_admin(request, user, path)
+    since = _int_param(request, "since", 0, 0, 2**62)
+    limit = _int_param(request, "limit", 100, 1, MAX_HISTORY_PAGE)
+    loaded = ctx.hub.get(path)
+    if loaded is not None:
+        store = loaded.store
+        entries = await ctx.run(store.read_history, since, limit)
+    else:
+        store = await ctx.run(ctx.storage.open_realm, path)
+        try:
+            entries = await ctx.run(store.read_history, since, limit)
+        finally:
+            await ctx.run(store.close)
+    return json_response(
+        {
+            "changesets": [
+                {
+                    "server_version": s.entry.server_version,
+                    "origin_file_ident": s.entry.origin_file_ident,
+                    "client_version": s.entry.client_version,
+                    "user": s.user,
+                    "timestamp_ms": s.entry.timestamp_ms,
+                    "integrated_at_ms": s.entry.integrated_at_ms,
+                    "instructions": [describe(i) for i in s.entry.changeset.instructions],
+                }
+                for s in entries
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+async def _require_realm_admin(request: web.Request, user: UserRecord, path: str) -> None:
+    ctx = context(request)
+    if await ctx.accounts.level(user, path) < Level.ADMIN:
+        raise Forbidden(f"{user.username} is not an admin of {path}")
+    if await ctx.run(ctx.storage.get_realm, path) is None:
+        raise NotFound(f"there is no realm {path}")
+
+
+async def list_permissions(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    ctx = context(request)
+    path = _path(request.query.get("path"), user)
+    await _require_realm_admin(request, user, path)
+    grants = await ctx.run(ctx.storage.list_permissions, path)
+    return json_response(
+        {
+            "path": path,
+            "permissions": [{"username": u, "level": level} for u, level in grants],
+        }
+    )
+
+
+async def _grant_target(request: web.Request) -> tuple[UserRecord, str, str, dict[str, Any]]:
+    user = await current_user(request)
+    ctx = context(request)
+    body = await read_json(request)
+    path = _path(body.get("path"), user)
+    username = body.get("username")
+    if not isinstance(username, str) or not username:
+        raise BadRequest("username must be a non-empty string")
+    if await ctx.accounts.level(user, path) < Level.ADMIN:
+        raise Forbidden(f"{user.username} is not an admin of {path}")
+    return user, path, username, body
+
+
+async def set_permission(request: web.Request) -> web.Response:
+    user, path, username, body = await _grant_target(request)
+    ctx = context(request)
+    level = parse_level(body.get("level"))
+    if await ctx.run(ctx.storage.get_user, username) is None:
+        raise NotFound(f"there is no user {username!r}")
+    if await ctx.run(ctx.storage.get_realm, path) is None:
+        try:  # granting access to a realm that does not exist yet creates it
+            await ctx.run(ctx.storage.create_realm, path, owner_of(path))
+        except AlreadyExists:
+            pass
+    await ctx.run(ctx.storage.set_permission, path, username, level.label)
+    log(20, "permission_set", realm=path, user=username, level=level.label, by=user.username)
+    await ctx.recheck_sessions(path=path, user=username)
+    return json_response({"path": path, "username": username, "level": level.label})
+
+
+async def revoke_permission(request: web.Request) -> web.Response:
+    user, path, username, _ = await _grant_target(request)
+    ctx = context(request)
+    if not await ctx.run(ctx.storage.revoke_permission, path, username):
+        raise NotFound(f"{username} has no permission on {path}")
+    log(20, "permission_revoked", realm=path, user=username, by=user.username)
+    await ctx.recheck_sessions(path=path, user=username)
+    return web.Response(status=204)
+
+
+# ---------------------------------------------------------------------------- connections
+
+
+async def list_connections(request: web.Request) -> web.Response:
+    await require_admin(request)
+    ctx = context(request)
+    return json_response({"connections": [c.describe() for c in ctx.connections.values()]})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/admin/users", list_users)
+    r.add_post("/admin/users", create_user)
+    r.add_patch("/admin/users/{username}", update_user)
+    r.add_delete("/admin/users/{username}", delete_user)
+    r.add_get("/admin/realms", list_realms)
+    r.add_post("/admin/realms", create_realm)
+    r.add_delete("/admin/realms", delete_realm)
+    r.add_get("/admin/realms/history", realm_history)
+    r.add_get("/admin/permissions", list_permissions)
+    r.add_put("/admin/permissions", set_permission)
+    r.add_delete("/admin/permissions", revoke_permission)
+    r.add_get("/admin/connections", list_connections)

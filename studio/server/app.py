@@ -1,0 +1,204 @@
+"""Putting the server together: storage, accounts, the aiohttp application
+with every route on one port, background tasks, start and graceful stop.
+
+``python -m studio.server`` and ``studio server`` both end in :func:`main`.
+Tests and embedders use :class:`Server` directly::
+
+    server = Server(ServerConfig(data_dir=tmp, port=0, admin_password="pw"))
+    await server.start()        # server.url is http://127.0.0.1:<port>
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from aiohttp import web
+
+from studio.server import admin_api, http_routes
+from studio.server.admin_events import CounterTicker, events_handler
+from studio.server.config import ServerConfig, parse_config
+from studio.server.context import ServerContext
+from studio.server.errors import ConfigError, ServerError
+from studio.server.keys import CONTEXT
+from studio.server.logs import LEVELS, BusHandler, configure_logging, log, remove_handler
+from studio.server.storage.sqlite import SqliteServerStorage
+from studio.server.sync_endpoint import sync_handler
+from studio.sync.protocol import ErrorCode
+
+HOUSEKEEPING_INTERVAL = 5.0
+
+
+class Server:
+    def __init__(self, config: ServerConfig, *, out: IO[str] | None = None) -> None:
+        self.config = config
+        self._out = out if out is not None else sys.stdout
+        self._ctx: ServerContext | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bus_handler: logging.Handler | None = None
+        self.host = config.host
+        self.port = config.port
+
+    @property
+    def ctx(self) -> ServerContext:
+        assert self._ctx is not None, "Server.start() first"
+        return self._ctx
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.config.scheme}://{host}:{self.port}"
+
+    async def start(self) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
+        ctx = self._ctx = ServerContext(config, storage)
+        generated = await ctx.accounts.start()
+        if generated is not None:
+            # Shown once, never stored in clear: the operator must note it now.
+            print(
+                f"created user 'admin' with password {generated} (shown only this once; "
+                "change it with PATCH /admin/users/admin)",
+                file=self._out,
+                flush=True,
+            )
+
+        app = web.Application(
+            middlewares=[http_routes.error_middleware],
+            client_max_size=config.limits.max_http_body,
+        )
+        app[CONTEXT] = ctx
+        http_routes.add_routes(app)
+        admin_api.add_routes(app)
+        app.router.add_get("/sync", sync_handler)
+        app.router.add_get("/admin/events", events_handler)
+
+        ssl_context = None
+        if config.cert is not None and config.key is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            try:
+                ssl_context.load_cert_chain(config.cert, config.key)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot use --cert/--key: {exc}") from exc
+
+        runner = self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=5
+        )
+        await runner.setup()
+        # A deep backlog: hundreds of clients reconnect at once after a restart.
+        site = web.TCPSite(
+            runner,
+            config.host,
+            config.port,
+            ssl_context=ssl_context,
+            reuse_address=True,
+            backlog=1024,
+        )
+        await site.start()
+        for address in runner.addresses:
+            if isinstance(address, tuple):
+                self.port = int(address[1])
+                break
+
+        def deliver(event: dict[str, object]) -> None:
+            ctx.bus.publish("log", **event)
+
+        self._bus_handler = BusHandler(deliver, loop.call_soon_threadsafe, LEVELS[config.log_level])
+        logging.getLogger("studio.server").addHandler(self._bus_handler)
+        ticker = CounterTicker(ctx)
+        self._tasks = [
+            loop.create_task(ticker.run(), name="counters"),
+            loop.create_task(self._housekeeping(), name="housekeeping"),
+        ]
+        log(20, "server_started", url=self.url, data=str(config.data_dir), version=ctx.version)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                await self.ctx.hub.unload_idle()
+            except Exception as exc:  # keep housekeeping alive; the next round retries
+                log(40, "housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def stop(self) -> None:
+        """Graceful stop: everything integrated is stored and acknowledged,
+        then every client gets ``connection_closed`` (retry later)."""
+        ctx = self._ctx
+        if ctx is None:
+            return
+        await ctx.committer.drain()
+        connections = list(ctx.connections.values())
+        for conn in connections:
+            conn.shut_down(ErrorCode.CONNECTION_CLOSED, "the server is shutting down; reconnect")
+        deadline = asyncio.get_running_loop().time() + 5
+        while ctx.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        for ws in list(ctx.admin_sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await ctx.committer.drain()
+        await ctx.hub.close()
+        if self._bus_handler is not None:
+            logging.getLogger("studio.server").removeHandler(self._bus_handler)
+        ctx.storage.close()
+        ctx.close_executor()
+        self._ctx = None
+        log(20, "server_stopped")
+
+
+async def serve(config: ServerConfig, out: IO[str] | None = None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    out = out if out is not None else sys.stdout
+    server = Server(config, out=out)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"listening on {server.url}", file=out, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "studio server") -> int:
+    """``studio server ...``; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = parse_config(args, prog=prog)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    handler = configure_logging(config.log_level)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        return 0
+    except (ServerError, OSError) as exc:
+        log(50, "server_failed", error=f"{type(exc).__name__}: {exc}")
+        print(f"{prog}: cannot run the server: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        remove_handler(handler)
+    return 0

@@ -1,0 +1,564 @@
+"""One sync connection: a websocket driven by the sans-I/O
+:class:`~studio.sync.protocol.ServerConnection`.
+
+The receive loop feeds each binary frame to the protocol object and acts on
+its events (bind decisions, pushing downloads to the other connections of a
+realm, unbinds). Everything the protocol object wants to send goes through a
+queue to a sender task, tagged with the commit barrier (durability.py), so
+that nothing leaves before what it depends on is stored.
+
+Whatever a client does wrong ends its own connection only: malformed frames,
+unknown messages and wrong field types come back from the protocol object as
+RemoteProtocolError (its error message is already queued); limits are
+checked here; an unexpected exception while handling a frame is logged and
+also ends just this connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import msgpack
+from aiohttp import WSMsgType, web
+
+from studio.server.accounts import BindRefused
+from studio.server.logs import log
+from studio.server.permissions import Level
+from studio.server.storage.errors import StorageError
+from studio.sync.errors import LocalProtocolError, RemoteProtocolError
+from studio.sync.protocol import (
+    BindRequested,
+    ChangesetsIntegrated,
+    ClientUnbound,
+    ConnectionState,
+    ErrorCode,
+    ServerConnection,
+    SessionError,
+    SessionState,
+)
+
+if TYPE_CHECKING:
+    from studio.server.context import ServerContext
+    from studio.server.realms import LoadedRealm
+
+_ids = itertools.count(1)
+_CLOSE: Final = None
+
+
+@dataclass(slots=True)
+class BoundSession:
+    session: int
+    path: str
+    realm: LoadedRealm
+    user: str
+    level: Level
+    client_file_ident: int
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    seq: int
+    frames: list[bytes]
+    size: int
+    generation: int
+
+
+class SyncSocket(web.WebSocketResponse):
+    """aiohttp closes a connection by itself when a message is larger than
+    ``max_msg_size`` (it rejects it from the frame header, before reading the
+    payload). This hook lets the protocol's error message go out first, so
+    the client learns why (``limits_exceeded``) instead of seeing a bare close."""
+
+    on_too_big: Any = None  # Callable[[], list[bytes]] | None
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        if code == 1009 and self.on_too_big is not None and not self.closed:
+            hook, self.on_too_big = self.on_too_big, None
+            for frame in hook():
+                try:
+                    await self.send_bytes(frame)
+                except Exception:  # the peer is gone; closing is all that is left
+                    break
+        return await super().close(code=code, message=message, drain=drain)
+
+
+class SyncConnection:
+    def __init__(self, ctx: ServerContext, ws: SyncSocket, address: str) -> None:
+        self.id = next(_ids)
+        self.ctx = ctx
+        self.ws = ws
+        self.address = address
+        self.since = time.time()
+        limits = ctx.config.limits
+        self.sc = ServerConnection(
+            max_download_changesets=limits.max_download_changesets,
+            max_message_size=limits.max_message_size,
+        )
+        self.sessions: dict[int, BoundSession] = {}
+        self.requested: dict[int, str] = {}
+        """Session id -> the path its bind asked for (for error reports)."""
+        self.users: list[str] = []
+        self.binds = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.last_message: float | None = None
+        self._read_only: set[int] = set()
+        self._queue: deque[_Outgoing | None] = deque()
+        self._wakeup = asyncio.Event()
+        self._queued_bytes = 0
+        self._generation = 0
+        self._closing = False
+        ws.on_too_big = self._too_big
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        ctx.connections[self.id] = self
+        ctx.metrics.connections_total.inc()
+        log(20, "connection_opened", connection=self.id, address=self.address)
+        ctx.bus.publish("connection_opened", connection=self.id, address=self.address)
+        sender = asyncio.get_running_loop().create_task(self._send_loop(), name=f"send {self.id}")
+        try:
+            await self._receive_loop()
+        finally:
+            self._closing = True
+            self._detach_all("connection closed")
+            self._queue.append(_CLOSE)
+            self._wakeup.set()
+            try:
+                await asyncio.wait_for(sender, timeout=10)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                sender.cancel()
+            if not self.ws.closed:
+                await self.ws.close()
+            ctx.connections.pop(self.id, None)
+            log(
+                20,
+                "connection_closed",
+                connection=self.id,
+                address=self.address,
+                bytes_in=self.bytes_in,
+                bytes_out=self.bytes_out,
+            )
+            ctx.bus.publish("connection_closed", connection=self.id, address=self.address)
+
+    async def _receive_loop(self) -> None:
+        limits = self.ctx.config.limits
+        first = True
+        while not self._closing:
+            try:
+                msg = await self.ws.receive(timeout=limits.first_message_timeout if first else None)
+            except TimeoutError:
+                self._end(
+                    ErrorCode.CONNECTION_CLOSED,
+                    f"no message within {limits.first_message_timeout:g} s of connecting",
+                )
+                return
+            if msg.type is WSMsgType.BINARY:
+                first = False
+                await self._on_frame(msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                self._end(
+                    ErrorCode.BAD_SYNTAX,
+                    "sync messages are binary websocket frames (msgpack), not text",
+                )
+                return
+            else:  # CLOSE, CLOSING, CLOSED, ERROR (a too-large message was answered by the hook)
+                return
+
+    def _end(self, code: ErrorCode, message: str) -> None:
+        """Send a connection-level error and close after it."""
+        if self.sc.state is ConnectionState.OPEN:
+            self.sc.close(code, message)
+        self._flush()
+        self._closing = True
+
+    def shut_down(self, code: ErrorCode, message: str) -> None:
+        """Close after everything queued (server shutdown)."""
+        self._end(code, message)
+        self._queue.append(_CLOSE)
+        self._wakeup.set()
+
+    def abort(self, code: ErrorCode, message: str) -> None:
+        """End the connection at once: frames still queued are dropped (they
+        may depend on data that will never be stored), then the error is sent."""
+        self._generation += 1
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._end(code, message)
+        self._queue.append(_CLOSE)
+        self._wakeup.set()
+
+    def _too_big(self) -> list[bytes]:
+        limit = self.ctx.config.limits.max_message_size
+        log(30, "message_too_large", connection=self.id, limit=limit)
+        self._closing = True
+        if self.sc.state is not ConnectionState.OPEN:
+            return []
+        self.sc.close(ErrorCode.LIMITS_EXCEEDED, f"a message is larger than {limit} bytes")
+        frames = self.sc.frames_to_send()
+        for frame in frames:
+            self._account_sent(frame)
+        return frames
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _on_frame(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        self.ctx.metrics.bytes_in.inc(len(data))
+        self.last_message = time.time()
+        if self._read_only:
+            denied = self._read_only_upload(data)
+            if denied is not None:
+                self._deny_upload(denied)
+                self._flush()
+                return
+        started = time.perf_counter()
+        try:
+            events = self.sc.receive_message(data, now_ms=int(time.time() * 1000))
+        except RemoteProtocolError as exc:
+            log(30, "protocol_error", connection=self.id, code=exc.code, message=exc.message)
+            self._flush()  # the protocol object queued the error message
+            self._closing = True
+            return
+        except Exception as exc:
+            # A bug (here or in the protocol package) must cost this one
+            # connection, not the server.
+            log(40, "internal_error", connection=self.id, error=f"{type(exc).__name__}: {exc}")
+            self._end(ErrorCode.OTHER_ERROR, "internal server error; reconnect")
+            return
+        elapsed = time.perf_counter() - started
+        for event in events:
+            if isinstance(event, BindRequested):
+                await self._on_bind(event)
+            elif isinstance(event, ChangesetsIntegrated):
+                self._on_integrated(event, elapsed, len(data))
+            elif isinstance(event, ClientUnbound):
+                self._on_unbound(event.session, "unbind")
+            elif isinstance(event, SessionError):
+                log(
+                    30,
+                    "upload_rejected",
+                    connection=self.id,
+                    session=event.session,
+                    code=event.code,
+                    message=event.message,
+                )
+        self._flush()
+
+    def _read_only_upload(self, data: bytes) -> int | None:
+        """The session of an upload frame to a session without write access.
+        Only peeks: anything malformed is left to the protocol's decoder."""
+        try:
+            raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
+        except Exception:
+            return None
+        if type(raw) is dict and raw.get("type") == "upload":
+            session = raw.get("session")
+            if type(session) is int and session in self._read_only:
+                return session
+        return None
+
+    def _deny_upload(self, session: int) -> None:
+        # The frame never reaches the history: nobody sees any of it.
+        if self.sc.session_state(session) is not SessionState.BOUND:
+            return  # already failed; the client sent this before it saw the error
+        bound = self.sessions[session]
+        self.sc.fail_session(
+            session,
+            ErrorCode.PERMISSION_DENIED,
+            f"{bound.user} may only read {bound.path}; the upload was refused",
+            try_again=False,
+        )
+
+    async def _on_bind(self, event: BindRequested) -> None:
+        ctx = self.ctx
+        self.binds += 1
+        self.requested[event.session] = event.path
+        if self.binds > ctx.config.limits.max_sessions:
+            self._end(
+                ErrorCode.LIMITS_EXCEEDED,
+                f"more than {ctx.config.limits.max_sessions} sessions on one connection",
+            )
+            return
+        try:
+            grant = await ctx.accounts.authorize_bind(event.token, event.path)
+            realm = await ctx.hub.acquire(grant.path)
+        except BindRefused as exc:
+            self._reject(event.session, exc.code, exc.message)
+            return
+        except StorageError as exc:
+            log(40, "realm_unavailable", path=event.path, error=str(exc))
+            self._reject(
+                event.session,
+                ErrorCode.OTHER_SESSION_ERROR,
+                "the realm cannot be opened right now; try again later",
+            )
+            return
+        if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
+            ctx.hub.release(realm)
+            return
+        if not self.sc.accept_bind(event.session, realm.history):
+            ctx.hub.release(realm)  # the client unbound while we were deciding
+            return
+        if self.sc.session_state(event.session) is not SessionState.BOUND:
+            ctx.hub.release(realm)  # refused by the protocol (unknown ident, bad cursors)
+            return
+        ident = self.sc.client_file_ident(event.session)
+        user = grant.user.username
+        if event.client_file_ident == 0:
+            realm.add_ident(ident, user)  # stored before the ident message leaves
+            ctx.committer.note(realm)
+        self.sessions[event.session] = BoundSession(
+            event.session, grant.path, realm, user, grant.level, ident
+        )
+        realm.attach(self, event.session)
+        self.set_level(event.session, grant.level)
+        if user not in self.users:
+            self.users.append(user)
+        log(
+            20,
+            "session_bound",
+            connection=self.id,
+            session=event.session,
+            realm=grant.path,
+            user=user,
+            client=ident,
+            level=grant.level.label,
+        )
+        ctx.bus.publish(
+            "session_bound",
+            connection=self.id,
+            session=event.session,
+            realm=grant.path,
+            user=user,
+            client=ident,
+            level=grant.level.label,
+        )
+
+    def _reject(self, session: int, code: ErrorCode, message: str) -> None:
+        if self.sc.state is not ConnectionState.OPEN:
+            return
+        if self.sc.session_state(session) is SessionState.BINDING:
+            self.sc.reject_bind(session, code, message)
+        log(
+            30,
+            "bind_refused",
+            connection=self.id,
+            session=session,
+            path=self.requested.get(session),
+            code=int(code),
+            message=message,
+        )
+
+    def _on_integrated(self, event: ChangesetsIntegrated, elapsed: float, size: int) -> None:
+        ctx = self.ctx
+        bound = self.sessions[event.session]
+        realm = bound.realm
+        realm.add_entries(event.entries, bound.user, event.client_file_ident)
+        ctx.committer.note(realm)
+        ctx.hub.schedule_state(realm)
+        ctx.metrics.uploads.inc(len(event.entries))
+        ctx.metrics.merge.observe(elapsed)
+        for conn, session in realm.bound():
+            if conn is not self:
+                conn.push_downloads(session)
+        if ctx.bus.active:
+            ctx.bus.publish(
+                "upload",
+                realm=realm.path,
+                connection=self.id,
+                client=event.client_file_ident,
+                user=bound.user,
+                changesets=len(event.entries),
+                skipped=event.skipped,
+                instructions=sum(len(e.changeset.instructions) for e in event.entries),
+                bytes=size,
+                merge_ms=round(elapsed * 1000, 3),
+                server_version=event.entries[-1].server_version,
+            )
+
+    def _on_unbound(self, session: int, reason: str) -> None:
+        self._read_only.discard(session)
+        bound = self.sessions.pop(session, None)
+        if bound is None:
+            return
+        bound.realm.detach(self, session)
+        self.ctx.hub.release(bound.realm)
+        log(
+            20,
+            "session_unbound",
+            connection=self.id,
+            session=session,
+            realm=bound.path,
+            reason=reason,
+        )
+        self.ctx.bus.publish(
+            "session_unbound", connection=self.id, session=session, realm=bound.path, reason=reason
+        )
+
+    def _detach_all(self, reason: str) -> None:
+        for session in list(self.sessions):
+            self._on_unbound(session, reason)
+
+    # ------------------------------------------------------------------ called by others
+
+    def push_downloads(self, session: int) -> None:
+        """Another connection integrated changes into a realm this session has bound."""
+        if self._closing or self.sc.state is not ConnectionState.OPEN:
+            return
+        try:
+            self.sc.send_downloads(session)
+        except LocalProtocolError:
+            return  # unbound in the meantime
+        self._flush()
+
+    def fail_session(self, session: int, code: ErrorCode, message: str) -> None:
+        """End one session with an error (permission revoked, realm deleted)."""
+        if session in self.sessions:
+            bound = self.sessions[session]
+            bound.realm.detach(self, session)  # no more downloads
+        if self._closing or self.sc.state is not ConnectionState.OPEN:
+            return
+        if self.sc.session_state(session) in (SessionState.BOUND, SessionState.BINDING):
+            self.sc.fail_session(session, code, message, try_again=False)
+            self._flush()
+
+    def set_level(self, session: int, level: Level) -> None:
+        bound = self.sessions.get(session)
+        if bound is None:
+            return
+        bound.level = level
+        if level < Level.WRITE:
+            self._read_only.add(session)
+        else:
+            self._read_only.discard(session)
+
+    # ------------------------------------------------------------------ sending
+
+    def _flush(self) -> None:
+        frames = self.sc.frames_to_send()
+        if not frames:
+            return
+        size = sum(len(f) for f in frames)
+        self._queue.append(_Outgoing(self.ctx.committer.seq, frames, size, self._generation))
+        self._queued_bytes += size
+        self._wakeup.set()
+        limit = self.ctx.config.limits.max_outbound_bytes
+        if self._queued_bytes > limit and not self._closing:
+            log(30, "client_too_slow", connection=self.id, queued=self._queued_bytes)
+            self.abort(
+                ErrorCode.LIMITS_EXCEEDED,
+                f"more than {limit} bytes waiting: the client does not read fast enough",
+            )
+
+    async def _send_loop(self) -> None:
+        committer = self.ctx.committer
+        try:
+            while True:
+                if not self._queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                item = self._queue.popleft()
+                if item is _CLOSE:
+                    break
+                if not committer.is_durable(item.seq):
+                    await committer.wait(item.seq)
+                if item.generation != self._generation:
+                    continue  # dropped by abort()
+                self._queued_bytes -= item.size
+                for frame in item.frames:
+                    await self.ws.send_bytes(frame)
+                    self._account_sent(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            log(10, "send_failed", connection=self.id, error=str(exc))
+        finally:
+            self._closing = True
+            if not self.ws.closed:
+                await self.ws.close()
+
+    def _account_sent(self, frame: bytes) -> None:
+        """Metrics and admin events for one frame that went out."""
+        ctx = self.ctx
+        self.bytes_out += len(frame)
+        ctx.metrics.bytes_out.inc(len(frame))
+        try:
+            raw = msgpack.unpackb(frame, raw=False)
+            kind = raw["type"]
+        except Exception:  # our own frames always decode; never fail a send over metrics
+            return
+        if kind == "download":
+            changesets = raw["changesets"]
+            if not changesets:
+                return
+            ctx.metrics.downloads.inc(len(changesets))
+            if ctx.bus.active:
+                bound = self.sessions.get(raw["session"])
+                ctx.bus.publish(
+                    "download",
+                    realm=bound.path if bound else None,
+                    connection=self.id,
+                    client=bound.client_file_ident if bound else None,
+                    changesets=len(changesets),
+                    instructions=sum(_instruction_count(c[2]) for c in changesets),
+                    bytes=len(frame),
+                    server_version=raw["progress"]["server_version"],
+                )
+        elif kind == "error":
+            code = int(raw["code"])
+            ctx.metrics.errors.inc(label=ErrorCode.describe(code))
+            session = raw["session"]
+            path = None
+            if session is not None:
+                bound = self.sessions.get(session)
+                path = bound.path if bound else self.requested.get(session)
+            log(
+                30,
+                "error_sent",
+                connection=self.id,
+                session=session,
+                realm=path,
+                code=code,
+                message=raw["message"],
+            )
+            ctx.bus.publish(
+                "error",
+                connection=self.id,
+                session=session,
+                realm=path,
+                code=code,
+                name=ErrorCode.describe(code),
+                message=raw["message"],
+                try_again=raw["try_again"],
+            )
+
+    # ------------------------------------------------------------------ reporting
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "address": self.address,
+            "user": self.users[0] if self.users else None,
+            "users": list(self.users),
+            "realms": sorted({b.path for b in self.sessions.values()}),
+            "since": self.since,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "last_message": self.last_message,
+        }
+
+
+def _instruction_count(changeset: bytes) -> int:
+    # The changeset wire form is [1, origin, client_version, base, timestamp,
+    # strings, instructions] (studio.sync.changeset); only the count is needed.
+    try:
+        return len(msgpack.unpackb(changeset, raw=False)[6])
+    except Exception:
+        return 0

@@ -1,0 +1,109 @@
+"""The running server's shared state, handed to every HTTP route and
+websocket handler: configuration, storage, accounts, loaded realms, the
+commit barrier, open connections, metrics and the admin event bus."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+import studio
+from studio.server.accounts import Accounts
+from studio.server.config import ServerConfig
+from studio.server.durability import Committer
+from studio.server.events import EventBus
+from studio.server.logs import log
+from studio.server.metrics import Metrics
+from studio.server.permissions import Level
+from studio.server.realms import LoadedRealm, RealmHub
+from studio.server.storage.base import ServerStorage
+from studio.sync.protocol import ErrorCode
+
+if TYPE_CHECKING:
+    from studio.server.connection import SyncConnection
+
+_T = TypeVar("_T")
+
+
+class ServerContext:
+    def __init__(self, config: ServerConfig, storage: ServerStorage) -> None:
+        self.config = config
+        self.storage = storage
+        self.version = studio.__version__
+        self.started = time.time()
+        # Storage calls block (fsync, scrypt): they run here, never on the loop.
+        self._io = ThreadPoolExecutor(16, thread_name_prefix="studio-io")
+        self.bus = EventBus()
+        self.connections: dict[int, SyncConnection] = {}
+        self.admin_sockets: set[web.WebSocketResponse] = set()
+        self.hub = RealmHub(storage, self.run, config.state_delay, config.idle_unload)
+        self.metrics = Metrics(
+            connections=lambda: len(self.connections),
+            sessions=self.session_count,
+            realms=lambda: len(self.hub),
+            subscribers=lambda: self.bus.subscriber_count,
+        )
+        self.committer = Committer(self.hub.append, self._commit_failed, self.metrics.commit)
+        self.accounts = Accounts(config, storage, self.run)
+
+    def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
+        """Run a blocking call on the I/O threads."""
+        return asyncio.get_running_loop().run_in_executor(self._io, functools.partial(fn, *args))
+
+    def session_count(self) -> int:
+        return sum(len(c.sessions) for c in self.connections.values())
+
+    def close_executor(self) -> None:
+        self._io.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ reacting to changes
+
+    def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
+        """Storing a realm's changes failed: its in-memory history holds
+        changesets that are not on disk. Nobody may see them: every connection
+        bound to it is closed (their queued frames dropped), and the realm is
+        reloaded from storage on the next bind."""
+        self.hub.forget(realm)
+        for conn, _session in list(realm.bound()):
+            conn.abort(ErrorCode.OTHER_ERROR, "the server could not store changes; reconnect later")
+        asyncio.get_running_loop().create_task(self.hub.unload(realm))
+
+    async def recheck_sessions(self, *, path: str | None = None, user: str | None = None) -> None:
+        """Permissions or a user changed: re-decide every bound session of
+        ``path`` and/or ``user``; sessions that lost read access end with
+        ``permission_denied``, those that lost write access stop uploading."""
+        for conn in list(self.connections.values()):
+            for session, bound in list(conn.sessions.items()):
+                if (path is not None and bound.path != path) or (
+                    user is not None and bound.user != user
+                ):
+                    continue
+                record = await self.run(self.storage.get_user, bound.user)
+                if record is None or record.suspended:
+                    why = "was deleted" if record is None else "is suspended"
+                    conn.fail_session(
+                        session, ErrorCode.PERMISSION_DENIED, f"user {bound.user} {why}"
+                    )
+                    continue
+                level = await self.accounts.level(record, bound.path)
+                if level < Level.READ:
+                    conn.fail_session(
+                        session,
+                        ErrorCode.PERMISSION_DENIED,
+                        f"{bound.user} lost access to {bound.path}",
+                    )
+                else:
+                    conn.set_level(session, level)
+        log(10, "sessions_rechecked", realm=path, user=user)
+
+    def end_realm_sessions(self, path: str, message: str) -> None:
+        for conn in list(self.connections.values()):
+            for session, bound in list(conn.sessions.items()):
+                if bound.path == path:
+                    conn.fail_session(session, ErrorCode.NO_SUCH_REALM, message)

@@ -1,0 +1,137 @@
+"""Public HTTP routes (``/health``, ``/metrics``, ``/auth/...``), the JSON
+error middleware and the request helpers the admin API shares."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from studio.server.context import ServerContext
+from studio.server.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from studio.server.keys import CONTEXT
+from studio.server.logs import log
+from studio.server.storage.base import UserRecord
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer is ``{"error": {"code", "message"}}`` (docs/server-api.md)."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return json_response(error_body(exc.code, exc.message), exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
+        message = exc.reason
+        if exc.status == 404:
+            message = f"no such endpoint: {request.method} {request.path}"
+        return json_response(error_body(code, message), exc.status)
+    except Exception as exc:
+        log(
+            40,
+            "http_internal_error",
+            method=request.method,
+            path=request.path,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return json_response(error_body("internal", "internal server error"), 500)
+
+
+def context(request: web.Request) -> ServerContext:
+    return request.app[CONTEXT]
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        raise BadRequest("this request needs a JSON object body")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <access token>' (from /auth/login)")
+    return token.strip()
+
+
+async def current_user(request: web.Request) -> UserRecord:
+    return await context(request).accounts.authenticate(bearer_token(request))
+
+
+async def require_admin(request: web.Request) -> UserRecord:
+    user = await current_user(request)
+    if not user.is_admin:
+        raise Forbidden(f"{user.username} is not an admin; this needs an admin user")
+    return user
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+async def health(request: web.Request) -> web.Response:
+    ctx = context(request)
+    return json_response(
+        {"status": "ok", "version": ctx.version, "uptime_s": round(time.time() - ctx.started, 3)}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = context(request).metrics.render()
+    return web.Response(
+        text=text,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await read_json(request)
+    try:
+        tokens = await ctx.accounts.login(body.get("username"), body.get("password"))
+    except ApiError as exc:
+        ctx.metrics.logins.inc(label=exc.code)
+        log(30, "login_failed", user=body.get("username"), code=exc.code, address=request.remote)
+        raise
+    ctx.metrics.logins.inc(label="ok")
+    log(20, "login", user=tokens["user"]["username"], address=request.remote)
+    return json_response(tokens)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tokens = await context(request).accounts.refresh(body.get("refresh_token"))
+    return json_response(tokens)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/auth/login", login)
+    app.router.add_post("/auth/refresh", refresh)

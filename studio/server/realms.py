@@ -1,0 +1,276 @@
+"""Realms in memory: one :class:`ServerHistory` per realm, shared by every
+connection bound to it, plus its storage and the sessions bound to it.
+
+A realm is loaded on its first bind (the history is rebuilt from storage),
+stays while sessions are bound, and is dropped from memory after it has been
+idle for a while. Its state file is brought up to date in the background a
+little after each commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from studio.server.logs import log
+from studio.server.storage.base import (
+    LoadedHistory,
+    RealmStats,
+    RealmStorage,
+    RealmWrite,
+    ServerStorage,
+    StoredEntry,
+)
+from studio.server.storage.errors import StorageError
+from studio.sync.errors import SyncError
+from studio.sync.history import HistoryEntry, ServerHistory
+
+if TYPE_CHECKING:
+    from studio.server.connection import SyncConnection
+
+_T = TypeVar("_T")
+
+
+class Runner(Protocol):
+    def __call__(self, fn: Callable[..., _T], /, *args: Any) -> Awaitable[_T]: ...
+
+
+def build_history(loaded: LoadedHistory) -> ServerHistory:
+    """Rebuild the in-memory history from stored rows.
+
+    ServerHistory has no bulk-load entry point, so each stored changeset is
+    integrated again as an upload based on the version just before it: with
+    nothing concurrent to transform against, integration appends it
+    unchanged, rebuilding the same versions, client records and schema.
+    """
+    history = ServerHistory()
+    for _ in range(loaded.max_file_ident):
+        history.allocate_file_ident()
+    for stored in loaded.entries:
+        entry = stored.entry
+        changeset = dataclasses.replace(
+            entry.changeset,
+            origin_file_ident=entry.origin_file_ident,
+            client_version=entry.client_version,
+            last_integrated_server_version=history.latest_version,
+            timestamp_ms=entry.timestamp_ms,
+        )
+        result = history.integrate(
+            entry.origin_file_ident, [changeset], now_ms=entry.integrated_at_ms
+        )
+        if len(result.entries) != 1 or result.entries[0].server_version != entry.server_version:
+            raise StorageError(
+                f"stored history does not replay: server version {entry.server_version} "
+                "is missing or out of order"
+            )
+    for ident, progress in loaded.progress.items():
+        history.record_progress(ident, progress)
+    return history
+
+
+class LoadedRealm:
+    def __init__(self, path: str, store: RealmStorage, history: ServerHistory) -> None:
+        self.path = path
+        self.store = store
+        self.history = history
+        self.sessions: dict[SyncConnection, set[int]] = {}
+        self.refs = 0
+        """Sessions bound plus binds in progress."""
+        self.last_activity = time.time()
+        self.stats: RealmStats | None = None
+        self.failed = False
+        self._pending = RealmWrite()
+        self._touched: set[int] = set()
+        self._state_task: asyncio.Task[None] | None = None
+        self._state_again = False
+
+    # -- sessions
+
+    def attach(self, conn: SyncConnection, session: int) -> None:
+        self.sessions.setdefault(conn, set()).add(session)
+        self.last_activity = time.time()
+
+    def detach(self, conn: SyncConnection, session: int) -> None:
+        sessions = self.sessions.get(conn)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self.sessions[conn]
+
+    def bound(self) -> Iterator[tuple[SyncConnection, int]]:
+        for conn, sessions in list(self.sessions.items()):
+            for session in list(sessions):
+                yield conn, session
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(s) for s in self.sessions.values())
+
+    # -- pending writes
+
+    def add_entries(self, entries: tuple[HistoryEntry, ...], user: str, ident: int) -> None:
+        self._pending.entries.extend(StoredEntry(e, user) for e in entries)
+        self._touched.add(ident)
+        self.last_activity = time.time()
+
+    def add_ident(self, ident: int, user: str) -> None:
+        self._pending.new_idents.append((ident, user))
+
+    def take_write(self) -> RealmWrite:
+        write, self._pending = self._pending, RealmWrite()
+        for ident in self._touched:
+            write.progress[ident] = self.history.client_progress(ident)
+        self._touched.clear()
+        return write
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending)
+
+
+class RealmHub:
+    def __init__(
+        self, storage: ServerStorage, run: Runner, state_delay: float, idle_unload: float
+    ) -> None:
+        self._storage = storage
+        self._run = run
+        self._state_delay = state_delay
+        self._idle_unload = idle_unload
+        self._realms: dict[str, LoadedRealm] = {}
+        self._loading: dict[str, asyncio.Future[LoadedRealm]] = {}
+
+    def __len__(self) -> int:
+        return len(self._realms)
+
+    def get(self, path: str) -> LoadedRealm | None:
+        return self._realms.get(path)
+
+    def loaded(self) -> list[LoadedRealm]:
+        return list(self._realms.values())
+
+    async def acquire(self, path: str) -> LoadedRealm:
+        """The loaded realm at ``path`` (registered already), with a reference
+        held for the caller (:meth:`release` it)."""
+        realm = self._realms.get(path)
+        if realm is None:
+            future = self._loading.get(path)
+            if future is None:
+                future = asyncio.get_running_loop().create_task(self._load(path))
+                self._loading[path] = future
+                future.add_done_callback(lambda _: self._loading.pop(path, None))
+            realm = await asyncio.shield(future)
+        realm.refs += 1
+        return realm
+
+    def release(self, realm: LoadedRealm) -> None:
+        realm.refs = max(0, realm.refs - 1)
+        realm.last_activity = time.time()
+
+    async def _load(self, path: str) -> LoadedRealm:
+        started = time.perf_counter()
+        store = await self._run(self._storage.open_realm, path)
+        try:
+            loaded = await self._run(store.load)
+            history = await self._run(build_history, loaded)
+        except (StorageError, SyncError) as exc:
+            await self._run(store.close)
+            raise StorageError(f"cannot load realm {path}: {exc}") from exc
+        except BaseException:
+            await self._run(store.close)
+            raise
+        realm = LoadedRealm(path, store, history)
+        self._realms[path] = realm
+        log(
+            20,
+            "realm_loaded",
+            realm=path,
+            server_version=history.latest_version,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        self.schedule_state(realm, delay=0)
+        return realm
+
+    async def append(self, realm: LoadedRealm, write: RealmWrite) -> None:
+        await self._run(realm.store.append, write)
+
+    # -- state upkeep
+
+    def schedule_state(self, realm: LoadedRealm, delay: float | None = None) -> None:
+        """Bring the realm's state file up to date soon (debounced)."""
+        if realm.failed:
+            return
+        if realm._state_task is not None and not realm._state_task.done():
+            realm._state_again = True
+            return
+        wait = self._state_delay if delay is None else delay
+        realm._state_task = asyncio.get_running_loop().create_task(
+            self._update_state(realm, wait), name=f"state {realm.path}"
+        )
+
+    async def _update_state(self, realm: LoadedRealm, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while True:
+            realm._state_again = False
+            try:
+                stats = await self._run(realm.store.update_state)
+            except StorageError as exc:
+                log(40, "state_update_failed", realm=realm.path, error=str(exc))
+                return
+            if stats.state_error and (realm.stats is None or not realm.stats.state_error):
+                log(40, "state_diverged", realm=realm.path, error=stats.state_error)
+            realm.stats = stats
+            if stats.state_version < stats.server_version:
+                await asyncio.sleep(0)  # more to apply: go on, letting others in between
+                continue
+            if not realm._state_again:
+                return
+            await asyncio.sleep(self._state_delay)
+
+    async def stats(self, path: str) -> RealmStats:
+        realm = self._realms.get(path)
+        if realm is not None:
+            realm.stats = await self._run(realm.store.stats)
+            return realm.stats
+        return await self._run(self._storage.realm_stats, path)
+
+    # -- unloading
+
+    async def unload_idle(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for realm in list(self._realms.values()):
+            if (
+                realm.refs == 0
+                and not realm.dirty
+                and now - realm.last_activity >= self._idle_unload
+                and (realm._state_task is None or realm._state_task.done())
+            ):
+                await self.unload(realm)
+
+    async def unload(self, realm: LoadedRealm) -> None:
+        """Drop ``realm`` from memory and close its storage (callers make sure
+        nothing is bound and nothing is pending)."""
+        if self._realms.get(realm.path) is realm:
+            del self._realms[realm.path]
+        task = realm._state_task
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self._run(realm.store.close)
+        log(10, "realm_unloaded", realm=realm.path)
+
+    def forget(self, realm: LoadedRealm) -> None:
+        """Drop a realm whose storage failed: the next bind reloads it from
+        what is stored (the in-memory history may hold unstored changesets)."""
+        realm.failed = True
+        if self._realms.get(realm.path) is realm:
+            del self._realms[realm.path]
+
+    async def close(self) -> None:
+        for realm in list(self._realms.values()):
+            await self.unload(realm)

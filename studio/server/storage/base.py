@@ -1,0 +1,207 @@
+"""The storage interface of the object server.
+
+Two parts: :class:`ServerStorage` (users, realm registry, permissions, the
+token signing key) and one :class:`RealmStorage` per realm (its history, the
+client file identities it handed out, and the realm's current state).
+
+Methods are blocking and thread-safe; the server calls them from worker
+threads (``asyncio.to_thread``) so that the event loop never waits on a disk.
+:meth:`RealmStorage.append` returns only once the write is durable: the server
+acknowledges an upload after that and never before, which is what makes a
+SIGKILL at any moment lose nothing a client saw acknowledged.
+
+The in-memory merge state (:class:`studio.sync.history.ServerHistory`) is
+rebuilt from :meth:`RealmStorage.load` when a realm is first used, so a
+backend only stores rows; it never runs merge code. A PostgreSQL backend
+implements these two classes (one transaction per ``append``); several server
+processes sharing one such database would additionally need one process to own
+each realm (the serialization point), which this interface does not decide.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from studio.sync.history import HistoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    username: str
+    password_hash: str
+    is_admin: bool
+    suspended: bool
+    created: float
+    """Seconds since the epoch."""
+    token_generation: int = 0
+    """Bumped when the password changes: older tokens stop working."""
+
+
+@dataclass(frozen=True, slots=True)
+class RealmRecord:
+    path: str
+    """Canonical path (``/u/<user>/name`` or ``/shared/...``)."""
+    owner: str | None
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One server version of a realm's history, with the user who uploaded it."""
+
+    entry: HistoryEntry
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedHistory:
+    """Everything needed to rebuild a realm's ServerHistory."""
+
+    entries: Sequence[StoredEntry]
+    max_file_ident: int
+    """Client file idents 1..max_file_ident were handed out."""
+    progress: dict[int, int] = field(default_factory=dict)
+    """Per client file ident, the last server version it said it integrated."""
+
+
+@dataclass(slots=True)
+class RealmWrite:
+    """What one commit adds to a realm (collected by the server between commits)."""
+
+    entries: list[StoredEntry] = field(default_factory=list)
+    new_idents: list[tuple[int, str]] = field(default_factory=list)
+    """(client file ident, user) handed out since the last commit."""
+    progress: dict[int, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.new_idents or self.progress)
+
+
+@dataclass(frozen=True, slots=True)
+class RealmStats:
+    size_bytes: int
+    objects: int
+    """Top-level objects in the current state."""
+    server_version: int
+    """Latest version in the stored history."""
+    state_version: int
+    """The current state includes the history up to here."""
+    state_error: str | None = None
+    """Why the state stopped following the history, if it did."""
+    modified: float | None = None
+    """When the realm's data last changed on disk (seconds since the epoch)."""
+
+
+class RealmStorage(ABC):
+    """The stored data of one realm."""
+
+    path: str
+
+    @abstractmethod
+    def load(self) -> LoadedHistory:
+        """The whole history, in server version order."""
+
+    @abstractmethod
+    def append(self, write: RealmWrite) -> None:
+        """Store ``write`` in one transaction; durable when this returns."""
+
+    @abstractmethod
+    def read_history(self, since: int, limit: int) -> list[StoredEntry]:
+        """Entries after server version ``since``, at most ``limit``."""
+
+    @abstractmethod
+    def update_state(self, max_changesets: int = 64) -> RealmStats:
+        """Apply stored history to the current state, at most ``max_changesets``
+        changesets per call (so one call never holds the realm for long)."""
+
+    @abstractmethod
+    def stats(self) -> RealmStats: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class ServerStorage(ABC):
+    """Server-wide data: users, the realm registry, permissions, the token key."""
+
+    # -- users
+    @abstractmethod
+    def count_users(self) -> int: ...
+
+    @abstractmethod
+    def get_user(self, username: str) -> UserRecord | None: ...
+
+    @abstractmethod
+    def list_users(self) -> list[UserRecord]: ...
+
+    @abstractmethod
+    def create_user(self, user: UserRecord) -> None:
+        """Raises AlreadyExists."""
+
+    @abstractmethod
+    def update_user(
+        self,
+        username: str,
+        *,
+        password_hash: str | None = None,
+        is_admin: bool | None = None,
+        suspended: bool | None = None,
+    ) -> UserRecord:
+        """Change a user; a new password hash bumps ``token_generation``.
+        Raises Missing."""
+
+    @abstractmethod
+    def delete_user(self, username: str) -> None:
+        """Delete a user and their grants (not their realms). Raises Missing."""
+
+    # -- realms
+    @abstractmethod
+    def get_realm(self, path: str) -> RealmRecord | None: ...
+
+    @abstractmethod
+    def list_realms(self) -> list[RealmRecord]: ...
+
+    @abstractmethod
+    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
+        """Register a realm (its storage is created on first open). Raises AlreadyExists."""
+
+    @abstractmethod
+    def delete_realm(self, path: str) -> None:
+        """Forget a realm, its grants and its data (close it first). Raises Missing."""
+
+    @abstractmethod
+    def open_realm(self, path: str) -> RealmStorage:
+        """The storage of a registered realm (created empty on first open)."""
+
+    @abstractmethod
+    def realm_stats(self, path: str) -> RealmStats:
+        """Stats of a realm that is not open (cheap enough for a listing)."""
+
+    # -- permissions
+    @abstractmethod
+    def get_permission(self, path: str, username: str) -> str | None: ...
+
+    @abstractmethod
+    def list_permissions(self, path: str) -> list[tuple[str, str]]:
+        """``[(username, level)]`` granted on ``path``."""
+
+    @abstractmethod
+    def user_permissions(self, username: str) -> list[tuple[str, str]]:
+        """``[(path, level)]`` granted to ``username``."""
+
+    @abstractmethod
+    def set_permission(self, path: str, username: str, level: str) -> None: ...
+
+    @abstractmethod
+    def revoke_permission(self, path: str, username: str) -> bool:
+        """False when there was no grant."""
+
+    # -- secrets
+    @abstractmethod
+    def token_key(self) -> bytes:
+        """The token signing key; generated and stored on first use."""
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,316 @@
+"""The embedded default storage: SQLite files under the data directory.
+
+::
+
+    DIR/server.sqlite          users, realm registry, permissions, token key
+    DIR/realms/NNNNNN-<slug>.realm   one file per realm (sqlite_realm.py)
+
+Both kinds of file run in WAL mode with ``synchronous=FULL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from studio.core import Realm, RealmError
+from studio.core.synced import get_sync_value
+from studio.server.paths import file_stem
+from studio.server.storage.base import (
+    RealmRecord,
+    RealmStats,
+    RealmStorage,
+    ServerStorage,
+    UserRecord,
+)
+from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.server.storage.sqlite_realm import SqliteRealmStorage, file_size
+
+FORMAT: Final = "studio-server-1"
+_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
+    """CREATE TABLE IF NOT EXISTS users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        token_generation INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS realms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        owner TEXT,
+        created REAL NOT NULL,
+        file TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS permissions (
+        path TEXT NOT NULL,
+        username TEXT NOT NULL,
+        level TEXT NOT NULL,
+        PRIMARY KEY (path, username))""",
+    "CREATE INDEX IF NOT EXISTS permissions_user ON permissions (username)",
+)
+_USER_COLUMNS: Final = "username, password_hash, is_admin, suspended, created, token_generation"
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(row[0], row[1], bool(row[2]), bool(row[3]), float(row[4]), int(row[5]))
+
+
+class SqliteServerStorage(ServerStorage):
+    def __init__(self, data_dir: Path) -> None:
+        self._dir = data_dir
+        self._realms_dir = data_dir / "realms"
+        try:
+            self._realms_dir.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(data_dir / "server.sqlite"),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=60,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            for ddl in _DDL:
+                conn.execute(ddl)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            found = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the data directory {data_dir}: {exc}") from exc
+        if found[0] != FORMAT:
+            raise StorageError(
+                f"{data_dir} holds server data of format {found[0]!r}; this server reads {FORMAT!r}"
+            )
+        self._conn = conn
+        self._lock = threading.Lock()
+        # Core realms are bound to the thread that opened them: every realm's
+        # state lives on this one thread (state upkeep is background work).
+        self._state_thread = ThreadPoolExecutor(1, thread_name_prefix="studio-state")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (committed durably) under the lock."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot write {self._dir / 'server.sqlite'}: {exc}") from exc
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot read {self._dir / 'server.sqlite'}: {exc}") from exc
+
+    # ------------------------------------------------------------------ users
+
+    def count_users(self) -> int:
+        return int(self._query("SELECT count(*) FROM users")[0][0])
+
+    def get_user(self, username: str) -> UserRecord | None:
+        rows = self._query(f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,))
+        return _user(rows[0]) if rows else None
+
+    def list_users(self) -> list[UserRecord]:
+        rows = self._query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY username")
+        return [_user(r) for r in rows]
+
+    def create_user(self, user: UserRecord) -> None:
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        user.username,
+                        user.password_hash,
+                        int(user.is_admin),
+                        int(user.suspended),
+                        user.created,
+                        user.token_generation,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"user {user.username!r} already exists") from None
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        password_hash: str | None = None,
+        is_admin: bool | None = None,
+        suspended: bool | None = None,
+    ) -> UserRecord:
+        sets: list[str] = []
+        args: list[Any] = []
+        if password_hash is not None:
+            sets += ["password_hash = ?", "token_generation = token_generation + 1"]
+            args.append(password_hash)
+        if is_admin is not None:
+            sets.append("is_admin = ?")
+            args.append(int(is_admin))
+        if suspended is not None:
+            sets.append("suspended = ?")
+            args.append(int(suspended))
+        with self._tx() as conn:
+            if sets:
+                conn.execute(
+                    f"UPDATE users SET {', '.join(sets)} WHERE username = ?", (*args, username)
+                )
+            row = conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,)
+            ).fetchone()
+            if row is None:
+                raise Missing(f"there is no user {username!r}")
+        return _user(row)
+
+    def delete_user(self, username: str) -> None:
+        with self._tx() as conn:
+            if conn.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
+                raise Missing(f"there is no user {username!r}")
+            conn.execute("DELETE FROM permissions WHERE username = ?", (username,))
+
+    # ------------------------------------------------------------------ realms
+
+    def get_realm(self, path: str) -> RealmRecord | None:
+        rows = self._query("SELECT path, owner, created FROM realms WHERE path = ?", (path,))
+        return RealmRecord(rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def list_realms(self) -> list[RealmRecord]:
+        rows = self._query("SELECT path, owner, created FROM realms ORDER BY path")
+        return [RealmRecord(r[0], r[1], r[2]) for r in rows]
+
+    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
+        created = time.time()
+        try:
+            with self._tx() as conn:
+                cur = conn.execute(
+                    "INSERT INTO realms (path, owner, created, file) VALUES (?, ?, ?, '')",
+                    (path, owner, created),
+                )
+                realm_id = int(cur.lastrowid or 0)
+                conn.execute(
+                    "UPDATE realms SET file = ? WHERE id = ?",
+                    (file_stem(path, realm_id) + ".realm", realm_id),
+                )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"realm {path} already exists") from None
+        return RealmRecord(path, owner, created)
+
+    def _realm_file(self, path: str) -> Path:
+        rows = self._query("SELECT file FROM realms WHERE path = ?", (path,))
+        if not rows:
+            raise Missing(f"there is no realm {path}")
+        return self._realms_dir / str(rows[0][0])
+
+    def delete_realm(self, path: str) -> None:
+        file = self._realm_file(path)
+        with self._tx() as conn:
+            conn.execute("DELETE FROM realms WHERE path = ?", (path,))
+            conn.execute("DELETE FROM permissions WHERE path = ?", (path,))
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(str(file) + suffix)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageError(
+                    f"realm {path} is deleted but {file}{suffix} is left: {exc}"
+                ) from exc
+
+    def open_realm(self, path: str) -> RealmStorage:
+        return SqliteRealmStorage(path, self._realm_file(path), self._state_thread)
+
+    def realm_stats(self, path: str) -> RealmStats:
+        file = self._realm_file(path)
+        if not file.exists():
+            return RealmStats(0, 0, 0, 0)
+        return self._state_thread.submit(self._file_stats, file).result()
+
+    @staticmethod
+    def _file_stats(file: Path) -> RealmStats:
+        size, modified = file_size(file)
+        try:
+            realm = Realm.open(file, read_only=True)
+        except RealmError as exc:
+            raise StorageError(f"cannot read {file}: {exc}") from exc
+        try:
+            objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
+            state_version = int(get_sync_value(realm, "server_version", "0") or 0)
+        finally:
+            realm.close()
+        try:
+            conn = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT max(server_version) FROM _server_history").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            row = (0,)  # created but never opened for sync: no history table yet
+        return RealmStats(size, objects, int(row[0] or 0), state_version, modified=modified)
+
+    # ------------------------------------------------------------------ permissions
+
+    def get_permission(self, path: str, username: str) -> str | None:
+        rows = self._query(
+            "SELECT level FROM permissions WHERE path = ? AND username = ?", (path, username)
+        )
+        return str(rows[0][0]) if rows else None
+
+    def list_permissions(self, path: str) -> list[tuple[str, str]]:
+        rows = self._query(
+            "SELECT username, level FROM permissions WHERE path = ? ORDER BY username", (path,)
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def user_permissions(self, username: str) -> list[tuple[str, str]]:
+        rows = self._query(
+            "SELECT path, level FROM permissions WHERE username = ? ORDER BY path", (username,)
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def set_permission(self, path: str, username: str, level: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO permissions (path, username, level) VALUES (?, ?, ?)",
+                (path, username, level),
+            )
+
+    def revoke_permission(self, path: str, username: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM permissions WHERE path = ? AND username = ?", (path, username)
+            )
+            return cur.rowcount > 0
+
+    # ------------------------------------------------------------------ secrets
+
+    def token_key(self) -> bytes:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('token_key', ?)", (secrets.token_hex(32),)
+            )
+            row = conn.execute("SELECT value FROM meta WHERE key = 'token_key'").fetchone()
+        return bytes.fromhex(str(row[0]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+        self._state_thread.shutdown(wait=True)

@@ -1,0 +1,48 @@
+"""``GET /sync``: the sync protocol over a websocket (binary msgpack frames).
+
+The websocket subprotocol ``studio-sync.<version>`` is optional: a client
+that offers none is served (raw clients and tests), but a client that only
+offers other versions gets ``wrong_protocol_version`` and a close, so that a
+future protocol change fails loudly instead of garbling messages.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from studio.server.connection import SyncConnection, SyncSocket
+from studio.server.context import ServerContext
+from studio.server.keys import CONTEXT
+from studio.server.logs import log
+from studio.sync.protocol import WEBSOCKET_SUBPROTOCOL, ErrorCode, ServerConnection
+
+
+def _offered_protocols(request: web.Request) -> list[str]:
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+async def sync_handler(request: web.Request) -> web.StreamResponse:
+    ctx: ServerContext = request.app[CONTEXT]
+    limits = ctx.config.limits
+    ws = SyncSocket(
+        protocols=(WEBSOCKET_SUBPROTOCOL,),
+        max_msg_size=limits.max_message_size,
+        heartbeat=limits.heartbeat,
+        # Loopback and LAN traffic: deflate would cost more CPU than it saves.
+        compress=False,
+    )
+    await ws.prepare(request)
+    offered = _offered_protocols(request)
+    if offered and WEBSOCKET_SUBPROTOCOL not in offered:
+        log(30, "wrong_protocol_version", address=request.remote, offered=offered)
+        sc = ServerConnection()
+        wanted = f"this server speaks {WEBSOCKET_SUBPROTOCOL}; offered {', '.join(offered)}"
+        sc.close(ErrorCode.WRONG_PROTOCOL_VERSION, wanted)
+        for frame in sc.frames_to_send():
+            await ws.send_bytes(frame)
+        await ws.close()
+        return ws
+    connection = SyncConnection(ctx, ws, request.remote or "?")
+    await connection.run()
+    return ws

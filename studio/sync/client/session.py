@@ -1,0 +1,404 @@
+"""A sync session: one synced realm file bound to one server realm.
+
+The session owns the realm's :class:`~studio.sync.history.ClientHistory` (its
+cursors and unacknowledged changesets, persisted by
+:class:`~studio.sync.client.store.RealmStore`) and the public API: state,
+pause/resume, waiting for uploads and downloads, listeners. The App's shared
+:class:`~studio.sync.client.connection.SyncConnection` drives the protocol
+and calls the ``_on_*`` methods here.
+
+Everything runs on the event loop thread that owns the realm; local writes
+never wait for the network: a commit lands in the realm's history, the realm
+listener wakes the session, and the connection uploads when it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+from studio.core.notify import NotificationToken
+from studio.core.realm import Realm
+from studio.core.watcher import RealmWatcher
+from studio.sync.client.auth import User
+from studio.sync.client.config import Backoff, SyncConfig
+from studio.sync.client.errors import SessionClosedError, SyncSessionError
+from studio.sync.client.store import RealmStore
+from studio.sync.history import ClientHistory
+
+if TYPE_CHECKING:
+    from studio.sync.client.connection import SyncConnection
+
+log = logging.getLogger("studio.sync.client")
+
+Direction = Literal["upload", "download"]
+ProgressMode = Literal["indefinitely", "current"]
+ErrorCallback = Callable[["SyncSession", SyncSessionError], None]
+
+
+class SessionState(Enum):
+    """``ACTIVE``: syncing (or trying to); ``INACTIVE``: paused or closed;
+    ``INVALID``: stopped by a fatal error (see ``session.error``)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    INVALID = "invalid"
+
+
+class ConnectionState(Enum):
+    """The session's connection to the server: ``CONNECTED`` once it is bound."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Sync progress in versions (one version per changeset).
+
+    Upload: ``transferred`` is the last local client version the server
+    acknowledged, ``transferable`` the latest local one. Download:
+    ``transferred`` is the server version integrated locally, ``transferable``
+    the latest server version known.
+    """
+
+    direction: Direction
+    transferred: int
+    transferable: int
+
+    @property
+    def is_complete(self) -> bool:
+        return self.transferred >= self.transferable
+
+
+class _Listeners:
+    """Callbacks with removal tokens; a callback that raises is logged, not propagated."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[int, Callable[..., None]]] = []
+        self._next = 0
+
+    def add(self, callback: Callable[..., None]) -> NotificationToken:
+        self._next += 1
+        key = self._next
+        self._items.append((key, callback))
+        return NotificationToken(lambda: self._remove(key))
+
+    def _remove(self, key: int) -> None:
+        self._items = [item for item in self._items if item[0] != key]
+
+    def call(self, *args: Any) -> None:
+        for _key, callback in list(self._items):
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("a sync listener raised")
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+
+class SyncSession:
+    """``realm.sync_session``: the background sync of one realm."""
+
+    def __init__(
+        self,
+        realm: Realm,
+        user: User,
+        path: str,
+        connection: SyncConnection,
+        config: SyncConfig,
+        *,
+        server_url: str,
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        self.realm = realm
+        self.user = user
+        self.path = path
+        self.state = SessionState.ACTIVE
+        self.connection_state = ConnectionState.DISCONNECTED
+        self.error: SyncSessionError | None = None
+        """The fatal error that stopped the session (state ``INVALID``)."""
+        self._connection = connection
+        self._loop = asyncio.get_running_loop()
+        self.store = RealmStore(realm, server_url, path, user.username)
+        self.history: ClientHistory = self.store.load()
+        self.latest_server_version = self.history.last_integrated_server_version
+        # Protocol session id on the current connection (None: not bound or binding).
+        self.sid: int | None = None
+        self.unbinding = False
+        self.binding = False
+        self.force_refresh = False
+        self.retry_backoff = Backoff(config.reconnect_initial, config.reconnect_max)
+        self.retry_handle: asyncio.TimerHandle | None = None
+        self._next_mark = 0
+        self._download_waiters: dict[int, asyncio.Future[None]] = {}
+        self._upload_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._connection_listeners = _Listeners()
+        self._progress_listeners: dict[Direction, _Listeners] = {
+            "upload": _Listeners(),
+            "download": _Listeners(),
+        }
+        self._error_listeners = _Listeners()
+        if on_error is not None:
+            self._error_listeners.add(on_error)
+        self._pull_scheduled = False
+        self._realm_token = realm.add_listener(self._on_realm_change)
+        self._watcher: RealmWatcher | None = None
+        if config.watch_files:
+            self._watcher = RealmWatcher(realm, config.watch_interval)
+            self._watcher.start()
+        connection.add(self)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def client_file_ident(self) -> int:
+        """The identity the server gave this realm file (0 before the first bind)."""
+        return self.history.client_file_ident
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state is SessionState.INACTIVE and self._realm_token.removed
+
+    def pause(self) -> None:
+        """Stop syncing (unbind); local writes keep landing in the history."""
+        if self.state is not SessionState.ACTIVE:
+            return
+        self.state = SessionState.INACTIVE
+        self._cancel_retry()
+        self._connection.deactivate(self)
+        self._set_connection_state(ConnectionState.DISCONNECTED)
+
+    def resume(self) -> None:
+        """Start syncing again after :meth:`pause` (or retry after a fatal error)."""
+        if self.is_closed or self.state is SessionState.ACTIVE:
+            return
+        self.state = SessionState.ACTIVE
+        self.error = None
+        self.retry_backoff.reset()
+        self._connection.activate(self)
+
+    async def wait_for_upload_completion(self, timeout: float | None = None) -> None:
+        """Wait until the server has acknowledged every local commit made before this call."""
+        self._check_usable()
+        self.local_changes()
+        target = self.history.latest_client_version
+        if self.history.last_acked_client_version >= target:
+            return
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._upload_waiters.append((target, future))
+        await self._wait(future, timeout)
+
+    async def wait_for_download_completion(self, timeout: float | None = None) -> None:
+        """Wait until everything the server had when it saw this request is
+        integrated into the local realm (waits through reconnects)."""
+        self._check_usable()
+        self._next_mark += 1
+        request_id = self._next_mark
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._download_waiters[request_id] = future
+        self._connection.send_mark(self, request_id)
+        try:
+            await self._wait(future, timeout)
+        finally:
+            self._download_waiters.pop(request_id, None)
+
+    def add_connection_listener(
+        self, callback: Callable[[ConnectionState, ConnectionState], None]
+    ) -> NotificationToken:
+        """``callback(new_state, old_state)`` whenever the connection state changes."""
+        return self._connection_listeners.add(callback)
+
+    def add_progress_listener(
+        self,
+        callback: Callable[[Progress], None],
+        direction: Direction = "download",
+        mode: ProgressMode = "indefinitely",
+    ) -> NotificationToken:
+        """``callback(progress)`` as uploads or downloads progress.
+
+        ``mode="current"`` reports only the work known now and removes itself
+        once that is done (it is called at once if nothing is outstanding).
+        """
+        listeners = self._progress_listeners[direction]
+        if mode == "indefinitely":
+            return listeners.add(callback)
+        goal = self._progress(direction).transferable
+        token: NotificationToken
+
+        def until_done(progress: Progress) -> None:
+            callback(Progress(direction, progress.transferred, goal))
+            if progress.transferred >= goal:
+                token.remove()
+
+        token = listeners.add(until_done)
+        current = self._progress(direction)
+        if current.transferred >= goal:
+            until_done(current)
+        return token
+
+    def add_error_listener(
+        self, callback: Callable[[SyncSession, SyncSessionError], None]
+    ) -> NotificationToken:
+        """``callback(session, error)`` for every sync error (``error.fatal``: the
+        session stopped; otherwise it retries by itself)."""
+        return self._error_listeners.add(callback)
+
+    def close(self) -> None:
+        """Stop syncing for good (``realm.close()`` calls this)."""
+        if self.is_closed:
+            return
+        self.state = SessionState.INACTIVE
+        self._realm_token.remove()
+        self._cancel_retry()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._connection.remove(self)
+        self._set_connection_state(ConnectionState.DISCONNECTED)
+        self._fail_waiters(SessionClosedError(f"the sync session of {self.path} was closed"))
+
+    def __repr__(self) -> str:
+        return f"<SyncSession {self.path} {self.state.value}/{self.connection_state.value}>"
+
+    # ------------------------------------------------------------------ local changes
+
+    def _on_realm_change(self, realm: Realm, changes: object = None) -> None:
+        if self.store.applying or self._pull_scheduled:
+            return  # our own download, or a pull is already on its way
+        self._pull_scheduled = True
+        self._loop.call_soon(self._scheduled_pull)
+
+    def _scheduled_pull(self) -> None:
+        self._pull_scheduled = False
+        if self.is_closed or self.realm.is_closed:
+            return
+        if self.realm.is_in_transaction:
+            # The app awaits inside a write; its rows are not committed yet.
+            self._pull_scheduled = True
+            self._loop.call_later(0.005, self._scheduled_pull)
+            return
+        self.local_changes()
+
+    def local_changes(self) -> None:
+        """Pick up new local commits and upload them if bound."""
+        if self.realm.is_closed:
+            return
+        if self.store.pull_local(self.history):
+            self._connection.upload(self)
+            self._report_progress("upload")
+
+    # ------------------------------------------------------------------ connection callbacks
+
+    def on_connecting(self) -> None:
+        if self.state is SessionState.ACTIVE:
+            self._set_connection_state(ConnectionState.CONNECTING)
+
+    def on_bound(self, client_file_ident: int) -> None:
+        self.store.save_ident(client_file_ident)
+        self.retry_backoff.reset()
+        self._set_connection_state(ConnectionState.CONNECTED)
+        for request_id in list(self._download_waiters):
+            self._connection.send_mark(self, request_id)
+
+    def on_disconnected(self) -> None:
+        self.sid = None
+        self.unbinding = False
+        if self.state is SessionState.ACTIVE:
+            self._set_connection_state(ConnectionState.CONNECTING)
+        else:
+            self._set_connection_state(ConnectionState.DISCONNECTED)
+
+    def on_download(self, latest_server_version: int) -> None:
+        """A download was integrated (and committed to the realm)."""
+        self.latest_server_version = max(self.latest_server_version, latest_server_version)
+        acked = self.history.last_acked_client_version
+        done = [w for w in self._upload_waiters if w[0] <= acked]
+        if done:
+            self._upload_waiters = [w for w in self._upload_waiters if w[0] > acked]
+            for _target, future in done:
+                if not future.done():
+                    future.set_result(None)
+        self._report_progress("download")
+        self._report_progress("upload")
+
+    def on_mark(self, request_id: int) -> None:
+        future = self._download_waiters.get(request_id)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def on_error(self, error: SyncSessionError) -> None:
+        """Report an error; a fatal one stops the session."""
+        if error.fatal:
+            self.state = SessionState.INVALID
+            self.error = error
+            self._cancel_retry()
+            self._set_connection_state(ConnectionState.DISCONNECTED)
+            self._fail_waiters(error)
+            log.error("sync of %s stopped: %s", self.path, error)
+        else:
+            log.warning("sync of %s: %s (retrying)", self.path, error)
+        self._error_listeners.call(self, error)
+
+    # ------------------------------------------------------------------ helpers
+
+    def schedule_retry(self, delay: float, action: Callable[[], None]) -> None:
+        self._cancel_retry()
+        self.retry_handle = self._loop.call_later(delay, self._run_retry, action)
+
+    def _run_retry(self, action: Callable[[], None]) -> None:
+        self.retry_handle = None
+        action()
+
+    def _cancel_retry(self) -> None:
+        if self.retry_handle is not None:
+            self.retry_handle.cancel()
+            self.retry_handle = None
+
+    def _check_usable(self) -> None:
+        if self.is_closed:
+            raise SessionClosedError(f"the sync session of {self.path} is closed")
+        if self.state is SessionState.INVALID and self.error is not None:
+            raise self.error
+
+    async def _wait(self, future: asyncio.Future[None], timeout: float | None) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            if not future.done():
+                future.cancel()
+
+    def _fail_waiters(self, error: Exception) -> None:
+        waiters = [f for _t, f in self._upload_waiters] + list(self._download_waiters.values())
+        self._upload_waiters.clear()
+        self._download_waiters.clear()
+        for future in waiters:
+            if not future.done():
+                future.set_exception(error)
+                # Nobody may be awaiting it any more (timed out): no "never retrieved" noise.
+                with contextlib.suppress(BaseException):
+                    future.exception()
+
+    def _set_connection_state(self, new: ConnectionState) -> None:
+        old = self.connection_state
+        if new is not old:
+            self.connection_state = new
+            self._connection_listeners.call(new, old)
+
+    def _progress(self, direction: Direction) -> Progress:
+        h = self.history
+        if direction == "upload":
+            return Progress("upload", h.last_acked_client_version, h.latest_client_version)
+        latest = max(self.latest_server_version, h.last_integrated_server_version)
+        return Progress("download", h.last_integrated_server_version, latest)
+
+    def _report_progress(self, direction: Direction) -> None:
+        listeners = self._progress_listeners[direction]
+        if listeners:
+            listeners.call(self._progress(direction))

@@ -1,0 +1,237 @@
+"""HTTP endpoints: health, metrics, login/refresh, and the admin JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from server_harness import (
+    ADMIN_PASSWORD,
+    SCHEMA,
+    RawClient,
+    admin_token,
+    call,
+    item,
+    login,
+    make_user,
+    running_server,
+)
+
+
+def test_health_metrics_login_refresh(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            status, health = await call(url, "GET", "/health")
+            assert status == 200 and health["status"] == "ok"
+            assert health["version"] and health["uptime_s"] >= 0
+
+            status, tokens = await call(url, "POST", "/auth/login",
+                                        {"username": "admin", "password": ADMIN_PASSWORD})  # fmt: skip
+            assert status == 200
+            assert tokens["user"] == {"username": "admin", "is_admin": True}
+            assert tokens["expires_in"] == 900
+            assert tokens["access_token"].count(".") == 1
+
+            status, err = await call(url, "POST", "/auth/login",
+                                     {"username": "admin", "password": "wrong"})  # fmt: skip
+            assert status == 401 and err["error"]["code"] == "bad_credentials"
+            status, err = await call(url, "POST", "/auth/login",
+                                     {"username": "nobody", "password": "x"})  # fmt: skip
+            assert status == 401 and err["error"]["code"] == "bad_credentials"
+            status, err = await call(url, "POST", "/auth/login", ["not", "an", "object"])
+            assert status == 400 and err["error"]["code"] == "bad_request"
+
+            status, again = await call(url, "POST", "/auth/refresh",
+                                       {"refresh_token": tokens["refresh_token"]})  # fmt: skip
+            assert status == 200 and again["user"]["username"] == "admin"
+            status, _ = await call(url, "GET", "/admin/users", token=again["access_token"])
+            assert status == 200
+            # An access token is not a refresh token, and a forged one fails.
+            status, err = await call(url, "POST", "/auth/refresh",
+                                     {"refresh_token": tokens["access_token"]})  # fmt: skip
+            assert status == 401 and err["error"]["code"] == "invalid_token"
+            forged = tokens["refresh_token"][:-3] + ("AAA" if tokens["refresh_token"][-3:] != "AAA" else "BBB")
+            status, err = await call(url, "POST", "/auth/refresh", {"refresh_token": forged})
+            assert status == 401 and err["error"]["code"] == "invalid_token"
+
+            status, text = await call(url, "GET", "/metrics")
+            assert status == 200
+            for name in ("studio_connections", "studio_sessions", "studio_uploads_total",
+                         "studio_downloads_total", "studio_bytes_in_total", "studio_bytes_out_total",
+                         "studio_merge_seconds", "studio_realms"):  # fmt: skip
+                assert f"# TYPE {name} " in text, name
+            assert 'studio_logins_total{result="ok"} 1' in text
+            assert 'studio_logins_total{result="bad_credentials"} 2' in text
+
+            status, err = await call(url, "GET", "/nowhere")
+            assert status == 404 and err["error"]["code"] == "not_found"
+
+    asyncio.run(body())
+
+
+def test_expired_access_token(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path, access_token_ttl=0.3) as server:
+            token = await admin_token(server.url)
+            status, _ = await call(server.url, "GET", "/admin/users", token=token)
+            assert status == 200
+            await asyncio.sleep(0.5)
+            status, err = await call(server.url, "GET", "/admin/users", token=token)
+            assert status == 401 and err["error"]["code"] == "token_expired"
+            assert "refresh" in err["error"]["message"]
+
+    asyncio.run(body())
+
+
+def test_admin_users_api(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            admin = await admin_token(url)
+            status, err = await call(url, "GET", "/admin/users")
+            assert status == 401 and err["error"]["code"] == "unauthorized"
+
+            status, user = await call(url, "POST", "/admin/users",
+                                      {"username": "ann", "password": "secret"}, admin)  # fmt: skip
+            assert status == 201
+            assert user["username"] == "ann" and user["is_admin"] is False and not user["suspended"]
+            status, err = await call(url, "POST", "/admin/users",
+                                     {"username": "ann", "password": "x"}, admin)  # fmt: skip
+            assert status == 409 and err["error"]["code"] == "exists"
+            for bad in ("../x", "a/b", "", "x\n", "é"):
+                status, err = await call(url, "POST", "/admin/users",
+                                         {"username": bad, "password": "x"}, admin)  # fmt: skip
+                assert status == 400, bad
+
+            ann = await login(url, "ann", "secret")
+            status, err = await call(url, "GET", "/admin/users", token=ann)
+            assert status == 403 and err["error"]["code"] == "forbidden"
+
+            # Password change: old password and old tokens stop working.
+            status, _ = await call(url, "PATCH", "/admin/users/ann", {"password": "new"}, admin)
+            assert status == 200
+            status, err = await call(url, "POST", "/auth/login",
+                                     {"username": "ann", "password": "secret"})  # fmt: skip
+            assert status == 401
+            status, err = await call(url, "GET", "/admin/connections", token=ann)
+            assert status == 401 and err["error"]["code"] == "invalid_token"
+            ann = await login(url, "ann", "new")
+
+            # Suspension: no login, no API.
+            status, user = await call(url, "PATCH", "/admin/users/ann", {"suspended": True}, admin)
+            assert status == 200 and user["suspended"] is True
+            status, err = await call(url, "POST", "/auth/login",
+                                     {"username": "ann", "password": "new"})  # fmt: skip
+            assert status == 403 and err["error"]["code"] == "suspended"
+            status, _ = await call(url, "PATCH", "/admin/users/ann", {"suspended": False}, admin)
+            assert status == 200
+
+            # Admin flag.
+            status, user = await call(url, "PATCH", "/admin/users/ann", {"is_admin": True}, admin)
+            assert status == 200 and user["is_admin"] is True
+            status, _ = await call(url, "GET", "/admin/users", token=ann)
+            assert status == 200
+            status, err = await call(url, "PATCH", "/admin/users/ann", {"bogus": 1}, admin)
+            assert status == 400
+
+            # The last active admin cannot be removed.
+            status, _ = await call(url, "PATCH", "/admin/users/ann", {"is_admin": False}, admin)
+            assert status == 200
+            status, err = await call(url, "DELETE", "/admin/users/admin", token=admin)
+            assert status == 409 and err["error"]["code"] == "last_admin"
+
+            status, listing = await call(url, "GET", "/admin/users", token=admin)
+            assert [u["username"] for u in listing["users"]] == ["admin", "ann"]
+            status, _ = await call(url, "DELETE", "/admin/users/ann", token=admin)
+            assert status == 204
+            status, _ = await call(url, "DELETE", "/admin/users/ann", token=admin)
+            assert status == 404
+
+    asyncio.run(body())
+
+
+def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            admin = await admin_token(url)
+            bob = await make_user(url, admin, "bob")
+
+            status, realm = await call(url, "POST", "/admin/realms", {"path": "/shared/notes"}, admin)
+            assert status == 201 and realm["path"] == "/shared/notes" and realm["server_version"] == 0
+            status, err = await call(url, "POST", "/admin/realms", {"path": "/shared/notes"}, admin)
+            assert status == 409
+            for bad in ("/shared/../x", "shared/x", "/shared//x", "/shared/x\x00", "/a/\u00e9",
+                        "/" + "x" * 300, "/u/bob"):  # fmt: skip
+                status, err = await call(url, "POST", "/admin/realms", {"path": bad}, admin)
+                assert status == 400, (bad, err)
+
+            status, _ = await call(url, "PUT", "/admin/permissions",
+                                   {"path": "/shared/notes", "username": "bob", "level": "write"},
+                                   admin)  # fmt: skip
+            assert status == 200
+            status, err = await call(url, "PUT", "/admin/permissions",
+                                     {"path": "/shared/notes", "username": "bob", "level": "owner"},
+                                     admin)  # fmt: skip
+            assert status == 400
+            status, err = await call(url, "PUT", "/admin/permissions",
+                                     {"path": "/shared/notes", "username": "ghost", "level": "read"},
+                                     admin)  # fmt: skip
+            assert status == 404
+            status, perms = await call(url, "GET", "/admin/permissions?path=/shared/notes", token=admin)
+            assert perms["permissions"] == [{"username": "bob", "level": "write"}]
+            # bob is not an admin of /shared/notes ...
+            status, _ = await call(url, "GET", "/admin/permissions?path=/shared/notes", token=bob)
+            assert status == 403
+            # ... but of his own realms he is: he may share them.
+            status, _ = await call(url, "PUT", "/admin/permissions",
+                                   {"path": "/~/diary", "username": "admin", "level": "read"}, bob)  # fmt: skip
+            assert status == 200
+            status, perms = await call(url, "GET", "/admin/permissions?path=/u/bob/diary", token=bob)
+            assert status == 200 and perms["permissions"] == [{"username": "admin", "level": "read"}]
+
+            client = await RawClient(url, bob, "/shared/notes", "bob").connect()
+            await client.wait_bound()
+            await client.commit(SCHEMA)
+            await client.commit(item(1, "hello"))
+            await client.sync()
+
+            status, conns = await call(url, "GET", "/admin/connections", token=admin)
+            (conn,) = conns["connections"]
+            assert conn["user"] == "bob" and conn["realms"] == ["/shared/notes"]
+            assert conn["bytes_in"] > 0 and conn["bytes_out"] > 0
+
+            status, listing = await call(url, "GET", "/admin/realms", token=admin)
+            paths = {r["path"]: r for r in listing["realms"]}
+            assert set(paths) == {"/shared/notes", "/u/bob/diary"}
+            assert paths["/shared/notes"]["server_version"] == 2
+            assert paths["/shared/notes"]["clients"] == 1
+            assert paths["/u/bob/diary"]["owner"] == "bob"
+
+            status, history = await call(url, "GET",
+                                         "/admin/realms/history?path=/shared/notes&since=1&limit=5",
+                                         token=admin)  # fmt: skip
+            assert status == 200
+            (entry,) = history["changesets"]
+            assert entry["server_version"] == 2 and entry["user"] == "bob"
+            assert entry["instructions"] == ["CreateObject Item[1]", "Set Item[1].name = 'hello'"]
+            status, _ = await call(url, "GET", "/admin/realms/history?path=/shared/notes&limit=x",
+                                   token=admin)  # fmt: skip
+            assert status == 400
+
+            status, _ = await call(url, "DELETE", "/admin/permissions",
+                                   {"path": "/shared/notes", "username": "bob"}, admin)  # fmt: skip
+            assert status == 204
+            # Revoking ends bob's session at once.
+            await asyncio.sleep(0.2)
+            assert client.errors and client.errors[-1].code == 206
+
+            status, _ = await call(url, "DELETE", "/admin/realms?path=/shared/notes", token=admin)
+            assert status == 204
+            status, listing = await call(url, "GET", "/admin/realms", token=admin)
+            assert [r["path"] for r in listing["realms"]] == ["/u/bob/diary"]
+            assert not list((tmp_path / "realms").glob("*notes*"))
+            await client.close()
+
+    asyncio.run(body())
