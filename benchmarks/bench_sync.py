@@ -7,9 +7,10 @@ path. Measured in one run:
 - latency from a commit on client A to the listener on client B (two Apps with
   their own websockets, one realm), p50 and p99, next to the echo round trip;
 - changesets per second integrated into one realm from 10 clients uploading at
-  once (protocol-level clients: they upload batches of up to 100 changesets,
-  as the client library does when writes outpace the network, and do not apply
-  the other clients' downloads locally, so the figure is the server's);
+  once (protocol-level clients: each uploads batches of ``--batch`` changesets
+  and waits for the acknowledgement, as the client library does when writes
+  outpace the network, and does not apply the other clients' downloads
+  locally, so the figure is the server's);
   also the same with 10 full ``App`` clients in this one process, which
   download and apply everyone's changes (so it is bounded by this process);
 - idle connections (each bound to a realm) held by one server process, and
@@ -235,14 +236,16 @@ class RawUploader:
         return version
 
 
-async def bench_throughput(sync: str, token: str, clients: int, seconds: float) -> float:
+async def bench_throughput(
+    sync: str, token: str, clients: int, seconds: float, batch: int
+) -> float:
     sockets = [await _ws(sync) for _ in range(clients)]
     uploaders = [RawUploader(ws, 1, token, "/shared/throughput") for ws in sockets]
     for u in uploaders:
         await u.bind()
     start = time.perf_counter()
     counts = await asyncio.gather(
-        *(u.upload_for(seconds, 100, (n + 1) * 10_000_000) for n, u in enumerate(uploaders))
+        *(u.upload_for(seconds, batch, (n + 1) * 10_000_000) for n, u in enumerate(uploaders))
     )
     elapsed = time.perf_counter() - start
     for ws in sockets:
@@ -255,8 +258,9 @@ async def bench_app_throughput(
 ) -> float:
     apps = [App(base, config=NO_WATCH) for _ in range(clients)]
     realms = [
-        await app.open_realm(user, "/shared/app-throughput", path=tmp / f"tp{n}.realm",
-                             schema=SCHEMA)  # fmt: skip
+        await app.open_realm(
+            user, "/shared/app-throughput", path=tmp / f"tp{n}.realm", schema=SCHEMA
+        )
         for n, app in enumerate(apps)
     ]
     for realm in realms:
@@ -388,9 +392,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             })  # fmt: skip
             token = await user.access_token_for_use()
             results["changesets_per_s"] = round(
-                await bench_throughput(sync, token, 10, args.seconds)
+                await bench_throughput(sync, token, 10, args.seconds, args.batch)
             )
-            results["throughput_batch"] = 100
+            results["throughput_batch"] = args.batch
             results["app_changesets_per_s"] = round(
                 await bench_app_throughput(base, user, tmp, 10, args.seconds)
             )
@@ -416,6 +420,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=None, help="objects to download (100000)")
     parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
+    parser.add_argument("--batch", type=int, default=10, help="changesets per upload (10)")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:

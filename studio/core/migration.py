@@ -182,22 +182,26 @@ def reconcile_schema(
     if diff.breaking:
         _migrate(realm, stored, merged, diff, schema_version or 0, migration)
         return
+    # The snapshot is taken before the write lock: a backup inside it never finishes.
+    old_realm = _snapshot(realm, stored) if bumped and migration else None
     conn.execute("BEGIN IMMEDIATE")
     try:
-        old_realm = _snapshot(realm, stored) if bumped and migration else None
         _apply_diff(realm, diff, merged)
         if bumped:
             _set_meta(realm, "schema_version", str(schema_version))
         if recording:
             _set_meta(realm, "sync", "1")
+        realm._install_schema(merged)
+        if old_realm is not None and migration is not None:
+            _run_migration(realm, old_realm, migration)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
-    realm._install_schema(merged)
-    if old_realm is not None and migration is not None:
-        _run_migration(realm, old_realm, migration)
+    finally:
+        if old_realm is not None:
+            old_realm.close()
 
 
 def _create_file(
@@ -417,41 +421,37 @@ def _migrate(
         )
         _apply_diff(realm, rest, merged)
         _set_meta(realm, "schema_version", str(schema_version))
+        realm._install_schema(merged)
+        if migration is not None:
+            _run_migration(realm, old_realm, migration)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        old_realm.close()
         raise
-    realm._install_schema(merged)
-    if migration is not None:
-        _run_migration(realm, old_realm, migration)
-    else:
+    finally:
         old_realm.close()
 
 
 def _run_migration(realm: Realm, old_realm: Realm, migration: MigrationCallback) -> None:
+    """Run the callback inside the caller's write transaction, which also changed the
+    schema: as in Realm, a failing migration leaves the file as it was."""
     from studio.core.writer import Writer
 
-    # The migration runs in one write transaction of its own; the rebuilt tables are already
-    # committed, so a failing callback leaves the file in the new schema without its data fix-up.
-    conn = realm._conn
-    conn.execute("BEGIN IMMEDIATE")
     writer = Writer(realm, record=False)
     realm._active_writer = writer
     try:
         migration(old_realm, realm)
+        writer.flush()
         changes = TransactionChanges()
         changes.full_reset = True
-        conn.execute(f"INSERT INTO {CHANGES_TABLE} (changes) VALUES (?)", (changes.to_json(),))
-        conn.execute("COMMIT")
+        realm._sqlite.execute(
+            f"INSERT INTO {CHANGES_TABLE} (changes) VALUES (?)", (changes.to_json(),)
+        )
     except BaseException as exc:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
         raise MigrationError(f"the migration function failed: {exc!r}") from exc
     finally:
         realm._active_writer = None
-        old_realm.close()
         realm._version += 1
         realm._reset_version += 1
 

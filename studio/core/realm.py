@@ -313,10 +313,17 @@ class Realm:
             yield self
         except BaseException:
             self._active_writer = None
+            if self._closed:
+                raise  # close() inside the transaction has rolled it back
             self._rollback(writer)
             if external:
                 self._notifier.deliver(external, local=False)
             raise
+        if self._closed:
+            raise ClosedRealmError(
+                f"the realm {self._path} was closed inside its write transaction; "
+                "nothing of the transaction was written"
+            )
         try:
             writer.flush()
             self._commit(writer)
@@ -443,6 +450,9 @@ class Realm:
             self._end_read()
         self._conn.close()
         self._closed = True
+        # Cached rows and keys are stale now: the next access checks and raises.
+        self._version += 1
+        self._reset_version += 1
 
     def __enter__(self) -> Realm:
         return self

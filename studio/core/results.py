@@ -110,9 +110,9 @@ class Results:
 
     def __len__(self) -> int:
         realm = self._realm
+        realm._check_open()
         if self._keys is not None and self._keys_version == self._stamp():
             return len(self._keys)
-        realm._check_open()
         sql, params = self._plan.count_sql()
         return int(realm._conn.execute(sql, params).fetchone()[0])
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
 from studio.core.objectid import ObjectId
 from studio.realmfile.bid import decode_bid32, decode_bid64, decode_bid128
+from studio.realmfile.fastvalues import make_object_ids, make_uuids, timestamps
 from studio.realmfile.node import (
     MAX_LEAF_ELEMENTS,
     WTYPE_BITS,
@@ -27,11 +28,8 @@ from studio.realmfile.node import (
 )
 from studio.realmfile.trees import bptree_leaves
 
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _FLOAT_NULL: Final = 0x7FC000AA  # Realm's bit pattern for a null float
 _DOUBLE_NULL: Final = 0x7FF80000000000AA  # ... and for a null double
-_MIN_DATE: Final = datetime.min.replace(tzinfo=UTC)
-_MAX_DATE: Final = datetime.max.replace(tzinfo=UTC)
 
 
 def leaf_header(buf: RealmBuffer, ref: int, what: str) -> NodeHeader:
@@ -116,31 +114,44 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _short_strings(buf: RealmBuffer, hdr: NodeHeader, what: str) -> list[bytes | None]:
+_MISSING: Final = object()
+
+
+def _short_strings(buf: RealmBuffer, hdr: NodeHeader, what: str, text: bool) -> list[Any]:
     """ArrayStringShort: fixed-width slots; the last byte of a slot holds
-    ``width - 1 - length`` (``width`` for null)."""
+    ``width - 1 - length`` (``width`` for null). The payload holds exactly
+    ``size`` whole slots (checked with the header), so no slice runs short."""
     w = hdr.width
     if w == 0:
         return [None] * hdr.size
     raw = buf.payload(hdr)
-    out: list[bytes | None] = []
+    last = w - 1
+    # Short strings repeat a lot (a colour, a status): each distinct slot is
+    # decoded once per leaf.
+    memo: dict[bytes, Any] = {}
+    out: list[Any] = []
+    append = out.append
     for start in range(0, hdr.size * w, w):
-        pad = raw[start + w - 1]
-        length = w - 1 - pad
-        if length == -1:
-            out.append(None)
-        elif length < 0:
-            raise buf.corrupt(
-                f"{what}: a short string slot has a bad length byte", hdr.data + start + w - 1
-            )
-        else:
-            out.append(raw[start : start + length])
+        slot = raw[start : start + w]
+        value = memo.get(slot, _MISSING)
+        if value is _MISSING:
+            length = last - slot[last]
+            if length == -1:
+                value = None
+            elif length < 0:
+                raise buf.corrupt(
+                    f"{what}: a short string slot has a bad length byte", hdr.data + start + last
+                )
+            else:
+                value = slot[:length].decode("utf-8", "replace") if text else slot[:length]
+            memo[slot] = value
+        append(value)
     return out
 
 
 def _small_blobs(
-    buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str
-) -> list[bytes | None]:
+    buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str, text: bool = False
+) -> list[Any]:
     """ArraySmallBlobs: [end offsets, one blob, null flags (optional)]."""
     if hdr.size < 2:
         raise buf.corrupt(f"{what} at offset {hdr.ref} lacks its offsets or blob", hdr.ref)
@@ -156,20 +167,32 @@ def _small_blobs(
         nulls_ref = buf.child_ref(hdr, 2, f"{what} nulls")
         if nulls_ref:
             nulls = buf.ints(buf.header(nulls_ref, f"{what} nulls"))
-    out: list[bytes | None] = []
-    begin = 0
-    for i, end in enumerate(offsets):
-        if end < begin or end > len(blob):
-            raise buf.corrupt(f"{what}: element {i} has an offset outside its blob", blob_hdr.ref)
-        if i < len(nulls) and nulls[i]:
-            out.append(None)
+    if not offsets:
+        return []
+    # One check for the whole leaf -- offsets never decrease (sorted() is linear
+    # on sorted input), the first is >= 0 and the last inside the blob -- then
+    # the values are cut without further checks.
+    if offsets[0] < 0 or offsets[-1] > len(blob) or offsets != sorted(offsets):
+        bad = next(
+            i
+            for i, (begin, end) in enumerate(zip([0, *offsets], offsets, strict=False))
+            if end < begin or end > len(blob)
+        )
+        raise buf.corrupt(f"{what}: element {bad} has an offset outside its blob", blob_hdr.ref)
+    values: list[Any]
+    if offsets[-1] == 0:  # every value empty (a column nobody filled in)
+        values = [b""] * len(offsets)
+    else:
+        bounds = zip([0, *offsets[:-1]], offsets, strict=True)
+        if strip_nul:  # strings end with a NUL that is not part of the value
+            values = [blob[b : e - 1] if e > b else b"" for b, e in bounds]
         else:
-            value = blob[begin:end]
-            if strip_nul:
-                value = value[:-1]
-            out.append(value)
-        begin = end
-    return out
+            values = [blob[b:e] for b, e in bounds]
+    if text:
+        values = [v.decode("utf-8", "replace") for v in values]
+    if any(nulls):
+        values = [None if i < len(nulls) and nulls[i] else v for i, v in enumerate(values)]
+    return values
 
 
 def _blob(buf: RealmBuffer, ref: int, what: str, depth: int = 0) -> bytes:
@@ -188,9 +211,11 @@ def _blob(buf: RealmBuffer, ref: int, what: str, depth: int = 0) -> bytes:
     return buf.payload(hdr)
 
 
-def _big_blobs(buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str) -> list[bytes | None]:
+def _big_blobs(
+    buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str, text: bool = False
+) -> list[Any]:
     """ArrayBigBlobs: one ref per value (0 = null) to a blob of its own."""
-    out: list[bytes | None] = []
+    out: list[Any] = []
     for i, child in enumerate(buf.ints(hdr)):
         if child == 0:
             out.append(None)
@@ -199,8 +224,35 @@ def _big_blobs(buf: RealmBuffer, hdr: NodeHeader, strip_nul: bool, what: str) ->
             raise buf.corrupt(f"{what}: element {i} is not a ref", hdr.ref)
         buf.check_ref(child, f"{what} element {i}")
         value = _blob(buf, child, what)
-        out.append(value[:-1] if strip_nul else value)
+        if strip_nul:
+            value = value[:-1]
+        out.append(_text(value) if text else value)
     return out
+
+
+def _string_leaf(
+    buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None, what: str, text: bool
+) -> list[Any]:
+    hdr = leaf_header(buf, ref, what)
+    if not hdr.has_refs:
+        if hdr.wtype == WTYPE_MULTIPLY:
+            return _short_strings(buf, hdr, what, text)
+        # Integers: indexes into the column's enum keys (a "StringEnum" column).
+        if enum_keys is None:
+            raise buf.corrupt(
+                f"{what} at offset {ref} holds enum string indexes but the column has no enum keys",
+                ref,
+            )
+        indexes = buf.ints(hdr)
+        if indexes and not 0 <= min(indexes) <= max(indexes) < len(enum_keys):
+            bad = next(i for i in indexes if not 0 <= i < len(enum_keys))
+            raise buf.corrupt(f"{what}: enum string index {bad} is out of range", ref)
+        if text:
+            return [enum_keys[i] for i in indexes]
+        return [None if (key := enum_keys[i]) is None else key.encode() for i in indexes]
+    if hdr.context:
+        return _big_blobs(buf, hdr, True, what, text)
+    return _small_blobs(buf, hdr, True, what, text)
 
 
 def string_bytes_leaf(
@@ -209,33 +261,14 @@ def string_bytes_leaf(
     """ArrayString in all its forms, as raw bytes: short (fixed-width slots),
     medium (one blob plus offsets), big (one blob per value). Mixed values keep
     binaries, ObjectIds and UUIDs in such an array too."""
-    hdr = leaf_header(buf, ref, what)
-    if not hdr.has_refs:
-        if hdr.wtype == WTYPE_MULTIPLY:
-            return _short_strings(buf, hdr, what)
-        # Integers: indexes into the column's enum keys (a "StringEnum" column).
-        if enum_keys is None:
-            raise buf.corrupt(
-                f"{what} at offset {ref} holds enum string indexes but the column has no enum keys",
-                ref,
-            )
-        out: list[bytes | None] = []
-        for i in buf.ints(hdr):
-            if not 0 <= i < len(enum_keys):
-                raise buf.corrupt(f"{what}: enum string index {i} is out of range", ref)
-            key = enum_keys[i]
-            out.append(None if key is None else key.encode())
-        return out
-    if hdr.context:
-        return _big_blobs(buf, hdr, True, what)
-    return _small_blobs(buf, hdr, True, what)
+    return _string_leaf(buf, ref, enum_keys, what, False)
 
 
 def string_leaf(
     buf: RealmBuffer, ref: int, enum_keys: list[str | None] | None = None, what: str = "string leaf"
 ) -> list[str | None]:
     """ArrayString as text, including the int indexes of an enum ("StringEnum") column."""
-    return [None if b is None else _text(b) for b in string_bytes_leaf(buf, ref, enum_keys, what)]
+    return _string_leaf(buf, ref, enum_keys, what, True)
 
 
 def binary_leaf(buf: RealmBuffer, ref: int, what: str = "binary leaf") -> list[bytes | None]:
@@ -247,16 +280,6 @@ def binary_leaf(buf: RealmBuffer, ref: int, what: str = "binary leaf") -> list[b
 
 
 # -- timestamps, ObjectIds, UUIDs, decimals ---------------------------------------------
-
-
-def timestamp_value(seconds: int, nanos: int) -> datetime:
-    """A Realm timestamp as an aware UTC datetime (microsecond precision; dates
-    beyond what datetime can hold are clamped to its range)."""
-    micros = seconds * 1_000_000 + int(nanos / 1000)
-    try:
-        return EPOCH + timedelta(microseconds=micros)
-    except OverflowError:
-        return _MAX_DATE if micros > 0 else _MIN_DATE
 
 
 def timestamp_leaf(
@@ -271,16 +294,18 @@ def timestamp_leaf(
     nanos = int_leaf(buf, buf.child_ref(hdr, 1, f"{what} nanoseconds"), f"{what} nanoseconds")
     if len(nanos) < len(seconds):
         raise buf.corrupt(f"{what} at offset {ref} has fewer nanoseconds than seconds", ref)
-    return [
-        None if s is None else timestamp_value(s, n) for s, n in zip(seconds, nanos, strict=False)
-    ]
+    return timestamps(seconds, nanos)
+
+
+_STARTS: dict[tuple[int, int], list[int]] = {}  # (count, elem) -> value offsets
 
 
 def fixed_bytes_leaf(
-    buf: RealmBuffer, ref: int, elem: int, make: Callable[[bytes], Any], what: str
+    buf: RealmBuffer, ref: int, elem: int, make: Callable[[list[bytes]], list[Any]], what: str
 ) -> list[Any]:
     """ArrayFixedBytes (ObjectId: 12 bytes, UUID: 16): blocks of one null-flag
-    byte followed by eight values; the header counts bytes, not values."""
+    byte followed by eight values; the header counts bytes, not values.
+    ``make`` turns a list of ``elem``-byte slices into values."""
     hdr = leaf_header(buf, ref, what)
     block = 1 + 8 * elem
     blocks = -(-hdr.size // block)
@@ -290,26 +315,44 @@ def fixed_bytes_leaf(
     if hdr.wtype != WTYPE_MULTIPLY or hdr.width != 1:
         raise buf.corrupt(f"{what} at offset {ref} is not a byte array", ref)
     raw = buf.payload(hdr)
-    out: list[Any] = []
-    for i in range(count):
-        base = (i >> 3) * block
-        bit = i & 7
-        if raw[base] & (1 << bit):
-            out.append(None)
-        else:
-            start = base + 1 + bit * elem
-            out.append(make(raw[start : start + elem]))
+    if count == 0:
+        return []
+    last = count - 1
+    if (last >> 3) * block + 1 + ((last & 7) + 1) * elem > len(raw):
+        # Checked once for the leaf, so that every slice below is whole and
+        # ``make`` may skip its own length check.
+        raise buf.corrupt(f"{what} at offset {ref} is shorter than its values", ref)
+    starts = _STARTS.get((count, elem))
+    if starts is None:
+        if len(_STARTS) > 64:
+            _STARTS.clear()
+        starts = _STARTS[count, elem] = [
+            (i >> 3) * block + 1 + (i & 7) * elem for i in range(count)
+        ]
+    slices = [raw[start : start + elem] for start in starts]
+    # Columns often repeat values (all-zero UUIDs, say): one object per distinct value.
+    distinct = dict.fromkeys(slices)
+    if len(distinct) == count:
+        out = make(slices)
+    else:
+        lookup = dict(zip(distinct, make(list(distinct)), strict=True))
+        out = list(map(lookup.__getitem__, slices))
+    flags = raw[::block]  # the null-flag byte of each block
+    if any(flags):
+        for i in range(count):
+            if flags[i >> 3] >> (i & 7) & 1:
+                out[i] = None
     return out
 
 
 def object_id_leaf(
     buf: RealmBuffer, ref: int, what: str = "ObjectId leaf"
 ) -> list[ObjectId | None]:
-    return fixed_bytes_leaf(buf, ref, 12, ObjectId, what)
+    return fixed_bytes_leaf(buf, ref, 12, make_object_ids, what)
 
 
 def uuid_leaf(buf: RealmBuffer, ref: int, what: str = "UUID leaf") -> list[uuid.UUID | None]:
-    return fixed_bytes_leaf(buf, ref, 16, lambda b: uuid.UUID(bytes=b), what)
+    return fixed_bytes_leaf(buf, ref, 16, make_uuids, what)
 
 
 def decimal_leaf(buf: RealmBuffer, ref: int, what: str = "decimal leaf") -> list[Decimal | None]:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from studio.core.objectid import ObjectId
 from studio.realmfile.bid import decode_bid128
+from studio.realmfile.fastvalues import timestamp_value
 from studio.realmfile.leaves import (
     _text,
     binary_leaf,
@@ -36,7 +37,6 @@ from studio.realmfile.leaves import (
     string_bytes_leaf,
     string_leaf,
     timestamp_leaf,
-    timestamp_value,
     typed_link_leaf,
     uuid_leaf,
 )

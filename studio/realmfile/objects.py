@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from studio.core.schema import ObjectSchema
@@ -60,27 +61,59 @@ def _inconsistent(exc: BaseException) -> CorruptRealmError:
     )
 
 
+class ClusterCells(dict[str, list[Any]]):
+    """The shared state of the objects of one cluster, and their fast path.
+
+    As a dict it maps a property name to the finished values of that column for
+    every row of the cluster (``values[row]`` is what ``obj[name]`` returns), for
+    the columns whose values are immutable once decoded: scalars, and links
+    resolved to their targets. Collections (fresh lists and dicts on every read)
+    and values whose resolution failed are never stored, so they always take the
+    slow path. It is a dict subclass rather than an attribute of one so that the
+    hottest line of the reader is a single ``dict.get``.
+
+    ``raw`` holds the decoded column leaves by leaf index. :class:`RealmFile`
+    keeps these in a bounded LRU; an evicted or closed one is emptied, which
+    sends the objects still holding it to the slow path, where they pick up the
+    current one (or get the "closed" error).
+    """
+
+    __slots__ = ("leaf", "raw", "rf", "table")
+
+    def __init__(self, rf: RealmFile, table: TableInfo, leaf: ClusterLeaf) -> None:
+        super().__init__()
+        self.rf = rf
+        self.table = table
+        self.leaf = leaf
+        self.raw: dict[int, list[Any]] = {}
+
+
 class RealmObject:
     """One object of a genuine realm file, read-only. ``obj["name"]``,
     ``obj.name``, ``obj.key`` (Realm's object key), ``obj.to_dict()``."""
 
-    __slots__ = ("_leaf", "_rf", "_row", "_table", "key")
-    _rf: RealmFile
-    _table: TableInfo
-    _leaf: ClusterLeaf
+    __slots__ = ("_cells", "_row", "key")
+    _cells: ClusterCells
     _row: int
     key: int
 
-    def __init__(
-        self, rf: RealmFile, table: TableInfo, key: int, leaf: ClusterLeaf, row: int
-    ) -> None:
-        # Assigned through object.__setattr__: the class refuses attribute writes.
-        setter = object.__setattr__
-        setter(self, "_rf", rf)
-        setter(self, "_table", table)
-        setter(self, "_leaf", leaf)
-        setter(self, "_row", row)
-        setter(self, "key", key)
+    def __init__(self, cells: ClusterCells, row: int, key: int) -> None:
+        # Assigned through the slot descriptors: the class refuses attribute writes.
+        _set_cells(self, cells)
+        _set_row(self, row)
+        _set_key(self, key)
+
+    @property
+    def _rf(self) -> RealmFile:
+        return self._cells.rf
+
+    @property
+    def _table(self) -> TableInfo:
+        return self._cells.table
+
+    @property
+    def _leaf(self) -> ClusterLeaf:
+        return self._cells.leaf
 
     @property
     def class_name(self) -> str:
@@ -91,16 +124,24 @@ class RealmObject:
         return self._rf.object_schema(self._table.name)
 
     def __getitem__(self, name: str) -> Any:
-        col = self._table.by_name.get(name)
+        # The hottest path of the reader (a table view reads every cell through it):
+        # one dict lookup and one list index for a column already decoded.
+        values = self._cells.get(name)
+        if values is not None:
+            return values[self._row]
+        return self._slow_get(name)
+
+    def _slow_get(self, name: str) -> Any:
+        table = self._cells.table
+        col = table.by_name.get(name)
         if col is None:
             raise UnknownNameError(
-                f"class {self._table.name!r} has no property {name!r}; its properties are: "
-                f"{', '.join(c.name for c in self._table.columns)}"
+                f"class {table.name!r} has no property {name!r}; its properties are: "
+                f"{', '.join(c.name for c in table.columns)}"
             )
-        # The hottest path of the reader (a table view reads every cell through it),
-        # so the guard of `guarded` is inlined rather than wrapped around it.
+        # The guard of `guarded` is inlined: this runs once per column and cluster.
         try:
-            return self._rf._value(self._table, self._leaf, self._row, col)
+            return self._cells.rf._value(self, col)
         except RealmFileError:
             raise
         except _UNEXPECTED as exc:
@@ -123,11 +164,11 @@ class RealmObject:
         return name in self._table.by_name
 
     def keys(self) -> list[str]:
-        return [c.name for c in self._table.columns]
+        return list(self._cells.table.names)
 
     def __iter__(self) -> Iterator[str]:
         """Property names, so that an object reads like a (read-only) mapping."""
-        return iter(self.keys())
+        return iter(self._cells.table.names)
 
     @guarded
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +201,30 @@ class RealmObject:
             except RealmFileError:
                 pass
         return f"<{self._table.name} key={self.key}>"
+
+
+# The slot descriptors, called directly: RealmObject.__setattr__ refuses writes,
+# and this is faster than object.__setattr__ for the objects made in bulk.
+_set_cells = vars(RealmObject)["_cells"].__set__
+_set_row = vars(RealmObject)["_row"].__set__
+_set_key = vars(RealmObject)["key"].__set__
+
+
+
+
+def _make_objects(cells: ClusterCells, keys: Sequence[int]) -> list[RealmObject]:
+    """``[RealmObject(cells, row, key) for row, key in enumerate(keys)]``, with
+    the loops in C (``map`` over the slot setters): making the objects is a
+    sizeable part of iterating a class."""
+    n = len(keys)
+    objs: list[RealmObject] = list(map(object.__new__, repeat(RealmObject, n)))
+    for _ in map(_set_cells, objs, repeat(cells, n)):
+        pass
+    for _ in map(_set_row, objs, range(n)):
+        pass
+    for _ in map(_set_key, objs, keys):
+        pass
+    return objs
 
 
 class Results(Sequence[RealmObject]):
@@ -200,18 +265,22 @@ class Results(Sequence[RealmObject]):
 
     @guarded
     def _at(self, index: int) -> RealmObject:
-        tree = self._table.tree
-        leaf, row = tree.locate(index)
-        return RealmObject(self._rf, self._table, tree.keys(leaf)[row], leaf, row)
-
-    def __iter__(self) -> Iterator[RealmObject]:
         self._rf._check_open()
         tree = self._table.tree
+        leaf, row = tree.locate(index)
+        return RealmObject(self._rf._cluster(self._table, leaf), row, tree.keys(leaf)[row])
+
+    def __iter__(self) -> Iterator[RealmObject]:
+        # Cluster by cluster: the objects of a cluster share one ClusterCells, so
+        # each column leaf is decoded once for all of them.
+        rf = self._rf
+        rf._check_open()
+        table = self._table
+        tree = table.tree
         leaves = guarded(tree.leaves)()
         for leaf in leaves:
             keys = guarded(tree.keys)(leaf)
-            for row, key in enumerate(keys):
-                yield RealmObject(self._rf, self._table, key, leaf, row)
+            yield from _make_objects(rf._cluster(table, leaf), keys)
 
     def __repr__(self) -> str:
         return f"<Results of {self._table.name}>"

@@ -33,12 +33,17 @@ from studio.realmfile.mixed import (
     mixed_leaf,
 )
 from studio.realmfile.node import RealmBuffer, looks_encrypted
-from studio.realmfile.objects import RealmObject, Results, guarded
+from studio.realmfile.objects import _UNEXPECTED, ClusterCells, RealmObject, Results, guarded
 from studio.realmfile.tables import TABLE_EMBEDDED, Column, TableInfo, object_schema, read_tables
 from studio.realmfile.trees import ClusterLeaf
 
-_CACHE_SIZE: Final = 2048  # decoded cluster columns kept (a few hundred values each)
+# Decoded cluster columns kept (a few hundred values each), and clusters tracked
+# (an object made for a link target registers its cluster before decoding any).
+_CACHE_SIZE: Final = 2048
+_MAX_CLUSTERS: Final = 4096
 _NESTING_LIMIT: Final = 32  # nested collections / embedded objects deeper than this are damage
+_MISSING: Final = object()
+_OBJECT_TYPES: Final = (T_LINK, T_MIXED, T_TYPED_LINK)  # values that may be objects
 
 
 class RealmFile:
@@ -67,9 +72,12 @@ class RealmFile:
             if not t.is_internal:
                 self._by_name[t.name] = t
         self._schemas: dict[int, ObjectSchema] = {}
-        self._columns: OrderedDict[tuple[int, int], list[Any]] = OrderedDict()
+        # LRU of clusters by (table key, cluster ref); see ClusterCells.
+        self._clusters: OrderedDict[tuple[int, int], ClusterCells] = OrderedDict()
+        self._decoded = 0  # column leaves held by the clusters in _clusters
         self._enum_keys: dict[int, list[str | None]] = {}
         self._pk_index: dict[int, dict[Any, int]] = {}
+        self._dict_plans: dict[int, list[tuple[str, bool]]] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RealmFile:
@@ -78,7 +86,13 @@ class RealmFile:
     # -- life cycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        self._columns.clear()
+        # Emptied, not just dropped: objects still holding them must reach the
+        # slow path, which reports the closed file.
+        for cells in self._clusters.values():
+            cells.clear()
+            cells.raw.clear()
+        self._clusters.clear()
+        self._decoded = 0
         self._buf.close()
 
     @property
@@ -178,7 +192,7 @@ class RealmFile:
         if index is None:
             index = {}
             for leaf in table.tree.leaves():
-                values = self._column(table, leaf, col)
+                values = self._column(self._cluster(table, leaf), col)
                 for key, value in zip(table.tree.keys(leaf), values, strict=True):
                     index.setdefault(value, key)
             self._pk_index[table.key] = index
@@ -193,18 +207,39 @@ class RealmFile:
         if found is None:
             return None
         leaf, row = found
-        return RealmObject(self, table, key, leaf, row)
+        return RealmObject(self._cluster(table, leaf), row, key)
 
     # -- values ---------------------------------------------------------------------------
 
-    def _column(self, table: TableInfo, leaf: ClusterLeaf, col: Column) -> list[Any]:
-        """The decoded leaf of ``col`` in one cluster (cached)."""
+    def _cluster(self, table: TableInfo, leaf: ClusterLeaf) -> ClusterCells:
+        """The (cached) ClusterCells of one cluster of ``table``."""
+        cache_key = (table.key, leaf.ref)
+        cells = self._clusters.get(cache_key)
+        if cells is not None:
+            self._clusters.move_to_end(cache_key)
+            return cells
+        cells = ClusterCells(self, table, leaf)
+        self._clusters[cache_key] = cells
+        self._evict()
+        return cells
+
+    def _evict(self) -> None:
+        clusters = self._clusters
+        # The newest cluster is never evicted: it is the one being read.
+        while len(clusters) > 1 and (self._decoded > _CACHE_SIZE or len(clusters) > _MAX_CLUSTERS):
+            _, old = clusters.popitem(last=False)
+            self._decoded -= len(old.raw)
+            old.clear()
+            old.raw.clear()
+
+    def _column(self, cells: ClusterCells, col: Column) -> list[Any]:
+        """The decoded leaf of ``col`` in one cluster (cached in ``cells``); when its
+        values need no work on each read, also their finished form in ``cells``."""
         self._check_open()
-        cache_key = (leaf.ref, col.leaf_index)
-        values = self._columns.get(cache_key)
+        values = cells.raw.get(col.leaf_index)
         if values is not None:
-            self._columns.move_to_end(cache_key)
             return values
+        table, leaf = cells.table, cells.leaf
         what = f"{table.name}.{col.name or 'backlinks'}"
         ref = table.tree.column_ref(leaf, col.leaf_index, what)
         if col.col_type == T_BACKLINK:
@@ -223,10 +258,64 @@ class RealmFile:
                 path=self.path,
                 offset=ref,
             )
-        self._columns[cache_key] = values
-        if len(self._columns) > _CACHE_SIZE:
-            self._columns.popitem(last=False)
+        cells.raw[col.leaf_index] = values
+        self._decoded += 1
+        if col.name:
+            finished = self._finished(col, values)
+            # Resolving links registers their targets' clusters, which may have
+            # evicted this one: a finished column is kept only where close() and
+            # eviction will find it again.
+            if finished is not None and self._clusters.get((table.key, leaf.ref)) is cells:
+                cells[col.name] = finished
+        self._evict()
         return values
+
+    def _finished(self, col: Column, raw: list[Any]) -> list[Any] | None:
+        """What ``obj[col.name]`` returns for each row of a decoded column leaf, or
+        None when that has to be worked out on every read (collections, which are
+        returned as fresh lists, and Mixed values holding one)."""
+        if col.collection is not None:
+            return None
+        col_type = col.col_type
+        if col_type in _OBJECT_TYPES:
+            if col_type == T_MIXED:
+                kinds = set(map(type, raw))
+                if CollectionRef in kinds:
+                    return None
+                if LinkRef not in kinds:
+                    return raw
+            link_table = col.target_table
+            resolve = self._object if col_type == T_LINK else self._resolve_link
+            # Many objects link to the same few targets: resolve each key once.
+            memo: dict[Any, Any] = {None: None}
+            out = []
+            try:
+                for v in raw:
+                    if col_type == T_MIXED and not isinstance(v, LinkRef):
+                        # Other Mixed values stay as they are (and must not meet in
+                        # a dict: 1, 1.0 and True are equal keys).
+                        out.append(v)
+                        continue
+                    target = memo.get(v, _MISSING)
+                    if target is _MISSING:
+                        target = memo[v] = resolve(link_table, v)
+                    out.append(target)
+            except (RealmFileError, *_UNEXPECTED):
+                # Damage stays with the rows that hit it: they raise when read.
+                return None
+            return out
+        # A required string or binary leaf of width 0 reads as all-null; Realm means
+        # empty. (Only these columns are searched for None: `in` would call the
+        # __eq__ of every ObjectId or Decimal in the others.)
+        if col_type == T_STRING and not col.nullable and None in raw:
+            return ["" if v is None else v for v in raw]
+        if col_type == T_BINARY and not col.nullable and None in raw:
+            return [b"" if v is None else v for v in raw]
+        return raw
+
+    def _resolve_link(self, link_table: int | None, value: Any) -> Any:
+        """A Mixed or typed-link value without nested collections, resolved."""
+        return self._resolve(value, link_table, 0)
 
     def _enum_values(self, col: Column) -> list[str | None] | None:
         if not col.enum_keys_ref:
@@ -237,9 +326,19 @@ class RealmFile:
             self._enum_keys[col.enum_keys_ref] = values
         return values
 
-    def _value(self, table: TableInfo, leaf: ClusterLeaf, row: int, col: Column) -> Any:
-        raw = self._column(table, leaf, col)[row]
-        what = f"{table.name}.{col.name}"
+    def _value(self, obj: RealmObject, col: Column) -> Any:
+        """``obj[col.name]`` when it is not in the object's ClusterCells yet."""
+        self._check_open()
+        cells = obj._cells
+        current = self._cluster(cells.table, cells.leaf)
+        if current is not cells:  # evicted since the object was made
+            object.__setattr__(obj, "_cells", current)
+        raw_values = self._column(current, col)
+        finished = current.get(col.name)
+        if finished is not None:
+            return finished[obj._row]
+        raw = raw_values[obj._row]
+        what = f"{current.table.name}.{col.name}"
         collection = col.collection
         if collection == "dictionary":
             items = dictionary_items(self._buf, raw, self.format_version, col.key_type, what)
@@ -257,8 +356,8 @@ class RealmFile:
             return None if raw is None else self._object(col.target_table, raw)
         if col.col_type in (T_MIXED, T_TYPED_LINK):
             return self._resolve(raw, col.target_table, 0)
+        # A scalar column whose cluster was evicted while it was decoded.
         if raw is None and not col.nullable:
-            # A required string or binary leaf of width 0 reads as all-null; Realm means empty.
             if col.col_type == T_STRING:
                 return ""
             if col.col_type == T_BINARY:
@@ -297,7 +396,31 @@ class RealmFile:
                 f"embedded objects are nested more than {_NESTING_LIMIT} deep (a cycle?)",
                 path=self.path,
             )
-        return {name: self._plain(obj[name], depth) for name in obj}
+        plan = self._dict_plans.get(obj._cells.table.key)
+        if plan is None:
+            plan = self._dict_plan(obj._cells.table)
+        cells, row = obj._cells, obj._row
+        out: dict[str, Any] = {}
+        for name, scalar in plan:
+            values = cells.get(name)
+            if values is not None and scalar:
+                out[name] = values[row]  # obj[name], without the call
+                continue
+            value = obj[name]  # (may refresh obj._cells: then `cells` only misses)
+            if not scalar and isinstance(value, RealmObject | list | dict):
+                value = self._plain(value, depth)
+            out[name] = value
+        return out
+
+    def _dict_plan(self, table: TableInfo) -> list[tuple[str, bool]]:
+        """Per property: whether its values are plain already (scalars), or may
+        hold objects, lists or dicts that to_dict() has to convert."""
+        plan = [
+            (c.name, c.collection is None and c.col_type not in _OBJECT_TYPES)
+            for c in table.columns
+        ]
+        self._dict_plans[table.key] = plan
+        return plan
 
     def _plain(self, value: Any, depth: int) -> Any:
         if isinstance(value, RealmObject):
@@ -324,7 +447,7 @@ class RealmFile:
             )
         for col in table.backlinks:
             if col.target_table == origin.key and col.origin_col_key == origin_col.col_key:
-                keys = self._column(table, obj._leaf, col)[obj._row]
+                keys = self._column(self._cluster(table, obj._leaf), col)[obj._row]
                 found = (self._object(origin.key, k) for k in keys)
                 return [o for o in found if o is not None]
         raise UnknownNameError(

@@ -118,6 +118,7 @@ class TableInfo:
     cluster_root: int
     tree: ClusterTree
     by_name: dict[str, Column] = field(default_factory=dict)
+    names: tuple[str, ...] = ()  # property names in column order (iterating an object)
     name: str = ""  # the class name as SDKs show it: class_Person -> Person
     is_internal: bool = False  # metadata, pk, sync tables: anything not named class_...
     primary_key: Column | None = None
@@ -126,6 +127,7 @@ class TableInfo:
         self.is_internal = not self.raw_name.startswith(CLASS_PREFIX)
         self.name = self.raw_name if self.is_internal else self.raw_name[len(CLASS_PREFIX) :]
         self.by_name = {c.name: c for c in self.columns}
+        self.names = tuple(c.name for c in self.columns)
         if self.pk_col_key is not None:
             self.primary_key = next((c for c in self.columns if c.col_key == self.pk_col_key), None)
 

@@ -23,6 +23,7 @@ file) and depth is bounded, so walks always terminate.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -60,7 +61,7 @@ class ClusterTree:
         self._leaves: list[ClusterLeaf] | None = None
         self._starts: list[int] = []
         self._offsets: list[int] = []
-        self._keys: dict[int, list[int]] = {}
+        self._keys: dict[int, Sequence[int]] = {}
         self.shift: int | None = None
 
     # -- sizes -------------------------------------------------------------------
@@ -180,15 +181,17 @@ class ClusterTree:
 
     # -- objects -------------------------------------------------------------------
 
-    def keys(self, leaf: ClusterLeaf) -> list[int]:
-        """Absolute object keys of a cluster, in order."""
+    def keys(self, leaf: ClusterLeaf) -> Sequence[int]:
+        """Absolute object keys of a cluster, in order: a ``range`` for a compact
+        cluster (keys offset..offset+count-1), else a list."""
         cached = self._keys.get(leaf.ref)
         if cached is not None:
             return cached
         hdr = self.buf.header(leaf.ref, f"{self.what} cluster")
         first = self.buf.int_at(hdr, 0)
+        keys: Sequence[int]
         if first & 1:
-            keys = list(range(leaf.offset, leaf.offset + leaf.count))
+            keys = range(leaf.offset, leaf.offset + leaf.count)
         else:
             raw = self.buf.node_ints(first, f"{self.what} key array", unsigned=True)
             keys = [k + leaf.offset for k in raw]
@@ -213,6 +216,10 @@ class ClusterTree:
         lo = bisect_right(self._offsets, key) - 1
         for leaf in leaves[max(lo, 0) : lo + 2]:
             keys = self.keys(leaf)
+            if isinstance(keys, range):  # compact: no search needed
+                if key in keys:
+                    return leaf, key - keys.start
+                continue
             j = bisect_right(keys, key) - 1
             if j >= 0 and keys[j] == key:
                 return leaf, j

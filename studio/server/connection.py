@@ -108,6 +108,8 @@ class SyncConnection:
         self.bytes_out = 0
         self.last_message: float | None = None
         self._read_only: set[int] = set()
+        self._push: set[int] = set()
+        self._push_scheduled = False
         self._queue: deque[_Outgoing | None] = deque()
         self._wakeup = asyncio.Event()
         self._queued_bytes = 0
@@ -410,13 +412,27 @@ class SyncConnection:
     # ------------------------------------------------------------------ called by others
 
     def push_downloads(self, session: int) -> None:
-        """Another connection integrated changes into a realm this session has bound."""
+        """Another connection integrated changes into a realm this session has
+        bound. The download is built a moment later (next loop iteration), so
+        that everything integrated meanwhile goes out as one message: with many
+        uploading clients this divides the messages each client must handle."""
+        if self._closing:
+            return
+        self._push.add(session)
+        if not self._push_scheduled:
+            self._push_scheduled = True
+            asyncio.get_running_loop().call_soon(self._push_now)
+
+    def _push_now(self) -> None:
+        self._push_scheduled = False
+        sessions, self._push = self._push, set()
         if self._closing or self.sc.state is not ConnectionState.OPEN:
             return
-        try:
-            self.sc.send_downloads(session)
-        except LocalProtocolError:
-            return  # unbound in the meantime
+        for session in sessions:
+            try:
+                self.sc.send_downloads(session)
+            except LocalProtocolError:
+                continue  # unbound in the meantime
         self._flush()
 
     def fail_session(self, session: int, code: ErrorCode, message: str) -> None:

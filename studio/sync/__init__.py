@@ -8,6 +8,8 @@ the merge oracle), ``protocol`` (messages and connection state machines),
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from studio.sync.errors import (
     ChangesetError,
     LocalProtocolError,
@@ -17,7 +19,22 @@ from studio.sync.errors import (
     SyncError,
 )
 
+if TYPE_CHECKING:
+    from studio.sync.client import App
+
+
+def __getattr__(name: str) -> Any:
+    # ``App`` is imported lazily: the server and the sans-I/O modules import
+    # studio.sync without needing the client (and its websockets import).
+    if name == "App":
+        from studio.sync.client import App
+
+        return App
+    raise AttributeError(f"module 'studio.sync' has no attribute {name!r}")
+
+
 __all__ = [
+    "App",
     "ChangesetError",
     "LocalProtocolError",
     "MergeError",

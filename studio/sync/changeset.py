@@ -72,6 +72,23 @@ TAG_EMBEDDED: Final = 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _UINT64_MAX: Final = 2**64 - 1
 
+
+def _ext(code: int, data: bytes) -> msgpack.ExtType:
+    # ExtType's own constructor re-checks its arguments in Python; ours are right.
+    return tuple.__new__(msgpack.ExtType, (code, data))
+
+
+class _Ext(tuple[int, bytes]):
+    """An extension value as decoded (lighter than msgpack.ExtType; arrays
+    decode to lists, so a tuple can only be one of these)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _make_pair(cls, code: int, data: bytes) -> _Ext:
+        return tuple.__new__(cls, (code, data))
+
+
 # Instruction type codes. Append only: a code on the wire never changes meaning.
 _CODES: Final[dict[type, int]] = {
     AddClass: 0,
@@ -92,8 +109,23 @@ _CODES: Final[dict[type, int]] = {
 }
 _NAMES: Final = {code: cls.__name__ for cls, code in _CODES.items()}
 # Array length of each instruction on the wire, including the code.
-_LENGTHS: Final = {0: 6, 1: 7, 2: 3, 3: 3, 4: 5, 5: 5, 6: 6, 7: 6, 8: 5, 9: 6, 10: 4,
-                   11: 5, 12: 5, 13: 6, 14: 5}  # fmt: skip
+_LENGTHS: Final = {
+    0: 6,
+    1: 7,
+    2: 3,
+    3: 3,
+    4: 5,
+    5: 5,
+    6: 6,
+    7: 6,
+    8: 5,
+    9: 6,
+    10: 4,
+    11: 5,
+    12: 5,
+    13: 6,
+    14: 5,
+}
 
 
 # --------------------------------------------------------------------------- encoding
@@ -102,15 +134,18 @@ _LENGTHS: Final = {0: 6, 1: 7, 2: 3, 3: 3, 4: 5, 5: 5, 6: 6, 7: 6, 8: 5, 9: 6, 1
 class _Encoder:
     """Builds the plain msgpack-ready structure of one changeset."""
 
-    __slots__ = ("index", "strings", "where")
+    __slots__ = ("current", "index", "position", "strings")
 
     def __init__(self) -> None:
         self.strings: list[str] = []
         self.index: dict[str, int] = {}
-        self.where = ""
+        # Where we are, for error messages only (formatted when an error happens).
+        self.position = 0
+        self.current: object = None
 
     def fail(self, message: str) -> ChangesetError:
-        return ChangesetError(f"cannot encode changeset: {self.where}: {message}")
+        where = f"instruction {self.position} ({type(self.current).__name__})"
+        return ChangesetError(f"cannot encode changeset: {where}: {message}")
 
     def string(self, name: object, what: str = "name") -> int:
         if type(name) is not str:
@@ -122,6 +157,10 @@ class _Encoder:
         return idx
 
     def class_name(self, name: object) -> int:
+        if type(name) is str:
+            idx = self.index.get(name)
+            if idx is not None:
+                return idx
         if not name or type(name) is not str:
             raise self.fail(f"class name must be a non-empty string, got {name!r}")
         return self.string(name)
@@ -159,9 +198,9 @@ class _Encoder:
                 raise self.fail(f"primary key {pk} does not fit in 64 bits")
             return pk
         if t is ObjectId:
-            return msgpack.ExtType(EXT_OBJECTID, pk.binary)
+            return _ext(EXT_OBJECTID, pk.binary)
         if t is uuid.UUID:
-            return msgpack.ExtType(EXT_UUID, pk.bytes)
+            return _ext(EXT_UUID, pk.bytes)
         raise self.fail(f"a primary key cannot be of type {t.__name__}")
 
     def value(self, value: Any, allow_embedded: bool = True) -> Any:
@@ -178,7 +217,7 @@ class _Encoder:
             assert isinstance(value, Decimal)
             if value.is_snan():
                 raise self.fail("a signaling NaN decimal cannot be stored")
-            return msgpack.ExtType(EXT_DECIMAL, str(value).encode("ascii"))
+            return _ext(EXT_DECIMAL, str(value).encode("ascii"))
         if isinstance(value, datetime):
             if value.tzinfo is None or value.utcoffset() is None:
                 raise self.fail(f"date {value!r} must be timezone-aware (UTC)")
@@ -272,7 +311,7 @@ def changeset_to_wire(changeset: Changeset) -> list[Any]:
     enc = _Encoder()
     instructions = []
     for n, ins in enumerate(changeset.instructions):
-        enc.where = f"instruction {n} ({type(ins).__name__})"
+        enc.position, enc.current = n, ins
         instructions.append(enc.instruction(ins))
     return [
         FORMAT_VERSION,
@@ -302,14 +341,19 @@ def validate_changeset(changeset: Changeset) -> None:
 class _Decoder:
     """Validates the plain structure msgpack produced and builds instructions."""
 
-    __slots__ = ("strings", "where")
+    __slots__ = ("code", "position", "strings")
 
     def __init__(self, strings: list[str]) -> None:
         self.strings = strings
-        self.where = "changeset"
+        # Where we are, for error messages only (formatted when an error happens).
+        self.position = 0
+        self.code: int | None = None
 
     def fail(self, message: str) -> RemoteProtocolError:
-        return RemoteProtocolError(f"malformed changeset: {self.where}: {message}")
+        where = f"instruction {self.position}"
+        if self.code is not None:
+            where += f" ({_NAMES[self.code]})"
+        return RemoteProtocolError(f"malformed changeset: {where}: {message}")
 
     def string(self, idx: object, what: str = "name") -> str:
         if type(idx) is not int:
@@ -322,6 +366,10 @@ class _Decoder:
         return self.strings[idx]
 
     def class_name(self, idx: object) -> str:
+        if type(idx) is int and 0 <= idx < len(self.strings):
+            name = self.strings[idx]
+            if name:
+                return name
         name = self.string(idx, "class name")
         if not name:
             raise self.fail("class name is empty")
@@ -370,8 +418,8 @@ class _Decoder:
             if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"primary key {raw} does not fit in 64 bits")
             return raw
-        if isinstance(raw, msgpack.ExtType):
-            code, data = raw.code, raw.data
+        if t is _Ext:
+            code, data = raw
             if code == EXT_OBJECTID:
                 if len(data) != 12:
                     raise self.fail(f"an ObjectId is 12 bytes, got {len(data)}")
@@ -390,12 +438,12 @@ class _Decoder:
             if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"integer {raw} does not fit in 64 bits")
             return raw
-        if isinstance(raw, msgpack.ExtType):
-            if raw.code == EXT_DECIMAL:
-                return self.decimal(raw.data)
-            if raw.code in (EXT_OBJECTID, EXT_UUID):
+        if t is _Ext:
+            if raw[0] == EXT_DECIMAL:
+                return self.decimal(raw[1])
+            if raw[0] in (EXT_OBJECTID, EXT_UUID):
                 return self.primary_key(raw)
-            raise self.fail(f"unknown extension type {raw.code}")
+            raise self.fail(f"unknown extension type {raw[0]}")
         if isinstance(raw, msgpack.Timestamp):
             return self.timestamp(raw)
         if t is list:
@@ -445,7 +493,7 @@ class _Decoder:
         code = raw[0]
         if type(code) is not int or code not in _LENGTHS:
             raise self.fail(f"unknown instruction code {_describe(code)}")
-        self.where += f" ({_NAMES[code]})"
+        self.code = code
         if len(raw) != _LENGTHS[code]:
             raise self.fail(f"expected {_LENGTHS[code]} fields, got {len(raw)}")
         if code >= 2:
@@ -566,7 +614,7 @@ def changeset_from_wire(raw: object) -> Changeset:
     dec = _Decoder(strings)
     out = []
     for n, ins in enumerate(instructions):
-        dec.where = f"instruction {n}"
+        dec.position, dec.code = n, None
         out.append(dec.instruction(ins))
     return Changeset(origin, client_version, server_version, timestamp, tuple(out))
 
@@ -581,7 +629,9 @@ def decode_changeset(data: bytes) -> Changeset:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise RemoteProtocolError(f"a changeset is bytes, got {type(data).__name__}")
     try:
-        raw = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        raw = msgpack.unpackb(
+            data, raw=False, strict_map_key=True, use_list=True, ext_hook=_Ext._make_pair
+        )
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None
     return changeset_from_wire(raw)

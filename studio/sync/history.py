@@ -290,8 +290,7 @@ class ServerHistory:
                 )
         if base > self.latest_version:
             raise ChangesetError(
-                f"upload based on server version {base}, "
-                f"but the latest is {self.latest_version}",
+                f"upload based on server version {base}, but the latest is {self.latest_version}",
                 code=_BAD_SERVER_VERSION,
             )
         self._check_base(base)
@@ -318,8 +317,11 @@ class ServerHistory:
                         "was uploaded on another base: resend it in the same upload",
                         code=_BAD_SERVER_VERSION,
                     )
-            # Move the foreign changesets past our own one; what our own one
-            # becomes must be what was integrated, or the copy is not genuine.
+                # Move the foreign changesets past our own one.
+                _, foreign = transform_against(own, foreign)
+                continue
+            # A copy from the client: what it becomes must be what was
+            # integrated, or it is not the same change.
             moved, foreign = transform_against(own, foreign)
             if not _same_changes(moved, entry.changeset):
                 raise ChangesetError(

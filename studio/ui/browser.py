@@ -52,7 +52,7 @@ from studio.ui.table_model import (
 from studio.ui.table_view import ObjectTableView
 
 log = logging.getLogger(__name__)
-POLL_MS = 150
+POLL_MS = 100
 # How long a write waits for another process's write lock before the browser says the
 # file is locked. Realm.open waits 30 s, which would freeze the window that long.
 BUSY_TIMEOUT_MS = 2000
@@ -98,11 +98,13 @@ class RealmBrowser(BrowserActions, QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.history = History(self)
         self.model = ObjectTableModel(parent=self)
+        self.model.expose_when_live = True
         self.model.set_edit_handler(self.edit_cell)
         self.model.readError.connect(lambda text: self.show_message(text, "error"))
         self.model.liveChange.connect(lambda _changes: self.update_status())
         self.model.sortChanged.connect(self._sort_changed)
         self.current_spec: ViewSpec | None = None
+        self._sized_columns: list[str] = []
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)
@@ -112,7 +114,7 @@ class RealmBrowser(BrowserActions, QMainWindow):
         self.poll_timer.setInterval(poll_ms)
         self.poll_timer.timeout.connect(self.poll)
         self.poll_timer.start()
-        self.refresh_classes()
+        self.refresh_classes(count=False)
         self.setWindowTitle(f"{Path(realm.path).name} — Studio"
                             + ("  (read-only)" if self.read_only else ""))
         self.status.set_path(realm.path)
@@ -125,6 +127,7 @@ class RealmBrowser(BrowserActions, QMainWindow):
                      None) or next(iter(self.class_list.names()), None)
         if first is not None:
             self.navigate(ViewSpec("class", first))
+        self.update_counts()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
@@ -328,14 +331,20 @@ class RealmBrowser(BrowserActions, QMainWindow):
             return self.model.total_rows  # already counted by the live model
         return len(self.realm.objects(name))
 
-    def refresh_classes(self) -> None:
+    def refresh_classes(self, count: bool = True) -> None:
+        """Rebuild the class list; ``count=False`` leaves the counts for :meth:`update_counts`
+        (on opening, the class shown first is counted once, by its table)."""
+        classes = [(s.name, s.embedded) for s in self.realm.schema]
+        self.class_list.set_classes(classes, {})
+        if count:
+            self.update_counts()
+
+    def update_counts(self) -> None:
         try:
-            classes = [(s.name, s.embedded) for s in self.realm.schema]
-            counts = {name: self.class_count(name) for name, _ in classes}
+            for schema in self.realm.schema:
+                self.class_list.set_count(schema.name, self.class_count(schema.name))
         except Exception as exc:
             self.report_error(exc)
-            return
-        self.class_list.set_classes(classes, counts)
 
     def poll(self) -> None:
         """Look for commits by other processes (the watcher refreshes and notifies)."""
@@ -463,10 +472,10 @@ class RealmBrowser(BrowserActions, QMainWindow):
         if not spec.query or self._query_ok(spec):
             self.query_bar.clear_error()
         self.view_title.setText(source.title if not is_class else spec.describe())
-        self.table.resizeColumnsToContents()
-        header = self.table.horizontalHeader()
-        for column in range(self.model.columnCount()):
-            header.resizeSection(column, min(max(header.sectionSize(column), 70), 320))
+        columns = [c.name for c in source.columns]
+        if columns != self._sized_columns:  # same columns (a query, a sort): keep the widths
+            self._sized_columns = columns
+            self.table.fit_columns()
         if spec.focus_key is not None:
             row = self.model.find_row(spec.focus_key)
             if row >= 0:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -292,6 +292,3 @@ def type_label(prop: Any) -> str:
         return f"linkingObjects({prop.object_type}.{prop.origin_property})"
     return str(prop.type_string)
 
-
-def join_names(names: Iterable[str]) -> str:
-    return ", ".join(names)

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
 
 _COLOURS = {
     "info": ("#e3f2fd", "#0d47a1", "#90caf9"),
@@ -48,6 +56,7 @@ class MessageBar(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.dismiss)
         self.level = ""
+        self._return_focus: QWidget | None = None
         self.hide()
 
     @property
@@ -78,6 +87,7 @@ class MessageBar(QFrame):
             self._buttons.append(button)
         self.show()
         if self._buttons:
+            self._return_focus = QApplication.focusWidget()
             self._buttons[0].setDefault(True)
             self._buttons[0].setFocus()
         self._timer.stop()
@@ -87,6 +97,9 @@ class MessageBar(QFrame):
 
     def _run(self, callback: Callable[[], None]) -> None:
         self.dismiss()
+        if self._return_focus is not None:
+            self._return_focus.setFocus()  # back where the keyboard user was
+        self._return_focus = None
         callback()
 
     def ask(self, text: str, confirm: str, on_confirm: Callable[[], None],

@@ -7,7 +7,7 @@ forward restore a spec with the row and scroll position it was left at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from PySide6.QtCore import QObject, Signal
@@ -47,7 +47,6 @@ class HistoryEntry:
     # Set while a query is being typed: later keystrokes replace this entry instead of
     # pushing one entry per keystroke.
     typing: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class History(QObject):
@@ -110,20 +109,3 @@ class History(QObject):
     @property
     def index(self) -> int:
         return self._index
-
-    def drop_where(self, class_name: str, owner_key: int) -> None:
-        """Forget views of a deleted object's collections (they cannot be shown again)."""
-        keep = [
-            e for i, e in enumerate(self._entries)
-            if i == self._index or not (e.spec.class_name == class_name
-                                        and e.spec.owner_key == owner_key)
-        ]
-        if len(keep) != len(self._entries):
-            current = self.current
-            self._entries = keep
-            self._index = keep.index(current) if current in keep else len(keep) - 1
-            self.changed.emit()
-
-
-def with_query(spec: ViewSpec, query: str) -> ViewSpec:
-    return replace(spec, query=query, focus_key=None)

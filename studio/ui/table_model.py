@@ -1,8 +1,9 @@
 """The object table's model: a thin QAbstractTableModel adapter over a :class:`RowSource`.
 
 * Rows are exposed a page at a time (``canFetchMore``/``fetchMore``, 256 rows a page),
-  and :meth:`ObjectTableModel.expose_all` exposes the rest at once for "jump to the end"
-  (cheap: only the count changes, no row is read).
+  so opening a class costs the same for a hundred objects or a million. Once the table
+  is live (after the first paint), or on "jump to the end", the rest is exposed at once:
+  only the count changes, no row is read, and the scrollbar then tells the truth.
 * Row objects are read on demand, a page at a time, into a bounded LRU of pages, so
   memory follows what is visible, not the size of the class.
 * Live changes arrive as Realm-shaped index sets and become beginRemoveRows /
@@ -45,9 +46,26 @@ PAGE_SIZE = 256
 # Up to this many rows a source starts listening at once; above, only after the first
 # paint (a live Results reads all of its keys when it starts listening: ~1 s a million).
 LISTEN_AT_ONCE = 50_000
+# Without a view that paints (a hidden table), a deferred subscription starts after this.
+LISTEN_FALLBACK_MS = 1000
+MAX_CELLS = 20_000  # cached cell values (views ask for several roles of every cell)
 MAX_PAGES = 32  # 8192 rows of objects at most in memory, whatever the class size
 
 EditHandler = Callable[[QModelIndex, Any], bool]
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_EDIT = int(Qt.ItemDataRole.EditRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_CHECK = int(Qt.ItemDataRole.CheckStateRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_VALUE_ROLES = frozenset({_DISPLAY, _EDIT, _TOOLTIP, _CHECK, _FONT, _FOREGROUND,
+                          int(ValueRole), int(TypeRole)})
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_BASE_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 def cell_data(index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -95,11 +113,18 @@ class ObjectTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.page_size = page_size
         self.max_pages = max_pages
+        self.expose_when_live = False  # the browser turns it on (see the module docstring)
         self._source: RowSource | None = None
         self._columns: list[Column] = []
+        self._kinds: list[str] = []
+        self._flags: list[Qt.ItemFlag] = []
+        self._numeric: frozenset[int] = frozenset()
+        self._styles: tuple[QFont, QFont, QBrush, QBrush] | None = None
         self._total = 0
         self._exposed = 0
         self._pages: OrderedDict[int, list[Any]] = OrderedDict()
+        self._cells: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self._listen_pending = False
         self._unsubscribe: Callable[[], None] | None = None
         self._edit_handler: EditHandler | None = None
         self._generation = 0
@@ -120,8 +145,8 @@ class ObjectTableModel(QAbstractTableModel):
         self._stop_listening()
         self.beginResetModel()
         self._source = source
-        self._columns = list(source.columns) if source is not None else []
-        self._pages.clear()
+        self._set_columns(source.columns if source is not None else [])
+        self._invalidate()
         self._reported_error = False
         try:
             self._total = source.count() if source is not None else 0
@@ -136,6 +161,16 @@ class ObjectTableModel(QAbstractTableModel):
         if subscribe == "now" or (subscribe == "auto" and self._total <= LISTEN_AT_ONCE):
             self.start_listening()
         else:
+            # Started once a view has painted the first rows (see view_painted), so loading
+            # the keys never delays them; or after a while if no view paints.
+            self._listen_pending = True
+            generation = self._generation
+            QTimer.singleShot(LISTEN_FALLBACK_MS, lambda: self._deferred_listen(generation))
+
+    def view_painted(self) -> None:
+        """A view painted rows of this model: time to start a deferred subscription."""
+        if self._listen_pending:
+            self._listen_pending = False
             generation = self._generation
             QTimer.singleShot(0, lambda: self._deferred_listen(generation))
 
@@ -145,6 +180,7 @@ class ObjectTableModel(QAbstractTableModel):
 
     def start_listening(self) -> None:
         """Follow live changes of the source (idempotent)."""
+        self._listen_pending = False
         source = self._source
         if source is None or self._unsubscribe is not None:
             return
@@ -156,6 +192,9 @@ class ObjectTableModel(QAbstractTableModel):
                 self.reload()
         except Exception as exc:
             self._report(exc)
+            return
+        if self.expose_when_live:
+            self.expose_all()
 
     @property
     def listening(self) -> bool:
@@ -176,7 +215,7 @@ class ObjectTableModel(QAbstractTableModel):
     def reload(self) -> None:
         """Re-read the whole source (a schema change, or when changes were lost)."""
         self.beginResetModel()
-        self._pages.clear()
+        self._invalidate()
         try:
             self._total = self._source.count() if self._source is not None else 0
         except Exception as exc:
@@ -184,6 +223,20 @@ class ObjectTableModel(QAbstractTableModel):
             self._total = 0
         self._exposed = min(self._total, max(self._exposed, self.page_size))
         self.endResetModel()
+
+    def _set_columns(self, columns: list[Column]) -> None:
+        self._columns = list(columns)
+        self._kinds = [cell_kind(c) for c in self._columns]
+        self._flags = [self._column_flags(c) for c in self._columns]
+        self._numeric = frozenset(
+            i for i, c in enumerate(self._columns)
+            if c.prop is not None and c.prop.type in fmt.NUMERIC_TYPES and self._kinds[i] == "value"
+        )
+
+    def _invalidate(self) -> None:
+        """Forget cached rows and cells (rows moved, or values changed)."""
+        self._pages.clear()
+        self._cells.clear()
 
     def set_edit_handler(self, handler: EditHandler | None) -> None:
         """Route edits through ``handler(index, value)`` (the browser's undo stack)."""
@@ -284,68 +337,77 @@ class ObjectTableModel(QAbstractTableModel):
             return None
         return self._source.value(row, column)
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        column = self.column(index)
-        if column is None:
+    def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
+        # Views ask for every role of every visible cell on each paint: this path avoids
+        # per-call enum lookups and object creation (roles are ints, fonts are cached).
+        col = index.column()
+        if not 0 <= col < len(self._columns):
             return None
-        kind = cell_kind(column)
+        column = self._columns[col]
+        kind = self._kinds[col]
         if role == KindRole:
             return kind
         if role == PropertyRole:
             return column.prop
         if role == RowObjectRole:
             return self.row_object(index.row())
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            prop = column.prop
-            if prop is not None and prop.type in fmt.NUMERIC_TYPES and kind == "value":
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if role not in (
-            Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, Qt.ItemDataRole.ToolTipRole,
-            Qt.ItemDataRole.CheckStateRole, Qt.ItemDataRole.ForegroundRole,
-            Qt.ItemDataRole.FontRole, ValueRole, TypeRole,
-        ):
+        if role == _ALIGNMENT:
+            return _RIGHT if col in self._numeric else _LEFT
+        if role not in _VALUE_ROLES:
             return None
         try:
-            value = self.cell_value(index)
-            return self._role_data(column, kind, value, role)
+            key = (index.row(), col)
+            cached = self._cells.get(key)
+            if cached is None:
+                value = self.cell_value(index)
+                cached = (value, self._text(column, kind, value))
+                if len(self._cells) >= MAX_CELLS:
+                    self._cells.clear()
+                self._cells[key] = cached
+            return self._role_data(column, kind, cached[0], role, cached[1])
         except Exception as exc:
-            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if role in (_DISPLAY, _TOOLTIP):
                 deleted = type(exc).__name__ == "InvalidatedObjectError"
                 return "(deleted)" if deleted else f"⚠ {exc}"
             return None
 
-    def _role_data(self, column: Column, kind: str, value: Any, role: int) -> Any:
+    def _style(self) -> tuple[QFont, QFont, QBrush, QBrush]:
+        """Italic and underlined fonts, placeholder and link brushes (per palette)."""
+        if self._styles is None:
+            italic = QFont()
+            italic.setItalic(True)
+            underline = QFont()
+            underline.setUnderline(True)
+            palette = QApplication.palette()
+            self._styles = (
+                italic, underline,
+                QBrush(palette.color(QPalette.ColorRole.PlaceholderText)),
+                QBrush(palette.color(QPalette.ColorRole.Link)),
+            )
+        return self._styles
+
+    def _role_data(self, column: Column, kind: str, value: Any, role: int, text: str) -> Any:
+        if role == _DISPLAY:
+            return text
         prop = column.prop
-        if role == ValueRole or role == Qt.ItemDataRole.EditRole:
+        if role in (ValueRole, _EDIT):
             return value
+        if role == _CHECK:
+            if kind == "bool" and value is not None:
+                return Qt.CheckState.Checked if value else Qt.CheckState.Unchecked
+            return None
+        if role in (_FONT, _FOREGROUND):
+            italic, underline, placeholder, link = self._style()
+            if value is None and kind not in ("collection", "backlinks"):
+                return italic if role == _FONT else placeholder
+            if kind in ("link", "collection", "backlinks") or fmt.is_object(value):
+                return underline if role == _FONT else link
+            return None
         if role == TypeRole:
             if prop is None:
                 return "string"
             return fmt.mixed_type_of(value) if prop.type == "mixed" else prop.type
-        if role == Qt.ItemDataRole.CheckStateRole:
-            if kind == "bool" and value is not None:
-                return Qt.CheckState.Checked if value else Qt.CheckState.Unchecked
-            return None
-        if role == Qt.ItemDataRole.FontRole:
-            if value is None and kind not in ("collection", "backlinks"):
-                font = QFont()
-                font.setItalic(True)
-                return font
-            if kind in ("link", "collection", "backlinks") or fmt.is_object(value):
-                font = QFont()
-                font.setUnderline(True)
-                return font
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            palette = QApplication.palette()
-            if value is None and kind not in ("collection", "backlinks"):
-                return QBrush(palette.color(QPalette.ColorRole.PlaceholderText))
-            if kind in ("link", "collection", "backlinks") or fmt.is_object(value):
-                return QBrush(palette.color(QPalette.ColorRole.Link))
-            return None
-        text = self._text(column, kind, value)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             type_text = fmt.type_label(prop) if prop is not None else "key"
             if isinstance(value, str):
                 return f"{value[:2000]}\n— {column.name}: {type_text}"
@@ -361,10 +423,13 @@ class ObjectTableModel(QAbstractTableModel):
         return fmt.scalar_text(value)
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        column = self.column(index)
-        if column is None:
-            return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        col = index.column()
+        if not index.isValid() or not 0 <= col < len(self._flags):
+            return _NO_FLAGS
+        return self._flags[col]  # per column, computed once: enum arithmetic is slow here
+
+    def _column_flags(self, column: Column) -> Qt.ItemFlag:
+        flags = _BASE_FLAGS
         source = self._source
         if source is None or not source.can_edit(column):
             return flags
@@ -416,7 +481,7 @@ class ObjectTableModel(QAbstractTableModel):
             self._report(exc, always=True)
             return False
         if not self.listening:  # nobody will tell us: show the new value now
-            self._pages.clear()
+            self._invalidate()
             self.dataChanged.emit(index, index)
         return True
 
@@ -485,12 +550,12 @@ class ObjectTableModel(QAbstractTableModel):
 
     def _on_change(self, changes: TableChanges) -> None:
         if changes.reset:
-            self._columns = list(self._source.columns) if self._source is not None else []
+            self._set_columns(self._source.columns if self._source is not None else [])
             self.reload()
             self.liveChange.emit(changes)
             return
         # Rows shift with every insert and delete: the page cache is rebuilt on demand.
-        self._pages.clear()
+        self._invalidate()
         for row in sorted(changes.deletions, reverse=True):
             if row < self._exposed:
                 self.beginRemoveRows(QModelIndex(), row, row)
@@ -522,8 +587,10 @@ class ObjectTableModel(QAbstractTableModel):
         self.liveChange.emit(changes)
 
     def refresh_cells(self) -> None:
-        """Repaint every cell (a linked object changed): no row moves, no reset."""
-        self._pages.clear()
+        """Repaint every cell (a linked object changed, the palette changed): no row moves,
+        no reset."""
+        self._invalidate()
+        self._styles = None
         if self._exposed and self._columns:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(self._exposed - 1, len(self._columns) - 1)

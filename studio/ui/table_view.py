@@ -9,7 +9,7 @@ column's sort: ascending, descending, off.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from studio.ui.delegates import ValueDelegate, is_followable
@@ -41,6 +41,9 @@ class ObjectTableView(QTableView):
         # Fixed row heights keep a million-row table as cheap as a hundred-row one.
         vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vertical.setDefaultSectionSize(self.fontMetrics().height() + ROW_HEIGHT_PADDING)
+        # "Resize to contents" looks at this many rows, not at every exposed row.
+        vertical.setResizeContentsPrecision(40)
+        self.horizontalHeader().setResizeContentsPrecision(40)
         horizontal = self.horizontalHeader()
         horizontal.setSectionsClickable(True)
         horizontal.setSortIndicatorShown(False)
@@ -50,6 +53,32 @@ class ObjectTableView(QTableView):
         self.delegate = ValueDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.linkActivated.connect(self.followRequested)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        model = self.object_model()
+        if model is not None and model.rowCount() > 0:
+            model.view_painted()  # first rows are on screen: live updates may start now
+
+    def fit_columns(self, sample_rows: int = 25, minimum: int = 70, maximum: int = 320) -> None:
+        """Column widths from the header and the first rows' text (Qt's resize-to-contents
+        asks every role of many cells through the bindings: far slower)."""
+        model = self.object_model()
+        if model is None:
+            return
+        header = self.horizontalHeader()
+        text_metrics = self.fontMetrics()
+        header_metrics = header.fontMetrics()
+        rows = min(model.rowCount(), sample_rows)
+        for column in range(model.columnCount()):
+            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+            width = header_metrics.horizontalAdvance(title) + 28  # room for the sort arrow
+            for row in range(rows):
+                index = model.index(row, column)
+                text = model.data(index)
+                extra = 34 if model.data(index, Qt.ItemDataRole.CheckStateRole) is not None else 16
+                width = max(width, text_metrics.horizontalAdvance(str(text or "")) + extra)
+            header.resizeSection(column, max(minimum, min(width, maximum)))
 
     def object_model(self) -> ObjectTableModel | None:
         model = self.model()

@@ -8,9 +8,9 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
@@ -25,8 +25,6 @@ from studio.core.export_files import (
 )
 from studio.ui.formatting import is_object
 from studio.ui.sources import Element, ResultsSource, RowSource
-
-T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -148,10 +146,3 @@ def copy_text(source: RowSource, rows: list[Any], fmt: str) -> str:
     write_rows(source, rows, buffer, fmt, len(rows))
     return buffer.getvalue()
 
-
-def iterate_with(items: Iterable[T], progress: Callable[[int], None], every: int = 200
-                 ) -> Iterator[T]:
-    for i, item in enumerate(items, 1):
-        if i % every == 0:
-            progress(i)
-        yield item

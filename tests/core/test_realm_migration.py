@@ -161,9 +161,14 @@ def test_migration_can_create_and_delete(path: Path) -> None:
     def migrate(old: Realm, new: Realm) -> None:
         new.delete(new.object_for_primary_key("Person", 2))
         new.create("Person", {"id": 3, "full": "Cy", "age": "3"})
+        for i in range(3):
+            new.create("Dog", {"name": f"pup{i}"})
 
     with Realm.open(path, schema=V2, schema_version=2, migration=migrate) as realm:
         assert sorted(p.id for p in realm.objects("Person")) == [1, 3]
+        assert sorted(d.name for d in realm.objects("Dog")) == ["Rex", "pup0", "pup1", "pup2"]
+    with Realm.open(path) as again:
+        assert len(again.objects("Dog")) == 4
 
 
 def test_version_bump_with_additive_change_runs_migration(path: Path) -> None:

@@ -8,7 +8,10 @@ transaction; they are not called when they are registered (our documented choice
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -253,9 +256,8 @@ def test_object_listener(realm: Realm) -> None:
 def test_object_listener_removed(realm: Realm) -> None:
     (a,) = _items(realm, 1)
     rec = Recorder(realm)
-    with a.add_listener(rec):
-        with realm.write():
-            a.age = 2
+    with a.add_listener(rec), realm.write():
+        a.age = 2
     with realm.write():
         a.age = 3
     assert len(rec.calls) == 1
@@ -426,3 +428,94 @@ def test_listener_registered_inside_a_write_sees_that_write(realm: Realm) -> Non
     with realm.write():
         item.age = 8
     assert rec.calls[-1] == (item, ObjectChange(changed_properties=("age",)))
+
+
+# -- sorted listeners keep SQL's order for every sortable type --------------------------
+
+SORTABLE: list[dict[str, Any]] = [
+    {"name": "S", "primaryKey": "id", "properties": {
+        "id": "int", "d": "decimal128?", "f": "double?", "s": "string?", "m": "mixed",
+        "b": "bool?", "dt": "date?"}},
+]
+SORT_VALUES: dict[str, list[Any]] = {
+    "d": [Decimal("2.5"), Decimal("10"), Decimal("-1"), None, Decimal("NaN"), Decimal("1E+2"),
+          Decimal("0.001"), Decimal("10.0")],
+    "f": [2.5, 10.0, math.nan, None, -1.0, math.inf, -math.inf, 0.0],
+    "s": ["b", "a", "B", "", None, "é", "z", "a\x00"],
+    "m": [1, "a", 2.5, None, b"x", True, Decimal("3"), datetime(2000, 1, 1, tzinfo=UTC)],
+    "b": [True, None, False, True],
+    "dt": [datetime(2000, 1, 1, tzinfo=UTC), None, datetime(1960, 1, 1, tzinfo=UTC),
+           datetime(2030, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)],
+}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("prop", list(SORT_VALUES))
+def test_sorted_listener_keeps_sql_order_for_every_type(
+    tmp_path: Path, prop: str, reverse: bool
+) -> None:
+    with Realm.open(tmp_path / "s.realm", schema=SORTABLE) as realm:
+        results = realm.objects("S").sorted(prop, reverse=reverse)
+        calls: list[CollectionChanges] = []
+        results.add_listener(lambda _r, c: calls.append(c))
+        old: list[int] = []
+        for i, value in enumerate(SORT_VALUES[prop]):
+            with realm.write():
+                realm.create("S", {"id": i, prop: value})
+            new = [o._key for o in realm.objects("S").sorted(prop, reverse=reverse)]
+            assert [o._key for o in results] == new
+            check_changes(old, new, calls, set())
+            calls.clear()
+            old = new
+        with realm.write():  # move every object: new values in reverse order
+            for obj, value in zip(realm.objects("S"), reversed(SORT_VALUES[prop]), strict=True):
+                obj[prop] = value
+        new = [o._key for o in realm.objects("S").sorted(prop, reverse=reverse)]
+        assert [o._key for o in results] == new
+        check_changes(old, new, calls, set(new))
+
+
+# -- the cost of a one-object change follows the change, not the class size --------------
+
+
+def _sql_steps(path: Path, size: int, query: Callable[[Results], Results]) -> int:
+    """SQLite VM work (in units of 10 instructions) to commit and deliver a small change."""
+    rows = [{"name": "Item", "primaryKey": "id",
+             "properties": {"id": "int", "name": "string", "age": "int"}}]
+    with Realm.open(path, schema=rows) as realm:
+        with realm.write():
+            for i in range(size):
+                realm.create("Item", {"id": i, "name": f"n{(i * 31) % size}",
+                                      "age": (i * 7919) % 1000})
+        results = query(realm.objects("Item"))
+        calls: list[CollectionChanges] = []
+        results.add_listener(lambda _r, c: calls.append(c))
+        steps = [0]
+
+        def tick() -> int:
+            steps[0] += 1
+            return 0
+
+        realm._sqlite.set_progress_handler(tick, 10)
+        with realm.write():
+            realm.object_for_primary_key("Item", size // 2).age = 5
+            realm.create("Item", {"id": size, "name": "new", "age": 3})
+            realm.delete(realm.object_for_primary_key("Item", size // 3))
+        realm._sqlite.set_progress_handler(None, 0)
+        assert len(calls) == 1 and len(calls[0].insertions) >= 1
+        assert [o._key for o in results] == [o._key for o in query(realm.objects("Item"))]
+        return steps[0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [lambda r: r, lambda r: r.sorted("age"), lambda r: r.sorted("name", reverse=True)],
+    ids=["whole-class", "sorted-int", "sorted-string-reversed"],
+)
+def test_one_object_change_cost_does_not_grow_with_class_size(
+    tmp_path: Path, query: Callable[[Results], Results]
+) -> None:
+    small = _sql_steps(tmp_path / "small.realm", 200, query)
+    large = _sql_steps(tmp_path / "large.realm", 5_000, query)
+    # re-running the query would cost thousands of steps more on the large class
+    assert large <= 3 * small + 30, (small, large)

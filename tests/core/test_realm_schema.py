@@ -79,7 +79,8 @@ def test_dict_form_parses_every_property_kind() -> None:
     assert p["name"].indexed and p["name"].type == "string" and not p["name"].optional
     assert p["age"].type == "int" and p["age"].optional and p["age"].collection is None
     assert p["weight"].type == "double" and p["weight"].optional
-    assert (p["dogs"].type, p["dogs"].collection, p["dogs"].object_type) == ("object", "list", "Dog")
+    dogs = p["dogs"]
+    assert (dogs.type, dogs.collection, dogs.object_type) == ("object", "list", "Dog")
     # to-one links are always optional, with or without '?'
     assert p["favourite"].type == "object" and p["favourite"].optional
     assert p["favourite"].object_type == "Dog"

@@ -211,9 +211,8 @@ def test_nested_write_is_an_error(realm: Realm) -> None:
     with realm.write():
         assert realm.is_in_transaction
         realm.create("Plain", {"x": 1})
-        with pytest.raises(WrongTransactionStateError, match="nested"):
-            with realm.write():
-                pass  # pragma: no cover
+        with pytest.raises(WrongTransactionStateError, match="nested"), realm.write():
+            pass  # pragma: no cover
         realm.create("Plain", {"x": 2})  # the outer transaction goes on
     assert not realm.is_in_transaction
     assert sorted(o.x for o in realm.objects("Plain")) == [1, 2]

@@ -56,7 +56,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
 PRIMITIVES = list(STRATEGIES)
 MIXED = st.one_of(st.none(), *(STRATEGIES[t] for t in PRIMITIVES if t != "float"))
 
-_DICT_KEYS = st.text(min_size=0, max_size=8).filter(lambda k: not k.startswith("$") and "." not in k)
+_DICT_KEYS = st.text(max_size=8).filter(lambda k: not k.startswith("$") and "." not in k)
 
 
 def same(a: Any, b: Any) -> bool:

@@ -21,11 +21,11 @@ def test_opening_decodes_no_objects(corpus: Path) -> None:
         assert len(objs) == 10001  # read from the root node alone
         table = rf._by_name["table"]
         assert table.tree._leaves is None  # the tree was not walked
-        assert not rf._columns  # no column decoded
+        assert rf._decoded == 0  # no column decoded
         nodes_read = len(rf._buf._headers)
         assert nodes_read < 60, nodes_read  # of the ~1,500 nodes in the file
         objs[5000]["string"]
-        assert len(rf._columns) == 1  # one column of one cluster
+        assert rf._decoded == 1  # one column of one cluster
         assert len(rf._buf._headers) < nodes_read + 60
 
 

@@ -171,12 +171,41 @@ def ws_url(url: str) -> str:
     return url.replace("http", "ws", 1) + "/sync"
 
 
-async def until(check: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
+class Progress:
+    """Wakes waiters when a raw client handled a frame, instead of polling
+    (hundreds of clients polling would eat the CPU the test measures)."""
+
+    def __init__(self) -> None:
+        self.waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        for event in self.waiters:
+            event.set()
+
+
+ANY_CLIENT = Progress()
+
+
+async def until(
+    check: Callable[[], bool],
+    timeout: float = 10,
+    what: str = "condition",
+    progress: Progress = ANY_CLIENT,
+) -> None:
     deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    event = asyncio.Event()
+    progress.waiters.add(event)
+    try:
+        while not check():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"timed out waiting for {what}")
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                # Also wake now and then: some conditions change without a frame.
+                await asyncio.wait_for(event.wait(), min(left, 0.2))
+    finally:
+        progress.waiters.discard(event)
 
 
 class RawClient:
@@ -202,6 +231,7 @@ class RawClient:
         self.errors: list[SessionError | ConnectionFailed] = []
         self.closed = False
         self.applied = 0
+        self.progress = Progress()
 
     async def connect(self) -> RawClient:
         self.ws = await connect(ws_url(self.url), subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)],
@@ -241,10 +271,14 @@ class RawClient:
                     elif isinstance(event, SessionError | ConnectionFailed):
                         self.errors.append(event)
                 await self._send()
+                self.progress.notify()
+                ANY_CLIENT.notify()
         except ConnectionClosed:
             pass
         finally:
             self.closed = True
+            self.progress.notify()
+            ANY_CLIENT.notify()
 
     def _next_time(self) -> int:
         RawClient._clock = max(RawClient._clock + 1, int(time.time() * 1000))
@@ -263,14 +297,17 @@ class RawClient:
         return self.history.add_local(changeset)
 
     async def wait_bound(self, timeout: float = 10) -> None:
-        await until(lambda: self.bound or bool(self.errors), timeout, f"{self.name} bound")
+        await until(lambda: self.bound or bool(self.errors), timeout, f"{self.name} bound",
+                    self.progress)
         assert self.bound, self.errors
 
     async def wait_uploaded(self, timeout: float = 20) -> None:
-        await until(lambda: not self.history.pending, timeout, f"{self.name} uploads acknowledged")
+        await until(lambda: not self.history.pending, timeout, f"{self.name} uploads acknowledged",
+                    self.progress)
 
     async def wait_version(self, version: int, timeout: float = 20) -> None:
-        await until(lambda: self.server_version >= version, timeout, f"{self.name} at {version}")
+        await until(lambda: self.server_version >= version, timeout, f"{self.name} at {version}",
+                    self.progress)
 
     async def sync(self, server_version: int | None = None, timeout: float = 20) -> None:
         await self.wait_uploaded(timeout)

@@ -118,7 +118,9 @@ class Generator:
     def changeset(
         self, state: State, count: int, *, origin: int, client_version: int, timestamp: int
     ) -> Changeset:
-        return Changeset(origin, client_version, 0, timestamp, tuple(self.instructions(state, count)))
+        return Changeset(
+            origin, client_version, 0, timestamp, tuple(self.instructions(state, count))
+        )
 
     def _options(self, state: State) -> list[Callable[[], Instruction]]:
         rnd = self.rnd
@@ -143,7 +145,9 @@ class Generator:
         out: list[Callable[[], Instruction]] = [
             lambda: SetValue(CLASS, pk, ("n",), self.small_int()),
             lambda: SetValue(CLASS, pk, ("s",), self.scalar()),
-            lambda: SetValue(CLASS, pk, ("link",), rnd.choice((None, *(Link(CLASS, p) for p in PKS)))),
+            lambda: SetValue(
+                CLASS, pk, ("link",), rnd.choice((None, *(Link(CLASS, p) for p in PKS)))
+            ),
             lambda: SetValue(CLASS, pk, ("emb",), rnd.choice((EMBEDDED, EMBEDDED, None))),
         ]
         if type(obj.get("n")) is int:

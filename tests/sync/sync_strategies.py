@@ -46,9 +46,7 @@ primary_keys = st.one_of(
     st.uuids(),
 )
 
-dates = st.datetimes(
-    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])
-)
+dates = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
 
 scalars = st.one_of(
     st.none(),

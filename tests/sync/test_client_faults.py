@@ -111,3 +111,23 @@ async def test_a_write_held_across_an_await_delays_downloads(tmp_path: Path) -> 
         assert keys(a) == keys(b) == ["mine", "theirs"]
         await a_app.close()
         await b_app.close()
+
+
+@run
+async def test_a_server_that_forgot_the_realm_is_a_fatal_error(tmp_path: Path) -> None:
+    async with running_server() as server:
+        app = make_app(server, tmp_path)
+        errors: list[SyncSessionError] = []
+        realm = await app.open_realm(
+            make_user("a"), CHAT, path=tmp_path / "a.realm", schema=SCHEMA,
+            on_error=lambda s, e: errors.append(e),
+        )  # fmt: skip
+        add(realm, "one")
+        await realm.sync_session.wait_for_upload_completion(5)
+        server.histories.clear()  # the server lost its data: our identity means nothing
+        await server.drop_connections()
+        await eventually(lambda: bool(errors))
+        assert (errors[0].name, errors[0].fatal) == ("bad_client_file_ident", True)
+        assert realm.sync_session.state is SessionState.INVALID
+        assert keys(realm) == ["one"]  # the local data stays
+        await app.close()

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection as WsConnection, serve
+from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import ServerConnection as WsConnection
 from websockets.typing import Subprotocol
 
 from studio.core.instructions import AddClass, AddProperty
@@ -124,14 +125,15 @@ class FakeServer:
     async def _receive(self, client: _Client, frame: bytes) -> None:
         conn = client.conn
         message = decode_client_message(frame)
-        if isinstance(message, Upload) and message.session in client.read_only:
-            if any(_not_schema(c.instructions) for c in message.changesets):
-                self.refused_uploads += 1
-                conn.fail_session(
-                    message.session, int(ErrorCode.PERMISSION_DENIED), "read-only realm"
-                )
-                await self._send(client)
-                return
+        if (
+            isinstance(message, Upload)
+            and message.session in client.read_only
+            and any(_not_schema(c.instructions) for c in message.changesets)
+        ):
+            self.refused_uploads += 1
+            conn.fail_session(message.session, int(ErrorCode.PERMISSION_DENIED), "read-only realm")
+            await self._send(client)
+            return
         events = conn.receive_message(frame, now_ms=int(time.time() * 1000))
         for event in events:
             if isinstance(event, BindRequested):

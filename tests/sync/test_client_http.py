@@ -150,7 +150,7 @@ async def test_admin_api_calls_follow_the_contract() -> None:
         assert calls == [
             ("POST", "/admin/users", {"username": "bob", "password": "secret", "is_admin": False}),
             ("PUT", "/admin/permissions", {"path": "/shared/chat", "username": "bob",
-                                           "level": "read"}),  # fmt: skip
+                                           "level": "read"}),
             ("PATCH", "/admin/users/bob", {"suspended": True}),
             ("DELETE", "/admin/users/bob", None),
             ("GET", "/admin/realms", None),

@@ -313,7 +313,7 @@ def test_random_bytes_raise_only_remote_protocol_error(data: bytes) -> None:
     _decode_or_protocol_error(data)
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(changesets, st.data())
 def test_mutated_encodings_raise_only_remote_protocol_error(
     changeset: Changeset, data: st.DataObject
@@ -350,7 +350,7 @@ _ANY_MSGPACK = st.recursive(
 )
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(changesets.filter(lambda c: bool(c.instructions)), st.data())
 def test_structural_mutations_raise_only_remote_protocol_error(
     changeset: Changeset, data: st.DataObject

@@ -36,7 +36,9 @@ class Replica:
         self.gen = Generator(rnd)
 
     def download(self, server: ServerHistory) -> None:
-        batch = server.download(self.history.client_file_ident, self.history.last_integrated_server_version)
+        batch = server.download(
+            self.history.client_file_ident, self.history.last_integrated_server_version
+        )
         for changeset in self.history.integrate_download(
             batch.changesets, batch.server_version, batch.upload_ack
         ):
@@ -48,7 +50,9 @@ def run_histories(rnd: random.Random, clients: int, rounds: int) -> None:
     server_state = model.State()
     seeder = server.allocate_file_ident()
     _, instructions = base_state(rnd)
-    for entry in server.integrate(seeder, [Changeset(seeder, 1, 0, 0, tuple(instructions))]).entries:
+    for entry in server.integrate(
+        seeder, [Changeset(seeder, 1, 0, 0, tuple(instructions))]
+    ).entries:
         model.apply(server_state, entry.changeset)
     replicas = [Replica(server, rnd) for _ in range(clients)]
     for replica in replicas:
@@ -89,8 +93,7 @@ def run_histories(rnd: random.Random, clients: int, rounds: int) -> None:
     for n, replica in enumerate(replicas):
         assert not replica.history.pending
         assert model.canonical(replica.state) == expected, (
-            f"replica {n}: {model.to_plain(replica.state)}\n"
-            f"server: {model.to_plain(server_state)}"
+            f"replica {n}: {model.to_plain(replica.state)}\nserver: {model.to_plain(server_state)}"
         )
 
 

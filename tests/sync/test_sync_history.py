@@ -51,7 +51,9 @@ def state_of(history: ServerHistory) -> model.State:
 
 def test_versions_are_consecutive_and_record_their_origin(server: ServerHistory) -> None:
     b = server.allocate_file_ident()
-    result = server.integrate(b, [cs(b, 1, 1, 5, put("x", 1)), cs(b, 2, 1, 6, put("x", 2))], now_ms=99)
+    result = server.integrate(
+        b, [cs(b, 1, 1, 5, put("x", 1)), cs(b, 2, 1, 6, put("x", 2))], now_ms=99
+    )
     assert [e.server_version for e in result.entries] == [2, 3]
     assert server.latest_version == 3
     entry = server.entry(3)
@@ -150,10 +152,12 @@ def test_unknown_client_is_rejected(server: ServerHistory) -> None:
 
 def test_schema_must_agree_with_integrated_schema(server: ServerHistory) -> None:
     b, c = server.allocate_file_ident(), server.allocate_file_ident()
-    server.integrate(b, [cs(b, 1, 1, 1, AddClass("P", "_id", "int", False, False),
-                                         AddProperty("P", "age", "int"))])  # fmt: skip
+    server.integrate(
+        b,
+        [cs(b, 1, 1, 1, AddClass("P", "_id", "int", False, False), AddProperty("P", "age", "int"))],
+    )
     # Not concurrent (c saw b's version), but different: still rejected.
-    with pytest.raises(MergeError, match="P.age"):
+    with pytest.raises(MergeError, match=r"P\.age"):
         server.integrate(c, [cs(c, 1, 2, 2, AddProperty("P", "age", "string"))])
     with pytest.raises(MergeError, match="class 'P'"):
         server.integrate(c, [cs(c, 1, 2, 2, AddClass("P", "_id", "string", False, False))])
@@ -165,8 +169,13 @@ def test_schema_must_agree_with_integrated_schema(server: ServerHistory) -> None
 def test_integration_is_all_or_nothing(server: ServerHistory) -> None:
     b = server.allocate_file_ident()
     with pytest.raises(MergeError):
-        server.integrate(b, [cs(b, 1, 1, 1, AddProperty("P", "a", "int")),
-                             cs(b, 2, 1, 2, AddProperty("P", "a", "bool"))])  # fmt: skip
+        server.integrate(
+            b,
+            [
+                cs(b, 1, 1, 1, AddProperty("P", "a", "int")),
+                cs(b, 2, 1, 2, AddProperty("P", "a", "bool")),
+            ],
+        )
     assert server.latest_version == 1
     assert server.last_client_version(b) == 0
 

@@ -93,8 +93,12 @@ def item(result: dict[Any, Any], pk: int = 1) -> dict[str, Any]:
 
 @BOTH
 def test_set_vs_set_same_field_later_wins(later: str) -> None:
-    got = merge(obj(("name", "old")), [SetValue(C, 1, ("name",), "A")],
-                [SetValue(C, 1, ("name",), "B")], later=later)  # fmt: skip
+    got = merge(
+        obj(("name", "old")),
+        [SetValue(C, 1, ("name",), "A")],
+        [SetValue(C, 1, ("name",), "B")],
+        later=later,
+    )
     assert item(got)["name"] == later.upper()
 
 
@@ -106,33 +110,44 @@ def test_set_vs_set_different_fields_both_apply(later: str) -> None:
 
 @BOTH
 def test_add_integer_commutes_with_add_integer(later: str) -> None:
-    got = merge(obj(("n", 10)), [AddInteger(C, 1, ("n",), 5), AddInteger(C, 1, ("n",), 1)],
-                [AddInteger(C, 1, ("n",), -3)], later=later)  # fmt: skip
+    got = merge(
+        obj(("n", 10)),
+        [AddInteger(C, 1, ("n",), 5), AddInteger(C, 1, ("n",), 1)],
+        [AddInteger(C, 1, ("n",), -3)],
+        later=later,
+    )
     assert item(got)["n"] == 13
 
 
 def test_later_set_overrides_earlier_adds() -> None:
-    got = merge(obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), 100)],
-                later="b")  # fmt: skip
+    got = merge(
+        obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), 100)], later="b"
+    )
     assert item(got)["n"] == 100
 
 
 def test_later_add_applies_on_top_of_earlier_set() -> None:
     # The Realm rule: an add that happened after a concurrent set still counts.
-    got = merge(obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), 100)],
-                later="a")  # fmt: skip
+    got = merge(
+        obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), 100)], later="a"
+    )
     assert item(got)["n"] == 105
 
 
 def test_later_add_on_top_of_earlier_set_to_null_is_ignored() -> None:
-    got = merge(obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), None)],
-                later="a")  # fmt: skip
+    got = merge(
+        obj(("n", 10)), [AddInteger(C, 1, ("n",), 5)], [SetValue(C, 1, ("n",), None)], later="a"
+    )
     assert item(got)["n"] is None
 
 
 def test_add_integer_wraps_at_64_bits() -> None:
-    got = merge(obj(("n", 2**63 - 1)), [AddInteger(C, 1, ("n",), 1)],
-                [SetValue(C, 1, ("n",), 2**63 - 2)], later="a")  # fmt: skip
+    got = merge(
+        obj(("n", 2**63 - 1)),
+        [AddInteger(C, 1, ("n",), 1)],
+        [SetValue(C, 1, ("n",), 2**63 - 2)],
+        later="a",
+    )
     assert item(got)["n"] == 2**63 - 1
 
 
@@ -141,8 +156,12 @@ def test_add_integer_wraps_at_64_bits() -> None:
 
 @BOTH
 def test_erase_object_wins_over_set_inside(later: str) -> None:
-    got = merge(obj(("name", "x"), pk=1) + obj(pk=2), [EraseObject(C, 1)],
-                [SetValue(C, 1, ("name",), "y"), SetValue(C, 2, ("name",), "z")], later=later)  # fmt: skip
+    got = merge(
+        obj(("name", "x"), pk=1) + obj(pk=2),
+        [EraseObject(C, 1)],
+        [SetValue(C, 1, ("name",), "y"), SetValue(C, 2, ("name",), "z")],
+        later=later,
+    )
     assert 1 not in got
     assert got[2] == {"name": "z"}
 
@@ -152,9 +171,12 @@ def test_erase_object_wins_over_concurrent_create(later: str) -> None:
     # B deletes and recreates the object while A deletes it: A's erase wins
     # over B's create when A is later; an older erase cannot undo a newer
     # erase-and-recreate.
-    got = merge(obj(("name", "x")), [EraseObject(C, 1)],
-                [EraseObject(C, 1), CreateObject(C, 1), SetValue(C, 1, ("name",), "new")],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("name", "x")),
+        [EraseObject(C, 1)],
+        [EraseObject(C, 1), CreateObject(C, 1), SetValue(C, 1, ("name",), "new")],
+        later=later,
+    )
     if later == "a":
         assert got == {}
     else:
@@ -163,16 +185,27 @@ def test_erase_object_wins_over_concurrent_create(later: str) -> None:
 
 @BOTH
 def test_erase_object_wins_over_list_and_dict_edits_inside(later: str) -> None:
-    got = merge(obj(("tags", ["t"]), ("props", {"k": 1})), [EraseObject(C, 1)],
-                [ListInsert(C, 1, ("tags",), 0, "u"), DictSet(C, 1, ("props",), "k", 2),
-                 AddInteger(C, 1, ("props", "k"), 1)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["t"]), ("props", {"k": 1})),
+        [EraseObject(C, 1)],
+        [
+            ListInsert(C, 1, ("tags",), 0, "u"),
+            DictSet(C, 1, ("props",), "k", 2),
+            AddInteger(C, 1, ("props", "k"), 1),
+        ],
+        later=later,
+    )
     assert got == {}
 
 
 @BOTH
 def test_create_same_object_twice_is_one_object(later: str) -> None:
-    got = merge([], [CreateObject(C, 7), SetValue(C, 7, ("a",), 1)],
-                [CreateObject(C, 7), SetValue(C, 7, ("b",), 2)], later=later)  # fmt: skip
+    got = merge(
+        [],
+        [CreateObject(C, 7), SetValue(C, 7, ("a",), 1)],
+        [CreateObject(C, 7), SetValue(C, 7, ("b",), 2)],
+        later=later,
+    )
     assert got == {7: {"a": 1, "b": 2}}
 
 
@@ -187,76 +220,113 @@ def test_erase_vs_erase_of_same_object_is_one_erase(later: str) -> None:
 
 @BOTH
 def test_concurrent_appends_come_out_in_time_order(later: str) -> None:
-    got = merge(obj(("tags", ["x"])), [ListInsert(C, 1, ("tags",), 1, "A")],
-                [ListInsert(C, 1, ("tags",), 1, "B")], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["x"])),
+        [ListInsert(C, 1, ("tags",), 1, "A")],
+        [ListInsert(C, 1, ("tags",), 1, "B")],
+        later=later,
+    )
     assert item(got)["tags"] == (["x", "B", "A"] if later == "a" else ["x", "A", "B"])
 
 
 @BOTH
 def test_concurrent_inserts_at_same_index_ordered_by_key(later: str) -> None:
-    got = merge(obj(("tags", ["x", "y"])),
-                [ListInsert(C, 1, ("tags",), 0, "A1"), ListInsert(C, 1, ("tags",), 1, "A2")],
-                [ListInsert(C, 1, ("tags",), 0, "B")], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["x", "y"])),
+        [ListInsert(C, 1, ("tags",), 0, "A1"), ListInsert(C, 1, ("tags",), 1, "A2")],
+        [ListInsert(C, 1, ("tags",), 0, "B")],
+        later=later,
+    )
     expected = ["B", "A1", "A2", "x", "y"] if later == "a" else ["A1", "A2", "B", "x", "y"]
     assert item(got)["tags"] == expected
 
 
 @BOTH
 def test_list_insert_shifts_other_indices(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c"])), [ListInsert(C, 1, ("tags",), 0, "new")],
-                [ListSet(C, 1, ("tags",), 2, "C!"), ListErase(C, 1, ("tags",), 1)],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c"])),
+        [ListInsert(C, 1, ("tags",), 0, "new")],
+        [ListSet(C, 1, ("tags",), 2, "C!"), ListErase(C, 1, ("tags",), 1)],
+        later=later,
+    )
     assert item(got)["tags"] == ["new", "a", "C!"]
 
 
 @BOTH
 def test_list_erase_vs_erase_of_same_element_is_one_erase(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c"])), [ListErase(C, 1, ("tags",), 1)],
-                [ListErase(C, 1, ("tags",), 1)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c"])),
+        [ListErase(C, 1, ("tags",), 1)],
+        [ListErase(C, 1, ("tags",), 1)],
+        later=later,
+    )
     assert item(got)["tags"] == ["a", "c"]
 
 
 @BOTH
 def test_list_erase_wins_over_set_of_the_element(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c"])), [ListErase(C, 1, ("tags",), 1)],
-                [ListSet(C, 1, ("tags",), 1, "B!"), ListSet(C, 1, ("tags",), 2, "C!")],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c"])),
+        [ListErase(C, 1, ("tags",), 1)],
+        [ListSet(C, 1, ("tags",), 1, "B!"), ListSet(C, 1, ("tags",), 2, "C!")],
+        later=later,
+    )
     assert item(got)["tags"] == ["a", "C!"]
 
 
 @BOTH
 def test_list_set_vs_set_of_same_element_later_wins(later: str) -> None:
-    got = merge(obj(("tags", ["a"])), [ListSet(C, 1, ("tags",), 0, "A")],
-                [ListSet(C, 1, ("tags",), 0, "B")], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a"])),
+        [ListSet(C, 1, ("tags",), 0, "A")],
+        [ListSet(C, 1, ("tags",), 0, "B")],
+        later=later,
+    )
     assert item(got)["tags"] == [later.upper()]
 
 
 @BOTH
 def test_list_move_vs_move_of_same_element_later_wins(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c", "d"])), [ListMove(C, 1, ("tags",), 0, 3)],
-                [ListMove(C, 1, ("tags",), 0, 1)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c", "d"])),
+        [ListMove(C, 1, ("tags",), 0, 3)],
+        [ListMove(C, 1, ("tags",), 0, 1)],
+        later=later,
+    )
     assert item(got)["tags"] == (["b", "c", "d", "a"] if later == "a" else ["b", "a", "c", "d"])
 
 
 @BOTH
 def test_list_move_vs_move_of_different_elements_both_apply(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c", "d"])), [ListMove(C, 1, ("tags",), 0, 3)],
-                [ListMove(C, 1, ("tags",), 3, 0)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c", "d"])),
+        [ListMove(C, 1, ("tags",), 0, 3)],
+        [ListMove(C, 1, ("tags",), 3, 0)],
+        later=later,
+    )
     assert sorted(item(got)["tags"]) == ["a", "b", "c", "d"]
     assert item(got)["tags"][1:3] == ["b", "c"]
 
 
 @BOTH
 def test_list_erase_wins_over_move_of_the_element(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c"])), [ListErase(C, 1, ("tags",), 0)],
-                [ListMove(C, 1, ("tags",), 0, 2)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c"])),
+        [ListErase(C, 1, ("tags",), 0)],
+        [ListMove(C, 1, ("tags",), 0, 2)],
+        later=later,
+    )
     assert item(got)["tags"] == ["b", "c"]
 
 
 @BOTH
 def test_list_move_keeps_concurrent_insert_next_to_its_neighbours(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b", "c"])), [ListInsert(C, 1, ("tags",), 2, "new")],
-                [ListMove(C, 1, ("tags",), 0, 2)], later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b", "c"])),
+        [ListInsert(C, 1, ("tags",), 2, "new")],
+        [ListMove(C, 1, ("tags",), 0, 2)],
+        later=later,
+    )
     tags = item(got)["tags"]
     assert tags.index("new") == tags.index("b") + 1  # still right after "b"
 
@@ -265,26 +335,39 @@ def test_list_move_keeps_concurrent_insert_next_to_its_neighbours(later: str) ->
 def test_clear_wins_over_concurrent_element_operations(later: str) -> None:
     # Whatever the timestamps: an element added after the clear cannot be
     # told apart from the old ones without the list length (docs/sync.md).
-    got = merge(obj(("tags", ["a", "b"])), [Clear(C, 1, ("tags",))],
-                [ListInsert(C, 1, ("tags",), 1, "new"), ListSet(C, 1, ("tags",), 0, "A"),
-                 ListMove(C, 1, ("tags",), 0, 1), ListErase(C, 1, ("tags",), 2)],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b"])),
+        [Clear(C, 1, ("tags",))],
+        [
+            ListInsert(C, 1, ("tags",), 1, "new"),
+            ListSet(C, 1, ("tags",), 0, "A"),
+            ListMove(C, 1, ("tags",), 0, 1),
+            ListErase(C, 1, ("tags",), 2),
+        ],
+        later=later,
+    )
     assert item(got).get("tags", []) == []
 
 
 @BOTH
 def test_clear_vs_clear_keeps_the_later_clears_inserts(later: str) -> None:
-    got = merge(obj(("tags", ["a", "b"])),
-                [Clear(C, 1, ("tags",)), ListInsert(C, 1, ("tags",), 0, "A")],
-                [Clear(C, 1, ("tags",)), ListInsert(C, 1, ("tags",), 0, "B")],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("tags", ["a", "b"])),
+        [Clear(C, 1, ("tags",)), ListInsert(C, 1, ("tags",), 0, "A")],
+        [Clear(C, 1, ("tags",)), ListInsert(C, 1, ("tags",), 0, "B")],
+        later=later,
+    )
     assert item(got)["tags"] == [later.upper()]
 
 
 @BOTH
 def test_add_integer_on_list_element_follows_inserts(later: str) -> None:
-    got = merge(obj(("nums", [1, 2])), [AddInteger(C, 1, ("nums", 1), 10)],
-                [ListInsert(C, 1, ("nums",), 0, 0)], later=later)  # fmt: skip
+    got = merge(
+        obj(("nums", [1, 2])),
+        [AddInteger(C, 1, ("nums", 1), 10)],
+        [ListInsert(C, 1, ("nums",), 0, 0)],
+        later=later,
+    )
     assert item(got)["nums"] == [0, 1, 12]
 
 
@@ -294,7 +377,10 @@ def test_add_integer_on_list_element_follows_inserts(later: str) -> None:
 def items_base() -> list[Instruction]:
     base = obj()
     for i, name in enumerate("abc"):
-        base += [ListInsert(C, 1, ("items",), i, EMBEDDED), SetValue(C, 1, ("items", i, "name"), name)]
+        base += [
+            ListInsert(C, 1, ("items",), i, EMBEDDED),
+            SetValue(C, 1, ("items", i, "name"), name),
+        ]
     return base
 
 
@@ -310,41 +396,61 @@ def test_insert_before_embedded_element_shifts_path(later: str) -> None:
 
 @BOTH
 def test_erase_of_embedded_element_drops_instructions_under_it(later: str) -> None:
-    got = merge(items_base(), [ListErase(C, 1, ("items",), 1)],
-                [SetValue(C, 1, ("items", 1, "name"), "B!"),
-                 ListInsert(C, 1, ("items", 1, "tags"), 0, "t"),
-                 SetValue(C, 1, ("items", 2, "name"), "C!")], later=later)  # fmt: skip
+    got = merge(
+        items_base(),
+        [ListErase(C, 1, ("items",), 1)],
+        [
+            SetValue(C, 1, ("items", 1, "name"), "B!"),
+            ListInsert(C, 1, ("items", 1, "tags"), 0, "t"),
+            SetValue(C, 1, ("items", 2, "name"), "C!"),
+        ],
+        later=later,
+    )
     assert item(got)["items"] == [{"name": "a"}, {"name": "C!"}]
 
 
 @BOTH
 def test_move_of_embedded_element_carries_edits_along(later: str) -> None:
-    got = merge(items_base(), [ListMove(C, 1, ("items",), 0, 2)],
-                [SetValue(C, 1, ("items", 0, "name"), "A!")], later=later)  # fmt: skip
+    got = merge(
+        items_base(),
+        [ListMove(C, 1, ("items",), 0, 2)],
+        [SetValue(C, 1, ("items", 0, "name"), "A!")],
+        later=later,
+    )
     assert [p["name"] for p in item(got)["items"]] == ["b", "c", "A!"]
 
 
 @BOTH
 def test_replacing_an_embedded_element_drops_edits_inside_the_old_one(later: str) -> None:
-    got = merge(items_base(), [ListSet(C, 1, ("items",), 0, EMBEDDED)],
-                [SetValue(C, 1, ("items", 0, "name"), "A!")], later=later)  # fmt: skip
+    got = merge(
+        items_base(),
+        [ListSet(C, 1, ("items",), 0, EMBEDDED)],
+        [SetValue(C, 1, ("items", 0, "name"), "A!")],
+        later=later,
+    )
     assert item(got)["items"][0] == {}
 
 
 @BOTH
 def test_set_embedded_object_replaces_it_and_drops_concurrent_edits_inside(later: str) -> None:
     base = [*obj(("emb", EMBEDDED)), SetValue(C, 1, ("emb", "name"), "old")]
-    got = merge(base, [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "count"), 1)],
-                [SetValue(C, 1, ("emb", "name"), "edited"),
-                 ListInsert(C, 1, ("emb", "tags"), 0, "t")], later=later)  # fmt: skip
+    got = merge(
+        base,
+        [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "count"), 1)],
+        [SetValue(C, 1, ("emb", "name"), "edited"), ListInsert(C, 1, ("emb", "tags"), 0, "t")],
+        later=later,
+    )
     assert item(got)["emb"] == {"count": 1}
 
 
 @BOTH
 def test_set_embedded_vs_set_embedded_later_object_wins(later: str) -> None:
-    got = merge(obj(), [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "a"), 1)],
-                [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "b"), 2)],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(),
+        [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "a"), 1)],
+        [SetValue(C, 1, ("emb",), EMBEDDED), SetValue(C, 1, ("emb", "b"), 2)],
+        later=later,
+    )
     assert item(got)["emb"] == ({"a": 1} if later == "a" else {"b": 2})
 
 
@@ -353,30 +459,43 @@ def test_set_embedded_vs_set_embedded_later_object_wins(later: str) -> None:
 
 @BOTH
 def test_set_insert_vs_erase_of_same_value_later_wins(later: str) -> None:
-    got = merge(obj(("labels", {"x"})), [SetErase(C, 1, ("labels",), "x")],
-                [SetInsert(C, 1, ("labels",), "x")], later=later)  # fmt: skip
+    got = merge(
+        obj(("labels", {"x"})),
+        [SetErase(C, 1, ("labels",), "x")],
+        [SetInsert(C, 1, ("labels",), "x")],
+        later=later,
+    )
     assert item(got).get("labels", []) == ([] if later == "a" else ["x"])
 
 
 @BOTH
 def test_set_insert_of_same_value_twice_is_one_element(later: str) -> None:
-    got = merge(obj(), [SetInsert(C, 1, ("labels",), "x")], [SetInsert(C, 1, ("labels",), "x")],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(), [SetInsert(C, 1, ("labels",), "x")], [SetInsert(C, 1, ("labels",), "x")], later=later
+    )
     assert item(got)["labels"] == ["x"]
 
 
 @BOTH
 def test_set_elements_compare_exactly(later: str) -> None:
     # 1, True and 1.0 are different elements of a mixed set.
-    got = merge(obj(("labels", {1})), [SetErase(C, 1, ("labels",), True)],
-                [SetInsert(C, 1, ("labels",), 1.0)], later=later)  # fmt: skip
+    got = merge(
+        obj(("labels", {1})),
+        [SetErase(C, 1, ("labels",), True)],
+        [SetInsert(C, 1, ("labels",), 1.0)],
+        later=later,
+    )
     assert sorted(map(repr, item(got)["labels"])) == ["1", "1.0"]
 
 
 @BOTH
 def test_clear_of_a_set_wins_over_concurrent_inserts(later: str) -> None:
-    got = merge(obj(("labels", {"x"})), [Clear(C, 1, ("labels",))],
-                [SetInsert(C, 1, ("labels",), "y")], later=later)  # fmt: skip
+    got = merge(
+        obj(("labels", {"x"})),
+        [Clear(C, 1, ("labels",))],
+        [SetInsert(C, 1, ("labels",), "y")],
+        later=later,
+    )
     assert item(got).get("labels", []) == []
 
 
@@ -385,31 +504,46 @@ def test_clear_of_a_set_wins_over_concurrent_inserts(later: str) -> None:
 
 @BOTH
 def test_dict_set_vs_set_of_same_key_later_wins(later: str) -> None:
-    got = merge(obj(("props", {"k": 0})), [DictSet(C, 1, ("props",), "k", 1)],
-                [DictSet(C, 1, ("props",), "k", 2)], later=later)  # fmt: skip
+    got = merge(
+        obj(("props", {"k": 0})),
+        [DictSet(C, 1, ("props",), "k", 1)],
+        [DictSet(C, 1, ("props",), "k", 2)],
+        later=later,
+    )
     assert item(got)["props"] == {"k": 1 if later == "a" else 2}
 
 
 @BOTH
 def test_dict_erase_vs_set_of_same_key_later_wins(later: str) -> None:
-    got = merge(obj(("props", {"k": 0})), [DictErase(C, 1, ("props",), "k")],
-                [DictSet(C, 1, ("props",), "k", 2)], later=later)  # fmt: skip
+    got = merge(
+        obj(("props", {"k": 0})),
+        [DictErase(C, 1, ("props",), "k")],
+        [DictSet(C, 1, ("props",), "k", 2)],
+        later=later,
+    )
     assert item(got).get("props", {}) == ({} if later == "a" else {"k": 2})
 
 
 @BOTH
 def test_dict_erase_wins_over_add_integer_on_the_entry(later: str) -> None:
-    got = merge(obj(("props", {"k": 0, "j": 0})), [DictErase(C, 1, ("props",), "k")],
-                [AddInteger(C, 1, ("props", "k"), 5), AddInteger(C, 1, ("props", "j"), 5)],
-                later=later)  # fmt: skip
+    got = merge(
+        obj(("props", {"k": 0, "j": 0})),
+        [DictErase(C, 1, ("props",), "k")],
+        [AddInteger(C, 1, ("props", "k"), 5), AddInteger(C, 1, ("props", "j"), 5)],
+        later=later,
+    )
     assert item(got)["props"] == {"j": 5}
 
 
 @BOTH
 def test_dict_erase_drops_edits_inside_the_embedded_entry(later: str) -> None:
     base = [*obj(("objs", {"k": EMBEDDED})), SetValue(C, 1, ("objs", "k", "name"), "x")]
-    got = merge(base, [DictErase(C, 1, ("objs",), "k")],
-                [SetValue(C, 1, ("objs", "k", "name"), "y")], later=later)  # fmt: skip
+    got = merge(
+        base,
+        [DictErase(C, 1, ("objs",), "k")],
+        [SetValue(C, 1, ("objs", "k", "name"), "y")],
+        later=later,
+    )
     assert item(got).get("objs", {}) == {}
 
 
@@ -428,15 +562,24 @@ def test_identical_add_class_and_add_property_merge(later: str) -> None:
 @pytest.mark.parametrize(
     ("ours", "theirs", "fragment"),
     [
-        (AddClass(C, "_id", "int", False, False), AddClass(C, "_id", "string", False, False),
-         "primary_key_type is '"),
-        (AddClass(C, None, None, False, True), AddClass(C, "_id", "int", False, False),
-         "class 'Item'"),
+        (
+            AddClass(C, "_id", "int", False, False),
+            AddClass(C, "_id", "string", False, False),
+            "primary_key_type is '",
+        ),
+        (
+            AddClass(C, None, None, False, True),
+            AddClass(C, "_id", "int", False, False),
+            "class 'Item'",
+        ),
         (AddProperty(C, "age", "int"), AddProperty(C, "age", "int?"), "property Item.age"),
-        (AddProperty(C, "dog", "Dog?", object_type="Dog"),
-         AddProperty(C, "dog", "Dog?", object_type="Cat"), "object_type"),
+        (
+            AddProperty(C, "dog", "Dog?", object_type="Dog"),
+            AddProperty(C, "dog", "Dog?", object_type="Cat"),
+            "object_type",
+        ),
     ],
-)  # fmt: skip
+)
 def test_conflicting_schema_changes_raise_merge_error(
     ours: Instruction, theirs: Instruction, fragment: str
 ) -> None:
@@ -451,8 +594,9 @@ def test_conflicting_schema_changes_raise_merge_error(
 
 def test_different_schema_items_are_independent() -> None:
     a = Changeset(1, 1, 0, 1, (AddClass("A", None, None, False, False),))
-    b = Changeset(2, 1, 0, 2, (AddClass("B", None, None, False, False),
-                               AddProperty("A", "x", "int")))  # fmt: skip
+    b = Changeset(
+        2, 1, 0, 2, (AddClass("B", None, None, False, False), AddProperty("A", "x", "int"))
+    )
     assert transform(a, b) == (a, b)
 
 
@@ -486,9 +630,16 @@ def test_integer_and_string_primary_keys_are_different_objects() -> None:
 def test_transform_against_and_rebase_follow_the_grid() -> None:
     start = model.apply(model.State(), obj(("tags", ["x"])))
     ours = [Changeset(1, n, 0, 10 + n, (ListInsert(C, 1, ("tags",), 0, f"o{n}"),)) for n in (1, 2)]
-    theirs = [Changeset(2, n, 0, 20 + n, (ListErase(C, 1, ("tags",), 0),
-                                          ListInsert(C, 1, ("tags",), 0, f"t{n}")))
-              for n in (1,)]  # fmt: skip
+    theirs = [
+        Changeset(
+            2,
+            n,
+            0,
+            20 + n,
+            (ListErase(C, 1, ("tags",), 0), ListInsert(C, 1, ("tags",), 0, f"t{n}")),
+        )
+        for n in (1,)
+    ]
     ours2, theirs2 = rebase(ours, theirs)
     one = start.copy()
     for c in [*ours, *theirs2]:

@@ -178,3 +178,30 @@ def test_screenshot_from_the_command_line(demo_path: Path, tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert QImage(str(out)).height() == 800
+
+
+def test_event_loop_runs_through_qasync(demo_path: Path, tmp_path: Path) -> None:
+    """``run`` without --screenshot: windows on qasync's loop until the app quits."""
+    script = f"""
+import asyncio, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+from studio.ui.app import ensure_application, run
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(tmp_path)!r})
+app = ensure_application()
+seen = []
+
+async def look():
+    await asyncio.sleep(0.2)  # asyncio works inside the Qt loop
+    seen.extend(w.objectName() for w in QApplication.topLevelWidgets() if w.isVisible())
+    app.quit()
+
+QTimer.singleShot(100, lambda: asyncio.ensure_future(look()))
+code = run([{str(demo_path)!r}])
+print(code, sorted(set(seen)))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 ['realmBrowser']"

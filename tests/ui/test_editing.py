@@ -321,3 +321,16 @@ def test_copy_rows_as_json_and_csv(demo_path: Path, open_browser: Any) -> None:
     csv_text = browser.copy_rows("csv")
     assert csv_text.splitlines()[0].startswith("isbn,title,authors")
     assert len(csv_text.splitlines()) == 2
+
+
+def test_delete_by_keyboard_only(people_path: Path, open_browser: Any, qtbot: Any) -> None:
+    browser = open_browser(people_path)
+    browser.show_class("Person")
+    browser.table.setFocus()
+    browser.table.setCurrentIndex(index_of(browser, 4, "name"))
+    qtbot.keyClick(browser.table, Qt.Key.Key_Delete)
+    button = browser.message_bar.buttons()[0]
+    assert button.text() == "Delete" and button.hasFocus()
+    qtbot.keyClick(button, Qt.Key.Key_Return)
+    assert person(browser, 4) is None
+    assert browser.table.hasFocus()

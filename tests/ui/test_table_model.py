@@ -308,3 +308,21 @@ def test_small_pages(people_realm: Realm, page_size: int) -> None:
     model = model_for(people_realm, "Person", page_size=page_size, max_pages=2)
     model.expose_all()
     assert [cell(model, r, "id") for r in range(50)] == [str(r) for r in range(50)]
+
+
+def test_model_over_a_realm_core_file(qtmodeltester: Any) -> None:
+    """The same model shows a genuine Realm Core file's objects (read-only, no listener)."""
+    from studio.realmfile import RealmFile
+
+    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "realm-corpus"
+    with RealmFile.open(corpus / "studio__asset_file_2024-03-26_154b6ff3.realm") as rf:
+        for schema in rf.schema:
+            model = ObjectTableModel(ResultsSource(rf.objects(schema.name)))
+            qtmodeltester.check(model)
+            assert model.total_rows == rf.count(schema.name)
+            for column in range(model.columnCount()):
+                assert not model.is_editable(model.index(0, column))
+        owners = ObjectTableModel(ResultsSource(rf.objects("Owner")))
+        texts = [owners.data(owners.index(r, c)) for r in range(owners.rowCount())
+                 for c in range(owners.columnCount())]
+        assert all(isinstance(t, str) and not t.startswith("⚠") for t in texts)

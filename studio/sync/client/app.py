@@ -115,6 +115,7 @@ class App:
             raise ClientError(f"{user.username} has logged out; log in again")
         if not realm_path.startswith("/"):
             raise ValueError(f"a realm path starts with '/', e.g. /~/chat, not {realm_path!r}")
+        self._forget_closed()
         file = Path(path) if path is not None else self._default_path(user, realm_path)
         file.parent.mkdir(parents=True, exist_ok=True)
         key = str(file.resolve())

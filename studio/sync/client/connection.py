@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 from studio.sync.client.config import Backoff, SyncConfig
-from studio.sync.client.errors import ApiError, AuthenticationError, SyncSessionError
+from studio.sync.client.errors import AuthenticationError, SyncSessionError
 from studio.sync.client.http import is_loopback
 from studio.sync.client.session import SessionState, SyncSession
 from studio.sync.errors import RemoteProtocolError
@@ -137,10 +137,26 @@ class SyncConnection:
         return sid if proto.session_state(sid) is ProtocolSessionState.BOUND else None
 
     def upload(self, session: SyncSession) -> None:
+        """Upload new local changesets, one batch in flight at a time.
+
+        While a batch is unacknowledged, downloads rebase the pending
+        changesets onto newer server versions, and the protocol can then only
+        upload by resending every pending changeset on the new base. Waiting
+        for the acknowledgement (about one round trip) lets the commits of that
+        time go out together as the next batch instead.
+        """
         sid = self._bound_id(session)
-        if sid is not None and self._proto is not None:
-            self._proto.upload_pending(sid)
-            self._flush()
+        proto = self._proto
+        if sid is None or proto is None:
+            return
+        history = session.history
+        if session.uploaded_through > history.last_acked_client_version:
+            return  # in flight; the download that acknowledges it calls us again
+        if history.latest_client_version <= history.last_acked_client_version:
+            return
+        proto.upload_pending(sid)
+        session.uploaded_through = history.latest_client_version
+        self._flush()
 
     def send_mark(self, session: SyncSession, request_id: int) -> None:
         """Ask for a mark now if bound; otherwise ``on_bound`` asks again."""
@@ -170,14 +186,15 @@ class SyncConnection:
                 await session.user.refresh()
                 session.force_refresh = False
             token = await session.user.access_token_for_use()
-        except AuthenticationError as exc:
+        except AuthenticationError as exc:  # the refresh token is no good: log in again
             session.binding = False
-            session.on_error(SyncSessionError(int(ErrorCode.BAD_AUTHENTICATION), str(exc),
-                                              fatal=True))  # fmt: skip
+            code = int(ErrorCode.BAD_AUTHENTICATION)
+            session.on_error(SyncSessionError(code, str(exc), fatal=True))
             return
-        except ApiError as exc:  # the server is unreachable or failing: later
+        except Exception as exc:  # the server is unreachable or failing: later
             session.binding = False
-            session.on_error(SyncSessionError(int(ErrorCode.OTHER_SESSION_ERROR), str(exc),
+            code = int(ErrorCode.OTHER_SESSION_ERROR)
+            session.on_error(SyncSessionError(code, f"cannot refresh the token: {exc}",
                                               fatal=False))  # fmt: skip
             self._retry_bind(session)
             return
@@ -239,6 +256,8 @@ class SyncConnection:
                 ping_timeout=self.config.ping_timeout,
                 max_size=self.config.max_message_size,
                 proxy=self._proxy,
+                # A dead server must not hold up the reconnect for long.
+                close_timeout=2.0,
             )
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             self.last_error = exc
@@ -360,6 +379,8 @@ class SyncConnection:
                 continue
             if isinstance(event, Bound):
                 self._backoff.reset()
+                # The protocol uploaded every pending changeset with the bind.
+                session.uploaded_through = session.history.latest_client_version
                 session.on_bound(event.client_file_ident)
             elif isinstance(event, DownloadProgressed):
                 downloaded.add(session)
@@ -371,6 +392,7 @@ class SyncConnection:
                 self._session_error(proto, session, event)
         for session in downloaded:
             session.on_download(latest)
+            self.upload(session)  # the next batch, if the last one was acknowledged
         return keep
 
     def _unbound(self, session: SyncSession, sid: int) -> None:

@@ -48,8 +48,10 @@ def _call(
     opener = _DIRECT if is_loopback(host) else _DEFAULT
     try:
         with opener.open(request, timeout=timeout) as response:
-            status, raw, ctype = response.status, response.read(), response.headers.get(
-                "Content-Type", ""
+            status, raw, ctype = (
+                response.status,
+                response.read(),
+                response.headers.get("Content-Type", ""),
             )
     except urllib.error.HTTPError as exc:
         status, raw, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")

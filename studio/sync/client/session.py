@@ -135,6 +135,8 @@ class SyncSession:
         self.unbinding = False
         self.binding = False
         self.force_refresh = False
+        self.uploaded_through = 0
+        """Local changesets up to this client version were uploaded on this binding."""
         self.retry_backoff = Backoff(config.reconnect_initial, config.reconnect_max)
         self.retry_handle: asyncio.TimerHandle | None = None
         self._next_mark = 0
@@ -309,6 +311,7 @@ class SyncSession:
 
     def on_disconnected(self) -> None:
         self.sid = None
+        self.uploaded_through = 0
         self.unbinding = False
         if self.state is SessionState.ACTIVE:
             self._set_connection_state(ConnectionState.CONNECTING)

@@ -295,7 +295,9 @@ class ClientConnection:
     def _handle_download(self, s: _Session, message: Download) -> list[ClientEvent]:
         s.state = next_state(CLIENT_TRANSITIONS, s.state, E.RECV_DOWNLOAD, s.session)
         if s.state is not SessionState.BOUND:
-            return []  # unbinding: the history stays where it was, the next bind resumes
+            # Unbinding or failed: the history stays where it was; a later bind
+            # downloads this again.
+            return []
         history = s.history
         acked_before = history.last_acked_client_version
         try:

@@ -67,9 +67,7 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
     "pong": frozenset({"type", "timestamp"}),
 }
 CLIENT_MESSAGE_TYPES: Final = frozenset({"bind", "upload", "mark", "unbind", "ping"})
-SERVER_MESSAGE_TYPES: Final = frozenset(
-    {"ident", "download", "mark", "unbound", "error", "pong"}
-)
+SERVER_MESSAGE_TYPES: Final = frozenset({"ident", "download", "mark", "unbound", "error", "pong"})
 
 
 # --------------------------------------------------------------------------- encoding
@@ -102,11 +100,15 @@ def message_to_wire(message: Message) -> dict[str, Any]:
     if isinstance(message, Mark):
         return {"type": "mark", "session": message.session, "request_id": message.request_id}
     if isinstance(message, Unbind | Unbound):
-        return {"type": "unbind" if isinstance(message, Unbind) else "unbound",
-                "session": message.session}  # fmt: skip
+        return {
+            "type": "unbind" if isinstance(message, Unbind) else "unbound",
+            "session": message.session,
+        }
     if isinstance(message, Ping | Pong):
-        return {"type": "ping" if isinstance(message, Ping) else "pong",
-                "timestamp": message.timestamp}  # fmt: skip
+        return {
+            "type": "ping" if isinstance(message, Ping) else "pong",
+            "timestamp": message.timestamp,
+        }
     if isinstance(message, Ident):
         return {
             "type": "ident",

@@ -216,10 +216,20 @@ class ServerConnection:
         history = s.history
         assert history is not None
         progress = message.progress
-        if message.changesets and message.changesets[-1].client_version > progress.client_version:
-            return self._fail(
-                s, ErrorCode.BAD_CLIENT_VERSION, "upload progress is behind its own changesets"
-            )
+        if message.changesets:
+            if message.changesets[-1].client_version > progress.client_version:
+                return self._fail(
+                    s, ErrorCode.BAD_CLIENT_VERSION, "upload progress is behind its own changesets"
+                )
+            if (
+                message.changesets[0].last_integrated_server_version
+                != progress.last_integrated_server_version
+            ):
+                return self._fail(
+                    s,
+                    ErrorCode.BAD_SERVER_VERSION,
+                    "the changesets of an upload must be based on its progress.server_version",
+                )
         try:
             result = history.integrate(s.client_file_ident, message.changesets, now_ms=now_ms)
         except (ChangesetError, HistoryCompactedError) as exc:
@@ -299,8 +309,14 @@ class ServerConnection:
     def close(self, code: int = ErrorCode.CONNECTION_CLOSED, message: str = "") -> None:
         """Queue a connection-level error (e.g. the server shuts down) and close."""
         self._check_open()
-        self._emit(Error(int(code), message or "the server closed the connection",
-                         _try_again(code, None), None))  # fmt: skip
+        self._emit(
+            Error(
+                int(code),
+                message or "the server closed the connection",
+                _try_again(code, None),
+                None,
+            )
+        )
         self.state = ConnectionState.CLOSED
 
     # ------------------------------------------------------------------ helpers
@@ -309,7 +325,14 @@ class ServerConnection:
         history = s.history
         assert history is not None
         while True:
-            batch = history.download(s.client_file_ident, s.download_version, self._max_download)
+            try:
+                batch = history.download(
+                    s.client_file_ident, s.download_version, self._max_download
+                )
+            except (ChangesetError, HistoryCompactedError) as exc:
+                # E.g. the history was compacted past this client while it was bound.
+                self._fail(s, exc.code, exc.message)
+                return
             if (
                 not batch.changesets
                 and batch.server_version == s.download_version

@@ -9,6 +9,7 @@ Client session::
     UNBOUND --send bind--> BINDING --recv ident--> BOUND --send unbind--> UNBINDING
     UNBINDING --recv unbound--> UNBOUND (the session id is retired)
     BINDING/BOUND --recv error--> ERROR --send unbind--> UNBINDING
+    BOUND --fail (a download that cannot be merged)--> ERROR
 
 Server session (created by a received ``bind``)::
 
@@ -78,9 +79,12 @@ CLIENT_TRANSITIONS: Final[dict[tuple[SessionState, SessionEvent], SessionState]]
     (S.UNBINDING, E.RECV_UNBOUND): S.UNBOUND,
     (S.BINDING, E.RECV_ERROR): S.ERROR,
     (S.BOUND, E.RECV_ERROR): S.ERROR,
-    # A session error also ends a local operation in progress (e.g. a
-    # download that does not merge with local schema changes).
+    # A session can also fail on our side (a download that does not merge with
+    # local schema changes); the server does not know yet and may still send.
     (S.BOUND, E.FAIL): S.ERROR,
+    (S.ERROR, E.RECV_DOWNLOAD): S.ERROR,
+    (S.ERROR, E.RECV_MARK): S.ERROR,
+    (S.ERROR, E.RECV_ERROR): S.ERROR,
 }
 
 SERVER_TRANSITIONS: Final[dict[tuple[SessionState, SessionEvent], SessionState]] = {

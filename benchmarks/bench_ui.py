@@ -1,0 +1,229 @@
+"""Studio UI benchmark (offscreen): prints one JSON line.
+
+On a generated realm of N objects (default 1,000,000; generated once with the store's
+bulk create and cached under the temp directory) it measures, in the real browser
+window:
+
+- ``open_to_first_paint_s``: from opening the file to the first rows painted;
+- ``listen_ready_s``: until the table follows live changes (the Results has loaded its
+  keys; happens after the first paint, so it does not delay it);
+- ``jump_to_last_row_ms``: Ctrl+End to the last row, painted (median of 4; the first
+  one separately);
+- ``indexed_query_ms``: a query on an indexed property applied to the table, painted;
+- ``commit_to_cell_ms``: from another process's commit to the updated cell painted
+  (median of several; the browser polls the file every 100 ms);
+- ``peak_rss_mb``: the benchmark process's peak resident memory.
+
+Usage: python benchmarks/bench_ui.py [--objects 1000000] [--commits 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import studio.ui  # noqa: F401  (first: the PySide6 refcount guard)
+
+SCHEMA = [
+    {
+        "name": "Item",
+        "primaryKey": "id",
+        "properties": {
+            "id": "int",
+            "name": {"type": "string", "indexed": True},
+            "price": "double",
+            "count": {"type": "int", "indexed": True},
+            "active": "bool",
+            "note": "string?",
+        },
+    }
+]
+TARGETS = {"open_to_first_paint_s": 0.5, "jump_to_last_row_ms": 50, "indexed_query_ms": 300,
+           "peak_rss_mb": 400, "commit_to_cell_ms": 200}
+
+GENERATE = """
+import sys, json
+from studio.core import Realm
+path, n = sys.argv[1], int(sys.argv[2])
+with Realm.open(path, schema=json.loads(sys.argv[3])) as realm, realm.write():
+    create = realm.create
+    for i in range(n):
+        create("Item", {"id": i, "name": f"item {i:07d}", "price": i * 0.5,
+                        "count": i % 1000, "active": i % 2 == 0, "note": None})
+"""
+
+WRITER = """
+import sys, time
+from studio.core import Realm
+realm = Realm.open(sys.argv[1])
+for line in sys.stdin:
+    pk, value = line.split()
+    obj = realm.object_for_primary_key("Item", int(pk))
+    with realm.write():
+        obj["name"] = value
+    print(time.time(), flush=True)
+"""
+
+
+def realm_path(objects: int) -> Path:
+    """The cached benchmark realm (generated in a child process: its memory is not ours)."""
+    folder = Path(tempfile.gettempdir()) / "studio-bench-ui"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"items-{objects}.realm"
+    if not path.exists():
+        partial = folder / f"items-{objects}.partial.realm"
+        for leftover in folder.glob(partial.name + "*"):
+            leftover.unlink()
+        subprocess.run([sys.executable, "-c", GENERATE, str(partial), str(objects),
+                        json.dumps(SCHEMA)], check=True, cwd=Path(__file__).resolve().parents[1])
+        for suffix in ("-wal", "-shm"):
+            Path(str(partial) + suffix).unlink(missing_ok=True)
+        partial.rename(path)
+    return path
+
+
+class PaintProbe:
+    """Counts paints of a widget that happened while its model had rows."""
+
+    def __init__(self, widget: object, model: object) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        class Filter(QObject):
+            def __init__(inner) -> None:
+                super().__init__()
+                inner.count = 0
+
+            def eventFilter(inner, obj: object, event: QEvent) -> bool:
+                if event.type() == QEvent.Type.Paint and model.rowCount() > 0:  # type: ignore[attr-defined]
+                    inner.count += 1
+                return False
+
+        self.filter = Filter()
+        widget.installEventFilter(self.filter)  # type: ignore[attr-defined]
+
+    @property
+    def count(self) -> int:
+        return int(self.filter.count)
+
+
+def wait_for(app: object, condition: object, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():  # type: ignore[operator]
+        app.processEvents()  # type: ignore[attr-defined]
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the window did not get there in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--objects", type=int, default=1_000_000)
+    parser.add_argument("--commits", type=int, default=7)
+    args = parser.parse_args()
+    path = realm_path(args.objects)
+
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui import browser as browser_module
+    from studio.ui.app import ensure_application
+
+    app = ensure_application(offscreen=True)
+    assert isinstance(app, QApplication)
+    results: dict[str, object] = {"benchmark": "ui", "objects": args.objects}
+
+    # -- open to first rows painted --------------------------------------------------------
+    start = time.perf_counter()
+    browser = browser_module.RealmBrowser.open(path)
+    table = browser.table
+    probe = PaintProbe(table.viewport(), browser.model)
+    browser.resize(1280, 800)
+    browser.show()
+    wait_for(app, lambda: probe.count > 0 and browser.model.cached_rows > 0)
+    results["open_to_first_paint_s"] = round(time.perf_counter() - start, 3)
+    wait_for(app, lambda: browser.model.listening, timeout=120)
+    results["listen_ready_s"] = round(time.perf_counter() - start, 3)
+
+    # -- jump to the last row (Ctrl+End), and back to the top, a few times ---------------------
+    app.processEvents()
+    jumps = []
+    for i in range(7):
+        before = probe.count
+        start = time.perf_counter()
+        table.go_to_row(browser.model.total_rows - 1 if i % 2 == 0 else 0)
+        wait_for(app, lambda b=before: probe.count > b)
+        if i % 2 == 0:
+            jumps.append((time.perf_counter() - start) * 1000)
+    results["jump_to_last_row_ms"] = round(statistics.median(jumps), 1)
+    results["jump_to_last_row_ms_first"] = round(jumps[0], 1)
+    last = browser.model.row_object(browser.model.total_rows - 1)
+    assert last is not None and last["id"] == args.objects - 1
+
+    # -- a query on an indexed property ---------------------------------------------------------
+    before = probe.count
+    start = time.perf_counter()
+    browser.apply_query("count == 7", submitted=True)
+    wait_for(app, lambda: probe.count > before)
+    results["indexed_query_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    results["indexed_query_rows"] = browser.model.total_rows
+    browser.go_back()  # the whole class again, scrolled to its end
+    wait_for(app, lambda: browser.model.listening)
+
+    # -- another process's commit to the updated cell ------------------------------------------
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    latencies = []
+    column = browser.model.column_named("name")
+    row = browser.model.total_rows - 1
+    table.go_to_row(row, column)
+    try:
+        for i in range(args.commits):
+            value = f"changed-{i}"
+            index = browser.model.index(row, column)
+            painted = probe.count
+            assert writer.stdin is not None and writer.stdout is not None
+            writer.stdin.write(f"{args.objects - 1} {value}\n")
+            writer.stdin.flush()
+            # The event loop keeps running while the other process commits, as in real use.
+            wait_for(app, lambda v=value, ix=index, p=painted: browser.model.data(ix) == v
+                     and probe.count > p, timeout=10)
+            shown = time.time()
+            committed = float(writer.stdout.readline())
+            latencies.append((shown - committed) * 1000)
+            # Land the next commit at another point of the 100 ms poll interval.
+            pause = time.perf_counter() + 0.05 + 0.037 * i
+            wait_for(app, lambda end=pause: time.perf_counter() > end)
+    finally:
+        if writer.stdin is not None:
+            writer.stdin.close()
+        writer.wait(timeout=30)
+    results["commit_to_cell_ms"] = round(statistics.median(latencies), 1)
+    results["commit_to_cell_ms_max"] = round(max(latencies), 1)
+    results["cached_rows"] = browser.model.cached_rows
+    browser.close()
+
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["targets"] = TARGETS
+    results["within_targets"] = all(
+        float(results[k]) <= limit for k, limit in TARGETS.items()  # type: ignore[arg-type]
+    )
+    results["machine"] = (f"{platform.machine()} {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}")
+    # Timings scale with what else runs: the 1-minute load average says how busy it was.
+    results["load_average"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
