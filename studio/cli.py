@@ -36,6 +36,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed write
 
 COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server")
 DEFAULT_DEMO_PATH = "demo.realm"
+_GUI_OPTIONS = ("--class", "--query", "--screenshot", "--read-only", "--theme")
 
 
 class CliError(Exception):
@@ -485,12 +486,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_in_studio(argv: list[str]) -> int:
-    """``studio PATH ...``: the Studio window. Until the GUI exists, say so."""
-    _error(
-        f"unknown command {argv[0]!r}: opening a realm in the Studio window (`studio PATH`) "
-        f"is not available yet; commands are: {', '.join(COMMANDS)}"
+    """``studio [PATH ...] [--class NAME] [--query Q] [--screenshot OUT.png]``: the Studio."""
+    parser = argparse.ArgumentParser(
+        prog="studio", description="Open realm files in the Studio (no PATH: the greeting window)."
     )
-    return EXIT_USAGE
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="realm files to open")
+    parser.add_argument("--class", dest="class_name", metavar="NAME", help="class to show")
+    parser.add_argument("--query", metavar="Q", help="Realm Query Language filter to apply")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="render offscreen, write the window as a PNG and exit")
+    parser.add_argument("--read-only", action="store_true", help="open the files read-only")
+    parser.add_argument("--theme", choices=("light", "dark", "system"), help="colour theme")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        from studio.ui.app import run
+    except ImportError as exc:
+        _error(
+            f"the Studio window needs the GUI extra (PySide6, qasync): {exc}. "
+            "Install it with: pip install 'studio[gui]'"
+        )
+        return EXIT_USAGE
+    return run(
+        args.paths,
+        class_name=args.class_name,
+        query=args.query,
+        screenshot=args.screenshot,
+        read_only=args.read_only,
+        theme_mode=args.theme,
+    )
 
 
 def _run_server(argv: list[str]) -> int:
@@ -537,7 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "server":
         return _run_server(arguments[1:])
-    if arguments and not arguments[0].startswith("-") and arguments[0] not in COMMANDS:
+    if not arguments or arguments[0] in _GUI_OPTIONS or (
+        not arguments[0].startswith("-") and arguments[0] not in COMMANDS
+    ):
         return _open_in_studio(arguments)
     parser = build_parser()
     try:

@@ -46,8 +46,8 @@ def assert_one_line_error(err: str, *fragments: str) -> None:
 # -- help and routing ----------------------------------------------------------------------
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys)
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
     assert code == 0
     for command in COMMANDS:
         assert command in out
@@ -62,12 +62,14 @@ def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "invalid choice" in err
 
 
-def test_a_path_instead_of_a_command_is_kept_for_the_studio(
-    capsys: pytest.CaptureFixture[str], demo: Path
+def test_a_path_opens_the_studio_and_can_be_screenshot(
+    capsys: pytest.CaptureFixture[str], demo: Path, tmp_path: Path
 ) -> None:
-    code, _, err = run(capsys, str(demo))
-    assert code == 2
-    assert_one_line_error(err, "studio PATH", "not available yet")
+    shot = tmp_path / "browser.png"
+    code, _, err = run(capsys, str(demo), "--class", "Book", "--screenshot", str(shot))
+    assert code == 0, err
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 5000  # a real rendering, not an empty image
 
 
 # -- demo-realm ----------------------------------------------------------------------------

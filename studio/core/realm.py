@@ -27,7 +27,7 @@ from studio.core.notify import NotificationToken, Notifier
 from studio.core.objects import RealmObject
 from studio.core.query import QueryPlan
 from studio.core.results import Results
-from studio.core.schema import ObjectSchema, Property, parse_schema
+from studio.core.schema import ObjectSchema, Property, parse_object_schema, parse_schema
 from studio.core.storage import (
     CHANGES_TABLE,
     FORMAT,
@@ -111,6 +111,7 @@ class Realm:
         read_only: bool = False,
         record_history: bool = False,
         durability: str = "normal",
+        timeout: float = 30.0,
     ) -> Realm:
         """Open (or create) a realm file.
 
@@ -118,7 +119,8 @@ class Realm:
         Without a schema an existing file's schema is used. ``record_history=True``
         records every write transaction's instructions for sync. ``durability``
         ``"full"`` fsyncs every commit (the server uses it); ``"normal"`` survives a
-        crash of the process, as SQLite's WAL mode does.
+        crash of the process, as SQLite's WAL mode does. ``timeout`` is how many seconds
+        to wait for another process's write lock before failing.
         """
         from studio.core.migration import reconcile_schema
 
@@ -142,9 +144,9 @@ class Realm:
         try:
             if read_only:
                 uri = file_path.resolve().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
             else:
-                conn = sqlite3.connect(str(file_path), isolation_level=None, timeout=30)
+                conn = sqlite3.connect(str(file_path), isolation_level=None, timeout=timeout)
         except sqlite3.Error as exc:
             raise FileFormatError(f"cannot open {file_path}: {exc}") from None
         realm._conn = conn
@@ -252,8 +254,9 @@ class Realm:
         from studio.core.migration import apply_additive
 
         writer = self._writer()
-        parsed = parse_schema(classes) if not isinstance(classes, list) or not all(
-            isinstance(c, ObjectSchema) for c in classes) else classes
+        entries: Any = json.loads(classes) if isinstance(classes, str) else classes
+        # Links may point at classes the realm already has: checked against the merged schema.
+        parsed = [c if isinstance(c, ObjectSchema) else parse_object_schema(c) for c in entries]
         apply_additive(self, parsed, writer)
 
     # -- transactions -----------------------------------------------------------------------

@@ -97,13 +97,12 @@ class Results:
         stamp = self._stamp()
         if self._keys is None or self._keys_version != stamp:
             sql, params = self._plan.select_keys_sql()
-            keys: array[int] = array("q")
-            cursor = realm._conn.execute(sql, params)
-            while True:
-                rows = cursor.fetchmany(4096)
-                if not rows:
-                    break
-                keys.extend([r[0] for r in rows])
+            # One JSON array built inside SQLite is about a third cheaper than a Python
+            # tuple per row; SQLite feeds the aggregate in the subquery's order.
+            (text,) = realm._conn.execute(
+                f'SELECT json_group_array("@key") FROM ({sql})', params
+            ).fetchone()
+            keys: array[int] = array("q", json.loads(text))
             self._keys = keys
             self._keys_version = stamp
         return self._keys
@@ -150,6 +149,19 @@ class Results:
             # Objects deleted meanwhile simply have no row and are skipped.
             for row in conn.execute(select, (json.dumps(chunk),)).fetchall():
                 yield make(realm, info, row)
+
+    def page(self, offset: int, limit: int) -> list[RealmObject]:
+        """``limit`` objects from ``offset`` on, without loading every key of the results
+        (the Studio paints its first rows from this while the keys load)."""
+        realm = self._realm
+        if self._keys is not None and self._keys_version == self._stamp():
+            return self[offset : offset + limit]
+        realm._check_open()
+        sql, params = self._plan.select_keys_sql()
+        rows = realm._conn.execute(
+            f"SELECT * FROM ({sql}) LIMIT ? OFFSET ?", [*params, max(0, limit), max(0, offset)]
+        ).fetchall()
+        return [realm._object_of(self._info, row[0]) for row in rows]
 
     def __contains__(self, obj: object) -> bool:
         from studio.core.objects import RealmObject

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
-from typing import Final
+from typing import Final, Literal
 
 from studio.core.objectid import ObjectId
 
@@ -48,7 +48,8 @@ def _uuid_maker() -> Callable[[list[bytes]], list[uuid.UUID]]:
             # map() keeps every per-value step in C.
             n = len(raws)
             values: list[uuid.UUID] = list(map(new, repeat(uuid.UUID, n)))
-            for _ in map(set_int, values, map(from_bytes, raws, repeat("big", n))):
+            big: Literal["big"] = "big"
+            for _ in map(set_int, values, map(from_bytes, raws, repeat(big, n))):
                 pass
             for _ in map(set_safe, values, repeat(unknown, n)):
                 pass

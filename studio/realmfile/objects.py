@@ -227,6 +227,11 @@ def _make_objects(cells: ClusterCells, keys: Sequence[int]) -> list[RealmObject]
     return objs
 
 
+@guarded
+def _leaf_objects(rf: RealmFile, table: TableInfo, leaf: ClusterLeaf) -> list[RealmObject]:
+    return _make_objects(rf._cluster(table, leaf), table.tree.keys(leaf))
+
+
 class Results(Sequence[RealmObject]):
     """All objects of one class, in the file's order; lazy."""
 
@@ -279,8 +284,7 @@ class Results(Sequence[RealmObject]):
         tree = table.tree
         leaves = guarded(tree.leaves)()
         for leaf in leaves:
-            keys = guarded(tree.keys)(leaf)
-            yield from _make_objects(rf._cluster(table, leaf), keys)
+            yield from _leaf_objects(rf, table, leaf)
 
     def __repr__(self) -> str:
         return f"<Results of {self._table.name}>"

@@ -42,7 +42,6 @@ from studio.realmfile.trees import ClusterLeaf
 _CACHE_SIZE: Final = 2048
 _MAX_CLUSTERS: Final = 4096
 _NESTING_LIMIT: Final = 32  # nested collections / embedded objects deeper than this are damage
-_MISSING: Final = object()
 _OBJECT_TYPES: Final = (T_LINK, T_MIXED, T_TYPED_LINK)  # values that may be objects
 
 
@@ -284,26 +283,11 @@ class RealmFile:
                     return None
                 if LinkRef not in kinds:
                     return raw
-            link_table = col.target_table
-            resolve = self._object if col_type == T_LINK else self._resolve_link
-            # Many objects link to the same few targets: resolve each key once.
-            memo: dict[Any, Any] = {None: None}
-            out = []
             try:
-                for v in raw:
-                    if col_type == T_MIXED and not isinstance(v, LinkRef):
-                        # Other Mixed values stay as they are (and must not meet in
-                        # a dict: 1, 1.0 and True are equal keys).
-                        out.append(v)
-                        continue
-                    target = memo.get(v, _MISSING)
-                    if target is _MISSING:
-                        target = memo[v] = resolve(link_table, v)
-                    out.append(target)
+                return self._resolve_column(col, raw)
             except (RealmFileError, *_UNEXPECTED):
                 # Damage stays with the rows that hit it: they raise when read.
                 return None
-            return out
         # A required string or binary leaf of width 0 reads as all-null; Realm means
         # empty. (Only these columns are searched for None: `in` would call the
         # __eq__ of every ObjectId or Decimal in the others.)
@@ -313,9 +297,26 @@ class RealmFile:
             return [b"" if v is None else v for v in raw]
         return raw
 
-    def _resolve_link(self, link_table: int | None, value: Any) -> Any:
-        """A Mixed or typed-link value without nested collections, resolved."""
-        return self._resolve(value, link_table, 0)
+    def _resolve_column(self, col: Column, raw: list[Any]) -> list[Any]:
+        """The links of a column leaf (link, typed link, or Mixed without nested
+        collections) resolved to objects. Many objects link to the same few
+        targets, so each distinct link is resolved once."""
+        link_table = col.target_table
+        if col.col_type == T_MIXED:
+            links = {v for v in raw if isinstance(v, LinkRef)}
+            # Other Mixed values stay as they are: they must not meet in a dict,
+            # where 1, 1.0 and True are the same key.
+            found = {v: self._resolve(v, link_table, 0) for v in links}
+            return [found[v] if isinstance(v, LinkRef) else v for v in raw]
+        lookup: dict[Any, Any] = {}
+        for v in set(raw):  # object keys, or (table key, key) pairs of typed links
+            if v is None:
+                lookup[v] = None
+            elif col.col_type == T_LINK:
+                lookup[v] = self._object(link_table, v)
+            else:
+                lookup[v] = self._resolve(v, link_table, 0)
+        return list(map(lookup.__getitem__, raw))
 
     def _enum_values(self, col: Column) -> list[str | None] | None:
         if not col.enum_keys_ref:

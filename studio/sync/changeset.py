@@ -19,9 +19,11 @@ Layout (one msgpack array)::
   canonical ASCII ``str()``), and tagged arrays ``[0, class, pk]`` for a
   :class:`~studio.core.instructions.Link` and ``[1]`` for ``EMBEDDED``.
 
-:func:`decode_changeset` is strict: anything that :func:`encode_changeset`
-would not produce raises :class:`~studio.sync.errors.RemoteProtocolError`
-naming the instruction and field.
+:func:`decode_changeset` is strict: malformed input (a wrong type anywhere,
+an unknown code, tag or extension, an out-of-range or duplicate string-table
+entry, a non-canonical decimal, trailing bytes) raises
+:class:`~studio.sync.errors.RemoteProtocolError` naming the instruction and
+field. (Unused string-table entries are tolerated.)
 """
 
 from __future__ import annotations
@@ -79,14 +81,14 @@ def _ext(code: int, data: bytes) -> msgpack.ExtType:
 
 
 class _Ext(tuple[int, bytes]):
-    """An extension value as decoded (lighter than msgpack.ExtType; arrays
-    decode to lists, so a tuple can only be one of these)."""
+    """An extension value as decoded: ``(code, data)``. Lighter than
+    msgpack.ExtType, and arrays decode to lists, so a tuple is always one of these."""
 
     __slots__ = ()
 
-    @classmethod
-    def _make_pair(cls, code: int, data: bytes) -> _Ext:
-        return tuple.__new__(cls, (code, data))
+
+def _decode_ext(code: int, data: bytes) -> _Ext:
+    return tuple.__new__(_Ext, (code, data))
 
 
 # Instruction type codes. Append only: a code on the wire never changes meaning.
@@ -341,10 +343,12 @@ def validate_changeset(changeset: Changeset) -> None:
 class _Decoder:
     """Validates the plain structure msgpack produced and builds instructions."""
 
-    __slots__ = ("code", "position", "strings")
+    __slots__ = ("code", "keys", "position", "strings")
 
     def __init__(self, strings: list[str]) -> None:
         self.strings = strings
+        # Decoded ObjectId/UUID keys: a changeset usually names an object many times.
+        self.keys: dict[_Ext, Any] = {}
         # Where we are, for error messages only (formatted when an error happens).
         self.position = 0
         self.code: int | None = None
@@ -419,15 +423,21 @@ class _Decoder:
                 raise self.fail(f"primary key {raw} does not fit in 64 bits")
             return raw
         if t is _Ext:
+            key = self.keys.get(raw)
+            if key is not None:
+                return key
             code, data = raw
             if code == EXT_OBJECTID:
                 if len(data) != 12:
                     raise self.fail(f"an ObjectId is 12 bytes, got {len(data)}")
-                return ObjectId(data)
+                key = self.keys[raw] = ObjectId(data)
+                return key
             if code == EXT_UUID:
                 if len(data) != 16:
                     raise self.fail(f"a UUID is 16 bytes, got {len(data)}")
-                return uuid.UUID(bytes=data)
+                key = self.keys[raw] = uuid.UUID(bytes=data)
+                return key
+            raise self.fail(f"a primary key cannot be of extension type {code}")
         raise self.fail(f"a primary key cannot be {_describe(raw)}")
 
     def value(self, raw: Any, allow_embedded: bool = True) -> Any:
@@ -622,15 +632,15 @@ def changeset_from_wire(raw: object) -> Changeset:
 def decode_changeset(data: bytes) -> Changeset:
     """Decode bytes written by :func:`encode_changeset`.
 
-    Raises :class:`RemoteProtocolError` (and nothing else) for any input that
-    is not exactly such an encoding: wrong types, unknown codes, out-of-range
-    string-table indexes, trailing bytes.
+    Raises :class:`RemoteProtocolError` (and nothing else) for malformed
+    input: wrong types, unknown codes, out-of-range string-table indexes,
+    trailing bytes, ...
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise RemoteProtocolError(f"a changeset is bytes, got {type(data).__name__}")
     try:
         raw = msgpack.unpackb(
-            data, raw=False, strict_map_key=True, use_list=True, ext_hook=_Ext._make_pair
+            data, raw=False, strict_map_key=True, use_list=True, ext_hook=_decode_ext
         )
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None

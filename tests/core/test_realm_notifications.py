@@ -335,7 +335,7 @@ def _run(realm: Realm, ops: list[tuple[Any, ...]], next_id: Iterator[int]) -> se
     deleted: set[int] = set()
     with realm.write():
         for op in ops:
-            existing = list(realm.objects("Item"))
+            existing = realm.objects("Item")
             if op[0] == "insert":
                 realm.create("Item", {"id": next(next_id), "age": op[1], "name": op[2],
                                       "group": op[3]})
@@ -372,26 +372,25 @@ def test_incremental_changes_match_recomputed_results(
                 realm.create("Item", {"id": next(next_id), "age": age, "name": name,
                                       "group": group})
         remote.refresh()
-        watched: list[tuple[Realm, Results, list[CollectionChanges], list[int]]] = []
+        watched: list[tuple[Realm, Callable[[Results], Results], Results,
+                            list[CollectionChanges]]] = []
+        olds: list[list[int]] = []
         for r in (realm, remote):
             for make in QUERIES:
                 results = make(r.objects("Item"))
                 calls: list[CollectionChanges] = []
                 results.add_listener(lambda _r, c, calls=calls: calls.append(c))
-                watched.append((r, results, calls, [o._key for o in results]))
+                watched.append((r, make, results, calls))
+                olds.append(list(results.keys()))
         for ops in transactions:
-            # the old keys of each results, before this transaction
-            olds = [[o._key for o in make(r.objects("Item"))]
-                    for r in (realm, remote) for make in QUERIES]
             touched = _run(realm, ops, next_id)
             remote.refresh()  # the other connection gets the same changes from the change log
-            for (r, results, calls, _), old, make in zip(
-                watched, olds, QUERIES * 2, strict=True
-            ):
-                new = [o._key for o in make(r.objects("Item"))]  # recomputed from scratch
-                assert [o._key for o in results] == new
-                check_changes(old, new, calls, touched)
+            for i, (r, make, results, calls) in enumerate(watched):
+                new = list(make(r.objects("Item")).keys())  # recomputed from scratch
+                assert list(results.keys()) == new
+                check_changes(olds[i], new, calls, touched)
                 calls.clear()
+                olds[i] = new
 
 
 def test_many_changes_at_once(realm: Realm) -> None:

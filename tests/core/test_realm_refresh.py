@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 from studio.core import CollectionChanges, ObjectChange, Realm, RealmChanges
-from studio.core.watcher import RealmWatcher, watch
 
 SCHEMA: list[dict[str, Any]] = [
     {"name": "Task", "primaryKey": "id",
@@ -168,42 +166,23 @@ def test_refresh_picks_up_additive_schema_change(path: Path, realm: Realm) -> No
     assert calls and calls[-1].schema_changed
 
 
-def test_watcher_polls_and_refreshes(path: Path, realm: Realm) -> None:
-    watcher = RealmWatcher(realm, interval=0.01)
-    calls: list[Any] = []
-    realm.add_listener(lambda _r, c: calls.append(c))
-    assert watcher.poll() is False
-    _write_in_subprocess(path, 'realm.create("Task", {"id": 30, "title": "w", "done": False})')
-    assert watcher.poll() is True
-    assert len(calls) == 1 and len(realm.objects("Task")) == 4
-    assert watcher.poll() is False
-
-
-def test_watcher_in_asyncio_loop(path: Path, realm: Realm) -> None:
-    async def main() -> list[Any]:
-        calls: list[Any] = []
-        got = asyncio.Event()
-
-        def on_change(_r: Realm, changes: Any) -> None:
-            calls.append(changes)
-            got.set()
-
-        realm.objects("Task").add_listener(on_change)
-        watcher = watch(realm, interval=0.01)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c",
-                f"from studio.core import Realm\n"
-                f"r = Realm.open({str(path)!r})\n"
-                f"with r.write():\n"
-                f"    r.create('Task', {{'id': 40, 'title': 'a', 'done': False}})\n"
-                f"r.close()\n",
-            )
-            assert await proc.wait() == 0
-            await asyncio.wait_for(got.wait(), timeout=20)
-        finally:
-            await watcher.aclose()
-        return calls
-
-    calls = asyncio.run(main())
-    assert calls == [CollectionChanges(insertions=(3,))]
+def test_refresh_after_more_commits_than_the_change_log_keeps(path: Path, realm: Realm) -> None:
+    by_prio = realm.objects("Task").sorted("prio")
+    calls: list[CollectionChanges] = []
+    by_prio.add_listener(lambda _r, c: calls.append(c))
+    old = list(by_prio.keys())
+    with Realm.open(path) as writer:
+        for n in range(1100):  # the change log keeps the last 1000 commits
+            with writer.write():
+                task = writer.object_for_primary_key("Task", n % 3)
+                task.prio = (n * 37) % 100
+        with writer.write():
+            writer.create("Task", {"id": 7, "title": "late", "done": False, "prio": 50})
+    assert realm.refresh() is True
+    new = list(realm.objects("Task").sorted("prio").keys())
+    assert list(by_prio.keys()) == new
+    (changes,) = calls
+    applied = [k for i, k in enumerate(old) if i not in changes.deletions]
+    for i in changes.insertions:
+        applied.insert(i, new[i])
+    assert applied == new

@@ -430,3 +430,35 @@ def test_values_survive_reopen(tmp_path: Path, all_types: list[dict[str, Any]]) 
                 assert got.keys() == value.keys() and all(same(got[k], value[k]) for k in value)
                 continue
             assert same(got, value) if not isinstance(value, list) else got == value
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    link=st.none() | st.integers(0, 3),
+    picks=st.lists(st.integers(0, 3), max_size=8),
+    keyed=st.dictionaries(_DICT_KEYS, st.none() | st.integers(0, 3), max_size=4),
+)
+def test_object_collections_round_trip(
+    types_realm: Realm, second: Realm, link: int | None, picks: list[int],
+    keyed: dict[str, int | None],
+) -> None:
+    with types_realm.write():
+        targets = [types_realm.create("Target", {"id": next(_pks), "label": f"t{i}"})
+                   for i in range(4)]
+    ids = [t.id for t in targets]
+    obj = _create(types_realm, {
+        "link": None if link is None else targets[link],
+        "link_list": [targets[i] for i in picks],
+        "link_set": [targets[i] for i in picks],
+        "link_dict": {k: None if v is None else targets[v] for k, v in keyed.items()},
+        "mixed_list": [targets[i] for i in picks],
+    })
+    for o in _both(types_realm, second, obj):
+        assert (o.link.id if o.link is not None else None) == (
+            None if link is None else ids[link])
+        assert [t.id for t in o.link_list] == [ids[i] for i in picks]
+        assert sorted(t.id for t in o.link_set) == sorted({ids[i] for i in picks})
+        got = o.link_dict.to_dict()
+        assert {k: (v.id if v is not None else None) for k, v in got.items()} == {
+            k: (None if v is None else ids[v]) for k, v in keyed.items()}
+        assert [t.id for t in o.mixed_list] == [ids[i] for i in picks]

@@ -168,7 +168,7 @@ async def test_own_realms_bad_password_and_suspended_users(
 
 @run
 async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", "--access-token-ttl", "1")
+    server = ServerProcess(tmp_path / "data", "--access-token-ttl", "2")
     server.start()
     try:
         admin = await admin_app(server)
@@ -181,7 +181,7 @@ async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
         realm.sync_session.add_error_listener(lambda s, e: errors.append(e))
         # The token runs out while paused; resuming refreshes it before binding.
         realm.sync_session.pause()
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.2)
         post(realm, "m1", "after expiry")
         realm.sync_session.resume()
         await realm.sync_session.wait_for_upload_completion(10)
@@ -189,7 +189,7 @@ async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
         # A token the client wrongly believes valid: the server says token_expired,
         # the client refreshes and binds again.
         realm.sync_session.pause()
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.2)
         user._expires_at += 3600
         realm.sync_session.resume()
         post(realm, "m2", "refused, refreshed, retried")
