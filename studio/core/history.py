@@ -21,6 +21,7 @@ from studio.core import instructions as ins
 from studio.core.errors import RealmError, SchemaError
 from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema, parse_property
+from studio.core.storage import KEY, quote
 from studio.core.values import date_from_storage, date_to_storage
 
 if TYPE_CHECKING:
@@ -28,10 +29,17 @@ if TYPE_CHECKING:
     from studio.core.realm import Realm
 
 _BY_NAME: dict[str, type] = {cls.__name__: cls for cls in ins.INSTRUCTION_TYPES}
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in ins.INSTRUCTION_TYPES
+}
+_PATH_INDEX: dict[type, int] = {
+    cls: names.index("path") for cls, names in _FIELDS.items() if "path" in names
+}
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def encode_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN:
         return value
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode("ascii")}
@@ -76,9 +84,9 @@ def decode_value(value: Any) -> Any:
 def encode_instructions(instructions: Iterable[ins.Instruction]) -> str:
     out = []
     for instruction in instructions:
-        fields = [encode_value(getattr(instruction, f.name))
-                  for f in dataclasses.fields(instruction)]
-        out.append([type(instruction).__name__, *fields])
+        cls = type(instruction)
+        fields = [encode_value(getattr(instruction, name)) for name in _FIELDS[cls]]
+        out.append([cls.__name__, *fields])
     return json.dumps(out, separators=(",", ":"))
 
 
@@ -86,10 +94,9 @@ def decode_instructions(text: str) -> list[ins.Instruction]:
     out: list[ins.Instruction] = []
     for name, *fields in json.loads(text):
         cls = _BY_NAME[name]
-        values = [decode_value(v) for v in fields]
-        names = [f.name for f in dataclasses.fields(cls)]
-        if "path" in names:
-            i = names.index("path")
+        values = [v if type(v) in _PLAIN else decode_value(v) for v in fields]
+        i = _PATH_INDEX.get(cls)
+        if i is not None:
             values[i] = tuple(values[i])
         out.append(cls(*values))
     return out
@@ -111,14 +118,24 @@ def apply_instructions(realm: Realm, instructions: Sequence[ins.Instruction]) ->
     writer = realm._writer()
     writer.fill_defaults = True
     pending: dict[str, dict[str, Any]] = {}
+    applier = _Applier(realm)
+    applier.prefetch(instructions)
     try:
-        for instruction in instructions:
+        i = 0
+        count = len(instructions)
+        while i < count:
+            instruction = instructions[i]
             if isinstance(instruction, ins.AddClass | ins.AddProperty):
                 _collect_schema(realm, pending, instruction)
+                i += 1
                 continue
             if pending:
                 _flush_schema(realm, pending)
-            _apply_one(realm, instruction)
+            if isinstance(instruction, ins.CreateObject):
+                i = applier.create(instructions, i)
+                continue
+            applier.apply(instruction)
+            i += 1
         if pending:
             _flush_schema(realm, pending)
     finally:
@@ -189,19 +206,93 @@ def _flush_schema(realm: Realm, pending: dict[str, dict[str, Any]]) -> None:
     realm.update_schema(classes)
 
 
-def _find(realm: Realm, class_name: str, pk: Any) -> RealmObject | None:
-    info = realm._info(class_name)
-    if info.pk_column is None:
-        raise ReplayError(f"class {class_name} has no primary key; sync needs one")
-    return realm.object_for_primary_key(class_name, pk)
+class _Applier:
+    """Applies object instructions, remembering objects found by primary key."""
 
+    def __init__(self, realm: Realm) -> None:
+        self.realm = realm
+        self.writer = realm._writer()
+        self.found: dict[tuple[str, Any], RealmObject | None] = {}
 
-def _resolve(realm: Realm, value: Any) -> Any:
-    if isinstance(value, ins.Link):
-        return _find(realm, value.class_name, value.primary_key)
-    if isinstance(value, ins.EmbeddedObject):
-        return {}
-    return value
+    def find(self, class_name: str, pk: Any) -> RealmObject | None:
+        key = (class_name, pk)
+        if key in self.found:
+            return self.found[key]
+        info = self.realm._info(class_name)
+        if info.pk_column is None:
+            raise ReplayError(f"class {class_name} has no primary key; sync needs one")
+        obj = self.realm.object_for_primary_key(class_name, pk)
+        self.found[key] = obj
+        return obj
+
+    def prefetch(self, instructions: Sequence[ins.Instruction]) -> None:
+        """Look up every created object at once, so that buffered bulk inserts are not
+        flushed by one existence check per object."""
+        wanted: dict[str, list[Any]] = {}
+        for instruction in instructions:
+            if isinstance(instruction, ins.CreateObject):
+                wanted.setdefault(instruction.class_name, []).append(instruction.primary_key)
+        realm = self.realm
+        for class_name, pks in wanted.items():
+            info = realm._infos.get(class_name)
+            if info is None or info.pk_column is None or info.pk_column.encode is None:
+                continue  # the class comes with this changeset; found one by one
+            encode = info.pk_column.encode
+            stored = {encode(pk): pk for pk in pks if pk is not None}
+            for pk in pks:
+                self.found[(class_name, pk)] = None
+            column = quote(info.pk_column.prop.name)
+            keys = list(stored)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = realm._conn.execute(
+                    f"SELECT {KEY}, {column} FROM {info.table} "
+                    f"WHERE {column} IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for key, value in rows:
+                    self.found[(class_name, stored[value])] = realm._object_of(info, key)
+            if None in pks:
+                del self.found[(class_name, None)]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, ins.Link):
+            return self.find(value.class_name, value.primary_key)
+        if isinstance(value, ins.EmbeddedObject):
+            return {}
+        return value
+
+    def create(self, instructions: Sequence[ins.Instruction], start: int) -> int:
+        """Create an object with the plain ``Set``s that follow its ``CreateObject`` in one
+        insert (how recorded creates look); returns the index of the next instruction."""
+        first = instructions[start]
+        assert isinstance(first, ins.CreateObject)
+        cls, pk = first.class_name, first.primary_key
+        if self.find(cls, pk) is not None:
+            return start + 1
+        info = self.realm._info(cls)
+        assert info.schema.primary_key is not None
+        values: dict[str, Any] = {info.schema.primary_key: pk}
+        end = start + 1
+        while end < len(instructions):
+            nxt = instructions[end]
+            if not (
+                isinstance(nxt, ins.Set)
+                and nxt.class_name == cls
+                and nxt.primary_key == pk
+                and len(nxt.path) == 1
+                and nxt.path[0] in info.columns
+                and nxt.path[0] not in values
+                and not isinstance(nxt.value, ins.EmbeddedObject)
+            ):
+                break
+            values[str(nxt.path[0])] = self.resolve(nxt.value)
+            end += 1
+        self.found[(cls, pk)] = self.writer.create(cls, values)
+        return end
+
+    def apply(self, instruction: ins.Instruction) -> None:
+        _apply_one(self, instruction)
 
 
 def _walk(realm: Realm, obj: RealmObject, path: Sequence[ins.PathElement]) -> Any:
@@ -217,20 +308,14 @@ def _walk(realm: Realm, obj: RealmObject, path: Sequence[ins.PathElement]) -> An
     return current
 
 
-def _apply_one(realm: Realm, instruction: ins.Instruction) -> None:
-    writer = realm._writer()
-    if isinstance(instruction, ins.CreateObject):
-        if _find(realm, instruction.class_name, instruction.primary_key) is None:
-            info = realm._info(instruction.class_name)
-            assert info.schema.primary_key is not None
-            writer.create(instruction.class_name, {info.schema.primary_key:
-                                                   instruction.primary_key})
-        return
-    obj = _find(realm, instruction.class_name, instruction.primary_key)  # type: ignore[union-attr]
+def _apply_one(applier: _Applier, instruction: ins.Instruction) -> None:
+    realm = applier.realm
+    obj = applier.find(instruction.class_name, instruction.primary_key)  # type: ignore[union-attr]
     if obj is None:
         return
     if isinstance(instruction, ins.EraseObject):
-        writer.delete(obj)
+        applier.writer.delete(obj)
+        applier.found[(instruction.class_name, instruction.primary_key)] = None
         return
     path = instruction.path  # type: ignore[union-attr]
     holder = _walk(realm, obj, path[:-1])
@@ -240,17 +325,17 @@ def _apply_one(realm: Realm, instruction: ins.Instruction) -> None:
     target = _walk(realm, holder, [last]) if not isinstance(instruction, ins.Set | ins.AddInteger) \
         else None
     if isinstance(instruction, ins.Set):
-        holder[last] = _resolve(realm, instruction.value)
+        holder[last] = applier.resolve(instruction.value)
     elif isinstance(instruction, ins.AddInteger):
         holder.increment(str(last), instruction.delta)
     elif target is None:
         return
     elif isinstance(instruction, ins.ListInsert):
         index = min(instruction.index, len(target))
-        target.insert(index, _resolve(realm, instruction.value))
+        target.insert(index, applier.resolve(instruction.value))
     elif isinstance(instruction, ins.ListSet):
         if instruction.index < len(target):
-            target[instruction.index] = _resolve(realm, instruction.value)
+            target[instruction.index] = applier.resolve(instruction.value)
     elif isinstance(instruction, ins.ListErase):
         if instruction.index < len(target):
             del target[instruction.index]
@@ -261,12 +346,12 @@ def _apply_one(realm: Realm, instruction: ins.Instruction) -> None:
     elif isinstance(instruction, ins.Clear):
         target.clear()
     elif isinstance(instruction, ins.SetInsert):
-        value = _resolve(realm, instruction.value)
+        value = applier.resolve(instruction.value)
         if value is not None or not isinstance(instruction.value, ins.Link):
             target.add(value)
     elif isinstance(instruction, ins.SetErase):
-        target.discard(_resolve(realm, instruction.value))
+        target.discard(applier.resolve(instruction.value))
     elif isinstance(instruction, ins.DictSet):
-        target[instruction.key] = _resolve(realm, instruction.value)
+        target[instruction.key] = applier.resolve(instruction.value)
     elif isinstance(instruction, ins.DictErase) and instruction.key in target:
         del target[instruction.key]

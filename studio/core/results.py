@@ -34,7 +34,10 @@ _CHUNK = 2000
 class Results:
     """Objects of one class matching a query, in order. Live: reflects the latest state."""
 
-    __slots__ = ("_info", "_keys", "_keys_version", "_listeners", "_observed", "_plan", "_realm")
+    __slots__ = (
+        "_diff_in_full", "_info", "_keys", "_keys_version", "_listeners", "_observed", "_plan",
+        "_realm",
+    )
 
     def __init__(self, realm: Realm, info: ClassInfo, plan: QueryPlan) -> None:
         self._realm = realm
@@ -44,6 +47,9 @@ class Results:
         self._keys_version: tuple[int, ...] = ()
         # The keys as of the last notification: the "old" side of the next change set.
         self._observed: array[int] | None = None
+        # Set when listening starts inside a write transaction: that commit's changes partly
+        # happened before the listener saw the results, so only a full diff is right.
+        self._diff_in_full = False
         self._listeners: list[Callable[[Results, CollectionChanges], None]] = []
 
     # -- building -------------------------------------------------------------------------
@@ -188,6 +194,7 @@ class Results:
         """``callback(results, changes)`` after each commit that changed these results."""
         if self._observed is None:
             self._observed = self._current_keys()
+            self._diff_in_full = self._realm.is_in_transaction
         self._listeners.append(callback)
         self._realm._notifier.watch_results(self)
 
@@ -219,6 +226,9 @@ class Results:
         if old is None:
             return None
         own = changes.classes.get(self._info.name)
+        if self._diff_in_full:
+            self._diff_in_full = False
+            return self._full_diff(old, own.modified if own else {})
         deps = any(name in changes.classes for name in self._plan.dependencies)
         if not own and not deps and not changes.full_reset:
             return None

@@ -257,8 +257,6 @@ class Writer(CollectionWriter):
         if (
             info.simple_insert_sql is not None
             and not update
-            and self.instructions is None
-            and not self.fill_defaults
             and type(values) is dict
             and values.keys() <= info.property_names
             and not (values.keys() & info.collections.keys())
@@ -361,6 +359,25 @@ class Writer(CollectionWriter):
                 finally:
                     rows.clear()
 
+    def _record_simple_create(
+        self, info: ClassInfo, values: dict[str, Any], row: list[Any]
+    ) -> None:
+        # Values are recorded as they read back (floats from ints, aware datetimes...), so a
+        # replica that replays them holds exactly what this file holds.
+        columns = info.columns
+        pk_name = info.schema.primary_key
+        normalized: dict[str, Any] = {}
+        for (name, _, _), stored in zip(info.simple_encoders, row, strict=True):
+            decode = columns[name].decode
+            normalized[name] = stored if decode is None or stored is None else decode(stored)
+        pk = normalized.get(pk_name) if pk_name is not None else None
+        emit = self.instructions
+        assert emit is not None
+        emit.append(ins.CreateObject(info.name, pk))
+        for name, value in normalized.items():
+            if name != pk_name and name in values:
+                emit.append(ins.Set(info.name, pk, (name,), value))
+
     def _reserve_key(self, info: ClassInfo) -> int:
         name = info.name
         key = self._next_keys.get(name)
@@ -378,11 +395,14 @@ class Writer(CollectionWriter):
         return key
 
     def _create_simple(self, info: ClassInfo, values: dict[str, Any]) -> RealmObject:
-        """Bulk-create fast path: primitive columns only, nothing to record."""
+        """Bulk-create fast path: primitive columns only."""
         row: list[Any] = []
         for name, encode, optional in info.simple_encoders:
             value = values.get(name)
             if value is None and not optional and name not in values:
+                if self.fill_defaults:
+                    row.append(encode(DEFAULT_VALUES[info.columns[name].prop.type]))
+                    continue
                 raise MissingValueError(
                     f"{info.name}.{name} ({info.columns[name].prop.type_string}) is required "
                     "and was not given"
@@ -412,6 +432,8 @@ class Writer(CollectionWriter):
                 )
             if known is not None:
                 known.add(pk_stored)
+        if self.instructions is not None:
+            self._record_simple_create(info, values, row)
         row.append(key)
         self._buffers.setdefault(info.name, []).append(row)
         self.buffered = True

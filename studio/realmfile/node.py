@@ -61,9 +61,12 @@ _PACKED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing ever assigns to one: a header is made for every node
+# read, and a frozen dataclass's __init__ (object.__setattr__ per field) costs
+# about five times as much.
+@dataclass(slots=True, eq=False)
 class NodeHeader:
-    """The decoded 8-byte header of the node at ``ref``."""
+    """The decoded 8-byte header of the node at ``ref`` (read-only by convention)."""
 
     ref: int
     size: int  # number of elements

@@ -210,8 +210,6 @@ _set_row = vars(RealmObject)["_row"].__set__
 _set_key = vars(RealmObject)["key"].__set__
 
 
-
-
 def _make_objects(cells: ClusterCells, keys: Sequence[int]) -> list[RealmObject]:
     """``[RealmObject(cells, row, key) for row, key in enumerate(keys)]``, with
     the loops in C (``map`` over the slot setters): making the objects is a

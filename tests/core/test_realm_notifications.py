@@ -429,6 +429,31 @@ def test_listener_registered_inside_a_write_sees_that_write(realm: Realm) -> Non
     assert rec.calls[-1] == (item, ObjectChange(changed_properties=("age",)))
 
 
+@pytest.mark.parametrize(
+    "query", [lambda r: r, lambda r: r.sorted("age", reverse=True), lambda r: r.filtered("age > 0")]
+)
+def test_listener_registered_after_changes_in_the_same_write(
+    realm: Realm, query: Callable[[Results], Results]
+) -> None:
+    first, second = _items(realm, 1, 2)
+    results = query(realm.objects("Item"))
+    calls: list[CollectionChanges] = []
+    with realm.write():
+        realm.create("Item", {"id": 50, "name": "x", "age": 50})
+        realm.delete(first)
+        second.age = 3
+        old = list(results.keys())  # what the listener sees when it starts
+        results.add_listener(lambda _r, c: calls.append(c))
+        realm.create("Item", {"id": 51, "name": "y", "age": 51})
+    new = list(query(realm.objects("Item")).keys())
+    assert list(results.keys()) == new and len(set(new)) == len(new)
+    # the change made before listening may be reported as a modification (conservative)
+    check_changes(old, new, calls, {second._key})
+    with realm.write():
+        second.age = 4
+    assert list(results.keys()) == list(query(realm.objects("Item")).keys())
+
+
 # -- sorted listeners keep SQL's order for every sortable type --------------------------
 
 SORTABLE: list[dict[str, Any]] = [
