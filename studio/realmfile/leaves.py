@@ -114,9 +114,6 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-_MISSING: Final = object()
-
-
 def _short_strings(buf: RealmBuffer, hdr: NodeHeader, what: str, text: bool) -> list[Any]:
     """ArrayStringShort: fixed-width slots; the last byte of a slot holds
     ``width - 1 - length`` (``width`` for null). The payload holds exactly
@@ -126,27 +123,20 @@ def _short_strings(buf: RealmBuffer, hdr: NodeHeader, what: str, text: bool) -> 
         return [None] * hdr.size
     raw = buf.payload(hdr)
     last = w - 1
+    slots = [raw[start : start + w] for start in range(0, hdr.size * w, w)]
     # Short strings repeat a lot (a colour, a status): each distinct slot is
     # decoded once per leaf.
-    memo: dict[bytes, Any] = {}
-    out: list[Any] = []
-    append = out.append
-    for start in range(0, hdr.size * w, w):
-        slot = raw[start : start + w]
-        value = memo.get(slot, _MISSING)
-        if value is _MISSING:
-            length = last - slot[last]
-            if length == -1:
-                value = None
-            elif length < 0:
-                raise buf.corrupt(
-                    f"{what}: a short string slot has a bad length byte", hdr.data + start + last
-                )
-            else:
-                value = slot[:length].decode("utf-8", "replace") if text else slot[:length]
-            memo[slot] = value
-        append(value)
-    return out
+    distinct: dict[bytes, Any] = dict.fromkeys(slots)
+    for slot in distinct:
+        length = last - slot[last]
+        if length >= 0:
+            distinct[slot] = slot[:length].decode("utf-8", "replace") if text else slot[:length]
+        elif length < -1:  # -1 is null: the value stays None
+            start = slots.index(slot) * w
+            raise buf.corrupt(
+                f"{what}: a short string slot has a bad length byte", hdr.data + start + last
+            )
+    return list(map(distinct.__getitem__, slots))
 
 
 def _small_blobs(

@@ -195,3 +195,12 @@ def test_snapshot_does_not_change(realm: Realm) -> None:
     with realm.write():
         realm.create("Person", {"id": 9, "name": "new"})
     assert len(snap) == 6 and len(people) == 7
+
+
+def test_design_example_query(realm: Realm) -> None:
+    query = "age > $0 AND name BEGINSWITH[c] 'a'"
+    results = realm.objects("Person").filtered(query, 20).sorted("age", reverse=True)
+    assert ids(results) == [1, 5]
+    with realm.write():
+        realm.create("Person", {"id": 8, "name": "Alma", "age": 99})
+    assert ids(results) == [8, 1, 5]

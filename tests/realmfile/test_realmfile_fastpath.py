@@ -155,6 +155,23 @@ def test_leaf_offsets_are_checked_once_per_leaf(write_file: Write) -> None:
         assert [o["empty"] for o in rf.objects("Parent")] == [b"", b"", None]
 
 
+def test_short_strings_decode_each_distinct_slot_once_and_check_it(write_file: Write) -> None:
+    b = Builder()
+    words = ["red", None, "red", "", "blue", None, "red"]
+    good = b.short_strings(words)
+    bad = b.short_strings(["ok", "ok", "bad", "", "ok", "ok", "ok"])
+    b.data[bad + 8 + 2 * 4 + 3] = 9  # slot 2's length byte: width 4 - 1 - 9 < -1
+    cols = [Col("good", STRING, NULLABLE), Col("bad", STRING)]
+    top = two_tables(b, cols, [good, bad], 7, [], [], 0)
+    with RealmFile.open(write_file(b.finish(top))) as rf:
+        objs = list(rf.objects("Parent"))
+        assert [o["good"] for o in objs] == words
+        assert objs[0]["good"] is objs[2]["good"]  # one str per distinct slot
+        with pytest.raises(CorruptRealmError, match="bad length byte") as info:
+            objs[0]["bad"]
+        assert info.value.offset == bad + 8 + 2 * 4 + 3
+
+
 def test_fast_value_constructors_match_the_public_ones() -> None:
     raws16 = [bytes(16), bytes(range(16)), b"\xff" * 16]
     raws12 = [bytes(12), bytes(range(12)), b"\xff" * 12]
