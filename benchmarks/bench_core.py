@@ -117,6 +117,19 @@ def bench_iterate(path: Path) -> float:
     return count / elapsed
 
 
+def bench_raw_iterate(path: Path) -> float:
+    conn = sqlite3.connect(path)
+    start = time.perf_counter()
+    total = 0
+    count = 0
+    for row in conn.execute('SELECT * FROM "class_Item" ORDER BY "@key"'):
+        total += row[4]
+        count += 1
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return count / elapsed
+
+
 def bench_notification(path: Path, n: int, repeats: int) -> dict[str, float]:
     realm = Realm.open(path, schema=SCHEMA)
     with realm.write():
@@ -169,6 +182,9 @@ def main() -> None:
         ours = statistics.median(our_times)
         lookups = bench_lookup(base / "ours0.realm", args.objects, min(args.objects, 50_000))
         iterate = statistics.median(bench_iterate(base / "ours0.realm") for _ in range(3))
+        raw_iterate = statistics.median(
+            bench_raw_iterate(base / "ours0.realm") for _ in range(3)
+        )
         notify = bench_notification(base / "notify.realm", args.notify_objects, 5)
     print(
         json.dumps(
@@ -182,9 +198,12 @@ def main() -> None:
                 "insert_ratio_vs_raw": round(raw / ours, 3),
                 "pk_lookups_per_s": round(lookups),
                 "iterate_objects_per_s": round(iterate),
+                "raw_sqlite_iterate_rows_per_s": round(raw_iterate),
+                "iterate_ratio_vs_raw": round(iterate / raw_iterate, 3),
                 "notify_objects": args.notify_objects,
                 "notify_latency_ms_modify": round(notify["modify"], 2),
                 "notify_latency_ms_move": round(notify["move"], 2),
+                "load_average_1min": round(os.getloadavg()[0], 2),
             }
         )
     )

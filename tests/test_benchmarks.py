@@ -1,0 +1,34 @@
+"""Small configurations of the benchmarks run in the suite, so they keep working."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_benchmark(script: str, *args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout  # one JSON line, nothing else
+    data = json.loads(lines[0])
+    assert isinstance(data, dict)
+    return data
+
+
+def test_bench_core_small() -> None:
+    data = run_benchmark(
+        "bench_core.py", "--objects", "3000", "--notify-objects", "20000", "--repeats", "1"
+    )
+    assert data["objects"] == 3000
+    for key in ("insert_objects_per_s", "raw_sqlite_executemany_rows_per_s", "pk_lookups_per_s",
+                "iterate_objects_per_s", "notify_latency_ms_modify", "notify_latency_ms_move"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key
+    assert 0 < data["insert_ratio_vs_raw"] < 5  # type: ignore[operator]
