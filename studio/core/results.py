@@ -141,12 +141,31 @@ class Results:
             ) from None
 
     def __iter__(self) -> Iterator[RealmObject]:
-        realm = self._realm
-        keys = self._current_keys()
-        # Rows are fetched in chunks so iterating reads each row once.
         from studio.core.objects import RealmObject
 
+        realm = self._realm
+        realm._check_open()
         info = self._info
+        sql, params = self._plan.select_keys_sql()
+        prefix = f'SELECT t0."@key" FROM {info.table} AS t0 '
+        if (
+            not realm.is_in_transaction
+            and (self._keys is None or self._keys_version != self._stamp())
+            and sql.startswith(prefix)
+        ):
+            # Outside a write nothing changes under the cursor: when the query selects
+            # straight from the class table, select whole rows instead of keys and stream them.
+            columns = ", ".join("t0." + name for name in info.column_names)
+            cursor = realm._conn.execute(
+                f"SELECT {columns} FROM {info.table} AS t0 {sql[len(prefix):]}", params
+            )
+            make_row = RealmObject._with_row
+            while rows := cursor.fetchmany(_CHUNK):
+                for row in rows:
+                    yield make_row(realm, info, row)
+            return
+        keys = self._current_keys()
+        # Inside a write the keys are taken first, then rows fetched in chunks.
         select = info.select_many_sql
         conn = realm._conn
         make = RealmObject._with_row

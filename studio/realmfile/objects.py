@@ -42,6 +42,9 @@ _UNEXPECTED = (
 )
 
 
+_OWN_SLOTS = frozenset({"_cells", "_row", "key"})
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -72,13 +75,15 @@ class ClusterCells(dict[str, list[Any]]):
     slow path. It is a dict subclass rather than an attribute of one so that the
     hottest line of the reader is a single ``dict.get``.
 
-    ``raw`` holds the decoded column leaves by leaf index. :class:`RealmFile`
-    keeps these in a bounded LRU; an evicted or closed one is emptied, which
-    sends the objects still holding it to the slow path, where they pick up the
+    ``raw`` holds the decoded column leaves by leaf index; ``columns`` the
+    finished lists in property order once every property has them (to_dict()
+    then builds a row with one zip). :class:`RealmFile` keeps ClusterCells in a
+    bounded LRU; an evicted or closed one is emptied (:meth:`drop`), which sends
+    the objects still holding it to the slow path, where they pick up the
     current one (or get the "closed" error).
     """
 
-    __slots__ = ("leaf", "raw", "rf", "table")
+    __slots__ = ("columns", "leaf", "raw", "rf", "table")
 
     def __init__(self, rf: RealmFile, table: TableInfo, leaf: ClusterLeaf) -> None:
         super().__init__()
@@ -86,6 +91,12 @@ class ClusterCells(dict[str, list[Any]]):
         self.table = table
         self.leaf = leaf
         self.raw: dict[int, list[Any]] = {}
+        self.columns: list[list[Any]] | None = None
+
+    def drop(self) -> None:
+        self.clear()
+        self.raw.clear()
+        self.columns = None
 
 
 class RealmObject:
@@ -150,7 +161,9 @@ class RealmObject:
     def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not slots or methods: properties such as
         # ``_id`` are common, so only dunder names are refused (copy, pickle probe them).
-        if name.startswith("__"):
+        if name.startswith("__") or name in _OWN_SLOTS:
+            # (An unset slot of an object made without __init__, e.g. by copy:
+            # looking it up as a property would recurse.)
             raise AttributeError(name)
         try:
             return self[name]

@@ -76,7 +76,7 @@ class RealmFile:
         self._decoded = 0  # column leaves held by the clusters in _clusters
         self._enum_keys: dict[int, list[str | None]] = {}
         self._pk_index: dict[int, dict[Any, int]] = {}
-        self._dict_plans: dict[int, list[tuple[str, bool]]] = {}
+        self._dict_plans: dict[int, tuple[list[tuple[str, bool]], list[str]]] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RealmFile:
@@ -88,8 +88,7 @@ class RealmFile:
         # Emptied, not just dropped: objects still holding them must reach the
         # slow path, which reports the closed file.
         for cells in self._clusters.values():
-            cells.clear()
-            cells.raw.clear()
+            cells.drop()
         self._clusters.clear()
         self._decoded = 0
         self._buf.close()
@@ -228,8 +227,7 @@ class RealmFile:
         while len(clusters) > 1 and (self._decoded > _CACHE_SIZE or len(clusters) > _MAX_CLUSTERS):
             _, old = clusters.popitem(last=False)
             self._decoded -= len(old.raw)
-            old.clear()
-            old.raw.clear()
+            old.drop()
 
     def _column(self, cells: ClusterCells, col: Column) -> list[Any]:
         """The decoded leaf of ``col`` in one cluster (cached in ``cells``); when its
@@ -397,12 +395,26 @@ class RealmFile:
                 f"embedded objects are nested more than {_NESTING_LIMIT} deep (a cycle?)",
                 path=self.path,
             )
-        plan = self._dict_plans.get(obj._cells.table.key)
-        if plan is None:
-            plan = self._dict_plan(obj._cells.table)
         cells, row = obj._cells, obj._row
-        out: dict[str, Any] = {}
-        for name, scalar in plan:
+        table = cells.table
+        plan = self._dict_plans.get(table.key)
+        if plan is None:
+            plan = self._dict_plan(table)
+        steps, object_names = plan
+        columns = cells.columns
+        if columns is None and len(cells) == len(table.names):
+            columns = cells.columns = [cells[name] for name in table.names]
+        if columns is not None:
+            # Every property has finished values: the row in one zip, then only
+            # the values that may be objects, lists or dicts are converted.
+            out = dict(zip(table.names, [values[row] for values in columns], strict=True))
+            for name in object_names:
+                value = out[name]
+                if isinstance(value, RealmObject | list | dict):
+                    out[name] = self._plain(value, depth)
+            return out
+        out = {}
+        for name, scalar in steps:
             values = cells.get(name)
             if values is not None and scalar:
                 out[name] = values[row]  # obj[name], without the call
@@ -413,13 +425,15 @@ class RealmFile:
             out[name] = value
         return out
 
-    def _dict_plan(self, table: TableInfo) -> list[tuple[str, bool]]:
+    def _dict_plan(self, table: TableInfo) -> tuple[list[tuple[str, bool]], list[str]]:
         """Per property: whether its values are plain already (scalars), or may
-        hold objects, lists or dicts that to_dict() has to convert."""
-        plan = [
+        hold objects, lists or dicts that to_dict() has to convert; and the
+        names of the latter."""
+        steps = [
             (c.name, c.collection is None and c.col_type not in _OBJECT_TYPES)
             for c in table.columns
         ]
+        plan = steps, [name for name, scalar in steps if not scalar]
         self._dict_plans[table.key] = plan
         return plan
 
