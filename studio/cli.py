@@ -5,6 +5,8 @@
     studio import-csv REALM CLASS FILE.csv [--batch N] [--update] [--primary-key NAME]
     studio convert SRC DST [--force]       Realm Core file -> editable studio realm
     studio demo-realm [PATH]               (re)generate the demo realm
+    studio demo [--screenshot OUT.png]     a local server, two chat clients, the Studio watching
+    studio --connect URL                   the Studio's server window (log in, live dashboard)
 
 ``studio`` alone prints this help for now; the Studio issue makes it open the
 greeting window and ``studio PATH`` a realm browser, which is why a first argument
@@ -34,9 +36,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
-COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server")
+COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server", "demo")
 DEFAULT_DEMO_PATH = "demo.realm"
-_GUI_OPTIONS = ("--class", "--query", "--screenshot", "--read-only", "--theme")
+_GUI_OPTIONS = ("--class", "--query", "--screenshot", "--read-only", "--theme", "--connect")
 
 
 class CliError(Exception):
@@ -482,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Parsed by the server itself (see docs/server.md); listed here for --help.
     sub.add_parser("server", help="run the object server (studio server --help)", add_help=False)
+    # Parsed by studio.ui.demo (it needs the GUI extra); listed here for --help.
+    sub.add_parser("demo", help="a local server, two simulated chat clients and the Studio's "
+                   "live dashboard (studio demo --help)", add_help=False)
     return parser
 
 
@@ -497,6 +502,8 @@ def _open_in_studio(argv: list[str]) -> int:
                         help="render offscreen, write the window as a PNG and exit")
     parser.add_argument("--read-only", action="store_true", help="open the files read-only")
     parser.add_argument("--theme", choices=("light", "dark", "system"), help="colour theme")
+    parser.add_argument("--connect", metavar="URL",
+                        help="open the server window for an object server (log in there)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -516,7 +523,25 @@ def _open_in_studio(argv: list[str]) -> int:
         screenshot=args.screenshot,
         read_only=args.read_only,
         theme_mode=args.theme,
+        connect=args.connect,
     )
+
+
+def _run_demo(argv: list[str]) -> int:
+    """``studio demo ...``: parsed by :mod:`studio.ui.demo` (the GUI extra is needed)."""
+    from studio.ui.demo import parse_args
+
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error (argparse printed it)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    try:
+        from studio.ui.app import run_demo
+    except ImportError as exc:
+        _error(f"the demo needs the GUI extra (PySide6, qasync): {exc}. "
+               "Install it with: pip install 'studio[gui]'", "demo")
+        return EXIT_USAGE
+    return run_demo(args.screenshot, tab=args.tab, wait=args.wait, theme_mode=args.theme)
 
 
 def _run_server(argv: list[str]) -> int:
@@ -563,6 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "server":
         return _run_server(arguments[1:])
+    if arguments and arguments[0] == "demo":
+        return _run_demo(arguments[1:])
     if not arguments or arguments[0] in _GUI_OPTIONS or (
         not arguments[0].startswith("-") and arguments[0] not in COMMANDS
     ):

@@ -332,7 +332,7 @@ class SyncConnection:
             realm=grant.path,
             user=user,
             client=ident,
-            level=grant.level.label,
+            access=grant.level.label,
         )
         ctx.bus.publish(
             "session_bound",
@@ -341,7 +341,7 @@ class SyncConnection:
             realm=grant.path,
             user=user,
             client=ident,
-            level=grant.level.label,
+            access=grant.level.label,
         )
 
     def _reject(self, session: int, code: ErrorCode, message: str) -> None:

@@ -44,8 +44,10 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "event": record.getMessage(),
-            **record_fields(record),
         }
+        for key, value in record_fields(record).items():
+            # A field never hides the line's own time/level/event.
+            line[f"{key}_" if key in line else key] = value
         if record.name != LOGGER.name:
             line["logger"] = record.name
         return json.dumps(line, default=str, separators=(",", ":"))

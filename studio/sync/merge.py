@@ -36,6 +36,7 @@ from studio.core.instructions import (
     DictSet,
     EraseObject,
     Instruction,
+    Link,
     ListErase,
     ListInsert,
     ListMove,
@@ -338,6 +339,128 @@ def _pair(a: Any, b: Any, a_first: bool) -> tuple[Instruction | None, Instructio
     return _adjust(a, b, a_first), _adjust(b, a, not a_first)
 
 
+# --------------------------------------------------------------------------- links
+
+_LINK_WRITERS: Final = (SetValue, DictSet, ListSet, ListInsert, SetInsert, SetErase)
+
+
+def _object_key(ins: Any) -> Hashable:
+    return (ins.class_name, value_key(ins.primary_key))
+
+
+def _link_target(ins: Any) -> Hashable | None:
+    """The object ``ins`` writes a link to, if it writes a Link value."""
+    if type(ins) in _LINK_WRITERS:
+        value = ins.value
+        if type(value) is Link:
+            return (value.class_name, value_key(value.primary_key))
+    return None
+
+
+def _against_erase(ins: Any) -> tuple[list[Instruction], list[Instruction]]:
+    """``ins`` writes a link to an object that a concurrent EraseObject removes.
+
+    Erasing an object removes the links to it (to-one links and dictionary
+    values become null, list and set entries disappear, as in Realm and the
+    store). Returns ``(ins', explicit)``: ``ins'`` to apply after the erase,
+    with the effect the erase's cascade has on ``ins`` where ``ins`` came
+    first; and the list entries ``ins`` created, which the erase must remove
+    explicitly on that side. The explicit ListErase goes into the erasing
+    changeset, so the writing side's later instructions on that element are
+    transformed against it (dropped, or shifted), exactly as if its own store
+    had recorded the removal. (Without this rule, an erase-and-recreate of
+    the target leaves a link to the new object on one replica only.)
+    """
+    t = type(ins)
+    if t is SetValue or t is DictSet:
+        return [_rebuild(ins, "value", None)], []
+    if t is ListInsert:
+        return [], [ListErase(ins.class_name, ins.primary_key, ins.path, ins.index)]
+    if t is ListSet:
+        erase = ListErase(ins.class_name, ins.primary_key, ins.path, ins.index)
+        return [erase], [erase]
+    return [], []  # SetInsert / SetErase of the link: the cascade leaves nothing
+
+
+_Item = tuple[Hashable, Any, int]
+"""An instruction in a merged group: (object key, instruction, original position)."""
+
+
+def _cross(a: _Item, b: _Item, a_first: bool) -> tuple[list[_Item], list[_Item]]:
+    """Transform one instruction of each side in a merged group (see
+    :func:`_link_groups`): same object as usual; different objects only
+    interact when one writes a link to the object the other erases."""
+    ka, ia, na = a
+    kb, ib, nb = b
+    if ka == kb:
+        a2, b2 = _pair(ia, ib, a_first)
+        return ([] if a2 is None else [(ka, a2, na)]), ([] if b2 is None else [(kb, b2, nb)])
+    if type(ib) is EraseObject and _link_target(ia) == kb:
+        rest, explicit = _against_erase(ia)
+        return [(ka, i, na) for i in rest], [*((ka, e, nb) for e in explicit), b]
+    if type(ia) is EraseObject and _link_target(ib) == ka:
+        rest, explicit = _against_erase(ib)
+        return [*((kb, e, na) for e in explicit), a], [(kb, i, nb) for i in rest]
+    return [a], [b]
+
+
+def _one_vs_many(a: _Item, bs: list[_Item], a_first: bool) -> tuple[list[_Item], list[_Item]]:
+    if len(bs) == 1:
+        return _cross(a, bs[0], a_first)
+    current = [a]
+    out: list[_Item] = []
+    for n, b in enumerate(bs):
+        if not current:
+            out.extend(bs[n:])
+            break
+        current, b_out = _many_vs_one(current, b, a_first)
+        out.extend(b_out)
+    return current, out
+
+
+def _many_vs_one(items: list[_Item], b: _Item, a_first: bool) -> tuple[list[_Item], list[_Item]]:
+    if len(items) == 1:
+        return _cross(items[0], b, a_first)
+    current = [b]
+    out: list[_Item] = []
+    for n, a in enumerate(items):
+        if not current:
+            out.extend(items[n:])
+            break
+        a_out, current = _one_vs_many(a, current, a_first)
+        out.extend(a_out)
+    return out, current
+
+
+def _link_groups(
+    ours: Sequence[Instruction],
+    theirs: Sequence[Instruction],
+    our_keys: list[Hashable],
+    their_keys: list[Hashable],
+) -> dict[Hashable, Hashable]:
+    """Buckets to merge: a link written on one side to an object erased on the
+    other ties the link holder's bucket to the erased object's, so the two
+    meet in the same grid (in the right order). Returns bucket -> representative."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(key: Hashable) -> Hashable:
+        while parent.get(key, key) != key:
+            key = parent[key]
+        return key
+
+    for writers, writer_keys, erasers in ((ours, our_keys, theirs), (theirs, their_keys, ours)):
+        erased = {_object_key(i) for i in erasers if type(i) is EraseObject}
+        if not erased:
+            continue
+        for ins, key in zip(writers, writer_keys, strict=True):
+            target = _link_target(ins)
+            if target in erased and target != key:
+                root_a, root_b = find(key), find(target)
+                if root_a != root_b:
+                    parent[root_a] = root_b
+    return {key: find(key) for key in parent}
+
+
 # --------------------------------------------------------------------------- sequences
 
 
@@ -360,20 +483,34 @@ def transform_instructions(
     """
     if not ours or not theirs:
         return list(ours), list(theirs)
+    our_keys = [_bucket(i) for i in ours]
+    their_keys = [_bucket(i) for i in theirs]
+    merged = _link_groups(ours, theirs, our_keys, their_keys)
     their_groups: dict[Hashable, list[int]] = {}
-    for n, ins in enumerate(theirs):
-        their_groups.setdefault(_bucket(ins), []).append(n)
+    for n, key in enumerate(their_keys):
+        their_groups.setdefault(merged.get(key, key), []).append(n)
     our_groups: dict[Hashable, list[int]] = {}
-    for n, ins in enumerate(ours):
-        key = _bucket(ins)
-        if key in their_groups:
-            our_groups.setdefault(key, []).append(n)
+    for n, key in enumerate(our_keys):
+        group = merged.get(key, key)
+        if group in their_groups:
+            our_groups.setdefault(group, []).append(n)
     if not our_groups:
         return list(ours), list(theirs)
-    out_ours: list[Instruction | None] = list(ours)
-    out_theirs: list[Instruction | None] = list(theirs)
-    for key, our_indexes in our_groups.items():
-        their_indexes = their_groups[key]
+    # Each original position maps to what it became: usually one instruction
+    # or none; an EraseObject in a merged group may gain explicit list erases.
+    out_ours: list[list[Instruction]] = [[i] for i in ours]
+    out_theirs: list[list[Instruction]] = [[i] for i in theirs]
+    roots = set(merged.values())
+    for group, our_indexes in our_groups.items():
+        their_indexes = their_groups[group]
+        if group in roots:
+            _transform_merged_group(
+                ours, theirs, our_keys, their_keys, our_indexes, their_indexes,
+                ours_first, out_ours, out_theirs,
+            )  # fmt: skip
+            continue
+        # One object (or schema item): the plain grid, one instruction in,
+        # at most one out.
         column: list[Instruction | None] = [theirs[j] for j in their_indexes]
         for n in our_indexes:
             current: Instruction | None = ours[n]
@@ -383,13 +520,36 @@ def transform_instructions(
                 current, column[k] = _pair(current, theirs_k, ours_first)
                 if current is None:
                     break
-            out_ours[n] = current
+            out_ours[n] = [] if current is None else [current]
         for k, j in enumerate(their_indexes):
-            out_theirs[j] = column[k]
+            item = column[k]
+            out_theirs[j] = [] if item is None else [item]
     return (
-        [i for i in out_ours if i is not None],
-        [i for i in out_theirs if i is not None],
+        [i for items in out_ours for i in items],
+        [i for items in out_theirs for i in items],
     )
+
+
+def _transform_merged_group(
+    ours: Sequence[Instruction],
+    theirs: Sequence[Instruction],
+    our_keys: list[Hashable],
+    their_keys: list[Hashable],
+    our_indexes: list[int],
+    their_indexes: list[int],
+    ours_first: bool,
+    out_ours: list[list[Instruction]],
+    out_theirs: list[list[Instruction]],
+) -> None:
+    """The grid for a group where links meet erases: instructions may expand."""
+    column: list[_Item] = [(their_keys[j], theirs[j], j) for j in their_indexes]
+    for n in our_indexes:
+        result, column = _one_vs_many((our_keys[n], ours[n], n), column, ours_first)
+        out_ours[n] = [ins for _, ins, _ in result]
+    for j in their_indexes:
+        out_theirs[j] = []
+    for _, ins, j in column:
+        out_theirs[j].append(ins)
 
 
 def _with_instructions(changeset: Changeset, instructions: list[Instruction]) -> Changeset:

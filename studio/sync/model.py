@@ -20,6 +20,10 @@ object, EraseObject of a missing one, SetInsert of a present value, SetErase
 of an absent one, DictErase of a missing key, Clear of a missing container.
 AddInteger on null or a non-integer does nothing; on an integer it wraps at
 64 bits.
+
+Erasing an object removes the links to it, as the store (and Realm) does:
+to-one links and dictionary values become null, list and set entries
+disappear. Writing a link to an object that does not exist is an error.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from studio.core.instructions import (
     DictSet,
     EraseObject,
     Instruction,
+    Link,
     ListErase,
     ListInsert,
     ListMove,
@@ -51,7 +56,7 @@ from studio.core.instructions import (
 )
 from studio.core.instructions import Set as SetValue
 from studio.sync.errors import ModelError
-from studio.sync.values import is_int, value_key, wrap_int64
+from studio.sync.values import is_int, same_value, value_key, wrap_int64
 
 ObjectKey = tuple[str, Hashable]
 
@@ -91,8 +96,36 @@ def apply(state: State, changeset: Changeset | Iterable[Instruction]) -> State:
     return state
 
 
-def _new_value(value: Any) -> Any:
-    return {} if value is EMBEDDED else value
+def _new_value(state: State, value: Any) -> Any:
+    if value is EMBEDDED:
+        return {}
+    if (
+        type(value) is Link
+        and (value.class_name, value_key(value.primary_key)) not in state.objects
+    ):
+        # A correct merge never writes a link to an object that is gone (a
+        # concurrent erase turns such writes into their cascade's effect).
+        raise ModelError(f"link to {value.class_name}[{value.primary_key!r}], which does not exist")
+    return value
+
+
+def _unlink(value: Any, target: Link) -> Any:
+    """Remove links to ``target`` inside ``value`` (in place), as erasing the
+    target does in Realm: to-one links and dictionary values become null, list
+    and set entries go away. Returns the replacement for ``value`` itself."""
+    t = type(value)
+    if t is Link:
+        return None if same_value(value, target) else value
+    if t is dict or t is Dictionary:
+        for name, v in value.items():
+            value[name] = _unlink(v, target)
+    elif t is list:
+        value[:] = [
+            _unlink(v, target) for v in value if not (type(v) is Link and same_value(v, target))
+        ]
+    elif t is SetCollection:
+        value.pop(value_key(target), None)
+    return value
 
 
 def _walk(obj: dict[str, Any], path: Path) -> Any:
@@ -188,9 +221,11 @@ def apply_instruction(state: State, ins: Instruction) -> None:
             if key not in state.objects:
                 state.objects[key] = {}
                 state.primary_keys[key] = ins.primary_key
-        else:
-            state.objects.pop(key, None)
+        elif state.objects.pop(key, None) is not None:
             state.primary_keys.pop(key, None)
+            target = Link(ins.class_name, ins.primary_key)
+            for other in state.objects.values():
+                _unlink(other, target)
         return
     if isinstance(ins, AddClass):
         old_class = state.classes.get(ins.class_name)
@@ -207,20 +242,20 @@ def apply_instruction(state: State, ins: Instruction) -> None:
         return
     obj = _object(state, ins)
     if isinstance(ins, SetValue):
-        _set_at(obj, ins.path, _new_value(ins.value))
+        _set_at(obj, ins.path, _new_value(state, ins.value))
     elif isinstance(ins, AddInteger):
         _add_at(obj, ins.path, ins.delta)
     elif isinstance(ins, ListInsert):
         lst = _container(obj, ins.path, list, True)
         if not 0 <= ins.index <= len(lst):
             raise ModelError(f"insert at {ins.index} into a list of {len(lst)}")
-        lst.insert(ins.index, _new_value(ins.value))
+        lst.insert(ins.index, _new_value(state, ins.value))
     elif isinstance(ins, ListSet | ListErase):
         lst = _container(obj, ins.path, list, True)
         if not 0 <= ins.index < len(lst):
             raise ModelError(f"index {ins.index} out of range ({len(lst)})")
         if isinstance(ins, ListSet):
-            lst[ins.index] = _new_value(ins.value)
+            lst[ins.index] = _new_value(state, ins.value)
         else:
             del lst[ins.index]
     elif isinstance(ins, ListMove):
@@ -241,11 +276,11 @@ def apply_instruction(state: State, ins: Instruction) -> None:
         members = _container(obj, ins.path, SetCollection, isinstance(ins, SetInsert))
         member = value_key(ins.value)
         if isinstance(ins, SetInsert):
-            members.setdefault(member, ins.value)
+            members.setdefault(member, _new_value(state, ins.value))
         elif members is not None:
             members.pop(member, None)
     elif isinstance(ins, DictSet):
-        _container(obj, ins.path, Dictionary, True)[ins.key] = _new_value(ins.value)
+        _container(obj, ins.path, Dictionary, True)[ins.key] = _new_value(state, ins.value)
     elif isinstance(ins, DictErase):
         entries = _container(obj, ins.path, Dictionary, False)
         if entries is not None:

@@ -5,6 +5,8 @@ The ``studio`` command calls :func:`run`::
     studio                                  -> run()                      greeting window
     studio PATH... [--class C] [--query Q]  -> run([PATH...], class_name=C, query=Q)
     studio ... --screenshot OUT.png         -> run(..., screenshot="OUT.png")  offscreen, exit 0
+    studio --connect URL                    -> run(connect=URL)           server window
+    studio demo [--screenshot OUT.png]      -> run_demo(...)              server + clients + window
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class StudioWindows(QObject):
         self.recent = recent or RecentFiles()
         self.demo_path = demo_path
         self.browsers: list[RealmBrowser] = []
+        self.servers: list[QWidget] = []  # server windows (studio.ui.server.ServerWindow)
         self.greeting: GreetingWindow | None = None
         self.last_error = ""
 
@@ -67,6 +70,18 @@ class StudioWindows(QObject):
         self.greeting.show()
         self.greeting.raise_()
         return self.greeting
+
+    def show_server(self, url: str = "") -> QWidget:
+        """A server window with its login form (``url`` prefilled when given)."""
+        from studio.ui.server import ServerWindow
+
+        window = ServerWindow(url, manager=self)
+        self.servers.append(window)
+        window.windowClosed.connect(lambda w: self.servers.remove(w) if w in self.servers
+                                    else None)
+        window.show()
+        window.raise_()
+        return window
 
     def report(self, text: str) -> None:
         """An error with no window of its own: shown in the greeting window (or stderr)."""
@@ -173,12 +188,14 @@ class StudioWindows(QObject):
         return self.open_path(path)
 
     def windows(self) -> list[QWidget]:
-        out: list[QWidget] = list(self.browsers)
+        out: list[QWidget] = list(self.browsers) + list(self.servers)
         if self.greeting is not None and not self.greeting.isHidden():
             out.insert(0, self.greeting)
         return out
 
     def close_all(self) -> None:
+        for server in list(self.servers):
+            server.close()
         for browser in list(self.browsers):
             browser.close()
         if self.greeting is not None:
@@ -226,20 +243,24 @@ def run(
     screenshot: str | os.PathLike[str] | None = None,
     read_only: bool = False,
     theme_mode: str | None = None,
+    connect: str | None = None,
 ) -> int:
     """Run the Studio; returns the process exit code.
 
     No ``paths``: the greeting window. With paths: a browser per file, showing
     ``class_name`` filtered by ``query`` when given. ``screenshot``: render the window
     offscreen, write the PNG, close everything and return 0 (1 when a file could not be
-    opened, with the reason on stderr).
+    opened, with the reason on stderr). ``connect``: a server window for that URL (its login
+    form; ``http://user@host:port`` prefills the username).
     """
     app = ensure_application(offscreen=screenshot is not None)
     mode = theme_mode or str(settings().value("theme", "system"))
     theme.apply(mode if mode in theme.MODES else "system", app)
     manager = StudioWindows()
     window: QWidget | None = None
-    if paths:
+    if connect is not None:
+        window = manager.show_server(connect)
+    elif paths:
         opened = [manager.open_path(str(p), read_only=read_only, class_name=class_name,
                                     query=query) for p in paths]
         if screenshot is not None and any(b is None for b in opened):
@@ -263,6 +284,15 @@ def run(
             manager.close_all()
         return 0
     return _exec(app, manager)
+
+
+def run_demo(screenshot: str | os.PathLike[str] | None = None, *, tab: str = "Dashboard",
+             wait: float = 6.0, theme_mode: str | None = None) -> int:
+    """``studio demo``: a local server subprocess, two simulated chat clients and the server
+    window on them (see :mod:`studio.ui.demo`); returns the exit code."""
+    from studio.ui import demo
+
+    return demo.run(screenshot, tab=tab, wait=wait, theme_mode=theme_mode)
 
 
 def _exec(app: QApplication, manager: StudioWindows) -> int:
@@ -291,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--screenshot", help="write a PNG of the window and exit")
     parser.add_argument("--read-only", action="store_true", help="open without write access")
     parser.add_argument("--theme", choices=theme.MODES, help="light, dark or system palette")
+    parser.add_argument("--connect", metavar="URL", help="open the server window for URL")
     args = parser.parse_args(argv)
     return run(args.paths, class_name=args.class_name, query=args.query,
-               screenshot=args.screenshot, read_only=args.read_only, theme_mode=args.theme)
+               screenshot=args.screenshot, read_only=args.read_only, theme_mode=args.theme,
+               connect=args.connect)

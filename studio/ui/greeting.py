@@ -1,8 +1,8 @@
 """The greeting window (object name ``greetingWindow``): what ``studio`` opens first.
 
 Open realm files, reopen a recent one (missing files are marked), create a new realm
-(empty, or from a schema JSON file), or open the demo realm. Errors appear in the
-window's message bar, never as a crash.
+(empty, or from a schema JSON file), open the demo realm, or connect to an object
+server. Errors appear in the window's message bar, never as a crash.
 """
 
 from __future__ import annotations
@@ -80,12 +80,14 @@ class GreetingWindow(QWidget):
                                           self.new_from_schema_dialog, "Ctrl+Shift+N")
         self.demo_button = self._button("Open the demo realm", "demoButton", self.open_demo,
                                         "Ctrl+D")
-        for button in (self.open_button, self.new_button, self.schema_button, self.demo_button):
+        self.connect_button = self._button("Connect to server…", "connectServerButton",
+                                           self.connect_to_server, "Ctrl+K")
+        for button in (self.open_button, self.new_button, self.schema_button, self.demo_button,
+                       self.connect_button):
             button.setMinimumWidth(220)
             button.setMinimumHeight(34)
             actions.addWidget(button)
         actions.addStretch(1)
-        # "Connect to server" comes with the server window; until then it is not offered.
 
         recent_box = QVBoxLayout()
         columns.addLayout(recent_box, 1)
@@ -181,3 +183,7 @@ class GreetingWindow(QWidget):
 
     def open_demo(self) -> None:
         self.manager.open_demo()
+
+    def connect_to_server(self) -> None:
+        """The server window's login form (URL and username as last time)."""
+        self.manager.show_server()

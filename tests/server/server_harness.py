@@ -99,11 +99,28 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> str:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "studio.server", "--data", str(self.data), "--port", "0",
-             "--admin-password", ADMIN_PASSWORD, "--scrypt-n", str(FAST_SCRYPT),
-             "--log-level", "warning", *self.extra],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "studio.server",
+                "--data",
+                str(self.data),
+                "--port",
+                "0",
+                "--admin-password",
+                ADMIN_PASSWORD,
+                "--scrypt-n",
+                str(FAST_SCRYPT),
+                "--log-level",
+                "warning",
+                *self.extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -143,7 +160,9 @@ async def call(
 
 
 async def login(url: str, username: str, password: str) -> str:
-    status, body = await call(url, "POST", "/auth/login", {"username": username, "password": password})
+    status, body = await call(
+        url, "POST", "/auth/login", {"username": username, "password": password}
+    )
     assert status == 200, body
     return str(body["access_token"])
 
@@ -153,14 +172,21 @@ async def admin_token(url: str) -> str:
 
 
 async def make_user(url: str, admin: str, username: str, password: str = "pw") -> str:
-    status, body = await call(url, "POST", "/admin/users", {"username": username, "password": password}, admin)
+    status, body = await call(
+        url, "POST", "/admin/users", {"username": username, "password": password}, admin
+    )
     assert status == 201, body
     return await login(url, username, password)
 
 
 async def grant(url: str, admin: str, path: str, username: str, level: str) -> None:
-    status, body = await call(url, "PUT", "/admin/permissions",
-                              {"path": path, "username": username, "level": level}, admin)  # fmt: skip
+    status, body = await call(
+        url,
+        "PUT",
+        "/admin/permissions",
+        {"path": path, "username": username, "level": level},
+        admin,
+    )
     assert status == 200, body
 
 
@@ -213,7 +239,9 @@ class RawClient:
 
     _clock = 0
 
-    def __init__(self, url: str, token: str, path: str, name: str = "c") -> None:
+    def __init__(
+        self, url: str, token: str, path: str, name: str = "c", *, batched: bool = False
+    ) -> None:
         self.url = url
         self.token = token
         self.path = path
@@ -232,10 +260,20 @@ class RawClient:
         self.closed = False
         self.applied = 0
         self.progress = Progress()
+        self.batched = batched
+        """Upload like studio.sync.client: one upload in flight at a time
+        (everything committed meanwhile goes in the next one). Otherwise every
+        commit is uploaded at once, as ClientConnection.commit does."""
+        self.in_flight = 0
 
     async def connect(self) -> RawClient:
-        self.ws = await connect(ws_url(self.url), subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)],
-                                max_size=None, compression=None, open_timeout=30)  # fmt: skip
+        self.ws = await connect(
+            ws_url(self.url),
+            subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)],
+            max_size=None,
+            compression=None,
+            open_timeout=30,
+        )
         self.conn = ClientConnection()
         self.session += 1
         self.bound = False
@@ -259,6 +297,7 @@ class RawClient:
                 for event in events:
                     if isinstance(event, Bound):
                         self.bound = True
+                        self.in_flight = self.history.latest_client_version
                     elif isinstance(event, RemoteChanges):
                         for changeset in event.changesets:
                             model.apply(self.state, changeset)
@@ -270,6 +309,7 @@ class RawClient:
                         self.caught_up = event.caught_up
                     elif isinstance(event, SessionError | ConnectionFailed):
                         self.errors.append(event)
+                self._upload_next()
                 await self._send()
                 self.progress.notify()
                 ANY_CLIENT.notify()
@@ -288,26 +328,52 @@ class RawClient:
         """A local write: applied to the replica, queued, uploaded when bound."""
         instructions = tuple(instructions)
         model.apply(self.state, instructions)
-        changeset = Changeset(self.history.client_file_ident, self.history.latest_client_version + 1,
-                              0, self._next_time(), instructions)  # fmt: skip
-        if self.conn is not None and not self.closed:
+        changeset = Changeset(
+            self.history.client_file_ident,
+            self.history.latest_client_version + 1,
+            0,
+            self._next_time(),
+            instructions,
+        )
+        if self.conn is not None and not self.closed and not self.batched:
             queued = self.conn.commit(self.session, changeset)
             await self._send()
             return queued
-        return self.history.add_local(changeset)
+        queued = self.history.add_local(changeset)
+        if self.conn is not None and not self.closed:
+            self._upload_next()
+            await self._send()
+        return queued
+
+    def _upload_next(self) -> None:
+        if not self.batched or not self.bound or self.closed or self.conn is None:
+            return
+        history = self.history
+        if history.pending and history.last_acked_client_version >= self.in_flight:
+            self.conn.upload_pending(self.session)
+            self.in_flight = history.latest_client_version
 
     async def wait_bound(self, timeout: float = 10) -> None:
-        await until(lambda: self.bound or bool(self.errors), timeout, f"{self.name} bound",
-                    self.progress)
+        await until(
+            lambda: self.bound or bool(self.errors), timeout, f"{self.name} bound", self.progress
+        )
         assert self.bound, self.errors
 
     async def wait_uploaded(self, timeout: float = 20) -> None:
-        await until(lambda: not self.history.pending, timeout, f"{self.name} uploads acknowledged",
-                    self.progress)
+        await until(
+            lambda: not self.history.pending,
+            timeout,
+            f"{self.name} uploads acknowledged",
+            self.progress,
+        )
 
     async def wait_version(self, version: int, timeout: float = 20) -> None:
-        await until(lambda: self.server_version >= version, timeout, f"{self.name} at {version}",
-                    self.progress)
+        await until(
+            lambda: self.server_version >= version,
+            timeout,
+            f"{self.name} at {version}",
+            self.progress,
+        )
 
     async def sync(self, server_version: int | None = None, timeout: float = 20) -> None:
         await self.wait_uploaded(timeout)
@@ -338,4 +404,3 @@ class RawClient:
         if self.conn is not None:
             self.conn.connection_lost()
         self.closed = True
-

@@ -25,9 +25,12 @@ PATH = "/shared/crash"
 async def history(url: str, token: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     while True:
-        status, page = await call(url, "GET",
-                                  f"/admin/realms/history?path={PATH}&since={len(out)}&limit=1000",
-                                  token=token)  # fmt: skip
+        status, page = await call(
+            url,
+            "GET",
+            f"/admin/realms/history?path={PATH}&since={len(out)}&limit=1000",
+            token=token,
+        )
         assert status == 200, page
         out.extend(page["changesets"])
         if len(page["changesets"]) < 1000:
@@ -49,8 +52,7 @@ def test_sigkill_while_uploading_loses_nothing_acknowledged(tmp_path: Path) -> N
                 # Upload continuously; kill the server in the middle of it.
                 target = client.acked + 40
                 while client.acked < target:
-                    await client.commit([*item(client.history.latest_client_version, "x"),
-                                         *bump()])  # fmt: skip
+                    await client.commit([*item(client.history.latest_client_version, "x"), *bump()])
                     bumps += 1
                     await asyncio.sleep(0.001)
                 for _ in range(30):  # a burst the server is still working on ...
@@ -70,8 +72,10 @@ def test_sigkill_while_uploading_loses_nothing_acknowledged(tmp_path: Path) -> N
                 ident = client.history.client_file_ident
                 stored = [c for c in await history(url, token) if c["origin_file_ident"] == ident]
                 versions = [c["client_version"] for c in stored]
-                print(f"cycle {cycle}: acknowledged {acknowledged}, stored up to {max(versions)}, "
-                      f"latest local {client.history.latest_client_version}")
+                print(
+                    f"cycle {cycle}: acknowledged {acknowledged}, stored up to {max(versions)}, "
+                    f"latest local {client.history.latest_client_version}"
+                )
                 assert len(versions) == len(set(versions)), "a changeset was stored twice"
                 assert set(range(1, acknowledged + 1)) <= set(versions), (
                     f"cycle {cycle}: acknowledged up to {acknowledged}, stored {versions[-5:]}"

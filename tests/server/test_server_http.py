@@ -26,40 +26,54 @@ def test_health_metrics_login_refresh(tmp_path: Path) -> None:
             assert status == 200 and health["status"] == "ok"
             assert health["version"] and health["uptime_s"] >= 0
 
-            status, tokens = await call(url, "POST", "/auth/login",
-                                        {"username": "admin", "password": ADMIN_PASSWORD})  # fmt: skip
+            status, tokens = await call(
+                url, "POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD}
+            )
             assert status == 200
             assert tokens["user"] == {"username": "admin", "is_admin": True}
             assert tokens["expires_in"] == 900
             assert tokens["access_token"].count(".") == 1
 
-            status, err = await call(url, "POST", "/auth/login",
-                                     {"username": "admin", "password": "wrong"})  # fmt: skip
+            status, err = await call(
+                url, "POST", "/auth/login", {"username": "admin", "password": "wrong"}
+            )
             assert status == 401 and err["error"]["code"] == "bad_credentials"
-            status, err = await call(url, "POST", "/auth/login",
-                                     {"username": "nobody", "password": "x"})  # fmt: skip
+            status, err = await call(
+                url, "POST", "/auth/login", {"username": "nobody", "password": "x"}
+            )
             assert status == 401 and err["error"]["code"] == "bad_credentials"
             status, err = await call(url, "POST", "/auth/login", ["not", "an", "object"])
             assert status == 400 and err["error"]["code"] == "bad_request"
 
-            status, again = await call(url, "POST", "/auth/refresh",
-                                       {"refresh_token": tokens["refresh_token"]})  # fmt: skip
+            status, again = await call(
+                url, "POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]}
+            )
             assert status == 200 and again["user"]["username"] == "admin"
             status, _ = await call(url, "GET", "/admin/users", token=again["access_token"])
             assert status == 200
             # An access token is not a refresh token, and a forged one fails.
-            status, err = await call(url, "POST", "/auth/refresh",
-                                     {"refresh_token": tokens["access_token"]})  # fmt: skip
+            status, err = await call(
+                url, "POST", "/auth/refresh", {"refresh_token": tokens["access_token"]}
+            )
             assert status == 401 and err["error"]["code"] == "invalid_token"
-            forged = tokens["refresh_token"][:-3] + ("AAA" if tokens["refresh_token"][-3:] != "AAA" else "BBB")
+            forged = tokens["refresh_token"][:-3] + (
+                "AAA" if tokens["refresh_token"][-3:] != "AAA" else "BBB"
+            )
             status, err = await call(url, "POST", "/auth/refresh", {"refresh_token": forged})
             assert status == 401 and err["error"]["code"] == "invalid_token"
 
             status, text = await call(url, "GET", "/metrics")
             assert status == 200
-            for name in ("studio_connections", "studio_sessions", "studio_uploads_total",
-                         "studio_downloads_total", "studio_bytes_in_total", "studio_bytes_out_total",
-                         "studio_merge_seconds", "studio_realms"):  # fmt: skip
+            for name in (
+                "studio_connections",
+                "studio_sessions",
+                "studio_uploads_total",
+                "studio_downloads_total",
+                "studio_bytes_in_total",
+                "studio_bytes_out_total",
+                "studio_merge_seconds",
+                "studio_realms",
+            ):
                 assert f"# TYPE {name} " in text, name
             assert 'studio_logins_total{result="ok"} 1' in text
             assert 'studio_logins_total{result="bad_credentials"} 2' in text
@@ -92,16 +106,19 @@ def test_admin_users_api(tmp_path: Path) -> None:
             status, err = await call(url, "GET", "/admin/users")
             assert status == 401 and err["error"]["code"] == "unauthorized"
 
-            status, user = await call(url, "POST", "/admin/users",
-                                      {"username": "ann", "password": "secret"}, admin)  # fmt: skip
+            status, user = await call(
+                url, "POST", "/admin/users", {"username": "ann", "password": "secret"}, admin
+            )
             assert status == 201
             assert user["username"] == "ann" and user["is_admin"] is False and not user["suspended"]
-            status, err = await call(url, "POST", "/admin/users",
-                                     {"username": "ann", "password": "x"}, admin)  # fmt: skip
+            status, err = await call(
+                url, "POST", "/admin/users", {"username": "ann", "password": "x"}, admin
+            )
             assert status == 409 and err["error"]["code"] == "exists"
             for bad in ("../x", "a/b", "", "x\n", "é"):
-                status, err = await call(url, "POST", "/admin/users",
-                                         {"username": bad, "password": "x"}, admin)  # fmt: skip
+                status, err = await call(
+                    url, "POST", "/admin/users", {"username": bad, "password": "x"}, admin
+                )
                 assert status == 400, bad
 
             ann = await login(url, "ann", "secret")
@@ -111,8 +128,9 @@ def test_admin_users_api(tmp_path: Path) -> None:
             # Password change: old password and old tokens stop working.
             status, _ = await call(url, "PATCH", "/admin/users/ann", {"password": "new"}, admin)
             assert status == 200
-            status, err = await call(url, "POST", "/auth/login",
-                                     {"username": "ann", "password": "secret"})  # fmt: skip
+            status, err = await call(
+                url, "POST", "/auth/login", {"username": "ann", "password": "secret"}
+            )
             assert status == 401
             status, err = await call(url, "GET", "/admin/connections", token=ann)
             assert status == 401 and err["error"]["code"] == "invalid_token"
@@ -121,8 +139,9 @@ def test_admin_users_api(tmp_path: Path) -> None:
             # Suspension: no login, no API.
             status, user = await call(url, "PATCH", "/admin/users/ann", {"suspended": True}, admin)
             assert status == 200 and user["suspended"] is True
-            status, err = await call(url, "POST", "/auth/login",
-                                     {"username": "ann", "password": "new"})  # fmt: skip
+            status, err = await call(
+                url, "POST", "/auth/login", {"username": "ann", "password": "new"}
+            )
             assert status == 403 and err["error"]["code"] == "suspended"
             status, _ = await call(url, "PATCH", "/admin/users/ann", {"suspended": False}, admin)
             assert status == 200
@@ -158,38 +177,72 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             admin = await admin_token(url)
             bob = await make_user(url, admin, "bob")
 
-            status, realm = await call(url, "POST", "/admin/realms", {"path": "/shared/notes"}, admin)
-            assert status == 201 and realm["path"] == "/shared/notes" and realm["server_version"] == 0
+            status, realm = await call(
+                url, "POST", "/admin/realms", {"path": "/shared/notes"}, admin
+            )
+            assert (
+                status == 201 and realm["path"] == "/shared/notes" and realm["server_version"] == 0
+            )
             status, err = await call(url, "POST", "/admin/realms", {"path": "/shared/notes"}, admin)
             assert status == 409
-            for bad in ("/shared/../x", "shared/x", "/shared//x", "/shared/x\x00", "/a/\u00e9",
-                        "/" + "x" * 300, "/u/bob"):  # fmt: skip
+            for bad in (
+                "/shared/../x",
+                "shared/x",
+                "/shared//x",
+                "/shared/x\x00",
+                "/a/\u00e9",
+                "/" + "x" * 300,
+                "/u/bob",
+            ):
                 status, err = await call(url, "POST", "/admin/realms", {"path": bad}, admin)
                 assert status == 400, (bad, err)
 
-            status, _ = await call(url, "PUT", "/admin/permissions",
-                                   {"path": "/shared/notes", "username": "bob", "level": "write"},
-                                   admin)  # fmt: skip
+            status, _ = await call(
+                url,
+                "PUT",
+                "/admin/permissions",
+                {"path": "/shared/notes", "username": "bob", "level": "write"},
+                admin,
+            )
             assert status == 200
-            status, err = await call(url, "PUT", "/admin/permissions",
-                                     {"path": "/shared/notes", "username": "bob", "level": "owner"},
-                                     admin)  # fmt: skip
+            status, err = await call(
+                url,
+                "PUT",
+                "/admin/permissions",
+                {"path": "/shared/notes", "username": "bob", "level": "owner"},
+                admin,
+            )
             assert status == 400
-            status, err = await call(url, "PUT", "/admin/permissions",
-                                     {"path": "/shared/notes", "username": "ghost", "level": "read"},
-                                     admin)  # fmt: skip
+            status, err = await call(
+                url,
+                "PUT",
+                "/admin/permissions",
+                {"path": "/shared/notes", "username": "ghost", "level": "read"},
+                admin,
+            )
             assert status == 404
-            status, perms = await call(url, "GET", "/admin/permissions?path=/shared/notes", token=admin)
+            status, perms = await call(
+                url, "GET", "/admin/permissions?path=/shared/notes", token=admin
+            )
             assert perms["permissions"] == [{"username": "bob", "level": "write"}]
             # bob is not an admin of /shared/notes ...
             status, _ = await call(url, "GET", "/admin/permissions?path=/shared/notes", token=bob)
             assert status == 403
             # ... but of his own realms he is: he may share them.
-            status, _ = await call(url, "PUT", "/admin/permissions",
-                                   {"path": "/~/diary", "username": "admin", "level": "read"}, bob)  # fmt: skip
+            status, _ = await call(
+                url,
+                "PUT",
+                "/admin/permissions",
+                {"path": "/~/diary", "username": "admin", "level": "read"},
+                bob,
+            )
             assert status == 200
-            status, perms = await call(url, "GET", "/admin/permissions?path=/u/bob/diary", token=bob)
-            assert status == 200 and perms["permissions"] == [{"username": "admin", "level": "read"}]
+            status, perms = await call(
+                url, "GET", "/admin/permissions?path=/u/bob/diary", token=bob
+            )
+            assert status == 200 and perms["permissions"] == [
+                {"username": "admin", "level": "read"}
+            ]
 
             client = await RawClient(url, bob, "/shared/notes", "bob").connect()
             await client.wait_bound()
@@ -209,19 +262,25 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             assert paths["/shared/notes"]["clients"] == 1
             assert paths["/u/bob/diary"]["owner"] == "bob"
 
-            status, history = await call(url, "GET",
-                                         "/admin/realms/history?path=/shared/notes&since=1&limit=5",
-                                         token=admin)  # fmt: skip
+            status, history = await call(
+                url, "GET", "/admin/realms/history?path=/shared/notes&since=1&limit=5", token=admin
+            )
             assert status == 200
             (entry,) = history["changesets"]
             assert entry["server_version"] == 2 and entry["user"] == "bob"
             assert entry["instructions"] == ["CreateObject Item[1]", "Set Item[1].name = 'hello'"]
-            status, _ = await call(url, "GET", "/admin/realms/history?path=/shared/notes&limit=x",
-                                   token=admin)  # fmt: skip
+            status, _ = await call(
+                url, "GET", "/admin/realms/history?path=/shared/notes&limit=x", token=admin
+            )
             assert status == 400
 
-            status, _ = await call(url, "DELETE", "/admin/permissions",
-                                   {"path": "/shared/notes", "username": "bob"}, admin)  # fmt: skip
+            status, _ = await call(
+                url,
+                "DELETE",
+                "/admin/permissions",
+                {"path": "/shared/notes", "username": "bob"},
+                admin,
+            )
             assert status == 204
             # Revoking ends bob's session at once.
             await asyncio.sleep(0.2)

@@ -31,8 +31,9 @@ PATH = "/shared/limits"
 LIMITS = Limits(max_message_size=64 * 1024, max_sessions=3, first_message_timeout=0.5)
 
 
-async def exchange(url: str, *frames: bytes | str, protocol: str | None = WEBSOCKET_SUBPROTOCOL,
-                   probe: bool = True) -> tuple[list[Any], bool]:  # fmt: skip
+async def exchange(
+    url: str, *frames: bytes | str, protocol: str | None = WEBSOCKET_SUBPROTOCOL, probe: bool = True
+) -> tuple[list[Any], bool]:
     """Send frames on a raw websocket, then a ping (when ``probe``: its pong
     says the server handled everything before it and kept the connection).
     Returns the decoded answers and whether the server closed the connection."""
@@ -40,8 +41,7 @@ async def exchange(url: str, *frames: bytes | str, protocol: str | None = WEBSOC
         frames = (*frames, encode_message(Ping(424242)))
     answers: list[Any] = []
     protocols = [Subprotocol(protocol)] if protocol else None
-    async with connect(ws_url(url), subprotocols=protocols, max_size=None,
-                       compression=None) as ws:  # fmt: skip
+    async with connect(ws_url(url), subprotocols=protocols, max_size=None, compression=None) as ws:
         for frame in frames:
             try:
                 await ws.send(frame)
@@ -84,15 +84,31 @@ def test_bad_frames_close_only_that_connection(tmp_path: Path) -> None:
                 ([msgpack.packb([1, 2, 3])], ErrorCode.BAD_SYNTAX),
                 ([msgpack.packb({"type": "hello", "session": 1})], ErrorCode.UNKNOWN_MESSAGE),
                 ([msgpack.packb({"type": "ping", "timestamp": "noon"})], ErrorCode.BAD_SYNTAX),
-                ([msgpack.packb({"type": "bind", "session": "x", "path": PATH, "token": token,
-                                 "client_file_ident": 0,
-                                 "cursors": {"server_version": 0, "client_version": 0}})],
-                 ErrorCode.BAD_SYNTAX),
-                ([encode_message(Upload(5, (), UploadProgress(0, 0)))], ErrorCode.BAD_SESSION_IDENT),
+                (
+                    [
+                        msgpack.packb(
+                            {
+                                "type": "bind",
+                                "session": "x",
+                                "path": PATH,
+                                "token": token,
+                                "client_file_ident": 0,
+                                "cursors": {"server_version": 0, "client_version": 0},
+                            }
+                        )
+                    ],
+                    ErrorCode.BAD_SYNTAX,
+                ),
+                (
+                    [encode_message(Upload(5, (), UploadProgress(0, 0)))],
+                    ErrorCode.BAD_SESSION_IDENT,
+                ),
                 ([b"\x00" * (LIMITS.max_message_size + 1)], ErrorCode.LIMITS_EXCEEDED),
-                ([encode_message(Bind(n, f"/~/r{n}", token)) for n in range(1, 5)],
-                 ErrorCode.LIMITS_EXCEEDED),
-            ]  # fmt: skip
+                (
+                    [encode_message(Bind(n, f"/~/r{n}", token)) for n in range(1, 5)],
+                    ErrorCode.LIMITS_EXCEEDED,
+                ),
+            ]
             for n, (frames, code) in enumerate(cases):
                 answers, closed = await exchange(url, *frames)
                 assert closed, (n, answers)

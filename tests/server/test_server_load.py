@@ -26,8 +26,10 @@ def test_200_clients_converge(tmp_path: Path) -> None:
             await first.sync()
             clients = [first]
             for start in range(1, CLIENTS, 50):
-                batch = [RawClient(url, token, PATH, f"c{n}")
-                         for n in range(start, min(start + 50, CLIENTS))]  # fmt: skip
+                batch = [
+                    RawClient(url, token, PATH, f"c{n}")
+                    for n in range(start, min(start + 50, CLIENTS))
+                ]
                 await asyncio.gather(*(c.connect() for c in batch))
                 clients.extend(batch)
             await asyncio.gather(*(c.wait_bound(timeout=60) for c in clients))

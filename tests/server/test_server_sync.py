@@ -62,7 +62,11 @@ def test_two_clients_converge_and_offline_edits_merge(tmp_path: Path) -> None:
                 _, listing = await call(server.url, "GET", "/admin/realms", token=admin)
                 (realm,) = [r for r in listing["realms"] if r["path"] == PATH]
                 assert realm["clients"] == 3
-                return int(realm["objects"]) if realm["state_version"] == realm["server_version"] else -1
+                return (
+                    int(realm["objects"])
+                    if realm["state_version"] == realm["server_version"]
+                    else -1
+                )
 
             for _ in range(200):
                 if await objects() == 3:
@@ -70,12 +74,17 @@ def test_two_clients_converge_and_offline_edits_merge(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
             assert await objects() == 3  # Item 1, Item 2, Counter c
 
-            status, history = await call(server.url, "GET", f"/admin/realms/history?path={PATH}", token=admin)
+            status, history = await call(
+                server.url, "GET", f"/admin/realms/history?path={PATH}", token=admin
+            )
             assert status == 200
             versions = [c["server_version"] for c in history["changesets"]]
             assert versions == list(range(1, len(versions) + 1))
-            assert any("Set Item[1].name = 'from a'" in text for ch in history["changesets"]
-                       for text in ch["instructions"])  # fmt: skip
+            assert any(
+                "Set Item[1].name = 'from a'" in text
+                for ch in history["changesets"]
+                for text in ch["instructions"]
+            )
             for client in (a, b, c):
                 await client.close()
 

@@ -57,6 +57,9 @@ SCHEMA: tuple[Instruction, ...] = (
     AddProperty(CLASS, "labels", "mixed<>"),
     AddProperty(CLASS, "props", "int{}"),
     AddProperty(CLASS, "objs", "Part{}", object_type="Part"),
+    AddProperty(CLASS, "refs", "Item[]", object_type=CLASS),
+    AddProperty(CLASS, "linkset", "Item<>", object_type=CLASS),
+    AddProperty(CLASS, "linkmap", "Item{}", object_type=CLASS),
     AddProperty("Part", "name", "string?"),
     AddProperty("Part", "count", "int?"),
     AddProperty("Part", "tags", "string[]"),
@@ -130,26 +133,46 @@ class Generator:
         if missing:
             options += [lambda: CreateObject(CLASS, rnd.choice(missing))] * 3
         if existing:
-            options += [lambda: EraseObject(CLASS, rnd.choice(existing))] * 2
+            options += [lambda: self._erase(state, rnd.choice(existing))] * 2
         options.append(lambda: rnd.choice(SCHEMA))
+        links = [Link(CLASS, pk) for pk in existing]
         for pk in existing:
             obj = state.get(CLASS, pk)
             assert obj is not None
-            options += self._object_options(pk, obj)
+            options += self._object_options(pk, obj, links)
         return options
+
+    def _erase(self, state: State, pk: int) -> Instruction:
+        """Deleting an object: a store records the removal of list entries that
+        link to it explicitly (they shift positions, which concurrent list
+        instructions must see); to-one links, set members and dictionary
+        values are left to the erase's cascade. So: erase the last such list
+        entry, or, when none is left, the object."""
+        target = Link(CLASS, pk)
+        for other in PKS:
+            obj = state.get(CLASS, other)
+            refs = (obj or {}).get("refs") or []
+            for i in range(len(refs) - 1, -1, -1):
+                if refs[i] == target:
+                    return ListErase(CLASS, other, ("refs",), i)
+        return EraseObject(CLASS, pk)
 
     # ------------------------------------------------------------------ per object
 
-    def _object_options(self, pk: int, obj: dict[str, Any]) -> list[Callable[[], Instruction]]:
+    def _object_options(
+        self, pk: int, obj: dict[str, Any], links: list[Link]
+    ) -> list[Callable[[], Instruction]]:
         rnd = self.rnd
         out: list[Callable[[], Instruction]] = [
             lambda: SetValue(CLASS, pk, ("n",), self.small_int()),
             lambda: SetValue(CLASS, pk, ("s",), self.scalar()),
-            lambda: SetValue(
-                CLASS, pk, ("link",), rnd.choice((None, *(Link(CLASS, p) for p in PKS)))
-            ),
+            lambda: SetValue(CLASS, pk, ("link",), rnd.choice((None, *links))),
             lambda: SetValue(CLASS, pk, ("emb",), rnd.choice((EMBEDDED, EMBEDDED, None))),
+            lambda: SetInsert(CLASS, pk, ("linkset",), rnd.choice(links)),
+            lambda: SetErase(CLASS, pk, ("linkset",), rnd.choice(links)),
+            lambda: DictSet(CLASS, pk, ("linkmap",), rnd.choice(KEYS), rnd.choice((None, *links))),
         ]
+        out += self._list_options(pk, ("refs",), obj.get("refs") or [], lambda: rnd.choice(links))
         if type(obj.get("n")) is int:
             out += [lambda: AddInteger(CLASS, pk, ("n",), self.small_int())] * 2
         emb = obj.get("emb")

@@ -25,6 +25,7 @@ from studio.core.instructions import (
     DictSet,
     EraseObject,
     Instruction,
+    Link,
     ListErase,
     ListInsert,
     ListMove,
@@ -545,6 +546,99 @@ def test_dict_erase_drops_edits_inside_the_embedded_entry(later: str) -> None:
         later=later,
     )
     assert item(got).get("objs", {}) == {}
+
+
+# --------------------------------------------------------------------------- links
+
+
+def linked_base() -> list[Instruction]:
+    return obj(pk=1) + obj(pk=2) + obj(pk=3)
+
+
+@BOTH
+def test_link_set_to_an_object_erased_concurrently_becomes_null(later: str) -> None:
+    got = merge(
+        linked_base(), [SetValue(C, 1, ("ref",), Link(C, 2))], [EraseObject(C, 2)], later=later
+    )
+    assert got == {1: {"ref": None}, 3: {}}
+
+
+@BOTH
+def test_link_to_an_object_erased_and_recreated_concurrently_is_null_everywhere(
+    later: str,
+) -> None:
+    # The link pointed at the old object 2; the recreated one is another object.
+    got = merge(
+        linked_base(),
+        [SetValue(C, 1, ("ref",), Link(C, 2))],
+        [EraseObject(C, 2), CreateObject(C, 2), SetValue(C, 2, ("name",), "new")],
+        later=later,
+    )
+    assert got == {1: {"ref": None}, 2: {"name": "new"}, 3: {}}
+
+
+@BOTH
+def test_link_list_insert_vs_erase_of_the_target_drops_the_entry_and_what_follows(
+    later: str,
+) -> None:
+    got = merge(
+        [*linked_base(), ListInsert(C, 1, ("refs",), 0, Link(C, 3))],
+        [
+            ListInsert(C, 1, ("refs",), 0, Link(C, 2)),
+            ListMove(C, 1, ("refs",), 0, 1),
+            ListInsert(C, 1, ("refs",), 0, Link(C, 3)),
+        ],
+        [EraseObject(C, 2)],
+        later=later,
+    )
+    assert got[1] == {"refs": [Link(C, 3), Link(C, 3)]}
+    assert 2 not in got
+
+
+@BOTH
+def test_link_list_set_vs_erase_of_the_target_removes_the_element(later: str) -> None:
+    base = [*linked_base(), *(ListInsert(C, 1, ("refs",), i, Link(C, 3)) for i in range(3))]
+    got = merge(
+        base,
+        [ListSet(C, 1, ("refs",), 1, Link(C, 2))],
+        [EraseObject(C, 2), ListInsert(C, 1, ("refs",), 3, Link(C, 1))],
+        later=later,
+    )
+    assert got[1] == {"refs": [Link(C, 3), Link(C, 3), Link(C, 1)]}
+
+
+@BOTH
+def test_link_set_and_dict_entries_vs_erase_of_the_target(later: str) -> None:
+    got = merge(
+        linked_base(),
+        [SetInsert(C, 1, ("friends",), Link(C, 2)), DictSet(C, 1, ("byname",), "b", Link(C, 2))],
+        [EraseObject(C, 2)],
+        later=later,
+    )
+    assert got[1].get("friends", []) == []
+    assert got[1]["byname"] == {"b": None}
+
+
+@BOTH
+def test_erasing_an_object_removes_links_to_it(later: str) -> None:
+    # The eraser records the removal of list entries explicitly (positions
+    # matter); to-one links, sets and dictionaries are left to the cascade.
+    base = [
+        *linked_base(),
+        SetValue(C, 3, ("ref",), Link(C, 2)),
+        ListInsert(C, 3, ("refs",), 0, Link(C, 2)),
+        ListInsert(C, 3, ("refs",), 1, Link(C, 1)),
+        SetInsert(C, 3, ("friends",), Link(C, 2)),
+        DictSet(C, 3, ("byname",), "b", Link(C, 2)),
+    ]
+    got = merge(
+        base,
+        [ListErase(C, 3, ("refs",), 0), EraseObject(C, 2)],
+        [ListInsert(C, 3, ("refs",), 1, Link(C, 3))],
+        later=later,
+    )
+    assert got[3].pop("friends", []) == []
+    assert got[3] == {"ref": None, "refs": [Link(C, 3), Link(C, 1)], "byname": {"b": None}}
 
 
 # --------------------------------------------------------------------------- schema

@@ -9,9 +9,11 @@ binary data operators, and mixed-against-property comparisons.
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
-from studio.core.query.context import FALSE, TRUE, Cond, Context, Val, conjunction
+from studio.core.query.context import FALSE, TRUE, Cond, Context, CountSource, Val, conjunction
 from studio.core.query.functions import (
     CASE,
     COMPARE_CODES,
@@ -103,8 +105,63 @@ def compare_to_const(
         return _with_params(value, _mixed_const(ctx, op, value, const, flags, op_pos))
     _check_operator(ctx, op, value_type, flags, op_pos, const.kind == "string",
                     value.object_class)
+    if value.count_source is not None and op in SQL_OPS:
+        cond = count_cond(value.count_source, op, numeric_param(const), ctx.probe)
+        if cond is not None:
+            return cond
     cond = _typed_const(ctx, op, value, const, flags)
     return _with_params(value, cond)
+
+
+_PY_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+           ">": operator.gt, ">=": operator.ge}
+_NEGATED_OPS = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def count_cond(source: CountSource, op: str, n: float, probe: bool) -> Cond | None:
+    """``collection.@count op n`` without counting each object's collection, or None
+    when the plain correlated count is best (probe mode on sets, dictionaries and
+    backlinks, or a non-finite n)."""
+    if not math.isfinite(n):
+        return None
+    if source.is_list:
+        # count >= k  <=>  a row at position k-1 exists (positions are 0..n-1).
+        if op in (">", ">=", "<", "<="):
+            k = math.floor(n) + 1 if op in (">", "<=") else math.ceil(n)
+            cond = _at_least(source, k, probe)
+            return cond if op in (">", ">=") else cond.negated()
+        if n != int(n) or n < 0:
+            return FALSE if op == "==" else TRUE
+        k = int(n)
+        equal = conjunction([_at_least(source, k, probe),
+                             _at_least(source, k + 1, probe).negated()])
+        return equal if op == "==" else equal.negated()
+    if probe:
+        return None
+    return _grouped_count(source, op, n)
+
+
+def _at_least(source: CountSource, k: int, probe: bool) -> Cond:
+    if k <= 0:
+        return TRUE
+    rows = f"{source.table} AS {source.alias}"
+    if probe:
+        return Cond(f"EXISTS (SELECT 1 FROM {rows} WHERE {source.corr} = {source.key_sql} "
+                    f"AND {source.alias}.pos = ?)", [k - 1], False)
+    return Cond(f"{source.key_sql} IN (SELECT {source.corr} FROM {rows} "
+                f"WHERE {source.alias}.pos = ?)", [k - 1], True)
+
+
+def _grouped_count(source: CountSource, op: str, n: float) -> Cond:
+    """One GROUP BY over the collection table. Objects with an empty collection have no
+    group, so when 0 satisfies the comparison the result is "not among the groups that
+    fail it" instead."""
+    zero_matches = _PY_OPS[op](0, n)
+    having = _NEGATED_OPS[op] if zero_matches else op
+    sql = (f"{source.key_sql} IN (SELECT {source.corr} FROM {source.table} AS {source.alias} "
+           f"GROUP BY {source.corr} HAVING count(*) {SQL_OPS[having]} ?)")
+    cond = Cond(sql, [n], True)
+    return cond.negated() if zero_matches else cond
 
 
 def _with_params(value: Val, cond: Cond) -> Cond:
@@ -180,7 +237,8 @@ def string_cond(expr: str, op: str, needle: str, flags: int) -> Cond:
             "CONTAINS": "%" + like_escape(needle) + "%",
             "LIKE": realm_like_to_sql_like(needle),
         }[op]
-        return Cond(f"{expr} LIKE ? ESCAPE '\\'", [like], True)
+        escape = " ESCAPE '\\'" if "\\" in like else ""
+        return Cond(f"{expr} LIKE ?{escape}", [like], True)
     folded_expr = f"rql_fold({expr}, {flags})"
     folded = fold(needle, flags)
     if op == "==":

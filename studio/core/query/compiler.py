@@ -66,9 +66,14 @@ def compile_filter(
     args: Sequence[Any],
     query: str,
     prefix: str,
+    probe: bool = False,
 ) -> CompiledFilter:
-    """Compile a parsed predicate into a WHERE term over ``t0`` (aliases start with ``prefix``)."""
-    ctx = Context(schema, class_name, query, args, prefix)
+    """Compile a parsed predicate into a WHERE term over ``t0`` (aliases start with ``prefix``).
+
+    ``probe`` says few rows will be tested (an index or a key list selects them): then
+    collections are looked up per row; otherwise each collection table is read once.
+    """
+    ctx = Context(schema, class_name, query, args, prefix, probe)
     scope = ctx.root_scope()
     cond = compile_predicate(ctx, predicate, scope)
     return CompiledFilter(
@@ -242,8 +247,9 @@ def _quantify(ctx: Context, value: Val, other: Val | None, cond: Cond) -> Cond:
     for side in (value, other):
         if side is not None and side is not ranging and side.quantifier in ("ALL", "NONE"):
             raise ctx.error(f"{side.quantifier} needs a key path through a list", side.pos)
-    # Comparing with another property of the outer object needs a correlated EXISTS.
-    correlated = other is not None
+    # Comparing with another property of the outer object needs a correlated EXISTS; so
+    # does a collection of a SUBQUERY element, and probe mode prefers it.
+    correlated = other is not None or ctx.probe or not ranging.multi.from_root
     if quantifier == "ALL":
         return _any(ranging.multi, cond.negated(), correlated).negated()
     found = _any(ranging.multi, cond, correlated)
@@ -264,4 +270,38 @@ def _any(multi: Multi, cond: Cond, correlated: bool) -> Cond:
     return Cond(sql, cond.params, True)
 
 
-__all__ = ["CompiledFilter", "ObjectCursor", "compile_filter", "compile_predicate"]
+_INDEX_OPS = frozenset({"==", "IN", "<", "<=", ">", ">=", "BEGINSWITH"})
+_CONSTANTS = (nodes.Literal, nodes.Argument, nodes.ListLiteral)
+
+
+def drives_index(schema: Mapping[str, ObjectSchema], class_name: str,
+                 predicate: nodes.Predicate) -> bool:
+    """Whether a top-level AND term compares an indexed property of the root (an index,
+    primary key or link column) with a constant, so SQLite will visit few rows."""
+    cls = schema[class_name]
+    terms = list(predicate.items) if isinstance(predicate, nodes.And) else [predicate]
+    for term in terms:
+        if isinstance(term, nodes.Comparison):
+            if term.op not in _INDEX_OPS or term.case_insensitive or term.diacritic_insensitive:
+                continue
+            sides = (term.left, term.right)
+        elif isinstance(term, nodes.Between):
+            sides = (term.operand, term.bounds)
+        else:
+            continue
+        paths = [s for s in sides if isinstance(s, nodes.KeyPath)]
+        if len(paths) != 1 or not any(isinstance(s, _CONSTANTS) for s in sides):
+            continue
+        path = paths[0]
+        if path.quantifier is not None or len(path.elements) != 1:
+            continue
+        prop = cls.get(path.elements[0].name)
+        if prop is None or prop.collection is not None or prop.is_backlink:
+            continue
+        if prop.indexed or prop.is_primary_key or prop.type == "object":
+            return True
+    return False
+
+
+__all__ = ["CompiledFilter", "ObjectCursor", "compile_filter", "compile_predicate",
+           "drives_index"]

@@ -93,6 +93,13 @@ class Multi:
     outer_key: str
     outer_nullable: bool
 
+    @property
+    def from_root(self) -> bool:
+        """Whether the collection hangs off the statement's own row (not a SUBQUERY element
+        or another collection's element), so an uncorrelated ``IN`` form is possible."""
+        parent = self.scope.parent
+        return parent is not None and parent.parent is None
+
 
 @dataclass(slots=True)
 class Val:
@@ -113,6 +120,22 @@ class Val:
     quantifier: str | None = None
     object_collection: bool = False  # elements of a list/set of objects (never null)
     is_property: bool = True  # a stored property (not an aggregate or count): sortable
+    # For ``collection.@count`` of the statement's own row: where its rows are, so that a
+    # comparison with a constant can avoid counting per object (see compare.count_cond).
+    count_source: CountSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountSource:
+    """The rows counted by ``collection.@count``: ``table AS alias`` where ``corr`` equals
+    ``key_sql`` (the owner's key). ``is_list``: a list table, whose positions are
+    0..n-1 (docs/storage-layout.md), so "at least k elements" is "a row at pos k-1"."""
+
+    table: str
+    alias: str
+    corr: str
+    key_sql: str
+    is_list: bool
 
 
 @dataclass(slots=True)
@@ -163,8 +186,8 @@ class Context:
     """Everything one compilation needs: schema, root class, arguments, query text,
     alias allocation, and what it learns (classes it depends on)."""
 
-    __slots__ = ("_count", "args", "dependencies", "prefix", "query", "root_class", "schema",
-                 "touches_root")
+    __slots__ = ("_count", "args", "dependencies", "prefix", "probe", "query", "root_class",
+                 "schema", "touches_root")
 
     def __init__(
         self,
@@ -173,12 +196,17 @@ class Context:
         query: str,
         args: Sequence[Any] = (),
         prefix: str = "q",
+        probe: bool = False,
     ) -> None:
         self.schema = schema
         self.root_class = root_class
         self.query = query
         self.args = args
         self.prefix = prefix
+        # Probe mode: few candidate rows (an index picks them), so per-row correlated
+        # subqueries are cheapest. Scan mode: every row is visited, so collections are
+        # read once with uncorrelated IN (...) subqueries instead.
+        self.probe = probe
         self._count = 0
         self.dependencies: set[str] = set()
         self.touches_root = False

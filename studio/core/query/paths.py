@@ -14,7 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studio.core.query import nodes
-from studio.core.query.context import Context, Multi, ObjectCursor, Scope, Val, sql_string
+from studio.core.query.context import (
+    Context,
+    CountSource,
+    Multi,
+    ObjectCursor,
+    Scope,
+    Val,
+    sql_string,
+)
 from studio.core.query.types import NUMERIC_TYPES, describe_type
 from studio.core.schema import ObjectSchema, Property
 from studio.core.storage import KEY, class_table, collection_table, column, tag_column
@@ -344,7 +352,13 @@ class _Walker:
     def count(self, cursor: ObjectCursor, collection: Collection, pos: int) -> Val:
         scope, _, _ = self.aggregate_scope(cursor, collection)
         sql = f"(SELECT count(*) FROM {scope.from_sql()} WHERE {' AND '.join(scope.where)})"
-        return Val("int", sql, pos, nullable=False, multi=self.multi, is_property=False)
+        value = Val("int", sql, pos, nullable=False, multi=self.multi, is_property=False)
+        if self.multi is None and cursor.scope.parent is None:
+            from_item, alias, corr, _ = self.open_rows(collection, scope)
+            is_list = not collection.backlink and collection.prop.collection == "list"
+            value.count_source = CountSource(from_item.rsplit(" AS ", 1)[0], alias, corr,
+                                             cursor.key_sql, is_list)
+        return value
 
     def all_backlinks_count(self, cursor: ObjectCursor, pos: int) -> Val:
         """``@links.@count``: links from every property of every class that point here."""

@@ -24,7 +24,7 @@ from typing import Any
 from studio.core.errors import QueryError
 from studio.core.query import functions as _functions  # noqa: F401  (registers SQL functions)
 from studio.core.query import nodes
-from studio.core.query.compiler import CompiledFilter, compile_filter
+from studio.core.query.compiler import CompiledFilter, compile_filter, drives_index
 from studio.core.query.context import Context
 from studio.core.query.ordering import SortExpr, compare_rows, key_expressions
 from studio.core.query.parser import parse, parse_keypath
@@ -44,7 +44,16 @@ class SortKey:
 
 @dataclass(frozen=True, slots=True)
 class _Filter:
+    """A predicate with its arguments, compiled for scan mode; ``drives_index`` when one of
+    its AND terms lets SQLite pick few rows by an index (then it is recompiled in probe
+    mode, see :func:`compile_filter`)."""
+
+    predicate: nodes.Predicate
+    args: tuple[Any, ...]
+    query: str
+    prefix: str
     compiled: CompiledFilter
+    drives_index: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +83,10 @@ class _Stage:
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """What the steps compile to apart from the filters (computed once per plan)."""
+    """What the steps compile to (computed once per plan)."""
 
     stages: tuple[_Stage, ...]
+    probe_filters: tuple[CompiledFilter, ...]  # the last stage's filters for a few keys
     sort_exprs: tuple[SortExpr, ...]
     sort_joins: tuple[str, ...]
     dependencies: frozenset[str]
@@ -108,10 +118,12 @@ class QueryPlan:
         parsed = parse(query)
         steps = list(self._steps)
         if parsed.predicate is not None:
+            prefix = f"f{len(steps)}_"
             compiled = compile_filter(
-                self.schema, self.class_name, parsed.predicate, args, query, f"f{len(steps)}_"
+                self.schema, self.class_name, parsed.predicate, args, query, prefix
             )
-            steps.append(_Filter(compiled))
+            index = drives_index(self.schema, self.class_name, parsed.predicate)
+            steps.append(_Filter(parsed.predicate, tuple(args), query, prefix, compiled, index))
         for modifier in parsed.modifiers:
             if isinstance(modifier, nodes.SortModifier):
                 self._check_paths(query, [(p, "SORT") for p, _ in modifier.keys])
@@ -209,7 +221,10 @@ class QueryPlan:
 
     def match_keys_sql(self, keys: Sequence[int]) -> tuple[str, list[Any]]:
         """SELECT of those of ``keys`` that pass every filter (order not given)."""
-        from_sql, where, params = self._stage_body(len(self.shape.stages) - 1, ())
+        shape = self.shape
+        # A few given keys: test them with per-row lookups, never by reading whole tables.
+        from_sql, where, params = self._stage_body(len(shape.stages) - 1, (),
+                                                   shape.probe_filters)
         key_sql, key_params = _keys_clause(keys)
         sql = f"SELECT t0.{KEY} FROM {from_sql} WHERE t0.{KEY} IN ({key_sql}) AND ({where})"
         return sql, [*key_params, *params]
@@ -244,22 +259,26 @@ class QueryPlan:
 
     def _compute_shape(self) -> _Shape:
         stages: list[_Stage] = []
-        filters: list[CompiledFilter] = []
+        filters: list[_Filter] = []
         sorts: list[tuple[nodes.KeyPath, bool]] = []
         dependencies: set[str] = set()
         touches_root = False
+        after_limit = False
         for step in self._steps:
             if isinstance(step, _Filter):
-                filters.append(step.compiled)
+                filters.append(step)
                 dependencies |= step.compiled.dependencies
                 touches_root |= step.compiled.touches_root
             elif isinstance(step, _Sort):
                 newer = {_path_text(path) for path, _ in step.keys}
                 sorts = [*step.keys, *(k for k in sorts if _path_text(k[0]) not in newer)]
             else:
-                stages.append(_Stage(tuple(filters), tuple(sorts), step))
+                stages.append(_Stage(self._stage_filters(filters, after_limit), tuple(sorts),
+                                     step))
+                after_limit = isinstance(step, _Limit)
                 filters = []
-        stages.append(_Stage(tuple(filters), tuple(sorts), None))
+        stages.append(_Stage(self._stage_filters(filters, after_limit), tuple(sorts), None))
+        probe_filters = self._stage_filters(filters, True)
         # Which classes sorting and distinct look at.
         ctx = Context(self.schema, self.class_name, "", (), "s")
         scope = ctx.root_scope()
@@ -278,18 +297,32 @@ class QueryPlan:
             touches_root |= probe.touches_root
         dependencies |= ctx.dependencies
         touches_root |= ctx.touches_root
-        return _Shape(tuple(stages), tuple(exprs), tuple(scope.joins),
+        return _Shape(tuple(stages), probe_filters, tuple(exprs), tuple(scope.joins),
                       frozenset(dependencies), touches_root)
 
+    def _stage_filters(
+        self, filters: Sequence[_Filter], few_rows: bool
+    ) -> tuple[CompiledFilter, ...]:
+        """The filters of one stage, in probe mode when few rows will be tested: after a
+        LIMIT, or when one of the stage's filters lets an index select the rows."""
+        if not (few_rows or any(f.drives_index for f in filters)):
+            return tuple(f.compiled for f in filters)
+        return tuple(
+            compile_filter(self.schema, self.class_name, f.predicate, f.args, f.query,
+                           f.prefix, probe=True)
+            for f in filters
+        )
+
     def _stage_body(
-        self, index: int, extra_joins: Sequence[str]
+        self, index: int, extra_joins: Sequence[str],
+        filters: Sequence[CompiledFilter] | None = None,
     ) -> tuple[str, str, list[Any]]:
         """FROM (with joins) and WHERE of stage ``index``, including earlier stages."""
         stage = self.shape.stages[index]
         joins: list[str] = []
         where: list[str] = []
         params: list[Any] = []
-        for compiled in stage.filters:
+        for compiled in stage.filters if filters is None else filters:
             joins.extend(compiled.joins)
             where.append(f"({compiled.where})")
             params.extend(compiled.params)

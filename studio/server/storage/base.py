@@ -112,7 +112,7 @@ class RealmStorage(ABC):
         """Entries after server version ``since``, at most ``limit``."""
 
     @abstractmethod
-    def update_state(self, max_changesets: int = 64) -> RealmStats:
+    def update_state(self, max_changesets: int = 16) -> RealmStats:
         """Apply stored history to the current state, at most ``max_changesets``
         changesets per call (so one call never holds the realm for long)."""
 

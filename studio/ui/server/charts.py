@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MAX_WINDOW_S = 3600.0
+MIN_SPAN_S = 10.0
 
 
 class Series:
@@ -138,7 +139,12 @@ class SparkChart(QWidget):
             painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
 
         end = self.now()
-        start = end - self.window_s
+        # Until the window has filled (the Studio just connected), span what there is,
+        # so a few seconds of data are not a sliver at the right edge; the label says so.
+        firsts = [s.times[0] for s, _c in self.series if s.times]
+        span = self.window_s if not firsts else min(self.window_s,
+                                                    max(MIN_SPAN_S, end - min(firsts)))
+        start = end - span
         windows = [(s.window(start), colour) for s, colour in self.series]
         peak = max((max(v) for (_t, v), _c in windows if v), default=0.0)
         top = nice_ceiling(peak)
@@ -150,11 +156,11 @@ class SparkChart(QWidget):
         painter.drawText(rect.adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignLeft
                          | Qt.AlignmentFlag.AlignTop, self.format_value(top))
         painter.drawText(rect.adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignRight
-                         | Qt.AlignmentFlag.AlignTop, _span_text(self.window_s))
+                         | Qt.AlignmentFlag.AlignTop, _span_text(span))
 
         columns = max(1, int(plot.width()))
         for (times, values), colour in windows:
-            points = downsample(times, values, start, self.window_s, columns)
+            points = downsample(times, values, start, span, columns)
             if not points:
                 continue
             path = QPainterPath()
@@ -179,5 +185,5 @@ def _span_text(seconds: float) -> str:
     if seconds >= 3600:
         return f"last {seconds / 3600:g} h"
     if seconds >= 60:
-        return f"last {seconds / 60:g} min"
-    return f"last {seconds:g} s"
+        return f"last {seconds / 60:.3g} min"
+    return f"last {seconds:.0f} s"

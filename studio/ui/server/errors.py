@@ -18,8 +18,8 @@ _TLS_WORDS = ("ssl", "certificate", "tls", "wrong_version_number", "handshake")
 
 def normalize_url(text: str) -> str:
     """``localhost:9080`` -> ``http://localhost:9080``; raises ValueError for nonsense."""
-    text = text.strip().rstrip("/")
-    if not text:
+    text = text.strip()
+    if not text.rstrip("/"):
         raise ValueError("Enter the server's address, e.g. http://localhost:9080.")
     if "://" not in text:
         text = "http://" + text
@@ -71,7 +71,9 @@ def describe_connect_error(exc: BaseException | None, url: str) -> str:
                 "serves plain HTTP, connect with http:// instead." if https else
                 "Check whether the server expects https://.")
         return f"A TLS (secure connection) problem with {url}: {_reason(exc)}. {hint}"
-    if isinstance(exc, ServerUnreachableError) or isinstance(exc, OSError):
+    if isinstance(exc, TimeoutError):  # an OSError too, but the server may well be up
+        return f"The server at {url} did not answer in time. Try again."
+    if isinstance(exc, ServerUnreachableError | OSError):
         return (f"Cannot reach the server at {url} ({_reason(exc)}). Is it running? Check the "
                 "address and the port, and your network.")
     if isinstance(exc, ApiError):
@@ -81,8 +83,6 @@ def describe_connect_error(exc: BaseException | None, url: str) -> str:
             return (f"{url} answered, but it is not an object server (no such API). "
                     "Check the address and port.")
         return f"The server refused the request: {exc.message}"
-    if isinstance(exc, TimeoutError):
-        return f"The server at {url} did not answer in time. Try again."
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -132,6 +132,13 @@ class RawRealm:
         count_sql, count_params = plan.count_sql()
         count = self.conn.execute(count_sql, count_params).fetchone()[0]
         assert count == len(keys), (count, len(keys), sql)
+        # The store's incremental check compiles the filters for a few rows (probe mode):
+        # it must pick exactly the same objects.
+        table = class_table(plan.class_name)
+        every = [row[0] for row in self.conn.execute(f'SELECT "@key" FROM {table}')]
+        match_sql, match_params = plan.match_keys_sql(every)
+        matched = sorted(row[0] for row in self.conn.execute(match_sql, match_params))
+        assert matched == sorted(keys), (match_sql, match_params)
         return keys
 
     def query(self, class_name: str, query: str, *args: Any) -> list[str]:

@@ -1,0 +1,93 @@
+"""The Connections tab: every sync websocket open on the server right now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+from studio.ui.server.common import AdminTab, Debounce
+from studio.ui.server.link import ServerLink
+from studio.ui.server.tables import (
+    Column,
+    FilterProxy,
+    RecordModel,
+    fit_columns,
+    fmt_list,
+    fmt_size,
+    fmt_time,
+    make_table,
+    select_where,
+    selected_record,
+)
+
+POLL_MS = 2000  # bytes and "last message" change all the time; the list is polled while shown
+_CONNECTION_EVENTS = frozenset({"connection_opened", "connection_closed", "session_bound",
+                                "session_unbound"})
+
+CONNECTION_COLUMNS = (
+    Column("id", "#", align_right=True),
+    Column("address", "Client address"),
+    Column("user", "User"),
+    Column("realms", "Bound realms", fmt_list),
+    Column("since", "Connected since", fmt_time),
+    Column("bytes_in", "Bytes in", fmt_size, align_right=True),
+    Column("bytes_out", "Bytes out", fmt_size, align_right=True),
+    Column("last_message", "Last message", fmt_time),
+)
+
+
+class ConnectionsTab(AdminTab):
+    def __init__(self, link: ServerLink, parent: QWidget | None = None) -> None:
+        super().__init__(link, parent)
+        self.setObjectName("connectionsTab")
+        row = QHBoxLayout()
+        self.count_label = QLabel("", self)
+        row.addWidget(self.count_label, 1)
+        refresh = QPushButton("Refresh", self)
+        refresh.setObjectName("refreshConnectionsButton")
+        refresh.clicked.connect(lambda _checked=False: self.spawn(self.reload()))
+        row.addWidget(refresh)
+        self.outer.addLayout(row)
+        self.model = RecordModel(CONNECTION_COLUMNS)
+        self.proxy = FilterProxy(self.model, self)
+        self.table = make_table(self.proxy, self, "connectionsTable")
+        self.outer.addWidget(self.table, 1)
+        self._loading = False
+        self.poll = QTimer(self)
+        self.poll.setInterval(POLL_MS)
+        self.poll.timeout.connect(self._poll)
+        self._reload_soon = Debounce(self, 300, self._poll)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.poll.start()
+        self._poll()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.poll.stop()
+
+    def on_events(self, events: list[dict[str, Any]]) -> None:
+        if self.isVisible() and any(e.get("type") in _CONNECTION_EVENTS for e in events):
+            self._reload_soon()
+
+    def _poll(self) -> None:
+        # One request at a time: a slow server must not pile reloads up.
+        if self.link.is_connected and not self._loading:
+            self.spawn(self.reload())
+
+    async def reload(self) -> None:
+        self._loading = True
+        try:
+            connections = await self.link.admin.list_connections()
+        finally:
+            self._loading = False
+        chosen = selected_record(self.table)
+        self.model.set_records(connections)
+        fit_columns(self.table)
+        if chosen is not None:
+            select_where(self.table, lambda c: c.get("id") == chosen.get("id"))
+        users = {c.get("user") for c in connections if c.get("user")}
+        self.count_label.setText(f"{len(connections):,} connections from {len(users):,} users")
