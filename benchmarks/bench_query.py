@@ -31,10 +31,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.core.query import QueryPlan  # noqa: E402  (registers the SQL functions)
-from studio.core.query.parser import parse  # noqa: E402
-from studio.core.schema import ObjectSchema, parse_schema  # noqa: E402
-from studio.core.storage import class_table_ddl, configure_connection  # noqa: E402
+from studio.core.query import QueryPlan
+from studio.core.query.parser import parse
+from studio.core.schema import ObjectSchema, parse_schema
+from studio.core.storage import class_table_ddl, configure_connection
 
 SCHEMA = [
     {

@@ -284,6 +284,11 @@ class _Applier:
                 and nxt.path[0] in info.columns
                 and nxt.path[0] not in values
                 and not isinstance(nxt.value, ins.EmbeddedObject)
+                # A link to the object itself can only be set once the object exists.
+                and not (
+                    isinstance(nxt.value, ins.Link)
+                    and (nxt.value.class_name, nxt.value.primary_key) == (cls, pk)
+                )
             ):
                 break
             values[str(nxt.path[0])] = self.resolve(nxt.value)
@@ -327,7 +332,11 @@ def _apply_one(applier: _Applier, instruction: ins.Instruction) -> None:
     if isinstance(instruction, ins.Set):
         holder[last] = applier.resolve(instruction.value)
     elif isinstance(instruction, ins.AddInteger):
-        holder.increment(str(last), instruction.delta)
+        if isinstance(last, int):  # an element of a list of ints
+            if last < len(holder) and holder[last] is not None:
+                holder[last] = holder[last] + instruction.delta
+        else:
+            holder.increment(last, instruction.delta)
     elif target is None:
         return
     elif isinstance(instruction, ins.ListInsert):

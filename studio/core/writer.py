@@ -670,6 +670,7 @@ class Writer(CollectionWriter):
 
     def _record_erase(self, info: ClassInfo, key: int) -> None:
         if not info.embedded:
+            self._record_list_removals(info, key)
             top, pk, _ = self.address(info, key)
             self._emit(ins.EraseObject(top, pk))
             return
@@ -681,6 +682,23 @@ class Writer(CollectionWriter):
             self._emit(ins.DictErase(top, pk, path[:-1], str(last)))
         else:
             self._emit(ins.Set(top, pk, path, None))
+
+    def _record_list_removals(self, info: ClassInfo, key: int) -> None:
+        """Record the list entries an erase removes, highest index first: other devices'
+        concurrent edits of those lists are transformed against explicit ListErases (to-one
+        links, set members and dictionary values follow from the erase itself)."""
+        for link in info.incoming:
+            if link.prop.collection != "list":
+                continue
+            src = self.realm._info(link.class_name)
+            rows = self._conn.execute(
+                f"SELECT owner, pos FROM {src.collection_table(link.prop)} WHERE value = ? "
+                "ORDER BY owner, pos DESC",
+                (key,),
+            ).fetchall()
+            for owner, pos in rows:
+                top, pk, path = self.address(src, owner)
+                self._emit(ins.ListErase(top, pk, (*path, link.prop.name), pos))
 
     def _is_dict_path(self, info: ClassInfo, key: int) -> bool:
         parent = self._parent_of(info, key)

@@ -59,10 +59,26 @@ class Server:
         return f"{self.config.scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
+        """Open the storage and start listening; on failure (port in use, bad
+        certificate, unreadable data directory) nothing is left running."""
         config = self.config
         loop = asyncio.get_running_loop()
         storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
         ctx = self._ctx = ServerContext(config, storage)
+        try:
+            await self._start(ctx)
+        except BaseException:
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+            storage.close()
+            ctx.close_executor()
+            self._ctx = None
+            raise
+
+    async def _start(self, ctx: ServerContext) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
         generated = await ctx.accounts.start()
         if generated is not None:
             # Shown once, never stored in clear: the operator must note it now.

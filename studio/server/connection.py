@@ -535,8 +535,9 @@ class SyncConnection:
             if session is not None:
                 bound = self.sessions.get(session)
                 path = bound.path if bound else self.requested.get(session)
+            # A shutdown tells every client "connection closed, retry": routine.
             log(
-                30,
+                20 if code == ErrorCode.CONNECTION_CLOSED else 30,
                 "error_sent",
                 connection=self.id,
                 session=session,

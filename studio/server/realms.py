@@ -200,9 +200,6 @@ class RealmHub:
 
     def schedule_state(self, realm: LoadedRealm, delay: float | None = None) -> None:
         """Bring the realm's state file up to date soon (debounced)."""
-        import os
-        if os.environ.get("NOSTATE"):
-            return
         if realm.failed:
             return
         if realm._state_task is not None and not realm._state_task.done():

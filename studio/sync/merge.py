@@ -13,9 +13,11 @@ conflicts are decided by :func:`order_key`, ``(timestamp_ms,
 origin_file_ident)``: the changeset with the larger key is "later" and wins
 last-writer-wins conflicts.
 
-Instructions on different objects never interfere, so the transformation
-groups both instruction lists by object (schema instructions by class or
-property) and runs the classic pairwise grid only inside each group.
+Instructions on different objects only interfere through links (a link
+written to an object the other side erases), so the transformation groups
+both instruction lists by object (schema instructions by class or property),
+joins the groups a link ties to an erase, and runs the classic pairwise grid
+only inside each group.
 """
 
 from __future__ import annotations

@@ -324,10 +324,12 @@ class RawClient:
         RawClient._clock = max(RawClient._clock + 1, int(time.time() * 1000))
         return RawClient._clock
 
-    async def commit(self, instructions: Iterable[Instruction]) -> Changeset:
-        """A local write: applied to the replica, queued, uploaded when bound."""
+    async def commit(self, instructions: Iterable[Instruction], *, apply: bool = True) -> Changeset:
+        """A local write: applied to the replica (unless not ``apply``: for
+        changesets the model would refuse), queued, uploaded when bound."""
         instructions = tuple(instructions)
-        model.apply(self.state, instructions)
+        if apply:
+            model.apply(self.state, instructions)
         changeset = Changeset(
             self.history.client_file_ident,
             self.history.latest_client_version + 1,

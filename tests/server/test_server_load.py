@@ -27,7 +27,7 @@ def test_200_clients_converge(tmp_path: Path) -> None:
             clients = [first]
             for start in range(1, CLIENTS, 50):
                 batch = [
-                    RawClient(url, token, PATH, f"c{n}")
+                    RawClient(url, token, PATH, f"c{n}", batched=True)
                     for n in range(start, min(start + 50, CLIENTS))
                 ]
                 await asyncio.gather(*(c.connect() for c in batch))

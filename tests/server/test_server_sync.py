@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
+import time
 from pathlib import Path
 
+import aiohttp
 from server_harness import (
     SCHEMA,
     RawClient,
@@ -15,8 +19,11 @@ from server_harness import (
     running_server,
     until,
 )
+from websockets.asyncio.client import connect
 
+from studio.core.instructions import AddProperty
 from studio.core.instructions import Set as SetValue
+from studio.sync.protocol import ErrorCode, Ping, Pong, decode_server_message, encode_message
 
 PATH = "/shared/chat"
 
@@ -117,5 +124,101 @@ def test_history_survives_a_restart(tmp_path: Path) -> None:
             assert b.history.client_file_ident != a.history.client_file_ident
             await a.close()
             await b.close()
+
+    asyncio.run(body())
+
+
+def test_idle_realm_is_unloaded_and_reloaded(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            token = await admin_token(server.url)
+            a = await RawClient(server.url, token, PATH, "a").connect()
+            await a.wait_bound()
+            await a.commit(SCHEMA)
+            await a.commit(item(1, "kept"))
+            await a.sync()
+            hub = server.ctx.hub
+            await hub.unload_idle(now=time.time() + 3600)
+            assert len(hub) == 1  # still bound: stays
+            await a.close()
+            await until(lambda: not server.ctx.connections, what="connection gone")
+            await asyncio.sleep(0.2)  # the state update scheduled by the last commit
+            await hub.unload_idle(now=time.time() + 3600)
+            assert len(hub) == 0
+            b = await RawClient(server.url, token, PATH, "b").connect()
+            await b.wait_bound()
+            await until(lambda: b.canonical() == a.canonical(), what="b from the reloaded realm")
+            await b.close()
+
+    asyncio.run(body())
+
+
+def test_schema_conflict_ends_only_that_session(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            token = await admin_token(server.url)
+            a = await RawClient(server.url, token, PATH, "a").connect()
+            b = await RawClient(server.url, token, PATH, "b").connect()
+            await a.wait_bound()
+            await b.wait_bound()
+            await a.commit(SCHEMA)
+            await a.sync()
+            await b.wait_version(1)
+            await b.commit(
+                [AddProperty("Item", "name", "int?")], apply=False
+            )  # it is string? already
+            await until(lambda: bool(b.errors), what="b's upload refused")
+            assert b.errors[0].code == ErrorCode.INVALID_SCHEMA_CHANGE
+            assert "schema" in b.errors[0].message
+            await a.commit(item(5, "a goes on"))
+            await a.sync()
+            _, history = await call(
+                server.url, "GET", f"/admin/realms/history?path={PATH}", token=token
+            )
+            assert len(history["changesets"]) == 2
+            await a.close()
+            await b.close()
+
+    asyncio.run(body())
+
+
+def test_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+
+    async def body() -> None:
+        async with running_server(tmp_path / "data", cert=cert, key=key) as server:
+            assert server.url.startswith("https://")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(server.url + "/health", ssl=context) as resp,
+            ):
+                assert resp.status == 200
+            wss = server.url.replace("https", "wss") + "/sync"
+            async with connect(wss, ssl=context) as ws:
+                await ws.send(encode_message(Ping(5)))
+                assert decode_server_message(await ws.recv()) == Pong(5)  # type: ignore[arg-type]
 
     asyncio.run(body())

@@ -38,6 +38,7 @@ def run(*ins: Instruction) -> dict[str, object]:
 
 def test_fields_lists_sets_dicts_and_embedded_objects() -> None:
     got = run(
+        CreateObject(C, 2),
         SetValue(C, 1, ("name",), "x"),
         SetValue(C, 1, ("friend",), Link(C, 2)),
         SetValue(C, 1, ("emb",), EMBEDDED),
@@ -138,3 +139,40 @@ def test_apply_accepts_changesets_and_names_the_failing_instruction() -> None:
     model.apply(state, Changeset(1, 1, 0, 0, (CreateObject(C, 1),)))
     with pytest.raises(ModelError, match="instruction 1"):
         model.apply(state, [SetValue(C, 1, ("x",), 1), ListErase(C, 1, ("l",), 3)])
+
+
+def test_erasing_an_object_removes_links_to_it() -> None:
+    state = model.apply(
+        model.State(),
+        [
+            CreateObject(C, 1),
+            CreateObject(C, 2),
+            SetValue(C, 1, ("ref",), Link(C, 2)),
+            ListInsert(C, 1, ("refs",), 0, Link(C, 2)),
+            ListInsert(C, 1, ("refs",), 1, Link(C, 1)),
+            SetInsert(C, 1, ("set",), Link(C, 2)),
+            DictSet(C, 1, ("map",), "k", Link(C, 2)),
+            SetValue(C, 1, ("emb",), EMBEDDED),
+            SetValue(C, 1, ("emb", "ref"), Link(C, 2)),
+            EraseObject(C, 2),
+        ],
+    )
+    assert model.to_plain(state)[C][1] == {
+        "ref": None,
+        "refs": [Link(C, 1)],
+        "set": [],
+        "map": {"k": None},
+        "emb": {"ref": None},
+    }
+
+
+def test_a_link_to_a_missing_object_is_an_error() -> None:
+    for ins in (
+        SetValue(C, 1, ("ref",), Link(C, 9)),
+        ListInsert(C, 1, ("refs",), 0, Link(C, 9)),
+        SetInsert(C, 1, ("set",), Link(C, 9)),
+        DictSet(C, 1, ("map",), "k", Link(C, 9)),
+    ):
+        with pytest.raises(ModelError, match="does not exist"):
+            run(ins)
+    run(SetErase(C, 1, ("set",), Link(C, 9)))  # removing one is fine

@@ -26,9 +26,9 @@ from test_server_support import (  # noqa: E402  (after pytest_plugins, which lo
     free_port,
     log_in,
     make_window,
-    run as run_async,
     wait,
 )
+from test_server_support import run as run_async  # noqa: E402
 
 
 def test_login_shows_the_tabs_and_remembers_url_and_user_not_the_password(

@@ -276,9 +276,9 @@ _CONSTANTS = (nodes.Literal, nodes.Argument, nodes.ListLiteral)
 
 def drives_index(schema: Mapping[str, ObjectSchema], class_name: str,
                  predicate: nodes.Predicate) -> bool:
-    """Whether a top-level AND term compares an indexed property of the root (an index,
-    primary key or link column) with a constant, so SQLite will visit few rows."""
-    cls = schema[class_name]
+    """Whether a top-level AND term compares an indexed property (an index, primary key or
+    link column, possibly through to-one links) with a constant, so SQLite will visit few
+    rows of the root class."""
     terms = list(predicate.items) if isinstance(predicate, nodes.And) else [predicate]
     for term in terms:
         if isinstance(term, nodes.Comparison):
@@ -292,14 +292,27 @@ def drives_index(schema: Mapping[str, ObjectSchema], class_name: str,
         paths = [s for s in sides if isinstance(s, nodes.KeyPath)]
         if len(paths) != 1 or not any(isinstance(s, _CONSTANTS) for s in sides):
             continue
-        path = paths[0]
-        if path.quantifier is not None or len(path.elements) != 1:
-            continue
-        prop = cls.get(path.elements[0].name)
-        if prop is None or prop.collection is not None or prop.is_backlink:
-            continue
-        if prop.indexed or prop.is_primary_key or prop.type == "object":
+        if paths[0].quantifier is None and _indexed_path(schema, class_name, paths[0]):
             return True
+    return False
+
+
+def _indexed_path(schema: Mapping[str, ObjectSchema], class_name: str,
+                  path: nodes.KeyPath) -> bool:
+    """A path of to-one links (always indexed) ending in an indexed property: SQLite can
+    find the matching rows from the last class's index back through the link indexes."""
+    cls: ObjectSchema | None = schema[class_name]
+    for i, element in enumerate(path.elements):
+        prop = cls.get(element.name) if cls is not None else None
+        if prop is None or prop.collection is not None or prop.is_backlink:
+            return False
+        if element.subscript is not None:
+            return False
+        if i == len(path.elements) - 1:
+            return prop.indexed or prop.is_primary_key or prop.type == "object"
+        if prop.type != "object":
+            return False
+        cls = schema.get(prop.object_type or "")
     return False
 
 

@@ -95,9 +95,6 @@ def tokenize(query: str) -> list[Token]:
         ):
             # The literal's own pattern did not match, so its contents are malformed.
             raise QueryError(_bad_character(query, pos), pos, query)
-        if kind == PUNCT and text == "." and tokens and tokens[-1].kind in (NUMBER, FLOAT):
-            # ``1.`` is a float in Python but never in RQL; a dot after a number is a mistake.
-            raise QueryError(f"unexpected '.' after the number {tokens[-1].text}", pos, query)
         tokens.append(Token(kind, text, pos))
         pos = _SPACE.match(query, match.end()).end()  # type: ignore[union-attr]
     tokens.append(Token(END, "", length))

@@ -528,7 +528,8 @@ def subquery_scope(
     ctx: Context, position: CollectionPosition, pos: int
 ) -> tuple[Scope, ObjectCursor | Val]:
     """A scope enumerating the collection's elements, correlated to its owner."""
-    walker = _Walker(ctx, nodes.KeyPath(pos, (nodes.PathElement(pos, "?"),)), position.cursor.scope)
+    # A walker with no path left, used only for its helpers that open collection rows.
+    walker = _Walker(ctx, nodes.KeyPath(pos, ()), position.cursor.scope)
     walker.multi = position.multi
     scope, alias, element_sql = walker.aggregate_scope(position.cursor, position.collection)
     element = walker.element_at(position.collection, scope, alias, element_sql, pos)

@@ -209,7 +209,12 @@ class QueryPlan:
         return " -> ".join(parts)
 
     def select_keys_sql(self) -> tuple[str, list[Any]]:
-        """SELECT of the object keys of the results, in order."""
+        """SELECT of the object keys of the results, in order.
+
+        The statement always starts ``SELECT t0."@key" FROM "class_<Name>" AS t0 `` and its
+        joins never repeat a row (to-one links only), so Results may select other columns
+        of ``t0`` instead of the key.
+        """
         shape = self.shape
         from_sql, where, params = self._stage_body(len(shape.stages) - 1, shape.sort_joins)
         order = ", ".join([*(e.order_sql for e in shape.sort_exprs), f"t0.{KEY}"])

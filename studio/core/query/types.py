@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -120,12 +120,14 @@ def const_from_python(value: Any, pos: int) -> Const:
     class_name = getattr(value, "_class_name", None)
     if isinstance(key, int) and isinstance(class_name, str):
         return Const("object", (class_name, key), pos)
-    if isinstance(value, list | tuple | Set) and not isinstance(value, Mapping):
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        # Lists, tuples, sets, and also Results or collections of objects (for IN).
         items = []
         for item in value:
-            if isinstance(item, list | tuple | Set):
+            const = const_from_python(item, pos)
+            if const.kind == "list":
                 raise ConstError("a list argument cannot contain lists")
-            items.append(const_from_python(item, pos))
+            items.append(const)
         return Const("list", tuple(items), pos)
     raise ConstError(
         f"unsupported argument type {type(value).__name__}; expected None, bool, int, float, "

@@ -239,10 +239,8 @@ class HistoryPanel(AdminTab):
         obj = self.object_filter.text()
         for record in self.model.records:
             record["shown"] = [t for t in record["instructions"] if matches(t, cls, obj)]
+        self.model.refresh_texts()  # the Instructions cells show the matching ones only
         self.proxy.set_predicate((lambda r: bool(r["shown"])) if cls or obj else None)
-        self.model.dataChanged.emit(self.model.index(0, 0),
-                                    self.model.index(self.model.rowCount() - 1,
-                                                     len(HISTORY_COLUMNS) - 1))
         pending = len(self.local_rows)
         text = (f"{self.proxy.rowCount():,} of {self.model.rowCount():,} changesets shown"
                 f" · {pending} local change{'s' if pending != 1 else ''} not uploaded yet"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -26,8 +28,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from studio.ui.formatting import format_size
 
-RecordRole = Qt.ItemDataRole.UserRole + 40
-SortRole = Qt.ItemDataRole.UserRole + 41
+RecordRole = int(Qt.ItemDataRole.UserRole) + 40
+SortRole = int(Qt.ItemDataRole.UserRole) + 41
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -95,6 +101,7 @@ class RecordModel(QAbstractTableModel):
         self.columns = list(columns)
         self.max_rows = max_rows
         self.records: list[dict[str, Any]] = []
+        self._texts: list[list[str] | None] = []  # per row, filled when first shown
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -104,20 +111,28 @@ class RecordModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.columns)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        record = self.records[index.row()]
-        column = self.columns[index.column()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return column.fmt(column.value(record))
+    def text(self, row: int, column: int) -> str:
+        """A cell's display text, formatted once per row (a view asks for it on every
+        paint; rows of these tables never change, they are replaced)."""
+        texts = self._texts[row]
+        if texts is None:
+            record = self.records[row]
+            texts = self._texts[row] = [c.fmt(c.value(record)) for c in self.columns]
+        return texts[column]
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        # Called for ~8 roles of every visible cell on every paint: the common roles are
+        # compared as plain ints first, and nothing is computed for the others.
+        if role in (_DISPLAY, _TOOLTIP):
+            return self.text(index.row(), index.column())
+        if role == _ALIGN:
+            return _RIGHT if self.columns[index.column()].align_right else None
         if role == RecordRole:
-            return record
+            return self.records[index.row()]
         if role == SortRole:
-            value = column.value(record)
+            column = self.columns[index.column()]
+            value = column.value(self.records[index.row()])
             return value if isinstance(value, int | float) else column.fmt(value)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,
@@ -134,6 +149,7 @@ class RecordModel(QAbstractTableModel):
     def set_records(self, records: Iterable[dict[str, Any]]) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self._texts = [None] * len(self.records)
         self.endResetModel()
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
@@ -147,14 +163,23 @@ class RecordModel(QAbstractTableModel):
             if excess > 0:
                 self.beginRemoveRows(QModelIndex(), 0, excess - 1)
                 del self.records[:excess]
+                del self._texts[:excess]
                 self.endRemoveRows()
         first = len(self.records)
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
         self.records.extend(records)
+        self._texts.extend([None] * len(records))
         self.endInsertRows()
 
     def clear(self) -> None:
         self.set_records([])
+
+    def refresh_texts(self) -> None:
+        """Forget formatted texts (records were changed in place) and repaint."""
+        self._texts = [None] * len(self.records)
+        if self.records:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self.records) - 1, len(self.columns) - 1))
 
 
 class FilterProxy(QSortFilterProxyModel):
@@ -195,17 +220,88 @@ class FilterProxy(QSortFilterProxyModel):
     def export_csv(self, path: str | os.PathLike[str]) -> int:
         """Write the rows shown (filtered, in view order) with the shown text; returns
         how many rows were written."""
-        model = self.sourceModel()
-        assert isinstance(model, RecordModel)
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([c.title for c in model.columns])
-            for row in range(self.rowCount()):
-                writer.writerow([self.index(row, col).data() for col in range(len(model.columns))])
-        return self.rowCount()
+        return write_csv(self, path)
 
 
-def make_table(model: QSortFilterProxyModel, parent: QWidget, name: str,
+def write_csv(model: QAbstractItemModel, path: str | os.PathLike[str]) -> int:
+    """A table model's rows, as displayed, to a CSV file with the column titles."""
+    columns = model.columnCount()
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([model.headerData(c, Qt.Orientation.Horizontal) for c in range(columns)])
+        for row in range(model.rowCount()):
+            writer.writerow([model.index(row, c).data() for c in range(columns)])
+    return model.rowCount()
+
+
+class TailModel(RecordModel):
+    """A live tail: ``kept`` holds the newest ``max_rows`` rows, ``records`` the ones the
+    predicate shows, in order. Filtering lives here rather than in a
+    QSortFilterProxyModel because the proxy doubles the cost of every paint (each cell
+    goes through index mapping and Python rowCount/columnCount checks), which at a
+    thousand events a second is what the event loop's latency is made of."""
+
+    def __init__(self, columns: Sequence[Column], max_rows: int, parent: Any = None) -> None:
+        super().__init__(columns, max_rows=max_rows, parent=parent)
+        self.kept: deque[dict[str, Any]] = deque()
+        self.predicate: Callable[[dict[str, Any]], bool] | None = None
+        # Serial numbers of kept and shown rows (rows are the stream's event dicts, shared
+        # with other tabs, so they are not marked themselves).
+        self._kept_serials: deque[int] = deque()
+        self._shown_serials: deque[int] = deque()
+        self._serial = 0
+
+    def append(self, records: Sequence[dict[str, Any]]) -> None:
+        if not records:
+            return
+        start = self._serial + 1
+        self._serial += len(records)
+        self.kept.extend(records)
+        self._kept_serials.extend(range(start, self._serial + 1))
+        for _ in range(len(self.kept) - self.max_rows):
+            self.kept.popleft()
+            self._kept_serials.popleft()
+        oldest = self._kept_serials[0]
+        gone = 0
+        shown = self._shown_serials
+        while gone < len(shown) and shown[gone] < oldest:
+            gone += 1
+        if gone:
+            self.beginRemoveRows(QModelIndex(), 0, gone - 1)
+            del self.records[:gone]
+            del self._texts[:gone]
+            for _ in range(gone):
+                shown.popleft()
+            self.endRemoveRows()
+        predicate = self.predicate
+        new = [(n, r) for n, r in enumerate(records, start)
+               if n >= oldest and (predicate is None or predicate(r))]
+        if new:
+            first = len(self.records)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self.records.extend(r for _n, r in new)
+            self._texts.extend([None] * len(new))
+            shown.extend(n for n, _r in new)
+            self.endInsertRows()
+
+    def set_predicate(self, predicate: Callable[[dict[str, Any]], bool] | None) -> None:
+        self.predicate = predicate
+        pairs = [(n, r) for n, r in zip(self._kept_serials, self.kept, strict=True)
+                 if predicate is None or predicate(r)]
+        self._shown_serials = deque(n for n, _r in pairs)
+        self.set_records([r for _n, r in pairs])
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self._kept_serials.clear()
+        self._shown_serials.clear()
+        super().clear()
+
+    def export_csv(self, path: str | os.PathLike[str]) -> int:
+        return write_csv(self, path)
+
+
+def make_table(model: QAbstractItemModel, parent: QWidget, name: str,
                sortable: bool = True) -> QTableView:
     table = QTableView(parent)
     table.setObjectName(name)

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,14 +29,17 @@ from studio.ui.server.common import AdminTab
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
     Column,
-    FilterProxy,
-    RecordModel,
+    TailModel,
     fit_columns,
     fmt_clock,
     make_table,
 )
 
 MAX_ROWS = 5000
+# Rows reach the table at most this often: one insert (and one repaint) per interval
+# however fast events arrive; a hidden tab only keeps its rows, so it can wait longer.
+FLUSH_VISIBLE_MS = 250
+FLUSH_HIDDEN_MS = 1000
 SYNC_KINDS = ("upload", "download", "error", "session")
 _SESSION_TYPES = frozenset({"session_bound", "session_unbound", "connection_opened",
                             "connection_closed"})
@@ -118,9 +122,8 @@ class TailTab(AdminTab):
         super().__init__(link, parent)
         self.filters = QHBoxLayout()
         self.outer.addLayout(self.filters)
-        self.model = RecordModel(columns, max_rows=max_rows)
-        self.proxy = FilterProxy(self.model, self)
-        self.table = make_table(self.proxy, self, table_name, sortable=False)
+        self.model = TailModel(columns, max_rows, self)
+        self.table = make_table(self.model, self, table_name, sortable=False)
         self.outer.addWidget(self.table, 1)
         bottom = QHBoxLayout()
         self.count_label = QLabel("", self)
@@ -138,7 +141,11 @@ class TailTab(AdminTab):
         self.outer.addLayout(bottom)
         self.paused = False
         self._held: deque[dict[str, Any]] = deque(maxlen=max_rows)
+        self._incoming: deque[dict[str, Any]] = deque(maxlen=max_rows)
         self.received = 0
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.timeout.connect(self.flush)
 
     def accepts(self, event: dict[str, Any]) -> bool:
         """Which stream events belong in this tail at all."""
@@ -149,7 +156,7 @@ class TailTab(AdminTab):
         raise NotImplementedError
 
     def filters_changed(self) -> None:
-        self.proxy.set_predicate(self.shown)
+        self.model.set_predicate(self.shown)
         self._update_count()
 
     def on_events(self, events: list[dict[str, Any]]) -> None:
@@ -161,12 +168,22 @@ class TailTab(AdminTab):
             self._held.extend(rows)
             self._update_count()
             return
-        self._add(rows)
+        self._incoming.extend(rows)
+        if not self._flush.isActive():
+            self._flush.start(FLUSH_VISIBLE_MS if self.isVisible() else FLUSH_HIDDEN_MS)
+
+    def flush(self) -> None:
+        """Move the rows that arrived since the last flush into the table."""
+        self._flush.stop()
+        if self._incoming:
+            rows = list(self._incoming)
+            self._incoming.clear()
+            self._add(rows)
 
     def _add(self, rows: Sequence[dict[str, Any]]) -> None:
         bar = self.table.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 2  # the user has not scrolled up to read
-        first = self.model.rowCount() == 0
+        first = not self.model.kept
         self.model.append(rows)
         if first:
             fit_columns(self.table)
@@ -174,7 +191,13 @@ class TailTab(AdminTab):
             self.table.scrollToBottom()
         self._update_count()
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.flush()  # what arrived while hidden, at once
+
     def set_paused(self, paused: bool) -> None:
+        if paused:
+            self.flush()  # what arrived before the click is shown; later rows wait
         self.paused = paused
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
@@ -187,10 +210,11 @@ class TailTab(AdminTab):
     def clear(self) -> None:
         self.model.clear()
         self._held.clear()
+        self._incoming.clear()
         self._update_count()
 
     def _update_count(self) -> None:
-        shown, kept = self.proxy.rowCount(), self.model.rowCount()
+        shown, kept = self.model.rowCount(), len(self.model.kept)
         text = f"{shown:,} of {kept:,} shown" if shown != kept else f"{kept:,} shown"
         if self.paused:
             text += f" · paused ({len(self._held):,} new waiting)"
@@ -258,7 +282,7 @@ class SyncEventsTab(TailTab):
         return True
 
     def export_csv(self, path: str | os.PathLike[str]) -> int:
-        return self.proxy.export_csv(path)
+        return self.model.export_csv(path)
 
     def export_dialog(self, ask: Callable[..., tuple[str, str]] = QFileDialog.getSaveFileName
                       ) -> None:

@@ -1,32 +1,41 @@
 """The data sets of the query tests, built with raw SQL in the storage layout.
 
-People (keys in this order, which is also the default result order):
+People (keys 1..6 in this order, which is also the default result order):
 
-| label | name  | nick  | age  | rank | height | weight | score  | alive | born             | m      | dog  |
-|-------|-------|-------|------|------|--------|--------|--------|-------|------------------|--------|------|
-| Ann   | Ann   | annie | 30   | 1    | 1.70   | 60.5   | 10.50  | True  | 1990-01-01       | 5      | Rex  |
-| Bob   | Bob   | None  | 25   | 2    | 1.80   | None   | 2      | False | 2000-06-15 12:30 | 5.0    | Fido |
-| Cid   | Cid   | C     | None | 3    | None   | 80.0   | None   | None  | None             | "5"    | None |
-| Dora  | Dora  | dora  | 40   | 4    | 1.60   | 55.0   | 100.25 | True  | 1985-03-03       | D(5.0) | Rex  |
-| Emile | Émile | ÉMILE | 30   | 5    | 1.75   | 70.0   | -1     | False | 2020-02-29       | True   | None |
-| Eve   | eve   | EVE   | 18   | 6    | None   | None   | 0.001  | None  | 1970-01-01       | None   | Spot |
+| label | name  | nick  | age  | rank | height | weight | score  | alive | born       | m      |
+|-------|-------|-------|------|------|--------|--------|--------|-------|------------|--------|
+| Ann   | Ann   | annie | 30   | 1    | 1.70   | 60.5   | 10.50  | True  | 1990-01-01 | 5      |
+| Bob   | Bob   | None  | 25   | 2    | 1.80   | None   | 2      | False | 2000-06-15 | 5.0    |
+| Cid   | Cid   | C     | None | 3    | None   | 80.0   | None   | None  | None       | "5"    |
+| Dora  | Dora  | dora  | 40   | 4    | 1.60   | 55.0   | 100.25 | True  | 1985-03-03 | D(5.0) |
+| Emile | Émile | ÉMILE | 30   | 5    | 1.75   | 70.0   | -1     | False | 2020-02-29 | True   |
+| Eve   | eve   | EVE   | 18   | 6    | None   | None   | 0.001  | None  | 1970-01-01 | None   |
 
-Collections:
+(Bob was born at 12:30 UTC; the others at midnight.)
 
-| label | friends         | tags          | nums    | optnums   | dnums      | scores                    | pets          | address          | addresses                 |
-|-------|-----------------|---------------|---------|-----------|------------|---------------------------|---------------|------------------|---------------------------|
-| Ann   | Bob, Cid        | red, blue     | 1, 2, 3 | 1, None   | 1.5        | math 90, art 70           | first: Rex    | Main St / Oslo   | A / Oslo, B / None        |
-| Bob   | Ann             | green         | 4, 5    |           |            | math 50                   |               | Elm / None       |                           |
-| Cid   |                 |               |         | None      |            |                           |               | None             |                           |
-| Dora  | Ann, Bob, Eve   | red           | 10      | 3         | 0.1, 0.2   | math 100, art 100, pe 20  | a: Rex, b: Fido | Main St / Bergen | C / Bergen              |
-| Emile | Dora            | Ärger, blue   | 3, 3    |           |            | art 60                    |               | None             |                           |
-| Eve   | Eve             |               |         |           |            |                           |               | None             |                           |
+| label | dog  | friends       | tags        | nums    | optnums | dnums    | mixes    |
+|-------|------|---------------|-------------|---------|---------|----------|----------|
+| Ann   | Rex  | Bob, Cid      | red, blue   | 1, 2, 3 | 1, None | 1.5      | 1, "a"   |
+| Bob   | Fido | Ann           | green       | 4, 5    |         |          | 2.5      |
+| Cid   | None |               |             |         | None    |          |          |
+| Dora  | Rex  | Ann, Bob, Eve | red         | 10      | 3       | 0.1, 0.2 | D(3)     |
+| Emile | None | Dora          | Ärger, blue | 3, 3    |         |          | True     |
+| Eve   | Spot | Eve           |             |         |         |          |          |
 
-oid/uid: Ann 1, Bob 2, Dora 3, Emile 4, others None. photo: Ann b"\\x01\\x02abc", Bob b"abc",
-Dora b"", Emile b"\\xff", others None. mixes: Ann [1, "a"], Bob [2.5], Dora [D(3)], Emile [True].
+| label | scores                   | pets            | address          | addresses          |
+|-------|--------------------------|-----------------|------------------|--------------------|
+| Ann   | math 90, art 70          | first: Rex      | Main St / Oslo   | A / Oslo, B / None |
+| Bob   | math 50                  |                 | Elm / None       |                    |
+| Dora  | math 100, art 100, pe 20 | a: Rex, b: Fido | Main St / Bergen | C / Bergen         |
+| Emile | art 60                   |                 | None             |                    |
+(Cid and Eve: none of these.)
+
+oid/uid: Ann 1, Bob 2, Dora 3, Emile 4, others None. photo: Ann b"\\x01\\x02abc",
+Bob b"abc", Dora b"", Emile b"\\xff", others None.
 
 Dogs: Rex (age 5, toys ball 2.5, bone 1.0), Fido (3, no toys), Spot (7, ball 4.0).
 Clubs: Chess (members Ann, Bob; leader Ann), Go (Ann, Dora, Ann; leader Dora), Empty.
+Boxes (class Box): one object per kind of mixed value, see build_boxes.
 """
 
 from __future__ import annotations

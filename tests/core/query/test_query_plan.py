@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import SCHEMA
-from rql_fixtures import RawRealm
+from rql_fixtures import RawRealm, Ref
 
 from studio.core.query import QueryPlan, SortKey
 
@@ -261,3 +261,23 @@ def test_sql_uses_indexes(people: RawRealm) -> None:
     assert "USING COVERING INDEX" in plan_of("name == 'Ann'")
     assert "INDEX" in plan_of("name BEGINSWITH 'A'")
     assert "INDEX" in plan_of("name IN {'Ann', 'Bob'}")
+
+
+def test_scan_and_probe_forms(people: RawRealm) -> None:
+    plan = people.plan("Person")
+    # Every object is visited: each collection table is read once.
+    scan = plan.filtered("ANY tags == 'red' AND tags.@count > 1")
+    assert "EXISTS" not in scan.count_sql()[0]
+    assert labels(people, scan) == ["Ann"]
+    # An index picks the candidates (in this filter or another of the stage, or a LIMIT
+    # before): per-object lookups.
+    for probe, expected in (
+        (plan.filtered("name == 'Ann' AND ANY tags == 'red' AND tags.@count > 1"), ["Ann"]),
+        (plan.filtered("ANY tags == 'red'").filtered("name IN {'Ann', 'Bob'}"), ["Ann"]),
+        (plan.filtered("TRUEPREDICATE LIMIT(3)").filtered("ANY tags == 'red'"), ["Ann"]),
+        (plan.filtered("dog == $0 AND ANY tags == 'red'", [Ref(1, "Dog")]), ["Ann", "Dora"]),
+    ):
+        assert "EXISTS" in probe.select_keys_sql()[0]
+        assert labels(people, probe) == expected
+    # The store's incremental check is always per object.
+    assert "EXISTS" in scan.match_keys_sql([1])[0]

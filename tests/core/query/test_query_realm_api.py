@@ -77,6 +77,9 @@ def test_filter_sort_through_the_store(realm: Realm) -> None:
     assert names(people.filtered("$0 IN friends", people.filtered("name == 'bob'")[0])) == [
         "Ann", "Ärne"]
     assert names(people.filtered("friends.@count > 1")) == ["Ärne"]
+    young = people.filtered("age < 20")
+    assert names(people.filtered("ANY friends IN $0", young)) == ["Ann", "Ärne"]
+    assert names(realm.objects("Dog").filtered("NONE owners IN $0", young)) == ["Rex"]
     assert names(people.filtered("ALL tags == 'red'")) == ["Ann", "Ärne"]
     assert names(people.filtered("scores['math'] >= 90")) == ["Ann"]
     assert names(people.filtered("address.city == 'Oslo'")) == ["Ann"]
