@@ -137,9 +137,10 @@ class RealmObject:
     def __getitem__(self, name: str) -> Any:
         # The hottest path of the reader (a table view reads every cell through it):
         # one dict lookup and one list index for a column already decoded.
-        values = self._cells.get(name)
-        if values is not None:
-            return values[self._row]
+        try:
+            return self._cells[name][self._row]
+        except KeyError:
+            pass
         return self._slow_get(name)
 
     def _slow_get(self, name: str) -> Any:

@@ -61,35 +61,33 @@ def test_sync_events_tail_filters_pauses_and_exports(admin_window: ServerWindow,
     post(realm, "dev", "hello a")
     post(other, "dev", "hello b")
     wait(qtbot, lambda: {"/shared/tail-a", "/shared/tail-b"} <= {
-        r.get("realm") for r in tab.model.records if r.get("type") == "upload"})
+        r.get("realm") for r in tab.model.kept if r.get("type") == "upload"})
     # A realm filter and the kind boxes narrow what is shown, not what is kept.
     tab.realm_filter.setText("tail-a")
-    shown = tab.proxy.shown_records()
+    shown = tab.model.records
     assert shown and all(r["realm"] == "/shared/tail-a" for r in shown)
     tab.kind_boxes["session"].setChecked(False)
-    assert all(r["type"] == "upload" or r["type"] == "download"
-               for r in tab.proxy.shown_records())
-    kept = tab.model.rowCount()
-    assert kept > tab.proxy.rowCount()
+    assert all(r["type"] in ("upload", "download") for r in tab.model.records)
+    assert len(tab.model.kept) > tab.model.rowCount()
     # Export writes what is shown, with the shown text.
     out = tmp_path / "events.csv"
-    assert tab.export_csv(out) == tab.proxy.rowCount()
+    assert tab.export_csv(out) == tab.model.rowCount()
     rows = list(csv.reader(out.open(encoding="utf-8")))
     assert rows[0][:5] == ["Time", "Realm", "Client", "User", "Event"]
-    assert len(rows) == tab.proxy.rowCount() + 1
+    assert len(rows) == tab.model.rowCount() + 1
     assert all(r[1] == "/shared/tail-a" for r in rows[1:])
     # Pause: new events wait; resume shows them.
     tab.pause_button.click()
     assert tab.paused and tab.pause_button.text() == "Resume"
-    count = tab.model.rowCount()
+    count = len(tab.model.kept)
     post(realm, "dev", "while paused")
     wait(qtbot, lambda: len(tab._held) > 0)
-    assert tab.model.rowCount() == count
+    assert len(tab.model.kept) == count
     assert "paused" in tab.count_label.text()
     tab.pause_button.click()
-    assert not tab.paused and tab.model.rowCount() > count
+    assert not tab.paused and len(tab.model.kept) > count
     # Downloads name the user too (learned from the session's bind).
-    downloads = [r for r in tab.model.records if r["type"] == "download"]
+    downloads = [r for r in tab.model.kept if r["type"] == "download"]
     assert all(r.get("user") == "admin" for r in downloads if r.get("realm") == "/shared/tail-a")
 
 
@@ -97,14 +95,14 @@ def test_logs_tail_level_filter_and_connections_tab(admin_window: ServerWindow, 
                                                     qtbot: Any, tmp_path: Path) -> None:
     logs = admin_window.logs_tab
     _device(client, qtbot, tmp_path, "/shared/logs", "logs")  # binds: info lines
-    wait(qtbot, lambda: any(r.get("event") == "session_bound" for r in logs.model.records))
-    assert logs.proxy.rowCount() > 0
+    wait(qtbot, lambda: any(r.get("event") == "session_bound" for r in logs.model.kept))
+    assert logs.model.rowCount() > 0
     logs.level_combo.setCurrentText("error")
-    assert all(r.get("level") == "error" for r in logs.proxy.shown_records())
+    assert all(r.get("level") == "error" for r in logs.model.records)
     logs.level_combo.setCurrentText("debug")
     logs.text_filter.setText("session_bound")
-    assert logs.proxy.rowCount() >= 1
-    assert all("session_bound" in r["event"] for r in logs.proxy.shown_records())
+    assert logs.model.rowCount() >= 1
+    assert all("session_bound" in r["event"] for r in logs.model.records)
 
     connections = admin_window.show_tab("Connections")
     assert connections is admin_window.connections_tab
@@ -163,3 +161,21 @@ def test_server_process_reports_a_failed_start(tmp_path: Path) -> None:
     else:  # pragma: no cover - a server that starts on a file would be a bug elsewhere
         proc.stop()
         raise AssertionError("the server started on a file as data directory")
+
+
+def test_tail_model_keeps_the_newest_rows_and_filters_incrementally(qtbot: Any) -> None:
+    from studio.ui.server.tables import Column, TailModel
+
+    model = TailModel([Column("n", "N")], max_rows=10)
+    model.set_predicate(lambda r: r["n"] % 2 == 0)
+    model.append([{"n": i} for i in range(8)])
+    assert [r["n"] for r in model.records] == [0, 2, 4, 6]
+    model.append([{"n": i} for i in range(8, 16)])  # 6..15 kept
+    assert [r["n"] for r in model.kept] == list(range(6, 16))
+    assert [r["n"] for r in model.records] == [6, 8, 10, 12, 14]
+    assert model.index(0, 0).data() == "6"
+    model.append([{"n": i} for i in range(100, 130)])  # more than the cap at once
+    assert [r["n"] for r in model.kept] == list(range(120, 130))
+    assert [r["n"] for r in model.records] == [120, 122, 124, 126, 128]
+    model.set_predicate(None)
+    assert model.rowCount() == 10

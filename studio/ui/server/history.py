@@ -210,7 +210,13 @@ class HistoryPanel(AdminTab):
 
     def on_events(self, events: list[dict[str, Any]]) -> None:
         path = self.realm_path
-        if path and any(e.get("type") == "upload" and e.get("realm") == path for e in events):
+        # A hidden panel catches up when shown (showEvent) rather than on every upload.
+        if path and self.isVisible() and any(e.get("type") == "upload" and e.get("realm") == path for e in events):
+            self._server_soon()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.realm_path and self.link.is_connected:
             self._server_soon()
 
     # -- showing ---------------------------------------------------------------------------
