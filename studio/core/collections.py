@@ -303,10 +303,11 @@ class LinkingObjects:
     def filtered(self, query: str, *args: Any) -> Results:
         """The linking objects that match ``query``, as a live Results of the origin class.
 
-        Needs the full query language (object arguments and ANY over lists).
+        The query may end with SORT/DISTINCT/LIMIT: it is applied as a second filter.
         """
         realm = self._owner._realm
-        origin = f"{self._origin.name} == ${len(args)}"
-        return realm.objects(self._prop.object_type or "").filtered(
-            f"({query}) AND {origin}", *args, self._owner
+        return (
+            realm.objects(self._prop.object_type or "")
+            .filtered(f"{self._origin.name} == $0", self._owner)
+            .filtered(query, *args)
         )

@@ -73,7 +73,7 @@ class ClusterCells(dict[str, list[Any]]):
     resolved to their targets. Collections (fresh lists and dicts on every read)
     and values whose resolution failed are never stored, so they always take the
     slow path. It is a dict subclass rather than an attribute of one so that the
-    hottest line of the reader is a single ``dict.get``.
+    hottest line of the reader is a single dict lookup.
 
     ``raw`` holds the decoded column leaves by leaf index; ``columns`` the
     finished lists in property order once every property has them (to_dict()
@@ -136,7 +136,9 @@ class RealmObject:
 
     def __getitem__(self, name: str) -> Any:
         # The hottest path of the reader (a table view reads every cell through it):
-        # one dict lookup and one list index for a column already decoded.
+        # one dict lookup and one list index for a column already decoded. (try is
+        # free in CPython 3.11+ and a subscript is cheaper than a .get() call; the
+        # slow path is called outside the except so its errors carry no KeyError.)
         try:
             return self._cells[name][self._row]
         except KeyError:

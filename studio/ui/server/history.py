@@ -211,7 +211,8 @@ class HistoryPanel(AdminTab):
     def on_events(self, events: list[dict[str, Any]]) -> None:
         path = self.realm_path
         # A hidden panel catches up when shown (showEvent) rather than on every upload.
-        if path and self.isVisible() and any(e.get("type") == "upload" and e.get("realm") == path for e in events):
+        if path and self.isVisible() and any(
+                e.get("type") == "upload" and e.get("realm") == path for e in events):
             self._server_soon()
 
     def showEvent(self, event: Any) -> None:
