@@ -32,3 +32,18 @@ def test_bench_core_small() -> None:
                 "iterate_objects_per_s", "notify_latency_ms_modify", "notify_latency_ms_move"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
     assert 0 < data["insert_ratio_vs_raw"] < 5  # type: ignore[operator]
+
+
+def test_bench_query_small() -> None:
+    data = run_benchmark("bench_query.py", "--rows", "3000", "--repeat", "1")
+    assert len(json.dumps(data)) > 50
+
+
+def test_bench_realmfile() -> None:
+    data = run_benchmark("bench_realmfile.py")
+    assert any("objects" in key for key in data)
+
+
+def test_bench_ui_small() -> None:
+    data = run_benchmark("bench_ui.py", "--objects", "3000", "--commits", "2")
+    assert len(data) >= 5
