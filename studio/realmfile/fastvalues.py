@@ -7,7 +7,7 @@ the objects are made directly through their slot descriptors. Each fast maker
 is checked once at import against the public constructor; if the class does
 not look as expected (another Python version, another ObjectId), the public
 constructor is used instead, so the shortcut can only make decoding faster,
-never different.
+never different. Timestamps, likewise, are made a leaf at a time.
 """
 
 from __future__ import annotations

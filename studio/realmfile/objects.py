@@ -83,7 +83,7 @@ class ClusterCells(dict[str, list[Any]]):
     current one (or get the "closed" error).
     """
 
-    __slots__ = ("columns", "leaf", "raw", "rf", "table")
+    __slots__ = ("columns", "leaf", "raw", "refs", "rf", "table")
 
     def __init__(self, rf: RealmFile, table: TableInfo, leaf: ClusterLeaf) -> None:
         super().__init__()
@@ -92,11 +92,13 @@ class ClusterCells(dict[str, list[Any]]):
         self.leaf = leaf
         self.raw: dict[int, list[Any]] = {}
         self.columns: list[list[Any]] | None = None
+        self.refs: list[int] | None = None  # the cluster node's elements, once read
 
     def drop(self) -> None:
         self.clear()
         self.raw.clear()
         self.columns = None
+        self.refs = None
 
 
 class RealmObject:

@@ -238,7 +238,10 @@ class RealmFile:
             return values
         table, leaf = cells.table, cells.leaf
         what = f"{table.name}.{col.name or 'backlinks'}"
-        ref = table.tree.column_ref(leaf, col.leaf_index, what)
+        refs = cells.refs
+        if refs is None:
+            refs = cells.refs = table.tree.cluster_refs(leaf)
+        ref = table.tree.column_ref(leaf, col.leaf_index, what, refs)
         if col.col_type == T_BACKLINK:
             values = backlink_leaf(self._buf, ref, what)
         elif col.collection is not None:

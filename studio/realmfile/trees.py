@@ -225,18 +225,35 @@ class ClusterTree:
                 return leaf, j
         return None
 
-    def column_ref(self, leaf: ClusterLeaf, leaf_index: int, what: str) -> int:
-        """The ref of the column leaf ``leaf_index`` in a cluster."""
-        hdr = self.buf.header(leaf.ref, f"{self.what} cluster")
-        if leaf_index + 1 >= hdr.size:
+    def cluster_refs(self, leaf: ClusterLeaf) -> list[int]:
+        """All elements of a cluster node: the keys, then one ref per column leaf
+        (read with one unpack; each ref is checked when it is used)."""
+        return self.buf.ints(self.buf.header(leaf.ref, f"{self.what} cluster"))
+
+    def column_ref(
+        self, leaf: ClusterLeaf, leaf_index: int, what: str, refs: list[int] | None = None
+    ) -> int:
+        """The ref of the column leaf ``leaf_index`` in a cluster (``refs``: the
+        cluster's elements, when the caller has read them already)."""
+        if refs is None:
+            refs = self.cluster_refs(leaf)
+        index = leaf_index + 1
+        if index >= len(refs):
             raise self.buf.corrupt(
                 f"{self.what}: cluster at offset {leaf.ref} has no leaf for {what}", leaf.ref
             )
-        ref = self.buf.child_ref(hdr, leaf_index + 1, what)
+        ref = refs[index]
         if not ref:
             raise self.buf.corrupt(
                 f"{self.what}: cluster at offset {leaf.ref} lacks {what}", leaf.ref
             )
+        if ref & 1:
+            raise self.buf.corrupt(
+                f"{what}: expected a ref in element {index} of the node at offset {leaf.ref}, "
+                f"found the tagged number {ref >> 1}",
+                leaf.ref,
+            )
+        self.buf.check_ref(ref, what)
         return ref
 
 

@@ -371,6 +371,11 @@ async def _main(screenshot: str | os.PathLike[str] | None, tab: str, wait: float
         except Exception as exc:
             print(f"studio demo: {exc}", file=sys.stderr)
             return 1
+        if screenshot is None:
+            print(f"studio demo: object server at {url}; users ann and bob (password "
+                  f"{demo.user_password}) are chatting in {CHAT_PATH}; join them with "
+                  "examples/chat/chat.py. Close the Studio window to stop everything.",
+                  flush=True)
         window = ServerWindow(url, data_dir=demo.folder / "studio")
         window.resize(1280, 800)
         window.show()

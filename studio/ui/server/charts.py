@@ -22,7 +22,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MAX_WINDOW_S = 3600.0
-MIN_SPAN_S = 10.0
+MIN_SPAN_S = 5.0
 
 
 class Series:

@@ -39,6 +39,14 @@ def remember(url: str, username: str) -> None:
     store.sync()
 
 
+def _shown_url(url: str) -> str:
+    """``http://admin@host:port`` -> ``http://host:port`` (the user goes in its own field)."""
+    try:
+        return normalize_url(url) if url else ""
+    except ValueError:
+        return url  # shown as typed; Connect says what is wrong with it
+
+
 class LoginForm(QWidget):
     """Emits ``submitted(url, username, password)``; the window does the logging in."""
 
@@ -50,7 +58,8 @@ class LoginForm(QWidget):
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         box = QWidget(self)
-        box.setMaximumWidth(460)
+        box.setMinimumWidth(440)
+        box.setMaximumWidth(520)
         column = QVBoxLayout(box)
         title = QLabel("Connect to an object server", box)
         font = QFont(title.font())
@@ -68,7 +77,7 @@ class LoginForm(QWidget):
         self.url_edit = QLineEdit(box)
         self.url_edit.setObjectName("serverUrl")
         self.url_edit.setPlaceholderText(DEFAULT_URL)
-        self.url_edit.setText(url or saved_url or DEFAULT_URL)
+        self.url_edit.setText(_shown_url(url) or saved_url or DEFAULT_URL)
         form.addRow("Server", self.url_edit)
         self.user_edit = QLineEdit(box)
         self.user_edit.setObjectName("username")
