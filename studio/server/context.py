@@ -22,7 +22,7 @@ from studio.server.logs import log
 from studio.server.metrics import Metrics
 from studio.server.permissions import Level
 from studio.server.realms import LoadedRealm, RealmHub
-from studio.server.storage.base import ServerStorage
+from studio.server.storage.base import ServerStorage, UserRecord
 from studio.sync.protocol import ErrorCode
 
 if TYPE_CHECKING:
@@ -78,13 +78,16 @@ class ServerContext:
         """Permissions or a user changed: re-decide every bound session of
         ``path`` and/or ``user``; sessions that lost read access end with
         ``permission_denied``, those that lost write access stop uploading."""
+        users: dict[str, UserRecord | None] = {}
         for conn in list(self.connections.values()):
             for session, bound in list(conn.sessions.items()):
                 if (path is not None and bound.path != path) or (
                     user is not None and bound.user != user
                 ):
                     continue
-                record = await self.run(self.storage.get_user, bound.user)
+                if bound.user not in users:
+                    users[bound.user] = await self.run(self.storage.get_user, bound.user)
+                record = users[bound.user]
                 if record is None or record.suspended:
                     why = "was deleted" if record is None else "is suspended"
                     conn.fail_session(

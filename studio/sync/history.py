@@ -39,7 +39,7 @@ from studio.sync.errors import (
     MergeError,
     RemoteProtocolError,
 )
-from studio.sync.merge import transform_against
+from studio.sync.merge import ConcurrentChangesets
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
 _BAD_SERVER_VERSION = 209
@@ -239,7 +239,7 @@ class ServerHistory:
         entries: list[HistoryEntry] = []
         version = self.latest_version
         for changeset in new:
-            transformed, foreign = transform_against(changeset, foreign)
+            transformed = foreign.transform(changeset)
             _check_schema(transformed.instructions, classes, properties)
             version += 1
             transformed = dataclasses.replace(
@@ -298,11 +298,11 @@ class ServerHistory:
 
     def _foreign_since(
         self, ident: int, base: int, resent: dict[int, Changeset]
-    ) -> list[Changeset]:
+    ) -> ConcurrentChangesets:
         """The other clients' changesets after ``base``, rewritten to apply
         after all of ``ident``'s own changesets after ``base`` (see the module
         docstring): what the upload must be transformed against."""
-        foreign: list[Changeset] = []
+        foreign = ConcurrentChangesets()
         for entry in self._entries[base - self._base :]:
             if entry.origin_file_ident != ident:
                 foreign.append(entry.changeset)
@@ -318,11 +318,11 @@ class ServerHistory:
                         code=_BAD_SERVER_VERSION,
                     )
                 # Move the foreign changesets past our own one.
-                _, foreign = transform_against(own, foreign)
+                foreign.transform(own)
                 continue
             # A copy from the client: what it becomes must be what was
             # integrated, or it is not the same change.
-            moved, foreign = transform_against(own, foreign)
+            moved = foreign.transform(own)
             if not _same_changes(moved, entry.changeset):
                 raise ChangesetError(
                     f"resent changeset {entry.client_version} differs from the one "
@@ -503,7 +503,7 @@ class ClientHistory:
         """
         base = self.last_integrated_server_version
         acked = self.last_acked_client_version
-        pending = list(self.pending)
+        pending = ConcurrentChangesets(self.pending)
         out: list[Changeset] = []
         for remote in changesets:
             if remote.server_version <= base:
@@ -529,9 +529,8 @@ class ClientHistory:
                 # Our changesets up to `own` precede this one on the server:
                 # they are part of the state it applies to, not concurrent.
                 acked = own
-                pending = [c for c in pending if c.client_version > own]
-            transformed, pending = transform_against(remote.changeset, pending)
-            out.append(transformed)
+                pending.discard_through(own)
+            out.append(pending.transform(remote.changeset))
             base = remote.server_version
         if server_version < base:
             raise RemoteProtocolError(
@@ -546,12 +545,12 @@ class ClientHistory:
             )
         if upload_ack > acked:
             acked = upload_ack
-            pending = [c for c in pending if c.client_version > upload_ack]
+            pending.discard_through(upload_ack)
         self.pending = [
             c
             if c.last_integrated_server_version == server_version
             else dataclasses.replace(c, last_integrated_server_version=server_version)
-            for c in pending
+            for c in pending.changesets()
         ]
         self.last_integrated_server_version = server_version
         self.last_acked_client_version = acked

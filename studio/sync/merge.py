@@ -22,8 +22,10 @@ only inside each group.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from collections.abc import Hashable, Sequence
+import heapq
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Final
 
 from studio.core.instructions import (
@@ -463,73 +465,17 @@ def _link_groups(
     return {key: find(key) for key in parent}
 
 
-# --------------------------------------------------------------------------- sequences
+# --------------------------------------------------------------------------- buckets
 
 
 def _bucket(ins: Any) -> Hashable:
+    """The group an instruction is transformed in: its object, or its schema item."""
     t = type(ins)
     if t is AddClass:
         return ("#class", ins.class_name)
     if t is AddProperty:
         return ("#property", ins.class_name, ins.name)
     return (ins.class_name, value_key(ins.primary_key))
-
-
-def transform_instructions(
-    ours: Sequence[Instruction], theirs: Sequence[Instruction], ours_first: bool
-) -> tuple[list[Instruction], list[Instruction]]:
-    """The instruction-level transformation behind :func:`transform`.
-
-    ``ours_first`` says whether ``ours`` is the earlier side. Returns
-    ``(ours', theirs')``: ours' applies after theirs, theirs' after ours.
-    """
-    if not ours or not theirs:
-        return list(ours), list(theirs)
-    our_keys = [_bucket(i) for i in ours]
-    their_keys = [_bucket(i) for i in theirs]
-    merged = _link_groups(ours, theirs, our_keys, their_keys)
-    their_groups: dict[Hashable, list[int]] = {}
-    for n, key in enumerate(their_keys):
-        their_groups.setdefault(merged.get(key, key), []).append(n)
-    our_groups: dict[Hashable, list[int]] = {}
-    for n, key in enumerate(our_keys):
-        group = merged.get(key, key)
-        if group in their_groups:
-            our_groups.setdefault(group, []).append(n)
-    if not our_groups:
-        return list(ours), list(theirs)
-    # Each original position maps to what it became: usually one instruction
-    # or none; an EraseObject in a merged group may gain explicit list erases.
-    out_ours: list[list[Instruction]] = [[i] for i in ours]
-    out_theirs: list[list[Instruction]] = [[i] for i in theirs]
-    roots = set(merged.values())
-    for group, our_indexes in our_groups.items():
-        their_indexes = their_groups[group]
-        if group in roots:
-            _transform_merged_group(
-                ours, theirs, our_keys, their_keys, our_indexes, their_indexes,
-                ours_first, out_ours, out_theirs,
-            )  # fmt: skip
-            continue
-        # One object (or schema item): the plain grid, one instruction in,
-        # at most one out.
-        column: list[Instruction | None] = [theirs[j] for j in their_indexes]
-        for n in our_indexes:
-            current: Instruction | None = ours[n]
-            for k, theirs_k in enumerate(column):
-                if theirs_k is None:
-                    continue
-                current, column[k] = _pair(current, theirs_k, ours_first)
-                if current is None:
-                    break
-            out_ours[n] = [] if current is None else [current]
-        for k, j in enumerate(their_indexes):
-            item = column[k]
-            out_theirs[j] = [] if item is None else [item]
-    return (
-        [i for items in out_ours for i in items],
-        [i for items in out_theirs for i in items],
-    )
 
 
 def _transform_merged_group(
@@ -563,6 +509,412 @@ def _with_instructions(changeset: Changeset, instructions: list[Instruction]) ->
     return dataclasses.replace(changeset, instructions=tuple(instructions))
 
 
+# --------------------------------------------------------------------------- the index
+#
+# A changeset being transformed is kept as its instructions by bucket (object
+# or schema item), each bucket a list of instructions with their positions in
+# the changeset. Transforming two of them only looks at the buckets they have
+# in common (plus the buckets a link ties to an erase), so the cost of a pair
+# no longer grows with the instructions they do not share; and a sequence of
+# changesets (:class:`ConcurrentChangesets`) keeps an index from bucket to the
+# changesets touching it, so a changeset transformed against the sequence only
+# meets the changesets it can interact with. The result is exactly the one of
+# the plain grid (``studio.sync.merge_reference``), as the tests check.
+#
+# Positions: the n-th instruction as given is at ``n << 32 | _ORIGINAL``. The
+# only rule that turns one instruction into several is an EraseObject meeting a
+# link (:func:`_against_erase`): the explicit list erases it gains go right
+# before it, at ``n << 32 | s`` with ``s`` from a per-changeset counter, so
+# they sort after those it gained earlier and before the erase itself.
+
+_ORIGINAL: Final = 0xFFFFFFFF
+_SLOT: Final = ~0xFFFFFFFF
+_LINK_WRITER_TYPES: Final = frozenset(_LINK_WRITERS)
+# Split a same-object bucket by property when the grid has at least this many
+# pairs: instructions on different properties never interact (unless one side
+# erases the object), and the split costs about one pair per instruction.
+_SPLIT_PAIRS: Final = 6
+
+_Bucket = tuple[list[int], list[Instruction]]
+"""Positions (ascending) and the instructions at them."""
+
+
+def _pk_key(pk: Any) -> Hashable:
+    """``value_key(pk)``, with the common cases first."""
+    t = type(pk)
+    if t is str:
+        return ("s", pk)
+    if t is int:
+        return ("i", pk)
+    return value_key(pk)
+
+
+class _Keyed:
+    """One side of a transformation, indexed by bucket (see above)."""
+
+    __slots__ = (
+        "alive",
+        "buckets",
+        "changed",
+        "changeset",
+        "erased",
+        "instructions",
+        "key",
+        "new_keys",
+        "seq",
+        "writers",
+    )
+
+    def __init__(self, instructions: Sequence[Instruction], changeset: Changeset | None) -> None:
+        self.changeset = changeset
+        self.instructions = instructions
+        self.key = (
+            (changeset.timestamp_ms, changeset.origin_file_ident) if changeset is not None else None
+        )
+        self.changed = False
+        self.alive = True
+        self.seq = 0
+        # Buckets this side gained (explicit list erases of an erased link target).
+        self.new_keys: list[Hashable] = []
+        buckets: dict[Hashable, _Bucket] = {}
+        # Objects erased and link targets -> the buckets writing links to them.
+        # Both only ever shrink under transformation, so they are computed once
+        # (a stale entry only joins buckets that then do not interact).
+        erased: set[Hashable] = set()
+        writers: dict[Hashable, set[Hashable]] = {}
+        link_writers = _LINK_WRITER_TYPES
+        pos = _ORIGINAL
+        for ins in instructions:
+            t = type(ins)
+            if t is AddClass:
+                key: Hashable = ("#class", ins.class_name)
+            elif t is AddProperty:
+                key = ("#property", ins.class_name, ins.name)  # type: ignore[union-attr]
+            else:
+                pk = ins.primary_key  # type: ignore[union-attr]
+                tk = type(pk)
+                if tk is str:
+                    key = (ins.class_name, ("s", pk))
+                elif tk is int:
+                    key = (ins.class_name, ("i", pk))
+                else:
+                    key = (ins.class_name, value_key(pk))
+                if t is EraseObject:
+                    erased.add(key)
+                elif t in link_writers:
+                    value = ins.value  # type: ignore[union-attr]
+                    if type(value) is Link:
+                        target = (value.class_name, _pk_key(value.primary_key))
+                        if target != key:
+                            holders = writers.get(target)
+                            if holders is None:
+                                writers[target] = {key}
+                            else:
+                                holders.add(key)
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = ([pos], [ins])
+            else:
+                bucket[0].append(pos)
+                bucket[1].append(ins)
+            pos += 1 << 32
+        self.buckets = buckets
+        self.erased = erased
+        self.writers = writers
+
+    def current(self) -> Sequence[Instruction]:
+        """The instructions as they are now, in order."""
+        if self.changed:
+            items: list[tuple[int, Instruction]] = []
+            for positions, instructions in self.buckets.values():
+                items.extend(zip(positions, instructions, strict=True))
+            items.sort(key=_first)
+            self.instructions = tuple([ins for _, ins in items])
+            self.changed = False
+        return self.instructions
+
+    def result(self) -> Changeset:
+        old = self.changeset
+        assert old is not None
+        instructions = self.current()
+        if instructions is not old.instructions:
+            assert isinstance(instructions, tuple)
+            old = self.changeset = Changeset(
+                old.origin_file_ident,
+                old.client_version,
+                old.last_integrated_server_version,
+                old.timestamp_ms,
+                instructions,
+            )
+        return old
+
+
+def _first(item: tuple[int, Instruction]) -> int:
+    return item[0]
+
+
+def _item_position(item: _Item) -> int:
+    return item[2]
+
+
+def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
+    """:func:`transform_instructions` on two indexed sides, in place."""
+    ab, bb = a.buckets, b.buckets
+    links: list[tuple[Hashable, Hashable]] = []
+    if b.erased and a.writers:
+        _link_pairs(a.writers, b.erased, links)
+    if a.erased and b.writers:
+        _link_pairs(b.writers, a.erased, links)
+    if links:
+        _transform_linked(a, b, links, a_first)
+        return
+    if len(ab) <= len(bb):
+        common = [key for key in ab if key in bb]
+    else:
+        common = [key for key in bb if key in ab]
+    if not common:
+        return
+    if len(common) > 1:
+        # The order of the plain grid (only the first schema mismatch raised
+        # depends on it).
+        common.sort(key=lambda key: ab[key][0][0])
+    for key in common:
+        _transform_bucket(a, b, key, a_first)
+
+
+def _link_pairs(
+    writers: dict[Hashable, set[Hashable]],
+    erased: set[Hashable],
+    out: list[tuple[Hashable, Hashable]],
+) -> None:
+    if len(erased) <= len(writers):
+        for target in erased:
+            holders = writers.get(target)
+            if holders:
+                out.extend((holder, target) for holder in holders)
+    else:
+        for target, holders in writers.items():
+            if target in erased:
+                out.extend((holder, target) for holder in holders)
+
+
+def _transform_linked(
+    a: _Keyed, b: _Keyed, links: list[tuple[Hashable, Hashable]], a_first: bool
+) -> None:
+    """A pair where links written on one side meet erases on the other: the
+    buckets they tie together are transformed as one group (the expanding
+    grid of :func:`_transform_merged_group`), the rest as usual."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(key: Hashable) -> Hashable:
+        while parent.get(key, key) != key:
+            key = parent[key]
+        return key
+
+    for holder, target in links:
+        root_a, root_b = find(holder), find(target)
+        if root_a != root_b:
+            parent[root_a] = root_b
+    components: dict[Hashable, list[Hashable]] = {}
+    for key in parent:
+        components.setdefault(find(key), []).append(key)
+    linked = set(parent)
+    for root, keys in components.items():
+        keys.append(root)
+        linked.add(root)
+    ab, bb = a.buckets, b.buckets
+    groups: list[tuple[int, Hashable, list[Hashable] | None]] = []
+    small, large = (ab, bb) if len(ab) <= len(bb) else (bb, ab)
+    for key in small:
+        if key in large and key not in linked:
+            groups.append((ab[key][0][0], key, None))
+    for root, keys in components.items():
+        firsts = [ab[key][0][0] for key in keys if key in ab]
+        if firsts and any(key in bb for key in keys):
+            groups.append((min(firsts), root, keys))
+    groups.sort(key=_first_of_group)
+    for _, key, members in groups:
+        if members is None:
+            _transform_bucket(a, b, key, a_first)
+        else:
+            _transform_component(a, b, members, a_first)
+
+
+def _first_of_group(group: tuple[int, Hashable, list[Hashable] | None]) -> int:
+    return group[0]
+
+
+def _transform_component(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
+    ours = _component_items(a.buckets, keys)
+    column = _component_items(b.buckets, keys)
+    out: list[_Item] = []
+    for item in ours:
+        result, column = _one_vs_many(item, column, a_first)
+        out.extend(result)
+    _redistribute(a, keys, out)
+    _redistribute(b, keys, column)
+
+
+def _component_items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
+    items: list[_Item] = []
+    for key in keys:
+        bucket = buckets.get(key)
+        if bucket is not None:
+            items.extend((key, ins, pos) for pos, ins in zip(*bucket, strict=True))
+    items.sort(key=_item_position)
+    return items
+
+
+def _redistribute(side: _Keyed, keys: list[Hashable], items: list[_Item]) -> None:
+    """Store a group's transformed instructions back into their buckets.
+
+    Instructions that came from one instruction share its position: all but
+    the last (the erase that gained explicit list erases) get fresh ones."""
+    fresh: dict[Hashable, _Bucket] = {}
+    last = len(items) - 1
+    for n, (key, ins, pos) in enumerate(items):
+        if n < last and items[n + 1][2] == pos:
+            pos = (pos & _SLOT) | side.seq
+            side.seq += 1
+        bucket = fresh.get(key)
+        if bucket is None:
+            fresh[key] = ([pos], [ins])
+        else:
+            bucket[0].append(pos)
+            bucket[1].append(ins)
+    buckets = side.buckets
+    for key in keys:
+        old = buckets.get(key)
+        new = fresh.get(key)
+        if new is None:
+            if old is not None:
+                del buckets[key]
+                side.changed = True
+        elif old is None:
+            buckets[key] = new
+            side.changed = True
+            side.new_keys.append(key)
+        elif old[0] != new[0] or any(x is not y for x, y in zip(old[1], new[1], strict=True)):
+            buckets[key] = new
+            side.changed = True
+
+
+def _transform_bucket(a: _Keyed, b: _Keyed, key: Hashable, a_first: bool) -> None:
+    """The plain grid of one object or schema item: one instruction in, at most one out."""
+    a_bucket, b_bucket = a.buckets[key], b.buckets[key]
+    ours, theirs = a_bucket[1], b_bucket[1]
+    na, nb = len(ours), len(theirs)
+    if na == 1 and nb == 1:
+        x, y = ours[0], theirs[0]
+        x2, y2 = _pair(x, y, a_first)
+        if x2 is not x:
+            _store(a, key, a_bucket, [x2])
+        if y2 is not y:
+            _store(b, key, b_bucket, [y2])
+        return
+    out_a: list[Instruction | None] = list(ours)
+    out_b: list[Instruction | None] = list(theirs)
+    split = None
+    if na * nb >= _SPLIT_PAIRS:
+        split = _by_property(ours)
+        if split is not None:
+            their_split = _by_property(theirs)
+            if their_split is None:
+                split = None
+            else:
+                for prop, our_indexes in split.items():
+                    their_indexes = their_split.get(prop)
+                    if their_indexes is not None:
+                        _grid(out_a, out_b, our_indexes, their_indexes, a_first)
+    if split is None:
+        _grid(out_a, out_b, range(na), range(nb), a_first)
+    for n in range(na):
+        if out_a[n] is not ours[n]:
+            _store(a, key, a_bucket, out_a)
+            break
+    for n in range(nb):
+        if out_b[n] is not theirs[n]:
+            _store(b, key, b_bucket, out_b)
+            break
+
+
+def _by_property(instructions: list[Instruction]) -> dict[object, list[int]] | None:
+    """Indexes of a same-object bucket by the property they work on
+    (CreateObject under None); None when one erases the object (which meets
+    everything) or the bucket is a schema item."""
+    out: dict[object, list[int]] = {}
+    for n, ins in enumerate(instructions):
+        t = type(ins)
+        if t is CreateObject:
+            prop: object = None
+        elif t is EraseObject or t is AddClass or t is AddProperty:
+            return None
+        else:
+            path = ins.path  # type: ignore[union-attr]
+            prop = path[0] if path else None
+        indexes = out.get(prop)
+        if indexes is None:
+            out[prop] = [n]
+        else:
+            indexes.append(n)
+    return out
+
+
+def _grid(
+    ours: list[Instruction | None],
+    theirs: list[Instruction | None],
+    our_indexes: Iterable[int],
+    their_indexes: Iterable[int],
+    ours_first: bool,
+) -> None:
+    their_indexes = list(their_indexes)
+    for n in our_indexes:
+        current = ours[n]
+        for k in their_indexes:
+            theirs_k = theirs[k]
+            if theirs_k is None:
+                continue
+            current, theirs[k] = _pair(current, theirs_k, ours_first)
+            if current is None:
+                break
+        ours[n] = current
+
+
+def _store(side: _Keyed, key: Hashable, bucket: _Bucket, out: list[Instruction | None]) -> None:
+    """Replace a plain bucket's instructions by ``out`` (None: dropped)."""
+    side.changed = True
+    positions = [pos for pos, ins in zip(bucket[0], out, strict=True) if ins is not None]
+    if positions:
+        side.buckets[key] = (positions, [ins for ins in out if ins is not None])
+    else:
+        del side.buckets[key]
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+def transform_instructions(
+    ours: Sequence[Instruction], theirs: Sequence[Instruction], ours_first: bool
+) -> tuple[list[Instruction], list[Instruction]]:
+    """The instruction-level transformation behind :func:`transform`.
+
+    ``ours_first`` says whether ``ours`` is the earlier side. Returns
+    ``(ours', theirs')``: ours' applies after theirs, theirs' after ours.
+    """
+    if not ours or not theirs:
+        return list(ours), list(theirs)
+    a, b = _Keyed(ours, None), _Keyed(theirs, None)
+    _transform_keyed(a, b, ours_first)
+    return list(a.current()), list(b.current())
+
+
+def _same_order_key(changeset: Changeset) -> MergeError:
+    return MergeError(
+        f"cannot order two concurrent changesets with the same timestamp "
+        f"({changeset.timestamp_ms}) and origin ({changeset.origin_file_ident})"
+    )
+
+
 def transform(ours: Changeset, theirs: Changeset) -> tuple[Changeset, Changeset]:
     """Transform two concurrent changesets: returns ``(ours', theirs')`` where
     ``ours'`` applies after ``theirs`` and ``theirs'`` after ``ours``, and both
@@ -570,12 +922,145 @@ def transform(ours: Changeset, theirs: Changeset) -> tuple[Changeset, Changeset]
     that disagree."""
     our_key, their_key = order_key(ours), order_key(theirs)
     if our_key == their_key:
-        raise MergeError(
-            f"cannot order two concurrent changesets with the same timestamp "
-            f"({ours.timestamp_ms}) and origin ({ours.origin_file_ident})"
-        )
-    a, b = transform_instructions(ours.instructions, theirs.instructions, our_key < their_key)
-    return _with_instructions(ours, a), _with_instructions(theirs, b)
+        raise _same_order_key(ours)
+    if not ours.instructions or not theirs.instructions:
+        return ours, theirs
+    a, b = _Keyed(ours.instructions, ours), _Keyed(theirs.instructions, theirs)
+    _transform_keyed(a, b, our_key < their_key)
+    return a.result(), b.result()
+
+
+class ConcurrentChangesets:
+    """A sequence of changesets (each applying after the ones before it) that
+    other changesets, concurrent to all of it, are transformed against one by
+    one: what the server's history and a client's pending list are.
+
+    Each changeset is indexed once by the objects it touches, so transforming
+    a changeset against the sequence only visits the changesets it can
+    interact with, and the sequence stays indexed as it is rewritten.
+    ``transform_against(c, others)`` is ``ConcurrentChangesets(others)``
+    then :meth:`transform`; :func:`rebase` is one :meth:`transform` per
+    changeset. After an error (:class:`MergeError`) the sequence is in no
+    defined state.
+    """
+
+    __slots__ = ("_index", "_items", "_links", "_order")
+
+    def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
+        self._items: list[_Keyed] = []
+        # bucket -> indexes of the changesets with instructions in it (ascending;
+        # it may name changesets whose instructions there were dropped since).
+        self._index: dict[Hashable, list[int]] = {}
+        # object -> indexes of the changesets writing links to it.
+        self._links: dict[Hashable, list[int]] = {}
+        # order key -> indexes (two changesets of one origin never meet, but a
+        # broken client could send them, and transform() refuses the pair).
+        self._order: dict[Hashable, list[int]] = {}
+        for changeset in changesets:
+            self.append(changeset)
+
+    def __len__(self) -> int:
+        return sum(1 for item in self._items if item.alive)
+
+    def append(self, changeset: Changeset) -> None:
+        """Add a changeset at the end (it applies after the others)."""
+        n = len(self._items)
+        item = _Keyed(changeset.instructions, changeset)
+        self._items.append(item)
+        index = self._index
+        for key in item.buckets:
+            indexes = index.get(key)
+            if indexes is None:
+                index[key] = [n]
+            else:
+                indexes.append(n)
+        for target in item.writers:
+            self._links.setdefault(target, []).append(n)
+        self._order.setdefault(item.key, []).append(n)
+
+    def discard_through(self, client_version: int) -> None:
+        """Forget the changesets with a client version up to ``client_version``
+        (a client's own changesets the server has integrated)."""
+        for item in self._items:
+            if item.alive:
+                assert item.changeset is not None
+                if item.changeset.client_version <= client_version:
+                    item.alive = False
+
+    def changesets(self) -> list[Changeset]:
+        """The sequence as it is now (rewritten to apply after every changeset
+        transformed against it so far)."""
+        return [item.result() for item in self._items if item.alive]
+
+    def transform(self, changeset: Changeset) -> Changeset:
+        """Transform ``changeset`` (concurrent to the whole sequence) against
+        it: returns ``changeset'``, which applies after the sequence, and
+        rewrites the sequence to apply after ``changeset``. Raises
+        :class:`MergeError` where :func:`transform` would."""
+        items, index = self._items, self._index
+        row = _Keyed(changeset.instructions, changeset)
+        key = row.key
+        tie: int | None = None
+        for n in self._order.get(key, ()):
+            if items[n].alive:
+                tie = n
+                break
+        stop = len(items) if tie is None else tie
+        if not row.buckets:
+            if tie is not None:
+                raise _same_order_key(changeset)
+            return changeset
+        seen: set[int] = set()
+        for bucket_key in row.buckets:
+            indexes = index.get(bucket_key)
+            if indexes is not None:
+                seen.update(indexes)
+        for target in row.writers:  # the changesets erasing a link target
+            indexes = index.get(target)
+            if indexes is not None:
+                seen.update(indexes)
+        links = self._links
+        for erased in row.erased:  # the changesets linking to an erased object
+            indexes = links.get(erased)
+            if indexes is not None:
+                seen.update(indexes)
+        queue = sorted(n for n in seen if n < stop and items[n].alive)
+        # Ascending order; a heap only once the row gains buckets (rare).
+        heap = False
+        at = 0
+        while True:
+            if heap:
+                if not queue:
+                    break
+                n = heapq.heappop(queue)
+            else:
+                if at == len(queue):
+                    break
+                n = queue[at]
+                at += 1
+            other = items[n]
+            assert key is not None and other.key is not None
+            _transform_keyed(row, other, key < other.key)
+            if other.new_keys:
+                for bucket_key in other.new_keys:
+                    indexes = index.setdefault(bucket_key, [])
+                    i = bisect.bisect_left(indexes, n)
+                    if i == len(indexes) or indexes[i] != n:
+                        indexes.insert(i, n)
+                other.new_keys.clear()
+            if row.new_keys:
+                if not heap:
+                    queue = queue[at:]
+                    heap = True
+                for bucket_key in row.new_keys:
+                    for m in index.get(bucket_key, ()):
+                        if n < m < stop and m not in seen and items[m].alive:
+                            seen.add(m)
+                            heapq.heappush(queue, m)
+                row.new_keys.clear()
+        if tie is not None:
+            raise _same_order_key(changeset)
+        return row.result()
 
 
 def transform_against(
@@ -586,12 +1071,11 @@ def transform_against(
 
     Returns ``(changeset', others')``: ``changeset'`` applies after all of
     ``others``; ``others'`` is the sequence rewritten to apply after ``changeset``.
+    (To transform several changesets against one sequence, keep a
+    :class:`ConcurrentChangesets`: it indexes the sequence once.)
     """
-    out = []
-    for other in others:
-        changeset, other = transform(changeset, other)
-        out.append(other)
-    return changeset, out
+    sequence = ConcurrentChangesets(others)
+    return sequence.transform(changeset), sequence.changesets()
 
 
 def rebase(
@@ -599,9 +1083,6 @@ def rebase(
 ) -> tuple[list[Changeset], list[Changeset]]:
     """Transform two concurrent sequences against each other (the full grid):
     ``ours'`` applies after ``theirs`` and ``theirs'`` after ``ours``."""
-    rest = list(theirs)
-    out = []
-    for changeset in ours:
-        changeset, rest = transform_against(changeset, rest)
-        out.append(changeset)
-    return out, rest
+    sequence = ConcurrentChangesets(theirs)
+    out = [sequence.transform(changeset) for changeset in ours]
+    return out, sequence.changesets()

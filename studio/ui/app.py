@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QThread
 from PySide6.QtWidgets import QApplication, QWidget
 
 from studio.ui import errors, theme
-from studio.ui.browser import RealmBrowser, open_realm
+from studio.ui.browser import RealmBrowser
 from studio.ui.greeting import GreetingWindow
 from studio.ui.navigation import ViewSpec
 from studio.ui.recent import APPLICATION, ORGANIZATION, RecentFiles, settings
@@ -124,11 +124,12 @@ class StudioWindows(QObject):
         browser = existing
         if browser is None:
             try:
-                realm, note = open_realm(path, read_only)
+                # a studio realm, or a genuine Realm Core file (read-only, with a banner)
+                opened = RealmBrowser.open(path, read_only=read_only, manager=self)
             except Exception as exc:
                 self.report(errors.describe(exc, str(path)))
                 return None
-            browser = self._register(RealmBrowser(realm, manager=self, note=note), str(path))
+            browser = self._register(opened, str(path))
         else:
             browser.show()
             browser.raise_()

@@ -132,6 +132,16 @@ class RealmBrowser(BrowserActions, QMainWindow):
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
              manager: Any = None) -> RealmBrowser:
+        """A browser on any realm file: a studio realm (editable unless ``read_only`` or not
+        writable), or a genuine Realm Core file, read-only
+        (:class:`studio.ui.corefile_browser.RealmCoreBrowser`)."""
+        if cls is RealmBrowser:
+            from studio.ui.corefile import is_core_file
+
+            if is_core_file(path):
+                from studio.ui.corefile_browser import RealmCoreBrowser
+
+                return RealmCoreBrowser.open(path, manager=manager)
         realm, note = open_realm(path, read_only)
         return cls(realm, manager=manager, note=note)
 

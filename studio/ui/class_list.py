@@ -1,7 +1,8 @@
 """The browser's sidebar: the realm's classes with live object counts.
 
 Embedded classes are marked (their objects live inside their parents); system
-classes (names starting with ``__``, as Realm's own are) are hidden unless asked for.
+classes (names starting with ``__``, as Realm's own are, and the internal tables of a
+Realm Core file) are hidden unless asked for.
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ class ClassList(QTreeWidget):
         self._show_system = False
         self._quiet = False
         self._embedded: set[str] = set()
+        self._system: frozenset[str] = frozenset()  # system classes named by the caller
         self.currentItemChanged.connect(self._current_changed)
         self.itemActivated.connect(lambda item, _col: self._emit(item))
 
-    def set_classes(self, classes: Iterable[tuple[str, bool]], counts: dict[str, int]) -> None:
-        """``classes``: (name, embedded) pairs in schema order."""
+    def set_classes(self, classes: Iterable[tuple[str, bool]], counts: dict[str, int],
+                    system: Iterable[str] = ()) -> None:
+        """``classes``: (name, embedded) pairs in schema order; ``system``: names to treat
+        as system classes besides those starting with ``__``."""
         current = self.current_class()
+        self._system = frozenset(system)
         self._quiet = True
         try:
             self.clear()
@@ -66,7 +71,7 @@ class ClassList(QTreeWidget):
                     item.setToolTip(0, name)
                 self.addTopLevelItem(item)
                 # (an item's hidden flag only holds once it is in the tree)
-                item.setHidden(is_system_class(name) and not self._show_system)
+                item.setHidden(self.is_system(name) and not self._show_system)
                 self.set_count(name, counts.get(name, 0))
             if current:
                 self.select_class(current)
@@ -100,12 +105,15 @@ class ClassList(QTreeWidget):
     def is_embedded(self, name: str) -> bool:
         return name in self._embedded
 
+    def is_system(self, name: str) -> bool:
+        return is_system_class(name) or name in self._system
+
     def set_show_system(self, show: bool) -> None:
         self._show_system = show
         for i in range(self.topLevelItemCount()):
             item = self.topLevelItem(i)
             if item is not None:
-                item.setHidden(is_system_class(str(item.data(0, NameRole))) and not show)
+                item.setHidden(self.is_system(str(item.data(0, NameRole))) and not show)
 
     def current_class(self) -> str | None:
         item = self.currentItem()

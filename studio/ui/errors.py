@@ -11,6 +11,7 @@ from studio.core.errors import (
     RealmError,
     WrongTransactionStateError,
 )
+from studio.realmfile.errors import RealmFileError
 
 
 def describe(exc: BaseException, path: str = "") -> str:
@@ -40,6 +41,10 @@ def describe(exc: BaseException, path: str = "") -> str:
         "not a database" in lowered or "malformed" in lowered
     )):
         return f"{text} Choose a realm file (created by studio or by a Realm SDK)."
+    if isinstance(exc, RealmFileError):
+        # The Realm Core reader's messages already say what is wrong and what to do
+        # (encrypted: open it in its app; too old: upgrade it with an SDK 10+).
+        return text
     if isinstance(exc, WrongTransactionStateError) and "read-only" in lowered:
         return "This realm is open read-only: it cannot be changed. Reopen it for writing."
     if isinstance(exc, QueryError):

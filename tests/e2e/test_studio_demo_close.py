@@ -18,7 +18,9 @@ SCRIPT = textwrap.dedent('''
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     import studio.ui.demo as demo
+    from studio.ui.app import ensure_application
 
+    ensure_application(offscreen=True)  # before the timer below (demo.run reuses it)
     made = []
     original = demo.Demo.__init__
 

@@ -202,6 +202,11 @@ class RealmsTab(AdminTab):
     def paths(self) -> list[str]:
         return [str(r["path"]) for r in self.model.records]
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.loaded and self.link.is_connected:
+            self._reload_soon()  # the list skipped updates while hidden
+
     def on_events(self, events: list[dict[str, Any]]) -> None:
         if any(e.get("type") in _REALM_EVENTS for e in events) and self.isVisible():
             self._reload_soon()

@@ -151,6 +151,11 @@ class UsersTab(AdminTab):
         column.addStretch(1)
         return side
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.model.records and self.link.is_connected:
+            self.spawn(self.reload())  # suspensions or new users made elsewhere
+
     # -- data ------------------------------------------------------------------------------
 
     async def reload(self) -> None:

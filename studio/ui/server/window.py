@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ from qasync import asyncSlot
 
 from studio.sync.client import SyncedRealm
 from studio.ui.browser import BUSY_TIMEOUT_MS, RealmBrowser
-from studio.ui.message_bar import MessageBar
-from studio.ui.server.common import describe_admin_error
 from studio.ui.server.connections_tab import ConnectionsTab
 from studio.ui.server.dashboard import Dashboard
 from studio.ui.server.errors import describe_connect_error
@@ -44,7 +41,6 @@ from studio.ui.server.realms_tab import RealmsTab
 from studio.ui.server.tails import LogsTab, SyncEventsTab
 from studio.ui.server.users_tab import UsersTab
 
-log = logging.getLogger(__name__)
 OPEN_DOWNLOAD_TIMEOUT = 10.0  # wait this long for a realm's data before showing it anyway
 
 _INDICATOR = {
@@ -319,10 +315,6 @@ class ServerWindow(QMainWindow):
             await link.close()
             link.deleteLater()
 
-    def message_bar(self) -> MessageBar | None:
-        widget = self.tabs.currentWidget() if self.tabs is not None else None
-        return getattr(widget, "message_bar", None)
-
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
         self._countdown.stop()
@@ -331,9 +323,3 @@ class ServerWindow(QMainWindow):
             self.closing = asyncio.ensure_future(self._drop_link())
         self.windowClosed.emit(self)
         super().closeEvent(event)
-
-    def report_error(self, exc: BaseException) -> None:
-        bar = self.message_bar()
-        url = self.link.url if self.link is not None else ""
-        if bar is not None:
-            bar.show_message(describe_admin_error(exc, url), "error")
