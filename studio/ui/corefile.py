@@ -20,11 +20,14 @@ No Qt here.
 
 from __future__ import annotations
 
+import csv
+import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import IO, Any, overload
 
+from studio.core import export_files
 from studio.core.errors import QueryError
 from studio.core.realm import sniff_file
 from studio.core.schema import ObjectSchema, Property
@@ -305,3 +308,111 @@ class CoreResultsSource(ResultsSource):
 
     def find(self, key: int) -> int | None:
         return self.results.realm.index_of_key(self.object_schema.name, key)
+
+
+# -- export ------------------------------------------------------------------------------------
+# studio.core.export_files writes studio realms' objects; these mirror its plain JSON and
+# CSV forms for the file's objects (links as the target's primary key, or its object key
+# without one; embedded objects nested), so "Export view" and "Copy rows" work here too.
+# Format 24's nested lists and dictionaries in mixed values are written as JSON as they are.
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def link_reference(obj: CoreObject) -> Any:
+    schema = obj.object_schema
+    if schema.primary_key is not None:
+        return export_files.export_scalar(obj[schema.primary_key])
+    return obj._key
+
+
+def _element(prop: Property, value: Any) -> Any:
+    if isinstance(value, CoreObject):
+        schema = value.object_schema
+        if schema.embedded:
+            return export_object(value)
+        if prop.type == "mixed":
+            field = "primaryKey" if schema.primary_key is not None else export_files.KEY_FIELD
+            return {"class": schema.name, field: link_reference(value)}
+        return link_reference(value)
+    if isinstance(value, list):  # a nested list in a mixed value (format 24)
+        return [_element(prop, v) for v in value]
+    if isinstance(value, dict):  # a nested dictionary in a mixed value (format 24)
+        return {str(k): _element(prop, v) for k, v in value.items()}
+    return export_files.export_scalar(value)
+
+
+def export_value(prop: Property, value: Any) -> Any:
+    """The JSON-ready form of one property's value, as studio.core's ``export_value``."""
+    if prop.collection == "dictionary":
+        return {k: _element(prop, v) for k, v in sorted(value.items(), key=lambda kv: kv[0])}
+    if prop.collection == "set" and prop.type in ("object", "mixed"):
+        return sorted((_element(prop, v) for v in value), key=export_files._canonical)
+    if prop.collection is not None:
+        return [_element(prop, v) for v in value]
+    return None if value is None else _element(prop, value)
+
+
+def export_object(obj: CoreObject) -> dict[str, Any]:
+    schema = obj.object_schema
+    out: dict[str, Any] = {}
+    if schema.primary_key is None and not schema.embedded:
+        out[export_files.KEY_FIELD] = obj._key
+    for prop in schema.properties:
+        if not prop.is_backlink:
+            out[prop.name] = export_value(prop, obj[prop.name])
+    return out
+
+
+def csv_cell(prop: Property, value: Any) -> str:
+    if prop.collection is not None or (prop.type == "mixed" and value is not None):
+        return _json_text(export_value(prop, value))
+    if value is None:
+        return ""
+    if prop.type == "object":
+        ref = export_value(prop, value)
+        return ref if isinstance(ref, str) else _json_text(ref)
+    return export_files.csv_cell(prop, value)
+
+
+def csv_row(obj: CoreObject) -> list[str]:
+    schema = obj.object_schema
+    cells = [str(obj._key)] if schema.primary_key is None and not schema.embedded else []
+    for prop in schema.properties:
+        if not prop.is_backlink:
+            cells.append(csv_cell(prop, obj[prop.name]))
+    return cells
+
+
+def write_json(objects: Iterable[CoreObject], out: IO[str], *, total: int = 0,
+               progress: Callable[[int], None] | None = None) -> int:
+    """A JSON array, one object a line (as ``studio export`` writes)."""
+    count = 0
+    out.write("[")
+    for obj in objects:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(export_object(obj), ensure_ascii=False, allow_nan=False))
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(count)
+    out.write("\n]\n" if count else "]\n")
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def write_csv(objects: Iterable[CoreObject], schema: ObjectSchema, out: IO[str], *,
+              total: int = 0, progress: Callable[[int], None] | None = None) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(export_files.csv_header(schema))
+    count = 0
+    for obj in objects:
+        writer.writerow(csv_row(obj))
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
+    return count

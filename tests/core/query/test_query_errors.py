@@ -194,7 +194,7 @@ def test_sorted_and_distinct_validate_their_key_paths(people: RawRealm) -> None:
 
 def test_errors_do_not_depend_on_data() -> None:
     # Type errors come from the schema alone: an empty realm raises the same error.
-    from conftest import SCHEMA
+    from rql_data import SCHEMA
 
     empty = RawRealm(SCHEMA)
     with pytest.raises(QueryError, match="cannot compare an int value with a string"):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import SCHEMA
+from rql_data import SCHEMA
 from rql_fixtures import RawRealm, Ref
 
 from studio.core.query import QueryPlan, SortKey
