@@ -344,12 +344,21 @@ def _element(prop: Property, value: Any) -> Any:
     return export_files.export_scalar(value)
 
 
+def _canonical(value: Any) -> tuple[int, Any]:
+    """The same order as studio.core's export of sets (numbers, strings, the rest)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
 def export_value(prop: Property, value: Any) -> Any:
     """The JSON-ready form of one property's value, as studio.core's ``export_value``."""
     if prop.collection == "dictionary":
         return {k: _element(prop, v) for k, v in sorted(value.items(), key=lambda kv: kv[0])}
     if prop.collection == "set" and prop.type in ("object", "mixed"):
-        return sorted((_element(prop, v) for v in value), key=export_files._canonical)
+        return sorted((_element(prop, v) for v in value), key=_canonical)
     if prop.collection is not None:
         return [_element(prop, v) for v in value]
     return None if value is None else _element(prop, value)

@@ -3,6 +3,7 @@ naming the format and "Convert to editable copy…" (a worker thread, then a new
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,23 @@ def test_collections_and_backlinks_of_an_sdk_file(open_browser: Callable[..., An
     assert text_at(browser, browser.table.currentIndex().row(), "name") == "Jack"
 
 
+def test_export_copy_and_models(open_browser: Callable[..., Any], tmp_path: Path) -> None:
+    browser = open_browser(FAMILY)
+    assert browser.show_class("Parent")
+    assert browser.export_to(str(tmp_path / "parents.json"), "json") == 5
+    rows = json.loads((tmp_path / "parents.json").read_text())
+    assert rows[1] == {"_key": 1, "name": "Ben", "city": "Belfast", "marriedTo": 3,
+                       "children": [1, 2, 4]}
+    assert browser.export_to(str(tmp_path / "parents.csv"), "csv") == 5
+    lines = (tmp_path / "parents.csv").read_text().splitlines()
+    assert lines[0] == "_key,name,city,marriedTo,children" and lines[5] == "4,Jack,Cairo,2,[5]"
+    browser.table.selectRow(0)
+    assert json.loads(browser.copy_rows("json"))[0]["children"] == [0, 3]
+    assert browser.export_models(str(tmp_path / "models.py"), "python")
+    models = (tmp_path / "models.py").read_text()
+    assert "class Parent" in models and "@links" not in models and "metadata" not in models
+
+
 def test_convert_to_an_editable_copy_opens_it(windows: StudioWindows, tmp_path: Path,
                                               qtbot: Any, monkeypatch: Any) -> None:
     browser = windows.open_path(ASSET)
@@ -203,6 +221,17 @@ def test_conversion_runs_on_a_thread_and_can_be_cancelled(open_browser: Callable
     target.write_text("mine")
     assert not browser.start_conversion(target)
     assert "exists already" in browser.message_bar.text and target.read_text() == "mine"
+
+
+def test_closing_the_window_cancels_a_conversion(open_browser: Callable[..., Any],
+                                                 tmp_path: Path) -> None:
+    browser = open_browser(BIG)
+    assert browser.start_conversion(tmp_path / "gone.realm")
+    job = browser.conversion
+    browser.close()  # waits for the current batch, then the partial copy is deleted
+    assert job is not None and job.finished.is_set() and job.cancelled
+    assert not job.thread.is_alive()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_conversion_reports_progress_then_opens_a_window(open_browser: Callable[..., Any],

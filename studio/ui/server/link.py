@@ -52,8 +52,10 @@ class ServerLink(QObject):
         super().__init__(parent)
         self.url = url.rstrip("/")
         self.base_dir = Path(base_dir)
-        # Realms the Studio opens stay responsive to a restarted server quickly too.
-        config = SyncConfig(reconnect_initial=0.25, reconnect_max=5.0)
+        # Realms the Studio opens come back quickly after a server restart too; their
+        # files need no sync-side watcher, the browser polls them already (every 100 ms)
+        # and its refresh wakes the session like any commit.
+        config = SyncConfig(reconnect_initial=0.25, reconnect_max=5.0, watch_files=False)
         self.app = App(self.url, config=config, base_dir=self.base_dir)
         self.user: User | None = None
         self.state = LinkState.DISCONNECTED
@@ -155,7 +157,10 @@ class ServerLink(QObject):
                 self._pending.append(event)
                 self.events_total += 1
         finally:
-            await stream.aclose()
+            # Close the websocket now rather than when the generator is collected.
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
         # The server closed the stream cleanly (it is shutting down): retry like a drop.
 
     def _on_connected(self) -> None:
