@@ -1,4 +1,5 @@
-"""Studio: an offline-first object database with real-time sync, and the desktop tool to look inside it."""
+"""Studio: an offline-first object database with real-time sync, and the desktop tool to
+look inside it."""
 
 from __future__ import annotations
 
