@@ -511,15 +511,21 @@ def _with_instructions(changeset: Changeset, instructions: list[Instruction]) ->
 
 # --------------------------------------------------------------------------- the index
 #
-# A changeset being transformed is kept as its instructions by bucket (object
-# or schema item), each bucket a list of instructions with their positions in
-# the changeset. Transforming two of them only looks at the buckets they have
-# in common (plus the buckets a link ties to an erase), so the cost of a pair
-# no longer grows with the instructions they do not share; and a sequence of
-# changesets (:class:`ConcurrentChangesets`) keeps an index from bucket to the
-# changesets touching it, so a changeset transformed against the sequence only
-# meets the changesets it can interact with. The result is exactly the one of
-# the plain grid (``studio.sync.merge_reference``), as the tests check.
+# A changeset being transformed is kept as its instructions by bucket, each
+# bucket a list of instructions with their positions in the changeset. A
+# bucket is one property of one object (every instruction with a path), the
+# object itself (CreateObject, EraseObject) or one schema item. Transforming
+# two changesets only looks at the buckets they have in common, at every
+# bucket of an object one side erases (an erase meets everything inside the
+# object), and at the objects a link written on one side ties to an erase on
+# the other (the expanding grid of :func:`_transform_merged_group`): nothing
+# else can interact (see :func:`_adjust`: instructions on different
+# properties, and CreateObject against anything but CreateObject, leave each
+# other alone). So the cost of a pair no longer grows with what the two do
+# not share, and a sequence of changesets (:class:`ConcurrentChangesets`)
+# indexes which changesets touch which buckets, so a changeset transformed
+# against it only meets the ones it can interact with. The results are those
+# of the plain grid (``studio.sync.merge_reference``), as the tests check.
 #
 # Positions: the n-th instruction as given is at ``n << 32 | _ORIGINAL``. The
 # only rule that turns one instruction into several is an EraseObject meeting a
@@ -529,11 +535,8 @@ def _with_instructions(changeset: Changeset, instructions: list[Instruction]) ->
 
 _ORIGINAL: Final = 0xFFFFFFFF
 _SLOT: Final = ~0xFFFFFFFF
+_STEP: Final = 1 << 32
 _LINK_WRITER_TYPES: Final = frozenset(_LINK_WRITERS)
-# Split a same-object bucket by property when the grid has at least this many
-# pairs: instructions on different properties never interact (unless one side
-# erases the object), and the split costs about one pair per instruction.
-_SPLIT_PAIRS: Final = 6
 
 _Bucket = tuple[list[int], list[Instruction]]
 """Positions (ascending) and the instructions at them."""
@@ -549,6 +552,25 @@ def _pk_key(pk: Any) -> Hashable:
     return value_key(pk)
 
 
+def _bucket_key(obj: Hashable, ins: Any) -> Hashable:
+    """The bucket of an object instruction ``ins`` on object ``obj``."""
+    t = type(ins)
+    if t is CreateObject or t is EraseObject:
+        return obj
+    path = ins.path
+    return (obj, path[0] if path else None)
+
+
+def _owner(key: Any) -> Hashable | None:
+    """The object a bucket belongs to (None for a schema item)."""
+    first = key[0]
+    if type(first) is tuple:
+        return first  # (object, property)
+    if len(key) == 2 and type(key[1]) is tuple:
+        return key  # type: ignore[no-any-return]  # the object itself
+    return None
+
+
 class _Keyed:
     """One side of a transformation, indexed by bucket (see above)."""
 
@@ -561,6 +583,7 @@ class _Keyed:
         "instructions",
         "key",
         "new_keys",
+        "objects",
         "seq",
         "writers",
     )
@@ -577,48 +600,66 @@ class _Keyed:
         # Buckets this side gained (explicit list erases of an erased link target).
         self.new_keys: list[Hashable] = []
         buckets: dict[Hashable, _Bucket] = {}
-        # Objects erased and link targets -> the buckets writing links to them.
+        # object -> its buckets (it may name buckets emptied since).
+        objects: dict[Hashable, list[Hashable]] = {}
+        # Objects erased, and link targets -> the objects holding the links.
         # Both only ever shrink under transformation, so they are computed once
-        # (a stale entry only joins buckets that then do not interact).
+        # (a stale entry only groups buckets that then do not interact).
         erased: set[Hashable] = set()
         writers: dict[Hashable, set[Hashable]] = {}
         link_writers = _LINK_WRITER_TYPES
         pos = _ORIGINAL
         for ins in instructions:
             t = type(ins)
+            obj: Hashable | None
             if t is AddClass:
                 key: Hashable = ("#class", ins.class_name)
+                obj = None
             elif t is AddProperty:
                 key = ("#property", ins.class_name, ins.name)  # type: ignore[union-attr]
+                obj = None
             else:
                 pk = ins.primary_key  # type: ignore[union-attr]
                 tk = type(pk)
                 if tk is str:
-                    key = (ins.class_name, ("s", pk))
+                    obj = (ins.class_name, ("s", pk))
                 elif tk is int:
-                    key = (ins.class_name, ("i", pk))
+                    obj = (ins.class_name, ("i", pk))
                 else:
-                    key = (ins.class_name, value_key(pk))
-                if t is EraseObject:
-                    erased.add(key)
-                elif t in link_writers:
-                    value = ins.value  # type: ignore[union-attr]
-                    if type(value) is Link:
-                        target = (value.class_name, _pk_key(value.primary_key))
-                        if target != key:
-                            holders = writers.get(target)
-                            if holders is None:
-                                writers[target] = {key}
-                            else:
-                                holders.add(key)
+                    obj = (ins.class_name, value_key(pk))
+                if t is CreateObject:
+                    key = obj
+                elif t is EraseObject:
+                    key = obj
+                    erased.add(obj)
+                else:
+                    path = ins.path  # type: ignore[union-attr]
+                    key = (obj, path[0] if path else None)
+                    if t in link_writers:
+                        value = ins.value  # type: ignore[union-attr]
+                        if type(value) is Link:
+                            target = (value.class_name, _pk_key(value.primary_key))
+                            if target != obj:
+                                holders = writers.get(target)
+                                if holders is None:
+                                    writers[target] = {obj}
+                                else:
+                                    holders.add(obj)
             bucket = buckets.get(key)
             if bucket is None:
                 buckets[key] = ([pos], [ins])
+                if obj is not None:
+                    keys = objects.get(obj)
+                    if keys is None:
+                        objects[obj] = [key]
+                    else:
+                        keys.append(key)
             else:
                 bucket[0].append(pos)
                 bucket[1].append(ins)
-            pos += 1 << 32
+            pos += _STEP
         self.buckets = buckets
+        self.objects = objects
         self.erased = erased
         self.writers = writers
 
@@ -648,9 +689,18 @@ class _Keyed:
             )
         return old
 
+    def add_bucket(self, key: Hashable, bucket: _Bucket) -> None:
+        self.buckets[key] = bucket
+        self.new_keys.append(key)
+        owner = _owner(key)
+        if owner is not None:
+            keys = self.objects.setdefault(owner, [])
+            if key not in keys:
+                keys.append(key)
 
-def _first(item: tuple[int, Instruction]) -> int:
-    return item[0]
+
+def _first(item: Sequence[Any]) -> int:
+    return item[0]  # type: ignore[no-any-return]
 
 
 def _item_position(item: _Item) -> int:
@@ -661,12 +711,19 @@ def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
     """:func:`transform_instructions` on two indexed sides, in place."""
     ab, bb = a.buckets, b.buckets
     links: list[tuple[Hashable, Hashable]] = []
-    if b.erased and a.writers:
-        _link_pairs(a.writers, b.erased, links)
-    if a.erased and b.writers:
-        _link_pairs(b.writers, a.erased, links)
-    if links:
-        _transform_linked(a, b, links, a_first)
+    erasing: list[Hashable] = []
+    if b.erased:
+        if a.writers:
+            _link_pairs(a.writers, b.erased, links)
+        a_objects = a.objects
+        erasing = [obj for obj in b.erased if obj in a_objects]
+    if a.erased:
+        if b.writers:
+            _link_pairs(b.writers, a.erased, links)
+        b_objects, b_erased = b.objects, b.erased
+        erasing += [obj for obj in a.erased if obj in b_objects and obj not in b_erased]
+    if links or erasing:
+        _transform_grouped(a, b, links, erasing, a_first)
         return
     if len(ab) <= len(bb):
         common = [key for key in ab if key in bb]
@@ -698,12 +755,16 @@ def _link_pairs(
                 out.extend((holder, target) for holder in holders)
 
 
-def _transform_linked(
-    a: _Keyed, b: _Keyed, links: list[tuple[Hashable, Hashable]], a_first: bool
+def _transform_grouped(
+    a: _Keyed,
+    b: _Keyed,
+    links: list[tuple[Hashable, Hashable]],
+    erasing: list[Hashable],
+    a_first: bool,
 ) -> None:
-    """A pair where links written on one side meet erases on the other: the
-    buckets they tie together are transformed as one group (the expanding
-    grid of :func:`_transform_merged_group`), the rest as usual."""
+    """A pair where one side erases objects the other touches, or writes links
+    to them: the buckets of such an object are transformed as one group, and
+    the objects a link ties to an erase as one expanding group."""
     parent: dict[Hashable, Hashable] = {}
 
     def find(key: Hashable) -> Hashable:
@@ -716,37 +777,100 @@ def _transform_linked(
         if root_a != root_b:
             parent[root_a] = root_b
     components: dict[Hashable, list[Hashable]] = {}
-    for key in parent:
-        components.setdefault(find(key), []).append(key)
+    for obj in parent:
+        components.setdefault(find(obj), []).append(obj)
     linked = set(parent)
-    for root, keys in components.items():
-        keys.append(root)
+    for root, objs in components.items():
+        objs.append(root)
         linked.add(root)
+    covered = linked.union(erasing)
     ab, bb = a.buckets, b.buckets
-    groups: list[tuple[int, Hashable, list[Hashable] | None]] = []
+    # (first position on our side, kind, what): the plain grid's group order.
+    groups: list[tuple[int, int, Any]] = []
     small, large = (ab, bb) if len(ab) <= len(bb) else (bb, ab)
     for key in small:
-        if key in large and key not in linked:
-            groups.append((ab[key][0][0], key, None))
-    for root, keys in components.items():
-        firsts = [ab[key][0][0] for key in keys if key in ab]
-        if firsts and any(key in bb for key in keys):
-            groups.append((min(firsts), root, keys))
-    groups.sort(key=_first_of_group)
-    for _, key, members in groups:
-        if members is None:
-            _transform_bucket(a, b, key, a_first)
+        if key in large and _owner(key) not in covered:
+            groups.append((ab[key][0][0], 0, key))
+    for obj in dict.fromkeys(erasing):
+        if obj not in linked:
+            found = _object_buckets(a, b, [obj])
+            if found is not None:
+                groups.append((found[0], 1, found[1]))
+    for objs in components.values():
+        found = _object_buckets(a, b, objs)
+        if found is not None:
+            groups.append((found[0], 2, found[1]))
+    groups.sort(key=_first)
+    for _, kind, what in groups:
+        if kind == 0:
+            _transform_bucket(a, b, what, a_first)
+        elif kind == 1:
+            _transform_object(a, b, what, a_first)
         else:
-            _transform_component(a, b, members, a_first)
+            _transform_component(a, b, what, a_first)
 
 
-def _first_of_group(group: tuple[int, Hashable, list[Hashable] | None]) -> int:
-    return group[0]
+def _object_buckets(
+    a: _Keyed, b: _Keyed, objs: list[Hashable]
+) -> tuple[int, list[Hashable]] | None:
+    """Every bucket of ``objs`` on either side, and our first position; None
+    when one side has nothing there."""
+    ab, bb = a.buckets, b.buckets
+    ours = [key for obj in objs for key in a.objects.get(obj, ()) if key in ab]
+    theirs = [key for obj in objs for key in b.objects.get(obj, ()) if key in bb]
+    if not ours or not theirs:
+        return None
+    return min(ab[key][0][0] for key in ours), list(dict.fromkeys(ours + theirs))
+
+
+def _transform_object(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
+    """The plain grid over every bucket of an object one side erases."""
+    ours = _items(a.buckets, keys)
+    theirs = _items(b.buckets, keys)
+    out_a: list[Instruction | None] = [ins for _, ins, _ in ours]
+    out_b: list[Instruction | None] = [ins for _, ins, _ in theirs]
+    _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
+    _write_back(a, ours, out_a)
+    _write_back(b, theirs, out_b)
+
+
+def _items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
+    """The instructions of ``keys`` in order, as (bucket, instruction, position)."""
+    items: list[_Item] = []
+    for key in keys:
+        bucket = buckets.get(key)
+        if bucket is not None:
+            items.extend((key, ins, pos) for pos, ins in zip(*bucket, strict=True))
+    items.sort(key=_item_position)
+    return items
+
+
+def _write_back(side: _Keyed, items: list[_Item], out: list[Instruction | None]) -> None:
+    """Store a one-to-at-most-one transformation of ``items`` back."""
+    changed: dict[Hashable, None] = {}
+    for (key, ins, _), new in zip(items, out, strict=True):
+        if new is not ins:
+            changed[key] = None
+    if not changed:
+        return
+    side.changed = True
+    fresh: dict[Hashable, _Bucket] = {key: ([], []) for key in changed}
+    for (key, _, pos), new in zip(items, out, strict=True):
+        bucket = fresh.get(key)
+        if bucket is not None and new is not None:
+            bucket[0].append(pos)
+            bucket[1].append(new)
+    for key, bucket in fresh.items():
+        if bucket[0]:
+            side.buckets[key] = bucket
+        else:
+            del side.buckets[key]
 
 
 def _transform_component(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
-    ours = _component_items(a.buckets, keys)
-    column = _component_items(b.buckets, keys)
+    """The expanding grid over the objects a link ties to an erase."""
+    ours = _object_items(a.buckets, keys)
+    column = _object_items(b.buckets, keys)
     out: list[_Item] = []
     for item in ours:
         result, column = _one_vs_many(item, column, a_first)
@@ -755,12 +879,14 @@ def _transform_component(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bo
     _redistribute(b, keys, column)
 
 
-def _component_items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
+def _object_items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
+    """The instructions of ``keys`` in order, as (object, instruction, position)."""
     items: list[_Item] = []
     for key in keys:
         bucket = buckets.get(key)
         if bucket is not None:
-            items.extend((key, ins, pos) for pos, ins in zip(*bucket, strict=True))
+            obj = _owner(key)
+            items.extend((obj, ins, pos) for pos, ins in zip(*bucket, strict=True))
     items.sort(key=_item_position)
     return items
 
@@ -772,10 +898,11 @@ def _redistribute(side: _Keyed, keys: list[Hashable], items: list[_Item]) -> Non
     the last (the erase that gained explicit list erases) get fresh ones."""
     fresh: dict[Hashable, _Bucket] = {}
     last = len(items) - 1
-    for n, (key, ins, pos) in enumerate(items):
+    for n, (obj, ins, pos) in enumerate(items):
         if n < last and items[n + 1][2] == pos:
             pos = (pos & _SLOT) | side.seq
             side.seq += 1
+        key = _bucket_key(obj, ins)
         bucket = fresh.get(key)
         if bucket is None:
             fresh[key] = ([pos], [ins])
@@ -783,7 +910,7 @@ def _redistribute(side: _Keyed, keys: list[Hashable], items: list[_Item]) -> Non
             bucket[0].append(pos)
             bucket[1].append(ins)
     buckets = side.buckets
-    for key in keys:
+    for key in dict.fromkeys([*keys, *fresh]):
         old = buckets.get(key)
         new = fresh.get(key)
         if new is None:
@@ -791,20 +918,18 @@ def _redistribute(side: _Keyed, keys: list[Hashable], items: list[_Item]) -> Non
                 del buckets[key]
                 side.changed = True
         elif old is None:
-            buckets[key] = new
+            side.add_bucket(key, new)
             side.changed = True
-            side.new_keys.append(key)
         elif old[0] != new[0] or any(x is not y for x, y in zip(old[1], new[1], strict=True)):
             buckets[key] = new
             side.changed = True
 
 
 def _transform_bucket(a: _Keyed, b: _Keyed, key: Hashable, a_first: bool) -> None:
-    """The plain grid of one object or schema item: one instruction in, at most one out."""
+    """The plain grid of one bucket: one instruction in, at most one out."""
     a_bucket, b_bucket = a.buckets[key], b.buckets[key]
     ours, theirs = a_bucket[1], b_bucket[1]
-    na, nb = len(ours), len(theirs)
-    if na == 1 and nb == 1:
+    if len(ours) == 1 and len(theirs) == 1:
         x, y = ours[0], theirs[0]
         x2, y2 = _pair(x, y, a_first)
         if x2 is not x:
@@ -814,60 +939,24 @@ def _transform_bucket(a: _Keyed, b: _Keyed, key: Hashable, a_first: bool) -> Non
         return
     out_a: list[Instruction | None] = list(ours)
     out_b: list[Instruction | None] = list(theirs)
-    split = None
-    if na * nb >= _SPLIT_PAIRS:
-        split = _by_property(ours)
-        if split is not None:
-            their_split = _by_property(theirs)
-            if their_split is None:
-                split = None
-            else:
-                for prop, our_indexes in split.items():
-                    their_indexes = their_split.get(prop)
-                    if their_indexes is not None:
-                        _grid(out_a, out_b, our_indexes, their_indexes, a_first)
-    if split is None:
-        _grid(out_a, out_b, range(na), range(nb), a_first)
-    for n in range(na):
-        if out_a[n] is not ours[n]:
+    _grid(out_a, out_b, range(len(ours)), range(len(theirs)), a_first)
+    for n, ins in enumerate(ours):
+        if out_a[n] is not ins:
             _store(a, key, a_bucket, out_a)
             break
-    for n in range(nb):
-        if out_b[n] is not theirs[n]:
+    for n, ins in enumerate(theirs):
+        if out_b[n] is not ins:
             _store(b, key, b_bucket, out_b)
             break
-
-
-def _by_property(instructions: list[Instruction]) -> dict[object, list[int]] | None:
-    """Indexes of a same-object bucket by the property they work on
-    (CreateObject under None); None when one erases the object (which meets
-    everything) or the bucket is a schema item."""
-    out: dict[object, list[int]] = {}
-    for n, ins in enumerate(instructions):
-        t = type(ins)
-        if t is CreateObject:
-            prop: object = None
-        elif t is EraseObject or t is AddClass or t is AddProperty:
-            return None
-        else:
-            path = ins.path  # type: ignore[union-attr]
-            prop = path[0] if path else None
-        indexes = out.get(prop)
-        if indexes is None:
-            out[prop] = [n]
-        else:
-            indexes.append(n)
-    return out
 
 
 def _grid(
     ours: list[Instruction | None],
     theirs: list[Instruction | None],
-    our_indexes: Iterable[int],
-    their_indexes: Iterable[int],
+    our_indexes: range,
+    their_indexes: range,
     ours_first: bool,
 ) -> None:
-    their_indexes = list(their_indexes)
     for n in our_indexes:
         current = ours[n]
         for k in their_indexes:
@@ -944,15 +1033,16 @@ class ConcurrentChangesets:
     defined state.
     """
 
-    __slots__ = ("_index", "_items", "_links", "_order")
+    __slots__ = ("_erasers", "_index", "_items", "_links", "_objects", "_order")
 
     def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
         self._items: list[_Keyed] = []
-        # bucket -> indexes of the changesets with instructions in it (ascending;
-        # it may name changesets whose instructions there were dropped since).
-        self._index: dict[Hashable, list[int]] = {}
-        # object -> indexes of the changesets writing links to it.
-        self._links: dict[Hashable, list[int]] = {}
+        # Indexes (ascending) of the changesets ... They may name changesets
+        # whose instructions there were dropped since: that only costs a look.
+        self._index: dict[Hashable, list[int]] = {}  # with instructions in a bucket
+        self._objects: dict[Hashable, list[int]] = {}  # with instructions on an object
+        self._erasers: dict[Hashable, list[int]] = {}  # erasing an object
+        self._links: dict[Hashable, list[int]] = {}  # writing links to an object
         # order key -> indexes (two changesets of one origin never meet, but a
         # broken client could send them, and transform() refuses the pair).
         self._order: dict[Hashable, list[int]] = {}
@@ -967,15 +1057,18 @@ class ConcurrentChangesets:
         n = len(self._items)
         item = _Keyed(changeset.instructions, changeset)
         self._items.append(item)
-        index = self._index
-        for key in item.buckets:
-            indexes = index.get(key)
-            if indexes is None:
-                index[key] = [n]
-            else:
-                indexes.append(n)
-        for target in item.writers:
-            self._links.setdefault(target, []).append(n)
+        for keys, index in (
+            (item.buckets, self._index),
+            (item.objects, self._objects),
+            (item.erased, self._erasers),
+            (item.writers, self._links),
+        ):
+            for key in keys:
+                indexes = index.get(key)
+                if indexes is None:
+                    index[key] = [n]
+                else:
+                    indexes.append(n)
         self._order.setdefault(item.key, []).append(n)
 
     def discard_through(self, client_version: int) -> None:
@@ -997,34 +1090,40 @@ class ConcurrentChangesets:
         it: returns ``changeset'``, which applies after the sequence, and
         rewrites the sequence to apply after ``changeset``. Raises
         :class:`MergeError` where :func:`transform` would."""
-        items, index = self._items, self._index
+        items = self._items
         row = _Keyed(changeset.instructions, changeset)
         key = row.key
+        assert key is not None
         tie: int | None = None
         for n in self._order.get(key, ()):
             if items[n].alive:
                 tie = n
                 break
         stop = len(items) if tie is None else tie
-        if not row.buckets:
-            if tie is not None:
-                raise _same_order_key(changeset)
-            return changeset
         seen: set[int] = set()
+        index, objects, erasers, links = self._index, self._objects, self._erasers, self._links
         for bucket_key in row.buckets:
             indexes = index.get(bucket_key)
             if indexes is not None:
                 seen.update(indexes)
-        for target in row.writers:  # the changesets erasing a link target
-            indexes = index.get(target)
-            if indexes is not None:
-                seen.update(indexes)
-        links = self._links
-        for erased in row.erased:  # the changesets linking to an erased object
-            indexes = links.get(erased)
-            if indexes is not None:
-                seen.update(indexes)
-        queue = sorted(n for n in seen if n < stop and items[n].alive)
+        if erasers:
+            for obj in row.objects:  # the changesets erasing what we touch
+                indexes = erasers.get(obj)
+                if indexes is not None:
+                    seen.update(indexes)
+            for target in row.writers:  # ... or what we link to
+                indexes = erasers.get(target)
+                if indexes is not None:
+                    seen.update(indexes)
+        for obj in row.erased:  # the changesets touching or linking to what we erase
+            for found in (objects.get(obj), links.get(obj)):
+                if found is not None:
+                    seen.update(found)
+        if not seen:
+            if tie is not None:
+                raise _same_order_key(changeset)
+            return changeset
+        queue = sorted([n for n in seen if n < stop and items[n].alive])
         # Ascending order; a heap only once the row gains buckets (rare).
         heap = False
         at = 0
@@ -1039,28 +1138,36 @@ class ConcurrentChangesets:
                 n = queue[at]
                 at += 1
             other = items[n]
-            assert key is not None and other.key is not None
+            assert other.key is not None
             _transform_keyed(row, other, key < other.key)
             if other.new_keys:
                 for bucket_key in other.new_keys:
-                    indexes = index.setdefault(bucket_key, [])
-                    i = bisect.bisect_left(indexes, n)
-                    if i == len(indexes) or indexes[i] != n:
-                        indexes.insert(i, n)
+                    _insert(index.setdefault(bucket_key, []), n)
+                    owner = _owner(bucket_key)
+                    if owner is not None:
+                        _insert(objects.setdefault(owner, []), n)
                 other.new_keys.clear()
             if row.new_keys:
                 if not heap:
                     queue = queue[at:]
                     heap = True
                 for bucket_key in row.new_keys:
-                    for m in index.get(bucket_key, ()):
-                        if n < m < stop and m not in seen and items[m].alive:
-                            seen.add(m)
-                            heapq.heappush(queue, m)
+                    for found in (index.get(bucket_key), erasers.get(_owner(bucket_key))):
+                        for m in found or ():
+                            if n < m < stop and m not in seen and items[m].alive:
+                                seen.add(m)
+                                heapq.heappush(queue, m)
                 row.new_keys.clear()
         if tie is not None:
             raise _same_order_key(changeset)
         return row.result()
+
+
+def _insert(indexes: list[int], n: int) -> None:
+    """Add ``n`` to an ascending list unless it is there."""
+    i = bisect.bisect_left(indexes, n)
+    if i == len(indexes) or indexes[i] != n:
+        indexes.insert(i, n)
 
 
 def transform_against(

@@ -79,6 +79,18 @@ _PRODUCTS = (("A-100", "Notebook", 120, 3.5), ("A-200", "Pencil", 940, 0.4),
 
 # -- the server subprocess -------------------------------------------------------------------
 
+# ``python -m studio.server``, except that on Linux the server asks the kernel to stop it
+# when the process that started it dies: a Studio that crashes (or is killed) must not
+# leave a server running. The signal follows the starting *thread*, so start() is called
+# from the main thread.
+_LAUNCH = (
+    "import runpy, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    import ctypes, signal\n"
+    "    ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG\n"
+    "runpy.run_module('studio.server', run_name='__main__', alter_sys=True)\n"
+)
+
 
 class ServerProcess:
     """``python -m studio.server`` on a data directory, stopped (and restartable on the
@@ -99,7 +111,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> str:
         """Start and wait for "listening on"; returns the URL."""
         # The password goes in the environment, not argv: other users can read argv.
-        args = [sys.executable, "-m", "studio.server", "--data", str(self.data),
+        args = [sys.executable, "-c", _LAUNCH, "--data", str(self.data),
                 "--port", str(self.port), *self.extra]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "STUDIO_ADMIN_PASSWORD": self.admin_password}
         self.data.parent.mkdir(parents=True, exist_ok=True)
@@ -268,7 +280,8 @@ class Demo:
         return self.server.url
 
     async def start(self) -> str:
-        await asyncio.to_thread(self.server.start)
+        # In this (the main) thread, not a worker: see _LAUNCH. Nothing is on screen yet.
+        self.server.start()
         await seed(self.url, self.admin_password, self.user_password, self.folder / "seed")
         self.clients = [
             ChatClient(self.url, "ann", self.user_password, self.folder / "ann",
