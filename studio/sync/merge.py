@@ -49,6 +49,7 @@ from studio.core.instructions import (
     SetInsert,
 )
 from studio.core.instructions import Set as SetValue
+from studio.core.objectid import ObjectId
 from studio.sync.errors import MergeError
 from studio.sync.values import is_int, same_value, value_key, wrap_int64
 
@@ -545,6 +546,8 @@ _Bucket = tuple[list[int], list[Instruction]]
 def _pk_key(pk: Any) -> Hashable:
     """``value_key(pk)``, with the common cases first."""
     t = type(pk)
+    if t is ObjectId:
+        return ("o", pk.binary)
     if t is str:
         return ("s", pk)
     if t is int:
@@ -608,7 +611,11 @@ class _Keyed:
         erased: set[Hashable] = set()
         writers: dict[Hashable, set[Hashable]] = {}
         link_writers = _LINK_WRITER_TYPES
-        pos = _ORIGINAL
+        pos, step = _ORIGINAL, _STEP
+        # Consecutive instructions mostly address one object (one pk object).
+        last_pk: Any = _ANY
+        last_class: Any = None
+        last_obj: Hashable = None
         for ins in instructions:
             t = type(ins)
             obj: Hashable | None
@@ -620,13 +627,11 @@ class _Keyed:
                 obj = None
             else:
                 pk = ins.primary_key  # type: ignore[union-attr]
-                tk = type(pk)
-                if tk is str:
-                    obj = (ins.class_name, ("s", pk))
-                elif tk is int:
-                    obj = (ins.class_name, ("i", pk))
+                if pk is last_pk and ins.class_name == last_class:
+                    obj = last_obj
                 else:
-                    obj = (ins.class_name, value_key(pk))
+                    last_pk, last_class = pk, ins.class_name
+                    obj = last_obj = (last_class, _pk_key(pk))
                 if t is CreateObject:
                     key = obj
                 elif t is EraseObject:
@@ -657,7 +662,7 @@ class _Keyed:
             else:
                 bucket[0].append(pos)
                 bucket[1].append(ins)
-            pos += _STEP
+            pos += step
         self.buckets = buckets
         self.objects = objects
         self.erased = erased
