@@ -11,7 +11,13 @@ Measured in one run:
   changesets of 10 instructions each, on the same 50 objects (what the server
   does for a client that was offline while others wrote), both with the pure
   ``transform_against`` and through ``ServerHistory.integrate``; and the
-  contended worst case where every instruction edits the same list.
+  contended worst case where every instruction edits the same list;
+- a large offline upload (``upload_1000_*``): 1,000 changesets (10
+  instructions on 2 objects each) made offline on server version 0,
+  integrated after 1,000 changesets of other clients, half of them on the
+  objects the upload edits and half on other objects; next to integrating the
+  same upload with nothing concurrent (the cost of integration itself), and
+  the pure merge (``rebase``). Throughput is upload instructions per second.
 
 Usage: python benchmarks/bench_merge.py [--instructions 100000]
 """
@@ -19,6 +25,8 @@ Usage: python benchmarks/bench_merge.py [--instructions 100000]
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import platform
 import random
@@ -48,7 +56,7 @@ from studio.core.instructions import Set as SetValue
 from studio.core.objectid import ObjectId
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.history import ServerHistory
-from studio.sync.merge import transform_against
+from studio.sync.merge import rebase, transform_against
 
 CLASS = "Task"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -219,6 +227,75 @@ def bench_merge(contended: bool) -> dict[str, float]:
     }
 
 
+def offline_upload_workload(
+    changesets: int = 1000, objects: int = 2, each: int = 5, pool: int = 1000
+) -> tuple[list[Changeset], list[Changeset]]:
+    """``changesets`` uploaded changesets made offline on version 0, and as
+    many changesets of 10 other clients integrated meanwhile (each on the
+    latest version), every other one on the upload's objects. A changeset is
+    a write transaction editing ``objects`` objects with ``each`` instructions."""
+    rnd = random.Random(3)
+    shared = [ObjectId(rnd.randbytes(12)) for _ in range(pool)]
+    elsewhere = [ObjectId(rnd.randbytes(12)) for _ in range(pool)]
+
+    def changeset(origin: int, version: int, timestamp: int, pks: list[ObjectId]) -> Changeset:
+        instructions: list[Instruction] = []
+        for _ in range(objects):
+            pk = [rnd.choice(pks)]
+            instructions += [make_instruction(rnd, pk) for _ in range(each)]
+        return Changeset(origin, version, 0, timestamp, tuple(instructions))
+
+    others = [
+        changeset(2 + n % 10, n // 10 + 1, 1_000 + 2 * n, shared if n % 2 == 0 else elsewhere)
+        for n in range(changesets)
+    ]
+    upload = [changeset(1, n + 1, 1_001 + 2 * n, shared) for n in range(changesets)]
+    return upload, others
+
+
+def bench_offline_upload() -> dict[str, float]:
+    upload, others = offline_upload_workload()
+    ours = sum(len(c.instructions) for c in upload)
+    theirs = sum(len(c.instructions) for c in others)
+
+    def history_with_others() -> tuple[ServerHistory, int]:
+        history = ServerHistory()
+        # Origins are 1 (the upload) and 2-11: allocated in order, idents match.
+        while history.allocate_file_ident() < 11:
+            pass
+        for c in others:
+            based = dataclasses.replace(c, last_integrated_server_version=history.latest_version)
+            history.integrate(c.origin_file_ident, [based])
+        return history, upload[0].origin_file_ident
+
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], object]) -> None:
+        start = time.perf_counter()
+        fn()
+        timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - start)
+
+    for _ in range(3):
+        concurrent, ident = history_with_others()
+        timed("integrate", functools.partial(concurrent.integrate, ident, upload))
+        alone = ServerHistory()
+        assert alone.allocate_file_ident() == ident
+        timed("alone", functools.partial(alone.integrate, ident, upload))
+        timed("merge", functools.partial(rebase, upload, others))
+    assert len(concurrent.entries()) == 2 * len(upload) and len(alone.entries()) == len(upload)
+    integrate, alone_s, merge = timings["integrate"], timings["alone"], timings["merge"]
+    return {
+        "upload_1000_instructions": ours,
+        "upload_1000_concurrent_instructions": theirs,
+        "upload_1000_integrate_ms": round(integrate * 1000, 1),
+        "upload_1000_integrate_instructions_per_s": round(ours / integrate),
+        "upload_1000_no_concurrency_ms": round(alone_s * 1000, 1),
+        "upload_1000_no_concurrency_instructions_per_s": round(ours / alone_s),
+        "upload_1000_merge_ms": round(merge * 1000, 1),
+        "upload_1000_merge_instructions_per_s": round(ours / merge),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instructions", type=int, default=100_000)
@@ -228,6 +305,7 @@ def main() -> None:
     result.update(bench_codec(args.instructions))
     result.update(bench_merge(contended=False))
     result.update(bench_merge(contended=True))
+    result.update(bench_offline_upload())
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
 

@@ -29,7 +29,7 @@ field. (Unused string-table entries are tolerated.)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -81,14 +81,56 @@ def _ext(code: int, data: bytes) -> msgpack.ExtType:
 
 
 class _Ext(tuple[int, bytes]):
-    """An extension value as decoded: ``(code, data)``. Lighter than
-    msgpack.ExtType, and arrays decode to lists, so a tuple is always one of these."""
+    """An extension value that did not decode (unknown type, wrong length, bad
+    decimal): ``(code, data)``, reported with its place once the decoder
+    meets it. Arrays decode to lists, so a tuple is always one of these."""
 
     __slots__ = ()
 
 
 def _decode_ext(code: int, data: bytes) -> _Ext:
     return tuple.__new__(_Ext, (code, data))
+
+
+def _parse_decimal(data: bytes) -> Decimal | None:
+    """The decimal ``data`` spells in canonical form, or None."""
+    try:
+        text = data.decode("ascii")
+        value = Decimal(text)
+    except (UnicodeDecodeError, InvalidOperation, ValueError):
+        return None
+    # Decimal() also accepts " 1_000 " and "inf"; the encoder only writes str().
+    if str(value) != text or value.is_snan():
+        return None
+    return value
+
+
+def _ext_decoder() -> Callable[[int, bytes], Any]:
+    """An ``ext_hook`` for one changeset: ObjectIds, UUIDs and decimals come out
+    of msgpack as values (an object named many times is built once), anything
+    malformed as an :class:`_Ext` for the decoder to report. It never raises."""
+    known: dict[bytes, Any] = {}
+
+    def ext_hook(code: int, data: bytes) -> Any:
+        if code == EXT_OBJECTID:
+            if len(data) == 12:
+                value = known.get(data)
+                if value is None:
+                    value = known[data] = ObjectId(data)
+                return value
+        elif code == EXT_UUID:
+            if len(data) == 16:  # never the key of an ObjectId (12 bytes)
+                value = known.get(data)
+                if value is None:
+                    value = known[data] = uuid.UUID(bytes=data)
+                return value
+        elif code == EXT_DECIMAL:
+            decimal = _parse_decimal(data)
+            if decimal is not None:
+                return decimal
+        return tuple.__new__(_Ext, (code, data))
+
+    return ext_hook
 
 
 # Instruction type codes. Append only: a code on the wire never changes meaning.
@@ -311,10 +353,7 @@ def _header_int(value: object, what: str, maximum: int = _UINT64_MAX) -> int:
 def changeset_to_wire(changeset: Changeset) -> list[Any]:
     """The msgpack-ready structure of ``changeset`` (see the module docstring)."""
     enc = _Encoder()
-    instructions = []
-    for n, ins in enumerate(changeset.instructions):
-        enc.position, enc.current = n, ins
-        instructions.append(enc.instruction(ins))
+    instructions = _encode_instructions(enc, changeset.instructions)
     return [
         FORMAT_VERSION,
         _header_int(changeset.origin_file_ident, "origin_file_ident"),
@@ -324,6 +363,113 @@ def changeset_to_wire(changeset: Changeset) -> list[Any]:
         enc.strings,
         instructions,
     ]
+
+
+# Values msgpack writes as they are (ints need a range check).
+_NATIVE_VALUES: Final = frozenset({str, float, bool, type(None), bytes})
+
+
+def _encode_instructions(enc: _Encoder, instructions: Sequence[Instruction]) -> list[list[Any]]:
+    """The wire form of ``instructions``.
+
+    The loop encodes the common shapes inline (an object instruction with an
+    int, string or ObjectId key, a one-name path, a msgpack-native value) and
+    hands anything else to :class:`_Encoder`, which checks everything in the
+    same order: strings are interned, and errors reported, exactly as they
+    always were."""
+    strings, index = enc.strings, enc.index
+    codes = _CODES
+    native = _NATIVE_VALUES
+    int64_min, int64_max = INT64_MIN, INT64_MAX
+    ext_type = msgpack.ExtType
+    new_tuple = tuple.__new__
+    names: dict[str, int] = {}  # property name -> its string-table index
+    out: list[list[Any]] = []
+    append = out.append
+    for n, ins in enumerate(instructions):
+        code = codes.get(type(ins))
+        i: Any = ins
+        if code is None or code < 2:
+            enc.position, enc.current = n, ins
+            append(enc.instruction(ins))
+            continue
+        cls, pk = i.class_name, i.primary_key
+        t = type(pk)
+        if t is ObjectId:
+            pk = new_tuple(ext_type, (EXT_OBJECTID, pk.binary))
+        elif not (t is str or pk is None or (t is int and int64_min <= pk <= int64_max)):
+            cls = None  # anything else: the checked path
+        if type(cls) is not str or not cls:
+            enc.position, enc.current = n, ins
+            append(enc.instruction(ins))
+            continue
+        c = index.get(cls)
+        if c is None:
+            c = index[cls] = len(strings)
+            strings.append(cls)
+        if code <= 3:
+            append([code, c, pk])
+            continue
+        path = i.path
+        wire_path: list[int] | None = None
+        if type(path) is tuple and len(path) == 1:
+            name = path[0]
+            if type(name) is str and name:
+                s = names.get(name)
+                if s is None:
+                    s = index.get(name)
+                    if s is None:
+                        s = index[name] = len(strings)
+                        strings.append(name)
+                    names[name] = s
+                wire_path = [s]
+        if wire_path is None:
+            enc.position, enc.current = n, ins
+            wire_path = enc.path(path)
+        row = [code, c, pk, wire_path]
+        if code == 4 or code == 11 or code == 12:  # Set, SetInsert, SetErase
+            v = i.value
+            t = type(v)
+            if not (t in native or (t is int and int64_min <= v <= int64_max)):
+                enc.position, enc.current = n, ins
+                v = enc.value(v, code == 4)
+            row.append(v)
+        elif code == 6 or code == 7 or code == 13:  # ListInsert, ListSet, DictSet
+            if code == 13:
+                k = i.key
+                if type(k) is not str:
+                    enc.position, enc.current = n, ins
+                    append(enc.instruction(ins))  # raises
+                    continue
+                x = index.get(k)
+                if x is None:
+                    x = index[k] = len(strings)
+                    strings.append(k)
+            else:
+                x = i.index
+                if not (type(x) is int and 0 <= x <= int64_max):
+                    enc.position, enc.current = n, ins
+                    append(enc.instruction(ins))  # raises
+                    continue
+            v = i.value
+            t = type(v)
+            if not (t in native or (t is int and int64_min <= v <= int64_max)):
+                enc.position, enc.current = n, ins
+                v = enc.value(v)
+            row.append(x)
+            row.append(v)
+        elif code == 5 or code == 8:  # AddInteger, ListErase
+            x = i.delta if code == 5 else i.index
+            if type(x) is int and (int64_min if code == 5 else 0) <= x <= int64_max:
+                row.append(x)
+            else:
+                enc.position, enc.current = n, ins
+                row = enc.instruction(ins)  # raises
+        elif code != 10:  # ListMove, DictErase
+            enc.position, enc.current = n, ins
+            row = enc.instruction(ins)
+        append(row)
+    return out
 
 
 def encode_changeset(changeset: Changeset) -> bytes:
@@ -416,12 +562,16 @@ class _Decoder:
 
     def primary_key(self, raw: Any) -> Any:
         t = type(raw)
-        if raw is None or t is str:
+        if raw is None or t is str or t is ObjectId or t is uuid.UUID:
             return raw
         if t is int:
             if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"primary key {raw} does not fit in 64 bits")
             return raw
+        if t is Decimal:
+            raise self.fail(f"a primary key cannot be of extension type {EXT_DECIMAL}")
+        if t is msgpack.ExtType:  # from a caller of changeset_from_wire
+            return self.primary_key(_decode_ext(raw.code, raw.data))
         if t is _Ext:
             key = self.keys.get(raw)
             if key is not None:
@@ -448,6 +598,10 @@ class _Decoder:
             if not INT64_MIN <= raw <= INT64_MAX:
                 raise self.fail(f"integer {raw} does not fit in 64 bits")
             return raw
+        if t is ObjectId or t is uuid.UUID or t is Decimal:
+            return raw  # decoded (and checked) by the ext hook
+        if t is msgpack.ExtType:  # from a caller of changeset_from_wire
+            return self.value(_decode_ext(raw.code, raw.data), allow_embedded)
         if t is _Ext:
             if raw[0] == EXT_DECIMAL:
                 return self.decimal(raw[1])
@@ -606,6 +760,25 @@ def changeset_from_wire(raw: object) -> Changeset:
         raise RemoteProtocolError(
             f"malformed changeset: string table must be an array, got {_describe(strings)}"
         )
+    if not _distinct_strings(strings):
+        _check_string_table(strings)
+    if type(instructions) is not list:
+        raise RemoteProtocolError(
+            f"malformed changeset: instructions must be an array, got {_describe(instructions)}"
+        )
+    out = _decode_instructions(instructions, strings)
+    return Changeset(origin, client_version, server_version, timestamp, tuple(out))
+
+
+def _distinct_strings(strings: list[Any]) -> bool:
+    for s in strings:
+        if type(s) is not str:
+            return False
+    return len(set(strings)) == len(strings)
+
+
+def _check_string_table(strings: list[Any]) -> None:
+    """Raise the error for the first bad string-table entry."""
     seen: set[str] = set()
     for n, s in enumerate(strings):
         if type(s) is not str:
@@ -617,16 +790,108 @@ def changeset_from_wire(raw: object) -> Changeset:
                 f"malformed changeset: string-table entry {n} ({s!r}) is a duplicate"
             )
         seen.add(s)
-    if type(instructions) is not list:
-        raise RemoteProtocolError(
-            f"malformed changeset: instructions must be an array, got {_describe(instructions)}"
-        )
+
+
+# Wire length of each object instruction, by code (0 and 1: schema, not here).
+_OBJECT_LENGTHS: Final = tuple(_LENGTHS[code] if code >= 2 else -1 for code in range(15))
+_UUID: Final = uuid.UUID
+# Values that need no more checking once msgpack (and the ext hook) made them;
+# ints need a range check, lists (links, EMBEDDED) and dates more.
+_PLAIN_VALUES: Final = frozenset({str, float, bool, type(None), bytes, ObjectId, _UUID, Decimal})
+
+
+def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[Instruction]:
+    """The instructions of a changeset, checked.
+
+    The loop decodes the common shapes inline (an object instruction whose
+    fields have their usual types, a one-name path, a msgpack-native value)
+    and hands anything else to :class:`_Decoder`, which checks everything in
+    the same order, so an error is reported exactly as it always was."""
     dec = _Decoder(strings)
-    out = []
-    for n, ins in enumerate(instructions):
-        dec.position, dec.code = n, None
-        out.append(dec.instruction(ins))
-    return Changeset(origin, client_version, server_version, timestamp, tuple(out))
+    size = len(strings)
+    lengths = _OBJECT_LENGTHS
+    plain = _PLAIN_VALUES
+    int64_max = INT64_MAX
+    paths: dict[int, Path] = {}  # string index -> the one-name path
+    out: list[Instruction] = []
+    append = out.append
+    for n, raw in enumerate(instructions):
+        if type(raw) is not list or len(raw) < 3:
+            dec.position, dec.code = n, None
+            append(dec.instruction(raw))
+            continue
+        code, c, pk = raw[0], raw[1], raw[2]
+        t = type(pk)
+        if not (
+            type(code) is int
+            and 2 <= code <= 14
+            and len(raw) == lengths[code]
+            and type(c) is int
+            and 0 <= c < size
+            and (
+                t is ObjectId
+                or t is str
+                or pk is None
+                or (t is int and pk <= int64_max)  # msgpack ints are >= INT64_MIN
+                or t is _UUID
+            )
+        ):
+            dec.position, dec.code = n, None
+            append(dec.instruction(raw))
+            continue
+        cls = strings[c]
+        if not cls:
+            dec.position, dec.code = n, None
+            append(dec.instruction(raw))
+            continue
+        if code == 2:
+            append(CreateObject(cls, pk))
+            continue
+        if code == 3:
+            append(EraseObject(cls, pk))
+            continue
+        dec.position, dec.code = n, code  # for the errors below
+        p = raw[3]
+        path: Path | None = None
+        if type(p) is list and len(p) == 1:
+            e = p[0]
+            if type(e) is int:
+                path = paths.get(e)
+                if path is None and 0 <= e < size and strings[e]:
+                    path = paths[e] = (strings[e],)
+        if path is None:
+            path = dec.path(p)
+        if code == 4:
+            v = raw[4]
+            if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                v = dec.value(v)
+            append(SetValue(cls, pk, path, v))
+        elif code == 6 or code == 7:
+            i, v = raw[4], raw[5]
+            if not (type(i) is int and 0 <= i <= int64_max):
+                i = dec.index(i)
+            if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                v = dec.value(v)
+            append((ListInsert if code == 6 else ListSet)(cls, pk, path, i, v))
+        elif code == 13:
+            k, v = raw[4], raw[5]
+            if type(k) is int and 0 <= k < size:
+                key = strings[k]
+            else:
+                key = dec.string(k, "dictionary key")
+            if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                v = dec.value(v)
+            append(DictSet(cls, pk, path, key, v))
+        elif code == 5:
+            append(_add_integer(dec, cls, pk, path, raw))
+        elif code == 8:
+            i = raw[4]
+            if not (type(i) is int and 0 <= i <= int64_max):
+                i = dec.index(i)
+            append(ListErase(cls, pk, path, i))
+        else:
+            append(_OBJECT_BUILDERS[code](dec, cls, pk, path, raw))
+    return out
 
 
 def decode_changeset(data: bytes) -> Changeset:
@@ -640,7 +905,7 @@ def decode_changeset(data: bytes) -> Changeset:
         raise RemoteProtocolError(f"a changeset is bytes, got {type(data).__name__}")
     try:
         raw = msgpack.unpackb(
-            data, raw=False, strict_map_key=True, use_list=True, ext_hook=_decode_ext
+            data, raw=False, strict_map_key=True, use_list=True, ext_hook=_ext_decoder()
         )
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None

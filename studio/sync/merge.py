@@ -539,9 +539,6 @@ _SLOT: Final = ~0xFFFFFFFF
 _STEP: Final = 1 << 32
 _LINK_WRITER_TYPES: Final = frozenset(_LINK_WRITERS)
 
-_Bucket = tuple[list[int], list[Instruction]]
-"""Positions (ascending) and the instructions at them."""
-
 
 def _pk_key(pk: Any) -> Hashable:
     """``value_key(pk)``, with the common cases first."""
@@ -575,18 +572,26 @@ def _owner(key: Any) -> Hashable | None:
 
 
 class _Keyed:
-    """One side of a transformation, indexed by bucket (see above)."""
+    """One side of a transformation, indexed by bucket (see above).
+
+    ``flat[s]`` is the instruction in slot ``s`` (None once dropped): slot
+    ``n`` holds the n-th instruction as given, later slots the explicit list
+    erases an EraseObject gained, at the positions in ``positions``.
+    ``buckets`` maps each bucket to its slots, in position order."""
 
     __slots__ = (
         "alive",
         "buckets",
         "changed",
         "changeset",
+        "count",
         "erased",
+        "flat",
         "instructions",
         "key",
         "new_keys",
         "objects",
+        "positions",
         "seq",
         "writers",
     )
@@ -594,6 +599,9 @@ class _Keyed:
     def __init__(self, instructions: Sequence[Instruction], changeset: Changeset | None) -> None:
         self.changeset = changeset
         self.instructions = instructions
+        self.flat: list[Instruction | None] = list(instructions)
+        self.count = len(instructions)
+        self.positions: dict[int, int] = {}
         self.key = (
             (changeset.timestamp_ms, changeset.origin_file_ident) if changeset is not None else None
         )
@@ -602,8 +610,8 @@ class _Keyed:
         self.seq = 0
         # Buckets this side gained (explicit list erases of an erased link target).
         self.new_keys: list[Hashable] = []
-        buckets: dict[Hashable, _Bucket] = {}
-        # object -> its buckets (it may name buckets emptied since).
+        buckets: dict[Hashable, list[int]] = {}
+        # object (or schema item) -> its buckets (it may name buckets emptied since).
         objects: dict[Hashable, list[Hashable]] = {}
         # Objects erased, and link targets -> the objects holding the links.
         # Both only ever shrink under transformation, so they are computed once
@@ -611,12 +619,11 @@ class _Keyed:
         erased: set[Hashable] = set()
         writers: dict[Hashable, set[Hashable]] = {}
         link_writers = _LINK_WRITER_TYPES
-        pos, step = _ORIGINAL, _STEP
         # Consecutive instructions mostly address one object (one pk object).
         last_pk: Any = _ANY
         last_class: Any = None
         last_obj: Hashable = None
-        for ins in instructions:
+        for n, ins in enumerate(instructions):
             t = type(ins)
             obj: Hashable | None
             if t is AddClass:
@@ -650,32 +657,39 @@ class _Keyed:
                                     writers[target] = {obj}
                                 else:
                                     holders.add(obj)
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = ([pos], [ins])
-                if obj is not None:
+            slots = buckets.get(key)
+            if slots is None:
+                buckets[key] = [n]
+                if obj is None:
+                    objects[key] = [key]  # a schema item is its own "object"
+                else:
                     keys = objects.get(obj)
                     if keys is None:
                         objects[obj] = [key]
                     else:
                         keys.append(key)
             else:
-                bucket[0].append(pos)
-                bucket[1].append(ins)
-            pos += step
+                slots.append(n)
         self.buckets = buckets
         self.objects = objects
         self.erased = erased
         self.writers = writers
 
+    def position(self, slot: int) -> int:
+        if slot < self.count:
+            return slot << 32 | _ORIGINAL
+        return self.positions[slot]
+
     def current(self) -> Sequence[Instruction]:
         """The instructions as they are now, in order."""
         if self.changed:
-            items: list[tuple[int, Instruction]] = []
-            for positions, instructions in self.buckets.values():
-                items.extend(zip(positions, instructions, strict=True))
-            items.sort(key=_first)
-            self.instructions = tuple([ins for _, ins in items])
+            flat = self.flat
+            if self.positions:
+                slots = [s for s, ins in enumerate(flat) if ins is not None]
+                slots.sort(key=self.position)
+                self.instructions = tuple([flat[s] for s in slots])  # type: ignore[misc]
+            else:
+                self.instructions = tuple([ins for ins in flat if ins is not None])
             self.changed = False
         return self.instructions
 
@@ -694,22 +708,22 @@ class _Keyed:
             )
         return old
 
-    def add_bucket(self, key: Hashable, bucket: _Bucket) -> None:
-        self.buckets[key] = bucket
-        self.new_keys.append(key)
-        owner = _owner(key)
-        if owner is not None:
-            keys = self.objects.setdefault(owner, [])
-            if key not in keys:
-                keys.append(key)
+    def first_position(self, key: Hashable) -> int:
+        return self.position(self.buckets[key][0])
 
-
-def _first(item: Sequence[Any]) -> int:
-    return item[0]  # type: ignore[no-any-return]
-
-
-def _item_position(item: _Item) -> int:
-    return item[2]
+    def set_bucket(self, key: Hashable, slots: list[int]) -> None:
+        """Replace (or, empty, remove) a bucket's slots."""
+        if slots:
+            if key not in self.buckets:
+                self.new_keys.append(key)
+                owner = _owner(key)
+                if owner is not None:
+                    keys = self.objects.setdefault(owner, [])
+                    if key not in keys:
+                        keys.append(key)
+            self.buckets[key] = slots
+        else:
+            self.buckets.pop(key, None)
 
 
 def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
@@ -739,7 +753,7 @@ def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
     if len(common) > 1:
         # The order of the plain grid (only the first schema mismatch raised
         # depends on it).
-        common.sort(key=lambda key: ab[key][0][0])
+        common.sort(key=a.first_position)
     for key in common:
         _transform_bucket(a, b, key, a_first)
 
@@ -795,7 +809,7 @@ def _transform_grouped(
     small, large = (ab, bb) if len(ab) <= len(bb) else (bb, ab)
     for key in small:
         if key in large and _owner(key) not in covered:
-            groups.append((ab[key][0][0], 0, key))
+            groups.append((a.first_position(key), 0, key))
     for obj in dict.fromkeys(erasing):
         if obj not in linked:
             found = _object_buckets(a, b, [obj])
@@ -815,6 +829,10 @@ def _transform_grouped(
             _transform_component(a, b, what, a_first)
 
 
+def _first(item: Sequence[Any]) -> int:
+    return item[0]  # type: ignore[no-any-return]
+
+
 def _object_buckets(
     a: _Keyed, b: _Keyed, objs: list[Hashable]
 ) -> tuple[int, list[Hashable]] | None:
@@ -825,134 +843,154 @@ def _object_buckets(
     theirs = [key for obj in objs for key in b.objects.get(obj, ()) if key in bb]
     if not ours or not theirs:
         return None
-    return min(ab[key][0][0] for key in ours), list(dict.fromkeys(ours + theirs))
+    return min(map(a.first_position, ours)), list(dict.fromkeys(ours + theirs))
+
+
+def _slots(side: _Keyed, keys: list[Hashable]) -> list[tuple[Hashable, int]]:
+    """The (bucket, slot) pairs of ``keys`` on one side, in position order."""
+    out: list[tuple[Hashable, int]] = []
+    buckets = side.buckets
+    for key in keys:
+        slots = buckets.get(key)
+        if slots is not None:
+            out.extend((key, slot) for slot in slots)
+    if side.positions:
+        position = side.position
+        out.sort(key=lambda item: position(item[1]))
+    else:
+        out.sort(key=_second)
+    return out
+
+
+def _second(item: tuple[Any, int]) -> int:
+    return item[1]
 
 
 def _transform_object(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
     """The plain grid over every bucket of an object one side erases."""
-    ours = _items(a.buckets, keys)
-    theirs = _items(b.buckets, keys)
-    out_a: list[Instruction | None] = [ins for _, ins, _ in ours]
-    out_b: list[Instruction | None] = [ins for _, ins, _ in theirs]
+    ours, theirs = _slots(a, keys), _slots(b, keys)
+    out_a = [a.flat[slot] for _, slot in ours]
+    out_b = [b.flat[slot] for _, slot in theirs]
     _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
-    _write_back(a, ours, out_a)
-    _write_back(b, theirs, out_b)
+    _put_slots(a, ours, out_a)
+    _put_slots(b, theirs, out_b)
 
 
-def _items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
-    """The instructions of ``keys`` in order, as (bucket, instruction, position)."""
-    items: list[_Item] = []
-    for key in keys:
-        bucket = buckets.get(key)
-        if bucket is not None:
-            items.extend((key, ins, pos) for pos, ins in zip(*bucket, strict=True))
-    items.sort(key=_item_position)
-    return items
-
-
-def _write_back(side: _Keyed, items: list[_Item], out: list[Instruction | None]) -> None:
-    """Store a one-to-at-most-one transformation of ``items`` back."""
-    changed: dict[Hashable, None] = {}
-    for (key, ins, _), new in zip(items, out, strict=True):
-        if new is not ins:
-            changed[key] = None
-    if not changed:
-        return
-    side.changed = True
-    fresh: dict[Hashable, _Bucket] = {key: ([], []) for key in changed}
-    for (key, _, pos), new in zip(items, out, strict=True):
-        bucket = fresh.get(key)
-        if bucket is not None and new is not None:
-            bucket[0].append(pos)
-            bucket[1].append(new)
-    for key, bucket in fresh.items():
-        if bucket[0]:
-            side.buckets[key] = bucket
-        else:
-            del side.buckets[key]
+def _put_slots(
+    side: _Keyed, slots: list[tuple[Hashable, int]], out: list[Instruction | None]
+) -> None:
+    """Store a one-to-at-most-one transformation of the instructions in ``slots``."""
+    flat = side.flat
+    emptied: dict[Hashable, None] = {}
+    for (key, slot), ins in zip(slots, out, strict=True):
+        if ins is not flat[slot]:
+            flat[slot] = ins
+            side.changed = True
+            if ins is None:
+                emptied[key] = None
+    for key in emptied:
+        side.set_bucket(key, [slot for slot in side.buckets[key] if flat[slot] is not None])
 
 
 def _transform_component(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
     """The expanding grid over the objects a link ties to an erase."""
-    ours = _object_items(a.buckets, keys)
-    column = _object_items(b.buckets, keys)
+    ours = _object_items(a, keys)
+    theirs = column = _object_items(b, keys)
     out: list[_Item] = []
     for item in ours:
         result, column = _one_vs_many(item, column, a_first)
         out.extend(result)
-    _redistribute(a, keys, out)
-    _redistribute(b, keys, column)
+    _redistribute(a, keys, ours, out)
+    _redistribute(b, keys, theirs, column)
 
 
-def _object_items(buckets: dict[Hashable, _Bucket], keys: list[Hashable]) -> list[_Item]:
-    """The instructions of ``keys`` in order, as (object, instruction, position)."""
-    items: list[_Item] = []
-    for key in keys:
-        bucket = buckets.get(key)
-        if bucket is not None:
-            obj = _owner(key)
-            items.extend((obj, ins, pos) for pos, ins in zip(*bucket, strict=True))
-    items.sort(key=_item_position)
-    return items
+def _object_items(side: _Keyed, keys: list[Hashable]) -> list[_Item]:
+    """The instructions of ``keys`` in order, as (object, instruction, slot)."""
+    flat = side.flat
+    return [(_owner(key), flat[slot], slot) for key, slot in _slots(side, keys)]
 
 
-def _redistribute(side: _Keyed, keys: list[Hashable], items: list[_Item]) -> None:
-    """Store a group's transformed instructions back into their buckets.
+def _redistribute(
+    side: _Keyed, keys: list[Hashable], before: list[_Item], after: list[_Item]
+) -> None:
+    """Store a group's transformed instructions (``before`` -> ``after``) back.
 
-    Instructions that came from one instruction share its position: all but
-    the last (the erase that gained explicit list erases) get fresh ones."""
-    fresh: dict[Hashable, _Bucket] = {}
-    last = len(items) - 1
-    for n, (obj, ins, pos) in enumerate(items):
-        if n < last and items[n + 1][2] == pos:
-            pos = (pos & _SLOT) | side.seq
+    Instructions that came from one instruction share its slot: all but the
+    last (the erase that gained explicit list erases) get new slots."""
+    flat = side.flat
+    fresh: dict[Hashable, list[int]] = {}
+    kept: set[int] = set()
+    last = len(after) - 1
+    for n, (obj, ins, slot) in enumerate(after):
+        if n < last and after[n + 1][2] == slot:
+            new = len(flat)
+            flat.append(ins)
+            side.positions[new] = (side.position(slot) & _SLOT) | side.seq
             side.seq += 1
+            slot = new
+            side.changed = True
+        elif flat[slot] is not ins:
+            flat[slot] = ins
+            side.changed = True
+        kept.add(slot)
         key = _bucket_key(obj, ins)
-        bucket = fresh.get(key)
-        if bucket is None:
-            fresh[key] = ([pos], [ins])
+        slots = fresh.get(key)
+        if slots is None:
+            fresh[key] = [slot]
         else:
-            bucket[0].append(pos)
-            bucket[1].append(ins)
-    buckets = side.buckets
+            slots.append(slot)
+    for _, _, slot in before:
+        if slot not in kept:
+            flat[slot] = None
+            side.changed = True
     for key in dict.fromkeys([*keys, *fresh]):
-        old = buckets.get(key)
-        new = fresh.get(key)
-        if new is None:
-            if old is not None:
-                del buckets[key]
-                side.changed = True
-        elif old is None:
-            side.add_bucket(key, new)
-            side.changed = True
-        elif old[0] != new[0] or any(x is not y for x, y in zip(old[1], new[1], strict=True)):
-            buckets[key] = new
-            side.changed = True
+        slots = fresh.get(key, [])
+        if side.buckets.get(key, []) != slots:
+            side.set_bucket(key, slots)
 
 
 def _transform_bucket(a: _Keyed, b: _Keyed, key: Hashable, a_first: bool) -> None:
     """The plain grid of one bucket: one instruction in, at most one out."""
-    a_bucket, b_bucket = a.buckets[key], b.buckets[key]
-    ours, theirs = a_bucket[1], b_bucket[1]
-    if len(ours) == 1 and len(theirs) == 1:
-        x, y = ours[0], theirs[0]
+    a_slots, b_slots = a.buckets[key], b.buckets[key]
+    fa, fb = a.flat, b.flat
+    if len(a_slots) == 1 and len(b_slots) == 1:
+        s, t = a_slots[0], b_slots[0]
+        x, y = fa[s], fb[t]
         x2, y2 = _pair(x, y, a_first)
         if x2 is not x:
-            _store(a, key, a_bucket, [x2])
+            fa[s] = x2
+            a.changed = True
+            if x2 is None:
+                del a.buckets[key]
         if y2 is not y:
-            _store(b, key, b_bucket, [y2])
+            fb[t] = y2
+            b.changed = True
+            if y2 is None:
+                del b.buckets[key]
         return
-    out_a: list[Instruction | None] = list(ours)
-    out_b: list[Instruction | None] = list(theirs)
-    _grid(out_a, out_b, range(len(ours)), range(len(theirs)), a_first)
-    for n, ins in enumerate(ours):
-        if out_a[n] is not ins:
-            _store(a, key, a_bucket, out_a)
-            break
-    for n, ins in enumerate(theirs):
-        if out_b[n] is not ins:
-            _store(b, key, b_bucket, out_b)
-            break
+    out_a = [fa[s] for s in a_slots]
+    out_b = [fb[t] for t in b_slots]
+    _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
+    _put(a, key, a_slots, out_a)
+    _put(b, key, b_slots, out_b)
+
+
+def _put(side: _Keyed, key: Hashable, slots: list[int], out: list[Instruction | None]) -> None:
+    """Store a plain bucket's transformed instructions (None: dropped)."""
+    flat = side.flat
+    dropped = False
+    for slot, ins in zip(slots, out, strict=True):
+        if ins is not flat[slot]:
+            flat[slot] = ins
+            side.changed = True
+            if ins is None:
+                dropped = True
+    if dropped:
+        kept = [slot for slot in slots if flat[slot] is not None]
+        if kept:
+            side.buckets[key] = kept
+        else:
+            del side.buckets[key]
 
 
 def _grid(
@@ -972,16 +1010,6 @@ def _grid(
             if current is None:
                 break
         ours[n] = current
-
-
-def _store(side: _Keyed, key: Hashable, bucket: _Bucket, out: list[Instruction | None]) -> None:
-    """Replace a plain bucket's instructions by ``out`` (None: dropped)."""
-    side.changed = True
-    positions = [pos for pos, ins in zip(bucket[0], out, strict=True) if ins is not None]
-    if positions:
-        side.buckets[key] = (positions, [ins for ins in out if ins is not None])
-    else:
-        del side.buckets[key]
 
 
 # --------------------------------------------------------------------------- sequences
@@ -1038,16 +1066,17 @@ class ConcurrentChangesets:
     defined state.
     """
 
-    __slots__ = ("_erasers", "_index", "_items", "_links", "_objects", "_order")
+    __slots__ = ("_erasers", "_items", "_links", "_objects", "_order")
 
     def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
         self._items: list[_Keyed] = []
-        # Indexes (ascending) of the changesets ... They may name changesets
-        # whose instructions there were dropped since: that only costs a look.
-        self._index: dict[Hashable, list[int]] = {}  # with instructions in a bucket
-        self._objects: dict[Hashable, list[int]] = {}  # with instructions on an object
-        self._erasers: dict[Hashable, list[int]] = {}  # erasing an object
-        self._links: dict[Hashable, list[int]] = {}  # writing links to an object
+        # Indexes (ascending) of the changesets with instructions on an object
+        # or schema item, erasing an object, writing links to an object. They
+        # may name changesets whose instructions there were dropped since:
+        # that only costs a look.
+        self._objects: dict[Hashable, list[int]] = {}
+        self._erasers: dict[Hashable, list[int]] = {}
+        self._links: dict[Hashable, list[int]] = {}
         # order key -> indexes (two changesets of one origin never meet, but a
         # broken client could send them, and transform() refuses the pair).
         self._order: dict[Hashable, list[int]] = {}
@@ -1062,18 +1091,17 @@ class ConcurrentChangesets:
         n = len(self._items)
         item = _Keyed(changeset.instructions, changeset)
         self._items.append(item)
-        for keys, index in (
-            (item.buckets, self._index),
-            (item.objects, self._objects),
-            (item.erased, self._erasers),
-            (item.writers, self._links),
-        ):
-            for key in keys:
-                indexes = index.get(key)
-                if indexes is None:
-                    index[key] = [n]
-                else:
-                    indexes.append(n)
+        objects = self._objects
+        for obj in item.objects:
+            indexes = objects.get(obj)
+            if indexes is None:
+                objects[obj] = [n]
+            else:
+                indexes.append(n)
+        for obj in item.erased:
+            self._erasers.setdefault(obj, []).append(n)
+        for target in item.writers:
+            self._links.setdefault(target, []).append(n)
         self._order.setdefault(item.key, []).append(n)
 
     def discard_through(self, client_version: int) -> None:
@@ -1096,6 +1124,8 @@ class ConcurrentChangesets:
         rewrites the sequence to apply after ``changeset``. Raises
         :class:`MergeError` where :func:`transform` would."""
         items = self._items
+        if not items:
+            return changeset
         row = _Keyed(changeset.instructions, changeset)
         key = row.key
         assert key is not None
@@ -1105,25 +1135,24 @@ class ConcurrentChangesets:
                 tie = n
                 break
         stop = len(items) if tie is None else tie
+        # The changesets we can interact with: those on the same objects (or
+        # schema items), those erasing what we link to, those linking to what
+        # we erase.
         seen: set[int] = set()
-        index, objects, erasers, links = self._index, self._objects, self._erasers, self._links
-        for bucket_key in row.buckets:
-            indexes = index.get(bucket_key)
-            if indexes is not None:
-                seen.update(indexes)
+        objects, erasers, links = self._objects, self._erasers, self._links
+        for obj in row.objects:
+            found = objects.get(obj)
+            if found is not None:
+                seen.update(found)
         if erasers:
-            for obj in row.objects:  # the changesets erasing what we touch
-                indexes = erasers.get(obj)
-                if indexes is not None:
-                    seen.update(indexes)
-            for target in row.writers:  # ... or what we link to
-                indexes = erasers.get(target)
-                if indexes is not None:
-                    seen.update(indexes)
-        for obj in row.erased:  # the changesets touching or linking to what we erase
-            for found in (objects.get(obj), links.get(obj)):
+            for target in row.writers:
+                found = erasers.get(target)
                 if found is not None:
                     seen.update(found)
+        for obj in row.erased:
+            found = links.get(obj)
+            if found is not None:
+                seen.update(found)
         if not seen:
             if tie is not None:
                 raise _same_order_key(changeset)
@@ -1147,21 +1176,17 @@ class ConcurrentChangesets:
             _transform_keyed(row, other, key < other.key)
             if other.new_keys:
                 for bucket_key in other.new_keys:
-                    _insert(index.setdefault(bucket_key, []), n)
-                    owner = _owner(bucket_key)
-                    if owner is not None:
-                        _insert(objects.setdefault(owner, []), n)
+                    _insert(objects.setdefault(_owner(bucket_key), []), n)
                 other.new_keys.clear()
             if row.new_keys:
                 if not heap:
                     queue = queue[at:]
                     heap = True
                 for bucket_key in row.new_keys:
-                    for found in (index.get(bucket_key), erasers.get(_owner(bucket_key))):
-                        for m in found or ():
-                            if n < m < stop and m not in seen and items[m].alive:
-                                seen.add(m)
-                                heapq.heappush(queue, m)
+                    for m in objects.get(_owner(bucket_key), ()):
+                        if n < m < stop and m not in seen and items[m].alive:
+                            seen.add(m)
+                            heapq.heappush(queue, m)
                 row.new_keys.clear()
         if tie is not None:
             raise _same_order_key(changeset)
