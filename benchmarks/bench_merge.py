@@ -275,7 +275,7 @@ def bench_offline_upload() -> dict[str, float]:
         fn()
         timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - start)
 
-    for _ in range(3):
+    for _ in range(5):
         concurrent, ident = history_with_others()
         timed("integrate", functools.partial(concurrent.integrate, ident, upload))
         alone = ServerHistory()

@@ -23,7 +23,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-import msgpack
 from aiohttp import WSMsgType, web
 
 from studio.server.accounts import BindRefused
@@ -36,7 +35,10 @@ from studio.sync.protocol import (
     ChangesetsIntegrated,
     ClientUnbound,
     ConnectionState,
+    Download,
+    Error,
     ErrorCode,
+    OutgoingFrame,
     ServerConnection,
     SessionError,
     SessionState,
@@ -63,7 +65,7 @@ class BoundSession:
 @dataclass(slots=True)
 class _Outgoing:
     seq: int
-    frames: list[bytes]
+    frames: list[tuple[bytes, OutgoingFrame]]
     size: int
     generation: int
 
@@ -107,7 +109,6 @@ class SyncConnection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_message: float | None = None
-        self._read_only: set[int] = set()
         self._push: set[int] = set()
         self._push_scheduled = False
         self._queue: deque[_Outgoing | None] = deque()
@@ -204,10 +205,10 @@ class SyncConnection:
         if self.sc.state is not ConnectionState.OPEN:
             return []
         self.sc.close(ErrorCode.LIMITS_EXCEEDED, f"a message is larger than {limit} bytes")
-        frames = self.sc.frames_to_send()
-        for frame in frames:
-            self._account_sent(frame)
-        return frames
+        frames = self.sc.frames_to_send_described()
+        for frame, info in frames:
+            self._account_sent(frame, info)
+        return [frame for frame, _ in frames]
 
     # ------------------------------------------------------------------ receiving
 
@@ -215,12 +216,6 @@ class SyncConnection:
         self.bytes_in += len(data)
         self.ctx.metrics.bytes_in.inc(len(data))
         self.last_message = time.time()
-        if self._read_only:
-            denied = self._read_only_upload(data)
-            if denied is not None:
-                self._deny_upload(denied)
-                self._flush()
-                return
         started = time.perf_counter()
         try:
             events = self.sc.receive_message(data, now_ms=int(time.time() * 1000))
@@ -254,31 +249,6 @@ class SyncConnection:
                 )
         self._flush()
 
-    def _read_only_upload(self, data: bytes) -> int | None:
-        """The session of an upload frame to a session without write access.
-        Only peeks: anything malformed is left to the protocol's decoder."""
-        try:
-            raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
-        except Exception:
-            return None
-        if type(raw) is dict and raw.get("type") == "upload":
-            session = raw.get("session")
-            if type(session) is int and session in self._read_only:
-                return session
-        return None
-
-    def _deny_upload(self, session: int) -> None:
-        # The frame never reaches the history: nobody sees any of it.
-        if self.sc.session_state(session) is not SessionState.BOUND:
-            return  # already failed; the client sent this before it saw the error
-        bound = self.sessions[session]
-        self.sc.fail_session(
-            session,
-            ErrorCode.PERMISSION_DENIED,
-            f"{bound.user} may only read {bound.path}; the upload was refused",
-            try_again=False,
-        )
-
     async def _on_bind(self, event: BindRequested) -> None:
         ctx = self.ctx
         self.binds += 1
@@ -306,14 +276,23 @@ class SyncConnection:
         if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
             ctx.hub.release(realm)
             return
-        if not self.sc.accept_bind(event.session, realm.history):
+        user = grant.user.username
+        writable = grant.level >= Level.WRITE
+        # Read-only: the protocol refuses uploads before they reach the history.
+        denied = f"{user} may only read {grant.path}; the upload was refused"
+        if not self.sc.accept_bind(
+            event.session,
+            realm.history,
+            can_upload=writable,
+            upload_denied=denied,
+            encoded=realm.encoded,
+        ):
             ctx.hub.release(realm)  # the client unbound while we were deciding
             return
         if self.sc.session_state(event.session) is not SessionState.BOUND:
             ctx.hub.release(realm)  # refused by the protocol (unknown ident, bad cursors)
             return
         ident = self.sc.client_file_ident(event.session)
-        user = grant.user.username
         if event.client_file_ident == 0:
             realm.add_ident(ident, user)  # stored before the ident message leaves
             ctx.committer.note(realm)
@@ -321,7 +300,6 @@ class SyncConnection:
             event.session, grant.path, realm, user, grant.level, ident
         )
         realm.attach(self, event.session)
-        self.set_level(event.session, grant.level)
         if user not in self.users:
             self.users.append(user)
         log(
@@ -387,7 +365,6 @@ class SyncConnection:
             )
 
     def _on_unbound(self, session: int, reason: str) -> None:
-        self._read_only.discard(session)
         bound = self.sessions.pop(session, None)
         if bound is None:
             return
@@ -451,18 +428,24 @@ class SyncConnection:
         if bound is None:
             return
         bound.level = level
-        if level < Level.WRITE:
-            self._read_only.add(session)
-        else:
-            self._read_only.discard(session)
+        if self._closing or self.sc.state is not ConnectionState.OPEN:
+            return
+        try:
+            self.sc.set_can_upload(
+                session,
+                level >= Level.WRITE,
+                f"{bound.user} may only read {bound.path}; the upload was refused",
+            )
+        except LocalProtocolError:
+            pass  # unbound in the meantime
 
     # ------------------------------------------------------------------ sending
 
     def _flush(self) -> None:
-        frames = self.sc.frames_to_send()
+        frames = self.sc.frames_to_send_described()
         if not frames:
             return
-        size = sum(len(f) for f in frames)
+        size = sum(len(f) for f, _ in frames)
         self._queue.append(_Outgoing(self.ctx.committer.seq, frames, size, self._generation))
         self._queued_bytes += size
         self._wakeup.set()
@@ -490,9 +473,9 @@ class SyncConnection:
                 if item.generation != self._generation:
                     continue  # dropped by abort()
                 self._queued_bytes -= item.size
-                for frame in item.frames:
+                for frame, info in item.frames:
                     await self.ws.send_bytes(frame)
-                    self._account_sent(frame)
+                    self._account_sent(frame, info)
         except (ConnectionError, RuntimeError) as exc:
             log(10, "send_failed", connection=self.id, error=str(exc))
         finally:
@@ -500,37 +483,32 @@ class SyncConnection:
             if not self.ws.closed:
                 await self.ws.close()
 
-    def _account_sent(self, frame: bytes) -> None:
+    def _account_sent(self, frame: bytes, info: OutgoingFrame) -> None:
         """Metrics and admin events for one frame that went out."""
         ctx = self.ctx
         self.bytes_out += len(frame)
         ctx.metrics.bytes_out.inc(len(frame))
-        try:
-            raw = msgpack.unpackb(frame, raw=False)
-            kind = raw["type"]
-        except Exception:  # our own frames always decode; never fail a send over metrics
-            return
-        if kind == "download":
-            changesets = raw["changesets"]
-            if not changesets:
+        message = info.message
+        if isinstance(message, Download):
+            if not info.changesets:
                 return
-            ctx.metrics.downloads.inc(len(changesets))
+            ctx.metrics.downloads.inc(info.changesets)
             if ctx.bus.active:
-                bound = self.sessions.get(raw["session"])
+                bound = self.sessions.get(message.session)
                 ctx.bus.publish(
                     "download",
                     realm=bound.path if bound else None,
                     connection=self.id,
                     client=bound.client_file_ident if bound else None,
-                    changesets=len(changesets),
-                    instructions=sum(_instruction_count(c[2]) for c in changesets),
+                    changesets=info.changesets,
+                    instructions=info.instructions,
                     bytes=len(frame),
-                    server_version=raw["progress"]["server_version"],
+                    server_version=message.progress.server_version,
                 )
-        elif kind == "error":
-            code = int(raw["code"])
+        elif isinstance(message, Error):
+            code = int(message.code)
             ctx.metrics.errors.inc(label=ErrorCode.describe(code))
-            session = raw["session"]
+            session = message.session
             path = None
             if session is not None:
                 bound = self.sessions.get(session)
@@ -543,7 +521,7 @@ class SyncConnection:
                 session=session,
                 realm=path,
                 code=code,
-                message=raw["message"],
+                message=message.message,
             )
             ctx.bus.publish(
                 "error",
@@ -552,8 +530,8 @@ class SyncConnection:
                 realm=path,
                 code=code,
                 name=ErrorCode.describe(code),
-                message=raw["message"],
-                try_again=raw["try_again"],
+                message=message.message,
+                try_again=message.try_again,
             )
 
     # ------------------------------------------------------------------ reporting
@@ -570,12 +548,3 @@ class SyncConnection:
             "bytes_out": self.bytes_out,
             "last_message": self.last_message,
         }
-
-
-def _instruction_count(changeset: bytes) -> int:
-    # The changeset wire form is [1, origin, client_version, base, timestamp,
-    # strings, instructions] (studio.sync.changeset); only the count is needed.
-    try:
-        return len(msgpack.unpackb(changeset, raw=False)[6])
-    except Exception:
-        return 0

@@ -27,6 +27,7 @@ from studio.server.storage.base import (
 from studio.server.storage.errors import StorageError
 from studio.sync.errors import SyncError
 from studio.sync.history import HistoryEntry, ServerHistory
+from studio.sync.protocol.codec import EncodedChangesets
 
 if TYPE_CHECKING:
     from studio.server.connection import SyncConnection
@@ -76,6 +77,8 @@ class LoadedRealm:
         self.path = path
         self.store = store
         self.history = history
+        self.encoded = EncodedChangesets()
+        """Downloaded changesets encoded once for all the connections."""
         self.sessions: dict[SyncConnection, set[int]] = {}
         self.refs = 0
         """Sessions bound plus binds in progress."""

@@ -201,7 +201,7 @@ class _Encoder:
         return idx
 
     def class_name(self, name: object) -> int:
-        if type(name) is str:
+        if type(name) is str and name:
             idx = self.index.get(name)
             if idx is not None:
                 return idx
@@ -740,7 +740,10 @@ def _header(raw: list[Any], n: int, what: str, maximum: int = _UINT64_MAX) -> in
 
 
 def changeset_from_wire(raw: object) -> Changeset:
-    """Validate and convert the plain structure msgpack decoded (strict)."""
+    """Validate and convert the plain structure msgpack decoded (strict).
+
+    Extension values may be ``msgpack.ExtType`` (or what
+    :func:`decode_changeset`'s ext hook makes of them)."""
     if type(raw) is not list:
         raise RemoteProtocolError(f"malformed changeset: expected an array, got {_describe(raw)}")
     assert isinstance(raw, list)

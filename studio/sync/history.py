@@ -242,8 +242,12 @@ class ServerHistory:
             transformed = foreign.transform(changeset)
             _check_schema(transformed.instructions, classes, properties)
             version += 1
-            transformed = dataclasses.replace(
-                transformed, last_integrated_server_version=version - 1
+            transformed = Changeset(  # dataclasses.replace() costs 3x as much
+                transformed.origin_file_ident,
+                transformed.client_version,
+                version - 1,
+                transformed.timestamp_ms,
+                transformed.instructions,
             )
             entries.append(
                 HistoryEntry(
@@ -503,9 +507,11 @@ class ClientHistory:
         """
         base = self.last_integrated_server_version
         acked = self.last_acked_client_version
-        pending = ConcurrentChangesets(self.pending)
+        # Indexed once for the whole batch (not at all for an empty one).
+        sequence = ConcurrentChangesets(self.pending) if changesets else None
         out: list[Changeset] = []
         for remote in changesets:
+            assert sequence is not None
             if remote.server_version <= base:
                 raise RemoteProtocolError(
                     f"downloaded server version {remote.server_version}, "
@@ -529,8 +535,8 @@ class ClientHistory:
                 # Our changesets up to `own` precede this one on the server:
                 # they are part of the state it applies to, not concurrent.
                 acked = own
-                pending.discard_through(own)
-            out.append(pending.transform(remote.changeset))
+                sequence.discard_through(own)
+            out.append(sequence.transform(remote.changeset))
             base = remote.server_version
         if server_version < base:
             raise RemoteProtocolError(
@@ -543,14 +549,15 @@ class ClientHistory:
                 f"but the latest local one is {self.latest_client_version}",
                 code=_BAD_CLIENT_VERSION,
             )
+        pending = self.pending if sequence is None else sequence.changesets()
         if upload_ack > acked:
             acked = upload_ack
-            pending.discard_through(upload_ack)
+            pending = [c for c in pending if c.client_version > upload_ack]
         self.pending = [
             c
             if c.last_integrated_server_version == server_version
             else dataclasses.replace(c, last_integrated_server_version=server_version)
-            for c in pending.changesets()
+            for c in pending
         ]
         self.last_integrated_server_version = server_version
         self.last_acked_client_version = acked

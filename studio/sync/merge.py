@@ -17,7 +17,12 @@ Instructions on different objects only interfere through links (a link
 written to an object the other side erases), so the transformation groups
 both instruction lists by object (schema instructions by class or property),
 joins the groups a link ties to an erase, and runs the classic pairwise grid
-only inside each group.
+only inside each group (within an object, per property unless it is erased).
+Each changeset is indexed once by the objects it touches (see "the index"
+below), so a pair costs what the two share, and :class:`ConcurrentChangesets`
+(what ``transform_against``, ``rebase`` and the histories use) lets a
+changeset meet only the changesets of a sequence it can interact with.
+``studio.sync.merge_reference`` keeps the plain driver as the tests' oracle.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import heapq
-from collections.abc import Hashable, Iterable, Sequence
+import operator
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Final
 
 from studio.core.instructions import (
@@ -100,15 +106,22 @@ def _strictly_under(inner: Footprint, outer: Footprint) -> bool:
 
 
 # Rebuilding instructions directly: dataclasses.replace() costs several times
-# more and dominated the contended-merge benchmark.
-_FIELDS: Final[dict[type, tuple[str, ...]]] = {
-    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in OBJECT_INSTRUCTIONS
+# more and dominated the contended-merge benchmark. Per type: its fields' getter
+# and their names.
+_FIELDS: Final[dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...]]]] = {
+    cls: (operator.attrgetter(*names), names)
+    for cls in OBJECT_INSTRUCTIONS
+    for names in [tuple(f.name for f in dataclasses.fields(cls))]
 }
 
 
 def _rebuild(ins: Any, name: str, value: Any) -> Instruction:
     """``ins`` with field ``name`` set to ``value``."""
-    return type(ins)(*[value if f == name else getattr(ins, f) for f in _FIELDS[type(ins)]])  # type: ignore[no-any-return]
+    cls = type(ins)
+    getter, names = _FIELDS[cls]
+    fields = list(getter(ins))
+    fields[names.index(name)] = value
+    return cls(*fields)  # type: ignore[no-any-return]
 
 
 def _map_position(x: Any, pos: int) -> int | None:
@@ -512,31 +525,32 @@ def _with_instructions(changeset: Changeset, instructions: list[Instruction]) ->
 
 # --------------------------------------------------------------------------- the index
 #
-# A changeset being transformed is kept as its instructions by bucket, each
-# bucket a list of instructions with their positions in the changeset. A
-# bucket is one property of one object (every instruction with a path), the
-# object itself (CreateObject, EraseObject) or one schema item. Transforming
-# two changesets only looks at the buckets they have in common, at every
-# bucket of an object one side erases (an erase meets everything inside the
-# object), and at the objects a link written on one side ties to an erase on
-# the other (the expanding grid of :func:`_transform_merged_group`): nothing
-# else can interact (see :func:`_adjust`: instructions on different
-# properties, and CreateObject against anything but CreateObject, leave each
-# other alone). So the cost of a pair no longer grows with what the two do
-# not share, and a sequence of changesets (:class:`ConcurrentChangesets`)
-# indexes which changesets touch which buckets, so a changeset transformed
-# against it only meets the ones it can interact with. The results are those
-# of the plain grid (``studio.sync.merge_reference``), as the tests check.
+# A changeset being transformed is kept indexed by object: each object (and
+# each schema item, which stands for itself) maps to the slots of its
+# instructions. Transforming two changesets only looks at the objects they
+# have in common, and only at the instructions that can interact there
+# (see :func:`_adjust`): instructions on different properties of an object,
+# and CreateObject against anything but CreateObject, leave each other
+# alone, so a shared object is split by property (lazily, once per object)
+# unless one side erases it (an erase meets everything inside the object).
+# Objects a link written on one side ties to an erase on the other go through
+# the expanding grid of :func:`_transform_merged_group` together. So the cost
+# of a pair no longer grows with what the two do not share, and a sequence of
+# changesets (:class:`ConcurrentChangesets`) indexes which changesets touch
+# which objects, so a changeset transformed against it only meets the ones
+# it can interact with. The results are those of the plain grid
+# (``studio.sync.merge_reference``), as the tests check.
 #
-# Positions: the n-th instruction as given is at ``n << 32 | _ORIGINAL``. The
-# only rule that turns one instruction into several is an EraseObject meeting a
-# link (:func:`_against_erase`): the explicit list erases it gains go right
-# before it, at ``n << 32 | s`` with ``s`` from a per-changeset counter, so
-# they sort after those it gained earlier and before the erase itself.
+# Slots and positions: slot ``n`` holds the n-th instruction as given, at
+# position ``n << 32 | _ORIGINAL``. The only rule that turns one instruction
+# into several is an EraseObject meeting a link (:func:`_against_erase`): the
+# explicit list erases it gains go right before it, in new slots at positions
+# ``n << 32 | s`` with ``s`` from a per-changeset counter, so they sort after
+# those it gained earlier and before the erase itself. A dropped instruction
+# leaves its slot empty (None); slot lists skip empty slots as they go.
 
 _ORIGINAL: Final = 0xFFFFFFFF
 _SLOT: Final = ~0xFFFFFFFF
-_STEP: Final = 1 << 32
 _LINK_WRITER_TYPES: Final = frozenset(_LINK_WRITERS)
 
 
@@ -552,36 +566,31 @@ def _pk_key(pk: Any) -> Hashable:
     return value_key(pk)
 
 
-def _bucket_key(obj: Hashable, ins: Any) -> Hashable:
-    """The bucket of an object instruction ``ins`` on object ``obj``."""
+def _property(ins: Any) -> Any:
+    """What an instruction on an object works on: the first name of its path
+    (None for CreateObject and EraseObject)."""
     t = type(ins)
     if t is CreateObject or t is EraseObject:
-        return obj
+        return None
     path = ins.path
-    return (obj, path[0] if path else None)
+    return path[0] if path else None
 
 
-def _owner(key: Any) -> Hashable | None:
-    """The object a bucket belongs to (None for a schema item)."""
-    first = key[0]
-    if type(first) is tuple:
-        return first  # (object, property)
-    if len(key) == 2 and type(key[1]) is tuple:
-        return key  # type: ignore[no-any-return]  # the object itself
-    return None
+def _is_object(key: Any) -> bool:
+    """An object's key ``(class, value key)``, not a schema item's."""
+    return len(key) == 2 and type(key[1]) is tuple
 
 
 class _Keyed:
-    """One side of a transformation, indexed by bucket (see above).
+    """One side of a transformation, indexed by object (see above).
 
-    ``flat[s]`` is the instruction in slot ``s`` (None once dropped): slot
-    ``n`` holds the n-th instruction as given, later slots the explicit list
-    erases an EraseObject gained, at the positions in ``positions``.
-    ``buckets`` maps each bucket to its slots, in position order."""
+    ``flat[s]`` is the instruction in slot ``s`` (None once dropped);
+    ``objects`` maps each object or schema item to its slots in position
+    order (empty slots included until the list is next compacted); ``props``
+    caches the slots of an object by property."""
 
     __slots__ = (
         "alive",
-        "buckets",
         "changed",
         "changeset",
         "count",
@@ -592,6 +601,8 @@ class _Keyed:
         "new_keys",
         "objects",
         "positions",
+        "props",
+        "schema",
         "seq",
         "writers",
     )
@@ -608,14 +619,13 @@ class _Keyed:
         self.changed = False
         self.alive = True
         self.seq = 0
-        # Buckets this side gained (explicit list erases of an erased link target).
+        # Objects this side gained (explicit list erases of an erased link target).
         self.new_keys: list[Hashable] = []
-        buckets: dict[Hashable, list[int]] = {}
-        # object (or schema item) -> its buckets (it may name buckets emptied since).
-        objects: dict[Hashable, list[Hashable]] = {}
+        self.props: dict[Hashable, dict[Any, list[int]]] = {}
+        objects: dict[Hashable, list[int]] = {}
         # Objects erased, and link targets -> the objects holding the links.
         # Both only ever shrink under transformation, so they are computed once
-        # (a stale entry only groups buckets that then do not interact).
+        # (a stale entry only groups instructions that then do not interact).
         erased: set[Hashable] = set()
         writers: dict[Hashable, set[Hashable]] = {}
         link_writers = _LINK_WRITER_TYPES
@@ -623,54 +633,47 @@ class _Keyed:
         last_pk: Any = _ANY
         last_class: Any = None
         last_obj: Hashable = None
+        last_slots: list[int] = []
+        self.schema = False  # has schema instructions
         for n, ins in enumerate(instructions):
             t = type(ins)
-            obj: Hashable | None
-            if t is AddClass:
-                key: Hashable = ("#class", ins.class_name)
-                obj = None
-            elif t is AddProperty:
-                key = ("#property", ins.class_name, ins.name)  # type: ignore[union-attr]
-                obj = None
+            if t is AddClass or t is AddProperty:
+                self.schema = True
+                if t is AddClass:
+                    item: Hashable = ("#class", ins.class_name)
+                else:
+                    item = ("#property", ins.class_name, ins.name)  # type: ignore[union-attr]
+                slots = objects.get(item)
+                if slots is None:
+                    objects[item] = [n]
+                else:
+                    slots.append(n)
+                continue
+            pk = ins.primary_key  # type: ignore[union-attr]
+            if pk is last_pk and ins.class_name == last_class:
+                obj = last_obj
+                last_slots.append(n)
             else:
-                pk = ins.primary_key  # type: ignore[union-attr]
-                if pk is last_pk and ins.class_name == last_class:
-                    obj = last_obj
+                last_pk, last_class = pk, ins.class_name
+                obj = last_obj = (last_class, _pk_key(pk))
+                slots = objects.get(obj)
+                if slots is None:
+                    last_slots = objects[obj] = [n]
                 else:
-                    last_pk, last_class = pk, ins.class_name
-                    obj = last_obj = (last_class, _pk_key(pk))
-                if t is CreateObject:
-                    key = obj
-                elif t is EraseObject:
-                    key = obj
-                    erased.add(obj)
-                else:
-                    path = ins.path  # type: ignore[union-attr]
-                    key = (obj, path[0] if path else None)
-                    if t in link_writers:
-                        value = ins.value  # type: ignore[union-attr]
-                        if type(value) is Link:
-                            target = (value.class_name, _pk_key(value.primary_key))
-                            if target != obj:
-                                holders = writers.get(target)
-                                if holders is None:
-                                    writers[target] = {obj}
-                                else:
-                                    holders.add(obj)
-            slots = buckets.get(key)
-            if slots is None:
-                buckets[key] = [n]
-                if obj is None:
-                    objects[key] = [key]  # a schema item is its own "object"
-                else:
-                    keys = objects.get(obj)
-                    if keys is None:
-                        objects[obj] = [key]
-                    else:
-                        keys.append(key)
-            else:
-                slots.append(n)
-        self.buckets = buckets
+                    last_slots = slots
+                    slots.append(n)
+            if t is EraseObject:
+                erased.add(obj)
+            elif t in link_writers:
+                value = ins.value  # type: ignore[union-attr]
+                if type(value) is Link:
+                    target = (value.class_name, _pk_key(value.primary_key))
+                    if target != obj:
+                        holders = writers.get(target)
+                        if holders is None:
+                            writers[target] = {obj}
+                        else:
+                            holders.add(obj)
         self.objects = objects
         self.erased = erased
         self.writers = writers
@@ -679,6 +682,49 @@ class _Keyed:
         if slot < self.count:
             return slot << 32 | _ORIGINAL
         return self.positions[slot]
+
+    def live(self, obj: Hashable) -> list[int]:
+        """The slots of ``obj`` still holding an instruction (compacts its list)."""
+        slots = self.objects.get(obj)
+        if slots is None:
+            return []
+        flat = self.flat
+        for slot in slots:
+            if flat[slot] is None:
+                break
+        else:
+            return slots
+        slots = [slot for slot in slots if flat[slot] is not None]
+        if slots:
+            self.objects[obj] = slots
+        else:
+            del self.objects[obj]
+            self.props.pop(obj, None)
+        return slots
+
+    def first(self, obj: Hashable) -> int | None:
+        """The position of the first instruction on ``obj``, if any."""
+        slots = self.live(obj)
+        return self.position(slots[0]) if slots else None
+
+    def by_property(self, obj: Hashable) -> dict[Any, list[int]]:
+        """The slots of ``obj`` by the property they work on (CreateObject
+        under None); empty slots may remain in them."""
+        props = self.props.get(obj)
+        if props is None:
+            props = self.props[obj] = {}
+            flat = self.flat
+            for slot in self.objects[obj]:
+                ins: Any = flat[slot]
+                if ins is None:
+                    continue
+                prop = _property(ins)
+                slots = props.get(prop)
+                if slots is None:
+                    props[prop] = [slot]
+                else:
+                    slots.append(slot)
+        return props
 
     def current(self) -> Sequence[Instruction]:
         """The instructions as they are now, in order."""
@@ -708,54 +754,39 @@ class _Keyed:
             )
         return old
 
-    def first_position(self, key: Hashable) -> int:
-        return self.position(self.buckets[key][0])
-
-    def set_bucket(self, key: Hashable, slots: list[int]) -> None:
-        """Replace (or, empty, remove) a bucket's slots."""
-        if slots:
-            if key not in self.buckets:
-                self.new_keys.append(key)
-                owner = _owner(key)
-                if owner is not None:
-                    keys = self.objects.setdefault(owner, [])
-                    if key not in keys:
-                        keys.append(key)
-            self.buckets[key] = slots
-        else:
-            self.buckets.pop(key, None)
-
 
 def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
     """:func:`transform_instructions` on two indexed sides, in place."""
-    ab, bb = a.buckets, b.buckets
+    ao, bo = a.objects, b.objects
     links: list[tuple[Hashable, Hashable]] = []
     erasing: list[Hashable] = []
     if b.erased:
         if a.writers:
             _link_pairs(a.writers, b.erased, links)
-        a_objects = a.objects
-        erasing = [obj for obj in b.erased if obj in a_objects]
+        erasing = [obj for obj in b.erased if obj in ao]
     if a.erased:
         if b.writers:
             _link_pairs(b.writers, a.erased, links)
-        b_objects, b_erased = b.objects, b.erased
-        erasing += [obj for obj in a.erased if obj in b_objects and obj not in b_erased]
+        b_erased = b.erased
+        erasing += [obj for obj in a.erased if obj in bo and obj not in b_erased]
     if links or erasing:
         _transform_grouped(a, b, links, erasing, a_first)
         return
-    if len(ab) <= len(bb):
-        common = [key for key in ab if key in bb]
+    if len(ao) <= len(bo):
+        common = [obj for obj in ao if obj in bo]
     else:
-        common = [key for key in bb if key in ab]
+        common = [obj for obj in bo if obj in ao]
     if not common:
         return
-    if len(common) > 1:
-        # The order of the plain grid (only the first schema mismatch raised
-        # depends on it).
-        common.sort(key=a.first_position)
-    for key in common:
-        _transform_bucket(a, b, key, a_first)
+    if len(common) > 1 and a.schema and b.schema:
+        # The order of the plain grid: only which schema mismatch is raised
+        # first depends on it (objects with nothing left on our side go last).
+        common.sort(key=lambda obj: _NEVER if (first := a.first(obj)) is None else first)
+    for obj in common:
+        _transform_shared(a, b, obj, a_first)
+
+
+_NEVER: Final = 1 << 80  # after every position
 
 
 def _link_pairs(
@@ -782,8 +813,8 @@ def _transform_grouped(
     a_first: bool,
 ) -> None:
     """A pair where one side erases objects the other touches, or writes links
-    to them: the buckets of such an object are transformed as one group, and
-    the objects a link ties to an erase as one expanding group."""
+    to them: such an object is transformed as a whole, and the objects a link
+    ties to an erase as one expanding group."""
     parent: dict[Hashable, Hashable] = {}
 
     def find(key: Hashable) -> Hashable:
@@ -803,28 +834,29 @@ def _transform_grouped(
         objs.append(root)
         linked.add(root)
     covered = linked.union(erasing)
-    ab, bb = a.buckets, b.buckets
+    ao, bo = a.objects, b.objects
     # (first position on our side, kind, what): the plain grid's group order.
     groups: list[tuple[int, int, Any]] = []
-    small, large = (ab, bb) if len(ab) <= len(bb) else (bb, ab)
-    for key in small:
-        if key in large and _owner(key) not in covered:
-            groups.append((a.first_position(key), 0, key))
+    small, large = (ao, bo) if len(ao) <= len(bo) else (bo, ao)
+    for obj in [obj for obj in small if obj in large and obj not in covered]:
+        first = a.first(obj)
+        if first is not None:
+            groups.append((first, 0, obj))
     for obj in dict.fromkeys(erasing):
         if obj not in linked:
-            found = _object_buckets(a, b, [obj])
-            if found is not None:
-                groups.append((found[0], 1, found[1]))
+            first = a.first(obj)
+            if first is not None and b.live(obj):
+                groups.append((first, 1, obj))
     for objs in components.values():
-        found = _object_buckets(a, b, objs)
-        if found is not None:
-            groups.append((found[0], 2, found[1]))
+        firsts = [first for obj in objs if (first := a.first(obj)) is not None]
+        if firsts and any(b.live(obj) for obj in objs):
+            groups.append((min(firsts), 2, objs))
     groups.sort(key=_first)
     for _, kind, what in groups:
         if kind == 0:
-            _transform_bucket(a, b, what, a_first)
+            _transform_shared(a, b, what, a_first)
         elif kind == 1:
-            _transform_object(a, b, what, a_first)
+            _transform_slots(a, b, a.live(what), b.live(what), a_first)
         else:
             _transform_component(a, b, what, a_first)
 
@@ -833,85 +865,101 @@ def _first(item: Sequence[Any]) -> int:
     return item[0]  # type: ignore[no-any-return]
 
 
-def _object_buckets(
-    a: _Keyed, b: _Keyed, objs: list[Hashable]
-) -> tuple[int, list[Hashable]] | None:
-    """Every bucket of ``objs`` on either side, and our first position; None
-    when one side has nothing there."""
-    ab, bb = a.buckets, b.buckets
-    ours = [key for obj in objs for key in a.objects.get(obj, ()) if key in ab]
-    theirs = [key for obj in objs for key in b.objects.get(obj, ()) if key in bb]
-    if not ours or not theirs:
-        return None
-    return min(map(a.first_position, ours)), list(dict.fromkeys(ours + theirs))
-
-
-def _slots(side: _Keyed, keys: list[Hashable]) -> list[tuple[Hashable, int]]:
-    """The (bucket, slot) pairs of ``keys`` on one side, in position order."""
-    out: list[tuple[Hashable, int]] = []
-    buckets = side.buckets
-    for key in keys:
-        slots = buckets.get(key)
-        if slots is not None:
-            out.extend((key, slot) for slot in slots)
-    if side.positions:
-        position = side.position
-        out.sort(key=lambda item: position(item[1]))
+def _transform_shared(a: _Keyed, b: _Keyed, obj: Hashable, a_first: bool) -> None:
+    """An object (or schema item) both sides touch and neither erases: the
+    plain grid, per property for an object."""
+    a_slots, b_slots = a.objects.get(obj), b.objects.get(obj)
+    if a_slots is None or b_slots is None:
+        return  # emptied (and compacted away) since
+    if (len(a_slots) == 1 and len(b_slots) == 1) or not _is_object(obj):
+        _transform_slots(a, b, a_slots, b_slots, a_first)
+        return
+    if len(b_slots) == 1:  # one instruction there: only its property matters
+        ins = b.flat[b_slots[0]]
+        if ins is not None:
+            slots = a.by_property(obj).get(_property(ins))
+            if slots is not None:
+                _transform_slots(a, b, slots, b_slots, a_first)
+        return
+    if len(a_slots) == 1:
+        ins = a.flat[a_slots[0]]
+        if ins is not None:
+            slots = b.by_property(obj).get(_property(ins))
+            if slots is not None:
+                _transform_slots(a, b, a_slots, slots, a_first)
+        return
+    ours, theirs = a.by_property(obj), b.by_property(obj)
+    if len(ours) > len(theirs):
+        common = [prop for prop in theirs if prop in ours]
     else:
-        out.sort(key=_second)
-    return out
+        common = [prop for prop in ours if prop in theirs]
+    for prop in common:
+        _transform_slots(a, b, ours[prop], theirs[prop], a_first)
 
 
-def _second(item: tuple[Any, int]) -> int:
-    return item[1]
-
-
-def _transform_object(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
-    """The plain grid over every bucket of an object one side erases."""
-    ours, theirs = _slots(a, keys), _slots(b, keys)
-    out_a = [a.flat[slot] for _, slot in ours]
-    out_b = [b.flat[slot] for _, slot in theirs]
-    _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
-    _put_slots(a, ours, out_a)
-    _put_slots(b, theirs, out_b)
-
-
-def _put_slots(
-    side: _Keyed, slots: list[tuple[Hashable, int]], out: list[Instruction | None]
+def _transform_slots(
+    a: _Keyed, b: _Keyed, a_slots: list[int], b_slots: list[int], a_first: bool
 ) -> None:
-    """Store a one-to-at-most-one transformation of the instructions in ``slots``."""
-    flat = side.flat
-    emptied: dict[Hashable, None] = {}
-    for (key, slot), ins in zip(slots, out, strict=True):
-        if ins is not flat[slot]:
-            flat[slot] = ins
-            side.changed = True
-            if ins is None:
-                emptied[key] = None
-    for key in emptied:
-        side.set_bucket(key, [slot for slot in side.buckets[key] if flat[slot] is not None])
+    """The plain grid over the given slots (position order; empty ones are
+    skipped): one instruction in, at most one out."""
+    fa, fb = a.flat, b.flat
+    if len(a_slots) == 1 and len(b_slots) == 1:
+        s, t = a_slots[0], b_slots[0]
+        x, y = fa[s], fb[t]
+        if x is None or y is None:
+            return
+        x2, y2 = _pair(x, y, a_first)
+        if x2 is not x:
+            fa[s] = x2
+            a.changed = True
+        if y2 is not y:
+            fb[t] = y2
+            b.changed = True
+        return
+    a_slots = [s for s in a_slots if fa[s] is not None]
+    out_a = [fa[s] for s in a_slots]
+    out_b = [fb[t] for t in b_slots]
+    _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
+    for s, ins in zip(a_slots, out_a, strict=True):
+        if ins is not fa[s]:
+            fa[s] = ins
+            a.changed = True
+    for t, ins in zip(b_slots, out_b, strict=True):
+        if ins is not fb[t]:
+            fb[t] = ins
+            b.changed = True
 
 
-def _transform_component(a: _Keyed, b: _Keyed, keys: list[Hashable], a_first: bool) -> None:
+def _transform_component(a: _Keyed, b: _Keyed, objs: list[Hashable], a_first: bool) -> None:
     """The expanding grid over the objects a link ties to an erase."""
-    ours = _object_items(a, keys)
-    theirs = column = _object_items(b, keys)
+    ours = _object_items(a, objs)
+    theirs = column = _object_items(b, objs)
     out: list[_Item] = []
     for item in ours:
         result, column = _one_vs_many(item, column, a_first)
         out.extend(result)
-    _redistribute(a, keys, ours, out)
-    _redistribute(b, keys, theirs, column)
+    _redistribute(a, objs, ours, out)
+    _redistribute(b, objs, theirs, column)
 
 
-def _object_items(side: _Keyed, keys: list[Hashable]) -> list[_Item]:
-    """The instructions of ``keys`` in order, as (object, instruction, slot)."""
+def _object_items(side: _Keyed, objs: list[Hashable]) -> list[_Item]:
+    """The instructions on ``objs`` in order, as (object, instruction, slot)."""
     flat = side.flat
-    return [(_owner(key), flat[slot], slot) for key, slot in _slots(side, keys)]
+    items: list[_Item] = [(obj, flat[slot], slot) for obj in objs for slot in side.live(obj)]
+    if side.positions:
+        position = side.position
+        items.sort(key=lambda item: position(item[2]))
+    else:
+        items.sort(key=_slot_of)
+    return items
+
+
+def _slot_of(item: _Item) -> int:
+    return item[2]
 
 
 def _redistribute(
-    side: _Keyed, keys: list[Hashable], before: list[_Item], after: list[_Item]
+    side: _Keyed, objs: list[Hashable], before: list[_Item], after: list[_Item]
 ) -> None:
     """Store a group's transformed instructions (``before`` -> ``after``) back.
 
@@ -933,64 +981,28 @@ def _redistribute(
             flat[slot] = ins
             side.changed = True
         kept.add(slot)
-        key = _bucket_key(obj, ins)
-        slots = fresh.get(key)
+        slots = fresh.get(obj)
         if slots is None:
-            fresh[key] = [slot]
+            fresh[obj] = [slot]
         else:
             slots.append(slot)
     for _, _, slot in before:
         if slot not in kept:
             flat[slot] = None
             side.changed = True
-    for key in dict.fromkeys([*keys, *fresh]):
-        slots = fresh.get(key, [])
-        if side.buckets.get(key, []) != slots:
-            side.set_bucket(key, slots)
-
-
-def _transform_bucket(a: _Keyed, b: _Keyed, key: Hashable, a_first: bool) -> None:
-    """The plain grid of one bucket: one instruction in, at most one out."""
-    a_slots, b_slots = a.buckets[key], b.buckets[key]
-    fa, fb = a.flat, b.flat
-    if len(a_slots) == 1 and len(b_slots) == 1:
-        s, t = a_slots[0], b_slots[0]
-        x, y = fa[s], fb[t]
-        x2, y2 = _pair(x, y, a_first)
-        if x2 is not x:
-            fa[s] = x2
-            a.changed = True
-            if x2 is None:
-                del a.buckets[key]
-        if y2 is not y:
-            fb[t] = y2
-            b.changed = True
-            if y2 is None:
-                del b.buckets[key]
-        return
-    out_a = [fa[s] for s in a_slots]
-    out_b = [fb[t] for t in b_slots]
-    _grid(out_a, out_b, range(len(out_a)), range(len(out_b)), a_first)
-    _put(a, key, a_slots, out_a)
-    _put(b, key, b_slots, out_b)
-
-
-def _put(side: _Keyed, key: Hashable, slots: list[int], out: list[Instruction | None]) -> None:
-    """Store a plain bucket's transformed instructions (None: dropped)."""
-    flat = side.flat
-    dropped = False
-    for slot, ins in zip(slots, out, strict=True):
-        if ins is not flat[slot]:
-            flat[slot] = ins
-            side.changed = True
-            if ins is None:
-                dropped = True
-    if dropped:
-        kept = [slot for slot in slots if flat[slot] is not None]
-        if kept:
-            side.buckets[key] = kept
-        else:
-            del side.buckets[key]
+    objects, props = side.objects, side.props
+    for obj in dict.fromkeys([*objs, *fresh]):
+        slots = fresh.get(obj)
+        old = objects.get(obj)
+        if slots is None:
+            if old is not None:
+                del objects[obj]
+                props.pop(obj, None)
+        elif old != slots:
+            if old is None:
+                side.new_keys.append(obj)
+            objects[obj] = slots
+            props.pop(obj, None)
 
 
 def _grid(
@@ -1066,10 +1078,12 @@ class ConcurrentChangesets:
     defined state.
     """
 
-    __slots__ = ("_erasers", "_items", "_links", "_objects", "_order")
+    __slots__ = ("_erasers", "_items", "_links", "_objects", "_order", "_unindexed")
 
     def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
         self._items: list[_Keyed] = []
+        # Appended but not indexed yet (indexing waits for a transform).
+        self._unindexed: list[Changeset] = list(changesets)
         # Indexes (ascending) of the changesets with instructions on an object
         # or schema item, erasing an object, writing links to an object. They
         # may name changesets whose instructions there were dropped since:
@@ -1080,29 +1094,32 @@ class ConcurrentChangesets:
         # order key -> indexes (two changesets of one origin never meet, but a
         # broken client could send them, and transform() refuses the pair).
         self._order: dict[Hashable, list[int]] = {}
-        for changeset in changesets:
-            self.append(changeset)
 
     def __len__(self) -> int:
-        return sum(1 for item in self._items if item.alive)
+        return sum(1 for item in self._items if item.alive) + len(self._unindexed)
 
     def append(self, changeset: Changeset) -> None:
         """Add a changeset at the end (it applies after the others)."""
-        n = len(self._items)
-        item = _Keyed(changeset.instructions, changeset)
-        self._items.append(item)
-        objects = self._objects
-        for obj in item.objects:
-            indexes = objects.get(obj)
-            if indexes is None:
-                objects[obj] = [n]
-            else:
-                indexes.append(n)
-        for obj in item.erased:
-            self._erasers.setdefault(obj, []).append(n)
-        for target in item.writers:
-            self._links.setdefault(target, []).append(n)
-        self._order.setdefault(item.key, []).append(n)
+        self._unindexed.append(changeset)
+
+    def _index_appended(self) -> None:
+        objects, erasers, links, order = self._objects, self._erasers, self._links, self._order
+        for changeset in self._unindexed:
+            n = len(self._items)
+            item = _Keyed(changeset.instructions, changeset)
+            self._items.append(item)
+            for obj in item.objects:
+                indexes = objects.get(obj)
+                if indexes is None:
+                    objects[obj] = [n]
+                else:
+                    indexes.append(n)
+            for obj in item.erased:
+                erasers.setdefault(obj, []).append(n)
+            for target in item.writers:
+                links.setdefault(target, []).append(n)
+            order.setdefault(item.key, []).append(n)
+        self._unindexed = []
 
     def discard_through(self, client_version: int) -> None:
         """Forget the changesets with a client version up to ``client_version``
@@ -1112,17 +1129,20 @@ class ConcurrentChangesets:
                 assert item.changeset is not None
                 if item.changeset.client_version <= client_version:
                     item.alive = False
+        self._unindexed = [c for c in self._unindexed if c.client_version > client_version]
 
     def changesets(self) -> list[Changeset]:
         """The sequence as it is now (rewritten to apply after every changeset
         transformed against it so far)."""
-        return [item.result() for item in self._items if item.alive]
+        return [item.result() for item in self._items if item.alive] + self._unindexed
 
     def transform(self, changeset: Changeset) -> Changeset:
         """Transform ``changeset`` (concurrent to the whole sequence) against
         it: returns ``changeset'``, which applies after the sequence, and
         rewrites the sequence to apply after ``changeset``. Raises
         :class:`MergeError` where :func:`transform` would."""
+        if self._unindexed:
+            self._index_appended()
         items = self._items
         if not items:
             return changeset
@@ -1175,15 +1195,15 @@ class ConcurrentChangesets:
             assert other.key is not None
             _transform_keyed(row, other, key < other.key)
             if other.new_keys:
-                for bucket_key in other.new_keys:
-                    _insert(objects.setdefault(_owner(bucket_key), []), n)
+                for obj in other.new_keys:
+                    _insert(objects.setdefault(obj, []), n)
                 other.new_keys.clear()
             if row.new_keys:
                 if not heap:
                     queue = queue[at:]
                     heap = True
-                for bucket_key in row.new_keys:
-                    for m in objects.get(_owner(bucket_key), ()):
+                for obj in row.new_keys:
+                    for m in objects.get(obj, ()):
                         if n < m < stop and m not in seen and items[m].alive:
                             seen.add(m)
                             heapq.heappush(queue, m)

@@ -30,11 +30,13 @@ from studio.sync.protocol import (
     Download,
     DownloadProgress,
     DownloadProgressed,
+    EncodedChangesets,
     Error,
     ErrorCode,
     Ident,
     Mark,
     MarkReached,
+    OutgoingFrame,
     Ping,
     PongReceived,
     RemoteChanges,
@@ -556,3 +558,127 @@ def test_compaction_past_a_bound_client_fails_its_session() -> None:
     (error,) = [decode_server_message(f) for f in server.frames_to_send()]
     assert isinstance(error, Error) and error.code == ErrorCode.CLIENT_FILE_EXPIRED
     assert server.session_state(1) is SessionState.ERROR
+
+
+# --------------------------------------------------------------------------- uploads in flight
+
+
+def _uploaded_versions(frames: list[bytes]) -> list[int]:
+    out: list[int] = []
+    for frame in frames:
+        message = decode_client_message(frame)
+        if isinstance(message, Upload):
+            out.extend(c.client_version for c in message.changesets)
+    return out
+
+
+@pytest.mark.parametrize("deliver_first", [True, False])
+def test_rebased_uploads_in_flight_are_not_sent_again(net: Network, deliver_first: bool) -> None:
+    """A download rebases changesets in flight; the next upload carries only
+    the new ones (the server rebases its copy), and everything converges."""
+    a = net.peers["a"]
+    net.commit("a", [ListInsert(C, 1, ("tags",), 0, "a1")])
+    net.commit("a", [put("name", "a")])
+    delivered: list[bytes] = []
+    if deliver_first:
+        delivered.append(a.up[0])
+        net.deliver_up("a")  # integrated, but the acknowledgement is not there yet
+    net.commit("b", [ListInsert(C, 1, ("tags",), 0, "b1"), put("name", "b")])
+    net.deliver_up("b")
+    while a.down:  # b's change (and maybe the ack) rebases a's changesets in flight
+        net.deliver_down("a")
+    for round_ in range(3):
+        net.commit("a", [ListInsert(C, 1, ("tags",), 1, f"a{round_ + 2}")])
+        net.commit("b", [ListInsert(C, 1, ("tags",), 0, f"b{round_ + 2}")])
+        net.deliver_up("b")
+        while a.down:
+            net.deliver_down("a")
+    sent = _uploaded_versions(delivered + a.up)
+    assert sent == list(range(2, 7))  # the fixture committed version 1
+    net.sync_all()
+    net.assert_converged()
+    assert not any(isinstance(e, SessionError) for e in net.server_events)
+    assert len(sent) == len(set(sent))  # each changeset once on this connection
+    assert not a.history.pending
+
+
+def test_read_only_session_refuses_uploads_without_integrating() -> None:
+    history = ServerHistory()
+    server = ServerConnection()
+    client = ClientConnection()
+    client.bind(1, PATH, "token", ClientHistory())
+    for frame in client.frames_to_send():
+        server.receive_message(frame, now_ms=1)
+    assert server.accept_bind(1, history, can_upload=False, upload_denied="reader: no")
+    for frame in server.frames_to_send():
+        client.receive_message(frame)
+    client.commit(1, Changeset(0, 1, 0, 5, (CreateObject(C, 1),)))
+    events = [e for f in client.frames_to_send() for e in server.receive_message(f, now_ms=2)]
+    assert events == [SessionError(1, int(ErrorCode.PERMISSION_DENIED), "reader: no", False)]
+    assert history.latest_version == 0
+    assert server.session_state(1) is SessionState.ERROR
+    (frame,) = server.frames_to_send()
+    error = decode_server_message(frame)
+    assert isinstance(error, Error) and error.code == ErrorCode.PERMISSION_DENIED
+    assert not error.try_again
+
+
+def test_write_permission_can_change_while_bound() -> None:
+    history = ServerHistory()
+    server = ServerConnection()
+    client = ClientConnection()
+    client.bind(1, PATH, "token", ClientHistory())
+    for frame in client.frames_to_send():
+        server.receive_message(frame, now_ms=1)
+    server.accept_bind(1, history, can_upload=False)
+    server.set_can_upload(1, True)
+    for frame in server.frames_to_send():
+        client.receive_message(frame)
+    client.commit(1, Changeset(0, 1, 0, 5, (CreateObject(C, 1),)))
+    for frame in client.frames_to_send():
+        assert not any(isinstance(e, SessionError) for e in server.receive_message(frame, now_ms=2))
+    assert history.latest_version == 1
+
+
+def test_outgoing_frames_are_described() -> None:
+    history = ServerHistory()
+    other = history.allocate_file_ident()
+    server = ServerConnection()
+    client = ClientConnection()
+    client.bind(1, PATH, "token", ClientHistory())
+    for frame in client.frames_to_send():
+        server.receive_message(frame, now_ms=1)
+    server.accept_bind(1, history)
+    (ident,) = server.frames_to_send_described()
+    assert ident[1] == OutgoingFrame("ident", 1, message=decode_server_message(ident[0]))
+    history.integrate(other, [Changeset(other, 1, 0, 5, (CreateObject(C, 1), put("n", 1)))])
+    history.integrate(other, [Changeset(other, 2, 1, 6, (put("n", 2),))])
+    server.send_downloads()
+    server.fail_session(1, ErrorCode.PERMISSION_DENIED, "gone")
+    described = server.frames_to_send_described()
+    assert [info.type for _, info in described] == ["download", "error"]
+    (download, d_info), (error, e_info) = described
+    assert d_info == OutgoingFrame("download", 1, 2, 3, decode_server_message(download))
+    assert e_info == OutgoingFrame("error", 1, message=decode_server_message(error))
+    assert server.frames_to_send() == []
+
+
+def test_downloads_encode_each_changeset_once_per_realm() -> None:
+    history = ServerHistory()
+    writer = history.allocate_file_ident()
+    history.integrate(writer, [Changeset(writer, 1, 0, 5, (CreateObject(C, 1), put("n", 1)))])
+    cache = EncodedChangesets(max_entries=1)
+    frames: list[bytes] = []
+    for _ in range(2):
+        server = ServerConnection()
+        client = ClientConnection()
+        client.bind(1, PATH, "token", ClientHistory())
+        for frame in client.frames_to_send():
+            server.receive_message(frame, now_ms=1)
+        server.accept_bind(1, history, encoded=cache)
+        frames.extend(server.frames_to_send()[1:])
+        assert len(cache) == 1
+    plain = ServerConnection()
+    plain.receive_message(encode_message(Bind(1, PATH, "token")), now_ms=1)
+    plain.accept_bind(1, history)
+    assert frames == [plain.frames_to_send()[1]] * 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from studio.sync.protocol.client_connection import ClientConnection
 from studio.sync.protocol.codec import (
+    EncodedChangesets,
     MessageReader,
     decode_client_message,
     decode_server_message,
@@ -48,7 +49,7 @@ from studio.sync.protocol.messages import (
     Upload,
     UploadProgress,
 )
-from studio.sync.protocol.server_connection import ServerConnection
+from studio.sync.protocol.server_connection import OutgoingFrame, ServerConnection
 from studio.sync.protocol.states import ConnectionState, SessionState
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "ConnectionState",
     "Cursors",
     "Download",
+    "EncodedChangesets",
     "DownloadProgress",
     "DownloadProgressed",
     "Error",
@@ -75,6 +77,7 @@ __all__ = [
     "MarkReached",
     "Message",
     "MessageReader",
+    "OutgoingFrame",
     "Ping",
     "Pong",
     "PongReceived",

@@ -9,7 +9,9 @@ One :class:`ClientConnection` lives as long as one network connection. The
 per-realm sync state lives in a :class:`~studio.sync.history.ClientHistory`
 the caller owns and persists; after a reconnect the caller makes a new
 connection and binds the same histories again, and every unacknowledged
-changeset is uploaded again (the server skips what it already has).
+changeset is uploaded again (the server skips what it already has). On one
+connection every changeset is uploaded once, even when a download rebased it
+while it was in flight.
 """
 
 from __future__ import annotations
@@ -77,8 +79,6 @@ class _Session:
     state: SessionState
     sent_client_version: int = 0
     """Highest client version uploaded on this connection."""
-    upload_base: int | None = None
-    """Base (server version) of the uploads in flight; None when all are acknowledged."""
 
 
 class ClientConnection:
@@ -143,7 +143,6 @@ class ClientConnection:
                 s.sent_client_version = max(
                     s.sent_client_version, message.changesets[-1].client_version
                 )
-                s.upload_base = message.progress.last_integrated_server_version
         elif isinstance(message, Mark):
             s.state = next_state(CLIENT_TRANSITIONS, s.state, E.SEND_MARK, s.session)
             self._marks.setdefault(s.session, set()).add(message.request_id)
@@ -288,7 +287,6 @@ class ClientConnection:
         # Nothing is in flight on a new connection: resend every unacknowledged
         # changeset (the server skips those it integrated before we lost it).
         s.sent_client_version = history.last_acked_client_version
-        s.upload_base = None
         self._upload(s)
         return [Bound(s.session, message.client_file_ident)]
 
@@ -316,8 +314,6 @@ class ClientConnection:
             events.append(RemoteChanges(s.session, tuple(changes), message.progress.server_version))
         if history.last_acked_client_version > acked_before:
             events.append(UploadAcknowledged(s.session, history.last_acked_client_version))
-        if history.last_acked_client_version >= s.sent_client_version:
-            s.upload_base = None  # nothing in flight any more
         events.append(
             DownloadProgressed(
                 s.session,
@@ -336,12 +332,10 @@ class ClientConnection:
         new = history.unacknowledged_since(s.sent_client_version)
         if not new:
             return
+        # Only what this connection has not sent yet, also after a download
+        # rebased changesets in flight: the server keeps its own copy of them
+        # and rebases it the same way (ServerConnection), so it needs no resend.
         base = history.last_integrated_server_version
-        if s.upload_base is not None and s.upload_base != base:
-            # Uploads in flight were made on an older base and we have rebased
-            # them since; the server can only combine uploads of one base, so
-            # send every unacknowledged changeset again on the new base.
-            new = list(history.pending)
         for start in range(0, len(new), self._max_upload):
             chunk = tuple(new[start : start + self._max_upload])
             self.send(Upload(s.session, chunk, UploadProgress(chunk[-1].client_version, base)))

@@ -73,8 +73,33 @@ SERVER_MESSAGE_TYPES: Final = frozenset({"ident", "download", "mark", "unbound",
 # --------------------------------------------------------------------------- encoding
 
 
-def message_to_wire(message: Message) -> dict[str, Any]:
-    """The msgpack-ready map of ``message``."""
+class EncodedChangesets:
+    """Encoded changesets of one server history by server version, shared by
+    the connections bound to that realm: a download going to many clients
+    encodes each changeset once. Keeps the ``max_entries`` latest added."""
+
+    __slots__ = ("_bytes", "_max")
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._bytes: dict[int, bytes] = {}
+        self._max = max_entries
+
+    def __len__(self) -> int:
+        return len(self._bytes)
+
+    def encode(self, remote: RemoteChangeset) -> bytes:
+        data = self._bytes.get(remote.server_version)
+        if data is None:
+            data = encode_changeset(remote.changeset)
+            if len(self._bytes) >= self._max:
+                del self._bytes[next(iter(self._bytes))]  # the oldest added
+            self._bytes[remote.server_version] = data
+        return data
+
+
+def message_to_wire(message: Message, cache: EncodedChangesets | None = None) -> dict[str, Any]:
+    """The msgpack-ready map of ``message`` (downloaded changesets from
+    ``cache`` when given)."""
     if isinstance(message, Bind):
         return {
             "type": "bind",
@@ -120,7 +145,11 @@ def message_to_wire(message: Message) -> dict[str, Any]:
             "type": "download",
             "session": message.session,
             "changesets": [
-                [c.server_version, c.last_integrated_client_version, encode_changeset(c.changeset)]
+                [
+                    c.server_version,
+                    c.last_integrated_client_version,
+                    encode_changeset(c.changeset) if cache is None else cache.encode(c),
+                ]
                 for c in message.changesets
             ],
             "progress": {
@@ -140,9 +169,9 @@ def message_to_wire(message: Message) -> dict[str, Any]:
     raise TypeError(f"not a protocol message: {message!r}")
 
 
-def encode_message(message: Message) -> bytes:
+def encode_message(message: Message, cache: EncodedChangesets | None = None) -> bytes:
     """One message as bytes (a websocket frame, or a piece of a stream)."""
-    return msgpack.packb(message_to_wire(message), use_bin_type=True)
+    return msgpack.packb(message_to_wire(message, cache), use_bin_type=True)
 
 
 # --------------------------------------------------------------------------- decoding

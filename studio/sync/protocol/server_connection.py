@@ -14,6 +14,16 @@ Anything invalid from the client raises :class:`RemoteProtocolError` after
 queueing an ``error`` message for it; the caller sends the queued bytes and
 closes the connection. Errors that concern one upload (a changeset that does
 not merge) end that session only and are reported as events.
+
+A client uploads each changeset once per connection, also when a download
+rebases it while it is in flight. The history needs the client's own
+changesets after an upload's base as the client has them on that base, so
+each session keeps a mirror of what its client has sent (a ClientHistory
+fed with the same downloads the client got) and adds the rebased copies to
+an upload whose base moved.
+
+:meth:`ServerConnection.frames_to_send_described` gives each outgoing frame
+with an :class:`OutgoingFrame` (for metrics and logs without decoding it).
 """
 
 from __future__ import annotations
@@ -21,16 +31,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from studio.core.instructions import Changeset
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from studio.sync.history import ServerHistory
+from studio.sync.history import (
+    ClientHistory,
+    IntegrationResult,
+    RemoteChangeset,
+    ServerHistory,
+)
 from studio.sync.protocol.codec import (
     CLIENT_MESSAGE_TYPES,
     DEFAULT_MAX_MESSAGE_SIZE,
+    EncodedChangesets,
     MessageReader,
     decode_client_message,
     encode_message,
@@ -87,6 +104,28 @@ class _Session:
     """The client has been sent everything up to this server version."""
     acked_client_version: int = 0
     """The last upload_ack sent."""
+    upload_denied: str | None = None
+    """Why uploads are refused (read-only session); None: uploads are allowed."""
+    sent: ClientHistory | None = None
+    """Mirror of the client's changesets uploaded on this connection and not
+    integrated at or before its base (rebased as the client rebases them)."""
+    copies_base: int = -1
+    """The history holds the mirrored changesets as uploaded on this base."""
+    encoded: EncodedChangesets | None = None
+    """Shared encoded changesets of the realm (see accept_bind)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFrame:
+    """What one outgoing frame holds, so that the caller need not decode it."""
+
+    type: str
+    """The message type on the wire ("download", "error", "ident", ...)."""
+    session: int | None
+    changesets: int = 0
+    instructions: int = 0
+    message: ServerMessage | None = None
+    """The message itself (e.g. an error's code and text, a download's progress)."""
 
 
 class ServerConnection:
@@ -102,17 +141,21 @@ class ServerConnection:
         self._max_download = max_download_changesets
         self._sessions: dict[int, _Session] = {}
         self._retired: set[int] = set()
-        self._out: list[bytes] = []
+        self._out: list[tuple[bytes, OutgoingFrame]] = []
         self._reader = MessageReader(CLIENT_MESSAGE_TYPES, max_message_size)
 
     # ------------------------------------------------------------------ output
 
     def data_to_send(self) -> bytes:
-        data = b"".join(self._out)
+        data = b"".join(frame for frame, _ in self._out)
         self._out.clear()
         return data
 
     def frames_to_send(self) -> list[bytes]:
+        return [frame for frame, _ in self.frames_to_send_described()]
+
+    def frames_to_send_described(self) -> list[tuple[bytes, OutgoingFrame]]:
+        """Like :meth:`frames_to_send`, each frame with what it holds."""
         frames, self._out = self._out, []
         return frames
 
@@ -213,6 +256,9 @@ class ServerConnection:
         s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_UPLOAD, s.session)
         if s.state is S.ERROR:
             return []  # sent before the client saw our error: ignore
+        if s.upload_denied is not None:
+            # Never integrated: nobody sees any of it.
+            return self._fail(s, ErrorCode.PERMISSION_DENIED, s.upload_denied, False)
         history = s.history
         assert history is not None
         progress = message.progress
@@ -231,8 +277,8 @@ class ServerConnection:
                     "the changesets of an upload must be based on its progress.server_version",
                 )
         try:
-            result = history.integrate(s.client_file_ident, message.changesets, now_ms=now_ms)
-        except (ChangesetError, HistoryCompactedError) as exc:
+            result = self._integrate(s, history, message.changesets, now_ms)
+        except (ChangesetError, HistoryCompactedError, RemoteProtocolError) as exc:
             return self._fail(s, exc.code, exc.message)
         history.record_progress(s.client_file_ident, progress.last_integrated_server_version)
         events: list[ServerEvent] = []
@@ -247,11 +293,24 @@ class ServerConnection:
 
     # ------------------------------------------------------------------ the app's decisions
 
-    def accept_bind(self, session: int, history: ServerHistory) -> bool:
+    def accept_bind(
+        self,
+        session: int,
+        history: ServerHistory,
+        *,
+        can_upload: bool = True,
+        upload_denied: str | None = None,
+        encoded: EncodedChangesets | None = None,
+    ) -> bool:
         """Accept a :class:`BindRequested` (token and permissions are fine):
         assigns or checks the client file ident, sends ``ident`` and the
         downloads the client is missing. Returns False when the client has
-        unbound the session in the meantime."""
+        unbound the session in the meantime.
+
+        ``can_upload=False`` makes the session read-only: an upload ends it
+        with ``permission_denied`` (not retryable; ``upload_denied`` is the
+        error text) and is not integrated. ``encoded``: the encoded changesets
+        of ``history``, shared by all its sessions (each encoded once)."""
         self._check_open()
         s = self._sessions.get(session)
         if s is None:
@@ -260,6 +319,8 @@ class ServerConnection:
             raise LocalProtocolError(f"session {session} never asked to bind")
         s.state = next_state(SERVER_TRANSITIONS, s.state, E.ACCEPT, session)
         s.history = history
+        s.encoded = encoded
+        self._set_upload(s, can_upload, upload_denied)
         ident = s.requested_ident
         cursors = s.cursors
         if ident == 0:
@@ -275,10 +336,22 @@ class ServerConnection:
         s.client_file_ident = ident
         s.download_version = cursors.last_integrated_server_version
         s.acked_client_version = cursors.last_acked_client_version
+        s.sent = ClientHistory(
+            ident,
+            last_integrated_server_version=cursors.last_integrated_server_version,
+            last_acked_client_version=cursors.last_acked_client_version,
+            latest_client_version=history.last_client_version(ident),
+        )
         history.record_progress(ident, cursors.last_integrated_server_version)
         self._emit(Ident(session, ident))
         self._send_downloads(s)
         return True
+
+    def set_can_upload(
+        self, session: int, can_upload: bool, upload_denied: str | None = None
+    ) -> None:
+        """Change whether a bound session may upload (its permission changed)."""
+        self._set_upload(self._session(session), can_upload, upload_denied)
 
     def reject_bind(
         self, session: int, code: int, message: str, *, try_again: bool | None = None
@@ -321,6 +394,53 @@ class ServerConnection:
 
     # ------------------------------------------------------------------ helpers
 
+    @staticmethod
+    def _set_upload(s: _Session, can_upload: bool, denied: str | None) -> None:
+        if can_upload:
+            s.upload_denied = None
+        else:
+            s.upload_denied = denied or f"this session may only read {s.path}; upload refused"
+
+    def _integrate(
+        self,
+        s: _Session,
+        history: ServerHistory,
+        changesets: tuple[Changeset, ...],
+        now_ms: int,
+    ) -> IntegrationResult:
+        ident = s.client_file_ident
+        mirror = s.sent
+        if not changesets or mirror is None:
+            return history.integrate(ident, changesets, now_ms=now_ms)
+        base = changesets[0].last_integrated_server_version
+        if base > mirror.last_integrated_server_version:
+            _rebase_mirror(mirror, history, ident, base)
+        first = changesets[0].client_version
+        if base == mirror.last_integrated_server_version:
+            earlier = [c for c in mirror.pending if c.client_version < first]
+        else:  # an upload on an older base: the history refuses it if it must
+            earlier = []
+        if earlier and base != s.copies_base:
+            # Some of our changesets after the base reached the history on
+            # another base: it needs them as the client has them now.
+            result = history.integrate(ident, (*earlier, *changesets), now_ms=now_ms)
+        else:
+            try:
+                result = history.integrate(ident, changesets, now_ms=now_ms)
+            except ChangesetError as exc:
+                if not earlier or exc.code != ErrorCode.BAD_SERVER_VERSION:
+                    raise
+                # The history no longer holds them on this base (e.g. rebuilt
+                # after a restart): all or nothing, so try again with copies.
+                result = history.integrate(ident, (*earlier, *changesets), now_ms=now_ms)
+        mirror.pending = [*earlier, *changesets]
+        mirror.last_integrated_server_version = base
+        mirror.latest_client_version = max(
+            mirror.latest_client_version, changesets[-1].client_version
+        )
+        s.copies_base = base
+        return result
+
     def _send_downloads(self, s: _Session) -> None:
         history = s.history
         assert history is not None
@@ -346,7 +466,8 @@ class ServerConnection:
                     batch.changesets,
                     DownloadProgress(batch.server_version, latest),
                     batch.upload_ack,
-                )
+                ),
+                s.encoded,
             )
             s.download_version = batch.server_version
             s.acked_client_version = batch.upload_ack
@@ -376,8 +497,44 @@ class ServerConnection:
         if self.state is not ConnectionState.OPEN:
             raise LocalProtocolError("the connection is closed")
 
-    def _emit(self, message: ServerMessage) -> None:
-        self._out.append(encode_message(message))
+    def _emit(self, message: ServerMessage, cache: EncodedChangesets | None = None) -> None:
+        self._out.append((encode_message(message, cache), _describe(message)))
+
+
+def _describe(message: ServerMessage) -> OutgoingFrame:
+    if isinstance(message, Download):
+        return OutgoingFrame(
+            "download",
+            message.session,
+            len(message.changesets),
+            sum(len(c.changeset.instructions) for c in message.changesets),
+            message,
+        )
+    if isinstance(message, Error):
+        return OutgoingFrame("error", message.session, message=message)
+    if isinstance(message, Pong):
+        return OutgoingFrame("pong", None, message=message)
+    kind = {Ident: "ident", Mark: "mark", Unbound: "unbound"}[type(message)]
+    return OutgoingFrame(kind, message.session, message=message)
+
+
+def _rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, base: int) -> None:
+    """Move the mirrored changesets to ``base`` the way the client did: it
+    integrated the downloads up to ``base`` (the same history, so the same
+    changesets and cursors) with them pending."""
+    since = mirror.last_integrated_server_version
+    if not mirror.pending:
+        mirror.last_integrated_server_version = base
+        return
+    # The client version a download from `since` starts with.
+    last_cv = history.download(ident, since, 0).upload_ack
+    remotes: list[RemoteChangeset] = []
+    for entry in history.changesets_since(since)[: base - since]:
+        if entry.origin_file_ident == ident:
+            last_cv = entry.client_version
+        else:
+            remotes.append(RemoteChangeset(entry.server_version, last_cv, entry.changeset))
+    mirror.integrate_download(remotes, base, last_cv)
 
 
 def _try_again(code: int, given: bool | None) -> bool:
