@@ -10,6 +10,7 @@ Two levels:
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -22,8 +23,11 @@ from studio.core.instructions import Changeset
 from studio.sync import model
 from studio.sync.history import ClientHistory, ServerHistory
 
+# STUDIO_FUZZ_EXAMPLES sets how many random scenarios each property test tries (CI: 200).
+FUZZ_EXAMPLES = int(os.environ.get("STUDIO_FUZZ_EXAMPLES", "200"))
+
 SLOW = settings(
-    max_examples=200,
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -98,11 +102,12 @@ def run_histories(rnd: random.Random, clients: int, rounds: int) -> None:
 
 
 @SLOW
-@given(st.randoms(use_true_random=True), st.integers(2, 3), st.integers(1, 5))
+@given(st.integers(0, 2**32 - 1), st.integers(2, 5), st.integers(1, 5))
 def test_concurrent_changesets_converge_for_any_server_order(
-    rnd: random.Random, clients: int, rounds: int
+    seed: int, clients: int, rounds: int
 ) -> None:
-    run_histories(rnd, clients, rounds)
+    # A failure names its seed: run_histories(random.Random(seed), clients, rounds) replays it.
+    run_histories(random.Random(seed), clients, rounds)
 
 
 def run_protocol(rnd: random.Random, clients: int, steps: int) -> None:
@@ -133,11 +138,12 @@ def run_protocol(rnd: random.Random, clients: int, steps: int) -> None:
 
 
 @SLOW
-@given(st.randoms(use_true_random=True), st.integers(2, 3), st.integers(10, 120))
+@given(st.integers(0, 2**32 - 1), st.integers(2, 5), st.integers(10, 120))
 def test_protocol_with_random_delivery_and_disconnects_converges(
-    rnd: random.Random, clients: int, steps: int
+    seed: int, clients: int, steps: int
 ) -> None:
-    run_protocol(rnd, clients, steps)
+    # A failure names its seed: run_protocol(random.Random(seed), clients, steps) replays it.
+    run_protocol(random.Random(seed), clients, steps)
 
 
 @pytest.mark.slow
