@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from studio.core.describe import describe
 from studio.server.accounts import check_new_username, user_json
 from studio.server.auth import hash_password
-from studio.server.describe import describe
 from studio.server.errors import BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import (
     context,

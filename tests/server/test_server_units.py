@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from server_harness import SCHEMA, item
 
+from studio.core.describe import describe
 from studio.core.instructions import Changeset
 from studio.server.auth import TokenSigner, hash_password, verify_password
 from studio.server.config import parse_config
-from studio.server.describe import describe
 from studio.server.errors import ConfigError, InvalidPath, TokenError
 from studio.server.metrics import Metrics
 from studio.server.paths import file_stem, owner_of, resolve_path, validate_username

@@ -1,79 +1,20 @@
 """Readable one-line text for sync instructions, as the server's history API writes
-them (``Set Message['m1'].text = 'hi'``).
+them (``Set Message['m1'].text = 'hi'``), and filtering by class and object.
 
-The server has its own copy of these rules; the Studio may not import server
-code (it talks to servers over the network only), and it needs the same text
-for the local changes that are not uploaded yet, so that the History panel
-shows local and server changesets alike. A test checks both agree.
+The text itself comes from ``studio.core.describe``, shared with the server, so the
+History panel shows local (not yet uploaded) and server changesets alike.
 """
 
 from __future__ import annotations
 
-import base64
 import re
-from datetime import datetime
-from typing import Any, Final
 
-from studio.core import instructions as ins
+from studio.core.describe import describe
 
-_MAX: Final = 120
+__all__ = ["describe", "matches", "target_of"]
+
 # "Verb Class[pk]...", "AddClass Class (...)", "AddProperty Class.prop: type"
 _TARGET = re.compile(r"^(\w+) ([A-Za-z_$][\w$]*)(\[(.*?)\])?(?=[\s.\[:]|$)")
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, ins.Link):
-        return f"{value.class_name}[{_value(value.primary_key)}]"
-    if isinstance(value, ins.EmbeddedObject):
-        return "{}"
-    if isinstance(value, bytes):
-        text = base64.b64encode(value[:48]).decode("ascii")
-        return f'B64"{text}{"..." if len(value) > 48 else ""}"'
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bool | int | float | str) or value is None:
-        text = repr(value)
-    else:
-        text = f"{type(value).__name__}({value})"
-    return text if len(text) <= _MAX else text[: _MAX - 3] + "..."
-
-
-def _target(i: Any) -> str:
-    base = f"{i.class_name}[{_value(i.primary_key)}]"
-    for step in getattr(i, "path", ()):
-        base += f"[{step}]" if isinstance(step, int) else f".{step}"
-    return base
-
-
-def describe(i: ins.Instruction) -> str:
-    name = type(i).__name__
-    if isinstance(i, ins.AddClass):
-        if i.embedded:
-            return f"AddClass {i.class_name} (embedded)"
-        pk = f"{i.primary_key}: {i.primary_key_type}{'?' if i.primary_key_optional else ''}"
-        return f"AddClass {i.class_name} (primary key {pk})"
-    if isinstance(i, ins.AddProperty):
-        return f"AddProperty {i.class_name}.{i.name}: {i.type}{' (indexed)' if i.indexed else ''}"
-    if isinstance(i, ins.CreateObject | ins.EraseObject | ins.Clear):
-        return f"{name} {_target(i)}"
-    if isinstance(i, ins.Set):
-        return f"Set {_target(i)} = {_value(i.value)}"
-    if isinstance(i, ins.AddInteger):
-        return f"AddInteger {_target(i)} += {i.delta}"
-    if isinstance(i, ins.ListInsert | ins.ListSet):
-        return f"{name} {_target(i)}[{i.index}] = {_value(i.value)}"
-    if isinstance(i, ins.ListErase):
-        return f"ListErase {_target(i)}[{i.index}]"
-    if isinstance(i, ins.ListMove):
-        return f"ListMove {_target(i)} {i.from_index} -> {i.to_index}"
-    if isinstance(i, ins.SetInsert | ins.SetErase):
-        sign = "+" if isinstance(i, ins.SetInsert) else "-"
-        return f"{name} {_target(i)} {sign} {_value(i.value)}"
-    if isinstance(i, ins.DictSet):
-        return f"DictSet {_target(i)}[{i.key!r}] = {_value(i.value)}"
-    if isinstance(i, ins.DictErase):
-        return f"DictErase {_target(i)}[{i.key!r}]"
-    return name
 
 
 def target_of(text: str) -> tuple[str, str]:

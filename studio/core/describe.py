@@ -1,4 +1,4 @@
-"""Readable one-line text for instructions (the admin history view)."""
+"""Readable one-line text for instructions (the server's history API and the Studio)."""
 
 from __future__ import annotations
 
