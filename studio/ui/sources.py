@@ -10,6 +10,7 @@ No Qt here: sources are plain Python and testable without a screen.
 
 from __future__ import annotations
 
+import abc
 import difflib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -71,7 +72,7 @@ def _sortable(prop: Property | None) -> bool:
     )
 
 
-class RowSource:
+class RowSource(abc.ABC):
     """The interface the table model uses. Subclasses fill in the reading and writing."""
 
     title: str = ""
@@ -81,12 +82,13 @@ class RowSource:
     read_only: bool = True
     queryable: bool = False
 
+    @abc.abstractmethod
     def count(self) -> int:
-        raise NotImplementedError
+        """How many rows there are."""
 
+    @abc.abstractmethod
     def fetch(self, start: int, stop: int) -> list[Any]:
         """Rows ``start`` to ``stop`` (exclusive)."""
-        raise NotImplementedError
 
     def value(self, row: Any, column: Column) -> Any:
         if column.kind == "element":
@@ -98,7 +100,7 @@ class RowSource:
     def write_value(self, row: Any, column: Column, value: Any) -> None:
         """Change one cell; the caller holds the write transaction."""
         if column.kind != "property":
-            raise NotImplementedError
+            raise ValueError(f"the {column.kind} column {column.name!r} cannot be edited")
         row[column.name] = value
 
     def can_edit(self, column: Column) -> bool:
@@ -270,8 +272,9 @@ class _SnapshotSource(RowSource):
         self._rows: list[Any] | None = None
         self.owner_deleted = False
 
+    @abc.abstractmethod
     def _read(self) -> list[Any]:
-        raise NotImplementedError
+        """All rows, read afresh."""
 
     def _identity(self, row: Any) -> Hashable:
         if is_object(row):
