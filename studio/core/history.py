@@ -131,6 +131,8 @@ def apply_instructions(realm: Realm, instructions: Sequence[ins.Instruction]) ->
                 continue
             if pending:
                 _flush_schema(realm, pending)
+                # Classes this changeset just added can be looked up in bulk now.
+                applier.prefetch(instructions, i)
             if isinstance(instruction, ins.CreateObject):
                 i = applier.create(instructions, i)
                 continue
@@ -213,6 +215,7 @@ class _Applier:
         self.realm = realm
         self.writer = realm._writer()
         self.found: dict[tuple[str, Any], RealmObject | None] = {}
+        self.prefetched: set[str] = set()
 
     def find(self, class_name: str, pk: Any) -> RealmObject | None:
         key = (class_name, pk)
@@ -225,26 +228,32 @@ class _Applier:
         self.found[key] = obj
         return obj
 
-    def prefetch(self, instructions: Sequence[ins.Instruction]) -> None:
-        """Look up every created object at once, so that buffered bulk inserts are not
-        flushed by one existence check per object."""
+    def prefetch(self, instructions: Sequence[ins.Instruction], start: int = 0) -> None:
+        """Look up every object created from ``start`` on at once, so that buffered bulk
+        inserts are not flushed by one existence check per object. Classes looked up
+        by an earlier call are skipped."""
         wanted: dict[str, list[Any]] = {}
-        for instruction in instructions:
-            if isinstance(instruction, ins.CreateObject):
+        done = self.prefetched
+        for n in range(start, len(instructions)):
+            instruction = instructions[n]
+            if isinstance(instruction, ins.CreateObject) and instruction.class_name not in done:
                 wanted.setdefault(instruction.class_name, []).append(instruction.primary_key)
+        if not wanted:
+            return
         realm = self.realm
         for class_name, pks in wanted.items():
             info = realm._infos.get(class_name)
             if info is None or info.pk_column is None or info.pk_column.encode is None:
-                continue  # the class comes with this changeset; found one by one
+                continue  # the class comes later in this changeset; found one by one
+            done.add(class_name)
             encode = info.pk_column.encode
             stored = {encode(pk): pk for pk in pks if pk is not None}
             for pk in pks:
                 self.found[(class_name, pk)] = None
             column = quote(info.pk_column.prop.name)
             keys = list(stored)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            for first in range(0, len(keys), 500):
+                chunk = keys[first : first + 500]
                 rows = realm._conn.execute(
                     f"SELECT {KEY}, {column} FROM {info.table} "
                     f"WHERE {column} IN ({','.join('?' * len(chunk))})",
@@ -273,25 +282,31 @@ class _Applier:
         info = self.realm._info(cls)
         assert info.schema.primary_key is not None
         values: dict[str, Any] = {info.schema.primary_key: pk}
+        columns = info.columns
+        set_type, link_type, embedded_type = ins.Set, ins.Link, ins.EmbeddedObject
         end = start + 1
-        while end < len(instructions):
+        count = len(instructions)
+        while end < count:
             nxt = instructions[end]
+            if not isinstance(nxt, set_type):
+                break
+            path = nxt.path
+            value = nxt.value
             if not (
-                isinstance(nxt, ins.Set)
-                and nxt.class_name == cls
+                nxt.class_name == cls
                 and nxt.primary_key == pk
-                and len(nxt.path) == 1
-                and nxt.path[0] in info.columns
-                and nxt.path[0] not in values
-                and not isinstance(nxt.value, ins.EmbeddedObject)
-                # A link to the object itself can only be set once the object exists.
-                and not (
-                    isinstance(nxt.value, ins.Link)
-                    and (nxt.value.class_name, nxt.value.primary_key) == (cls, pk)
-                )
+                and len(path) == 1
+                and path[0] in columns
+                and path[0] not in values
+                and not isinstance(value, embedded_type)
             ):
                 break
-            values[str(nxt.path[0])] = self.resolve(nxt.value)
+            if isinstance(value, link_type):
+                # A link to the object itself can only be set once the object exists.
+                if (value.class_name, value.primary_key) == (cls, pk):
+                    break
+                value = self.find(value.class_name, value.primary_key)
+            values[str(path[0])] = value
             end += 1
         self.found[(cls, pk)] = self.writer.create(cls, values)
         return end

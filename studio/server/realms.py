@@ -26,7 +26,7 @@ from studio.server.storage.base import (
 )
 from studio.server.storage.errors import StorageError
 from studio.sync.errors import SyncError
-from studio.sync.history import HistoryEntry, ServerHistory
+from studio.sync.history import HistoryEntry, RemoteChangeset, ServerHistory
 from studio.sync.protocol.codec import EncodedChangesets
 
 if TYPE_CHECKING:
@@ -115,7 +115,12 @@ class LoadedRealm:
     # -- pending writes
 
     def add_entries(self, entries: tuple[HistoryEntry, ...], user: str, ident: int) -> None:
-        self._pending.entries.extend(StoredEntry(e, user) for e in entries)
+        # Encoded once, for the storage and for every download of it.
+        encode = self.encoded.encode
+        self._pending.entries.extend(
+            StoredEntry(e, user, encode(RemoteChangeset(e.server_version, 0, e.changeset)))
+            for e in entries
+        )
         self._touched.add(ident)
         self.last_activity = time.time()
 

@@ -53,6 +53,8 @@ class StoredEntry:
 
     entry: HistoryEntry
     user: str
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
+    """The changeset's wire bytes, if already made (else the storage encodes it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,7 +194,7 @@ class SqliteRealmStorage(RealmStorage):
                 s.entry.timestamp_ms,
                 s.entry.integrated_at_ms,
                 s.user,
-                encode_changeset(s.entry.changeset),
+                s.encoded if s.encoded is not None else encode_changeset(s.entry.changeset),
             )
             for s in write.entries
         ]
@@ -278,14 +278,21 @@ class SqliteRealmStorage(RealmStorage):
     def _apply_one_by_one(
         self, realm: Realm, changesets: list[Changeset], versions: list[int]
     ) -> None:
+        # The cursor moves past a changeset that cannot be applied with the next one
+        # applied (in its transaction), or once at the end: a crash in between only
+        # means trying the culprits again, which changes nothing.
+        skipped: int | None = None
         for changeset, version in zip(changesets, versions, strict=True):
             try:
                 with self._write_lock:
                     apply_remote(realm, changeset.instructions, cursors={_STATE_CURSOR: version})
+                skipped = None
             except (RealmError, SyncError, ValueError, TypeError, KeyError, IndexError) as exc:
                 self._state_error = f"server version {version} could not be applied: {exc}"
-                with self._write_lock:
-                    set_sync_values(realm, {_STATE_CURSOR: version})
+                skipped = version
+        if skipped is not None:
+            with self._write_lock:
+                set_sync_values(realm, {_STATE_CURSOR: skipped})
 
     def _stats(self) -> RealmStats:
         realm = self._state_realm()
