@@ -576,6 +576,42 @@ def _property(ins: Any) -> Any:
     return path[0] if path else None
 
 
+# The index of a changeset's instructions, by the identity of their tuple:
+# ``id -> (instructions, objects, erased, writers, schema)``. The tuple is kept
+# alive with it (so its id cannot be reused while cached) and never changes,
+# so neither does its index; ``_Keyed`` copies ``objects`` (a transformation
+# rebinds its entries but never changes a slot list in place) and shares the
+# rest, which is never changed. Oldest entries go first.
+_IndexEntry = tuple[
+    tuple[Instruction, ...],
+    dict[Hashable, list[int]],
+    set[Hashable],
+    dict[Hashable, set[Hashable]],
+    bool,
+]
+_INDEX_CACHE: Final[dict[int, _IndexEntry]] = {}
+_INDEX_CACHE_SIZE: Final = 8192
+
+
+def _index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
+    """The (cached) index of ``instructions``; treat it as read-only."""
+    cache = _INDEX_CACHE
+    cached = cache.get(id(instructions))
+    if cached is not None and cached[0] is instructions:
+        return cached
+    keyed = _Keyed(list(instructions), None)
+    if len(cache) >= _INDEX_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    entry = cache[id(instructions)] = (
+        instructions,
+        keyed.objects,
+        keyed.erased,
+        keyed.writers,
+        keyed.schema,
+    )
+    return entry
+
+
 def _is_object(key: Any) -> bool:
     """An object's key ``(class, value key)``, not a schema item's."""
     return len(key) == 2 and type(key[1]) is tuple
@@ -590,7 +626,6 @@ class _Keyed:
     caches the slots of an object by property."""
 
     __slots__ = (
-        "alive",
         "changed",
         "changeset",
         "count",
@@ -617,11 +652,21 @@ class _Keyed:
             (changeset.timestamp_ms, changeset.origin_file_ident) if changeset is not None else None
         )
         self.changed = False
-        self.alive = True
         self.seq = 0
         # Objects this side gained (explicit list erases of an erased link target).
         self.new_keys: list[Hashable] = []
         self.props: dict[Hashable, dict[Any, list[int]]] = {}
+        if type(instructions) is tuple:
+            # The same changeset is indexed again and again (a history entry,
+            # once per upload it is concurrent to): reuse its index.
+            _, objects, self.erased, self.writers, self.schema = _index(instructions)
+            self.objects = dict(objects)  # the slot lists are never changed in place
+        else:
+            self._build(instructions)
+
+    def _build(self, instructions: Sequence[Instruction]) -> None:
+        """Index ``instructions`` by object (``objects``, ``erased``,
+        ``writers``, ``schema``)."""
         objects: dict[Hashable, list[int]] = {}
         # Objects erased, and link targets -> the objects holding the links.
         # Both only ever shrink under transformation, so they are computed once
@@ -1081,7 +1126,9 @@ class ConcurrentChangesets:
     __slots__ = ("_erasers", "_items", "_links", "_objects", "_order", "_unindexed")
 
     def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
-        self._items: list[_Keyed] = []
+        # A changeset as appended until it is first transformed (most never
+        # are), then its _Keyed; None once discarded.
+        self._items: list[_Keyed | Changeset | None] = []
         # Appended but not indexed yet (indexing waits for a transform).
         self._unindexed: list[Changeset] = list(changesets)
         # Indexes (ascending) of the changesets with instructions on an object
@@ -1096,7 +1143,7 @@ class ConcurrentChangesets:
         self._order: dict[Hashable, list[int]] = {}
 
     def __len__(self) -> int:
-        return sum(1 for item in self._items if item.alive) + len(self._unindexed)
+        return sum(1 for item in self._items if item is not None) + len(self._unindexed)
 
     def append(self, changeset: Changeset) -> None:
         """Add a changeset at the end (it applies after the others)."""
@@ -1104,37 +1151,44 @@ class ConcurrentChangesets:
 
     def _index_appended(self) -> None:
         objects, erasers, links, order = self._objects, self._erasers, self._links, self._order
+        items = self._items
         for changeset in self._unindexed:
-            n = len(self._items)
-            item = _Keyed(changeset.instructions, changeset)
-            self._items.append(item)
-            for obj in item.objects:
+            n = len(items)
+            items.append(changeset)
+            _, item_objects, item_erased, item_writers, _ = _index(changeset.instructions)
+            for obj in item_objects:
                 indexes = objects.get(obj)
                 if indexes is None:
                     objects[obj] = [n]
                 else:
                     indexes.append(n)
-            for obj in item.erased:
+            for obj in item_erased:
                 erasers.setdefault(obj, []).append(n)
-            for target in item.writers:
+            for target in item_writers:
                 links.setdefault(target, []).append(n)
-            order.setdefault(item.key, []).append(n)
+            order.setdefault((changeset.timestamp_ms, changeset.origin_file_ident), []).append(n)
         self._unindexed = []
 
     def discard_through(self, client_version: int) -> None:
         """Forget the changesets with a client version up to ``client_version``
         (a client's own changesets the server has integrated)."""
-        for item in self._items:
-            if item.alive:
-                assert item.changeset is not None
-                if item.changeset.client_version <= client_version:
-                    item.alive = False
+        items = self._items
+        for n, item in enumerate(items):
+            if item is not None:
+                changeset = item if type(item) is Changeset else item.changeset  # type: ignore[union-attr]
+                assert changeset is not None
+                if changeset.client_version <= client_version:
+                    items[n] = None
         self._unindexed = [c for c in self._unindexed if c.client_version > client_version]
 
     def changesets(self) -> list[Changeset]:
         """The sequence as it is now (rewritten to apply after every changeset
         transformed against it so far)."""
-        return [item.result() for item in self._items if item.alive] + self._unindexed
+        return [
+            item if type(item) is Changeset else item.result()  # type: ignore[union-attr]
+            for item in self._items
+            if item is not None
+        ] + self._unindexed
 
     def transform(self, changeset: Changeset) -> Changeset:
         """Transform ``changeset`` (concurrent to the whole sequence) against
@@ -1146,30 +1200,35 @@ class ConcurrentChangesets:
         items = self._items
         if not items:
             return changeset
-        row = _Keyed(changeset.instructions, changeset)
-        key = row.key
-        assert key is not None
+        key = (changeset.timestamp_ms, changeset.origin_file_ident)
         tie: int | None = None
         for n in self._order.get(key, ()):
-            if items[n].alive:
+            if items[n] is not None:
                 tie = n
                 break
         stop = len(items) if tie is None else tie
         # The changesets we can interact with: those on the same objects (or
         # schema items), those erasing what we link to, those linking to what
         # we erase.
+        instructions = changeset.instructions
+        if type(instructions) is tuple:
+            _, row_objects, row_erased, row_writers, _ = _index(instructions)
+            row = None
+        else:  # not hashable by identity for the cache
+            row = _Keyed(instructions, changeset)
+            row_objects, row_erased, row_writers = row.objects, row.erased, row.writers
         seen: set[int] = set()
         objects, erasers, links = self._objects, self._erasers, self._links
-        for obj in row.objects:
+        for obj in row_objects:
             found = objects.get(obj)
             if found is not None:
                 seen.update(found)
         if erasers:
-            for target in row.writers:
+            for target in row_writers:
                 found = erasers.get(target)
                 if found is not None:
                     seen.update(found)
-        for obj in row.erased:
+        for obj in row_erased:
             found = links.get(obj)
             if found is not None:
                 seen.update(found)
@@ -1177,7 +1236,9 @@ class ConcurrentChangesets:
             if tie is not None:
                 raise _same_order_key(changeset)
             return changeset
-        queue = sorted([n for n in seen if n < stop and items[n].alive])
+        if row is None:
+            row = _Keyed(instructions, changeset)
+        queue = sorted([n for n in seen if n < stop and items[n] is not None])
         # Ascending order; a heap only once the row gains buckets (rare).
         heap = False
         at = 0
@@ -1192,6 +1253,9 @@ class ConcurrentChangesets:
                 n = queue[at]
                 at += 1
             other = items[n]
+            if type(other) is not _Keyed:
+                assert isinstance(other, Changeset)
+                other = items[n] = _Keyed(other.instructions, other)
             assert other.key is not None
             _transform_keyed(row, other, key < other.key)
             if other.new_keys:
@@ -1204,7 +1268,7 @@ class ConcurrentChangesets:
                     heap = True
                 for obj in row.new_keys:
                     for m in objects.get(obj, ()):
-                        if n < m < stop and m not in seen and items[m].alive:
+                        if n < m < stop and m not in seen and items[m] is not None:
                             seen.add(m)
                             heapq.heappush(queue, m)
                 row.new_keys.clear()

@@ -281,3 +281,39 @@ def test_histories_integrate_as_with_the_plain_grid(
     indexed = run_histories(seed)
     monkeypatch.setattr(history_module, "ConcurrentChangesets", ReferenceSequence)
     assert run_histories(seed) == indexed
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reused_indexes_give_the_same_results(seed: int) -> None:
+    """A changeset's index is cached by its instructions: the same changesets
+    transformed again and again, as row and as sequence member, in sequences
+    rewritten in between, give what a cold cache and the plain grid give."""
+    ours, theirs = scenario(seed)
+    runs = []
+    for cold in (True, False, False):
+        if cold:
+            merge._INDEX_CACHE.clear()
+        sequence = merge.ConcurrentChangesets(theirs)
+        rows = [outcome(sequence.transform, c) for c in ours]
+        # The rewritten sequence and the original one again, both ways round.
+        rewritten = sequence.changesets() if all(r[0] == "ok" for r in rows) else theirs
+        runs.append(
+            (
+                rows,
+                key(sequence.changesets()) if all(r[0] == "ok" for r in rows) else None,
+                outcome(merge.rebase, theirs, ours),
+                outcome(merge.rebase, ours, rewritten),
+            )
+        )
+        agree("rebase", ours, theirs)
+        agree("rebase", theirs, ours)
+        agree("rebase", ours, rewritten)
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_the_index_cache_is_bounded() -> None:
+    merge._INDEX_CACHE.clear()
+    for n in range(merge._INDEX_CACHE_SIZE + 10):
+        row = Changeset(1, n + 1, 0, 1, (CreateObject(CLASS, n),))
+        merge.transform_against(row, [Changeset(2, 1, 0, 2, (CreateObject(CLASS, n),))])
+    assert len(merge._INDEX_CACHE) <= merge._INDEX_CACHE_SIZE

@@ -529,7 +529,10 @@ def _rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, ba
     # The client version a download from `since` starts with.
     last_cv = history.download(ident, since, 0).upload_ack
     remotes: list[RemoteChangeset] = []
-    for entry in history.changesets_since(since)[: base - since]:
+    # (download() checked that the history still holds ``since``; an upload
+    # based past the latest version is refused by the history afterwards.)
+    for version in range(since + 1, min(base, history.latest_version) + 1):
+        entry = history.entry(version)
         if entry.origin_file_ident == ident:
             last_cv = entry.client_version
         else:
