@@ -53,16 +53,18 @@ class Session:
 class RealmCommand(QUndoCommand):
     """A command whose redo/undo are write transactions; a failing one goes obsolete."""
 
+    # Subclasses define apply() and revert(), each run inside a write transaction.
+    # (Qt's metaclass rules out abc here, so the check is made when a subclass is defined.)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in ("apply", "revert") if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} must define {' and '.join(missing)}()")
+
     def __init__(self, session: Session, text: str) -> None:
         super().__init__(text)
         self.session = session
         self.failed = False
-
-    def apply(self) -> None:
-        raise NotImplementedError
-
-    def revert(self) -> None:
-        raise NotImplementedError
 
     def redo(self) -> None:
         if not self.session.write(self.apply):

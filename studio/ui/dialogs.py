@@ -55,8 +55,12 @@ class _SchemaDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.layout_.addWidget(self.buttons)
 
-    def spec(self) -> dict[str, Any]:
-        raise NotImplementedError
+    # Subclasses define spec() -> dict, the schema entry the dialog's fields describe.
+    # (Qt's metaclass rules out abc here, so the check is made when a subclass is defined.)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "spec", None)):
+            raise TypeError(f"{cls.__name__} must define spec()")
 
     def try_accept(self) -> None:
         try:

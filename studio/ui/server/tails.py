@@ -148,12 +148,12 @@ class TailTab(AdminTab):
         self._flush.timeout.connect(self.flush)
 
     def accepts(self, event: dict[str, Any]) -> bool:
-        """Which stream events belong in this tail at all."""
-        raise NotImplementedError
+        """Which stream events belong in this tail at all (subclasses narrow it)."""
+        return True
 
     def shown(self, event: dict[str, Any]) -> bool:
-        """The filters: whether a kept row is shown."""
-        raise NotImplementedError
+        """The filters: whether a kept row is shown (subclasses add their filters)."""
+        return True
 
     def filters_changed(self) -> None:
         self.model.set_predicate(self.shown)
