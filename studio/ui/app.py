@@ -269,10 +269,10 @@ def run(
             return 1
         window = next((b for b in reversed(opened) if b is not None), None)
         if window is None:
-            window = manager.show_greeting()
+            greeting = manager.show_greeting()
+            window = greeting
             if manager.last_error:
-                manager.greeting.message_bar.show_message(manager.last_error,  # type: ignore[union-attr]
-                                                          "error")
+                greeting.message_bar.show_message(manager.last_error, "error")
     else:
         window = manager.show_greeting()
     if screenshot is not None:

@@ -35,6 +35,7 @@ from studio.ui.transfer import Cancelled, Progress, copy_text, export_view
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QDialog, QMainWindow
 
     from studio.core import Realm
     from studio.ui.class_list import ClassList
@@ -46,7 +47,14 @@ if TYPE_CHECKING:
     from studio.ui.table_view import ObjectTableView
 
 
-class BrowserActions:
+if TYPE_CHECKING:
+    # To mypy the mixin is the window it is mixed into, so it may parent dialogs and menus.
+    _Window = QMainWindow
+else:
+    _Window = object
+
+
+class BrowserActions(_Window):
     """Editing actions of the browser window (needs the attributes declared below)."""
 
     if TYPE_CHECKING:
@@ -71,7 +79,7 @@ class BrowserActions:
         def follow(self, index: QModelIndex) -> None: ...
         def schema_of(self, class_name: str) -> Any: ...
 
-    _dialog: Any = None
+    _dialog: QDialog | None = None  # the open schema dialog, kept from garbage collection
 
     # -- editing cells --------------------------------------------------------------------------
 
@@ -272,7 +280,11 @@ class BrowserActions:
         if not isinstance(source, CollectionSource) or self._refuse_read_only():
             return False
         element = source.element
-        target = self.schema_of(element.object_type) if element.type == "object" else None
+        target = (
+            self.schema_of(element.object_type)
+            if element.type == "object" and element.object_type is not None
+            else None
+        )
         if value is ... and target is not None and not target.embedded:
             if target.primary_key is None:
                 self.show_message(f"{target.name} has no primary key: add it from its class "
@@ -409,7 +421,7 @@ class BrowserActions:
     # -- menu, clipboard ---------------------------------------------------------------------------
 
     def show_cell_menu(self, index: QModelIndex, global_pos: QPoint | None = None) -> QMenu:
-        menu = QMenu(self)  # type: ignore[call-overload]
+        menu = QMenu(self)
         menu.setObjectName("cellMenu")
         source = self.model.source
         column = self.model.column(index)
@@ -452,12 +464,12 @@ class BrowserActions:
         return menu
 
     def _save_data_dialog(self, index: QModelIndex) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save data", "data.bin")  # type: ignore[arg-type]
+        path, _ = QFileDialog.getSaveFileName(self, "Save data", "data.bin")
         if path:
             self.save_data(index, path)
 
     def _load_data_dialog(self, index: QModelIndex) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load data")  # type: ignore[arg-type]
+        path, _ = QFileDialog.getOpenFileName(self, "Load data")
         if path:
             self.load_data(index, path)
 
@@ -494,7 +506,7 @@ class BrowserActions:
             return
         name = source.title.replace(".", "_")
         path, _ = QFileDialog.getSaveFileName(
-            self, f"Export as {fmt.upper()}", f"{name}.{fmt}",  # type: ignore[arg-type]
+            self, f"Export as {fmt.upper()}", f"{name}.{fmt}",
             f"{fmt.upper()} files (*.{fmt})")
         if path:
             self.export_to(path, fmt)
@@ -504,7 +516,7 @@ class BrowserActions:
         source = self.model.source
         if source is None:
             return None
-        progress = Progress(self, f"Exporting {source.title}…", self.model.total_rows)  # type: ignore[arg-type]
+        progress = Progress(self, f"Exporting {source.title}…", self.model.total_rows)
         progress.cancel_after = cancel_after
         try:
             count = export_view(source, path, fmt, progress)
@@ -522,7 +534,7 @@ class BrowserActions:
     def import_dialog(self) -> None:
         if self._refuse_read_only():
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Import CSV", "",  # type: ignore[arg-type]
+        path, _ = QFileDialog.getOpenFileName(self, "Import CSV", "",
                                               "CSV files (*.csv);;All files (*)")
         if path:
             spec = self.current_spec
@@ -542,7 +554,7 @@ class BrowserActions:
         except OSError as exc:
             self.report_error(exc)
             return None
-        progress = Progress(self, f"Importing {Path(path).name} into {name}…", size)  # type: ignore[arg-type]
+        progress = Progress(self, f"Importing {Path(path).name} into {name}…", size)
         progress.cancel_after = cancel_after
         done = 0
 
@@ -574,7 +586,7 @@ class BrowserActions:
     def export_models_dialog(self, language: str) -> None:
         ext = EXTENSIONS[language]
         path, _ = QFileDialog.getSaveFileName(
-            self, f"Export models as {LANGUAGES[language]}", f"models.{ext}")  # type: ignore[arg-type]
+            self, f"Export models as {LANGUAGES[language]}", f"models.{ext}")
         if path:
             self.export_models(path, language)
 
@@ -588,7 +600,7 @@ class BrowserActions:
         return True
 
     def open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open realm files", "",  # type: ignore[arg-type]
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open realm files", "",
                                                 "Realm files (*.realm);;All files (*)")
         if not paths:
             return
@@ -602,9 +614,10 @@ class BrowserActions:
     def show_add_class(self) -> AddClassDialog | None:
         if self._refuse_read_only():
             return None
-        self._dialog = AddClassDialog(self, self.add_class)  # type: ignore[arg-type]
-        self._dialog.show()
-        return self._dialog  # type: ignore[no-any-return]
+        dialog = AddClassDialog(self, self.add_class)
+        self._dialog = dialog
+        dialog.show()
+        return dialog
 
     def add_class(self, spec: dict[str, Any]) -> str | None:
         """Add a class (Realm's JSON form); returns an error text, or None when added."""
@@ -626,10 +639,10 @@ class BrowserActions:
             self.show_message("Show a class first: properties are added to the class on "
                               "screen.", "info")
             return None
-        self._dialog = AddPropertyDialog(self, schema, self.realm.schema,  # type: ignore[arg-type]
-                                         self.add_property)
-        self._dialog.show()
-        return self._dialog  # type: ignore[no-any-return]
+        dialog = AddPropertyDialog(self, schema, self.realm.schema, self.add_property)
+        self._dialog = dialog
+        dialog.show()
+        return dialog
 
     def add_property(self, class_spec: dict[str, Any]) -> str | None:
         """Replace a class by the same class with one more property (additive)."""

@@ -126,6 +126,7 @@ class ClassList(QTreeWidget):
             item = self._item(name) if name else None
             if item is None:
                 self.clearSelection()
+                # Qt takes None (no current item); PySide6's stubs omit it.
                 self.setCurrentItem(None)  # type: ignore[call-overload]
             else:
                 self.setCurrentItem(item)

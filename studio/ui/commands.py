@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
@@ -60,6 +60,12 @@ class RealmCommand(QUndoCommand):
         missing = [name for name in ("apply", "revert") if not callable(getattr(cls, name, None))]
         if missing:
             raise TypeError(f"{cls.__name__} must define {' and '.join(missing)}()")
+
+    if TYPE_CHECKING:  # declared for mypy only: runtime defaults would defeat the check above
+
+        def apply(self) -> None: ...
+
+        def revert(self) -> None: ...
 
     def __init__(self, session: Session, text: str) -> None:
         super().__init__(text)

@@ -303,6 +303,8 @@ class CoreResults(Sequence[CoreObject]):
 class CoreResultsSource(ResultsSource):
     """A class of the file as the table's rows: read-only, static, found by object key."""
 
+    results: CoreResults
+
     def __init__(self, results: CoreResults) -> None:
         super().__init__(results, realm=results.realm, read_only=True)
 

@@ -27,10 +27,12 @@ from typing import Any
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QWidget,
@@ -214,6 +216,7 @@ class RealmCoreBrowser(RealmBrowser):
 
     conversionFinished = Signal(object)  # the new browser, or None (failed or cancelled)
 
+    # CoreFileRealm stands in for a studio Realm (the read-only part) without being one.
     realm: CoreFileRealm  # type: ignore[assignment]
 
     def __init__(self, realm: CoreFileRealm, *, manager: Any = None,
@@ -225,17 +228,20 @@ class RealmCoreBrowser(RealmBrowser):
         self._convert_timer = QTimer(self)
         self._convert_timer.setInterval(PROGRESS_POLL_MS)
         self._convert_timer.timeout.connect(self._check_conversion)
-        self.banner = FormatBanner(format_label(realm.format_version), self.centralWidget())
+        central = self.centralWidget()
+        assert central is not None  # RealmBrowser.__init__ set it
+        self.banner = FormatBanner(format_label(realm.format_version), central)
         self.banner.convertRequested.connect(self.convert_dialog)
         self.banner.cancelRequested.connect(self.cancel_conversion)
-        layout = self.centralWidget().layout()
-        layout.insertWidget(0, self.banner)  # type: ignore[attr-defined]
+        layout = central.layout()
+        assert isinstance(layout, QBoxLayout)  # RealmBrowser stacks its parts in a column
+        layout.insertWidget(0, self.banner)
         self.convert_action = self._action("Convert to editable copy…", self.convert_dialog,
                                            None, "convertAction",
                                            "Copy this file into an editable studio realm")
-        file_menu = self.menuBar().actions()[0].menu()
-        if file_menu is not None:
-            file_menu.insertAction(file_menu.actions()[1], self.convert_action)  # type: ignore[attr-defined]
+        file_menu = self.menuBar().actions()[0].menu()  # a QObject to PySide6's stubs
+        if isinstance(file_menu, QMenu):
+            file_menu.insertAction(file_menu.actions()[1], self.convert_action)
         self.status.set_read_only(True, READ_ONLY_NOTE)
         self._disable_query()
 
@@ -389,7 +395,7 @@ class RealmCoreBrowser(RealmBrowser):
         report = job.report
         try:
             if self.manager is not None and hasattr(self.manager, "open_path"):
-                browser = self.manager.open_path(job.dst)
+                browser: RealmBrowser | None = self.manager.open_path(job.dst)
             else:
                 browser = RealmBrowser.open(job.dst)
                 self.converted_browsers.append(browser)

@@ -103,9 +103,9 @@ class CreatePanel(QWidget):
         self.title.setObjectName("createTitle")
         self.title.setStyleSheet("QLabel { font-weight: bold; font-size: 14px; }")
         outer.addWidget(self.title)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea(self)  # not "scroll": that is QWidget.scroll()
+        self.scroll_area.setWidgetResizable(True)
+        outer.addWidget(self.scroll_area, 1)
         self.error = QLabel(self)
         self.error.setObjectName("createError")
         self.error.setWordWrap(True)
@@ -151,7 +151,7 @@ class CreatePanel(QWidget):
             hint = field.note or field.type_name + ("?" if field.optional else "")
             editor.setToolTip(hint)
             form.addRow(QLabel(f"{label}  <span style='color:gray'>{hint}</span>"), editor)
-        self.scroll.setWidget(form_widget)
+        self.scroll_area.setWidget(form_widget)
         self.error.hide()
         self.show()
         first = next(iter(self.editors.values()), None)
@@ -197,7 +197,7 @@ class CreatePanel(QWidget):
             try:
                 if isinstance(editor, QCheckBox):
                     out[field.name] = editor.isChecked()
-                else:
+                else:  # the other editors _editor() makes all have value()
                     out[field.name] = editor.value()  # type: ignore[attr-defined]
             except ValueError as exc:
                 raise ValueError(f"{field.name}: {exc}") from None

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui import formatting as fmt
-from studio.ui.table_model import KindRole, PropertyRole, ValueRole, cell_data
+from studio.ui.table_model import KindRole, PropertyRole, ValueRole, cell_data, model_index
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 ISO_FORMAT = "yyyy-MM-ddTHH:mm:ss.zzz'Z'"
@@ -147,9 +147,10 @@ class MixedEditor(QWidget):
             return
         self._link = None
         self.line.type_name = type_name
+        # None removes the validator (Qt takes a null pointer); PySide6's stubs omit None.
         self.line.setValidator(
             TypeValidator(type_name, False, self.line) if type_name not in ("string", "null")
-            else None
+            else None  # type: ignore[arg-type]
         )
         self.line.setEnabled(type_name != "null")
         if type_name == "null":
@@ -182,7 +183,8 @@ class ValueDelegate(QStyledItemDelegate):
     linkActivated = Signal(QModelIndex)
     invalidInput = Signal(str)
 
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+    # None means "no editor" (Qt's null pointer), which PySide6's stubs do not allow for.
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,  # type: ignore[override]
                      index: ModelIndex) -> QWidget | None:
         prop = cell_data(index, PropertyRole)
         kind = cell_data(index, KindRole)
@@ -240,7 +242,7 @@ class ValueDelegate(QStyledItemDelegate):
         try:
             if isinstance(editor, QPlainTextEdit):
                 value: Any = editor.toPlainText()
-            else:
+            else:  # the other editors createEditor() makes all have value()
                 value = editor.value()  # type: ignore[attr-defined]
         except ValueError as exc:
             self.invalidInput.emit(str(exc))
@@ -269,7 +271,7 @@ class ValueDelegate(QStyledItemDelegate):
             and getattr(event, "button", lambda: None)() == Qt.MouseButton.LeftButton
             and is_followable(index)
         ):
-            self.linkActivated.emit(QModelIndex(index))
+            self.linkActivated.emit(model_index(index))
             return True
         return super().editorEvent(event, model, option, index)
 

@@ -8,7 +8,7 @@ the browser, which applies it in a write transaction and reports errors back her
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -61,6 +61,10 @@ class _SchemaDialog(QDialog):
         super().__init_subclass__(**kwargs)
         if not callable(getattr(cls, "spec", None)):
             raise TypeError(f"{cls.__name__} must define spec()")
+
+    if TYPE_CHECKING:  # declared for mypy only: a runtime default would defeat the check above
+
+        def spec(self) -> dict[str, Any]: ...
 
     def try_accept(self) -> None:
         try:

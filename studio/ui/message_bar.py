@@ -67,7 +67,7 @@ class MessageBar(QFrame):
         self,
         text: str,
         level: str = "info",
-        actions: list[tuple[str, Callable[[], None]]] | None = None,
+        actions: list[tuple[str, Callable[[], object]]] | None = None,
         timeout_ms: int | None = None,
     ) -> None:
         for button in self._buttons:
@@ -95,14 +95,14 @@ class MessageBar(QFrame):
             self._timer.start(timeout_ms)
         self.shown.emit(level, text)
 
-    def _run(self, callback: Callable[[], None]) -> None:
+    def _run(self, callback: Callable[[], object]) -> None:
         self.dismiss()
         if self._return_focus is not None:
             self._return_focus.setFocus()  # back where the keyboard user was
         self._return_focus = None
         callback()
 
-    def ask(self, text: str, confirm: str, on_confirm: Callable[[], None],
+    def ask(self, text: str, confirm: str, on_confirm: Callable[[], object],
             cancel: str = "Cancel") -> None:
         """A question with a default (first) button, answered without a modal dialog."""
         self.show_message(text, "question", [(confirm, on_confirm), (cancel, lambda: None)])

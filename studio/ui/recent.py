@@ -7,6 +7,7 @@ Settings are always an INI file in the user's scope, so tests can point
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,9 @@ class RecentFiles:
         value = self._store.value(RECENT_KEY, [])
         if isinstance(value, str):  # QSettings gives a lone string for a one-item list
             value = [value]
-        return [str(p) for p in (value or []) if p]
+        if not isinstance(value, Iterable):  # None when nothing (or an empty list) is stored
+            return []
+        return [str(p) for p in value if p]
 
     def entries(self) -> list[RecentFile]:
         return [RecentFile(p, os.path.isfile(p)) for p in self.paths()]

@@ -146,6 +146,7 @@ class ResultsSource(RowSource):
     objects with an ``object_schema`` (a Realm Core file's Results)."""
 
     queryable = True
+    object_schema: ObjectSchema  # every Results knows its class
 
     def __init__(
         self,
@@ -331,7 +332,8 @@ class _SnapshotSource(RowSource):
                 on_refresh()
 
         token = self.realm.add_listener(realm_changed)
-        return token.remove  # type: ignore[no-any-return]
+        unsubscribe: Unsubscribe = token.remove  # the realm is duck-typed (Any)
+        return unsubscribe
 
     def find(self, key: int) -> int | None:
         for i, row in enumerate(self._current()):

@@ -68,6 +68,13 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
+def model_index(index: ModelIndex) -> QModelIndex:
+    """A QModelIndex copy of ``index``, which may be a QPersistentModelIndex."""
+    # PySide6 converts a QPersistentModelIndex with C++'s implicit conversion, but its
+    # stubs list only QModelIndex's copy constructor.
+    return QModelIndex(index)  # type: ignore[arg-type]
+
+
 def cell_data(index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
     """``index.data(role)``, asked of the Python model directly.
 
@@ -78,7 +85,7 @@ def cell_data(index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any
     model = index.model()
     if model is None or not index.isValid():
         return None
-    return model.data(QModelIndex(index), role)
+    return model.data(model_index(index), role)
 
 
 def cell_kind(column: Column) -> str:
@@ -464,7 +471,7 @@ class ObjectTableModel(QAbstractTableModel):
         elif role != Qt.ItemDataRole.EditRole:
             return False
         if self._edit_handler is not None:
-            return self._edit_handler(QModelIndex(index), value)
+            return self._edit_handler(model_index(index), value)
         return self.write_cell(index, value)
 
     def write_cell(self, index: ModelIndex, value: Any) -> bool:

@@ -70,6 +70,7 @@ def light_palette() -> QPalette:
 
 def apply(mode: str, app: QApplication | None = None) -> str:
     """Apply a mode ("system", "light" or "dark"); returns the palette in use."""
+    # instance() is typed QCoreApplication; the Studio only ever makes a QApplication.
     app = app or QApplication.instance()  # type: ignore[assignment]
     resolved = resolve(mode)
     if app is None:

@@ -74,7 +74,7 @@ def nice_ceiling(value: float) -> float:
         return 1.0
     exponent = math.floor(math.log10(value))
     for step in (1.0, 2.0, 5.0, 10.0):
-        top = step * 10**exponent
+        top: float = step * 10**exponent  # int ** int is Any to mypy (a negative power is a float)
         if top >= value * 0.999:
             return top
     return 10.0 ** (exponent + 1)

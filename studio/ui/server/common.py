@@ -5,16 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, cast
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+from qasync import asyncSlot
 
 from studio.sync.client import ApiError
 from studio.ui.message_bar import MessageBar
 from studio.ui.server.errors import describe_connect_error
 from studio.ui.server.link import ServerLink
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def async_slot(
+    *types: type,
+) -> Callable[[Callable[_P, Coroutine[Any, Any, _T]]], Callable[_P, asyncio.Task[_T]]]:
+    """qasync's ``asyncSlot(*types)`` with a type: the decorated coroutine function
+    becomes a Qt slot that starts it as a task on the running loop and returns the task."""
+    # qasync ships no type hints, so its decorator is Any to mypy; this is what it does.
+    return cast(
+        Callable[[Callable[_P, Coroutine[Any, Any, _T]]], Callable[_P, asyncio.Task[_T]]],
+        asyncSlot(*types),
+    )
 
 
 def describe_admin_error(exc: BaseException, url: str) -> str:

@@ -24,11 +24,10 @@ from PySide6.QtWidgets import (
     QSplitter,
     QWidget,
 )
-from qasync import asyncSlot
 
 from studio.core import Realm
 from studio.core.synced import get_sync_value
-from studio.ui.server.common import AdminTab, Debounce
+from studio.ui.server.common import AdminTab, Debounce, async_slot
 from studio.ui.server.instructions_text import describe, matches, target_of
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
@@ -86,9 +85,11 @@ class HistoryPanel(AdminTab):
         self.realm_combo.setObjectName("historyRealm")
         self.realm_combo.setEditable(True)
         self.realm_combo.setMinimumWidth(220)
-        self.realm_combo.lineEdit().setPlaceholderText("/shared/realm")
+        realm_line = self.realm_combo.lineEdit()
+        assert realm_line is not None  # an editable combo box has one
+        realm_line.setPlaceholderText("/shared/realm")
         self.realm_combo.setCurrentText(realm_path)
-        self.realm_combo.lineEdit().returnPressed.connect(self._realm_chosen)
+        realm_line.returnPressed.connect(self._realm_chosen)
         self.realm_combo.activated.connect(lambda _i: self._realm_chosen())
         bar.addWidget(QLabel("Realm", self))
         bar.addWidget(self.realm_combo, 1)
@@ -155,7 +156,7 @@ class HistoryPanel(AdminTab):
         self.realm_combo.setCurrentText(path)
         self._realm_chosen()
 
-    @asyncSlot()
+    @async_slot()
     async def _realm_chosen(self) -> None:
         async with self.acting():
             await self.reload(full=True)

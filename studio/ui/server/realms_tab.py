@@ -18,9 +18,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
-from studio.ui.server.common import AdminTab, Debounce
+from studio.ui.server.common import AdminTab, Debounce, async_slot
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
     Column,
@@ -67,7 +66,9 @@ class PermissionsEditor(QGroupBox):
         self.user_combo.setObjectName("permissionUser")
         self.user_combo.setEditable(True)
         self.user_combo.setMinimumWidth(140)
-        self.user_combo.lineEdit().setPlaceholderText("user")
+        user_line = self.user_combo.lineEdit()
+        assert user_line is not None  # an editable combo box has one
+        user_line.setPlaceholderText("user")
         row.addWidget(self.user_combo, 1)
         self.level_combo = QComboBox(self)
         self.level_combo.setObjectName("permissionLevel")
@@ -107,7 +108,7 @@ class PermissionsEditor(QGroupBox):
         if path == self.path:  # the selection may have moved on meanwhile
             self.model.set_records(permissions)
 
-    @asyncSlot()
+    @async_slot()
     async def grant(self) -> None:
         user, level, path = self.user_combo.currentText().strip(), self.level_combo.currentText(), \
             self.path
@@ -115,10 +116,11 @@ class PermissionsEditor(QGroupBox):
             self.tab.report("Choose the user to grant a permission to.", "warning")
             return
         async with self.tab.acting(f"{user} may now {level} {path}."):
+            # level is one of LEVELS (the combo box's items); set_permission checks it too.
             await self.tab.link.admin.set_permission(path, user, level)  # type: ignore[arg-type]
             await self.load()
 
-    @asyncSlot()
+    @async_slot()
     async def revoke(self) -> None:
         record = selected_record(self.table)
         if record is None:
@@ -224,7 +226,7 @@ class RealmsTab(AdminTab):
 
     # -- actions ---------------------------------------------------------------------------
 
-    @asyncSlot()
+    @async_slot()
     async def create_realm(self) -> None:
         path = self.new_path.text().strip()
         if not path:
@@ -248,7 +250,7 @@ class RealmsTab(AdminTab):
         self.message_bar.ask(f"Delete {path} and all its data on the server? This cannot be "
                              f"undone.{more}", "Delete", lambda: self._delete(path))
 
-    @asyncSlot()
+    @async_slot()
     async def _delete(self, path: str) -> None:
         async with self.acting(f"Deleted {path}."):
             await self.link.admin.delete_realm(path)

@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
-from studio.ui.server.common import AdminTab
+from studio.ui.server.common import AdminTab, async_slot
 from studio.ui.server.link import ServerLink
 from studio.ui.server.realms_tab import LEVELS
 from studio.ui.server.tables import (
@@ -130,7 +129,9 @@ class UsersTab(AdminTab):
         self.grant_realm = QComboBox(side)
         self.grant_realm.setObjectName("grantRealm")
         self.grant_realm.setEditable(True)
-        self.grant_realm.lineEdit().setPlaceholderText("/shared/realm")
+        realm_line = self.grant_realm.lineEdit()
+        assert realm_line is not None  # an editable combo box has one
+        realm_line.setPlaceholderText("/shared/realm")
         grant.addWidget(QLabel("Realm", side), 0, 0)
         grant.addWidget(self.grant_realm, 0, 1, 1, 2)
         self.grant_level = QComboBox(side)
@@ -201,7 +202,7 @@ class UsersTab(AdminTab):
 
     # -- actions ---------------------------------------------------------------------------
 
-    @asyncSlot()
+    @async_slot()
     async def create_user(self) -> None:
         name, password = self.new_name.text().strip(), self.new_password.text()
         if not name or not password:
@@ -216,7 +217,7 @@ class UsersTab(AdminTab):
             await self.reload()
             self.select_user(name)
 
-    @asyncSlot()
+    @async_slot()
     async def set_password(self) -> None:
         name, password = self.selected_name(), self.password_edit.text()
         if not name or not password:
@@ -227,7 +228,7 @@ class UsersTab(AdminTab):
             await self.link.admin.set_password(name, password)
             self.password_edit.clear()
 
-    @asyncSlot()
+    @async_slot()
     async def toggle_admin(self) -> None:
         record = selected_record(self.table)
         if record is None:
@@ -237,7 +238,7 @@ class UsersTab(AdminTab):
             await self.link.admin.set_admin(name, admin)
             await self.reload()
 
-    @asyncSlot()
+    @async_slot()
     async def toggle_suspended(self) -> None:
         record = selected_record(self.table)
         if record is None:
@@ -253,13 +254,13 @@ class UsersTab(AdminTab):
             self.message_bar.ask(f"Delete the user {name}? Their own realms stay on the "
                                  "server.", "Delete", lambda: self._delete(name))
 
-    @asyncSlot()
+    @async_slot()
     async def _delete(self, name: str) -> None:
         async with self.acting(f"Deleted the user {name}."):
             await self.link.admin.delete_user(name)
             await self.reload()
 
-    @asyncSlot()
+    @async_slot()
     async def grant(self) -> None:
         name, path = self.selected_name(), self.grant_realm.currentText().strip()
         level = self.grant_level.currentText()
@@ -267,10 +268,11 @@ class UsersTab(AdminTab):
             self.report("Choose a user and type or pick the realm's path.", "warning")
             return
         async with self.acting(f"{name} may now {level} {path}."):
+            # level is one of LEVELS (the combo box's items); set_permission checks it too.
             await self.link.admin.set_permission(path, name, level)  # type: ignore[arg-type]
             await self.reload()
 
-    @asyncSlot()
+    @async_slot()
     async def revoke(self) -> None:
         name, path = self.selected_name(), self.grant_realm.currentText().strip()
         if not name or not path:

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QWidget,
 )
-from qasync import asyncSlot
 
 from studio.sync.client import SyncedRealm
 from studio.ui.browser import BUSY_TIMEOUT_MS, RealmBrowser
+from studio.ui.server.common import async_slot
 from studio.ui.server.connections_tab import ConnectionsTab
 from studio.ui.server.dashboard import Dashboard
 from studio.ui.server.errors import describe_connect_error
@@ -103,7 +103,7 @@ class ServerWindow(QMainWindow):
 
     # -- logging in ------------------------------------------------------------------------
 
-    @asyncSlot(str, str, str)
+    @async_slot(str, str, str)
     async def login(self, url: str, username: str, password: str) -> bool:
         """Log in and show the tabs; on failure the form says why. Returns success."""
         self.login_form.set_busy(True)
@@ -164,6 +164,7 @@ class ServerWindow(QMainWindow):
         assert self.tabs is not None, "log in first"
         for i in range(self.tabs.count()):
             widget = self.tabs.widget(i)
+            assert widget is not None  # i is within count()
             if name in (self.tabs.tabText(i), widget.objectName()):
                 self.tabs.setCurrentIndex(i)
                 return widget
@@ -265,6 +266,8 @@ class ServerWindow(QMainWindow):
             realm.close()
             raise exc
         browser = RealmBrowser(realm, manager=self.manager)
+        # realm_path and history_panel are the server window's marks on its browsers, which
+        # RealmBrowser does not declare.
         browser.realm_path = path  # type: ignore[attr-defined]
         host = link.url.split("://", 1)[-1]
         browser.setWindowTitle(f"{path} on {host} — Studio (synced)")
@@ -292,7 +295,7 @@ class ServerWindow(QMainWindow):
 
     # -- leaving ---------------------------------------------------------------------------
 
-    @asyncSlot()
+    @async_slot()
     async def log_out(self) -> None:
         await self._drop_link()
         self.pages.setCurrentWidget(self.login_form)
