@@ -96,8 +96,10 @@ def raise_fd_limit() -> int:
 
 def start_process(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     """Start a child that prints ``listening on URL``; returns it and the URL."""
+    # BENCH_SERVER_STDERR=1 shows the children's errors (silenced by default).
+    stderr = None if os.environ.get("BENCH_SERVER_STDERR") else subprocess.DEVNULL
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        args, stdout=subprocess.PIPE, stderr=stderr, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     assert proc.stdout is not None
@@ -234,6 +236,15 @@ class RawUploader:
                 self._changed.clear()
                 await self._changed.wait()
         return version
+
+
+async def create_schema(base: str, user: User, tmp: Path, path: str) -> None:
+    """Give ``path`` its schema the way a real app does (the raw uploaders
+    only create objects), so that the server's state file applies them."""
+    app = App(base, config=NO_WATCH)
+    realm = await app.open_realm(user, path, path=tmp / "schema.realm", schema=SCHEMA)
+    await realm.sync_session.wait_for_upload_completion(60)
+    await app.close()
 
 
 async def bench_throughput(
@@ -391,6 +402,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "latency_samples": len(latency),
             })  # fmt: skip
             token = await user.access_token_for_use()
+            await create_schema(base, user, tmp, "/shared/throughput")
             results["changesets_per_s"] = round(
                 await bench_throughput(sync, token, 10, args.seconds, args.batch)
             )

@@ -207,6 +207,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "studio server") -> int:
     except SystemExit as exc:  # --help, or a usage error already printed
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     handler = configure_logging(config.log_level)
+    # The storage threads take the GIL back after every SQLite call (a commit
+    # is several); with the event loop busy the default 5 ms switch interval
+    # would add up to that much to each, and every acknowledgement waits for
+    # a commit.
+    sys.setswitchinterval(0.0005)
     try:
         asyncio.run(serve(config))
     except KeyboardInterrupt:

@@ -49,7 +49,9 @@ class ServerContext:
             realms=lambda: len(self.hub),
             subscribers=lambda: self.bus.subscriber_count,
         )
-        self.committer = Committer(self.hub.append, self._commit_failed, self.metrics.commit)
+        self.committer = Committer(
+            lambda realm, write: realm.store.append(write), self._commit_failed, self.metrics.commit
+        )
         self.accounts = Accounts(config, storage, self.run)
 
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
@@ -60,6 +62,7 @@ class ServerContext:
         return sum(len(c.sessions) for c in self.connections.values())
 
     def close_executor(self) -> None:
+        self.committer.close()
         self._io.shutdown(wait=True)
 
     # ------------------------------------------------------------------ reacting to changes

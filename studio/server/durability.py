@@ -6,14 +6,21 @@ reach any client before they are on disk: not the uploader's
 acknowledgement, not another client's download of them, not an ``ident``
 handed out. So:
 
-* every change to be stored bumps a sequence number (:meth:`Committer.note`);
+* every change to be stored bumps a sequence number (:meth:`Committer.note`),
+  and what the realm collected is handed to the commit thread right away;
 * every batch of outgoing frames is tagged with the sequence number current
   when it was produced, and a connection's sender waits until
   :attr:`Committer.durable` reaches that tag (:meth:`Committer.wait`);
-* one commit task stores everything pending, all realms at once, then moves
-  ``durable`` forward. Uploads that arrive while a commit runs go into the
+* one commit thread stores everything handed over, all realms, one
+  transaction per realm, then reports the highest sequence number it stored
+  to the event loop. What is handed over while a commit runs goes into the
   next one, so the number of fsyncs per second stays bounded however many
   clients upload (group commit).
+
+The commit thread never waits for the event loop: when a commit ends, the
+next starts at once with whatever arrived meanwhile. (With the commits on a
+thread pool and awaited by the loop, every commit also waited for the loop to
+get round to it, and under load that wait, not the disk, set the pace.)
 
 Tagging frames with the global sequence number is conservative (a frame may
 wait for another realm's commit) but simple and always safe.
@@ -24,8 +31,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import queue
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from studio.server.logs import log
@@ -35,30 +44,40 @@ from studio.server.storage.base import RealmWrite
 if TYPE_CHECKING:
     from studio.server.realms import LoadedRealm
 
-Append = Callable[["LoadedRealm", RealmWrite], Awaitable[None]]
+Store = Callable[["LoadedRealm", RealmWrite], None]
+"""Stores one realm's write durably (blocking; called on the commit thread)."""
 FailureHandler = Callable[["LoadedRealm", BaseException], None]
+
+_Handed = tuple[int, "LoadedRealm", RealmWrite]
+_Failure = tuple["LoadedRealm", BaseException, int]
 
 
 class Committer:
-    def __init__(self, append: Append, on_failure: FailureHandler, timing: Summary) -> None:
+    def __init__(self, store: Store, on_failure: FailureHandler, timing: Summary) -> None:
         self.seq = 0
         """Sequence number of the latest in-memory change."""
         self.durable = 0
         """Every change up to this sequence number is stored."""
-        self._append = append
+        self._store = store
         self._on_failure = on_failure
         self._timing = timing
-        self._dirty: dict[str, LoadedRealm] = {}
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
-        self._task: asyncio.Task[None] | None = None
+        self._queue: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Realms whose write failed (kept alive so that their ids stay theirs).
+        self._failed: dict[int, LoadedRealm] = {}
 
     def note(self, realm: LoadedRealm) -> int:
         """``realm`` has something new to store; returns its sequence number."""
         self.seq += 1
-        self._dirty[realm.path] = realm
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="commit")
+        if self._thread is None:
+            self._loop = asyncio.get_running_loop()
+            self._thread = threading.Thread(target=self._work, name="studio-commit", daemon=True)
+            self._thread.start()
+        realm.unstored_seq = self.seq
+        self._queue.put((self.seq, realm, realm.take_write()))
         return self.seq
 
     def is_durable(self, seq: int) -> bool:
@@ -73,33 +92,96 @@ class Committer:
 
     async def drain(self) -> None:
         """Wait until everything noted so far is stored (for shutdown)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        await self.wait(self.seq)
 
-    async def _run(self) -> None:
-        while self._dirty:
-            target = self.seq
-            dirty, self._dirty = self._dirty, {}
-            writes = [(realm, realm.take_write()) for realm in dirty.values()]
+    def close(self) -> None:
+        """Stop the commit thread once it has stored everything handed over."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    # ------------------------------------------------------------------ commit thread
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            handed = [first]
+            stop = False
+            while True:  # everything handed over meanwhile joins this commit
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                handed.append(item)
             started = time.perf_counter()
-            results = await asyncio.gather(
-                *(self._append(realm, write) for realm, write in writes), return_exceptions=True
-            )
-            self._timing.observe(time.perf_counter() - started)
-            for (realm, write), result in zip(writes, results, strict=True):
-                if isinstance(result, BaseException):
-                    log(
-                        40,
-                        "commit_failed",
-                        realm=realm.path,
-                        error=str(result),
-                        changesets=len(write.entries),
-                    )
-                    # Before ``durable`` moves: the frames that depend on this
-                    # write must be discarded, not sent.
-                    self._on_failure(realm, result)
-            self.durable = target
-            while self._waiters and self._waiters[0][0] <= self.durable:
-                _, _, future = heapq.heappop(self._waiters)
-                if not future.done():
-                    future.set_result(None)
+            failures = self._commit(handed)
+            elapsed = time.perf_counter() - started
+            realms = list({id(realm): realm for _, realm, _ in handed}.values())
+            self._report(handed[-1][0], realms, failures, elapsed)
+            if stop:
+                return
+
+    def _commit(self, handed: list[_Handed]) -> list[_Failure]:
+        # One write per loaded realm (by identity: a realm reloaded after a
+        # failure is another object, with its own history).
+        writes: dict[int, tuple[LoadedRealm, RealmWrite]] = {}
+        for _, realm, write in handed:
+            pending = writes.get(id(realm))
+            if pending is None:
+                writes[id(realm)] = (realm, write)
+            else:
+                _merge_into(pending[1], write)
+        failures: list[_Failure] = []
+        for key, (realm, write) in writes.items():
+            if not write or key in self._failed:
+                # After a failed write nothing more of that realm is stored:
+                # it would follow a gap. Its sessions were ended on the loop.
+                continue
+            try:
+                self._store(realm, write)
+            except BaseException as exc:  # reported on the loop; the thread goes on
+                self._failed[key] = realm
+                failures.append((realm, exc, len(write.entries)))
+        return failures
+
+    def _report(
+        self, target: int, realms: list[LoadedRealm], failures: list[_Failure], elapsed: float
+    ) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            loop.call_soon_threadsafe(self._stored, target, realms, failures, elapsed)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    # ------------------------------------------------------------------ on the loop
+
+    def _stored(
+        self, target: int, realms: list[LoadedRealm], failures: list[_Failure], elapsed: float
+    ) -> None:
+        self._timing.observe(elapsed)
+        for realm in realms:
+            realm.stored_seq = max(realm.stored_seq, target)
+        for realm, exc, changesets in failures:
+            log(40, "commit_failed", realm=realm.path, error=str(exc), changesets=changesets)
+            # Before ``durable`` moves: the frames that depend on this write
+            # must be discarded, not sent.
+            self._on_failure(realm, exc)
+        self.durable = max(self.durable, target)
+        while self._waiters and self._waiters[0][0] <= self.durable:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+
+
+def _merge_into(write: RealmWrite, later: RealmWrite) -> None:
+    write.entries.extend(later.entries)
+    write.new_idents.extend(later.new_idents)
+    for ident, progress in later.progress.items():
+        write.progress[ident] = max(progress, write.progress.get(ident, 0))

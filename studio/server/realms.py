@@ -87,6 +87,10 @@ class LoadedRealm:
         self.failed = False
         self._pending = RealmWrite()
         self._touched: set[int] = set()
+        # Sequence numbers of the commit barrier (see durability.py): the
+        # latest change handed to the commit thread, the latest stored.
+        self.unstored_seq = 0
+        self.stored_seq = 0
         self._state_task: asyncio.Task[None] | None = None
         self._state_again = False
 
@@ -136,7 +140,8 @@ class LoadedRealm:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._pending)
+        """Something of it is not stored yet."""
+        return bool(self._pending) or self.stored_seq < self.unstored_seq
 
 
 class RealmHub:
@@ -200,9 +205,6 @@ class RealmHub:
         )
         self.schedule_state(realm, delay=0)
         return realm
-
-    async def append(self, realm: LoadedRealm, write: RealmWrite) -> None:
-        await self._run(realm.store.append, write)
 
     # -- state upkeep
 

@@ -60,6 +60,7 @@ from studio.core.instructions import (
 )
 from studio.core.instructions import Set as SetValue
 from studio.core.objectid import ObjectId
+from studio.sync import changeset_bytes
 from studio.sync.errors import ChangesetError, RemoteProtocolError
 from studio.sync.values import INT64_MAX, INT64_MIN
 
@@ -474,7 +475,29 @@ def _encode_instructions(enc: _Encoder, instructions: Sequence[Instruction]) -> 
 
 def encode_changeset(changeset: Changeset) -> bytes:
     """Encode ``changeset``; raises :class:`ChangesetError` for values or
-    instructions that cannot be synced (naive datetimes, 65-bit ints, ...)."""
+    instructions that cannot be synced (naive datetimes, 65-bit ints, ...).
+
+    A changeset whose instructions were decoded from bytes recently reuses
+    the body of those bytes (see :mod:`studio.sync.changeset_bytes`): equal
+    when decoded, not necessarily equal bytes. Compare changesets with
+    :func:`canonical_encoding`."""
+    body = changeset_bytes.body_of(changeset.instructions)
+    if body is None:
+        return msgpack.packb(changeset_to_wire(changeset), use_bin_type=True)
+    header = msgpack.packb([
+        FORMAT_VERSION,
+        _header_int(changeset.origin_file_ident, "origin_file_ident"),
+        _header_int(changeset.client_version, "client_version"),
+        _header_int(changeset.last_integrated_server_version, "last_integrated_server_version"),
+        _header_int(changeset.timestamp_ms, "timestamp_ms", INT64_MAX),
+    ])  # fmt: skip
+    # A five-element fixarray header becomes the seven-element one.
+    return bytes((changeset_bytes.ARRAY_OF_SEVEN,)) + header[1:] + body
+
+
+def canonical_encoding(changeset: Changeset) -> bytes:
+    """What this encoder writes for ``changeset``, always: equal changesets
+    give equal bytes (whatever encoder produced the bytes they came from)."""
     return msgpack.packb(changeset_to_wire(changeset), use_bin_type=True)
 
 
@@ -912,4 +935,6 @@ def decode_changeset(data: bytes) -> Changeset:
         )
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None
-    return changeset_from_wire(raw)
+    changeset = changeset_from_wire(raw)
+    changeset_bytes.remember(changeset.instructions, data)
+    return changeset

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
-from studio.sync.changeset import encode_changeset
+from studio.sync.changeset import canonical_encoding
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
@@ -40,6 +40,7 @@ from studio.sync.errors import (
     RemoteProtocolError,
 )
 from studio.sync.merge import ConcurrentChangesets
+from studio.sync.touch_index import TouchIndex
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
 _BAD_SERVER_VERSION = 209
@@ -112,7 +113,7 @@ def _same_changes(a: Changeset, b: Changeset) -> bool:
         return False
     a = dataclasses.replace(a, last_integrated_server_version=0)
     b = dataclasses.replace(b, last_integrated_server_version=0)
-    return encode_changeset(a) == encode_changeset(b)
+    return canonical_encoding(a) == canonical_encoding(b)
 
 
 class ServerHistory:
@@ -129,6 +130,9 @@ class ServerHistory:
         self._originals: dict[int, Changeset] = {}
         self._classes: dict[str, AddClass] = {}
         self._properties: dict[tuple[str, str], AddProperty] = {}
+        # What the latest versions touched: most uploads interact with none
+        # of the changesets after their base and need no transformation.
+        self._touches = TouchIndex(first_version=1)
 
     # ------------------------------------------------------------------ queries
 
@@ -158,6 +162,15 @@ class ServerHistory:
             return 0
         return record.client_versions[-1] if record.client_versions else record.floor_client_version
 
+    def client_version_at(self, ident: int, server_version: int) -> int:
+        """The last client version of ``ident`` integrated at or before
+        ``server_version`` (what a download up to there acknowledges)."""
+        record = self._clients.get(ident)
+        if record is None:
+            return 0
+        pos = bisect.bisect_right(record.versions, server_version)
+        return record.client_versions[pos - 1] if pos else record.floor_client_version
+
     def entries(self) -> Sequence[HistoryEntry]:
         return tuple(self._entries)
 
@@ -184,9 +197,7 @@ class ServerHistory:
                 f"(the latest is {self.latest_version})",
                 code=_BAD_SERVER_VERSION,
             )
-        record = self._clients.get(ident) or _ClientRecord()
-        pos = bisect.bisect_right(record.versions, since_version)
-        last_cv = record.client_versions[pos - 1] if pos else record.floor_client_version
+        last_cv = self.client_version_at(ident, since_version)
         out: list[RemoteChangeset] = []
         version = since_version
         for entry in self._entries[since_version - self._base :]:
@@ -229,9 +240,18 @@ class ServerHistory:
         base = self._check_upload(ident, changesets)
         resent = {c.client_version: c for c in changesets if c.client_version <= last}
         new = [c for c in changesets if c.client_version > last]
-        # Walk even for a pure resend: it verifies the copies and keeps them as
-        # originals on the new base, which later uploads on that base need.
-        foreign = self._foreign_since(ident, base, resent)
+        foreign: ConcurrentChangesets | None = None
+        if (
+            resent
+            or (record.versions and record.versions[-1] > base)
+            or not self._touches.covers(base)
+            or self._touches.interacts_after(base, (c.instructions for c in new))
+        ):
+            # Walk even for a pure resend: it verifies the copies and keeps them as
+            # originals on the new base, which later uploads on that base need.
+            foreign = self._foreign_since(ident, base, resent)
+        # Else no own changeset after the base and nothing after it interacts
+        # with the upload: every transformation would leave it as it is.
         if not new:
             return IntegrationResult((), len(resent), last)
 
@@ -239,7 +259,7 @@ class ServerHistory:
         entries: list[HistoryEntry] = []
         version = self.latest_version
         for changeset in new:
-            transformed = foreign.transform(changeset)
+            transformed = changeset if foreign is None else foreign.transform(changeset)
             _check_schema(transformed.instructions, classes, properties)
             version += 1
             transformed = Changeset(  # dataclasses.replace() costs 3x as much
@@ -263,6 +283,7 @@ class ServerHistory:
         self._classes, self._properties = classes, properties
         for changeset, entry in zip(new, entries, strict=True):
             self._entries.append(entry)
+            self._touches.add(entry.server_version, entry.changeset.instructions)
             self._originals[entry.server_version] = changeset
             record.versions.append(entry.server_version)
             record.client_versions.append(entry.client_version)

@@ -612,6 +612,62 @@ def _index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
     return entry
 
 
+_Keys = tuple[set[Hashable], set[Hashable], set[Hashable]]
+_KEYS_CACHE: Final[dict[int, tuple[tuple[Instruction, ...], _Keys]]] = {}
+
+
+def interaction_keys(
+    instructions: tuple[Instruction, ...],
+) -> tuple[Iterable[Hashable], Iterable[Hashable], Iterable[Hashable]]:
+    """What ``instructions`` can interact with another changeset through:
+    ``(touched, erased, link_targets)``: the objects and schema items they
+    have instructions on, the objects they erase, the objects they write
+    links to. Two changesets interact in a transformation exactly when one
+    touches what the other touches, or erases what the other links to.
+
+    The keys of the full index (see :func:`_index`), without building it:
+    most changesets are only ever asked this (the server's fast path)."""
+    indexed = _INDEX_CACHE.get(id(instructions))
+    if indexed is not None and indexed[0] is instructions:
+        return indexed[1].keys(), indexed[2], indexed[3].keys()
+    cached = _KEYS_CACHE.get(id(instructions))
+    if cached is not None and cached[0] is instructions:
+        return cached[1]
+    touched: set[Hashable] = set()
+    erased: set[Hashable] = set()
+    targets: set[Hashable] = set()
+    link_writers = _LINK_WRITER_TYPES
+    last_pk: Any = _ANY
+    last_class: Any = None
+    obj: Hashable = None
+    for ins in instructions:
+        t = type(ins)
+        if t is AddClass:
+            touched.add(("#class", ins.class_name))
+            continue
+        if t is AddProperty:
+            touched.add(("#property", ins.class_name, ins.name))  # type: ignore[union-attr]
+            continue
+        pk = ins.primary_key  # type: ignore[union-attr]
+        if pk is not last_pk or ins.class_name != last_class:
+            last_pk, last_class = pk, ins.class_name
+            obj = (last_class, _pk_key(pk))
+            touched.add(obj)
+        if t is EraseObject:
+            erased.add(obj)
+        elif t in link_writers:
+            value = ins.value  # type: ignore[union-attr]
+            if type(value) is Link:
+                target = (value.class_name, _pk_key(value.primary_key))
+                if target != obj:
+                    targets.add(target)
+    keys = (touched, erased, targets)
+    if len(_KEYS_CACHE) >= _INDEX_CACHE_SIZE:
+        del _KEYS_CACHE[next(iter(_KEYS_CACHE))]
+    _KEYS_CACHE[id(instructions)] = (instructions, keys)
+    return keys
+
+
 def _is_object(key: Any) -> bool:
     """An object's key ``(class, value key)``, not a schema item's."""
     return len(key) == 2 and type(key[1]) is tuple

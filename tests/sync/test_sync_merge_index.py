@@ -12,6 +12,7 @@ instructions (type-strict, NaN-safe) and the same errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from studio.sync import merge, merge_reference
 from studio.sync.errors import MergeError
 from studio.sync.history import ClientHistory, RemoteChangeset, ServerHistory
 from studio.sync.model import State
+from studio.sync.touch_index import TouchIndex
 
 
 def key(result: Any) -> Any:
@@ -317,3 +319,86 @@ def test_the_index_cache_is_bounded() -> None:
         row = Changeset(1, n + 1, 0, 1, (CreateObject(CLASS, n),))
         merge.transform_against(row, [Changeset(2, 1, 0, 2, (CreateObject(CLASS, n),))])
     assert len(merge._INDEX_CACHE) <= merge._INDEX_CACHE_SIZE
+
+
+@pytest.mark.parametrize("generation", [1, 3, 4096])
+@pytest.mark.parametrize("seed", range(10))
+def test_uploads_that_interact_with_nothing_skip_the_transformation(
+    seed: int, generation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server history's fast path (TouchIndex: nothing after the base
+    touches what the upload touches, so it goes in as it came) gives exactly
+    what transforming against everything after the base gives; with tiny
+    generations the index often cannot answer and the full path runs."""
+    monkeypatch.setattr(
+        history_module, "TouchIndex", functools.partial(TouchIndex, generation=generation)
+    )
+    walks: list[int] = []
+    full_walk = ServerHistory._foreign_since
+
+    def counted(self: ServerHistory, *args: Any) -> Any:
+        walks.append(1)
+        return full_walk(self, *args)
+
+    monkeypatch.setattr(ServerHistory, "_foreign_since", counted)
+    calls: list[int] = []
+    real_integrate = ServerHistory.integrate
+
+    def integrate(self: ServerHistory, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real_integrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServerHistory, "integrate", integrate)
+    fast = run_histories(seed)
+    fast_walks, fast_calls = len(walks), len(calls)
+    monkeypatch.setattr(TouchIndex, "covers", lambda self, base: False)
+    walks.clear()
+    calls.clear()
+    assert run_histories(seed) == fast
+    assert len(walks) == len(calls) == fast_calls  # without the index: always the full walk
+    if generation == 4096:
+        assert fast_walks < fast_calls  # the fast path was taken
+
+
+def test_the_touch_index_answers_for_recent_bases_only() -> None:
+    index = TouchIndex(first_version=1, generation=2)
+    a, b = CreateObject(CLASS, 1), CreateObject(CLASS, 2)
+    link = ListInsert(CLASS, 3, ("links",), 0, Link(CLASS, 2))
+    erase_b = EraseObject(CLASS, 2)
+    for version, ins in enumerate([(a,), (b,), (a,), ()], start=1):
+        index.add(version, ins)
+    assert index.next_version == 5
+    # Two generations of two versions: 1..2 and 3..4.
+    assert index.covers(0) and index.covers(2) and index.covers(4) and not index.covers(5)
+    assert index.interacts_after(2, [(a,)])  # version 3 touched a
+    assert not index.interacts_after(3, [(a,)])
+    assert not index.interacts_after(2, [(b,)])  # b was touched at 2, not after
+    assert index.interacts_after(1, [(b,)])
+    index.add(5, (erase_b,))
+    assert index.interacts_after(4, [(link,)])  # we link to what they erased
+    index.add(6, (link,))
+    assert index.covers(2) and not index.covers(1)  # versions 1..2 are forgotten now
+    assert index.interacts_after(5, [(erase_b,)])  # they linked to what we erase
+    assert not index.interacts_after(6, [(erase_b,), (a,)])
+    with pytest.raises(ValueError, match="out of order"):
+        index.add(8, ())
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_interaction_keys_are_the_keys_of_the_full_index(seed: int) -> None:
+    """The fast path's keys (computed without the index) are the index's."""
+    rnd = random.Random(seed)
+    state, _ = base_state(rnd)
+    for changeset in sequence(rnd, state, 1, 10, [1]):
+        instructions = changeset.instructions
+        merge._INDEX_CACHE.clear()
+        merge._KEYS_CACHE.clear()
+        touched, erased, targets = (set(k) for k in merge.interaction_keys(instructions))
+        _, objects, index_erased, writers, _ = merge._index(instructions)
+        assert touched == set(objects) and erased == index_erased and targets == set(writers)
+        # Served from the full index once it exists: the same answer.
+        assert tuple(set(k) for k in merge.interaction_keys(instructions)) == (
+            touched,
+            erased,
+            targets,
+        )

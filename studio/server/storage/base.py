@@ -114,9 +114,11 @@ class RealmStorage(ABC):
         """Entries after server version ``since``, at most ``limit``."""
 
     @abstractmethod
-    def update_state(self, max_changesets: int = 16) -> RealmStats:
+    def update_state(self, max_changesets: int = 128) -> RealmStats:
         """Apply stored history to the current state, at most ``max_changesets``
-        changesets per call (so one call never holds the realm for long)."""
+        changesets per call (so one call never holds the realm for long).
+        While the state is still behind, ``objects`` and ``size_bytes`` may
+        be those of an earlier call."""
 
     @abstractmethod
     def stats(self) -> RealmStats: ...

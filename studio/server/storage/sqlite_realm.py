@@ -22,6 +22,7 @@ so every state operation runs on one dedicated thread (``state_thread``).
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -131,6 +132,7 @@ class SqliteRealmStorage(RealmStorage):
         with it, the append starts the moment the (small) state batch ends."""
         self._realm: Realm | None = None
         self._state_error: str | None = None
+        self._last_stats: RealmStats | None = None
         self._closed = False
         # The core creates the file (its layout first: it refuses to adopt an
         # SQLite file that has tables but no realm metadata).
@@ -247,7 +249,7 @@ class SqliteRealmStorage(RealmStorage):
 
     # ------------------------------------------------------------------ state
 
-    def update_state(self, max_changesets: int = 16) -> RealmStats:
+    def update_state(self, max_changesets: int = 128) -> RealmStats:
         return self._on_state_thread(lambda: self._update_state(max_changesets))
 
     def stats(self) -> RealmStats:
@@ -272,6 +274,20 @@ class SqliteRealmStorage(RealmStorage):
                     realm,
                     [s.entry.changeset for s in entries],
                     [s.entry.server_version for s in entries],
+                )
+        previous = self._last_stats
+        if previous is not None and entries:
+            state_version = int(get_sync_value(realm, _STATE_CURSOR, "0") or 0)
+            latest = self._latest_version()
+            if state_version < latest:
+                # Still behind, and called again at once: counting the objects
+                # of every class after each batch would cost as much as the
+                # batch. The count is refreshed once the state caught up.
+                return dataclasses.replace(
+                    previous,
+                    server_version=latest,
+                    state_version=state_version,
+                    state_error=self._state_error,
                 )
         return self._stats()
 
@@ -299,7 +315,7 @@ class SqliteRealmStorage(RealmStorage):
         realm.refresh()
         objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
         size, modified = file_size(self._file)
-        return RealmStats(
+        stats = self._last_stats = RealmStats(
             size_bytes=size,
             objects=objects,
             server_version=self._latest_version(),
@@ -307,6 +323,7 @@ class SqliteRealmStorage(RealmStorage):
             state_error=self._state_error,
             modified=modified,
         )
+        return stats
 
     def _open_state(self) -> None:
         try:

@@ -523,7 +523,13 @@ def _rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, ba
     integrated the downloads up to ``base`` (the same history, so the same
     changesets and cursors) with them pending."""
     since = mirror.last_integrated_server_version
-    if not mirror.pending:
+    acked_at_base = history.client_version_at(ident, base)
+    if not mirror.pending or mirror.pending[-1].client_version <= acked_at_base:
+        # Every pending changeset is in the history at or before ``base``: the
+        # client dropped them all while integrating up to there (the usual
+        # case, an upload after the previous one was acknowledged).
+        mirror.pending = []
+        mirror.last_acked_client_version = max(mirror.last_acked_client_version, acked_at_base)
         mirror.last_integrated_server_version = base
         return
     # The client version a download from `since` starts with.

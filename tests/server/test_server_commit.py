@@ -1,0 +1,107 @@
+"""The commit thread: group commit, the durability barrier, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from studio.server.durability import Committer
+from studio.server.metrics import Summary
+from studio.server.realms import LoadedRealm
+from studio.server.storage.base import RealmWrite
+from studio.sync.history import ServerHistory
+
+
+class SlowStore:
+    """Records what is stored; the first store waits until released (a
+    slow fsync), and stores of ``fail_path`` raise."""
+
+    def __init__(self, fail_path: str | None = None) -> None:
+        self.calls: list[tuple[str, list[tuple[int, str]]]] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.fail_path = fail_path
+
+    def __call__(self, realm: LoadedRealm, write: RealmWrite) -> None:
+        self.started.set()
+        self.release.wait(10)
+        if realm.path == self.fail_path:
+            raise OSError("disk full")
+        self.calls.append((realm.path, list(write.new_idents)))
+
+
+TIMING = Summary("commit", "test")
+
+
+def realm(path: str) -> LoadedRealm:
+    return LoadedRealm(path, store=None, history=ServerHistory())  # type: ignore[arg-type]
+
+
+def change(target: LoadedRealm, ident: int) -> None:
+    target.add_ident(ident, f"user{ident}")
+
+
+def test_writes_handed_over_during_a_commit_go_into_the_next_one() -> None:
+    async def body() -> None:
+        store = SlowStore()
+        failures: list[Any] = []
+        committer = Committer(store, lambda r, e: failures.append((r, e)), TIMING)
+        a, b = realm("/a"), realm("/b")
+        change(a, 1)
+        first = committer.note(a)
+        await asyncio.to_thread(store.started.wait, 10)  # the commit of `first` runs
+        change(a, 2)
+        change(b, 3)
+        change(a, 4)
+        committer.note(a)
+        committer.note(b)
+        last = committer.note(a)
+        assert not committer.is_durable(first)
+        assert a.dirty and b.dirty
+        store.release.set()
+        await asyncio.wait_for(committer.wait(last), 10)
+        assert committer.durable == last == 4
+        # One commit for the first write, then one per realm for the rest.
+        assert store.calls == [
+            ("/a", [(1, "user1")]),
+            ("/a", [(2, "user2"), (4, "user4")]),
+            ("/b", [(3, "user3")]),
+        ]
+        assert not a.dirty and not b.dirty and not failures
+        await committer.drain()
+        committer.close()
+
+    asyncio.run(body())
+
+
+def test_a_failed_write_is_reported_and_nothing_after_it_is_stored() -> None:
+    async def body() -> None:
+        store = SlowStore(fail_path="/bad")
+        store.release.set()
+        failures: list[tuple[LoadedRealm, BaseException]] = []
+        committer = Committer(store, lambda r, e: failures.append((r, e)), TIMING)
+        bad, good = realm("/bad"), realm("/good")
+        change(bad, 1)
+        change(good, 2)
+        committer.note(bad)
+        seq = committer.note(good)
+        await asyncio.wait_for(committer.wait(seq), 10)
+        assert [(r.path, str(e)) for r, e in failures] == [("/bad", "disk full")]
+        assert store.calls == [("/good", [(2, "user2")])]
+        # Later changes of the failed realm would follow a gap: never stored.
+        store.fail_path = None
+        change(bad, 3)
+        seq = committer.note(bad)
+        await asyncio.wait_for(committer.wait(seq), 10)
+        assert store.calls == [("/good", [(2, "user2")])]
+        assert len(failures) == 1  # reported once
+        # The same path loaded again (a new realm object) stores normally.
+        again = realm("/bad")
+        change(again, 4)
+        seq = committer.note(again)
+        await asyncio.wait_for(committer.wait(seq), 10)
+        assert store.calls[-1] == ("/bad", [(4, "user4")])
+        committer.close()
+
+    asyncio.run(body())

@@ -1,0 +1,73 @@
+"""Re-encoding a decoded changeset reuses the body of the bytes it came in."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import msgpack
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sync_strategies import changeset_key, changesets
+
+from studio.core.instructions import Changeset, CreateObject, Set
+from studio.sync import changeset_bytes
+from studio.sync.changeset import canonical_encoding, decode_changeset, encode_changeset
+
+
+@settings(max_examples=150)
+@given(changesets, st.integers(0, 2**63 - 1))
+def test_a_decoded_changeset_encodes_as_if_from_scratch(changeset: Changeset, base: int) -> None:
+    decoded = decode_changeset(encode_changeset(changeset))
+    assert changeset_bytes.body_of(decoded.instructions) is not None
+    moved = dataclasses.replace(decoded, last_integrated_server_version=base)
+    # Reusing the body gives exactly what encoding from scratch gives.
+    assert encode_changeset(moved) == canonical_encoding(moved)
+    assert changeset_key(decode_changeset(encode_changeset(moved))) == changeset_key(moved)
+
+
+def test_bytes_from_another_encoder_are_reused_and_decode_the_same() -> None:
+    changeset = Changeset(7, 3, 1, 1_700_000_000_000, (
+        CreateObject("Item", 1), Set("Item", 1, ("name",), "x"),
+    ))  # fmt: skip
+    wire = msgpack.unpackb(canonical_encoding(changeset))
+    # Another encoder: header integers in their widest form, the string table
+    # in another order.
+    strings = wire[5]
+    order = list(reversed(range(len(strings))))
+    renumber = {old: new for new, old in enumerate(order)}
+    instructions = [
+        [row[0], renumber[row[1]], row[2]]
+        + ([[renumber[row[3][0]]], *row[4:]] if len(row) > 3 else [])
+        for row in wire[6]
+    ]
+    header = b"".join(b"\xcf" + n.to_bytes(8, "big") for n in wire[:5])
+    body = msgpack.packb([strings[i] for i in order]) + msgpack.packb(instructions)
+    foreign = b"\x97" + header + body
+    decoded = decode_changeset(foreign)
+    assert changeset_key(decoded) == changeset_key(changeset)
+    moved = dataclasses.replace(decoded, last_integrated_server_version=42)
+    reused = encode_changeset(moved)
+    assert reused.endswith(body)  # the foreign body, our header
+    assert reused != canonical_encoding(moved)  # hence: compare canonical forms
+    assert changeset_key(decode_changeset(reused)) == changeset_key(moved)
+
+
+def test_other_layouts_are_not_remembered() -> None:
+    assert changeset_bytes.body_offset(b"") is None
+    assert changeset_bytes.body_offset(b"\x96\x01\x02\x03\x04\x05\x06") is None  # six items
+    assert changeset_bytes.body_offset(b"\x97\x01\x02\x03\x04\xc1\x90\x90") is None  # not an int
+    assert changeset_bytes.body_offset(b"\x97\x01\x02\x03\x04\x05") is None  # no body
+    assert changeset_bytes.body_offset(b"\x97\x01\xcd\x01\x00\x03\x04\x05\x90\x90") == 8
+
+
+def test_the_cache_is_bounded_and_keyed_by_identity() -> None:
+    changeset_bytes.forget_all()
+    first = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("A", 0),))))
+    for n in range(changeset_bytes._MAX_BODIES + 10):
+        decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("A", n),))))
+    assert len(changeset_bytes._BODIES) == changeset_bytes._MAX_BODIES
+    assert changeset_bytes.body_of(first.instructions) is None  # the oldest went first
+    last = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("B", 1),))))
+    assert changeset_bytes.body_of(last.instructions) is not None
+    equal_but_other = tuple(list(last.instructions))  # equal, but not the decoded tuple
+    assert changeset_bytes.body_of(equal_but_other) is None
