@@ -346,9 +346,9 @@ class SyncConnection:
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)
-        for conn, session in realm.bound():
-            if conn is not self:
-                conn.push_downloads(session)
+        # The other sessions get these changesets once they are stored
+        # (Committer -> push_downloads), not before: one download per commit
+        # instead of one per upload, and nothing that waits in their queues.
         if ctx.bus.active:
             ctx.bus.publish(
                 "upload",
@@ -389,10 +389,10 @@ class SyncConnection:
     # ------------------------------------------------------------------ called by others
 
     def push_downloads(self, session: int) -> None:
-        """Another connection integrated changes into a realm this session has
-        bound. The download is built a moment later (next loop iteration), so
-        that everything integrated meanwhile goes out as one message: with many
-        uploading clients this divides the messages each client must handle."""
+        """The realm this session has bound stored new changesets. The
+        download (of what is stored, nothing newer) is built a moment later
+        (next loop iteration), together with the other sessions of this
+        connection pushed meanwhile."""
         if self._closing:
             return
         self._push.add(session)
@@ -406,11 +406,15 @@ class SyncConnection:
         if self._closing or self.sc.state is not ConnectionState.OPEN:
             return
         for session in sessions:
-            try:
-                self.sc.send_downloads(session)
-            except LocalProtocolError:
+            bound = self.sessions.get(session)
+            if bound is None:
                 continue  # unbound in the meantime
-        self._flush()
+            try:
+                self.sc.send_downloads(session, until_version=bound.realm.durable_version)
+            except LocalProtocolError:
+                continue
+        # Stored already: these frames need not wait for a commit.
+        self._flush(durable=True)
 
     def fail_session(self, session: int, code: ErrorCode, message: str) -> None:
         """End one session with an error (permission revoked, realm deleted)."""
@@ -441,12 +445,15 @@ class SyncConnection:
 
     # ------------------------------------------------------------------ sending
 
-    def _flush(self) -> None:
+    def _flush(self, *, durable: bool = False) -> None:
+        """Queue what the protocol produced; unless ``durable``, it waits until
+        everything integrated so far is stored (see durability.py)."""
         frames = self.sc.frames_to_send_described()
         if not frames:
             return
         size = sum(len(f) for f, _ in frames)
-        self._queue.append(_Outgoing(self.ctx.committer.seq, frames, size, self._generation))
+        seq = 0 if durable else self.ctx.committer.seq
+        self._queue.append(_Outgoing(seq, frames, size, self._generation))
         self._queued_bytes += size
         self._wakeup.set()
         limit = self.ctx.config.limits.max_outbound_bytes

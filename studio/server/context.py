@@ -50,7 +50,10 @@ class ServerContext:
             subscribers=lambda: self.bus.subscriber_count,
         )
         self.committer = Committer(
-            lambda realm, write: realm.store.append(write), self._commit_failed, self.metrics.commit
+            lambda realm, write: realm.store.append(write),
+            self._commit_failed,
+            self.metrics.commit,
+            on_stored=self._realm_stored,
         )
         self.accounts = Accounts(config, storage, self.run)
 
@@ -66,6 +69,12 @@ class ServerContext:
         self._io.shutdown(wait=True)
 
     # ------------------------------------------------------------------ reacting to changes
+
+    def _realm_stored(self, realm: LoadedRealm) -> None:
+        """More of ``realm``'s history is on disk: every session bound to it
+        downloads it (one download per commit, however many uploads it held)."""
+        for conn, session in realm.bound():
+            conn.push_downloads(session)
 
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds

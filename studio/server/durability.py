@@ -47,19 +47,29 @@ if TYPE_CHECKING:
 Store = Callable[["LoadedRealm", RealmWrite], None]
 """Stores one realm's write durably (blocking; called on the commit thread)."""
 FailureHandler = Callable[["LoadedRealm", BaseException], None]
+StoredHandler = Callable[["LoadedRealm"], None]
+"""Called on the loop when more of a realm's history is stored."""
 
 _Handed = tuple[int, "LoadedRealm", RealmWrite]
 _Failure = tuple["LoadedRealm", BaseException, int]
+_Stored = tuple["LoadedRealm", int]
 
 
 class Committer:
-    def __init__(self, store: Store, on_failure: FailureHandler, timing: Summary) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_failure: FailureHandler,
+        timing: Summary,
+        on_stored: StoredHandler | None = None,
+    ) -> None:
         self.seq = 0
         """Sequence number of the latest in-memory change."""
         self.durable = 0
         """Every change up to this sequence number is stored."""
         self._store = store
         self._on_failure = on_failure
+        self._on_stored = on_stored
         self._timing = timing
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
@@ -120,14 +130,15 @@ class Committer:
                     break
                 handed.append(item)
             started = time.perf_counter()
-            failures = self._commit(handed)
+            stored, failures = self._commit(handed)
             elapsed = time.perf_counter() - started
-            realms = list({id(realm): realm for _, realm, _ in handed}.values())
-            self._report(handed[-1][0], realms, failures, elapsed)
+            self._report(handed[-1][0], stored, failures, elapsed)
             if stop:
                 return
 
-    def _commit(self, handed: list[_Handed]) -> list[_Failure]:
+    def _commit(self, handed: list[_Handed]) -> tuple[list[_Stored], list[_Failure]]:
+        """Store what was handed over; returns the realms stored (each with
+        the last server version now stored, 0 if none) and the failures."""
         # One write per loaded realm (by identity: a realm reloaded after a
         # failure is another object, with its own history).
         writes: dict[int, tuple[LoadedRealm, RealmWrite]] = {}
@@ -137,21 +148,29 @@ class Committer:
                 writes[id(realm)] = (realm, write)
             else:
                 _merge_into(pending[1], write)
+        stored: list[_Stored] = []
         failures: list[_Failure] = []
         for key, (realm, write) in writes.items():
-            if not write or key in self._failed:
+            if key in self._failed:
                 # After a failed write nothing more of that realm is stored:
                 # it would follow a gap. Its sessions were ended on the loop.
                 continue
-            try:
-                self._store(realm, write)
-            except BaseException as exc:  # reported on the loop; the thread goes on
-                self._failed[key] = realm
-                failures.append((realm, exc, len(write.entries)))
-        return failures
+            if write:
+                try:
+                    self._store(realm, write)
+                except BaseException as exc:  # reported on the loop; the thread goes on
+                    self._failed[key] = realm
+                    failures.append((realm, exc, len(write.entries)))
+                    continue
+            stored.append((realm, write.entries[-1].entry.server_version if write.entries else 0))
+        return stored, failures
 
     def _report(
-        self, target: int, realms: list[LoadedRealm], failures: list[_Failure], elapsed: float
+        self,
+        target: int,
+        realms: list[_Stored],
+        failures: list[_Failure],
+        elapsed: float,
     ) -> None:
         loop = self._loop
         assert loop is not None
@@ -163,11 +182,19 @@ class Committer:
     # ------------------------------------------------------------------ on the loop
 
     def _stored(
-        self, target: int, realms: list[LoadedRealm], failures: list[_Failure], elapsed: float
+        self,
+        target: int,
+        realms: list[_Stored],
+        failures: list[_Failure],
+        elapsed: float,
     ) -> None:
         self._timing.observe(elapsed)
-        for realm in realms:
+        for realm, version in realms:
             realm.stored_seq = max(realm.stored_seq, target)
+            if version > realm.durable_version:
+                realm.durable_version = version
+                if self._on_stored is not None:
+                    self._on_stored(realm)
         for realm, exc, changesets in failures:
             log(40, "commit_failed", realm=realm.path, error=str(exc), changesets=changesets)
             # Before ``durable`` moves: the frames that depend on this write

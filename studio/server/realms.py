@@ -13,8 +13,9 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
+from studio.core.instructions import Changeset
 from studio.server.logs import log
 from studio.server.storage.base import (
     LoadedHistory,
@@ -91,6 +92,8 @@ class LoadedRealm:
         # latest change handed to the commit thread, the latest stored.
         self.unstored_seq = 0
         self.stored_seq = 0
+        self.durable_version = history.latest_version
+        """The history is stored up to this server version."""
         self._state_task: asyncio.Task[None] | None = None
         self._state_again = False
 
@@ -224,8 +227,9 @@ class RealmHub:
         await asyncio.sleep(delay)
         while True:
             realm._state_again = False
+            known = _stored_after(realm, realm.stats.state_version if realm.stats else None)
             try:
-                stats = await self._run(realm.store.update_state)
+                stats = await self._run(realm.store.update_state, STATE_BATCH, known)
             except StorageError as exc:
                 log(40, "state_update_failed", realm=realm.path, error=str(exc))
                 return
@@ -284,3 +288,16 @@ class RealmHub:
     async def close(self) -> None:
         for realm in list(self._realms.values()):
             await self.unload(realm)
+
+
+STATE_BATCH: Final = 128
+"""Changesets applied to a realm's state file per transaction."""
+
+
+def _stored_after(realm: LoadedRealm, version: int | None) -> list[tuple[int, Changeset]]:
+    """The stored changesets after ``version`` (at most a batch), from memory."""
+    history = realm.history
+    if version is None or version < history.base_version:
+        return []
+    stop = min(realm.durable_version, version + STATE_BATCH)
+    return [(v, history.entry(v).changeset) for v in range(version + 1, stop + 1)]

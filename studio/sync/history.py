@@ -186,10 +186,15 @@ class ServerHistory:
         return [e for e in self._entries[start:] if e.origin_file_ident != exclude_origin]
 
     def download(
-        self, ident: int, since_version: int, max_changesets: int | None = None
+        self,
+        ident: int,
+        since_version: int,
+        max_changesets: int | None = None,
+        until_version: int | None = None,
     ) -> DownloadBatch:
         """What client ``ident`` at ``since_version`` must download, at most
-        ``max_changesets`` changesets of it (the rest in later batches)."""
+        ``max_changesets`` changesets of it (the rest in later batches), and
+        nothing after ``until_version`` (e.g. what is not stored yet)."""
         self._check_base(since_version)
         if since_version > self.latest_version:
             raise ChangesetError(
@@ -200,7 +205,8 @@ class ServerHistory:
         last_cv = self.client_version_at(ident, since_version)
         out: list[RemoteChangeset] = []
         version = since_version
-        for entry in self._entries[since_version - self._base :]:
+        stop = None if until_version is None else max(0, until_version - self._base)
+        for entry in self._entries[since_version - self._base : stop]:
             if entry.origin_file_ident == ident:
                 last_cv = entry.client_version
             else:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
+from studio.core.instructions import Changeset, CreateObject
 from studio.server.durability import Committer
 from studio.server.metrics import Summary
 from studio.server.realms import LoadedRealm
@@ -102,6 +103,36 @@ def test_a_failed_write_is_reported_and_nothing_after_it_is_stored() -> None:
         seq = committer.note(again)
         await asyncio.wait_for(committer.wait(seq), 10)
         assert store.calls[-1] == ("/bad", [(4, "user4")])
+        committer.close()
+
+    asyncio.run(body())
+
+
+def test_stored_realms_advance_their_durable_version_and_are_announced() -> None:
+    async def body() -> None:
+        history = ServerHistory()
+        ident = history.allocate_file_ident()
+        target = LoadedRealm("/r", store=None, history=history)  # type: ignore[arg-type]
+        announced: list[int] = []
+        store = SlowStore(fail_path="/never")
+        store.release.set()
+        committer = Committer(
+            store,
+            lambda r, e: None,
+            TIMING,
+            on_stored=lambda r: announced.append(r.durable_version),
+        )
+        result = history.integrate(ident, [Changeset(ident, 1, 0, 5, (CreateObject("A", 1),))])
+        target.add_entries(result.entries, "ann", ident)
+        assert target.durable_version == 0
+        seq = committer.note(target)
+        await asyncio.wait_for(committer.wait(seq), 10)
+        assert target.durable_version == 1 and announced == [1]
+        # A commit without new changesets (a new client ident) announces nothing.
+        change(target, 9)
+        seq = committer.note(target)
+        await asyncio.wait_for(committer.wait(seq), 10)
+        assert announced == [1]
         committer.close()
 
     asyncio.run(body())

@@ -385,6 +385,44 @@ def test_server_side_misuse_raises_local_protocol_error() -> None:
         server.send_downloads(5)
 
 
+def test_downloads_can_stop_at_a_version() -> None:
+    """The server sends only what is stored: ``until_version`` bounds a
+    download (and the progress it reports); the rest follows later."""
+    history = ServerHistory()
+    writer = history.allocate_file_ident()
+    for version in range(1, 4):
+        history.integrate(
+            writer, [Changeset(writer, version, version - 1, 5, (CreateObject(C, version),))]
+        )
+    server = ServerConnection()
+    server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
+    server.accept_bind(1, history)
+    server.frames_to_send()  # ident and the first download
+    for version in range(4, 7):
+        history.integrate(
+            writer, [Changeset(writer, version, version - 1, 5, (CreateObject(C, version),))]
+        )
+
+    def downloads() -> list[Download]:
+        out = []
+        for frame in server.frames_to_send():
+            message = decode_server_message(frame)
+            assert isinstance(message, Download)
+            out.append(message)
+        return out
+
+    server.send_downloads(1, until_version=2)  # behind what the session has: nothing
+    assert downloads() == []
+    server.send_downloads(1, until_version=5)
+    [first] = downloads()
+    assert [c.server_version for c in first.changesets] == [4, 5]
+    assert first.progress == DownloadProgress(5, 5)
+    server.send_downloads(1)
+    [rest] = downloads()
+    assert [c.server_version for c in rest.changesets] == [6]
+    assert rest.progress == DownloadProgress(6, 6)
+
+
 def test_commit_while_unbound_waits_for_the_next_bind() -> None:
     client = ClientConnection()
     history = ClientHistory()

@@ -26,7 +26,7 @@ import dataclasses
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -249,32 +249,39 @@ class SqliteRealmStorage(RealmStorage):
 
     # ------------------------------------------------------------------ state
 
-    def update_state(self, max_changesets: int = 128) -> RealmStats:
-        return self._on_state_thread(lambda: self._update_state(max_changesets))
+    def update_state(
+        self, max_changesets: int = 128, known: Sequence[tuple[int, Changeset]] = ()
+    ) -> RealmStats:
+        return self._on_state_thread(lambda: self._update_state(max_changesets, known))
 
     def stats(self) -> RealmStats:
         return self._on_state_thread(self._stats)
 
-    def _update_state(self, max_changesets: int) -> RealmStats:
+    def _update_state(
+        self, max_changesets: int, known: Sequence[tuple[int, Changeset]]
+    ) -> RealmStats:
         realm = self._state_realm()
         done = int(get_sync_value(realm, _STATE_CURSOR, "0") or 0)
-        entries = self.read_history(done, max_changesets)
+        if known and known[0][0] == done + 1:
+            # What the caller holds in memory saves reading and decoding it again.
+            entries = list(known[:max_changesets])
+        else:
+            entries = [
+                (s.entry.server_version, s.entry.changeset)
+                for s in self.read_history(done, max_changesets)
+            ]
         if entries:
             instructions: list[Instruction] = []
-            for stored in entries:
-                instructions.extend(stored.entry.changeset.instructions)
-            last = entries[-1].entry.server_version
+            for _, changeset in entries:
+                instructions.extend(changeset.instructions)
+            last = entries[-1][0]
             try:
                 with self._write_lock:
                     apply_remote(realm, instructions, cursors={_STATE_CURSOR: last})
             except (RealmError, SyncError, ValueError, TypeError, KeyError, IndexError):
                 # One changeset the core cannot apply must not stop the state for
                 # good: apply them one by one and step over the culprit.
-                self._apply_one_by_one(
-                    realm,
-                    [s.entry.changeset for s in entries],
-                    [s.entry.server_version for s in entries],
-                )
+                self._apply_one_by_one(realm, [c for _, c in entries], [v for v, _ in entries])
         previous = self._last_stats
         if previous is not None and entries:
             state_version = int(get_sync_value(realm, _STATE_CURSOR, "0") or 0)

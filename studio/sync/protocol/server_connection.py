@@ -369,15 +369,16 @@ class ServerConnection:
         self._check_open()
         self._fail(self._session(session), code, message, try_again)
 
-    def send_downloads(self, session: int | None = None) -> None:
+    def send_downloads(self, session: int | None = None, until_version: int | None = None) -> None:
         """Send what the histories gained since the last call (all bound
-        sessions, or one). Call it after another connection integrated an
-        upload into a realm this connection has bound."""
+        sessions, or one), up to server version ``until_version`` if given.
+        Call it after another connection integrated an upload into a realm
+        this connection has bound."""
         self._check_open()
         targets = [self._session(session)] if session is not None else self._sessions.values()
         for s in list(targets):
             if s.state is S.BOUND:
-                self._send_downloads(s)
+                self._send_downloads(s, until_version)
 
     def close(self, code: int = ErrorCode.CONNECTION_CLOSED, message: str = "") -> None:
         """Queue a connection-level error (e.g. the server shuts down) and close."""
@@ -441,13 +442,18 @@ class ServerConnection:
         s.copies_base = base
         return result
 
-    def _send_downloads(self, s: _Session) -> None:
+    def _send_downloads(self, s: _Session, until_version: int | None = None) -> None:
         history = s.history
         assert history is not None
+        latest = history.latest_version
+        if until_version is not None:
+            latest = min(latest, until_version)
+            if s.download_version >= latest:
+                return
         while True:
             try:
                 batch = history.download(
-                    s.client_file_ident, s.download_version, self._max_download
+                    s.client_file_ident, s.download_version, self._max_download, latest
                 )
             except (ChangesetError, HistoryCompactedError) as exc:
                 # E.g. the history was compacted past this client while it was bound.
@@ -459,7 +465,6 @@ class ServerConnection:
                 and batch.upload_ack == s.acked_client_version
             ):
                 return
-            latest = history.latest_version
             self._emit(
                 Download(
                     s.session,
