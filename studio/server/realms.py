@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-from studio.core.instructions import Changeset
 from studio.server.logs import log
 from studio.server.storage.base import (
     LoadedHistory,
@@ -227,9 +226,8 @@ class RealmHub:
         await asyncio.sleep(delay)
         while True:
             realm._state_again = False
-            known = _stored_after(realm, realm.stats.state_version if realm.stats else None)
             try:
-                stats = await self._run(realm.store.update_state, STATE_BATCH, known)
+                stats = await self._run(realm.store.update_state, STATE_BATCH)
             except StorageError as exc:
                 log(40, "state_update_failed", realm=realm.path, error=str(exc))
                 return
@@ -292,12 +290,3 @@ class RealmHub:
 
 STATE_BATCH: Final = 128
 """Changesets applied to a realm's state file per transaction."""
-
-
-def _stored_after(realm: LoadedRealm, version: int | None) -> list[tuple[int, Changeset]]:
-    """The stored changesets after ``version`` (at most a batch), from memory."""
-    history = realm.history
-    if version is None or version < history.base_version:
-        return []
-    stop = min(realm.durable_version, version + STATE_BATCH)
-    return [(v, history.entry(v).changeset) for v in range(version + 1, stop + 1)]

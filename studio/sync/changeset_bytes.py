@@ -20,12 +20,15 @@ comparisons of changesets use the canonical encoding, never these bytes.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Final
 
 from studio.core.instructions import Instruction
 
 _MAX_BODIES: Final = 8192
-_BODIES: Final[dict[int, tuple[tuple[Instruction, ...], bytes]]] = {}
+# OrderedDict: dropping the oldest is O(1) (``del d[next(iter(d))]`` on a
+# dict scans every slot deleted before it).
+_BODIES: Final[OrderedDict[int, tuple[tuple[Instruction, ...], bytes]]] = OrderedDict()
 # Changesets are decoded on several threads (the server's storage threads too).
 _LOCK: Final = threading.Lock()
 
@@ -63,7 +66,7 @@ def remember(instructions: tuple[Instruction, ...], data: bytes | bytearray | me
     body = bytes(data[offset:])
     with _LOCK:
         if len(_BODIES) >= _MAX_BODIES:
-            del _BODIES[next(iter(_BODIES))]  # the oldest remembered
+            _BODIES.popitem(last=False)  # the oldest remembered
         _BODIES[id(instructions)] = (instructions, body)
 
 

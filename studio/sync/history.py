@@ -30,6 +30,7 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
 from studio.sync.changeset import canonical_encoding
@@ -61,14 +62,17 @@ class HistoryEntry:
     integrated_at_ms: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteChangeset:
+class RemoteChangeset(NamedTuple):
     """A changeset as downloaded by one particular client.
 
     ``last_integrated_client_version``: the receiving client's own changesets
     up to this client version were integrated on the server before this one,
     so the client must drop them from its pending list before transforming
     this changeset against the rest.
+
+    (A named tuple, not a frozen dataclass: the server makes one per
+    changeset per receiving client, and a tuple is built several times
+    faster.)
     """
 
     server_version: int
@@ -206,13 +210,16 @@ class ServerHistory:
         out: list[RemoteChangeset] = []
         version = since_version
         stop = None if until_version is None else max(0, until_version - self._base)
+        # One per changeset per receiving client: built without the named
+        # tuple's Python-level __new__ (twice as fast).
+        new, remote = tuple.__new__, RemoteChangeset
         for entry in self._entries[since_version - self._base : stop]:
             if entry.origin_file_ident == ident:
                 last_cv = entry.client_version
             else:
                 if max_changesets is not None and len(out) >= max_changesets:
                     break
-                out.append(RemoteChangeset(entry.server_version, last_cv, entry.changeset))
+                out.append(new(remote, (entry.server_version, last_cv, entry.changeset)))
             version = entry.server_version
         return DownloadBatch(tuple(out), version, last_cv)
 

@@ -31,6 +31,7 @@ import bisect
 import dataclasses
 import heapq
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Final
 
@@ -589,7 +590,9 @@ _IndexEntry = tuple[
     dict[Hashable, set[Hashable]],
     bool,
 ]
-_INDEX_CACHE: Final[dict[int, _IndexEntry]] = {}
+# OrderedDict: dropping the oldest is O(1) (``del d[next(iter(d))]`` on a
+# dict scans every slot deleted before it, so it grows with the evictions).
+_INDEX_CACHE: Final[OrderedDict[int, _IndexEntry]] = OrderedDict()
 _INDEX_CACHE_SIZE: Final = 8192
 
 
@@ -601,7 +604,7 @@ def _index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
         return cached
     keyed = _Keyed(list(instructions), None)
     if len(cache) >= _INDEX_CACHE_SIZE:
-        del cache[next(iter(cache))]
+        cache.popitem(last=False)
     entry = cache[id(instructions)] = (
         instructions,
         keyed.objects,
@@ -613,7 +616,7 @@ def _index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
 
 
 _Keys = tuple[set[Hashable], set[Hashable], set[Hashable]]
-_KEYS_CACHE: Final[dict[int, tuple[tuple[Instruction, ...], _Keys]]] = {}
+_KEYS_CACHE: Final[OrderedDict[int, tuple[tuple[Instruction, ...], _Keys]]] = OrderedDict()
 
 
 def interaction_keys(
@@ -663,7 +666,7 @@ def interaction_keys(
                     targets.add(target)
     keys = (touched, erased, targets)
     if len(_KEYS_CACHE) >= _INDEX_CACHE_SIZE:
-        del _KEYS_CACHE[next(iter(_KEYS_CACHE))]
+        _KEYS_CACHE.popitem(last=False)
     _KEYS_CACHE[id(instructions)] = (instructions, keys)
     return keys
 

@@ -696,7 +696,8 @@ def test_outgoing_frames_are_described() -> None:
     described = server.frames_to_send_described()
     assert [info.type for _, info in described] == ["download", "error"]
     (download, d_info), (error, e_info) = described
-    assert d_info == OutgoingFrame("download", 1, 2, 3, decode_server_message(download))
+    assert d_info == OutgoingFrame("download", 1, 2, decode_server_message(download))
+    assert d_info.instructions == 3
     assert e_info == OutgoingFrame("error", 1, message=decode_server_message(error))
     assert server.frames_to_send() == []
 

@@ -24,7 +24,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from studio.core.instructions import Changeset
 from studio.sync.history import HistoryEntry
 
 
@@ -115,15 +114,11 @@ class RealmStorage(ABC):
         """Entries after server version ``since``, at most ``limit``."""
 
     @abstractmethod
-    def update_state(
-        self, max_changesets: int = 128, known: Sequence[tuple[int, Changeset]] = ()
-    ) -> RealmStats:
+    def update_state(self, max_changesets: int = 128) -> RealmStats:
         """Apply stored history to the current state, at most ``max_changesets``
         changesets per call (so one call never holds the realm for long).
-        ``known``: the next stored changesets as the caller holds them, by
-        server version (used instead of reading them back when they start
-        right after the state). While the state is still behind, ``objects``
-        and ``size_bytes`` may be those of an earlier call."""
+        While the state is still behind, ``objects`` and ``size_bytes`` may
+        be those of an earlier call."""
 
     @abstractmethod
     def stats(self) -> RealmStats: ...

@@ -16,13 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from studio.core import Realm, RealmError
-from studio.core.synced import get_sync_value
 from studio.server.paths import file_stem
 from studio.server.storage.base import (
     RealmRecord,
@@ -32,7 +29,8 @@ from studio.server.storage.base import (
     UserRecord,
 )
 from studio.server.storage.errors import AlreadyExists, Missing, StorageError
-from studio.server.storage.sqlite_realm import SqliteRealmStorage, file_size
+from studio.server.storage.sqlite_realm import SqliteRealmStorage
+from studio.server.storage.state_worker import LOCK_SUFFIX, StateWorker, file_stats
 
 FORMAT: Final = "studio-server-1"
 _DDL: Final = (
@@ -65,7 +63,9 @@ def _user(row: Any) -> UserRecord:
 
 
 class SqliteServerStorage(ServerStorage):
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, state_in_process: bool = False) -> None:
+        """``state_in_process``: keep realm states up to date on a thread of
+        this process rather than in a worker process."""
         self._dir = data_dir
         self._realms_dir = data_dir / "realms"
         try:
@@ -91,9 +91,9 @@ class SqliteServerStorage(ServerStorage):
             )
         self._conn = conn
         self._lock = threading.Lock()
-        # Core realms are bound to the thread that opened them: every realm's
-        # state lives on this one thread (state upkeep is background work).
-        self._state_thread = ThreadPoolExecutor(1, thread_name_prefix="studio-state")
+        # Realm states are kept up to date in a worker process (background
+        # work, off the event loop's interpreter lock; see state_worker.py).
+        self._state = StateWorker(in_process=state_in_process)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -225,7 +225,7 @@ class SqliteServerStorage(ServerStorage):
         with self._tx() as conn:
             conn.execute("DELETE FROM realms WHERE path = ?", (path,))
             conn.execute("DELETE FROM permissions WHERE path = ?", (path,))
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):
             try:
                 os.unlink(str(file) + suffix)
             except FileNotFoundError:
@@ -236,35 +236,13 @@ class SqliteServerStorage(ServerStorage):
                 ) from exc
 
     def open_realm(self, path: str) -> RealmStorage:
-        return SqliteRealmStorage(path, self._realm_file(path), self._state_thread)
+        return SqliteRealmStorage(path, self._realm_file(path), self._state)
 
     def realm_stats(self, path: str) -> RealmStats:
         file = self._realm_file(path)
         if not file.exists():
             return RealmStats(0, 0, 0, 0)
-        return self._state_thread.submit(self._file_stats, file).result()
-
-    @staticmethod
-    def _file_stats(file: Path) -> RealmStats:
-        size, modified = file_size(file)
-        try:
-            realm = Realm.open(file, read_only=True)
-        except RealmError as exc:
-            raise StorageError(f"cannot read {file}: {exc}") from exc
-        try:
-            objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
-            state_version = int(get_sync_value(realm, "server_version", "0") or 0)
-        finally:
-            realm.close()
-        try:
-            conn = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                row = conn.execute("SELECT max(server_version) FROM _server_history").fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            row = (0,)  # created but never opened for sync: no history table yet
-        return RealmStats(size, objects, int(row[0] or 0), state_version, modified=modified)
+        return self._state.call(file_stats, str(file))
 
     # ------------------------------------------------------------------ permissions
 
@@ -313,4 +291,4 @@ class SqliteServerStorage(ServerStorage):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-        self._state_thread.shutdown(wait=True)
+        self._state.shutdown()

@@ -16,24 +16,19 @@ connection: an append is on disk when :meth:`append` returns. The state is
 derived: :meth:`update_state` applies history rows to it through the core
 (``studio.core.synced.apply_remote``) and records how far it got in the same
 transaction (the ``server_version`` sync value), so after a crash it simply
-continues. The core's ``Realm`` object is bound to the thread that opened it,
-so every state operation runs on one dedicated thread (``state_thread``).
+continues. Every state operation runs in the state worker (a child process,
+see state_worker.py); appends and state transactions take turns through the
+file's :class:`WriteLock`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-from studio.core import Realm, RealmError
-from studio.core.instructions import Changeset, Instruction
-from studio.core.synced import apply_remote, get_sync_value, set_sync_values
 from studio.server.storage.base import (
     LoadedHistory,
     RealmStats,
@@ -42,14 +37,19 @@ from studio.server.storage.base import (
     StoredEntry,
 )
 from studio.server.storage.errors import StorageError
+from studio.server.storage.state_worker import (
+    StateWorker,
+    WriteLock,
+    close_state,
+    open_state,
+    state_stats,
+    update_state,
+)
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
 from studio.sync.history import HistoryEntry
 
 FORMAT: Final = "studio-server-1"
-_STATE_CURSOR: Final = "server_version"
-
-_T = TypeVar("_T")
 
 _DDL: Final = (
     "CREATE TABLE IF NOT EXISTS _server_meta (key TEXT PRIMARY KEY, value)",
@@ -105,38 +105,21 @@ def _insert_many(
         conn.execute(f"{head} VALUES {values}{tail}", [v for row in chunk for v in row])
 
 
-def file_size(file: Path) -> tuple[int, float | None]:
-    """Bytes of a realm file with its WAL, and when either last changed."""
-    size, modified = 0, None
-    for suffix in ("", "-wal"):
-        try:
-            st = Path(str(file) + suffix).stat()
-        except FileNotFoundError:
-            continue
-        size += st.st_size
-        modified = st.st_mtime if modified is None else max(modified, st.st_mtime)
-    return size, modified
-
-
 class SqliteRealmStorage(RealmStorage):
-    def __init__(self, path: str, file: Path, state_thread: ThreadPoolExecutor) -> None:
+    def __init__(self, path: str, file: Path, worker: StateWorker) -> None:
         self.path = path
         self._file = file
-        self._state_thread = state_thread
+        self._worker = worker
         self._lock = threading.Lock()
         """Guards the history connection."""
-        self._write_lock = threading.Lock()
+        self._write_lock = WriteLock(file)
         """One writer at a time on the file (history append or state update),
-        taken before ``_lock``. Without it, SQLite's busy handler would make an
-        append wait behind a state transaction in sleeps of up to 100 ms;
-        with it, the append starts the moment the (small) state batch ends."""
-        self._realm: Realm | None = None
-        self._state_error: str | None = None
-        self._last_stats: RealmStats | None = None
+        taken before ``_lock``."""
         self._closed = False
-        # The core creates the file (its layout first: it refuses to adopt an
-        # SQLite file that has tables but no realm metadata).
-        self._on_state_thread(self._open_state)
+        # The worker creates the file through the core (its layout first: the
+        # core refuses to adopt an SQLite file that has tables but no realm
+        # metadata).
+        worker.call(open_state, str(file), path)
         try:
             conn = sqlite3.connect(
                 str(file), isolation_level=None, check_same_thread=False, timeout=60
@@ -151,11 +134,11 @@ class SqliteRealmStorage(RealmStorage):
             )
             found = conn.execute("SELECT value FROM _server_meta WHERE key='format'").fetchone()
         except sqlite3.Error as exc:
-            self._on_state_thread(self._close_state)
+            worker.call(close_state, str(file))
             raise StorageError(f"cannot open the history of {path} in {file}: {exc}") from exc
         if found is None or found[0] != FORMAT:
             conn.close()
-            self._on_state_thread(self._close_state)
+            worker.call(close_state, str(file))
             raise StorageError(
                 f"{file} has server format {found[0] if found else None!r}; "
                 f"this server reads {FORMAT!r}"
@@ -202,7 +185,7 @@ class SqliteRealmStorage(RealmStorage):
         ]
         idents = [(ident, user, now_ms) for ident, user in write.new_idents]
         progress = [(ident, "", now_ms, v) for ident, v in write.progress.items()]
-        with self._write_lock, self._lock:
+        with self._write_lock.held(), self._lock:
             self._check_open()
             conn = self._conn
             try:
@@ -249,111 +232,13 @@ class SqliteRealmStorage(RealmStorage):
 
     # ------------------------------------------------------------------ state
 
-    def update_state(
-        self, max_changesets: int = 128, known: Sequence[tuple[int, Changeset]] = ()
-    ) -> RealmStats:
-        return self._on_state_thread(lambda: self._update_state(max_changesets, known))
+    def update_state(self, max_changesets: int = 128) -> RealmStats:
+        self._check_open()
+        return self._worker.call(update_state, str(self._file), self.path, max_changesets)
 
     def stats(self) -> RealmStats:
-        return self._on_state_thread(self._stats)
-
-    def _update_state(
-        self, max_changesets: int, known: Sequence[tuple[int, Changeset]]
-    ) -> RealmStats:
-        realm = self._state_realm()
-        done = int(get_sync_value(realm, _STATE_CURSOR, "0") or 0)
-        if known and known[0][0] == done + 1:
-            # What the caller holds in memory saves reading and decoding it again.
-            entries = list(known[:max_changesets])
-        else:
-            entries = [
-                (s.entry.server_version, s.entry.changeset)
-                for s in self.read_history(done, max_changesets)
-            ]
-        if entries:
-            instructions: list[Instruction] = []
-            for _, changeset in entries:
-                instructions.extend(changeset.instructions)
-            last = entries[-1][0]
-            try:
-                with self._write_lock:
-                    apply_remote(realm, instructions, cursors={_STATE_CURSOR: last})
-            except (RealmError, SyncError, ValueError, TypeError, KeyError, IndexError):
-                # One changeset the core cannot apply must not stop the state for
-                # good: apply them one by one and step over the culprit.
-                self._apply_one_by_one(realm, [c for _, c in entries], [v for v, _ in entries])
-        previous = self._last_stats
-        if previous is not None and entries:
-            state_version = int(get_sync_value(realm, _STATE_CURSOR, "0") or 0)
-            latest = self._latest_version()
-            if state_version < latest:
-                # Still behind, and called again at once: counting the objects
-                # of every class after each batch would cost as much as the
-                # batch. The count is refreshed once the state caught up.
-                return dataclasses.replace(
-                    previous,
-                    server_version=latest,
-                    state_version=state_version,
-                    state_error=self._state_error,
-                )
-        return self._stats()
-
-    def _apply_one_by_one(
-        self, realm: Realm, changesets: list[Changeset], versions: list[int]
-    ) -> None:
-        # The cursor moves past a changeset that cannot be applied with the next one
-        # applied (in its transaction), or once at the end: a crash in between only
-        # means trying the culprits again, which changes nothing.
-        skipped: int | None = None
-        for changeset, version in zip(changesets, versions, strict=True):
-            try:
-                with self._write_lock:
-                    apply_remote(realm, changeset.instructions, cursors={_STATE_CURSOR: version})
-                skipped = None
-            except (RealmError, SyncError, ValueError, TypeError, KeyError, IndexError) as exc:
-                self._state_error = f"server version {version} could not be applied: {exc}"
-                skipped = version
-        if skipped is not None:
-            with self._write_lock:
-                set_sync_values(realm, {_STATE_CURSOR: skipped})
-
-    def _stats(self) -> RealmStats:
-        realm = self._state_realm()
-        realm.refresh()
-        objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
-        size, modified = file_size(self._file)
-        stats = self._last_stats = RealmStats(
-            size_bytes=size,
-            objects=objects,
-            server_version=self._latest_version(),
-            state_version=int(get_sync_value(realm, _STATE_CURSOR, "0") or 0),
-            state_error=self._state_error,
-            modified=modified,
-        )
-        return stats
-
-    def _open_state(self) -> None:
-        try:
-            self._realm = Realm.open(self._file)
-        except RealmError as exc:
-            raise StorageError(
-                f"cannot open the state of {self.path} ({self._file}): {exc}"
-            ) from exc
-
-    def _state_realm(self) -> Realm:
         self._check_open()
-        if self._realm is None:
-            self._open_state()
-        assert self._realm is not None
-        return self._realm
-
-    def _close_state(self) -> None:
-        if self._realm is not None:
-            self._realm.close()
-            self._realm = None
-
-    def _on_state_thread(self, fn: Callable[[], _T]) -> _T:
-        return self._state_thread.submit(fn).result()
+        return self._worker.call(state_stats, str(self._file), self.path)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -367,4 +252,5 @@ class SqliteRealmStorage(RealmStorage):
                 return
             self._closed = True
             self._conn.close()
-        self._on_state_thread(self._close_state)
+        self._write_lock.close()
+        self._worker.call(close_state, str(self._file))

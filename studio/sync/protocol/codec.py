@@ -22,6 +22,7 @@ report (bad_syntax, unknown_message, bad_changeset, limits_exceeded).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -81,7 +82,9 @@ class EncodedChangesets:
     __slots__ = ("_bytes", "_max")
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._bytes: dict[int, bytes] = {}
+        # OrderedDict: dropping the oldest is O(1) (``del d[next(iter(d))]``
+        # on a dict scans every slot deleted before it).
+        self._bytes: OrderedDict[int, bytes] = OrderedDict()
         self._max = max_entries
 
     def __len__(self) -> int:
@@ -92,7 +95,7 @@ class EncodedChangesets:
         if data is None:
             data = encode_changeset(remote.changeset)
             if len(self._bytes) >= self._max:
-                del self._bytes[next(iter(self._bytes))]  # the oldest added
+                self._bytes.popitem(last=False)  # the oldest added
             self._bytes[remote.server_version] = data
         return data
 

@@ -123,9 +123,15 @@ class OutgoingFrame:
     """The message type on the wire ("download", "error", "ident", ...)."""
     session: int | None
     changesets: int = 0
-    instructions: int = 0
     message: ServerMessage | None = None
     """The message itself (e.g. an error's code and text, a download's progress)."""
+
+    @property
+    def instructions(self) -> int:
+        """Instructions in a download (counted when asked: rarely needed)."""
+        if isinstance(self.message, Download):
+            return sum(len(c.changeset.instructions) for c in self.message.changesets)
+        return 0
 
 
 class ServerConnection:
@@ -508,13 +514,7 @@ class ServerConnection:
 
 def _describe(message: ServerMessage) -> OutgoingFrame:
     if isinstance(message, Download):
-        return OutgoingFrame(
-            "download",
-            message.session,
-            len(message.changesets),
-            sum(len(c.changeset.instructions) for c in message.changesets),
-            message,
-        )
+        return OutgoingFrame("download", message.session, len(message.changesets), message)
     if isinstance(message, Error):
         return OutgoingFrame("error", message.session, message=message)
     if isinstance(message, Pong):
