@@ -47,3 +47,25 @@ def test_bench_realmfile() -> None:
 def test_bench_ui_small() -> None:
     data = run_benchmark("bench_ui.py", "--objects", "3000", "--commits", "2")
     assert len(data) >= 5
+
+
+def test_bench_sync_small() -> None:
+    data = run_benchmark(
+        "bench_sync.py", "--quick", "--idle", "50", "--objects", "500", "--pings", "10",
+        "--seconds", "0.5",
+    )  # fmt: skip
+    assert data["latency_samples"] == 10 and data["idle_connections"] == 50
+    assert data["download_objects"] == 500
+    for key in ("echo_rtt_p50_ms", "latency_p50_ms", "changesets_per_s", "app_changesets_per_s",
+                "download_s", "idle_server_rss_mb"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_merge_small() -> None:
+    data = run_benchmark("bench_merge.py", "--instructions", "2000")
+    assert len(data) >= 5
+
+
+def test_bench_dashboard_small() -> None:
+    data = run_benchmark("bench_dashboard.py", "--rate", "100", "--seconds", "1", "--warmup", "0.5")
+    assert len(data) >= 3
