@@ -18,6 +18,7 @@ from studio.server.accounts import Accounts
 from studio.server.config import ServerConfig
 from studio.server.durability import Committer
 from studio.server.events import EventBus
+from studio.server.login_throttle import LoginThrottle
 from studio.server.logs import log
 from studio.server.metrics import Metrics
 from studio.server.permissions import Level
@@ -56,6 +57,7 @@ class ServerContext:
             on_stored=self._realm_stored,
         )
         self.accounts = Accounts(config, storage, self.run)
+        self.login_throttle = LoginThrottle()
 
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
         """Run a blocking call on the I/O threads."""

@@ -50,6 +50,17 @@ class Forbidden(ApiError):
     code = "forbidden"
 
 
+class TooManyRequests(ApiError):
+    """Refused for now (429); ``retry_after``: seconds until it may be tried."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"

@@ -4,6 +4,7 @@ error middleware and the request helpers the admin API shares."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from studio.server.context import ServerContext
-from studio.server.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from studio.server.errors import ApiError, BadRequest, Forbidden, TooManyRequests, Unauthorized
 from studio.server.keys import CONTEXT
 from studio.server.logs import log
 from studio.server.storage.base import UserRecord
@@ -33,7 +34,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return json_response(error_body(exc.code, exc.message), exc.status)
+        response = json_response(error_body(exc.code, exc.message), exc.status)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -113,12 +117,29 @@ async def metrics(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_json(request)
+    username = body.get("username")
+    name = username if isinstance(username, str) else ""
+    address = request.remote or "unknown"
+    throttle = ctx.login_throttle
     try:
-        tokens = await ctx.accounts.login(body.get("username"), body.get("password"))
+        wait = throttle.retry_after(name, address, time.monotonic())
+        if wait > 0:
+            raise TooManyRequests(
+                f"too many failed logins for {name!r} or from {address}; "
+                f"try again in {math.ceil(wait)} s",
+                retry_after=wait,
+            )
+        try:
+            tokens = await ctx.accounts.login(username, body.get("password"))
+        except ApiError as exc:
+            if exc.code == "bad_credentials":
+                throttle.failed(name, address, time.monotonic())
+            raise
     except ApiError as exc:
         ctx.metrics.logins.inc(label=exc.code)
-        log(30, "login_failed", user=body.get("username"), code=exc.code, address=request.remote)
+        log(30, "login_failed", user=username, code=exc.code, address=request.remote)
         raise
+    throttle.succeeded(name, address)
     ctx.metrics.logins.inc(label="ok")
     log(20, "login", user=tokens["user"]["username"], address=request.remote)
     return json_response(tokens)

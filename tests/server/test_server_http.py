@@ -294,3 +294,30 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             await client.close()
 
     asyncio.run(body())
+
+
+def test_password_guessing_is_slowed_down(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            throttle = server.ctx.login_throttle
+            for _ in range(throttle.free_failures):
+                status, err = await call(
+                    url, "POST", "/auth/login", {"username": "admin", "password": "guess"}
+                )
+                assert status == 401 and err["error"]["code"] == "bad_credentials"
+            # Now even the right password must wait: refused before it is checked.
+            status, err = await call(
+                url, "POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            assert status == 429 and err["error"]["code"] == "too_many_attempts"
+            assert "try again in 1 s" in err["error"]["message"]
+            await asyncio.sleep(1.1)
+            status, tokens = await call(
+                url, "POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            assert status == 200 and tokens["user"]["username"] == "admin"
+            status, text = await call(url, "GET", "/metrics")
+            assert 'studio_logins_total{result="too_many_attempts"} 1' in text
+
+    asyncio.run(body())
