@@ -21,6 +21,7 @@ from studio.core.errors import (
     SchemaMismatchError,
     UnknownPropertyError,
     ValueTypeError,
+    WrongThreadError,
     WrongTransactionStateError,
 )
 from studio.core.notify import NotificationToken
@@ -57,6 +58,7 @@ __all__ = [
     "SchemaMismatchError",
     "UnknownPropertyError",
     "ValueTypeError",
+    "WrongThreadError",
     "WrongTransactionStateError",
     "parse_schema",
 ]

@@ -71,3 +71,7 @@ class QueryError(RealmError, ValueError):
 
 class ClosedRealmError(RealmError):
     """The realm was closed."""
+
+
+class WrongThreadError(RealmError):
+    """A realm was used from a thread other than the one that opened it."""

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from studio.core.errors import (
     FileFormatError,
     SchemaError,
     UnknownPropertyError,
+    WrongThreadError,
     WrongTransactionStateError,
 )
 from studio.core.notify import NotificationToken, Notifier
@@ -82,6 +84,8 @@ class Realm:
         self._infos: dict[str, ClassInfo] = {}
         self._schema_map: dict[str, ObjectSchema] = {}
         self._active_writer: Writer | None = None
+        # A realm (its SQLite connection) belongs to the thread that opened it.
+        self._thread = threading.get_ident()
         self._reading = False
         self._recording = False
         self._file_ident = 0
@@ -90,6 +94,12 @@ class Realm:
     @property
     def _conn(self) -> sqlite3.Connection:
         """The connection, after writing out rows the bulk-create path still buffers."""
+        if threading.get_ident() != self._thread:
+            raise WrongThreadError(
+                f"the realm {self._path} was opened on another thread; a Realm and its "
+                "objects belong to the thread that opened them: open the file again on "
+                "this thread (Realm.open), or hand the work to the owning thread"
+            )
         writer = self._active_writer
         if writer is not None and writer.buffered:
             writer.flush()
