@@ -29,7 +29,13 @@ from studio.core.notify import NotificationToken, Notifier
 from studio.core.objects import RealmObject
 from studio.core.query import QueryPlan
 from studio.core.results import Results
-from studio.core.schema import ObjectSchema, Property, parse_object_schema, parse_schema
+from studio.core.schema import (
+    NO_DEFAULT,
+    ObjectSchema,
+    Property,
+    parse_object_schema,
+    parse_schema,
+)
 from studio.core.storage import (
     CHANGES_TABLE,
     FORMAT,
@@ -84,6 +90,8 @@ class Realm:
         self._infos: dict[str, ClassInfo] = {}
         self._schema_map: dict[str, ObjectSchema] = {}
         self._active_writer: Writer | None = None
+        # Default values of the schema given to open(), by class and property.
+        self._defaults: dict[str, dict[str, Any]] = {}
         # A realm (its SQLite connection) belongs to the thread that opened it.
         self._thread = threading.get_ident()
         self._reading = False
@@ -169,6 +177,7 @@ class Realm:
                 conn.execute("PRAGMA synchronous=" + ("FULL" if durability == "full" else "NORMAL"))
             realm._check_format(kind)
             reconcile_schema(realm, parsed, schema_version, migration, record_history)
+            realm._defaults = _defaults_of(parsed or [])
             realm._begin_read()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -597,3 +606,12 @@ def _json_dumps(value: Any) -> str:
 
 def new_file_ident() -> int:
     return secrets.randbits(62) + 1
+
+
+def _defaults_of(classes: Sequence[ObjectSchema]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for cls in classes:
+        defaults = {p.name: p.default for p in cls.properties if p.default is not NO_DEFAULT}
+        if defaults:
+            out[cls.name] = defaults
+    return out

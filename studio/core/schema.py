@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from studio.core.errors import SchemaError
+from studio.core.errors import SchemaError, ValueTypeError
+from studio.core.values import make_encoder
 
 PRIMITIVE_TYPES: frozenset[str] = frozenset(
     {
@@ -41,6 +42,15 @@ INDEXABLE_TYPES: frozenset[str] = frozenset(
     {"bool", "int", "string", "date", "objectId", "uuid", "mixed"}
 )
 _SUFFIX = {"list": "[]", "set": "<>", "dictionary": "{}"}
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+"""A property without a default value."""
 _NAME_RE = re.compile(r"^[^\x00-\x1f.:\[\]{}<>?@$]+$")
 
 
@@ -51,6 +61,11 @@ class Property:
     ``type`` is the base type: a primitive name, ``"object"`` for links and embedded
     objects, or ``"linkingObjects"`` for computed backlinks. ``collection`` is
     ``None`` or one of ``list``, ``set``, ``dictionary``.
+
+    ``default``: the value ``create`` uses when it is not given (a value, or
+    a function called for each object), :data:`NO_DEFAULT` if none. As in
+    Realm, defaults belong to the schema an app opens the realm with: they
+    are not stored in the file, not synced, and not part of schema equality.
     """
 
     name: str
@@ -61,6 +76,7 @@ class Property:
     origin_property: str | None = None
     indexed: bool = False
     is_primary_key: bool = False
+    default: Any = field(default=NO_DEFAULT, compare=False, repr=False)
 
     @property
     def is_link(self) -> bool:
@@ -230,7 +246,25 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
         optional = False
     if base == "mixed":
         optional = True
-    return Property(name, base, collection, optional, object_type, None, indexed)
+    prop = Property(name, base, collection, optional, object_type, None, indexed)
+    if isinstance(spec, Mapping) and "default" in spec:
+        prop = replace(prop, default=_checked_default(prop, spec["default"], where))
+    return prop
+
+
+def _checked_default(prop: Property, value: Any, where: str) -> Any:
+    if prop.collection is not None or prop.type in ("object", "linkingObjects"):
+        raise SchemaError(
+            f"{where}: only properties of a primitive type (not links, embedded objects "
+            "or collections) can have a default value"
+        )
+    if callable(value):
+        return value  # checked like any given value when create() calls it
+    try:
+        make_encoder(prop.type, prop.optional)(value)
+    except (ValueTypeError, TypeError, ValueError) as exc:
+        raise SchemaError(f"{where}: the default value {value!r} does not fit: {exc}") from None
+    return value
 
 
 def parse_object_schema(spec: Mapping[str, Any]) -> ObjectSchema:

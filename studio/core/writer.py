@@ -254,6 +254,9 @@ class Writer(CollectionWriter):
     ) -> RealmObject:
         realm = self.realm
         info = realm._info(class_name)
+        defaults = realm._defaults.get(class_name)
+        if defaults and not update and not self.fill_defaults:
+            values = _with_defaults(values, defaults)
         if (
             info.simple_insert_sql is not None
             and not update
@@ -297,6 +300,8 @@ class Writer(CollectionWriter):
                 ).fetchone()
                 if row is not None:
                     return self._update_existing(RealmObject(realm, info, row[0]), values)
+        if defaults and update and not self.fill_defaults:
+            values = _with_defaults(values, defaults)  # a new object after all
         nested = _has_nested(info, values)
         if nested:
             self._conn.execute("SAVEPOINT studio_create")
@@ -775,3 +780,16 @@ def _has_nested(info: ClassInfo, values: Mapping[str, Any]) -> bool:
         if isinstance(value, Mapping):
             return True
     return False
+
+
+def _with_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``values`` with the schema's defaults for what it does not give (a
+    function as default is called for each object)."""
+    missing = [name for name in defaults if name not in values]
+    if not missing:
+        return values
+    out = dict(values)
+    for name in missing:
+        default = defaults[name]
+        out[name] = default() if callable(default) else default
+    return out
