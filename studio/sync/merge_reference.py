@@ -4,7 +4,7 @@
 objects each one touches and skips the pairs that cannot interact. This
 module is the plain version it replaced: every call buckets both instruction
 lists from scratch and ``transform_against`` visits every changeset of the
-sequence. Both use the same rules (``studio.sync.merge._pair`` and friends),
+sequence. Both use the same rules (``studio.sync.merge_rules._pair`` and friends),
 and the tests check that they give identical results, errors included, on
 random changesets. Nothing else should import this module: it is quadratic in
 the number of changesets where the indexed driver is not.
@@ -16,13 +16,13 @@ from collections.abc import Hashable, Sequence
 
 from studio.core.instructions import Changeset, Instruction
 from studio.sync.errors import MergeError
-from studio.sync.merge import (
+from studio.sync.merge import order_key
+from studio.sync.merge_rules import (
     _bucket,
     _link_groups,
     _pair,
     _transform_merged_group,
     _with_instructions,
-    order_key,
 )
 
 

@@ -1,0 +1,77 @@
+"""Constants of the changeset wire format (see :mod:`studio.sync.changeset`).
+
+The format version, the extension types and value tags, and the instruction
+codes with their wire lengths: what the encoder and the decoder share.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from studio.core.instructions import (
+    AddClass,
+    AddInteger,
+    AddProperty,
+    Clear,
+    CreateObject,
+    DictErase,
+    DictSet,
+    EraseObject,
+    ListErase,
+    ListInsert,
+    ListMove,
+    ListSet,
+    SetErase,
+    SetInsert,
+)
+from studio.core.instructions import Set as SetValue
+
+FORMAT_VERSION: Final = 1
+
+EXT_OBJECTID: Final = 1
+EXT_UUID: Final = 2
+EXT_DECIMAL: Final = 3
+TAG_LINK: Final = 0
+TAG_EMBEDDED: Final = 1
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_UINT64_MAX: Final = 2**64 - 1
+
+# Instruction type codes. Append only: a code on the wire never changes meaning.
+_CODES: Final[dict[type, int]] = {
+    AddClass: 0,
+    AddProperty: 1,
+    CreateObject: 2,
+    EraseObject: 3,
+    SetValue: 4,
+    AddInteger: 5,
+    ListInsert: 6,
+    ListSet: 7,
+    ListErase: 8,
+    ListMove: 9,
+    Clear: 10,
+    SetInsert: 11,
+    SetErase: 12,
+    DictSet: 13,
+    DictErase: 14,
+}
+_NAMES: Final = {code: cls.__name__ for cls, code in _CODES.items()}
+# Array length of each instruction on the wire, including the code.
+_LENGTHS: Final = {
+    0: 6,
+    1: 7,
+    2: 3,
+    3: 3,
+    4: 5,
+    5: 5,
+    6: 6,
+    7: 6,
+    8: 5,
+    9: 6,
+    10: 4,
+    11: 5,
+    12: 5,
+    13: 6,
+    14: 5,
+}
