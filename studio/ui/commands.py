@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
+from studio.ui import incoming_links
 from studio.ui.formatting import is_object, object_key
 
 
@@ -139,11 +140,9 @@ class CreateObjectCommand(RealmCommand):
 
 
 class DeleteObjectsCommand(RealmCommand):
-    """Objects deleted together; undo recreates them from snapshots of their values.
-
-    Links *from other objects* to them are not restored (they were set to null by the
-    delete and Realm keeps no record of them).
-    """
+    """Objects deleted together; undo recreates them from snapshots of their values
+    and puts back the links other objects had to them (recorded before the delete:
+    Realm keeps no record of the links a delete nulls)."""
 
     def __init__(self, session: Session, class_name: str, keys: list[int]) -> None:
         count = len(keys)
@@ -151,19 +150,24 @@ class DeleteObjectsCommand(RealmCommand):
         self.class_name = class_name
         self.keys = list(keys)
         self.snapshots: list[dict[str, Any]] = []
+        self.incoming: list[incoming_links.IncomingLink] = []
 
     def apply(self) -> None:
         objects = [self.session.object(self.class_name, k) for k in self.keys]
         self.snapshots = [snapshot_object(obj) for obj in objects]
+        self.incoming = incoming_links.find(self.session.realm, self.class_name, objects)
         for obj in objects:
             self.session.realm.delete(obj)
 
     def revert(self) -> None:
         realm = self.session.realm
+        old_keys = self.keys
         self.keys = [
             realm.create(self.class_name, restore_values(realm, snapshot))._key
             for snapshot in self.snapshots
         ]
+        new_keys = dict(zip(old_keys, self.keys, strict=True))
+        incoming_links.restore(realm, self.incoming, new_keys, self.class_name)
 
 
 def snapshot_value(value: Any) -> Any:
