@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sync_strategies import changeset_key, changesets
@@ -71,3 +72,17 @@ def test_the_cache_is_bounded_and_keyed_by_identity() -> None:
     assert changeset_bytes.body_of(last.instructions) is not None
     equal_but_other = tuple(list(last.instructions))  # equal, but not the decoded tuple
     assert changeset_bytes.body_of(equal_but_other) is None
+
+
+def test_fast_built_instructions_are_ordinary_instructions() -> None:
+    from studio.sync import changeset_decode
+
+    made = (CreateObject("Item", 7), Set("Item", 7, ("name",), "x"))
+    decoded = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, made))).instructions
+    assert decoded == made and hash(decoded) == hash(made) and repr(decoded) == repr(made)
+    assert [type(i) for i in decoded] == [CreateObject, Set]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded[1].value = "y"  # type: ignore[misc]
+    # A class whose fields changed makes the fast constructor refuse, loudly.
+    with pytest.raises(RuntimeError, match="out of date"):
+        changeset_decode._slot_setters(Set, ("class_name", "primary_key", "path"))
