@@ -24,6 +24,7 @@ from studio.core.errors import (
     WrongThreadError,
     WrongTransactionStateError,
 )
+from studio.core.models import Backlinks, EmbeddedModel, Indexed, Model
 from studio.core.notify import NotificationToken
 from studio.core.objectid import ObjectId
 from studio.core.objects import RealmObject
@@ -32,6 +33,10 @@ from studio.core.results import Results
 from studio.core.schema import ObjectSchema, Property, parse_schema
 
 __all__ = [
+    "Backlinks",
+    "EmbeddedModel",
+    "Indexed",
+    "Model",
     "ClosedRealmError",
     "CollectionChanges",
     "DuplicatePrimaryKeyError",

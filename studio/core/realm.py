@@ -25,6 +25,7 @@ from studio.core.errors import (
     WrongThreadError,
     WrongTransactionStateError,
 )
+from studio.core.models import Model, realm_name
 from studio.core.notify import NotificationToken, Notifier
 from studio.core.objects import RealmObject
 from studio.core.query import QueryPlan
@@ -52,7 +53,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 CHANGE_LOG_KEEP = 1000
 
 MigrationCallback = Callable[["Realm", "Realm"], None]
-SchemaInput = Iterable[Mapping[str, Any] | ObjectSchema] | str
+SchemaInput = Iterable[Mapping[str, Any] | ObjectSchema | type[Model]] | str
 
 
 def sniff_file(path: Path) -> str:
@@ -133,7 +134,8 @@ class Realm:
     ) -> Realm:
         """Open (or create) a realm file.
 
-        ``schema`` uses Realm JS's JSON form (list of class dicts, or its JSON text).
+        ``schema`` uses Realm JS's JSON form (list of class dicts, or its JSON text), or
+        :class:`~studio.core.models.Model` classes.
         Without a schema an existing file's schema is used. ``record_history=True``
         records every write transaction's instructions for sync. ``durability``
         ``"full"`` fsyncs every commit (the server uses it); ``"normal"`` survives a
@@ -493,13 +495,16 @@ class Realm:
     # -- objects ----------------------------------------------------------------------------
 
     def create(
-        self, class_name: str, values: Mapping[str, Any] | None = None, update: bool = False
+        self,
+        class_name: str | type[Model],
+        values: Mapping[str, Any] | None = None,
+        update: bool = False,
     ) -> RealmObject:
         """Create an object (nested dicts create linked and embedded objects).
 
         ``update=True`` upserts by primary key: an existing object gets the given values.
         """
-        return self._writer().create(class_name, values or {}, update=update)
+        return self._writer().create(realm_name(class_name), values or {}, update=update)
 
     def delete(self, target: RealmObject | Results | Iterable[RealmObject]) -> None:
         """Delete an object, or all objects of a Results or list. Links to them become null
@@ -512,15 +517,19 @@ class Realm:
         for name in names:
             self.delete(self.objects(name))
 
-    def objects(self, class_name: str) -> Results:
+    def objects(self, class_name: str | type[Model]) -> Results:
         """All objects of a class, as a live Results."""
         self._check_open()
+        class_name = realm_name(class_name)
         info = self._info(class_name)
         return Results(self, info, QueryPlan(self._schema_map, class_name))
 
-    def object_for_primary_key(self, class_name: str, primary_key: Any) -> RealmObject | None:
+    def object_for_primary_key(
+        self, class_name: str | type[Model], primary_key: Any
+    ) -> RealmObject | None:
         """The object with this primary key, or None."""
         self._check_open()
+        class_name = realm_name(class_name)
         info = self._info(class_name)
         pk_col = info.pk_column
         if pk_col is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from studio.core.errors import SchemaError, ValueTypeError
+from studio.core.models import is_model, schema_of
 from studio.core.values import make_encoder
 
 PRIMITIVE_TYPES: frozenset[str] = frozenset(
@@ -319,8 +320,12 @@ def parse_object_schema(spec: Mapping[str, Any]) -> ObjectSchema:
     return ObjectSchema(name, tuple(props), primary_key, embedded)
 
 
-def parse_schema(spec: Iterable[Mapping[str, Any] | ObjectSchema] | str) -> list[ObjectSchema]:
-    """Read a whole schema (a list of classes, or its JSON text) and check cross references."""
+def parse_schema(
+    spec: Iterable[Mapping[str, Any] | ObjectSchema | type] | str,
+) -> list[ObjectSchema]:
+    """Read a whole schema (a list of classes: JSON forms, ObjectSchemas or
+    :class:`~studio.core.models.Model` subclasses; or JSON text) and check
+    cross references."""
     entries: Any = spec
     if isinstance(spec, str):
         entries = json.loads(spec)
@@ -328,6 +333,8 @@ def parse_schema(spec: Iterable[Mapping[str, Any] | ObjectSchema] | str) -> list
             entries = entries.get("schema", [entries])
     classes: list[ObjectSchema] = []
     for entry in entries:
+        if is_model(entry):
+            entry = schema_of(entry)
         classes.append(entry if isinstance(entry, ObjectSchema) else parse_object_schema(entry))
     validate_schema(classes)
     return classes
