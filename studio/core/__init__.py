@@ -24,7 +24,7 @@ from studio.core.errors import (
     WrongThreadError,
     WrongTransactionStateError,
 )
-from studio.core.models import Backlinks, EmbeddedModel, Indexed, Model
+from studio.core.models import Backlinks, EmbeddedModel, Float32, Indexed, Model
 from studio.core.notify import NotificationToken
 from studio.core.objectid import ObjectId
 from studio.core.objects import RealmObject
@@ -35,6 +35,7 @@ from studio.core.schema import ObjectSchema, Property, parse_schema
 __all__ = [
     "Backlinks",
     "EmbeddedModel",
+    "Float32",
     "Indexed",
     "Model",
     "ClosedRealmError",

@@ -28,10 +28,11 @@ describes the schema; it is not instantiated)::
 
 Annotations: ``bool int float str bytes datetime ObjectId uuid.UUID
 Decimal Any`` (mixed), ``X | None`` (optional), another model (a link or an
-embedded object), ``list[X]``, ``set[X]``, ``dict[str, X]``, and
-``Annotated[X, Indexed]``. Annotations may be strings (``from __future__
-import annotations``): they are resolved when the schema is read, when every
-class exists. The class name is the Python name unless ``__realm_name__``
+embedded object), ``list[X]``, ``set[X]``, ``dict[str, X]``,
+``Annotated[X, Indexed]``, and ``Annotated[float, Float32]`` for Realm's
+single-precision float (a plain ``float`` is a double). Annotations may be
+strings (``from __future__ import annotations``): they are resolved when the
+schema is read, when every class exists. The class name is the Python name unless ``__realm_name__``
 says otherwise.
 """
 
@@ -63,6 +64,11 @@ _PRIMITIVES: dict[Any, str] = {
 
 class Indexed:
     """``Annotated[str, Indexed]``: the property gets an index."""
+
+
+class Float32:
+    """``Annotated[float, Float32]``: Realm's single-precision ``float`` (a plain
+    ``float`` is a ``double``)."""
 
 
 class Backlinks:
@@ -115,9 +121,9 @@ def schema_of(model: type[Model]) -> dict[str, Any]:
     name = realm_name(model)
     # Each class's annotations are read in its module; models defined anywhere
     # (also inside functions) can name each other.
-    models = {cls.__name__: cls for cls in _all_models()}
+    names = {**_TYPING_NAMES, **{cls.__name__: cls for cls in _all_models()}}
     try:
-        hints = typing.get_type_hints(model, localns=models, include_extras=True)
+        hints = typing.get_type_hints(model, localns=names, include_extras=True)
     except NameError as exc:
         raise SchemaError(
             f"class {name}: an annotation names something that does not exist ({exc}); "
@@ -146,6 +152,16 @@ def schema_of(model: type[Model]) -> dict[str, Any]:
     return out
 
 
+def _typing_names() -> dict[str, Any]:
+    # What annotations commonly name, for classes whose module is not
+    # importable (code run with exec, e.g. the Studio's generated models).
+    return {
+        "Annotated": Annotated, "Any": Any, "ClassVar": ClassVar, "datetime": datetime,
+        "Decimal": Decimal, "uuid": uuid, "ObjectId": ObjectId, "Indexed": Indexed,
+        "Float32": Float32,
+    }  # fmt: skip
+
+
 def _all_models() -> list[type[Model]]:
     out: list[type[Model]] = []
     pending: list[type[Model]] = [Model]
@@ -158,11 +174,11 @@ def _all_models() -> list[type[Model]]:
 
 def _property(class_name: str, attr: str, hint: Any) -> dict[str, Any]:
     where = f"{class_name}.{attr}"
-    indexed = False
-    if get_origin(hint) is Annotated:
-        hint, *extras = get_args(hint)
-        indexed = any(extra is Indexed or isinstance(extra, Indexed) for extra in extras)
+    hint, extras = _annotations(hint)
+    indexed = Indexed in extras
     base, optional = _unwrap_optional(hint)
+    base, more = _annotations(base)
+    extras |= more
     origin = get_origin(base)
     if origin in (list, set):
         (inner,) = get_args(base) or (None,)
@@ -176,7 +192,7 @@ def _property(class_name: str, attr: str, hint: Any) -> dict[str, Any]:
     elif is_model(base):
         spec = {"type": realm_name(base) + "?"}
     elif base in _PRIMITIVES:
-        spec = {"type": _PRIMITIVES[base] + ("?" if optional and base is not Any else "")}
+        spec = {"type": _primitive(base, extras) + ("?" if optional and base is not Any else "")}
     else:
         raise SchemaError(f"{where}: cannot store {hint!r}; {_SUPPORTED}")
     if indexed:
@@ -185,12 +201,31 @@ def _property(class_name: str, attr: str, hint: Any) -> dict[str, Any]:
 
 
 def _element(where: str, hint: Any) -> str:
+    hint, extras = _annotations(hint)
     base, optional = _unwrap_optional(hint)
+    base, more = _annotations(base)
+    extras |= more
     if is_model(base):
         return realm_name(base)
     if base in _PRIMITIVES:
-        return _PRIMITIVES[base] + ("?" if optional and base is not Any else "")
+        return _primitive(base, extras) + ("?" if optional and base is not Any else "")
     raise SchemaError(f"{where}: cannot store collections of {hint!r}; {_SUPPORTED}")
+
+
+def _annotations(hint: Any) -> tuple[Any, set[Any]]:
+    """``Annotated[X, ...]`` -> X and its markers (classes or instances)."""
+    if get_origin(hint) is not Annotated:
+        return hint, set()
+    base, *extras = get_args(hint)
+    return base, {extra if isinstance(extra, type) else type(extra) for extra in extras}
+
+
+def _primitive(base: Any, extras: set[Any]) -> str:
+    if Float32 in extras:
+        if base is not float:
+            raise SchemaError(f"Float32 marks a float, not {base!r}")
+        return "float"
+    return _PRIMITIVES[base]
 
 
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
@@ -206,3 +241,6 @@ _SUPPORTED = (
     "use bool, int, float, str, bytes, datetime, ObjectId, uuid.UUID, Decimal, Any, "
     "another Model, X | None, list[X], set[X] or dict[str, X]"
 )
+
+
+_TYPING_NAMES: dict[str, Any] = _typing_names()

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.core import Realm
+from studio.core import Realm, parse_schema
 from studio.ui import codegen
 from studio.ui.navigation import ViewSpec
 
@@ -138,9 +138,9 @@ def test_codegen_per_language(demo_realm: Realm) -> None:
     schema = demo_realm.schema
     python = codegen.generate(schema, "python")
     tree = ast.parse(python)  # valid Python
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__name__": "generated_models"}
     exec(compile(tree, "models.py", "exec"), namespace)
-    assert [c["name"] for c in namespace["SCHEMA"]] == [s.name for s in schema]
+    assert parse_schema(namespace["SCHEMA"]) == schema  # the same schema, exactly
     reopened = Realm.open(demo_realm.path + ".copy", schema=namespace["SCHEMA"])
     assert [s.name for s in reopened.schema] == [s.name for s in schema]
     reopened.close()
@@ -163,3 +163,23 @@ def test_codegen_per_language(demo_realm: Realm) -> None:
     assert "authors!: Realm.List<Author>;" in typescript
     assert "rating?: number | null;" in typescript
     assert "static schema: Realm.ObjectSchema" in typescript
+
+
+def test_python_models_round_trip_every_kind_of_property(tmp_path: Path) -> None:
+    schema = parse_schema([
+        {"name": "Model", "primaryKey": "id", "properties": {  # a name the module uses
+            "id": "int", "f": "float", "d": "double?", "s": {"type": "string", "indexed": True},
+            "b": "bool", "data": "data?", "when": "date?", "oid": "objectId?", "u": "uuid",
+            "dec": "decimal128", "m": "mixed", "fl": "float?[]", "ss": "string<>",
+            "dd": "double{}", "link": "Model?", "links": "Model[]", "home": "Home?",
+            "back": {"type": "linkingObjects", "objectType": "Model", "property": "links"},
+        }},
+        {"name": "Home", "embedded": True, "properties": {"street": "string"}},
+    ])  # fmt: skip
+    python = codegen.generate(schema, "python")
+    assert "class Model_(Model):" in python and "__realm_name__ = 'Model'" in python
+    namespace: dict[str, Any] = {"__name__": "generated_models_2"}
+    exec(compile(python, "models.py", "exec"), namespace)
+    assert parse_schema(namespace["SCHEMA"]) == schema
+    odd = parse_schema([{"name": "X", "properties": {"two words": "int"}}])
+    assert "SCHEMA: list[dict[str, Any]]" in codegen.generate(odd, "python")  # JSON form
