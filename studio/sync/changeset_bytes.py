@@ -61,7 +61,9 @@ def body_offset(data: bytes | bytearray | memoryview) -> int | None:
 def remember(instructions: tuple[Instruction, ...], data: bytes | bytearray | memoryview) -> None:
     """``data`` decoded (without error) to a changeset with ``instructions``."""
     offset = body_offset(data)
-    if offset is None or type(instructions) is not tuple:
+    if offset is None or type(instructions) is not tuple or not instructions:
+        # The empty tuple is one object shared by every empty changeset: it
+        # does not stand for one encoding.
         return
     body = bytes(data[offset:])
     with _LOCK:
