@@ -224,12 +224,6 @@ class SqliteRealmStorage(RealmStorage):
         except SyncError as exc:
             raise StorageError(f"the stored history of {self.path} is damaged: {exc}") from exc
 
-    def _latest_version(self) -> int:
-        with self._lock:
-            self._check_open()
-            row = self._conn.execute("SELECT max(server_version) FROM _server_history").fetchone()
-        return int(row[0] or 0)
-
     # ------------------------------------------------------------------ state
 
     def update_state(self, max_changesets: int = 128) -> RealmStats:
