@@ -146,11 +146,8 @@ def interaction_keys(
     obj: Hashable = None
     for ins in instructions:
         t = type(ins)
-        if t is AddClass:
-            touched.add(("#class", ins.class_name))
-            continue
-        if t is AddProperty:
-            touched.add(("#property", ins.class_name, ins.name))  # type: ignore[union-attr]
+        if t is AddClass or t is AddProperty:
+            touched.add(_schema_key(ins))
             continue
         pk = ins.primary_key  # type: ignore[union-attr]
         if pk is not last_pk or ins.class_name != last_class:
@@ -162,7 +159,7 @@ def interaction_keys(
         elif t in link_writers:
             value = ins.value  # type: ignore[union-attr]
             if type(value) is Link:
-                target = (value.class_name, _pk_key(value.primary_key))
+                target = _link_key(value)
                 if target != obj:
                     targets.add(target)
     keys = (touched, erased, targets)
@@ -170,6 +167,18 @@ def interaction_keys(
         _KEYS_CACHE.popitem(last=False)
     _KEYS_CACHE[id(instructions)] = (instructions, keys)
     return keys
+
+
+def _schema_key(ins: Any) -> Hashable:
+    """The key a schema instruction is indexed by (it stands for itself)."""
+    if type(ins) is AddClass:
+        return ("#class", ins.class_name)
+    return ("#property", ins.class_name, ins.name)
+
+
+def _link_key(link: Link) -> Hashable:
+    """The key of the object a link points to."""
+    return (link.class_name, _pk_key(link.primary_key))
 
 
 def _is_object(key: Any) -> bool:
@@ -244,10 +253,7 @@ class _Keyed:
             t = type(ins)
             if t is AddClass or t is AddProperty:
                 self.schema = True
-                if t is AddClass:
-                    item: Hashable = ("#class", ins.class_name)
-                else:
-                    item = ("#property", ins.class_name, ins.name)  # type: ignore[union-attr]
+                item = _schema_key(ins)
                 slots = objects.get(item)
                 if slots is None:
                     objects[item] = [n]
@@ -272,7 +278,7 @@ class _Keyed:
             elif t in link_writers:
                 value = ins.value  # type: ignore[union-attr]
                 if type(value) is Link:
-                    target = (value.class_name, _pk_key(value.primary_key))
+                    target = _link_key(value)
                     if target != obj:
                         holders = writers.get(target)
                         if holders is None:
