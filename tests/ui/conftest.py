@@ -138,16 +138,3 @@ def open_browser(qtbot: Any) -> Iterator[Callable[..., Any]]:
     for browser in opened:
         if not browser.realm.is_closed:
             browser.close()
-
-
-def commit_elsewhere(path: Path, code: str) -> None:
-    """Run ``code`` (with ``realm`` open on ``path``, inside a write) in another process."""
-    import subprocess
-    import sys
-    import textwrap
-
-    script = "from studio.core import Realm\n" + (
-        f"with Realm.open({str(path)!r}) as realm, realm.write():\n"
-        + textwrap.indent(textwrap.dedent(code), "    ")
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import commit_elsewhere
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QTableView, QTreeWidget
 
@@ -15,7 +16,6 @@ from studio.ui import browser as browser_module
 from studio.ui.browser import RealmBrowser
 from studio.ui.navigation import ViewSpec
 from studio.ui.sources import BacklinkSource, CollectionSource
-from tests.ui.conftest import commit_elsewhere
 
 
 def cell(browser: RealmBrowser, row: int, column: str) -> Any:
