@@ -23,9 +23,12 @@ from server_harness import (
     until,
 )
 
+from studio.core import Realm
+from studio.core.synced import get_sync_value
 from studio.server.auth import TokenSigner
 from studio.server.errors import TokenError
 from studio.server.storage.sqlite import SqliteServerStorage
+from studio.sync.client import App, SyncConfig
 from studio.sync.history import ClientHistory
 from studio.sync.protocol import ErrorCode
 
@@ -368,3 +371,52 @@ def test_idents_from_before_salts_are_adopted_by_their_owner_only(tmp_path: Path
             await again.close()
 
     asyncio.run(second_run())
+
+
+# ---------------------------------------------------------------------------- the sync client
+
+
+def test_the_sync_client_keeps_its_salt_in_the_realm_file(tmp_path: Path) -> None:
+    """studio.sync.client stores the salt next to the ident (in the realm
+    file's sync metadata) and binds with it after reopening."""
+    notes = [{"name": "Note", "primaryKey": "_id", "properties": {"_id": "string"}}]
+
+    async def body() -> None:
+        async with running_server(tmp_path / "server") as server:
+            url = server.url
+            admin = await admin_token(url)
+            for name in ("alice", "mallory"):
+                await make_user(url, admin, name)
+                await grant(url, admin, SHARED, name, "write")
+            config = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
+            local = tmp_path / "alice.realm"
+            app = App(url, config=config, base_dir=tmp_path / "a")
+            user = await app.login("alice", "pw")
+            realm = await app.open_realm(user, SHARED, path=local, schema=notes)
+            await realm.sync_session.wait_for_upload_completion(10)
+            ident = realm.sync_session.client_file_ident
+            await app.close()
+            stored = Realm.open(local)
+            salt = int(get_sync_value(stored, "client_file_salt", "0") or 0)
+            assert int(get_sync_value(stored, "client_file_ident", "0") or 0) == ident
+            stored.close()
+            assert 0 < salt < 2**63
+            conn = sqlite3.connect(next((tmp_path / "server" / "realms").glob("*team.realm")))
+            row = conn.execute("SELECT salt FROM _server_clients WHERE ident = ?", (ident,))
+            assert row.fetchone()[0] == salt
+            conn.close()
+
+            # Reopened: binds with the stored ident and salt.
+            app = App(url, config=config, base_dir=tmp_path / "a")
+            user = await app.login("alice", "pw")
+            errors: list[Any] = []
+            realm = await app.open_realm(
+                user, SHARED, path=local, on_error=lambda s, e: errors.append(e)
+            )
+            with realm.write():
+                realm.create("Note", {"_id": "after reopening"})
+            await realm.sync_session.wait_for_upload_completion(10)
+            assert realm.sync_session.client_file_ident == ident and errors == []
+            await app.close()
+
+    asyncio.run(body())
