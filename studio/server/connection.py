@@ -279,7 +279,7 @@ class SyncConnection:
             return
         user = grant.user.username
         requested = event.client_file_ident
-        salt = idents.new_salt()
+        salt = idents.new_salt()  # for a new ident
         adopted = None
         if requested != 0 and realm.history.knows_file_ident(requested):
             # (An ident the history does not know is refused by the protocol.)
@@ -295,7 +295,8 @@ class SyncConnection:
                 ctx.hub.release(realm)
                 self._reject(event.session, ErrorCode.CLIENT_FILE_IDENT_MISMATCH, str(exc))
                 return
-            salt = adopted.salt if adopted is not None and adopted.salt else event.client_file_salt
+            # The client's own salt (checked), or the one an old ident gets now.
+            salt = event.client_file_salt if adopted is None else adopted.salt or salt
         writable = grant.level >= Level.WRITE
         # Read-only: the protocol refuses uploads before they reach the history.
         denied = f"{user} may only read {grant.path}; the upload was refused"

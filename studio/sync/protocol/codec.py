@@ -115,11 +115,10 @@ def _compile(expression: str, env: dict[str, Any]) -> Any:
     """Evaluate generated source (as dataclasses and namedtuple do): the codec
     of each message type is made from its table entry into the code one would
     write by hand, so the table costs nothing per message."""
-    return eval(expression, env)
+    return eval(expression, env)  # the source is made from MESSAGE_TYPES, never from input
 
 
-
-Encoder = Callable[[Any, "EncodedChangesets | None"], Any]
+Encoder = Callable[[Any, EncodedChangesets | None], Any]
 Decoder = Callable[[Any, str], Any]
 """``(wire value, "<type> message: <field>") -> field value``; raises
 RemoteProtocolError saying what is wrong."""
@@ -136,9 +135,7 @@ class Kind:
 
 def _uint(minimum: int = 0) -> Kind:
     def decode(value: Any, what: str) -> int:
-        if type(value) is not int or not minimum <= value <= _UINT64_MAX:
-            raise _fail(f"{what} must be an integer >= {minimum}, got {_shown(value)}")
-        return value
+        return _check_uint(value, what, minimum)
 
     return Kind(decode)
 
