@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +24,14 @@ from studio.server.logs import log
 from studio.server.paths import owner_of, resolve_path, validate_username
 from studio.server.permissions import Level, effective_level
 from studio.server.realms import Runner
-from studio.server.storage.base import ServerStorage, UserRecord
+from studio.server.storage.base import RealmRecord, ServerStorage, UserRecord
 from studio.server.storage.errors import AlreadyExists
 from studio.sync.protocol import ErrorCode
 
 ADMIN_USER = "admin"
+
+Clock = Callable[[], float]
+"""Seconds since the epoch (``time.time``; tests pass a fake one)."""
 
 
 class BindRefused(ServerError):
@@ -60,10 +64,17 @@ def user_json(user: UserRecord, realms: list[dict[str, str]] | None = None) -> d
 
 
 class Accounts:
-    def __init__(self, config: ServerConfig, storage: ServerStorage, run: Runner) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        storage: ServerStorage,
+        run: Runner,
+        clock: Clock = time.time,
+    ) -> None:
         self._config = config
         self._storage = storage
         self._run = run
+        self._clock = clock
         self._signer: TokenSigner | None = None
 
     async def start(self) -> str | None:
@@ -80,7 +91,7 @@ class Accounts:
         try:
             await self._run(
                 self._storage.create_user,
-                UserRecord(ADMIN_USER, hashed, True, False, time.time()),
+                UserRecord(ADMIN_USER, hashed, True, False, self._clock()),
             )
         except AlreadyExists:  # another process created it in between
             return None
@@ -95,11 +106,12 @@ class Accounts:
     # ------------------------------------------------------------------ tokens
 
     def issue(self, user: UserRecord) -> dict[str, Any]:
-        now = time.time()
+        now = self._clock()
         cfg = self._config
         return {
             "access_token": self.signer.issue(
                 user.username,
+                user.user_id,
                 user.is_admin,
                 "access",
                 cfg.access_token_ttl,
@@ -108,6 +120,7 @@ class Accounts:
             ),
             "refresh_token": self.signer.issue(
                 user.username,
+                user.user_id,
                 user.is_admin,
                 "refresh",
                 cfg.refresh_token_ttl,
@@ -141,12 +154,18 @@ class Accounts:
 
     async def _user_for(self, token: object, typ: str) -> UserRecord:
         try:
-            claims = self.signer.verify(token, typ, time.time())
+            claims = self.signer.verify(token, typ, self._clock())
         except TokenError as exc:
             raise Unauthorized(exc.message, code=exc.code) from None
-        user = await self._run(self._storage.get_user, claims.sub)
+        # By id, not by name: the account this token was issued to may have
+        # been deleted and its name given to a new account since.
+        user = await self._run(self._storage.get_user_by_id, claims.uid)
         if user is None:
-            raise Unauthorized(f"user {claims.sub!r} no longer exists", code="invalid_token")
+            raise Unauthorized(
+                f"the account {claims.sub!r} this token was issued to no longer exists; "
+                "log in again",
+                code="invalid_token",
+            )
         if claims.gen != user.token_generation:
             raise Unauthorized(
                 "the password changed since this token was issued; log in again",
@@ -158,11 +177,21 @@ class Accounts:
 
     # ------------------------------------------------------------------ realms
 
-    async def level(self, user: UserRecord, path: str) -> Level:
+    async def level(self, user: UserRecord, path: str, record: RealmRecord | None = None) -> Level:
+        """The level of ``user`` on the realm at canonical ``path`` (its
+        registry ``record`` if the caller has it at hand)."""
+        if user.is_admin:
+            return Level.ADMIN
+        if record is None:
+            record = await self._run(self._storage.get_realm, path)
+        if record is not None:
+            owner_id = record.owner_id
+        else:  # whoever creates /u/<name>/... as <name> will own it
+            owner_id = user.user_id if owner_of(path) == user.username else None
         granted = None
-        if not user.is_admin and owner_of(path) != user.username:
-            granted = await self._run(self._storage.get_permission, path, user.username)
-        return effective_level(user.username, user.is_admin, path, granted)
+        if owner_id != user.user_id:
+            granted = await self._run(self._storage.get_permission, path, user.user_id)
+        return effective_level(user.user_id, user.is_admin, owner_id, granted)
 
     async def authorize_bind(self, token: str, path: str) -> BindGrant:
         """Check a ``bind``: token, user, path, permission, and that the realm
@@ -182,13 +211,14 @@ class Accounts:
             canonical = resolve_path(path, user.username)
         except InvalidPath as exc:
             raise BindRefused(ErrorCode.ILLEGAL_REALM_PATH, str(exc)) from None
-        level = await self.level(user, canonical)
+        record = await self._run(self._storage.get_realm, canonical)
+        level = await self.level(user, canonical, record)
         if level < Level.READ:
             raise BindRefused(
                 ErrorCode.PERMISSION_DENIED,
                 f"{user.username} has no permission on {canonical}; ask an admin for one",
             )
-        if await self._run(self._storage.get_realm, canonical) is None:
+        if record is None:
             if level < Level.ADMIN:
                 raise BindRefused(ErrorCode.NO_SUCH_REALM, f"there is no realm {canonical}")
             try:

@@ -19,12 +19,14 @@ import logging
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Sequence
 from typing import IO
 
 from aiohttp import web
 
 from studio.server import admin_api, http_routes
+from studio.server.accounts import Clock
 from studio.server.admin_events import CounterTicker, events_handler
 from studio.server.config import ServerConfig, parse_config
 from studio.server.context import ServerContext
@@ -39,8 +41,12 @@ HOUSEKEEPING_INTERVAL = 5.0
 
 
 class Server:
-    def __init__(self, config: ServerConfig, *, out: IO[str] | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, *, out: IO[str] | None = None, clock: Clock = time.time
+    ) -> None:
+        """``clock``: seconds since the epoch for token issue and expiry."""
         self.config = config
+        self._clock = clock
         self._out = out if out is not None else sys.stdout
         self._ctx: ServerContext | None = None
         self._runner: web.AppRunner | None = None
@@ -65,7 +71,7 @@ class Server:
         config = self.config
         loop = asyncio.get_running_loop()
         storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
-        ctx = self._ctx = ServerContext(config, storage)
+        ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)
         except BaseException:

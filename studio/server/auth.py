@@ -5,12 +5,20 @@ per-user random salt, stored as ``scrypt$n$r$p$salt_hex$hash_hex`` so the cost
 can be raised later without invalidating old hashes.
 
 Tokens are ``<payload b64url>.<signature b64url>``: the payload is JSON
-``{"sub", "adm", "exp", "typ", "gen", "iat"}``, the signature HMAC-SHA256 over
+``{"sub", "uid", "adm", "exp", "typ", "gen", "iat"}``, the signature HMAC-SHA256 over
 the payload part with a key generated at first start and stored by the
 storage (docs/server-api.md). ``typ`` is ``access`` (short-lived, carried by
 API requests and sync ``bind``) or ``refresh`` (long-lived, exchanged at
 ``/auth/refresh``). ``gen`` is the user's token generation: changing the
-password bumps it, which invalidates every token issued before.
+password bumps it, which invalidates every token issued before. ``uid`` is
+the account's immutable random id: a token of a deleted account never works
+again, even once its name is given to a new account.
+
+Both parts are unpadded base64url and only their canonical spelling is
+accepted: a token whose characters decode to the same bytes but are not what
+the server issued (junk characters, padding, whitespace, changed unused low
+bits of the last character) is refused, so one token has exactly one valid
+spelling.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Final
@@ -79,13 +88,26 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict unpadded base64url: raises ValueError unless ``text`` is exactly
+    what :func:`_b64` makes of some bytes."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # unused low bits of the last character were set
+        raise ValueError("not canonical base64url")
+    return data
 
 
 @dataclass(frozen=True, slots=True)
 class Claims:
     sub: str
+    """The user name (for messages and logs)."""
+    uid: str
+    """The account's immutable id: what the token really stands for."""
     adm: bool
     exp: float
     typ: str
@@ -99,9 +121,12 @@ class TokenSigner:
             raise ValueError("a token key needs at least 16 bytes")
         self._key = key
 
-    def issue(self, sub: str, adm: bool, typ: str, ttl: float, gen: int, now: float) -> str:
+    def issue(
+        self, sub: str, uid: str, adm: bool, typ: str, ttl: float, gen: int, now: float
+    ) -> str:
         payload = {
             "sub": sub,
+            "uid": uid,
             "adm": adm,
             "exp": round(now + ttl, 3),
             "typ": typ,
@@ -121,8 +146,9 @@ class TokenSigner:
             raise TokenError("the token is malformed; log in again")
         body, signature = token.split(".")
         try:
+            _unb64(body)
             good = hmac.compare_digest(_unb64(signature), self._sign(body))
-        except (ValueError, binascii.Error, UnicodeEncodeError):
+        except (ValueError, binascii.Error):
             good = False
         if not good:
             raise TokenError("the token's signature is not valid; log in again")
@@ -130,6 +156,7 @@ class TokenSigner:
             raw = json.loads(_unb64(body))
             claims = Claims(
                 str(raw["sub"]),
+                str(raw["uid"]),
                 bool(raw["adm"]),
                 float(raw["exp"]),
                 str(raw["typ"]),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
+from studio.server import idents
 from studio.server.accounts import BindRefused
 from studio.server.logs import log
 from studio.server.permissions import Level
@@ -277,6 +278,25 @@ class SyncConnection:
             ctx.hub.release(realm)
             return
         user = grant.user.username
+        requested = event.client_file_ident
+        salt = idents.new_salt()  # for a new ident
+        adopted = None
+        if requested != 0 and realm.history.knows_file_ident(requested):
+            # (An ident the history does not know is refused by the protocol.)
+            try:
+                adopted = idents.check_claim(
+                    realm.idents.get(requested),
+                    requested,
+                    event.client_file_salt,
+                    grant.user,
+                    grant.path,
+                )
+            except idents.IdentRefused as exc:
+                ctx.hub.release(realm)
+                self._reject(event.session, ErrorCode.CLIENT_FILE_IDENT_MISMATCH, str(exc))
+                return
+            # The client's own salt (checked), or the one an old ident gets now.
+            salt = event.client_file_salt if adopted is None else adopted.salt or salt
         writable = grant.level >= Level.WRITE
         # Read-only: the protocol refuses uploads before they reach the history.
         denied = f"{user} may only read {grant.path}; the upload was refused"
@@ -286,6 +306,7 @@ class SyncConnection:
             can_upload=writable,
             upload_denied=denied,
             encoded=realm.encoded,
+            client_file_salt=salt,
         ):
             ctx.hub.release(realm)  # the client unbound while we were deciding
             return
@@ -293,8 +314,9 @@ class SyncConnection:
             ctx.hub.release(realm)  # refused by the protocol (unknown ident, bad cursors)
             return
         ident = self.sc.client_file_ident(event.session)
-        if event.client_file_ident == 0:
-            realm.add_ident(ident, user)  # stored before the ident message leaves
+        if requested == 0 or adopted is not None:
+            # Stored before the ident message (with its salt) leaves.
+            realm.add_ident(adopted or idents.issue(ident, grant.user, salt))
             ctx.committer.note(realm)
         self.sessions[event.session] = BoundSession(
             event.session, grant.path, realm, user, grant.level, ident

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 
 import studio
-from studio.server.accounts import Accounts
+from studio.server.accounts import Accounts, Clock
 from studio.server.config import ServerConfig
 from studio.server.durability import Committer
 from studio.server.events import EventBus
@@ -33,7 +33,10 @@ _T = TypeVar("_T")
 
 
 class ServerContext:
-    def __init__(self, config: ServerConfig, storage: ServerStorage) -> None:
+    def __init__(
+        self, config: ServerConfig, storage: ServerStorage, *, clock: Clock = time.time
+    ) -> None:
+        """``clock``: what token issue and expiry go by (tests pass a fake one)."""
         self.config = config
         self.storage = storage
         self.version = studio.__version__
@@ -56,7 +59,7 @@ class ServerContext:
             self.metrics.commit,
             on_stored=self._realm_stored,
         )
-        self.accounts = Accounts(config, storage, self.run)
+        self.accounts = Accounts(config, storage, self.run, clock)
         self.login_throttle = LoginThrottle()
 
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:

@@ -2,8 +2,10 @@
 
 Levels are ordered: ``read`` (bind, download) < ``write`` (also upload) <
 ``admin`` (also manage the realm's permissions). Server admins have admin on
-every realm; a user has admin on their own ``/u/<user>/...`` realms; everyone
-else needs a grant stored per (realm, user).
+every realm; a user has admin on the realms their account owns (the
+``/u/<user>/...`` realms it created: ownership is by account id, so a new
+account given a deleted one's name owns none of them); everyone else needs a
+grant stored per (realm, account id).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from enum import IntEnum
 
 from studio.server.errors import BadRequest
-from studio.server.paths import owner_of
 
 
 class Level(IntEnum):
@@ -35,9 +36,12 @@ def parse_level(value: object) -> Level:
     return Level[value.upper()]
 
 
-def effective_level(username: str, is_admin: bool, path: str, granted: str | None) -> Level:
-    """The level ``username`` has on the realm at canonical ``path``."""
-    if is_admin or owner_of(path) == username:
+def effective_level(
+    user_id: str, is_admin: bool, owner_id: str | None, granted: str | None
+) -> Level:
+    """The level of account ``user_id`` on a realm owned by ``owner_id``
+    where it was ``granted`` a level (or not)."""
+    if is_admin or owner_id == user_id:
         return Level.ADMIN
     if granted is None:
         return Level.NONE

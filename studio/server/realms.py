@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from studio.server.logs import log
 from studio.server.storage.base import (
+    ClientIdent,
     LoadedHistory,
     RealmStats,
     RealmStorage,
@@ -73,10 +74,18 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
 
 
 class LoadedRealm:
-    def __init__(self, path: str, store: RealmStorage, history: ServerHistory) -> None:
+    def __init__(
+        self,
+        path: str,
+        store: RealmStorage,
+        history: ServerHistory,
+        idents: dict[int, ClientIdent] | None = None,
+    ) -> None:
         self.path = path
         self.store = store
         self.history = history
+        self.idents: dict[int, ClientIdent] = dict(idents or {})
+        """Whom each client file ident was issued to, with its salt (idents.py)."""
         self.encoded = EncodedChangesets()
         """Downloaded changesets encoded once for all the connections."""
         self.sessions: dict[SyncConnection, set[int]] = {}
@@ -130,8 +139,11 @@ class LoadedRealm:
         self._touched.add(ident)
         self.last_activity = time.time()
 
-    def add_ident(self, ident: int, user: str) -> None:
-        self._pending.new_idents.append((ident, user))
+    def add_ident(self, record: ClientIdent) -> None:
+        """Record an issued (or adopted) ident: at once for the next bind,
+        on disk with the next commit (before the ident message leaves)."""
+        self.idents[record.ident] = record
+        self._pending.new_idents.append(record)
 
     def take_write(self) -> RealmWrite:
         write, self._pending = self._pending, RealmWrite()
@@ -196,7 +208,7 @@ class RealmHub:
         except BaseException:
             await self._run(store.close)
             raise
-        realm = LoadedRealm(path, store, history)
+        realm = LoadedRealm(path, store, history, loaded.idents)
         self._realms[path] = realm
         log(
             20,

@@ -465,8 +465,12 @@ class ClientHistory:
         last_acked_client_version: int = 0,
         latest_client_version: int = 0,
         pending: Iterable[Changeset] = (),
+        client_file_salt: int = 0,
     ) -> None:
         self.client_file_ident = client_file_ident
+        self.client_file_salt = client_file_salt
+        """The secret the server issued with the ident (0: none yet); sent
+        with every bind so that nobody else can bind as this ident."""
         self.last_integrated_server_version = last_integrated_server_version
         self.last_acked_client_version = last_acked_client_version
         self.pending: list[Changeset] = list(pending)

@@ -1,14 +1,27 @@
 """End to end: sync clients (studio.sync.client) against the real object server
-(``python -m studio.server`` in a subprocess) on loopback."""
+(``python -m studio.server`` in a subprocess; in process where a test needs
+to control the server's clock) on loopback."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
-from e2e_support import FAST, SCHEMA, ServerProcess, admin_app, eventually, make_users, run
+from e2e_support import (
+    ADMIN_PASSWORD,
+    FAST,
+    SCHEMA,
+    ServerProcess,
+    admin_app,
+    eventually,
+    make_users,
+    run,
+)
 
 from studio.core import Realm
+from studio.server import Server, ServerConfig
 from studio.sync.client import (
     App,
     AuthenticationError,
@@ -166,22 +179,39 @@ async def test_own_realms_bad_password_and_suspended_users(
         await app.close()
 
 
+class FakeClock:
+    """Server time that moves only when told: token expiry without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @run
 async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", "--access-token-ttl", "2")
-    server.start()
+    # In process, to give the server a fake clock (the other tests run the
+    # real subprocess; what differs here is only where the server runs).
+    clock = FakeClock()
+    config = ServerConfig(data_dir=tmp_path / "data", port=0, admin_password=ADMIN_PASSWORD,
+                          scrypt_n=1024, access_token_ttl=2.0)  # fmt: skip
+    server = Server(config, out=open(os.devnull, "w"), clock=clock)  # noqa: SIM115
+    await server.start()
     try:
-        admin = await admin_app(server)
+        admin = await admin_app(server)  # type: ignore[arg-type]
         await make_users(admin, "/shared/e2e-tokens", {"tia": "write"})
-        app, realm = await open_as(server, tmp_path, "tia", "/shared/e2e-tokens", schema=SCHEMA)
+        app, realm = await open_as(server, tmp_path, "tia", "/shared/e2e-tokens", schema=SCHEMA)  # type: ignore[arg-type]
         await realm.sync_session.wait_for_download_completion(10)
         user = app.current_user
         assert user is not None
         errors: list[SyncSessionError] = []
         realm.sync_session.add_error_listener(lambda s, e: errors.append(e))
-        # The token runs out while paused; resuming refreshes it before binding.
+        # The token runs out while paused (for the server and for the client);
+        # resuming refreshes it before binding.
         realm.sync_session.pause()
-        await asyncio.sleep(2.2)
+        clock.now += 2.2
+        user._expires_at -= 2.2
         post(realm, "m1", "after expiry")
         realm.sync_session.resume()
         await realm.sync_session.wait_for_upload_completion(10)
@@ -189,8 +219,7 @@ async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
         # A token the client wrongly believes valid: the server says token_expired,
         # the client refreshes and binds again.
         realm.sync_session.pause()
-        await asyncio.sleep(2.2)
-        user._expires_at += 3600
+        clock.now += 2.2
         realm.sync_session.resume()
         post(realm, "m2", "refused, refreshed, retried")
         await realm.sync_session.wait_for_upload_completion(10)
@@ -200,4 +229,4 @@ async def test_expired_tokens_are_refreshed(tmp_path: Path) -> None:
         await app.close()
         await admin.close()
     finally:
-        server.stop()
+        await server.stop()

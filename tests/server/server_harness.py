@@ -69,8 +69,23 @@ def bump(counter: str = "c", delta: int = 1) -> list[Instruction]:
 # ---------------------------------------------------------------------------- servers
 
 
+class FakeClock:
+    """Seconds since the epoch that move only when told (token expiry without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @contextlib.asynccontextmanager
-async def running_server(data: Path, **overrides: Any) -> AsyncIterator[Server]:
+async def running_server(
+    data: Path, *, clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[Server]:
     config = ServerConfig(
         data_dir=data,
         port=0,
@@ -79,7 +94,7 @@ async def running_server(data: Path, **overrides: Any) -> AsyncIterator[Server]:
         state_delay=0.05,
         **overrides,
     )
-    server = Server(config, out=open(os.devnull, "w"))  # noqa: SIM115
+    server = Server(config, out=open(os.devnull, "w"), clock=clock)  # noqa: SIM115
     await server.start()
     try:
         yield server

@@ -10,7 +10,7 @@ from studio.core.instructions import Changeset, CreateObject
 from studio.server.durability import Committer
 from studio.server.metrics import Summary
 from studio.server.realms import LoadedRealm
-from studio.server.storage.base import RealmWrite
+from studio.server.storage.base import ClientIdent, RealmWrite
 from studio.sync.history import ServerHistory
 
 
@@ -29,7 +29,7 @@ class SlowStore:
         self.release.wait(10)
         if realm.path == self.fail_path:
             raise OSError("disk full")
-        self.calls.append((realm.path, list(write.new_idents)))
+        self.calls.append((realm.path, [(i.ident, i.user) for i in write.new_idents]))
 
 
 TIMING = Summary("commit", "test")
@@ -40,7 +40,7 @@ def realm(path: str) -> LoadedRealm:
 
 
 def change(target: LoadedRealm, ident: int) -> None:
-    target.add_ident(ident, f"user{ident}")
+    target.add_ident(ClientIdent(ident, f"user{ident}", f"id{ident}", ident))
 
 
 def test_writes_handed_over_during_a_commit_go_into_the_next_one() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from server_harness import (
     ADMIN_PASSWORD,
     SCHEMA,
+    FakeClock,
     RawClient,
     admin_token,
     call,
@@ -86,11 +87,12 @@ def test_health_metrics_login_refresh(tmp_path: Path) -> None:
 
 def test_expired_access_token(tmp_path: Path) -> None:
     async def body() -> None:
-        async with running_server(tmp_path, access_token_ttl=0.3) as server:
+        clock = FakeClock()
+        async with running_server(tmp_path, clock=clock, access_token_ttl=0.3) as server:
             token = await admin_token(server.url)
             status, _ = await call(server.url, "GET", "/admin/users", token=token)
             assert status == 200
-            await asyncio.sleep(0.5)
+            clock.advance(0.5)
             status, err = await call(server.url, "GET", "/admin/users", token=token)
             assert status == 401 and err["error"]["code"] == "token_expired"
             assert "refresh" in err["error"]["message"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from server_harness import (
     SCHEMA,
+    FakeClock,
     RawClient,
     admin_token,
     call,
@@ -89,7 +90,8 @@ def test_read_only_uploads_are_refused_and_reach_nobody(tmp_path: Path) -> None:
 
 def test_bind_is_authenticated_and_authorized(tmp_path: Path) -> None:
     async def body() -> None:
-        async with running_server(tmp_path, access_token_ttl=2.0) as server:
+        clock = FakeClock()
+        async with running_server(tmp_path, clock=clock, access_token_ttl=2.0) as server:
             url = server.url
             admin = await admin_token(url)
             bob = await make_user(url, admin, "bob")
@@ -118,10 +120,10 @@ def test_bind_is_authenticated_and_authorized(tmp_path: Path) -> None:
             code, _ = await bind_error(url, "not-a-token", "/~/x")
             assert code == ErrorCode.BAD_AUTHENTICATION
             signer = TokenSigner(b"another server's key.....")
-            forged = signer.issue("admin", True, "access", 60, 0, 0)
+            forged = signer.issue("admin", "some-id", True, "access", 60, 0, 0)
             assert (await bind_error(url, forged, "/~/x"))[0] == ErrorCode.BAD_AUTHENTICATION
             # An expired token: retry after refreshing.
-            await asyncio.sleep(2.1)
+            clock.advance(2.1)
             code, try_again = await bind_error(url, bob, "/~/diary")
             assert code == ErrorCode.TOKEN_EXPIRED and try_again is True
             await diary.close()

@@ -18,7 +18,7 @@ from studio.server.metrics import Metrics
 from studio.server.paths import file_stem, owner_of, resolve_path, validate_username
 from studio.server.permissions import Level, effective_level
 from studio.server.realms import build_history
-from studio.server.storage.base import RealmWrite, StoredEntry, UserRecord
+from studio.server.storage.base import ClientIdent, RealmWrite, StoredEntry, UserRecord
 from studio.server.storage.errors import AlreadyExists
 from studio.server.storage.sqlite import SqliteServerStorage
 from studio.sync.history import ServerHistory
@@ -56,10 +56,11 @@ def test_paths() -> None:
 
 
 def test_levels() -> None:
-    assert effective_level("ann", False, "/u/ann/x", None) is Level.ADMIN
-    assert effective_level("bob", True, "/u/ann/x", None) is Level.ADMIN
-    assert effective_level("bob", False, "/u/ann/x", None) is Level.NONE
-    assert effective_level("bob", False, "/shared/x", "read") is Level.READ
+    # Accounts by id: the owner's id, an admin, anybody else, a grant.
+    assert effective_level("id-ann", False, "id-ann", None) is Level.ADMIN
+    assert effective_level("id-bob", True, "id-ann", None) is Level.ADMIN
+    assert effective_level("id-bob", False, "id-ann", None) is Level.NONE
+    assert effective_level("id-bob", False, None, "read") is Level.READ
     assert Level.READ < Level.WRITE < Level.ADMIN
 
 
@@ -71,9 +72,9 @@ def test_passwords_and_tokens() -> None:
     assert not verify_password("x", "garbage")
 
     signer = TokenSigner(b"k" * 32)
-    token = signer.issue("ann", False, "access", 60, 3, now=1000)
+    token = signer.issue("ann", "id-ann", False, "access", 60, 3, now=1000)
     claims = signer.verify(token, "access", now=1030)
-    assert (claims.sub, claims.adm, claims.gen) == ("ann", False, 3)
+    assert (claims.sub, claims.uid, claims.adm, claims.gen) == ("ann", "id-ann", False, 3)
     with pytest.raises(TokenError) as exc:
         signer.verify(token, "access", now=1061)
     assert exc.value.code == "token_expired"
@@ -150,7 +151,7 @@ def test_storage_and_history_rebuild(tmp_path: Path) -> None:
         store.append(
             RealmWrite(
                 [StoredEntry(e, "ann") for e in original.entries()],
-                [(1, "ann"), (2, "ann")],
+                [ClientIdent(1, "ann", "id-ann", 11), ClientIdent(2, "ann", "id-ann", 22)],
                 {1: 3},
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgpack
@@ -34,21 +35,23 @@ from studio.sync.protocol import (
     decode_server_message,
     encode_message,
 )
-from studio.sync.protocol.codec import CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES
+from studio.sync.protocol.codec import CLIENT_MESSAGE_TYPES, MESSAGE_TYPES, SERVER_MESSAGE_TYPES
 
 u64 = st.integers(0, 2**64 - 1)
 sessions = st.integers(1, 2**64 - 1)
 small_changesets = st.lists(changesets, max_size=3).map(tuple)
 
 client_messages = st.one_of(
-    st.builds(Bind, sessions, st.text(min_size=1), st.text(), u64, st.builds(Cursors, u64, u64)),
+    st.builds(
+        Bind, sessions, st.text(min_size=1), st.text(), u64, st.builds(Cursors, u64, u64), u64
+    ),
     st.builds(Upload, sessions, small_changesets, st.builds(UploadProgress, u64, u64)),
     st.builds(Mark, sessions, u64),
     st.builds(Unbind, sessions),
     st.builds(Ping, st.integers(-(2**63), 2**63 - 1)),
 )
 server_messages = st.one_of(
-    st.builds(Ident, sessions, st.integers(1, 2**64 - 1)),
+    st.builds(Ident, sessions, st.integers(1, 2**64 - 1), u64),
     st.builds(
         Download,
         sessions,
@@ -93,14 +96,21 @@ def test_server_messages_round_trip(message: Any) -> None:
 
 
 def test_wire_form_is_a_map_with_a_type() -> None:
-    data = encode_message(Bind(1, "/~/chat", "tok", 0, Cursors(3, 2)))
+    data = encode_message(Bind(1, "/~/chat", "tok", 4, Cursors(3, 2), 2**62 + 1))
     assert msgpack.unpackb(data) == {
         "type": "bind",
         "session": 1,
         "path": "/~/chat",
         "token": "tok",
-        "client_file_ident": 0,
+        "client_file_ident": 4,
+        "client_file_salt": 2**62 + 1,
         "cursors": {"server_version": 3, "client_version": 2},
+    }
+    assert msgpack.unpackb(encode_message(Ident(1, 4, 99))) == {
+        "type": "ident",
+        "session": 1,
+        "client_file_ident": 4,
+        "client_file_salt": 99,
     }
     changeset = Changeset(1, 1, 0, 0, (CreateObject("C", 1),))
     download = msgpack.unpackb(
@@ -159,9 +169,35 @@ def good_upload(**changes: Any) -> dict[str, Any]:
                 "path": "",
                 "token": "",
                 "client_file_ident": 0,
+                "client_file_salt": 0,
                 "cursors": {"server_version": 0, "client_version": 0},
             },
             "path must be a non-empty",
+            ErrorCode.BAD_SYNTAX,
+        ),
+        (
+            {
+                "type": "bind",
+                "session": 1,
+                "path": "/~/x",
+                "token": "",
+                "client_file_ident": 3,
+                "cursors": {"server_version": 0, "client_version": 0},
+            },
+            "missing fields ['client_file_salt']",
+            ErrorCode.BAD_SYNTAX,
+        ),
+        (
+            {
+                "type": "bind",
+                "session": 1,
+                "path": "/~/x",
+                "token": "",
+                "client_file_ident": 3,
+                "client_file_salt": -1,
+                "cursors": {"server_version": 0, "client_version": 0},
+            },
+            "bind message: client_file_salt must be an integer >= 0",
             ErrorCode.BAD_SYNTAX,
         ),
     ],
@@ -174,7 +210,14 @@ def test_client_message_validation(data: Any, fragment: str, code: ErrorCode) ->
     ("data", "fragment"),
     [
         ({"type": "bind"}, "unexpected message type 'bind'"),
-        ({"type": "ident", "session": 1, "client_file_ident": 0}, "client_file_ident"),
+        (
+            {"type": "ident", "session": 1, "client_file_ident": 0, "client_file_salt": 1},
+            "client_file_ident",
+        ),
+        (
+            {"type": "ident", "session": 1, "client_file_ident": 1, "client_file_salt": "s"},
+            "client_file_salt must be an integer",
+        ),
         (
             {"type": "error", "session": None, "code": 1, "message": "m", "try_again": 1},
             "try_again must be a bool",
@@ -217,6 +260,20 @@ def test_server_message_validation(data: Any, fragment: str) -> None:
         decode_server_message(raw)
 
 
+def test_the_table_defines_every_message_type_once() -> None:
+    """Every message dataclass has one entry whose fields are exactly its own,
+    and the directions come from the table."""
+    names = [t.name for t in MESSAGE_TYPES]
+    assert len(names) == len(set(names))
+    assert {t.cls for t in MESSAGE_TYPES} == {
+        Bind, Upload, Mark, Unbind, Ping, Ident, Download, Unbound, Error, Pong
+    }  # fmt: skip
+    for t in MESSAGE_TYPES:
+        assert [f.name for f in t.fields] == [f.name for f in dataclasses.fields(t.cls)]
+    assert {"bind", "upload", "mark", "unbind", "ping"} == CLIENT_MESSAGE_TYPES
+    assert {"ident", "download", "mark", "unbound", "error", "pong"} == SERVER_MESSAGE_TYPES
+
+
 def test_reader_splits_a_stream_at_any_boundary() -> None:
     messages = [Ping(n) for n in range(5)] + [Unbind(3)]
     data = b"".join(encode_message(m) for m in messages)
@@ -255,6 +312,8 @@ def test_error_codes_know_whether_to_retry() -> None:
     assert ErrorCode.TOKEN_EXPIRED.try_again
     assert not ErrorCode.BAD_CHANGESET.try_again
     assert not ErrorCode.PERMISSION_DENIED.try_again
+    assert not ErrorCode.CLIENT_FILE_IDENT_MISMATCH.try_again
+    assert ErrorCode.CLIENT_FILE_IDENT_MISMATCH.is_session_level
     assert ErrorCode.BAD_CHANGESET.is_session_level
     assert not ErrorCode.BAD_SYNTAX.is_session_level
     assert ErrorCode.describe(212) == "bad_changeset"

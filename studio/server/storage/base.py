@@ -20,11 +20,18 @@ each realm (the serialization point), which this interface does not decide.
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from studio.sync.history import HistoryEntry
+
+
+def new_user_id() -> str:
+    """A fresh account id: random, so a name deleted and created again is a
+    different account (its old tokens, realms and grants do not carry over)."""
+    return secrets.token_hex(12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,9 @@ class UserRecord:
     """Seconds since the epoch."""
     token_generation: int = 0
     """Bumped when the password changes: older tokens stop working."""
+    user_id: str = field(default_factory=new_user_id)
+    """Immutable random id of the account; tokens, realm ownership and
+    grants refer to it, names are for people."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,11 @@ class RealmRecord:
     path: str
     """Canonical path (``/u/<user>/name`` or ``/shared/...``)."""
     owner: str | None
+    """The name of the account that owns it (None: nobody, or that account
+    was deleted)."""
     created: float
+    owner_id: str | None = None
+    """The id of the owning account, as stored (it may no longer exist)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,20 @@ class StoredEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientIdent:
+    """Who a client file ident of a realm was issued to (studio.server.idents)."""
+
+    ident: int
+    user: str
+    """The user's name when it was issued (for logs and the admin API)."""
+    user_id: str | None
+    """The account it belongs to; None for an ident stored before idents
+    were tied to accounts (then only ``user`` is known)."""
+    salt: int | None
+    """The secret a bind with this ident must carry; None before salts."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoadedHistory:
     """Everything needed to rebuild a realm's ServerHistory."""
 
@@ -66,6 +94,8 @@ class LoadedHistory:
     """Client file idents 1..max_file_ident were handed out."""
     progress: dict[int, int] = field(default_factory=dict)
     """Per client file ident, the last server version it said it integrated."""
+    idents: dict[int, ClientIdent] = field(default_factory=dict)
+    """The stored owner and salt of each client file ident."""
 
 
 @dataclass(slots=True)
@@ -73,8 +103,9 @@ class RealmWrite:
     """What one commit adds to a realm (collected by the server between commits)."""
 
     entries: list[StoredEntry] = field(default_factory=list)
-    new_idents: list[tuple[int, str]] = field(default_factory=list)
-    """(client file ident, user) handed out since the last commit."""
+    new_idents: list[ClientIdent] = field(default_factory=list)
+    """Client file idents handed out (or, for old ones, given an owner and a
+    salt) since the last commit."""
     progress: dict[int, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -138,6 +169,9 @@ class ServerStorage(ABC):
     def get_user(self, username: str) -> UserRecord | None: ...
 
     @abstractmethod
+    def get_user_by_id(self, user_id: str) -> UserRecord | None: ...
+
+    @abstractmethod
     def list_users(self) -> list[UserRecord]: ...
 
     @abstractmethod
@@ -158,7 +192,9 @@ class ServerStorage(ABC):
 
     @abstractmethod
     def delete_user(self, username: str) -> None:
-        """Delete a user and their grants (not their realms). Raises Missing."""
+        """Delete a user and their grants (not their realms: those keep the
+        deleted account's id as owner, so a new account of the same name
+        does not own them). Raises Missing."""
 
     # -- realms
     @abstractmethod
@@ -169,7 +205,9 @@ class ServerStorage(ABC):
 
     @abstractmethod
     def create_realm(self, path: str, owner: str | None) -> RealmRecord:
-        """Register a realm (its storage is created on first open). Raises AlreadyExists."""
+        """Register a realm owned by the account now named ``owner`` (nobody
+        if there is no such account); its storage is created on first open.
+        Raises AlreadyExists."""
 
     @abstractmethod
     def delete_realm(self, path: str) -> None:
@@ -183,9 +221,10 @@ class ServerStorage(ABC):
     def realm_stats(self, path: str) -> RealmStats:
         """Stats of a realm that is not open (cheap enough for a listing)."""
 
-    # -- permissions
+    # -- permissions (stored per account id; the name-based calls mean the
+    # account that has the name now)
     @abstractmethod
-    def get_permission(self, path: str, username: str) -> str | None: ...
+    def get_permission(self, path: str, user_id: str) -> str | None: ...
 
     @abstractmethod
     def list_permissions(self, path: str) -> list[tuple[str, str]]:
@@ -196,7 +235,8 @@ class ServerStorage(ABC):
         """``[(path, level)]`` granted to ``username``."""
 
     @abstractmethod
-    def set_permission(self, path: str, username: str, level: str) -> None: ...
+    def set_permission(self, path: str, username: str, level: str) -> None:
+        """Raises Missing when there is no user ``username``."""
 
     @abstractmethod
     def revoke_permission(self, path: str, username: str) -> bool:

@@ -2,10 +2,17 @@
 
 ::
 
-    DIR/server.sqlite          users, realm registry, permissions, token key
+    DIR/server.sqlite          users, realm registry, grants, token key
     DIR/realms/NNNNNN-<slug>.realm   one file per realm (sqlite_realm.py)
 
 Both kinds of file run in WAL mode with ``synchronous=FULL``.
+
+Accounts have an immutable random ``user_id``; realm ownership
+(``realms.owner_id``) and grants (``grants``) refer to it, so that a name
+deleted and created again is a new account. A data directory from before
+account ids (``meta.schema`` missing) is upgraded when opened: every user
+gets an id, realms get the id of the user their ``owner`` names, and the
+old ``permissions(path, username, level)`` rows move to ``grants``.
 """
 
 from __future__ import annotations
@@ -27,12 +34,15 @@ from studio.server.storage.base import (
     RealmStorage,
     ServerStorage,
     UserRecord,
+    new_user_id,
 )
 from studio.server.storage.errors import AlreadyExists, Missing, StorageError
 from studio.server.storage.sqlite_realm import SqliteRealmStorage
 from studio.server.storage.state_worker import LOCK_SUFFIX, StateWorker, file_stats
 
 FORMAT: Final = "studio-server-1"
+SCHEMA: Final = 2
+"""1: names everywhere; 2: account ids (user_id, realms.owner_id, grants)."""
 _DDL: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
     """CREATE TABLE IF NOT EXISTS users (
@@ -41,25 +51,82 @@ _DDL: Final = (
         is_admin INTEGER NOT NULL DEFAULT 0,
         suspended INTEGER NOT NULL DEFAULT 0,
         created REAL NOT NULL,
-        token_generation INTEGER NOT NULL DEFAULT 0)""",
+        token_generation INTEGER NOT NULL DEFAULT 0,
+        user_id TEXT)""",
     """CREATE TABLE IF NOT EXISTS realms (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         path TEXT NOT NULL UNIQUE,
         owner TEXT,
         created REAL NOT NULL,
-        file TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS permissions (
+        file TEXT NOT NULL,
+        owner_id TEXT)""",
+    """CREATE TABLE IF NOT EXISTS grants (
         path TEXT NOT NULL,
-        username TEXT NOT NULL,
+        user_id TEXT NOT NULL,
         level TEXT NOT NULL,
-        PRIMARY KEY (path, username))""",
-    "CREATE INDEX IF NOT EXISTS permissions_user ON permissions (username)",
+        PRIMARY KEY (path, user_id))""",
+    "CREATE INDEX IF NOT EXISTS grants_user ON grants (user_id)",
 )
-_USER_COLUMNS: Final = "username, password_hash, is_admin, suspended, created, token_generation"
+_INDEXES: Final = ("CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (user_id)",)
+_USER_COLUMNS: Final = (
+    "username, password_hash, is_admin, suspended, created, token_generation, user_id"
+)
+_REALM_SELECT: Final = (
+    "SELECT realms.path, users.username, realms.created, realms.owner_id "
+    "FROM realms LEFT JOIN users ON users.user_id = realms.owner_id"
+)
 
 
 def _user(row: Any) -> UserRecord:
-    return UserRecord(row[0], row[1], bool(row[2]), bool(row[3]), float(row[4]), int(row[5]))
+    return UserRecord(
+        row[0], row[1], bool(row[2]), bool(row[3]), float(row[4]), int(row[5]), str(row[6])
+    )
+
+
+def _realm(row: Any) -> RealmRecord:
+    return RealmRecord(row[0], row[1], row[2], row[3])
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a schema-1 database (names only) to account ids, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if found is not None and int(found[0]) >= SCHEMA:
+            conn.execute("COMMIT")
+            return
+        if "user_id" not in _columns(conn, "users"):
+            conn.execute("ALTER TABLE users ADD COLUMN user_id TEXT")
+        if "owner_id" not in _columns(conn, "realms"):
+            conn.execute("ALTER TABLE realms ADD COLUMN owner_id TEXT")
+        for (name,) in conn.execute("SELECT username FROM users WHERE user_id IS NULL").fetchall():
+            conn.execute("UPDATE users SET user_id = ? WHERE username = ?", (new_user_id(), name))
+        conn.execute(
+            "UPDATE realms SET owner_id = "
+            "(SELECT user_id FROM users WHERE users.username = realms.owner) "
+            "WHERE owner_id IS NULL"
+        )
+        old = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='permissions'"
+        ).fetchone()
+        if old is not None:
+            # Grants of users that no longer exist are dropped here: they
+            # belonged to deleted accounts.
+            conn.execute(
+                "INSERT OR REPLACE INTO grants (path, user_id, level) "
+                "SELECT p.path, u.user_id, p.level FROM permissions p "
+                "JOIN users u ON u.username = p.username"
+            )
+            conn.execute("DROP TABLE permissions")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class SqliteServerStorage(ServerStorage):
@@ -83,6 +150,10 @@ class SqliteServerStorage(ServerStorage):
                 conn.execute(ddl)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
             found = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            if found[0] == FORMAT:
+                _upgrade(conn)
+                for ddl in _INDEXES:
+                    conn.execute(ddl)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the data directory {data_dir}: {exc}") from exc
         if found[0] != FORMAT:
@@ -129,6 +200,10 @@ class SqliteServerStorage(ServerStorage):
         rows = self._query(f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,))
         return _user(rows[0]) if rows else None
 
+    def get_user_by_id(self, user_id: str) -> UserRecord | None:
+        rows = self._query(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,))
+        return _user(rows[0]) if rows else None
+
     def list_users(self) -> list[UserRecord]:
         rows = self._query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY username")
         return [_user(r) for r in rows]
@@ -137,7 +212,7 @@ class SqliteServerStorage(ServerStorage):
         try:
             with self._tx() as conn:
                 conn.execute(
-                    f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         user.username,
                         user.password_hash,
@@ -145,6 +220,7 @@ class SqliteServerStorage(ServerStorage):
                         int(user.suspended),
                         user.created,
                         user.token_generation,
+                        user.user_id,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -183,27 +259,37 @@ class SqliteServerStorage(ServerStorage):
 
     def delete_user(self, username: str) -> None:
         with self._tx() as conn:
-            if conn.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
+            row = conn.execute("SELECT user_id FROM users WHERE username = ?", (username,))
+            found = row.fetchone()
+            if found is None:
                 raise Missing(f"there is no user {username!r}")
-            conn.execute("DELETE FROM permissions WHERE username = ?", (username,))
+            conn.execute("DELETE FROM users WHERE user_id = ?", (found[0],))
+            conn.execute("DELETE FROM grants WHERE user_id = ?", (found[0],))
 
     # ------------------------------------------------------------------ realms
 
     def get_realm(self, path: str) -> RealmRecord | None:
-        rows = self._query("SELECT path, owner, created FROM realms WHERE path = ?", (path,))
-        return RealmRecord(rows[0][0], rows[0][1], rows[0][2]) if rows else None
+        rows = self._query(f"{_REALM_SELECT} WHERE realms.path = ?", (path,))
+        return _realm(rows[0]) if rows else None
 
     def list_realms(self) -> list[RealmRecord]:
-        rows = self._query("SELECT path, owner, created FROM realms ORDER BY path")
-        return [RealmRecord(r[0], r[1], r[2]) for r in rows]
+        rows = self._query(f"{_REALM_SELECT} ORDER BY realms.path")
+        return [_realm(r) for r in rows]
 
     def create_realm(self, path: str, owner: str | None) -> RealmRecord:
         created = time.time()
+        owner_id: str | None = None
         try:
             with self._tx() as conn:
+                if owner is not None:
+                    found = conn.execute(
+                        "SELECT user_id FROM users WHERE username = ?", (owner,)
+                    ).fetchone()
+                    owner_id = None if found is None else str(found[0])
                 cur = conn.execute(
-                    "INSERT INTO realms (path, owner, created, file) VALUES (?, ?, ?, '')",
-                    (path, owner, created),
+                    "INSERT INTO realms (path, owner, created, file, owner_id) "
+                    "VALUES (?, ?, ?, '', ?)",
+                    (path, owner, created, owner_id),
                 )
                 realm_id = int(cur.lastrowid or 0)
                 conn.execute(
@@ -212,7 +298,7 @@ class SqliteServerStorage(ServerStorage):
                 )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"realm {path} already exists") from None
-        return RealmRecord(path, owner, created)
+        return RealmRecord(path, owner if owner_id else None, created, owner_id)
 
     def _realm_file(self, path: str) -> Path:
         rows = self._query("SELECT file FROM realms WHERE path = ?", (path,))
@@ -224,7 +310,7 @@ class SqliteServerStorage(ServerStorage):
         file = self._realm_file(path)
         with self._tx() as conn:
             conn.execute("DELETE FROM realms WHERE path = ?", (path,))
-            conn.execute("DELETE FROM permissions WHERE path = ?", (path,))
+            conn.execute("DELETE FROM grants WHERE path = ?", (path,))
         for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):
             try:
                 os.unlink(str(file) + suffix)
@@ -246,35 +332,46 @@ class SqliteServerStorage(ServerStorage):
 
     # ------------------------------------------------------------------ permissions
 
-    def get_permission(self, path: str, username: str) -> str | None:
+    def get_permission(self, path: str, user_id: str) -> str | None:
         rows = self._query(
-            "SELECT level FROM permissions WHERE path = ? AND username = ?", (path, username)
+            "SELECT level FROM grants WHERE path = ? AND user_id = ?", (path, user_id)
         )
         return str(rows[0][0]) if rows else None
 
     def list_permissions(self, path: str) -> list[tuple[str, str]]:
         rows = self._query(
-            "SELECT username, level FROM permissions WHERE path = ? ORDER BY username", (path,)
+            "SELECT u.username, g.level FROM grants g JOIN users u ON u.user_id = g.user_id "
+            "WHERE g.path = ? ORDER BY u.username",
+            (path,),
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def user_permissions(self, username: str) -> list[tuple[str, str]]:
         rows = self._query(
-            "SELECT path, level FROM permissions WHERE username = ? ORDER BY path", (username,)
+            "SELECT g.path, g.level FROM grants g JOIN users u ON u.user_id = g.user_id "
+            "WHERE u.username = ? ORDER BY g.path",
+            (username,),
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def set_permission(self, path: str, username: str, level: str) -> None:
         with self._tx() as conn:
+            found = conn.execute(
+                "SELECT user_id FROM users WHERE username = ?", (username,)
+            ).fetchone()
+            if found is None:
+                raise Missing(f"there is no user {username!r}")
             conn.execute(
-                "INSERT OR REPLACE INTO permissions (path, username, level) VALUES (?, ?, ?)",
-                (path, username, level),
+                "INSERT OR REPLACE INTO grants (path, user_id, level) VALUES (?, ?, ?)",
+                (path, found[0], level),
             )
 
     def revoke_permission(self, path: str, username: str) -> bool:
         with self._tx() as conn:
             cur = conn.execute(
-                "DELETE FROM permissions WHERE path = ? AND username = ?", (path, username)
+                "DELETE FROM grants WHERE path = ? AND user_id = "
+                "(SELECT user_id FROM users WHERE username = ?)",
+                (path, username),
             )
             return cur.rowcount > 0
 

@@ -9,7 +9,7 @@ Layout (besides the core's own tables, docs/storage-layout.md)::
         origin_file_ident, client_version, timestamp_ms,
         integrated_at_ms, user, changeset BLOB)           studio.sync.changeset wire bytes
     _server_clients(ident INTEGER PRIMARY KEY, user,      client file idents handed out
-        created_ms, progress)
+        created_ms, progress, user_id, salt)             (owner account and salt: idents.py)
 
 The history is the truth and is written with ``synchronous=FULL`` on its own
 connection: an append is on disk when :meth:`append` returns. The state is
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from studio.server.storage.base import (
+    ClientIdent,
     LoadedHistory,
     RealmStats,
     RealmStorage,
@@ -69,8 +70,13 @@ _DDL: Final = (
         ident INTEGER PRIMARY KEY,
         user TEXT NOT NULL,
         created_ms INTEGER NOT NULL,
-        progress INTEGER NOT NULL DEFAULT 0)""",
+        progress INTEGER NOT NULL DEFAULT 0,
+        user_id TEXT,
+        salt INTEGER)""",
 )
+_CLIENT_COLUMNS_ADDED: Final = (("user_id", "TEXT"), ("salt", "INTEGER"))
+"""Columns added since the first release: added to older files when opened
+(their idents then have none; idents.py adopts them on their next bind)."""
 
 
 def _entry_from_row(row: tuple[int, int, int, int, int, str, bytes]) -> StoredEntry:
@@ -128,6 +134,10 @@ class SqliteRealmStorage(RealmStorage):
             conn.execute("PRAGMA synchronous=FULL")
             for ddl in _DDL:
                 conn.execute(ddl)
+            columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(_server_clients)")}
+            for name, kind in _CLIENT_COLUMNS_ADDED:
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE _server_clients ADD COLUMN {name} {kind}")
             conn.execute(
                 "INSERT OR IGNORE INTO _server_meta VALUES ('format', ?), ('path', ?)",
                 (FORMAT, path),
@@ -154,7 +164,7 @@ class SqliteRealmStorage(RealmStorage):
                     f"SELECT {_HISTORY_COLUMNS} FROM _server_history ORDER BY server_version"
                 ).fetchall()
                 clients = self._conn.execute(
-                    "SELECT ident, progress FROM _server_clients"
+                    "SELECT ident, progress, user, user_id, salt FROM _server_clients"
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot read the history of {self.path}: {exc}") from exc
@@ -163,9 +173,17 @@ class SqliteRealmStorage(RealmStorage):
         except SyncError as exc:
             raise StorageError(f"the stored history of {self.path} is damaged: {exc}") from exc
         max_ident = max(
-            [ident for ident, _ in clients] + [e.entry.origin_file_ident for e in entries] + [0]
+            [row[0] for row in clients] + [e.entry.origin_file_ident for e in entries] + [0]
         )
-        return LoadedHistory(entries, max_ident, {ident: p for ident, p in clients if p})
+        return LoadedHistory(
+            entries,
+            max_ident,
+            {row[0]: row[1] for row in clients if row[1]},
+            {
+                ident: ClientIdent(ident, user, user_id, salt)
+                for ident, _, user, user_id, salt in clients
+            },
+        )
 
     def append(self, write: RealmWrite) -> None:
         if not write:
@@ -183,7 +201,7 @@ class SqliteRealmStorage(RealmStorage):
             )
             for s in write.entries
         ]
-        idents = [(ident, user, now_ms) for ident, user in write.new_idents]
+        idents = [(i.ident, i.user, now_ms, i.user_id, i.salt) for i in write.new_idents]
         progress = [(ident, "", now_ms, v) for ident, v in write.progress.items()]
         with self._write_lock.held(), self._lock:
             self._check_open()
@@ -192,8 +210,14 @@ class SqliteRealmStorage(RealmStorage):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     _insert_many(conn, f"INSERT INTO _server_history ({_HISTORY_COLUMNS})", rows)
-                    _insert_many(conn, "INSERT OR IGNORE INTO _server_clients "
-                                 "(ident, user, created_ms)", idents)  # fmt: skip
+                    # An ident adopted after an upgrade gets its owner and salt.
+                    _insert_many(
+                        conn,
+                        "INSERT INTO _server_clients (ident, user, created_ms, user_id, salt)",
+                        idents,
+                        " ON CONFLICT (ident) DO UPDATE SET user = excluded.user, "
+                        "user_id = excluded.user_id, salt = excluded.salt",
+                    )
                     _insert_many(
                         conn,
                         "INSERT INTO _server_clients (ident, user, created_ms, progress)",

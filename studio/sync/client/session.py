@@ -303,7 +303,8 @@ class SyncSession:
             self._set_connection_state(ConnectionState.CONNECTING)
 
     def on_bound(self, client_file_ident: int) -> None:
-        self.store.save_ident(client_file_ident)
+        # The protocol put the salt that came with the ident in the history.
+        self.store.save_ident(client_file_ident, self.history.client_file_salt)
         self.retry_backoff.reset()
         self._set_connection_state(ConnectionState.CONNECTED)
         for request_id in list(self._download_waiters):

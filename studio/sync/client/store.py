@@ -20,6 +20,8 @@ from studio.sync.history import ClientHistory
 from studio.sync.protocol.events import ClientEvent, RemoteChanges
 
 KEY_IDENT = "client_file_ident"
+KEY_SALT = "client_file_salt"
+"""Issued by the server with the ident; a file from before salts has none (0)."""
 KEY_SERVER_VERSION = "server_version"  # the core stamps it on every local commit
 KEY_UPLOAD_ACK = "upload_ack"
 KEY_SERVER_URL = "server_url"
@@ -76,12 +78,14 @@ class RealmStore:
             last_acked_client_version=acked,
             latest_client_version=acked,
             pending=pending,
+            client_file_salt=self._int(KEY_SALT),
         )
 
     def reload_into(self, history: ClientHistory) -> None:
         """Reset ``history`` (kept by reference elsewhere) to what the file holds."""
         fresh = self.load()
         history.client_file_ident = fresh.client_file_ident
+        history.client_file_salt = fresh.client_file_salt
         history.last_integrated_server_version = fresh.last_integrated_server_version
         history.last_acked_client_version = fresh.last_acked_client_version
         history.latest_client_version = fresh.latest_client_version
@@ -101,10 +105,16 @@ class RealmStore:
             history.add_local(changeset)
         return len(new)
 
-    def save_ident(self, ident: int) -> None:
-        """Persist the identity the server assigned, before anything is uploaded with it."""
+    def save_ident(self, ident: int, salt: int = 0) -> None:
+        """Persist the identity the server assigned (and the salt that proves
+        it is ours), before anything is uploaded with it."""
+        changed: dict[str, int] = {}
         if self._int(KEY_IDENT) != ident:
-            set_sync_values(self.realm, {KEY_IDENT: ident})
+            changed[KEY_IDENT] = ident
+        if salt and self._int(KEY_SALT) != salt:
+            changed[KEY_SALT] = salt
+        if changed:
+            set_sync_values(self.realm, changed)
 
     def integrate(
         self, history: ClientHistory, receive: Callable[[], list[ClientEvent]]

@@ -164,7 +164,11 @@ class ClientConnection:
         state = next_state(CLIENT_TRANSITIONS, SessionState.UNBOUND, E.SEND_BIND, session)
         self._sessions[session] = _Session(session, path, history, state)
         cursors = Cursors(history.last_integrated_server_version, history.last_acked_client_version)
-        self._emit(Bind(session, path, token, history.client_file_ident, cursors))
+        self._emit(
+            Bind(
+                session, path, token, history.client_file_ident, cursors, history.client_file_salt
+            )
+        )
 
     def commit(self, session: int, changeset: Changeset) -> Changeset:
         """Record a local write transaction in the session's history and
@@ -281,7 +285,18 @@ class ClientConnection:
                 f"{message.client_file_ident}, but this realm is {history.client_file_ident}",
                 code=int(ErrorCode.BAD_CLIENT_FILE_IDENT),
             )
+        salt = message.client_file_salt
+        if salt and history.client_file_salt not in (0, salt):
+            raise RemoteProtocolError(
+                f"session {s.session}: the server sent another salt for client file ident "
+                f"{message.client_file_ident} than the one this realm file holds",
+                code=int(ErrorCode.BAD_CLIENT_FILE_IDENT),
+            )
         history.set_file_ident(message.client_file_ident)
+        if salt:
+            # Kept with the ident (the caller persists both on Bound) and
+            # sent with every later bind.
+            history.client_file_salt = salt
         if s.state is not SessionState.BOUND:
             return []
         # Nothing is in flight on a new connection: resend every unacknowledged

@@ -1,14 +1,19 @@
 """Wire form of the protocol messages, with strict validation.
 
 Every message is one msgpack map with a ``"type"`` string and exactly the
-fields listed in ``_FIELDS`` (no more, no fewer). Changesets travel as msgpack
+fields its entry in :data:`MESSAGE_TYPES` lists (no more, no fewer). That
+table is the one place a message type is spelled out: its dataclass, which
+side may send it, and each field with its wire name and validation; encoding
+and decoding are derived from it. Changesets travel as msgpack
 ``bin`` holding :func:`~studio.sync.changeset.encode_changeset` bytes (so the
 server can store them as they came); a downloaded changeset is
 ``[server_version, last_integrated_client_version, bin]``. Small structures
 are nested maps::
 
     {"type": "bind", "session": 1, "path": "/~/chat", "token": "...",
-     "client_file_ident": 0, "cursors": {"server_version": 0, "client_version": 0}}
+     "client_file_ident": 0, "client_file_salt": 0,
+     "cursors": {"server_version": 0, "client_version": 0}}
+    {"type": "ident", "session": 1, "client_file_ident": 5, "client_file_salt": 81...}
     {"type": "upload", "session": 1, "changesets": [bin, ...],
      "progress": {"client_version": 7, "server_version": 12}}
     {"type": "download", "session": 1, "changesets": [[13, 7, bin], ...],
@@ -22,12 +27,15 @@ report (bad_syntax, unknown_message, bad_changeset, limits_exceeded).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgpack
 
+from studio.core.instructions import Changeset
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.history import RemoteChangeset
@@ -55,20 +63,20 @@ from studio.sync.values import INT64_MAX, INT64_MIN
 DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 _UINT64_MAX: Final = 2**64 - 1
 
-_FIELDS: Final[dict[str, frozenset[str]]] = {
-    "bind": frozenset({"type", "session", "path", "token", "client_file_ident", "cursors"}),
-    "upload": frozenset({"type", "session", "changesets", "progress"}),
-    "mark": frozenset({"type", "session", "request_id"}),
-    "unbind": frozenset({"type", "session"}),
-    "ping": frozenset({"type", "timestamp"}),
-    "ident": frozenset({"type", "session", "client_file_ident"}),
-    "download": frozenset({"type", "session", "changesets", "progress", "upload_ack"}),
-    "unbound": frozenset({"type", "session"}),
-    "error": frozenset({"type", "session", "code", "message", "try_again"}),
-    "pong": frozenset({"type", "timestamp"}),
-}
-CLIENT_MESSAGE_TYPES: Final = frozenset({"bind", "upload", "mark", "unbind", "ping"})
-SERVER_MESSAGE_TYPES: Final = frozenset({"ident", "download", "mark", "unbound", "error", "pong"})
+
+def _fail(message: str, code: ErrorCode = ErrorCode.BAD_SYNTAX) -> RemoteProtocolError:
+    return RemoteProtocolError(message, code=int(code), try_again=False)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_uint(value: Any, what: str, minimum: int = 0) -> int:
+    if type(value) is not int or not minimum <= value <= _UINT64_MAX:
+        raise _fail(f"{what} must be an integer >= {minimum}, got {_shown(value)}")
+    return value
 
 
 # --------------------------------------------------------------------------- encoding
@@ -100,230 +108,343 @@ class EncodedChangesets:
         return data
 
 
+# --------------------------------------------------------------------------- field kinds
+
+
+def _compile(expression: str, env: dict[str, Any]) -> Any:
+    """Evaluate generated source (as dataclasses and namedtuple do): the codec
+    of each message type is made from its table entry into the code one would
+    write by hand, so the table costs nothing per message."""
+    return eval(expression, env)  # the source is made from MESSAGE_TYPES, never from input
+
+
+Encoder = Callable[[Any, EncodedChangesets | None], Any]
+Decoder = Callable[[Any, str], Any]
+"""``(wire value, "<type> message: <field>") -> field value``; raises
+RemoteProtocolError saying what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How one field travels: ``encode`` (None: the value as it is) and
+    ``decode`` (validates the wire value, returns the field's value)."""
+
+    decode: Decoder
+    encode: Encoder | None = None
+
+
+def _uint(minimum: int = 0) -> Kind:
+    def decode(value: Any, what: str) -> int:
+        return _check_uint(value, what, minimum)
+
+    return Kind(decode)
+
+
+def _int64(value: Any, what: str) -> int:
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise _fail(f"{what} must be a 64-bit integer, got {_shown(value)}")
+    return value
+
+
+def _string(value: Any, what: str) -> str:
+    if type(value) is not str:
+        raise _fail(f"{what} must be a string, got {_shown(value)}")
+    return value
+
+
+def _nonempty_string(value: Any, what: str) -> str:
+    if type(value) is not str or not value:
+        raise _fail(f"{what} must be a non-empty string, got {_shown(value)}")
+    return value
+
+
+def _bool(value: Any, what: str) -> bool:
+    if type(value) is not bool:
+        raise _fail(f"{what} must be a bool, got {_shown(value)}")
+    return value
+
+
+_SESSION_UINT: Final = _uint(1).decode
+
+
+def _optional_session(value: Any, what: str) -> int | None:
+    return None if value is None else _SESSION_UINT(value, what)
+
+
+def _struct(
+    cls: Callable[..., Any],
+    fields: tuple[tuple[str, str], ...],
+    check: Callable[[Any, str], None] | None = None,
+) -> Kind:
+    """A small structure sent as a map of unsigned integers: ``fields`` are
+    (wire key, attribute) in the order of ``cls``'s fields."""
+    keys = frozenset(wire for wire, _ in fields)
+    wires = tuple(wire for wire, _ in fields)
+    items = ", ".join(f"{wire!r}: v.{attr}" for wire, attr in fields)
+    encode: Encoder = _compile(f"lambda v, cache: {{{items}}}", {})
+
+    def decode(value: Any, what: str) -> Any:
+        if type(value) is not dict or value.keys() != keys:
+            raise _fail(f"{what} must be a map with exactly the keys {sorted(keys)}, "
+                        f"got {_shown(value)}")  # fmt: skip
+        for wire in wires:
+            v = value[wire]
+            if type(v) is not int or not 0 <= v <= _UINT64_MAX:
+                raise _fail(f"{what}.{wire} must be an integer >= 0, got {_shown(v)}")
+        out = cls(*[value[wire] for wire in wires])
+        if check is not None:
+            check(out, what)
+        return out
+
+    return Kind(decode, encode)
+
+
+def _download_progress_order(progress: DownloadProgress, what: str) -> None:
+    if progress.server_version > progress.latest_server_version:
+        raise _fail(f"{what}.server_version is after latest_server_version")
+
+
+def _changeset(data: object, what: str) -> Changeset:
+    if type(data) is not bytes:
+        raise _fail(f"{what} must be bin, got {type(data).__name__}")
+    try:
+        return decode_changeset(data)
+    except RemoteProtocolError as exc:
+        raise _fail(f"{what}: {exc}", ErrorCode.BAD_CHANGESET) from None
+
+
+def _array(value: Any, what: str) -> list[Any]:
+    if type(value) is not list:
+        raise _fail(f"{what} must be an array, got {_shown(value)}")
+    return value
+
+
+def _encode_changesets(
+    value: tuple[Changeset, ...], cache: EncodedChangesets | None
+) -> list[bytes]:
+    return [encode_changeset(c) for c in value]
+
+
+def _message_part(what: str) -> str:
+    """``"upload message"`` of ``"upload message: changesets"``."""
+    return what.partition(":")[0]
+
+
+def _decode_changesets(value: Any, what: str) -> tuple[Changeset, ...]:
+    kind = _message_part(what)
+    return tuple(
+        _changeset(c, f"{kind}: changeset {n}") for n, c in enumerate(_array(value, what))
+    )
+
+
+def _encode_remote(
+    value: tuple[RemoteChangeset, ...], cache: EncodedChangesets | None
+) -> list[list[Any]]:
+    if cache is None:
+        return [
+            [c.server_version, c.last_integrated_client_version, encode_changeset(c.changeset)]
+            for c in value
+        ]
+    encode = cache.encode
+    return [[c.server_version, c.last_integrated_client_version, encode(c)] for c in value]
+
+
+def _decode_remote(value: Any, what: str) -> tuple[RemoteChangeset, ...]:
+    kind = _message_part(what)
+    out = []
+    for n, item in enumerate(_array(value, what)):
+        where = f"{kind}: changeset {n}"
+        if type(item) is not list or len(item) != 3:
+            raise _fail(f"{where} must be [server_version, last_integrated_client_version, bin]")
+        out.append(
+            RemoteChangeset(
+                _check_uint(item[0], f"{where} server_version", 1),
+                _check_uint(item[1], f"{where} last_integrated_client_version"),
+                _changeset(item[2], where),
+            )
+        )
+    return tuple(out)
+
+
+UINT: Final = _uint(0)
+SESSION: Final = Kind(_SESSION_UINT)
+IDENT: Final = _uint(1)
+INT64: Final = Kind(_int64)
+STRING: Final = Kind(_string)
+NONEMPTY_STRING: Final = Kind(_nonempty_string)
+BOOL: Final = Kind(_bool)
+OPTIONAL_SESSION: Final = Kind(_optional_session)
+CURSORS: Final = _struct(
+    Cursors,
+    (
+        ("server_version", "last_integrated_server_version"),
+        ("client_version", "last_acked_client_version"),
+    ),
+)
+UPLOAD_PROGRESS: Final = _struct(
+    UploadProgress,
+    (("client_version", "client_version"), ("server_version", "last_integrated_server_version")),
+)
+DOWNLOAD_PROGRESS: Final = _struct(
+    DownloadProgress,
+    (("server_version", "server_version"), ("latest_server_version", "latest_server_version")),
+    _download_progress_order,
+)
+CHANGESETS: Final = Kind(_decode_changesets, _encode_changesets)
+REMOTE_CHANGESETS: Final = Kind(_decode_remote, _encode_remote)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    """The attribute of the message's dataclass and the key on the wire."""
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    name: str
+    """The ``"type"`` on the wire."""
+    cls: type[Message]
+    fields: tuple[Field, ...]
+    """Every field of ``cls``, in its order (checked below)."""
+    from_client: bool = False
+    from_server: bool = False
+
+
+MESSAGE_TYPES: Final[tuple[MessageType, ...]] = (
+    MessageType(
+        "bind",
+        Bind,
+        (
+            Field("session", SESSION),
+            Field("path", NONEMPTY_STRING),
+            Field("token", STRING),
+            Field("client_file_ident", UINT),
+            Field("cursors", CURSORS),
+            Field("client_file_salt", UINT),
+        ),
+        from_client=True,
+    ),
+    MessageType(
+        "upload",
+        Upload,
+        (
+            Field("session", SESSION),
+            Field("changesets", CHANGESETS),
+            Field("progress", UPLOAD_PROGRESS),
+        ),
+        from_client=True,
+    ),
+    MessageType(
+        "mark",
+        Mark,
+        (Field("session", SESSION), Field("request_id", UINT)),
+        from_client=True,
+        from_server=True,
+    ),
+    MessageType("unbind", Unbind, (Field("session", SESSION),), from_client=True),
+    MessageType("ping", Ping, (Field("timestamp", INT64),), from_client=True),
+    MessageType(
+        "ident",
+        Ident,
+        (
+            Field("session", SESSION),
+            Field("client_file_ident", IDENT),
+            Field("client_file_salt", UINT),
+        ),
+        from_server=True,
+    ),
+    MessageType(
+        "download",
+        Download,
+        (
+            Field("session", SESSION),
+            Field("changesets", REMOTE_CHANGESETS),
+            Field("progress", DOWNLOAD_PROGRESS),
+            Field("upload_ack", UINT),
+        ),
+        from_server=True,
+    ),
+    MessageType("unbound", Unbound, (Field("session", SESSION),), from_server=True),
+    MessageType(
+        "error",
+        Error,
+        (
+            Field("code", UINT),
+            Field("message", STRING),
+            Field("try_again", BOOL),
+            Field("session", OPTIONAL_SESSION),
+        ),
+        from_server=True,
+    ),
+    MessageType("pong", Pong, (Field("timestamp", INT64),), from_server=True),
+)
+
+CLIENT_MESSAGE_TYPES: Final = frozenset(t.name for t in MESSAGE_TYPES if t.from_client)
+SERVER_MESSAGE_TYPES: Final = frozenset(t.name for t in MESSAGE_TYPES if t.from_server)
+
+
+# --------------------------------------------------------------------------- derived codecs
+
+
+class _Codec:
+    """Encoding and decoding of one message type, derived from its table entry."""
+
+    __slots__ = ("keys", "name", "to_wire", "values")
+
+    def __init__(self, spec: MessageType) -> None:
+        names = tuple(f.name for f in spec.fields)
+        declared = tuple(f.name for f in dataclasses.fields(spec.cls))
+        if names != declared:
+            raise TypeError(f"{spec.name}: the table lists {names}, the dataclass has {declared}")
+        self.name = spec.name
+        self.keys = frozenset({"type", *names})
+        env: dict[str, Any] = {"cls": spec.cls}
+        items = [f'"type": {spec.name!r}']
+        args = []
+        for n, f in enumerate(spec.fields):
+            env[f"decode{n}"] = f.kind.decode
+            args.append(f"decode{n}(raw[{f.name!r}], {spec.name + ' message: ' + f.name!r})")
+            if f.kind.encode is None:
+                items.append(f"{f.name!r}: m.{f.name}")
+            else:
+                env[f"encode{n}"] = f.kind.encode
+                items.append(f"{f.name!r}: encode{n}(m.{f.name}, cache)")
+        self.to_wire: Callable[[Any, EncodedChangesets | None], dict[str, Any]] = _compile(
+            f"lambda m, cache: {{{', '.join(items)}}}", env
+        )
+        self.values: Callable[[dict[str, Any]], Message] = _compile(
+            f"lambda raw: cls({', '.join(args)})", env
+        )
+
+    def from_wire(self, raw: dict[str, Any]) -> Message:
+        if raw.keys() != self.keys:
+            missing = sorted(self.keys - raw.keys())
+            extra = sorted(str(k) for k in raw.keys() - self.keys)
+            raise _fail(f"{self.name} message: missing fields {missing}, unknown fields {extra}")
+        return self.values(raw)
+
+
+_BY_NAME: Final[dict[str, _Codec]] = {t.name: _Codec(t) for t in MESSAGE_TYPES}
+_BY_CLASS: Final[dict[type, _Codec]] = {t.cls: _BY_NAME[t.name] for t in MESSAGE_TYPES}
+
+
 def message_to_wire(message: Message, cache: EncodedChangesets | None = None) -> dict[str, Any]:
     """The msgpack-ready map of ``message`` (downloaded changesets from
     ``cache`` when given)."""
-    if isinstance(message, Bind):
-        return {
-            "type": "bind",
-            "session": message.session,
-            "path": message.path,
-            "token": message.token,
-            "client_file_ident": message.client_file_ident,
-            "cursors": {
-                "server_version": message.cursors.last_integrated_server_version,
-                "client_version": message.cursors.last_acked_client_version,
-            },
-        }
-    if isinstance(message, Upload):
-        return {
-            "type": "upload",
-            "session": message.session,
-            "changesets": [encode_changeset(c) for c in message.changesets],
-            "progress": {
-                "client_version": message.progress.client_version,
-                "server_version": message.progress.last_integrated_server_version,
-            },
-        }
-    if isinstance(message, Mark):
-        return {"type": "mark", "session": message.session, "request_id": message.request_id}
-    if isinstance(message, Unbind | Unbound):
-        return {
-            "type": "unbind" if isinstance(message, Unbind) else "unbound",
-            "session": message.session,
-        }
-    if isinstance(message, Ping | Pong):
-        return {
-            "type": "ping" if isinstance(message, Ping) else "pong",
-            "timestamp": message.timestamp,
-        }
-    if isinstance(message, Ident):
-        return {
-            "type": "ident",
-            "session": message.session,
-            "client_file_ident": message.client_file_ident,
-        }
-    if isinstance(message, Download):
-        return {
-            "type": "download",
-            "session": message.session,
-            "changesets": [
-                [
-                    c.server_version,
-                    c.last_integrated_client_version,
-                    encode_changeset(c.changeset) if cache is None else cache.encode(c),
-                ]
-                for c in message.changesets
-            ],
-            "progress": {
-                "server_version": message.progress.server_version,
-                "latest_server_version": message.progress.latest_server_version,
-            },
-            "upload_ack": message.upload_ack,
-        }
-    if isinstance(message, Error):
-        return {
-            "type": "error",
-            "session": message.session,
-            "code": int(message.code),
-            "message": message.message,
-            "try_again": message.try_again,
-        }
-    raise TypeError(f"not a protocol message: {message!r}")
+    codec = _BY_CLASS.get(type(message))
+    if codec is None:
+        raise TypeError(f"not a protocol message: {message!r}")
+    return codec.to_wire(message, cache)
 
 
 def encode_message(message: Message, cache: EncodedChangesets | None = None) -> bytes:
     """One message as bytes (a websocket frame, or a piece of a stream)."""
     return msgpack.packb(message_to_wire(message, cache), use_bin_type=True)
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def _fail(message: str, code: ErrorCode = ErrorCode.BAD_SYNTAX) -> RemoteProtocolError:
-    return RemoteProtocolError(message, code=int(code), try_again=False)
-
-
-def _check_uint(value: Any, what: str, minimum: int = 0) -> int:
-    if type(value) is not int or not minimum <= value <= _UINT64_MAX:
-        text = repr(value)
-        raise _fail(f"{what} must be an integer >= {minimum}, got {text[:60]}")
-    return value
-
-
-class _Fields:
-    """Typed access to the fields of one decoded message map."""
-
-    __slots__ = ("kind", "raw")
-
-    def __init__(self, kind: str, raw: dict[str, Any]) -> None:
-        self.kind = kind
-        self.raw = raw
-
-    def fail(self, name: str, expected: str) -> RemoteProtocolError:
-        value = repr(self.raw[name])
-        if len(value) > 60:
-            value = value[:57] + "..."
-        return _fail(f"{self.kind} message: {name} must be {expected}, got {value}")
-
-    def uint(self, name: str, minimum: int = 0) -> int:
-        return _check_uint(self.raw[name], f"{self.kind} message: {name}", minimum)
-
-    def session(self) -> int:
-        return self.uint("session", 1)
-
-    def int64(self, name: str) -> int:
-        value = self.raw[name]
-        if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
-            raise self.fail(name, "a 64-bit integer")
-        return value
-
-    def string(self, name: str, *, empty: bool = True) -> str:
-        value = self.raw[name]
-        if type(value) is not str or (not empty and not value):
-            raise self.fail(name, "a string" if empty else "a non-empty string")
-        return value
-
-    def submap(self, name: str, keys: frozenset[str]) -> dict[str, Any]:
-        value = self.raw[name]
-        if type(value) is not dict or value.keys() != keys:
-            raise self.fail(name, f"a map with exactly the keys {sorted(keys)}")
-        for key in keys:
-            v = value[key]
-            if type(v) is not int or not 0 <= v <= _UINT64_MAX:
-                raise _fail(f"{self.kind} message: {name}.{key} must be an integer >= 0, got {v!r}")
-        return value
-
-    def array(self, name: str) -> list[Any]:
-        value = self.raw[name]
-        if type(value) is not list:
-            raise self.fail(name, "an array")
-        return value
-
-    def changeset(self, data: object, where: str) -> Any:
-        if type(data) is not bytes:
-            raise _fail(f"{self.kind} message: {where} must be bin, got {type(data).__name__}")
-        try:
-            return decode_changeset(data)
-        except RemoteProtocolError as exc:
-            raise _fail(f"{self.kind} message: {where}: {exc}", ErrorCode.BAD_CHANGESET) from None
-
-
-_PROGRESS_KEYS: Final = frozenset({"client_version", "server_version"})
-_DOWNLOAD_PROGRESS_KEYS: Final = frozenset({"server_version", "latest_server_version"})
-
-
-def _bind(f: _Fields) -> Bind:
-    cursors = f.submap("cursors", _PROGRESS_KEYS)
-    return Bind(
-        f.session(),
-        f.string("path", empty=False),
-        f.string("token"),
-        f.uint("client_file_ident"),
-        Cursors(cursors["server_version"], cursors["client_version"]),
-    )
-
-
-def _upload(f: _Fields) -> Upload:
-    session = f.session()
-    changesets = tuple(
-        f.changeset(c, f"changeset {n}") for n, c in enumerate(f.array("changesets"))
-    )
-    progress = f.submap("progress", _PROGRESS_KEYS)
-    return Upload(
-        session, changesets, UploadProgress(progress["client_version"], progress["server_version"])
-    )
-
-
-def _download(f: _Fields) -> Download:
-    session = f.session()
-    out = []
-    for n, item in enumerate(f.array("changesets")):
-        if type(item) is not list or len(item) != 3:
-            raise _fail(
-                f"download message: changeset {n} must be "
-                "[server_version, last_integrated_client_version, bin]"
-            )
-        out.append(
-            RemoteChangeset(
-                _check_uint(item[0], f"download message: changeset {n} server_version", 1),
-                _check_uint(
-                    item[1], f"download message: changeset {n} last_integrated_client_version"
-                ),
-                f.changeset(item[2], f"changeset {n}"),
-            )
-        )
-    progress = f.submap("progress", _DOWNLOAD_PROGRESS_KEYS)
-    if progress["server_version"] > progress["latest_server_version"]:
-        raise _fail("download message: progress.server_version is after latest_server_version")
-    return Download(
-        session,
-        tuple(out),
-        DownloadProgress(progress["server_version"], progress["latest_server_version"]),
-        f.uint("upload_ack"),
-    )
-
-
-def _error(f: _Fields) -> Error:
-    session = None if f.raw["session"] is None else f.session()
-    try_again = f.raw["try_again"]
-    if type(try_again) is not bool:
-        raise f.fail("try_again", "a bool")
-    return Error(f.uint("code"), f.string("message"), try_again, session)
-
-
-_DECODERS: Final[dict[str, Callable[[_Fields], Message]]] = {
-    "bind": _bind,
-    "upload": _upload,
-    "mark": lambda f: Mark(f.session(), f.uint("request_id")),
-    "unbind": lambda f: Unbind(f.session()),
-    "ping": lambda f: Ping(f.int64("timestamp")),
-    "ident": lambda f: Ident(f.session(), f.uint("client_file_ident", 1)),
-    "download": _download,
-    "unbound": lambda f: Unbound(f.session()),
-    "error": _error,
-    "pong": lambda f: Pong(f.int64("timestamp")),
-}
 
 
 def message_from_wire(raw: object, allowed: frozenset[str]) -> Message:
@@ -336,12 +457,7 @@ def message_from_wire(raw: object, allowed: frozenset[str]) -> Message:
         raise _fail("a message needs a string 'type'")
     if kind not in allowed:
         raise _fail(f"unexpected message type {kind!r}", ErrorCode.UNKNOWN_MESSAGE)
-    expected = _FIELDS[kind]
-    if raw.keys() != expected:
-        missing = sorted(expected - raw.keys())
-        extra = sorted(str(k) for k in raw.keys() - expected)
-        raise _fail(f"{kind} message: missing fields {missing}, unknown fields {extra}")
-    return _DECODERS[kind](_Fields(kind, raw))
+    return _BY_NAME[kind].from_wire(raw)
 
 
 def _unpack_one(data: bytes) -> object:

@@ -107,14 +107,18 @@ ClientEvent: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class BindRequested:
-    """A client wants to bind ``path``: check the token and permissions, then
-    call ``accept_bind(session, history)`` or ``reject_bind(session, ...)``."""
+    """A client wants to bind ``path``: check the token and permissions, and
+    that ``client_file_ident`` (unless 0) was issued to this user for this
+    realm with this ``client_file_salt``; then call
+    ``accept_bind(session, history, client_file_salt=...)`` or
+    ``reject_bind(session, ...)``."""
 
     session: int
     path: str
     token: str
     client_file_ident: int
     cursors: Cursors
+    client_file_salt: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import Final, TypeAlias
 from studio.core.instructions import Changeset
 from studio.sync.history import RemoteChangeset
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""2: ``bind`` and ``ident`` carry ``client_file_salt``."""
 WEBSOCKET_SUBPROTOCOL: Final = f"studio-sync.{PROTOCOL_VERSION}"
 """Negotiated by the websocket layer; a new protocol version gets a new name."""
 
@@ -51,6 +52,10 @@ class ErrorCode(IntEnum):
     BAD_CHANGESET = 212
     BAD_ORIGIN_FILE_IDENT = 217
     CLIENT_FILE_EXPIRED = 223
+    CLIENT_FILE_IDENT_MISMATCH = 224
+    """The client file ident was issued to another user or realm, or the
+    salt does not match: this realm file cannot sync as that identity
+    (reset it to get a new one). Never retryable. (Realm's user_mismatch.)"""
     INVALID_SCHEMA_CHANGE = 226
 
     @property
@@ -120,6 +125,9 @@ class Bind:
     client_file_ident: int = 0
     """0 asks the server for a new identity (first sync of this realm file)."""
     cursors: Cursors = Cursors()
+    client_file_salt: int = 0
+    """The secret the server issued with ``client_file_ident`` (0: none yet,
+    or a realm file from before salts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +163,9 @@ class Ping:
 class Ident:
     session: int
     client_file_ident: int
+    client_file_salt: int = 0
+    """Keep it with the ident and send it on every bind: only who holds it
+    may bind as that ident (0: the server does not check one)."""
 
 
 @dataclass(frozen=True, slots=True)

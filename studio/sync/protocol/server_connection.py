@@ -251,7 +251,9 @@ class ServerConnection:
             n, message.path, message.token, message.client_file_ident, message.cursors, state
         )
         ident, cursors = message.client_file_ident, message.cursors
-        return [BindRequested(n, message.path, message.token, ident, cursors)]
+        return [
+            BindRequested(n, message.path, message.token, ident, cursors, message.client_file_salt)
+        ]
 
     def _handle_upload(self, s: _Session, message: Upload, now_ms: int) -> list[ServerEvent]:
         if s.state is S.BINDING:
@@ -307,11 +309,14 @@ class ServerConnection:
         can_upload: bool = True,
         upload_denied: str | None = None,
         encoded: EncodedChangesets | None = None,
+        client_file_salt: int = 0,
     ) -> bool:
-        """Accept a :class:`BindRequested` (token and permissions are fine):
-        assigns or checks the client file ident, sends ``ident`` and the
-        downloads the client is missing. Returns False when the client has
-        unbound the session in the meantime.
+        """Accept a :class:`BindRequested` (token, permissions and the
+        ident's owner and salt are fine): assigns a new client file ident or
+        checks that the history knows the requested one, sends ``ident``
+        (with ``client_file_salt``: the caller makes a new one for a new
+        ident and keeps it) and the downloads the client is missing. Returns
+        False when the client has unbound the session in the meantime.
 
         ``can_upload=False`` makes the session read-only: an upload ends it
         with ``permission_denied`` (not retryable; ``upload_denied`` is the
@@ -349,7 +354,7 @@ class ServerConnection:
             latest_client_version=history.last_client_version(ident),
         )
         history.record_progress(ident, cursors.last_integrated_server_version)
-        self._emit(Ident(session, ident))
+        self._emit(Ident(session, ident, client_file_salt))
         self._send_downloads(s)
         return True
 
