@@ -5,7 +5,9 @@
     DIR/server.sqlite          users, realm registry, permissions, token key
     DIR/realms/NNNNNN-<slug>.realm   one file per realm (sqlite_realm.py)
 
-Both kinds of file run in WAL mode with ``synchronous=FULL``.
+Both kinds of file run in WAL mode with ``synchronous=FULL``. Directories are
+made 0700 and files 0600 (SQLite gives -wal and -shm files the mode of their
+database): server.sqlite holds the token signing key (secret_files.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from studio.server.paths import file_stem
+from studio.server.secret_files import PRIVATE_DIR_MODE, create_private_file, make_private
 from studio.server.storage.base import (
     RealmRecord,
     RealmStats,
@@ -69,9 +72,14 @@ class SqliteServerStorage(ServerStorage):
         self._dir = data_dir
         self._realms_dir = data_dir / "realms"
         try:
-            self._realms_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self._realms_dir.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            database = data_dir / "server.sqlite"
+            create_private_file(database)
+            for suffix in ("-wal", "-shm"):
+                make_private(Path(str(database) + suffix))
             conn = sqlite3.connect(
-                str(data_dir / "server.sqlite"),
+                str(database),
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=60,
@@ -236,7 +244,14 @@ class SqliteServerStorage(ServerStorage):
                 ) from exc
 
     def open_realm(self, path: str) -> RealmStorage:
-        return SqliteRealmStorage(path, self._realm_file(path), self._state)
+        file = self._realm_file(path)
+        try:
+            create_private_file(file)
+            for suffix in ("-wal", "-shm"):
+                make_private(Path(str(file) + suffix))
+        except OSError as exc:
+            raise StorageError(f"cannot create {file} for realm {path}: {exc}") from exc
+        return SqliteRealmStorage(path, file, self._state)
 
     def realm_stats(self, path: str) -> RealmStats:
         file = self._realm_file(path)
