@@ -45,7 +45,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
         if exc.status == 408:
-            response.force_close()  # the rest of a slow body is not waited for
+            # Answered now, then closed: the rest of a slow body is not
+            # waited for (aiohttp would read it for another 10 s).
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            if request.transport is not None:
+                request.transport.close()
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
