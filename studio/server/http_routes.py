@@ -130,8 +130,9 @@ async def login(request: web.Request) -> web.Response:
     try:
         body = await read_json(request)
         # Sizes first: nothing is kept, logged or hashed of an overlong field.
-        name = string_field(body, "username", MAX_USERNAME_LENGTH)
-        password = string_field(body, "password", MAX_PASSWORD_CHARS)
+        # Empty ones are wrong credentials (401), as they always were.
+        name = string_field(body, "username", MAX_USERNAME_LENGTH, allow_empty=True)
+        password = string_field(body, "password", MAX_PASSWORD_CHARS, allow_empty=True)
     except ApiError as exc:
         ctx.metrics.logins.inc(label=exc.code)
         log(30, "login_refused", code=exc.code, reason=clip(exc.message), address=address)

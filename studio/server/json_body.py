@@ -121,15 +121,20 @@ async def read_json_body(request: web.Request, max_bytes: int, timeout: float) -
 
 
 def string_field(
-    body: dict[str, Any], name: str, max_length: int, *, required: bool = True
+    body: dict[str, Any],
+    name: str,
+    max_length: int,
+    *,
+    required: bool = True,
+    allow_empty: bool = False,
 ) -> str | None:
-    """``body[name]``: a non-empty string of at most ``max_length`` characters
-    (or absent/null when not ``required``)."""
+    """``body[name]``: a string of at most ``max_length`` characters, not
+    empty unless ``allow_empty`` (or absent/null when not ``required``)."""
     value = body.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"{name} must be a non-empty string")
+    if not isinstance(value, str) or not (value or allow_empty):
+        raise BadRequest(f"{name} must be a {'' if allow_empty else 'non-empty '}string")
     if len(value) > max_length:
         raise BadRequest(f"{name} is too long ({len(value)} characters; at most {max_length})")
     return value

@@ -128,6 +128,9 @@ def test_overlong_login_fields_are_refused_unhashed_uncounted_and_clipped_in_the
             # The throttle was not touched: the right password still works.
             status, _ = await login_from(url, "admin", ADMIN_PASSWORD, None)
             assert status == 200
+            # An empty password is a wrong one, as it always was.
+            status, err = await login_from(url, "admin", "", None)
+            assert status == 401 and err["error"]["code"] == "bad_credentials"
 
     asyncio.run(body())
 
