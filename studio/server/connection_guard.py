@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ipaddress
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ProtocolFactory = Callable[[], asyncio.Protocol]
 LOG_INTERVAL: Final = 60.0
 MAX_LOGGED_ADDRESSES: Final = 1024
+
+
+def address_key(address: str) -> str:
+    """What per-address limits count by: an IPv4 address, or the /64 of an
+    IPv6 one (a single host usually holds a whole /64, so counting single
+    IPv6 addresses would limit nothing)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _http_error(status: str, code: str, message: str, extra: str = "") -> bytes:
@@ -68,7 +84,7 @@ class _RateLimitedLog:
     def __init__(self) -> None:
         self._last: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
-    def __call__(self, now: float, event: str, address: str, **fields: Any) -> None:
+    def __call__(self, level: int, now: float, event: str, address: str, **fields: Any) -> None:
         key = (event, address)
         last, suppressed = self._last.get(key, (float("-inf"), 0))
         if now - last < LOG_INTERVAL:
@@ -78,7 +94,7 @@ class _RateLimitedLog:
         self._last.move_to_end(key)
         while len(self._last) > MAX_LOGGED_ADDRESSES:
             self._last.popitem(last=False)
-        log(30, event, address=address, suppressed=suppressed, **fields)
+        log(level, event, address=address, suppressed=suppressed, **fields)
 
 
 class ConnectionGuard:
@@ -116,6 +132,7 @@ class ConnectionGuard:
         count = self._open.get(address, 0)
         if limit and count >= limit:
             self._log(
+                30,
                 asyncio.get_running_loop().time(),
                 "connection_limit",
                 address,
@@ -134,8 +151,12 @@ class ConnectionGuard:
         else:
             self._open.pop(address, None)
 
-    def timed_out(self, address: str, now: float) -> None:
-        self._log(now, "header_timeout", address, timeout=self.limits.header_timeout)
+    def timed_out(self, address: str, now: float, head_bytes: int) -> None:
+        # A connection opened and never used (a browser's preconnect) is no news.
+        level = 30 if head_bytes else 20
+        self._log(
+            level, now, "header_timeout", address, timeout=self.limits.header_timeout
+        )
 
 
 class GuardedProtocol(asyncio.Protocol):
@@ -154,7 +175,7 @@ class GuardedProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         peer = transport.get_extra_info("peername")
-        self._address = str(peer[0]) if isinstance(peer, tuple) and peer else "local"
+        self._address = address_key(str(peer[0])) if isinstance(peer, tuple) and peer else "local"
         if not self._guard.admit(self._address, transport, self):
             limit = self._guard.limits.max_connections_per_address
             transport.write(
@@ -230,7 +251,7 @@ class GuardedProtocol(asyncio.Protocol):
         transport = self._transport
         if self._state is not _State.HEAD or transport is None or transport.is_closing():
             return
-        self._guard.timed_out(self._address, asyncio.get_running_loop().time())
+        self._guard.timed_out(self._address, asyncio.get_running_loop().time(), self._head_bytes)
         if self._head_bytes:
             timeout = self._guard.limits.header_timeout
             transport.write(

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from studio.server.connection_guard import address_key
 from studio.server.context import ServerContext
 from studio.server.errors import ApiError, Forbidden, TooManyRequests, Unauthorized
 from studio.server.json_body import (
@@ -139,8 +140,9 @@ async def login(request: web.Request) -> web.Response:
         raise
     assert name is not None and password is not None
     throttle = ctx.login_throttle
+    counted_as = address_key(address)
     try:
-        wait = throttle.retry_after(name, address)
+        wait = throttle.retry_after(name, counted_as)
         if wait > 0:
             raise TooManyRequests(
                 f"too many failed logins for {name!r} from {address}; "
@@ -151,13 +153,13 @@ async def login(request: web.Request) -> web.Response:
             tokens = await ctx.accounts.login(name, password)
         except ApiError as exc:
             if exc.code == "bad_credentials":
-                throttle.failed(name, address)
+                throttle.failed(name, counted_as)
             raise
     except ApiError as exc:
         ctx.metrics.logins.inc(label=exc.code)
         log(30, "login_failed", user=name, code=exc.code, address=address)
         raise
-    throttle.succeeded(name, address)
+    throttle.succeeded(name, counted_as)
     ctx.metrics.logins.inc(label="ok")
     log(20, "login", user=tokens["user"]["username"], address=address)
     return json_response(tokens)

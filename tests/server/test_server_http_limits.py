@@ -18,6 +18,7 @@ from server_harness import ADMIN_PASSWORD, admin_token, call, make_user, running
 
 from studio.server import Server
 from studio.server.config import HttpLimits
+from studio.server.connection_guard import address_key
 from studio.server.json_body import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 
 OTHER_ADDRESS = "127.0.0.2"  # Linux routes all of 127/8 to loopback
@@ -136,6 +137,17 @@ def test_overlong_login_fields_are_refused_unhashed_uncounted_and_clipped_in_the
 
 
 # ---------------------------------------------------------------------------- lockout
+
+
+def test_limits_count_ipv6_clients_by_their_64() -> None:
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::2")
+    assert address_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert address_key("10.0.0.1") == "10.0.0.1"
+    assert address_key("fe80::1%eth0") == "fe80::/64"
+    assert address_key("unknown") == "unknown"
+
 
 
 def test_failed_logins_from_one_address_do_not_lock_the_owner_out_elsewhere(
