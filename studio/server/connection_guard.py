@@ -106,9 +106,6 @@ class ConnectionGuard:
         self._guards: dict[asyncio.BaseTransport, GuardedProtocol] = {}
         self._log = _RateLimitedLog()
 
-    def connections_from(self, address: str) -> int:
-        return self._open.get(address, 0)
-
     def protocol_factory(self, make_protocol: ProtocolFactory) -> ProtocolFactory:
         """A factory for ``loop.create_server`` that guards the protocols
         ``make_protocol`` makes."""
