@@ -367,6 +367,7 @@ async def processes(tmp: Path) -> AsyncIterator[tuple[subprocess.Popen[str], str
     server, base = start_process([
         sys.executable, "-m", "studio.server", "--data", str(tmp / "server"), "--port", "0",
         "--admin-password", PASSWORD, "--log-level", "error",
+        "--max-connections-per-address", "0",  # thousands of idle clients from loopback
     ])  # fmt: skip
     echo, echo_url = start_process([sys.executable, __file__, "--echo-server"])
     try:

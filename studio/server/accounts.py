@@ -24,6 +24,7 @@ from studio.server.logs import log
 from studio.server.paths import owner_of, resolve_path, validate_username
 from studio.server.permissions import Level, effective_level
 from studio.server.realms import Runner
+from studio.server.secret_files import read_token_key
 from studio.server.storage.base import RealmRecord, ServerStorage, UserRecord
 from studio.server.storage.errors import AlreadyExists
 from studio.sync.protocol import ErrorCode
@@ -80,7 +81,12 @@ class Accounts:
     async def start(self) -> str | None:
         """Load the signing key; create ``admin`` on first start. Returns the
         generated admin password when one had to be made up."""
-        self._signer = TokenSigner(await self._run(self._storage.token_key))
+        key_file = self._config.token_key_file
+        if key_file is None:
+            key = await self._run(self._storage.token_key)
+        else:
+            key = await self._run(read_token_key, key_file)
+        self._signer = TokenSigner(key)
         if await self._run(self._storage.count_users) > 0:
             return None
         password = self._config.admin_password

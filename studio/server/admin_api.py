@@ -24,8 +24,9 @@ from studio.server.http_routes import (
     read_json,
     require_admin,
 )
-from studio.server.logs import log
-from studio.server.paths import owner_of, resolve_path
+from studio.server.json_body import MAX_PASSWORD_CHARS, string_field
+from studio.server.logs import clip, log
+from studio.server.paths import MAX_USERNAME_LENGTH, owner_of, resolve_path
 from studio.server.permissions import Level, parse_level
 from studio.server.storage.base import RealmRecord, UserRecord
 from studio.server.storage.errors import AlreadyExists, Missing
@@ -45,9 +46,11 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 20 else None
     except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+        value = None
+    if value is None:
+        raise BadRequest(f"{name} must be an integer, got {clip(raw, 40)!r}")
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}")
     return value
@@ -63,14 +66,15 @@ def _bool_field(body: dict[str, Any], name: str) -> bool | None:
 
 
 def _password_field(body: dict[str, Any], required: bool) -> str | None:
-    value = body.get("password")
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise BadRequest("password must be a non-empty string")
-    if len(value) > 1024:
-        raise BadRequest("password is too long (at most 1024 characters)")
-    return value
+    return string_field(body, "password", MAX_PASSWORD_CHARS, required=required)
+
+
+def _username_param(request: web.Request) -> str:
+    """The user named in the URL; a name no user can have is not looked up."""
+    username = request.match_info["username"]
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise NotFound(f"there is no user {clip(username, 40)!r}")
+    return username
 
 
 # ---------------------------------------------------------------------------- users
@@ -131,11 +135,12 @@ async def _check_not_last_admin(request: web.Request, username: str) -> None:
 async def update_user(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     ctx = context(request)
-    username = request.match_info["username"]
+    username = _username_param(request)
     body = await read_json(request)
     unknown = set(body) - {"password", "is_admin", "suspended"}
     if unknown:
-        raise BadRequest(f"unknown fields {sorted(unknown)}; use password, is_admin, suspended")
+        shown = [clip(name, 40) for name in sorted(unknown)[:5]]
+        raise BadRequest(f"unknown fields {shown}; use password, is_admin, suspended")
     password = _password_field(body, required=False)
     is_admin = _bool_field(body, "is_admin")
     suspended = _bool_field(body, "suspended")
@@ -159,7 +164,7 @@ async def update_user(request: web.Request) -> web.Response:
 async def delete_user(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     ctx = context(request)
-    username = request.match_info["username"]
+    username = _username_param(request)
     await _check_not_last_admin(request, username)
     try:
         await ctx.run(ctx.storage.delete_user, username)
@@ -294,9 +299,8 @@ async def _grant_target(request: web.Request) -> tuple[UserRecord, str, str, dic
     ctx = context(request)
     body = await read_json(request)
     path = _path(body.get("path"), user)
-    username = body.get("username")
-    if not isinstance(username, str) or not username:
-        raise BadRequest("username must be a non-empty string")
+    username = string_field(body, "username", MAX_USERNAME_LENGTH)
+    assert username is not None
     if await ctx.accounts.level(user, path) < Level.ADMIN:
         raise Forbidden(f"{user.username} is not an admin of {path}")
     return user, path, username, body
@@ -306,7 +310,11 @@ async def set_permission(request: web.Request) -> web.Response:
     user, path, username, body = await _grant_target(request)
     ctx = context(request)
     level = parse_level(body.get("level"))
-    if await ctx.run(ctx.storage.get_user, username) is None:
+    # Only server admins (who may list users anyway) learn that a name has no
+    # account. For a realm's own admin the grant is recorded by name either
+    # way, with the same answer, and lists the same afterwards: it applies to
+    # nobody until an account of that name exists.
+    if user.is_admin and await ctx.run(ctx.storage.get_user, username) is None:
         raise NotFound(f"there is no user {username!r}")
     if await ctx.run(ctx.storage.get_realm, path) is None:
         try:  # granting access to a realm that does not exist yet creates it

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -29,10 +31,12 @@ from studio.server import admin_api, http_routes
 from studio.server.accounts import Clock
 from studio.server.admin_events import CounterTicker, events_handler
 from studio.server.config import ServerConfig, parse_config
+from studio.server.connection_guard import ConnectionGuard
 from studio.server.context import ServerContext
 from studio.server.errors import ConfigError, ServerError
 from studio.server.keys import CONTEXT
 from studio.server.logs import LEVELS, BusHandler, configure_logging, log, remove_handler
+from studio.server.secret_files import prepare_data_dir
 from studio.server.storage.sqlite import SqliteServerStorage
 from studio.server.sync_endpoint import sync_handler
 from studio.sync.protocol import ErrorCode
@@ -50,6 +54,7 @@ class Server:
         self._out = out if out is not None else sys.stdout
         self._ctx: ServerContext | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._bus_handler: logging.Handler | None = None
         self.host = config.host
@@ -70,14 +75,18 @@ class Server:
         certificate, unreadable data directory) nothing is left running."""
         config = self.config
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            None,
+            functools.partial(
+                prepare_data_dir, config.data_dir, allow_insecure=config.allow_insecure_data_dir
+            ),
+        )
         storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
         ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)
         except BaseException:
-            if self._runner is not None:
-                await self._runner.cleanup()
-                self._runner = None
+            await self._stop_listening()
             storage.close()
             ctx.close_executor()
             self._ctx = None
@@ -96,8 +105,10 @@ class Server:
                 flush=True,
             )
 
+        guard = ConnectionGuard(config.http)
         app = web.Application(
-            middlewares=[http_routes.error_middleware],
+            # The guard's first: it must hear of every request's start and end.
+            middlewares=[guard.middleware, http_routes.error_middleware],
             client_max_size=config.limits.max_http_body,
         )
         app[CONTEXT] = ctx
@@ -115,23 +126,28 @@ class Server:
                 raise ConfigError(f"cannot use --cert/--key: {exc}") from exc
 
         runner = self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=5
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5,
+            keepalive_timeout=config.http.keepalive_timeout,
         )
         await runner.setup()
-        # A deep backlog: hundreds of clients reconnect at once after a restart.
-        site = web.TCPSite(
-            runner,
+        assert runner.server is not None
+        # Every connection goes through the guard (connection_guard.py), so
+        # the socket is served here rather than by a web.TCPSite. A deep
+        # backlog: hundreds of clients reconnect at once after a restart.
+        self._listener = await loop.create_server(
+            guard.protocol_factory(runner.server),
             config.host,
             config.port,
-            ssl_context=ssl_context,
+            ssl=ssl_context,
             reuse_address=True,
             backlog=1024,
         )
-        await site.start()
-        for address in runner.addresses:
-            if isinstance(address, tuple):
-                self.port = int(address[1])
-                break
+        for sock in self._listener.sockets:
+            self.port = int(sock.getsockname()[1])
+            break
 
         def deliver(event: dict[str, object]) -> None:
             ctx.bus.publish("log", **event)
@@ -144,6 +160,14 @@ class Server:
             loop.create_task(self._housekeeping(), name="housekeeping"),
         ]
         log(20, "server_started", url=self.url, data=str(config.data_dir), version=ctx.version)
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def _housekeeping(self) -> None:
         while True:
@@ -174,8 +198,7 @@ class Server:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._stop_listening()
         await ctx.committer.drain()
         await ctx.hub.close()
         if self._bus_handler is not None:
@@ -214,6 +237,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "studio server") -> int:
     except SystemExit as exc:  # --help, or a usage error already printed
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     handler = configure_logging(config.log_level)
+    # Whatever the server or its state worker creates is its owner's alone
+    # (the data directory holds the token key; secret_files.py).
+    os.umask(0o077)
     # The storage threads take the GIL back after every SQLite call (a commit
     # is several); with the event loop busy the default 5 ms switch interval
     # would add up to that much to each, and every acknowledgement waits for

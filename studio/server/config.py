@@ -13,6 +13,7 @@ from typing import Final
 from studio.server.auth import DEFAULT_SCRYPT_N
 from studio.server.errors import ConfigError
 from studio.server.limits import Limits
+from studio.server.secret_files import check_private_file, read_token_key
 
 DEFAULT_PORT: Final = 9080
 _DEFAULTS: Final = Limits()
@@ -21,11 +22,36 @@ ADMIN_PASSWORD_ENV: Final = "STUDIO_ADMIN_PASSWORD"
 
 
 @dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one HTTP client may hold of the server (docs/security.md, "HTTP
+    requests, logins and lockout")."""
+
+    header_timeout: float = 10.0
+    """A request's line and headers must arrive within this many seconds of
+    its first byte (of the connection, for its first request); otherwise the
+    connection is closed (slowloris)."""
+    body_timeout: float = 30.0
+    """A request body must arrive within this many seconds of its headers."""
+    keepalive_timeout: float = 75.0
+    """An idle keep-alive connection (between requests) is closed after this long."""
+    max_connections_per_address: int = 64
+    """Open connections (HTTP and websockets together) from one client
+    address; more are refused with 503. 0: no limit. Loopback is not exempt."""
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+        if self.max_connections_per_address < 0:
+            raise ValueError("--max-connections-per-address must be 0 (no limit) or more")
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    admin_password: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
     cert: Path | None = None
     key: Path | None = None
     log_level: str = "info"
@@ -38,6 +64,12 @@ class ServerConfig:
     (batches many small commits into one state transaction)."""
     idle_unload: float = 60.0
     """A realm without bound sessions is dropped from memory after this long."""
+    http: HttpLimits = field(default_factory=HttpLimits)
+    token_key_file: Path | None = None
+    """Where the token signing key is read from (else it is generated at
+    first start and kept in server.sqlite)."""
+    allow_insecure_data_dir: bool = False
+    """Start even when other users may read the data directory."""
 
     @property
     def scheme(self) -> str:
@@ -66,7 +98,8 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
     p.add_argument(
         "--admin-password",
         metavar="PW",
-        help=f"password of the 'admin' user created at first start (or set {ADMIN_PASSWORD_ENV})",
+        help="password of the 'admin' user created at first start (shows in ps: prefer "
+        f"--admin-password-file or {ADMIN_PASSWORD_ENV})",
     )
     p.add_argument("--cert", type=Path, help="TLS certificate (PEM); serve https/wss")
     p.add_argument("--key", type=Path, help="TLS private key (PEM), with --cert")
@@ -85,8 +118,75 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
         default=_DEFAULTS.first_message_timeout,
         metavar="SECONDS",
     )
+    _add_secret_and_http_flags(p)
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, help=argparse.SUPPRESS)
     return p
+
+
+def _add_secret_and_http_flags(p: argparse.ArgumentParser) -> None:
+    """Secrets, data directory and HTTP limits (docs/security.md)."""
+    p.add_argument(
+        "--admin-password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the first admin's password from FILE (its first line; the file must "
+        "not be readable by other users)",
+    )
+    p.add_argument(
+        "--token-key-file",
+        type=Path,
+        metavar="FILE",
+        help="read the token signing key from FILE (at least 32 bytes, e.g. from "
+        "'openssl rand -hex 32'; mode 600) instead of keeping one in the data directory",
+    )
+    p.add_argument(
+        "--allow-insecure-data-dir",
+        action="store_true",
+        help="start even when the data directory is readable by other users",
+    )
+    http = HttpLimits()
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=http.header_timeout,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer "
+        f"(default {http.header_timeout:g})",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=http.body_timeout,
+        metavar="SECONDS",
+        help=f"answer 408 to a request whose body takes longer (default {http.body_timeout:g})",
+    )
+    p.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=http.keepalive_timeout,
+        metavar="SECONDS",
+        help=f"close an idle HTTP connection after this long (default {http.keepalive_timeout:g})",
+    )
+    p.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=http.max_connections_per_address,
+        metavar="N",
+        help="open connections from one client address, loopback included; more get 503 "
+        f"(default {http.max_connections_per_address}; 0: no limit)",
+    )
+
+
+def _read_password_file(path: Path) -> str:
+    check_private_file(path, "--admin-password-file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read --admin-password-file {path}: {exc}") from None
+    password = text.split("\n", 1)[0].rstrip("\r")
+    if not password:
+        raise ConfigError(f"--admin-password-file {path} is empty; write the password in it")
+    return password
 
 
 def parse_config(
@@ -107,12 +207,25 @@ def parse_config(
         raise ConfigError("--scrypt-n must be a power of two")
     if args.access_token_ttl <= 0 or args.refresh_token_ttl <= 0:
         raise ConfigError("token lifetimes must be positive")
-    password = args.admin_password or env.get(ADMIN_PASSWORD_ENV) or None
+    if args.admin_password is not None and args.admin_password_file is not None:
+        raise ConfigError("give --admin-password or --admin-password-file, not both")
+    if args.admin_password_file is not None:
+        password: str | None = _read_password_file(args.admin_password_file)
+    else:
+        password = args.admin_password or env.get(ADMIN_PASSWORD_ENV) or None
+    if args.token_key_file is not None:
+        read_token_key(args.token_key_file)  # refused now rather than at start
     try:
         limits = Limits(
             max_message_size=args.max_message_size,
             max_sessions=args.max_sessions,
             first_message_timeout=args.first_message_timeout,
+        )
+        http = HttpLimits(
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            keepalive_timeout=args.keepalive_timeout,
+            max_connections_per_address=args.max_connections_per_address,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -128,4 +241,7 @@ def parse_config(
         refresh_token_ttl=args.refresh_token_ttl,
         scrypt_n=args.scrypt_n,
         limits=limits,
+        http=http,
+        token_key_file=args.token_key_file,
+        allow_insecure_data_dir=args.allow_insecure_data_dir,
     )

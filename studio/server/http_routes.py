@@ -11,10 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
+from studio.server.connection_guard import address_key
 from studio.server.context import ServerContext
-from studio.server.errors import ApiError, BadRequest, Forbidden, TooManyRequests, Unauthorized
+from studio.server.errors import ApiError, Forbidden, TooManyRequests, Unauthorized
+from studio.server.json_body import (
+    MAX_PASSWORD_CHARS,
+    MAX_TOKEN_CHARS,
+    read_json_body,
+    string_field,
+)
 from studio.server.keys import CONTEXT
-from studio.server.logs import log
+from studio.server.logs import clip, log
+from studio.server.paths import MAX_USERNAME_LENGTH
 from studio.server.storage.base import UserRecord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +45,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = json_response(error_body(exc.code, exc.message), exc.status)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        if exc.status == 408:
+            # Answered now, then closed: the rest of a slow body is not
+            # waited for (aiohttp would read it for another 10 s).
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            if request.transport is not None:
+                request.transport.close()
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -46,15 +62,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
         message = exc.reason
         if exc.status == 404:
-            message = f"no such endpoint: {request.method} {request.path}"
+            message = f"no such endpoint: {request.method} {clip(request.path)}"
         return json_response(error_body(code, message), exc.status)
     except Exception as exc:
         log(
             40,
             "http_internal_error",
-            method=request.method,
-            path=request.path,
-            error=f"{type(exc).__name__}: {exc}",
+            method=clip(request.method),
+            path=clip(request.path),
+            error=clip(f"{type(exc).__name__}: {exc}", 1000),
         )
         return json_response(error_body("internal", "internal server error"), 500)
 
@@ -64,15 +80,10 @@ def context(request: web.Request) -> ServerContext:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        raise BadRequest("this request needs a JSON object body")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
+    """The request's JSON object body, read within the server's limits
+    (json_body.py): every route that takes a body reads it here."""
+    config = context(request).config
+    return await read_json_body(request, config.limits.max_http_body, config.http.body_timeout)
 
 
 def bearer_token(request: web.Request) -> str:
@@ -116,38 +127,48 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     ctx = context(request)
-    body = await read_json(request)
-    username = body.get("username")
-    name = username if isinstance(username, str) else ""
     address = request.remote or "unknown"
-    throttle = ctx.login_throttle
     try:
-        wait = throttle.retry_after(name, address, time.monotonic())
+        body = await read_json(request)
+        # Sizes first: nothing is kept, logged or hashed of an overlong field.
+        # Empty ones are wrong credentials (401), as they always were.
+        name = string_field(body, "username", MAX_USERNAME_LENGTH, allow_empty=True)
+        password = string_field(body, "password", MAX_PASSWORD_CHARS, allow_empty=True)
+    except ApiError as exc:
+        ctx.metrics.logins.inc(label=exc.code)
+        log(30, "login_refused", code=exc.code, reason=clip(exc.message), address=address)
+        raise
+    assert name is not None and password is not None
+    throttle = ctx.login_throttle
+    counted_as = address_key(address)
+    try:
+        wait = throttle.retry_after(name, counted_as)
         if wait > 0:
             raise TooManyRequests(
-                f"too many failed logins for {name!r} or from {address}; "
+                f"too many failed logins for {name!r} from {address}; "
                 f"try again in {math.ceil(wait)} s",
                 retry_after=wait,
             )
         try:
-            tokens = await ctx.accounts.login(username, body.get("password"))
+            tokens = await ctx.accounts.login(name, password)
         except ApiError as exc:
             if exc.code == "bad_credentials":
-                throttle.failed(name, address, time.monotonic())
+                throttle.failed(name, counted_as)
             raise
     except ApiError as exc:
         ctx.metrics.logins.inc(label=exc.code)
-        log(30, "login_failed", user=username, code=exc.code, address=request.remote)
+        log(30, "login_failed", user=name, code=exc.code, address=address)
         raise
-    throttle.succeeded(name, address)
+    throttle.succeeded(name, counted_as)
     ctx.metrics.logins.inc(label="ok")
-    log(20, "login", user=tokens["user"]["username"], address=request.remote)
+    log(20, "login", user=tokens["user"]["username"], address=address)
     return json_response(tokens)
 
 
 async def refresh(request: web.Request) -> web.Response:
     body = await read_json(request)
-    tokens = await context(request).accounts.refresh(body.get("refresh_token"))
+    token = string_field(body, "refresh_token", MAX_TOKEN_CHARS)
+    tokens = await context(request).accounts.refresh(token)
     return json_response(tokens)
 
 

@@ -100,3 +100,17 @@ def configure_logging(level: str, stream: IO[str] | None = None) -> logging.Hand
 def remove_handler(handler: logging.Handler) -> None:
     LOGGER.removeHandler(handler)
     logging.getLogger("aiohttp").removeHandler(handler)
+
+
+MAX_LOGGED_CHARS: Final = 100
+
+
+def clip(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``value`` as it may appear in a log line: user-supplied text is cut to
+    ``limit`` characters (with its full size), so that a huge request cannot
+    make a huge log line."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return f"{text[:limit]}…({size} bytes)"

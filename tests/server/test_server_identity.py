@@ -27,6 +27,7 @@ from studio.core import Realm
 from studio.core.synced import get_sync_value
 from studio.server.auth import TokenSigner
 from studio.server.errors import TokenError
+from studio.server.storage.base import UserRecord
 from studio.server.storage.sqlite import SqliteServerStorage
 from studio.sync.client import App, SyncConfig
 from studio.sync.history import ClientHistory
@@ -420,3 +421,29 @@ def test_the_sync_client_keeps_its_salt_in_the_realm_file(tmp_path: Path) -> Non
             await app.close()
 
     asyncio.run(body())
+
+
+def test_a_grant_to_a_name_without_an_account_goes_to_the_next_account_of_that_name(
+    tmp_path: Path,
+) -> None:
+    # A realm's own admin may grant a name without learning whether it has an
+    # account (docs/security.md); the grant then waits for that name.
+    storage = SqliteServerStorage(tmp_path, state_in_process=True)
+    try:
+        storage.set_permission("/shared/x", "ghost", "read")
+        assert storage.list_permissions("/shared/x") == [("ghost", "read")]
+        ghost = UserRecord("ghost", "hash", False, False, 0.0)
+        storage.create_user(ghost)
+        assert storage.get_permission("/shared/x", ghost.user_id) == "read"
+        assert storage.list_permissions("/shared/x") == [("ghost", "read")]
+        # Deleting the account drops its grants: a new "ghost" starts with none.
+        storage.delete_user("ghost")
+        again = UserRecord("ghost", "hash", False, False, 0.0)
+        storage.create_user(again)
+        assert storage.get_permission("/shared/x", again.user_id) is None
+        # Revoking a waiting grant removes it.
+        storage.set_permission("/shared/y", "nobody", "write")
+        assert storage.revoke_permission("/shared/y", "nobody")
+        assert storage.list_permissions("/shared/y") == []
+    finally:
+        storage.close()

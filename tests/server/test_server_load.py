@@ -15,7 +15,8 @@ COMMITS = 2
 
 def test_200_clients_converge(tmp_path: Path) -> None:
     async def body() -> None:
-        server = ServerProcess(tmp_path / "data")
+        # 200 clients from one address: beyond the default per-address limit.
+        server = ServerProcess(tmp_path / "data", "--max-connections-per-address", "0")
         url = server.start()
         try:
             started = time.monotonic()

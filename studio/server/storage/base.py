@@ -236,7 +236,8 @@ class ServerStorage(ABC):
 
     @abstractmethod
     def set_permission(self, path: str, username: str, level: str) -> None:
-        """Raises Missing when there is no user ``username``."""
+        """Grant ``level`` to the account named ``username``; for a name without
+        an account, to the account next created with that name."""
 
     @abstractmethod
     def revoke_permission(self, path: str, username: str) -> bool:

@@ -13,6 +13,10 @@ deleted and created again is a new account. A data directory from before
 account ids (``meta.schema`` missing) is upgraded when opened: every user
 gets an id, realms get the id of the user their ``owner`` names, and the
 old ``permissions(path, username, level)`` rows move to ``grants``.
+
+Directories are made 0700 and files 0600 (SQLite gives -wal and -shm files the
+mode of their database): server.sqlite holds the token signing key
+(secret_files.py).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from studio.server.paths import file_stem
+from studio.server.secret_files import PRIVATE_DIR_MODE, create_private_file, make_private
 from studio.server.storage.base import (
     RealmRecord,
     RealmStats,
@@ -66,6 +71,14 @@ _DDL: Final = (
         level TEXT NOT NULL,
         PRIMARY KEY (path, user_id))""",
     "CREATE INDEX IF NOT EXISTS grants_user ON grants (user_id)",
+    # Grants a realm's own admin made to a name that has no account (they must
+    # not learn whether it has one): they become grants of the account that is
+    # next created with that name.
+    """CREATE TABLE IF NOT EXISTS name_grants (
+        path TEXT NOT NULL,
+        username TEXT NOT NULL,
+        level TEXT NOT NULL,
+        PRIMARY KEY (path, username))""",
 )
 _INDEXES: Final = ("CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (user_id)",)
 _USER_COLUMNS: Final = (
@@ -136,9 +149,14 @@ class SqliteServerStorage(ServerStorage):
         self._dir = data_dir
         self._realms_dir = data_dir / "realms"
         try:
-            self._realms_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self._realms_dir.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            database = data_dir / "server.sqlite"
+            create_private_file(database)
+            for suffix in ("-wal", "-shm"):
+                make_private(Path(str(database) + suffix))
             conn = sqlite3.connect(
-                str(data_dir / "server.sqlite"),
+                str(database),
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=60,
@@ -223,6 +241,12 @@ class SqliteServerStorage(ServerStorage):
                         user.user_id,
                     ),
                 )
+                conn.execute(
+                    "INSERT OR REPLACE INTO grants (path, user_id, level) "
+                    "SELECT path, ?, level FROM name_grants WHERE username = ?",
+                    (user.user_id, user.username),
+                )
+                conn.execute("DELETE FROM name_grants WHERE username = ?", (user.username,))
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"user {user.username!r} already exists") from None
 
@@ -311,6 +335,7 @@ class SqliteServerStorage(ServerStorage):
         with self._tx() as conn:
             conn.execute("DELETE FROM realms WHERE path = ?", (path,))
             conn.execute("DELETE FROM grants WHERE path = ?", (path,))
+            conn.execute("DELETE FROM name_grants WHERE path = ?", (path,))
         for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):
             try:
                 os.unlink(str(file) + suffix)
@@ -322,7 +347,14 @@ class SqliteServerStorage(ServerStorage):
                 ) from exc
 
     def open_realm(self, path: str) -> RealmStorage:
-        return SqliteRealmStorage(path, self._realm_file(path), self._state)
+        file = self._realm_file(path)
+        try:
+            create_private_file(file)
+            for suffix in ("-wal", "-shm"):
+                make_private(Path(str(file) + suffix))
+        except OSError as exc:
+            raise StorageError(f"cannot create {file} for realm {path}: {exc}") from exc
+        return SqliteRealmStorage(path, file, self._state)
 
     def realm_stats(self, path: str) -> RealmStats:
         file = self._realm_file(path)
@@ -341,8 +373,9 @@ class SqliteServerStorage(ServerStorage):
     def list_permissions(self, path: str) -> list[tuple[str, str]]:
         rows = self._query(
             "SELECT u.username, g.level FROM grants g JOIN users u ON u.user_id = g.user_id "
-            "WHERE g.path = ? ORDER BY u.username",
-            (path,),
+            "WHERE g.path = ? UNION ALL SELECT username, level FROM name_grants "
+            "WHERE path = ? ORDER BY 1",
+            (path, path),
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -360,7 +393,12 @@ class SqliteServerStorage(ServerStorage):
                 "SELECT user_id FROM users WHERE username = ?", (username,)
             ).fetchone()
             if found is None:
-                raise Missing(f"there is no user {username!r}")
+                conn.execute(
+                    "INSERT OR REPLACE INTO name_grants (path, username, level) "
+                    "VALUES (?, ?, ?)",
+                    (path, username, level),
+                )
+                return
             conn.execute(
                 "INSERT OR REPLACE INTO grants (path, user_id, level) VALUES (?, ?, ?)",
                 (path, found[0], level),
@@ -373,7 +411,10 @@ class SqliteServerStorage(ServerStorage):
                 "(SELECT user_id FROM users WHERE username = ?)",
                 (path, username),
             )
-            return cur.rowcount > 0
+            pending = conn.execute(
+                "DELETE FROM name_grants WHERE path = ? AND username = ?", (path, username)
+            )
+            return cur.rowcount + pending.rowcount > 0
 
     # ------------------------------------------------------------------ secrets
 
