@@ -32,6 +32,11 @@ class ValueTypeError(SchemaError, TypeError):
     """A value has the wrong type for the property it is assigned to."""
 
 
+class BadValueError(RealmError, ValueError):
+    """A text does not read as a value of the type wanted (a CSV cell, what a person
+    typed); the message says what was expected."""
+
+
 class UnknownPropertyError(SchemaError, KeyError):
     """A property or class name that the schema does not have."""
 
