@@ -18,10 +18,11 @@ code generation all read this table, so adding a type starts here (see the secti
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ from studio.core import storage_codecs as storage
 from studio.core import text_codecs as text
 from studio.core.objectid import ObjectId
 from studio.core.storage_codecs import EPOCH, MixedTag
+from studio.core.text_codecs import INT64_MAX, INT64_MIN
 
 MIXED = "mixed"
 LINK = "object"
@@ -60,6 +62,9 @@ class PropertyType:
     parse: Callable[[str], Any]
     format: Callable[[Any], str]
     hint: str
+    examples: tuple[Any, ...]
+    """Values, edge cases included, that every part must round-trip (the registry tests
+    store, query, parse, format and sync each of them)."""
     numeric: bool = False
     ordered: bool = False
     """Whether queries may compare it with ``< <= > >=`` (Realm refuses bool and uuid)."""
@@ -80,56 +85,79 @@ class PropertyType:
 
 _TYPES = (
     PropertyType(
-        "bool", "INTEGER", storage.encode_bool, storage.decode_bool, False, MixedTag.BOOL,
-        (bool,), text.parse_bool, text.format_bool, "true or false",
+        "bool", sql_type="INTEGER", encode=storage.encode_bool, decode=storage.decode_bool,
+        default=False, mixed_tag=MixedTag.BOOL, value_classes=(bool,),
+        parse=text.parse_bool, format=text.format_bool, hint="true or false",
+        examples=(False, True),
         indexable=True, schema_aliases=("boolean",), query_names=("bool",),
     ),
     PropertyType(
-        "int", "INTEGER", storage.encode_int, None, 0, MixedTag.INT,
-        (int,), text.parse_int, text.format_text, "whole number",
+        "int", sql_type="INTEGER", encode=storage.encode_int, decode=None,
+        default=0, mixed_tag=MixedTag.INT, value_classes=(int,),
+        parse=text.parse_int, format=text.format_text, hint="whole number",
+        examples=(0, -7, INT64_MIN, INT64_MAX),
         numeric=True, ordered=True, indexable=True, primary_key=True, query_names=("int",),
     ),
     PropertyType(
-        "float", "REAL", storage.encode_float, storage.decode_float, 0.0, MixedTag.FLOAT,
-        (), text.parse_float, text.format_float, "number",
+        "float", sql_type="REAL", encode=storage.encode_float, decode=storage.decode_float,
+        default=0.0, mixed_tag=MixedTag.FLOAT, value_classes=(),
+        parse=text.parse_float, format=text.format_float, hint="number",
+        examples=(0.0, -1.5, 3.25, math.inf, -math.inf),
         numeric=True, ordered=True, query_names=("float",),
     ),
     PropertyType(
-        "double", "REAL", storage.encode_float, storage.decode_float, 0.0, MixedTag.FLOAT,
-        (float,), text.parse_float, text.format_float, "number",
+        "double", sql_type="REAL", encode=storage.encode_float, decode=storage.decode_float,
+        default=0.0, mixed_tag=MixedTag.FLOAT, value_classes=(float,),
+        parse=text.parse_float, format=text.format_float, hint="number",
+        examples=(0.0, -1.5, 0.1, 1e300, 5e-324, math.inf, -math.inf),
         numeric=True, ordered=True, query_names=("double",),
     ),
     PropertyType(
-        "string", "TEXT", storage.encode_string, None, "", MixedTag.STRING,
-        (str,), text.parse_string, text.format_string, "",
+        "string", sql_type="TEXT", encode=storage.encode_string, decode=None,
+        default="", mixed_tag=MixedTag.STRING, value_classes=(str,),
+        parse=text.parse_string, format=text.format_string, hint="",
+        examples=("", "héllo, \"world\"\n", " padded ", "0", "null"),
         ordered=True, string_ops=True, indexable=True, primary_key=True,
         schema_aliases=("str",), query_names=("string",),
     ),
     PropertyType(
-        "data", "BLOB", storage.encode_data, None, b"", MixedTag.DATA,
-        (bytes, bytearray, memoryview), text.parse_data, text.format_data, "base64",
+        "data", sql_type="BLOB", encode=storage.encode_data, decode=None,
+        default=b"", mixed_tag=MixedTag.DATA, value_classes=(bytes, bytearray, memoryview),
+        parse=text.parse_data, format=text.format_data, hint="base64",
+        examples=(b"", b"\x00", bytes(range(256))),
         ordered=True, string_ops=True, schema_aliases=("binary",),
         query_names=("data", "binary"),
     ),
     PropertyType(
-        "date", "INTEGER", storage.encode_date, storage.date_from_storage, EPOCH, MixedTag.DATE,
-        (datetime,), text.parse_date, text.format_date, "2024-05-01T09:30:00Z",
+        "date", sql_type="INTEGER", encode=storage.encode_date,
+        decode=storage.date_from_storage, default=EPOCH, mixed_tag=MixedTag.DATE,
+        value_classes=(datetime,),
+        parse=text.parse_date, format=text.format_date, hint="2024-05-01T09:30:00Z",
+        examples=(EPOCH, datetime(2024, 5, 1, 9, 30, 0, 500000, UTC),
+                  datetime(33, 1, 2, 0, 0, 0, 7, UTC), datetime(1969, 12, 31, 23, 59, 59, 0, UTC)),
         ordered=True, indexable=True, query_names=("date", "timestamp"),
     ),
     PropertyType(
-        "objectId", "BLOB", storage.encode_object_id, storage.decode_object_id,
-        ObjectId(b"\x00" * 12), MixedTag.OBJECT_ID,
-        (ObjectId,), text.parse_object_id, text.format_text, "24 hex digits",
+        "objectId", sql_type="BLOB", encode=storage.encode_object_id,
+        decode=storage.decode_object_id, default=ObjectId(b"\x00" * 12),
+        mixed_tag=MixedTag.OBJECT_ID, value_classes=(ObjectId,),
+        parse=text.parse_object_id, format=text.format_text, hint="24 hex digits",
+        examples=(ObjectId(b"\x00" * 12), ObjectId("65f1c0ffee00000000000001")),
         ordered=True, indexable=True, primary_key=True, query_names=("objectid",),
     ),
     PropertyType(
-        "uuid", "BLOB", storage.encode_uuid, storage.decode_uuid, uuid.UUID(int=0),
-        MixedTag.UUID, (uuid.UUID,), text.parse_uuid, text.format_text, "UUID",
+        "uuid", sql_type="BLOB", encode=storage.encode_uuid, decode=storage.decode_uuid,
+        default=uuid.UUID(int=0), mixed_tag=MixedTag.UUID, value_classes=(uuid.UUID,),
+        parse=text.parse_uuid, format=text.format_text, hint="UUID",
+        examples=(uuid.UUID(int=0), uuid.UUID("123e4567-e89b-12d3-a456-426614174000")),
         indexable=True, primary_key=True, query_names=("uuid",),
     ),
     PropertyType(
-        "decimal128", "TEXT COLLATE DECIMAL", storage.encode_decimal, Decimal, Decimal(0),
-        MixedTag.DECIMAL, (Decimal,), text.parse_decimal, text.format_text, "decimal number",
+        "decimal128", sql_type="TEXT COLLATE DECIMAL", encode=storage.encode_decimal,
+        decode=Decimal, default=Decimal(0), mixed_tag=MixedTag.DECIMAL,
+        value_classes=(Decimal,),
+        parse=text.parse_decimal, format=text.format_text, hint="decimal number",
+        examples=(Decimal(0), Decimal("-1.50"), Decimal("1E+30"), Decimal("0.1")),
         numeric=True, ordered=True, schema_aliases=("decimal",),
         query_names=("decimal128", "decimal"),
     ),

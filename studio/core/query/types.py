@@ -115,7 +115,7 @@ def describe_const(const: Const) -> str:
     }
     if const.kind == "object":
         return f"an object of class {const.value[0]}"
-    return names[const.kind]
+    return names.get(const.kind, f"a {const.kind}")
 
 
 def describe_type(value_type: str, object_class: str | None = None) -> str:
