@@ -22,6 +22,11 @@ Links, embedded objects and mixed values (which may hold links) are checked with
 their row but set in a second pass, once every object exists: a row may link to a
 row further down, and :func:`import_csv_files` imports several files whose classes
 link to each other, in cycles too.
+
+This module runs the passes and batches; :mod:`studio.core.csv_source` reads the
+file, :mod:`studio.core.csv_values` turns cells into values (scalars with the type
+registry's text parsers, :mod:`studio.core.text_codecs`) and
+:mod:`studio.core.csv_infer` types the columns of a new class.
 """
 
 from __future__ import annotations
