@@ -20,6 +20,8 @@ import pytest
 from studio.core import Realm
 from studio.core.csv_values import TEXT_PARSERS
 from studio.core.errors import BadValueError, ValueTypeError
+from studio.core.history import decode_instructions, encode_instructions
+from studio.core.instructions import Set
 from studio.core.property_types import (
     MIXED,
     PROPERTY_TYPES,
@@ -109,6 +111,16 @@ def test_mixed_tag_and_python_classes(ptype: PropertyType) -> None:
         if ptype.value_classes:
             assert found is ptype and type_of_tag(tag) is ptype
             assert isinstance(value, ptype.value_classes)
+
+
+@pytest.mark.parametrize("ptype", TYPES, ids=IDS)
+def test_examples_round_trip_through_the_recorded_history(ptype: PropertyType) -> None:
+    for value in ptype.examples:
+        recorded = [Set("T", value if ptype.primary_key else 1, ("p",), value)]
+        (replayed,) = decode_instructions(encode_instructions(recorded))
+        assert isinstance(replayed, Set)
+        assert same(replayed.value, value)
+        assert same(replayed.primary_key, value if ptype.primary_key else 1)
 
 
 @pytest.mark.parametrize("name", SCHEMA_TYPES)
