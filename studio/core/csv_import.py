@@ -22,30 +22,34 @@ Links, embedded objects and mixed values (which may hold links) are checked with
 their row but set in a second pass, once every object exists: a row may link to a
 row further down, and :func:`import_csv_files` imports several files whose classes
 link to each other, in cycles too.
+
+This module runs the passes and batches; :mod:`studio.core.csv_source` reads the
+file, :mod:`studio.core.csv_values` turns cells into values (scalars with the type
+registry's text parsers, :mod:`studio.core.text_codecs`) and
+:mod:`studio.core.csv_infer` types the columns of a new class.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import csv
-import json
 import os
-import re
-import uuid
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.core.csv_infer import infer_column_type as infer_column_type
+from studio.core.csv_infer import infer_schema
+from studio.core.csv_source import CsvSource, check_width, read_header
+from studio.core.csv_values import TEXT_PARSERS, ValueReader
+from studio.core.errors import BadValueError as BadValueError
+from studio.core.errors import CsvImportError as CsvImportError
 from studio.core.errors import RealmError
 from studio.core.export_files import KEY_FIELD
-from studio.core.objectid import ObjectId
-from studio.core.schema import ObjectSchema, Property, parse_object_schema
+from studio.core.schema import ObjectSchema, Property
+from studio.core.text_codecs import parse_date as parse_date
+from studio.core.text_codecs import parse_int
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject
@@ -57,42 +61,6 @@ ImportProgress = Callable[[int, int, int], None]
 """``progress(rows_done, bytes_read, bytes_total)``; raise from it to cancel (the batch
 in progress is rolled back)."""
 
-_UTF8_BOM = b"\xef\xbb\xbf"
-_INT_TEXT = re.compile(r"[+-]?[0-9]+")
-# Inference is stricter than typed reading: "007" or "1_000" stay strings (zip codes,
-# ids), and words like "nan" are never taken for numbers.
-_INFER_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-_INFER_DOUBLE = re.compile(r"[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_INFER_DATE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
-    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
-)
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
-_FIELD_LIMIT = 2**31 - 1
-PENDING: Any = object()  # a link to an object that a later row of the import creates
-
-
-class CsvImportError(RealmError):
-    """A CSV file could not be imported.
-
-    ``line`` is the 1-based line of the file where the bad row starts (``None`` when
-    the problem is not about one row); ``committed_rows`` how many rows earlier
-    batches committed before the import stopped.
-    """
-
-    def __init__(self, message: str, *, line: int | None = None, committed_rows: int = 0,
-                 reason: str | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-        self.committed_rows = committed_rows
-        self.reason = reason if reason is not None else message
-
-
-class BadValueError(ValueError):
-    """A cell's text does not fit its property's type (the message says why)."""
-
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
@@ -101,392 +69,6 @@ class ImportResult:
     batches: int
     created_class: bool
     schema: ObjectSchema
-
-
-# -- reading the file ----------------------------------------------------------------------
-
-
-class CsvSource:
-    """The records of a UTF-8 CSV file with the line each starts on and the bytes read.
-
-    The file is read in binary and decoded line by line, so progress can be told in
-    bytes (text files cannot ``tell()`` while iterated) and a decoding error names its
-    line. A newline byte is never part of a multi-byte UTF-8 sequence, so splitting
-    before decoding is safe.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
-        self.bytes_read = 0
-        self._physical_line = 0
-
-    def _lines(self, raw_lines: Iterator[bytes]) -> Iterator[str]:
-        for raw in raw_lines:
-            if self._physical_line == 0 and raw.startswith(_UTF8_BOM):
-                raw = raw[len(_UTF8_BOM):]  # Excel writes a BOM before UTF-8 CSV
-            self.bytes_read += len(raw)
-            self._physical_line += 1
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                reason = (f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line); "
-                          "save the file as UTF-8")
-                raise CsvImportError(
-                    f"line {self._physical_line}: {reason}", line=self._physical_line,
-                    reason=reason,
-                ) from None
-
-    def records(self) -> Iterator[tuple[int, list[str]]]:
-        """``(line, cells)`` per record; blank lines are skipped."""
-        # The csv module refuses cells over 128 KiB by default, and base64 data is often
-        # larger. The limit is process-wide; raising it harms no other reader.
-        csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
-        with self.path.open("rb") as fh:
-            reader = csv.reader(self._lines(iter(fh)))
-            start = 1
-            while True:
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    reason = f"not valid CSV: {exc}"
-                    if "new-line character" in str(exc):  # the csv module's advice misleads
-                        reason = ("not valid CSV: a carriage return inside a line (old Mac line "
-                                  "ends?); save the file with LF or CRLF line ends")
-                    raise CsvImportError(
-                        f"line {reader.line_num}: {reason}", line=reader.line_num, reason=reason
-                    ) from None
-                line, start = start, reader.line_num + 1
-                if cells:
-                    yield line, cells
-
-
-def _read_header(records: Iterator[tuple[int, list[str]]], path: Path) -> list[str]:
-    first = next(records, None)
-    if first is None:
-        raise CsvImportError(f"{path} is empty; the first row must name the columns", line=1)
-    names = [cell.strip() for cell in first[1]]
-    for index, name in enumerate(names):
-        if not name:
-            raise CsvImportError(f"line {first[0]}: column {index + 1} has no name", line=first[0])
-        if name in names[:index]:
-            raise CsvImportError(f"line {first[0]}: column {name!r} appears twice", line=first[0])
-    return names
-
-
-def _check_width(cells: list[str], header: list[str]) -> None:
-    if len(cells) != len(header):
-        raise BadValueError(f"the row has {len(cells)} cells, the header has {len(header)}")
-
-
-# -- text to values ------------------------------------------------------------------------
-
-
-def parse_date(text: str) -> datetime:
-    """An ISO 8601 date or date-time; without a time zone it is taken as UTC."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadValueError(f"expected an ISO 8601 date, got {text!r:.60}") from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise BadValueError(f"expected true or false, got {text!r:.60}")
-
-
-def _parse_int(text: str) -> int:
-    stripped = text.strip()
-    if not _INT_TEXT.fullmatch(stripped):
-        raise BadValueError(f"expected an integer, got {text!r:.60}")
-    return int(stripped)
-
-
-def _parser(
-    what: str, convert: Callable[[str], Any], errors: tuple[type[Exception], ...]
-) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            return convert(text.strip())
-        except errors:
-            raise BadValueError(f"expected {what}, got {text!r:.60}") from None
-
-    return parse
-
-
-def _base64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
-
-
-def _parse_string(text: str) -> str:
-    return text
-
-
-# float() also reads NaN, Infinity and -Infinity, as exports write them.
-_parse_float = _parser("a number", float, (ValueError,))
-TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
-    "bool": _parse_bool,
-    "int": _parse_int,
-    "float": _parse_float,
-    "double": _parse_float,
-    "string": _parse_string,
-    "data": _parser("base64 data", _base64, (binascii.Error, ValueError)),
-    "date": parse_date,
-    "objectId": _parser("an ObjectId (24 hex digits)", ObjectId, (ValueError,)),
-    "uuid": _parser("a UUID", uuid.UUID, (ValueError,)),
-    "decimal128": _parser("a decimal number", Decimal, (InvalidOperation,)),
-}
-
-
-class _ValueReader:
-    """Turns cell text (and the JSON inside collection cells) into values for ``create``.
-
-    Links are looked up in the realm inside the batch's transaction. While ``checking``
-    (the first pass), a link may also name an object that a file of this import will
-    create: ``pending`` holds the primary keys (and, for classes without one, the
-    ``_key`` values) that the files define, and such a link reads as ``PENDING``.
-    ``key_maps`` maps a keyless class's ``_key`` values in the files to the object
-    keys the import gave them, so links to those objects survive the round trip.
-    """
-
-    def __init__(self, realm: Realm) -> None:
-        self.realm = realm
-        self.schemas = {s.name: s for s in realm.schema}
-        self.checking = False
-        self.pending: dict[str, set[Any]] = {}
-        self.key_maps: dict[str, dict[int, int]] = {}
-
-    def _link(self, target_name: str, ref: Any, from_text: bool) -> Any:
-        target = self.schemas[target_name]
-        found: RealmObject | None
-        if target.primary_key is None:
-            if from_text:
-                ref = _parse_int(ref)
-            if not isinstance(ref, int) or isinstance(ref, bool):
-                raise BadValueError(
-                    f"a link to {target_name} (no primary key) is its object key, got {ref!r:.60}"
-                )
-            mapping = self.key_maps.get(target_name)
-            key = ref if mapping is None else mapping.get(ref)
-            found = None if key is None else self.realm.object_for_key(target_name, key)
-            what = f"{KEY_FIELD} {ref}" if mapping is not None else f"object key {ref}"
-        else:
-            pk = target.get_property(target.primary_key)
-            if from_text:
-                ref = None if ref == "" and pk.optional else TEXT_PARSERS[pk.type](ref)
-            else:
-                ref = self.from_json(pk, ref)
-            found = self.realm.object_for_primary_key(target_name, ref)
-            what = f"primary key {ref!r:.60}"
-        if found is None:
-            if self.checking and ref in self.pending.get(target_name, ()):
-                return PENDING
-            raise BadValueError(f"there is no {target_name} with {what}")
-        return found
-
-    def _embedded(self, target_name: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise BadValueError(
-                f"an embedded {target_name} is a JSON object, got {json.dumps(value)[:60]}"
-            )
-        schema = self.schemas[target_name]
-        return {name: self.from_json(schema.get_property(name), item)
-                for name, item in value.items()}
-
-    def _mixed(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            if "class" in value and ("primaryKey" in value or KEY_FIELD in value):
-                name = value["class"]
-                if name not in self.schemas:
-                    raise BadValueError(f"a mixed link names class {name!r}, which is not here")
-                ref = value.get("primaryKey", value.get(KEY_FIELD))
-                return self._link(name, ref, from_text=False)
-            raise BadValueError("a mixed value cannot be a JSON object (except a link)")
-        if isinstance(value, list):
-            raise BadValueError("a mixed value cannot be a JSON array")
-        return value
-
-    def from_json(self, prop: Property, value: Any) -> Any:
-        """One element (or scalar) given as a JSON value, for ``prop``'s base type."""
-        if value is None:
-            return None
-        kind = prop.type
-        if kind == "object":
-            target = prop.object_type or ""
-            if self.schemas[target].embedded:
-                return self._embedded(target, value)
-            return self._link(target, value, from_text=False)
-        if kind == "mixed":
-            return self._mixed(value)
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-        elif kind == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        elif kind in ("float", "double"):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            if isinstance(value, str):
-                return _parse_float(value)
-        elif kind == "decimal128" and isinstance(value, int | float) and not isinstance(
-            value, bool
-        ):
-            return Decimal(str(value))
-        elif isinstance(value, str):
-            return TEXT_PARSERS[kind](value)
-        raise BadValueError(f"expected {kind}, got {json.dumps(value)[:60]}")
-
-    def _json_cell(self, text: str, shape: type, what: str) -> Any:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadValueError(f"expected {what} as JSON text: {exc.msg}") from None
-        if not isinstance(value, shape):
-            raise BadValueError(f"expected {what} as JSON text, got {text!r:.60}")
-        return value
-
-    def cell(self, prop: Property, text: str) -> Any:
-        """The value of one cell for ``prop``."""
-        if prop.collection is not None:
-            if text.strip() == "":
-                return {} if prop.collection == "dictionary" else []
-            if prop.collection == "dictionary":
-                items = self._json_cell(text, dict, "a dictionary (a JSON object)")
-                return {key: self.from_json(prop, item) for key, item in items.items()}
-            elements = self._json_cell(text, list, f"a {prop.collection} (a JSON array)")
-            return [self.from_json(prop, item) for item in elements]
-        if prop.type in ("string", "data") and text == "" and not prop.optional:
-            return "" if prop.type == "string" else b""
-        if prop.type == "string":
-            return None if text == "" else text
-        if text.strip() == "":
-            if prop.optional:
-                return None
-            raise BadValueError(f"a value is required ({prop.type_string}), the cell is empty")
-        if prop.type == "mixed":
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                return text  # hand-written CSV: plain text in a mixed column is a string
-            return self._mixed(value)
-        if prop.type == "object":
-            target = prop.object_type or ""
-            if self.schemas[target].embedded:
-                return self._embedded(target, self._json_cell(text, dict, "an embedded object"))
-            return self._link(target, text, from_text=True)
-        return TEXT_PARSERS[prop.type](text)
-
-
-# -- inference -----------------------------------------------------------------------------
-
-
-class _ColumnGuess:
-    """What a column's cells could all be; narrowed by every cell of the file."""
-
-    __slots__ = ("bool_ok", "date_ok", "double_ok", "empty", "int_ok", "values")
-
-    def __init__(self) -> None:
-        self.bool_ok = self.int_ok = self.double_ok = self.date_ok = True
-        self.empty = False
-        self.values = 0
-
-    def feed(self, text: str) -> None:
-        text = text.strip()
-        if not text:
-            self.empty = True
-            return
-        self.values += 1
-        if self.bool_ok and text.lower() not in ("true", "false"):
-            self.bool_ok = False
-        if self.int_ok and not (_INFER_INT.fullmatch(text) and -(2**63) <= int(text) < 2**63):
-            self.int_ok = False
-        if self.double_ok and not _INFER_DOUBLE.fullmatch(text):
-            self.double_ok = False
-        if self.date_ok and not _is_date(text):
-            self.date_ok = False
-
-    def type_string(self) -> str:
-        if not self.values:
-            return "string?"  # nothing but empty cells: the most permissive type
-        if self.bool_ok:
-            base = "bool"
-        elif self.int_ok:
-            base = "int"
-        elif self.double_ok:
-            base = "double"
-        elif self.date_ok:
-            base = "date"
-        else:
-            base = "string"
-        return base + "?" if self.empty else base
-
-
-def _is_date(text: str) -> bool:
-    if not _INFER_DATE.fullmatch(text):
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def infer_column_type(cells: list[str]) -> str:
-    """The Realm type string that every one of these cells fits (``int``, ``date?``...)."""
-    guess = _ColumnGuess()
-    for cell in cells:
-        guess.feed(cell)
-    return guess.type_string()
-
-
-def infer_schema(
-    path: str | os.PathLike[str], class_name: str, *, primary_key: str | None = None
-) -> ObjectSchema:
-    """A class for a CSV file: one property per column, typed from all of its rows.
-
-    Also checks that every row has as many cells as the header, so a new class is
-    only created for a file that can be imported.
-    """
-    source = CsvSource(Path(path))
-    records = source.records()
-    header = _read_header(records, source.path)
-    guesses = [_ColumnGuess() for _ in header]
-    for line, cells in records:
-        try:
-            _check_width(cells, header)
-        except BadValueError as exc:
-            raise CsvImportError(f"line {line}: {exc}; nothing was imported", line=line) from None
-        for guess, cell in zip(guesses, cells, strict=True):
-            guess.feed(cell)
-    properties: dict[str, Any] = {}
-    for name, guess in zip(header, guesses, strict=True):
-        if name != KEY_FIELD:
-            properties[name] = guess.type_string()
-    spec: dict[str, Any] = {"name": class_name, "properties": properties}
-    if primary_key is not None:
-        kind = properties.get(primary_key)
-        if kind is None:
-            raise CsvImportError(f"primary key {primary_key!r} is not a column of {path}")
-        if kind not in ("int", "string"):
-            raise CsvImportError(
-                f"column {primary_key!r} holds {kind} values; a primary key inferred from CSV "
-                "must be int or string without empty cells"
-            )
-        spec["primaryKey"] = primary_key
-    try:
-        return parse_object_schema(spec)
-    except RealmError as exc:
-        raise CsvImportError(f"{path}: {exc}", line=1) from None
 
 
 # -- importing -----------------------------------------------------------------------------
@@ -567,7 +149,7 @@ def _prepare(
             f"{class_name} exists with primary key {schema.primary_key!r}; "
             f"a primary key {primary_key!r} only applies to a new class"
         )
-    header = _read_header(CsvSource(path).records(), path)
+    header = read_header(CsvSource(path).records(), path)
     try:
         columns = _plan_columns(schema, header)
     except CsvImportError as exc:
@@ -585,7 +167,7 @@ class _Importer:
         self.update = update
         self.progress = progress
         self.files = files
-        self.reader = _ValueReader(realm)
+        self.reader = ValueReader(realm)
         self.rows = 0
         self.bytes_done = 0
         sizes = [f.path.stat().st_size * (2 if f.two_pass else 1) for f in files]
@@ -615,7 +197,7 @@ class _Importer:
         if name not in file.header:
             return
         column = file.header.index(name)
-        parse = TEXT_PARSERS[file.schema.get_property(pk).type] if pk is not None else _parse_int
+        parse = TEXT_PARSERS[file.schema.get_property(pk).type] if pk is not None else parse_int
         pending = self.reader.pending.setdefault(file.class_name, set())
         if pk is None:
             self.reader.key_maps.setdefault(file.class_name, {})
@@ -675,10 +257,10 @@ class _Importer:
                 if mapping is not None and KEY_FIELD in file.header:
                     column = file.header.index(KEY_FIELD)
                     for (_line, cells), key in zip(batch, keys, strict=True):
-                        mapping[_parse_int(cells[column])] = key
+                        mapping[parse_int(cells[column])] = key
 
     def _values(self, file: _FileImport, cells: list[str], first: bool) -> dict[str, Any]:
-        _check_width(cells, file.header)
+        check_width(cells, file.header)
         values: dict[str, Any] = {}
         for prop, cell in zip(file.columns, cells, strict=True):
             if prop is None or (not first and not _linked(prop)):

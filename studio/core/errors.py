@@ -32,6 +32,11 @@ class ValueTypeError(SchemaError, TypeError):
     """A value has the wrong type for the property it is assigned to."""
 
 
+class BadValueError(RealmError, ValueError):
+    """A text does not read as a value of the type wanted (a CSV cell, what a person
+    typed); the message says what was expected."""
+
+
 class UnknownPropertyError(SchemaError, KeyError):
     """A property or class name that the schema does not have."""
 
@@ -75,3 +80,19 @@ class ClosedRealmError(RealmError):
 
 class WrongThreadError(RealmError):
     """A realm was used from a thread other than the one that opened it."""
+
+
+class CsvImportError(RealmError):
+    """A CSV file could not be imported.
+
+    ``line`` is the 1-based line of the file where the bad row starts (``None`` when
+    the problem is not about one row); ``committed_rows`` how many rows earlier
+    batches committed before the import stopped.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, committed_rows: int = 0,
+                 reason: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.committed_rows = committed_rows
+        self.reason = reason if reason is not None else message

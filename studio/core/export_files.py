@@ -31,13 +31,14 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from studio.core.errors import RealmError
 from studio.core.objectid import ObjectId
+from studio.core.text_codecs import format_date
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject
@@ -60,22 +61,6 @@ class ExportError(RealmError):
 
 
 # -- single values -------------------------------------------------------------------------
-
-
-def format_date(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``: seconds, then milliseconds or microseconds if any."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # studio dates are UTC instants
-    value = value.astimezone(UTC)
-    # Formatted by hand: strftime("%Y") drops the leading zeros of years below 1000.
-    text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    )
-    micros = value.microsecond
-    if micros:
-        text += f".{micros // 1000:03d}" if micros % 1000 == 0 else f".{micros:06d}"
-    return text + "Z"
 
 
 def format_float(value: float) -> float | str:

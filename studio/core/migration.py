@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges
 from studio.core.errors import MigrationError, SchemaError, SchemaMismatchError
+from studio.core.property_types import PROPERTY_TYPES
 from studio.core.schema import ObjectSchema, Property, parse_object_schema, validate_schema
 from studio.core.storage import (
     CHANGES_TABLE,
@@ -42,18 +43,8 @@ if TYPE_CHECKING:
     from studio.core.realm import MigrationCallback, Realm
     from studio.core.writer import Writer
 
-_DEFAULTS: dict[str, str] = {
-    "bool": "0",
-    "int": "0",
-    "float": "0.0",
-    "double": "0.0",
-    "string": "''",
-    "data": "X''",
-    "date": "0",
-    "objectId": "X'000000000000000000000000'",
-    "uuid": "X'00000000000000000000000000000000'",
-    "decimal128": "'0'",
-}
+# The SQL literal a required column of each primitive type is filled with when added.
+_DEFAULTS: dict[str, str] = {name: t.sql_default for name, t in PROPERTY_TYPES.items()}
 
 
 @dataclass

@@ -47,18 +47,12 @@ from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from studio.core.errors import SchemaError
 from studio.core.objectid import ObjectId
+from studio.core.property_types import MIXED, PROPERTY_TYPES
 
+# The Python class a model annotates a property with, for each type (float needs Float32).
 _PRIMITIVES: dict[Any, str] = {
-    bool: "bool",
-    int: "int",
-    float: "double",
-    str: "string",
-    bytes: "data",
-    datetime: "date",
-    ObjectId: "objectId",
-    uuid.UUID: "uuid",
-    Decimal: "decimal128",
-    Any: "mixed",
+    **{t.value_classes[0]: t.name for t in PROPERTY_TYPES.values() if t.value_classes},
+    Any: MIXED,
 }
 
 

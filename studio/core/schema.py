@@ -16,31 +16,20 @@ from typing import Any
 
 from studio.core.errors import SchemaError, ValueTypeError
 from studio.core.models import is_model, schema_of
+from studio.core.property_types import MIXED, PROPERTY_TYPES, SCHEMA_TYPES
 from studio.core.values import make_encoder
 
-PRIMITIVE_TYPES: frozenset[str] = frozenset(
-    {
-        "bool",
-        "int",
-        "float",
-        "double",
-        "string",
-        "data",
-        "date",
-        "objectId",
-        "uuid",
-        "decimal128",
-        "mixed",
-    }
-)
-_TYPE_ALIASES: dict[str, str] = {name.lower(): name for name in PRIMITIVE_TYPES}
+PRIMITIVE_TYPES: frozenset[str] = frozenset(SCHEMA_TYPES)
+_TYPE_ALIASES: dict[str, str] = {name.lower(): name for name in SCHEMA_TYPES}
 _TYPE_ALIASES.update(
-    {"boolean": "bool", "decimal": "decimal128", "str": "string", "binary": "data"}
+    {alias: t.name for t in PROPERTY_TYPES.values() for alias in t.schema_aliases}
 )
 COLLECTIONS: frozenset[str] = frozenset({"list", "set", "dictionary"})
-PRIMARY_KEY_TYPES: frozenset[str] = frozenset({"int", "string", "objectId", "uuid"})
+PRIMARY_KEY_TYPES: frozenset[str] = frozenset(
+    t.name for t in PROPERTY_TYPES.values() if t.primary_key
+)
 INDEXABLE_TYPES: frozenset[str] = frozenset(
-    {"bool", "int", "string", "date", "objectId", "uuid", "mixed"}
+    {*(t.name for t in PROPERTY_TYPES.values() if t.indexable), MIXED}
 )
 _SUFFIX = {"list": "[]", "set": "<>", "dictionary": "{}"}
 
@@ -268,6 +257,11 @@ def _checked_default(prop: Property, value: Any, where: str) -> Any:
     return value
 
 
+def _one_of(names: frozenset[str]) -> str:
+    ordered = [n for n in PROPERTY_TYPES if n in names]
+    return ", ".join(ordered[:-1]) + " or " + ordered[-1]
+
+
 def parse_object_schema(spec: Mapping[str, Any]) -> ObjectSchema:
     """Read one class in Realm JS's form (properties as a dict or a list)."""
     if not isinstance(spec, Mapping):
@@ -310,7 +304,7 @@ def parse_object_schema(spec: Mapping[str, Any]) -> ObjectSchema:
         if pk.type not in PRIMARY_KEY_TYPES or pk.collection is not None:
             raise SchemaError(
                 f"class {name}: primary key {primary_key!r} has type {pk.type_string}; "
-                "it must be int, string, objectId or uuid (optional allowed)"
+                f"it must be {_one_of(PRIMARY_KEY_TYPES)} (optional allowed)"
             )
     for prop in props:
         if prop.indexed and (prop.type not in INDEXABLE_TYPES or prop.collection is not None):

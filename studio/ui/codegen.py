@@ -328,6 +328,14 @@ def typescript(classes: Sequence[ObjectSchema]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TYPE_TABLES: dict[str, dict[str, Any]] = {
+    "python": _PY, "swift": _SWIFT, "kotlin": _KOTLIN, "typescript": _TS,
+}
+"""Each language's name (Kotlin: name and default) for every schema type, keyed by the
+names of :data:`studio.core.property_types.SCHEMA_TYPES` (JavaScript writes the schema's
+own type strings). A test checks each table covers exactly those types."""
+
+
 GENERATORS: dict[str, Callable[[Sequence[ObjectSchema]], str]] = {
     "python": python,
     "swift": swift,

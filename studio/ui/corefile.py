@@ -29,6 +29,7 @@ from typing import IO, Any, overload
 
 from studio.core import export_files
 from studio.core.errors import QueryError
+from studio.core.property_types import PROPERTY_TYPES
 from studio.core.realm import sniff_file
 from studio.core.schema import ObjectSchema, Property
 from studio.realmfile import RealmFile, RealmFileError, RealmObject, is_realm_core_file
@@ -44,10 +45,6 @@ READ_ONLY_NOTE = ("A Realm Core file is read-only in the Studio: use \"Convert t
 # its objects wrapped (links, mixed, collections), or a backlink list (origin, property).
 _PLAIN = 0
 _WRAP = 1
-_SCALARS = frozenset({"bool", "int", "float", "double", "string", "data", "date",
-                      "objectId", "uuid", "decimal128"})
-
-
 def is_core_file(path: str | os.PathLike[str]) -> bool:
     """True for a genuine Realm Core file, encrypted and unsupported formats included
     (opening those then says why they cannot be shown)."""
@@ -166,7 +163,7 @@ class CoreFileRealm:
             for prop in self.object_schema(name).properties:
                 if prop.is_backlink:
                     plan[prop.name] = (prop.object_type, prop.origin_property)
-                elif prop.collection is None and prop.type in _SCALARS:
+                elif prop.collection is None and prop.type in PROPERTY_TYPES:
                     plan[prop.name] = _PLAIN
                 else:
                     plan[prop.name] = _WRAP

@@ -7,11 +7,8 @@ Esc closes. Errors from the realm (a duplicate primary key...) show in the panel
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -27,21 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema, Property
+from studio.ui import formatting as fmt
 from studio.ui.delegates import DateTimeEditor, MixedEditor, TypedLineEdit
-
-_DEFAULTS: dict[str, Callable[[], Any]] = {
-    "bool": lambda: False,
-    "int": lambda: 0,
-    "float": lambda: 0.0,
-    "double": lambda: 0.0,
-    "string": lambda: "",
-    "date": lambda: datetime.now(UTC).replace(microsecond=0),
-    "objectId": ObjectId,
-    "uuid": uuid.uuid4,
-    "decimal128": lambda: Decimal(0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +43,9 @@ class FieldSpec:
 
 
 def default_value(type_name: str) -> Any:
-    make = _DEFAULTS.get(type_name)
-    return make() if make is not None else None
+    """What a new object's field of this type starts with (see :data:`fmt.EDITORS`)."""
+    editor = fmt.EDITORS.get(type_name)
+    return editor.new_value() if editor is not None else None
 
 
 def fields_for_class(schema: ObjectSchema, classes: dict[str, ObjectSchema]) -> list[FieldSpec]:
@@ -75,7 +61,8 @@ def fields_for_class(schema: ObjectSchema, classes: dict[str, ObjectSchema]) -> 
 
 
 def field_for_property(prop: Property, classes: dict[str, ObjectSchema]) -> FieldSpec | None:
-    if prop.is_backlink or prop.collection is not None or prop.type == "data":
+    editor = fmt.EDITORS.get(prop.type)
+    if prop.is_backlink or prop.collection is not None or (editor and editor.kind == "file"):
         return None
     if prop.type == "object":
         target = classes.get(prop.object_type or "")
@@ -147,7 +134,8 @@ class CreatePanel(QWidget):
             editor = self._editor(field)
             editor.setObjectName(f"field_{field.name}")
             self.editors[field.name] = editor
-            label = field.name + ("" if field.optional or field.type_name == "bool" else " *")
+            checkbox = fmt.EDITORS[field.type_name].kind == "checkbox"
+            label = field.name + ("" if field.optional or checkbox else " *")
             hint = field.note or field.type_name + ("?" if field.optional else "")
             editor.setToolTip(hint)
             form.addRow(QLabel(f"{label}  <span style='color:gray'>{hint}</span>"), editor)
@@ -159,15 +147,16 @@ class CreatePanel(QWidget):
             first.setFocus()
 
     def _editor(self, field: FieldSpec) -> QWidget:
-        if field.type_name == "bool":
+        editor = fmt.EDITORS[field.type_name].kind
+        if editor == "checkbox":
             box = QCheckBox(self)
             box.setChecked(bool(field.default))
             return box
-        if field.type_name == "date" and not field.optional:
+        if editor == "datetime" and not field.optional:
             date = DateTimeEditor(self)
             date.set_value(field.default)
             return date
-        if field.type_name == "mixed":
+        if editor == "mixed":
             mixed = MixedEditor(self)
             mixed.set_value(field.default)
             return mixed

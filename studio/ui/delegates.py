@@ -14,11 +14,13 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QDate,
     QDateTime,
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTime,
     QTimeZone,
     Signal,
 )
@@ -34,8 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.property_types import PROPERTY_TYPES
 from studio.ui import formatting as fmt
-from studio.ui.table_model import KindRole, PropertyRole, ValueRole, cell_data, model_index
+from studio.ui.cells import KindRole, PropertyRole, ValueRole, cell_data, model_index
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 ISO_FORMAT = "yyyy-MM-ddTHH:mm:ss.zzz'Z'"
@@ -66,13 +69,8 @@ class TypedLineEdit(QLineEdit):
         self.optional = optional
         if type_name != "string":
             self.setValidator(TypeValidator(type_name, optional, self))
-        hints = {
-            "int": "whole number", "float": "number", "double": "number",
-            "decimal128": "decimal number", "objectId": "24 hex digits",
-            "uuid": "UUID", "date": "2024-05-01T09:30:00Z", "data": "base64",
-            "bool": "true or false",
-        }
-        hint = hints.get(type_name, "")
+        value_type = PROPERTY_TYPES.get(type_name)
+        hint = value_type.hint if value_type is not None else ""
         if optional and type_name != "string":
             hint += " (empty: null)"
         self.setPlaceholderText(hint)
@@ -102,6 +100,9 @@ class DateTimeEditor(QDateTimeEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTimeZone(QTimeZone.utc())
+        # Qt's default minimum is 1752-09-14, which would silently move an earlier date
+        # there when the editor commits; year 100 is as early as QDateTimeEdit goes.
+        self.setMinimumDateTime(QDateTime(QDate(100, 1, 1), QTime(0, 0), QTimeZone.utc()))
         self.setDisplayFormat(ISO_FORMAT)
         self.setCalendarPopup(True)
         self._original: datetime | None = None
@@ -192,15 +193,16 @@ class ValueDelegate(QStyledItemDelegate):
             return None
         if kind == "key" or prop is None:
             return TypedLineEdit("string", False, parent)
-        if prop.type == "mixed":
-            editor = MixedEditor(parent)
-            editor.committed.connect(lambda: self._commit(editor))
-            return editor
-        if prop.type == "date":
-            return DateTimeEditor(parent)
         if prop.type == "object":
             pk_type = self._target_pk_type(index)
             return TypedLineEdit(pk_type or "string", True, parent) if pk_type else None
+        editor_kind = fmt.EDITORS[prop.type].kind if prop.type in fmt.EDITORS else "line"
+        if editor_kind == "mixed":
+            editor = MixedEditor(parent)
+            editor.committed.connect(lambda: self._commit(editor))
+            return editor
+        if editor_kind == "datetime":
+            return DateTimeEditor(parent)
         if prop.type == "string":
             value = cell_data(index, ValueRole)
             if isinstance(value, str) and "\n" in value:

@@ -22,11 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.schema import ObjectSchema
+from studio.core.property_types import SCHEMA_TYPES
+from studio.core.schema import INDEXABLE_TYPES, PRIMARY_KEY_TYPES, ObjectSchema
 
-PRIMITIVES = ("string", "int", "double", "float", "bool", "date", "data", "objectId", "uuid",
-              "decimal128", "mixed")
-PK_TYPES = ("objectId", "uuid", "string", "int")
+
+def _preferred_first(preferred: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    return (*preferred, *(n for n in names if n not in preferred))
+
+
+# Every type of the registry; the ones people pick most often first.
+PRIMITIVES = _preferred_first(("string", "int", "double", "float", "bool", "date"), SCHEMA_TYPES)
+PK_TYPES = _preferred_first(("objectId", "uuid", "string"),
+                            tuple(n for n in SCHEMA_TYPES if n in PRIMARY_KEY_TYPES))
 LINK = "link to object"
 BACKLINKS = "linkingObjects (backlinks)"
 
@@ -172,8 +179,7 @@ class AddPropertyDialog(_SchemaDialog):
                 ])
         single = self.collection.currentText() == "single value"
         self.optional.setEnabled(kind not in (LINK, BACKLINKS, "mixed") or not single)
-        self.indexed.setEnabled(single and kind in ("string", "int", "bool", "date", "objectId",
-                                                    "uuid", "mixed"))
+        self.indexed.setEnabled(single and kind in INDEXABLE_TYPES)
 
     def spec(self) -> dict[str, Any]:
         name = self.name.text().strip()

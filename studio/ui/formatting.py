@@ -7,26 +7,66 @@ an ``object_schema``), so a genuine Realm Core file's objects show the same way.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from studio.core.export_files import format_date
 from studio.core.objectid import ObjectId
+from studio.core.property_types import MIXED, PROPERTY_TYPES, type_of_value
+from studio.core.text_codecs import format_date as format_date
+from studio.core.text_codecs import format_float as format_float
+from studio.core.text_codecs import parse_date as parse_date
 
-# Types a mixed value can take in the mixed editor's type picker, in the picker's order.
+# Types a mixed value can take in the mixed editor's type picker, in the picker's order:
+# null, then each type a Python value can have (float values are doubles).
 MIXED_TYPES: tuple[str, ...] = (
-    "null", "bool", "int", "double", "string", "data", "date", "objectId", "uuid", "decimal128",
+    "null", *(t.name for t in PROPERTY_TYPES.values() if t.value_classes),
 )
-NUMERIC_TYPES = frozenset({"int", "float", "double", "decimal128"})
+NUMERIC_TYPES = frozenset(t.name for t in PROPERTY_TYPES.values() if t.numeric)
+
+
+@dataclass(frozen=True, slots=True)
+class Editor:
+    """How the Studio edits values of one type.
+
+    ``kind``: ``checkbox`` (toggled in the cell), ``line`` (a line edit that refuses what
+    does not parse, with the registry's hint), ``datetime`` (a UTC date-time editor),
+    ``file`` (loaded from and saved to files through the cell's menu) or ``mixed`` (a
+    type picker, then a line). ``new_value`` is what a new object's form starts with.
+    """
+
+    kind: str
+    new_value: Callable[[], Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _zero(type_name: str) -> Callable[[], Any]:
+    default = PROPERTY_TYPES[type_name].default
+    return lambda: default
+
+
+EDITORS: dict[str, Editor] = {
+    "bool": Editor("checkbox", _zero("bool")),
+    "int": Editor("line", _zero("int")),
+    "float": Editor("line", _zero("float")),
+    "double": Editor("line", _zero("double")),
+    "string": Editor("line", _zero("string")),
+    "data": Editor("file", _zero("data")),
+    "date": Editor("datetime", _now),
+    "objectId": Editor("line", ObjectId),  # a fresh id: what people want almost always
+    "uuid": Editor("line", uuid.uuid4),
+    "decimal128": Editor("line", _zero("decimal128")),
+    MIXED: Editor("mixed", lambda: None),
+}
+"""The editor of every schema type (:data:`~studio.core.property_types.SCHEMA_TYPES`)."""
+
 _MAX_TEXT = 200
 _PREVIEW_ITEMS = 3
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 def format_size(size: int) -> str:
@@ -39,15 +79,6 @@ def format_size(size: int) -> str:
         if value < 1024 or unit == "TB":
             return f"{value:.1f} {unit}"
     return f"{size} B"  # unreachable; keeps type checkers content
-
-
-def format_float(value: float) -> str:
-    """Shortest text that reads back to the same double (``repr``), NaN and infinities named."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return repr(value)
 
 
 def is_object(value: Any) -> bool:
@@ -96,20 +127,13 @@ def scalar_text(value: Any, limit: int = _MAX_TEXT) -> str:
     """Display text of a primitive value or an object (a link shows its summary)."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, str):
         return _one_line(value, limit)
     if isinstance(value, bytes | bytearray | memoryview):
         return f"{format_size(len(value))} data"
-    if isinstance(value, datetime):
-        return format_date(value)
-    if isinstance(value, ObjectId | uuid.UUID | Decimal):
-        return str(value)
+    value_type = type_of_value(value)
+    if value_type is not None:
+        return value_type.format(value)
     if is_object(value):
         return f"{object_class(value)} {object_summary(value)}"
     return _one_line(str(value), limit)
@@ -159,14 +183,9 @@ def edit_text(value: Any) -> str:
     """The text an editor starts with; :func:`parse_value` reads it back to ``value``."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        return format_date(value)
+    value_type = type_of_value(value)
+    if value_type is not None:
+        return value_type.format(value)
     if is_object(value):
         schema = value.object_schema
         return edit_text(value[schema.primary_key]) if schema.primary_key else ""
@@ -177,105 +196,28 @@ def mixed_type_of(value: Any) -> str:
     """The type picker entry of a mixed value (``object`` for a link)."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "data"
-    if isinstance(value, datetime):
-        return "date"
-    if isinstance(value, ObjectId):
-        return "objectId"
-    if isinstance(value, uuid.UUID):
-        return "uuid"
-    if isinstance(value, Decimal):
-        return "decimal128"
-    return "object"
-
-
-def parse_date(text: str) -> datetime:
-    """ISO 8601 (``2024-05-01``, ``2024-05-01T10:00:00Z``, with an offset); naive is UTC."""
-    cleaned = text.strip()
-    if cleaned.endswith(("z", "Z")):
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a date; use ISO 8601 such as 2024-05-01T09:30:00Z"
-        ) from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    value_type = type_of_value(value)
+    return "object" if value_type is None else value_type.name
 
 
 def parse_value(type_name: str, text: str, optional: bool = False) -> Any:
     """Read what a person typed as a value of ``type_name``; raises ValueError saying why.
 
-    An empty text is null for optional non-string types; a string keeps ``""``.
+    An empty text is null for optional non-string types; a string keeps ``""``. Each
+    type reads as its registry parser reads it (the same as a CSV cell).
     """
-    stripped = text.strip()
     if type_name == "string":
         return text
     if type_name == "null":
         return None
-    if not stripped:
+    if not text.strip():
         if optional:
             return None
         raise ValueError(f"a {type_name} value is required here")
-    if type_name == "bool":
-        lowered = stripped.lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ValueError(f"{text!r} is not a bool; type true or false")
-    if type_name == "int":
-        try:
-            value = int(stripped.replace("_", ""), 10)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise ValueError(f"{value} does not fit in a 64-bit int")
-        return value
-    if type_name in ("float", "double"):
-        special = {"nan": math.nan, "infinity": math.inf, "inf": math.inf,
-                   "-infinity": -math.inf, "-inf": -math.inf, "+infinity": math.inf}
-        if stripped.lower() in special:
-            return special[stripped.lower()]
-        try:
-            return float(stripped)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-    if type_name == "decimal128":
-        try:
-            return Decimal(stripped)
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a decimal number") from None
-    if type_name == "date":
-        return parse_date(stripped)
-    if type_name == "objectId":
-        try:
-            return ObjectId(stripped)
-        except (ValueError, TypeError):
-            raise ValueError(f"{text!r} is not an ObjectId (24 hex digits)") from None
-    if type_name == "uuid":
-        try:
-            return uuid.UUID(stripped)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a UUID (like 123e4567-e89b-12d3-a456-426614174000)"
-                             ) from None
-    if type_name == "data":
-        try:
-            return base64.b64decode(stripped, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError(f"{text!r} is not base64 data") from None
-    raise ValueError(f"values of type {type_name} cannot be typed in")
+    value_type = PROPERTY_TYPES.get(type_name)
+    if value_type is None:
+        raise ValueError(f"values of type {type_name} cannot be typed in")
+    return value_type.parse(text)
 
 
 def is_valid(type_name: str, text: str, optional: bool = False) -> bool:

@@ -20,7 +20,6 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -29,18 +28,17 @@ from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 from studio.ui import formatting as fmt
+from studio.ui.cells import KindRole as KindRole
+from studio.ui.cells import ModelIndex as ModelIndex
+from studio.ui.cells import PropertyRole as PropertyRole
+from studio.ui.cells import RowObjectRole as RowObjectRole
+from studio.ui.cells import TypeRole as TypeRole
+from studio.ui.cells import ValueRole as ValueRole
+from studio.ui.cells import cell_data as cell_data
+from studio.ui.cells import cell_kind, model_index
 from studio.ui.sources import Column, RowSource, TableChanges
 
 log = logging.getLogger(__name__)
-
-ModelIndex = QModelIndex | QPersistentModelIndex
-
-# Custom roles: what delegates, actions and tests ask the model for.
-ValueRole = Qt.ItemDataRole.UserRole + 1  # the Python value of the cell
-PropertyRole = Qt.ItemDataRole.UserRole + 2  # the cell's Property (None for a key column)
-RowObjectRole = Qt.ItemDataRole.UserRole + 3  # the row's object (or Element)
-KindRole = Qt.ItemDataRole.UserRole + 4  # "value" | "link" | "collection" | "backlinks" | ...
-TypeRole = Qt.ItemDataRole.UserRole + 5  # the value's type name (mixed: the current type)
 
 PAGE_SIZE = 256
 # Up to this many rows a source starts listening at once; above, only after the first
@@ -66,46 +64,6 @@ _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _BASE_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-
-
-def model_index(index: ModelIndex) -> QModelIndex:
-    """A QModelIndex copy of ``index``, which may be a QPersistentModelIndex."""
-    # PySide6 converts a QPersistentModelIndex with C++'s implicit conversion, but its
-    # stubs list only QModelIndex's copy constructor.
-    return QModelIndex(index)  # type: ignore[arg-type]
-
-
-def cell_data(index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-    """``index.data(role)``, asked of the Python model directly.
-
-    PySide6 6.12's ``QModelIndex.data()`` drops a reference to ``None`` each time a
-    Python model returns None, and enough calls crash the interpreter ("deallocating
-    None"); calling the model's own ``data`` method avoids the conversion.
-    """
-    model = index.model()
-    if model is None or not index.isValid():
-        return None
-    return model.data(model_index(index), role)
-
-
-def cell_kind(column: Column) -> str:
-    """How a column's cells behave: shown as text, followed as links, opened, toggled."""
-    prop = column.prop
-    if prop is None:
-        return "key"
-    if prop.is_backlink:
-        return "backlinks"
-    if column.kind == "property" and prop.collection is not None:
-        return "collection"
-    if prop.type == "object":
-        return "link"
-    if prop.type == "bool":
-        return "bool"
-    if prop.type == "data":
-        return "data"
-    if prop.type == "mixed":
-        return "mixed"
-    return "value"
 
 
 class ObjectTableModel(QAbstractTableModel):

@@ -20,12 +20,12 @@ from studio.core import ObjectId, Realm
 from studio.core.csv_import import (
     BadValueError,
     CsvImportError,
-    _ValueReader,
     import_csv,
     import_csv_files,
     infer_column_type,
     infer_schema,
 )
+from studio.core.csv_values import ValueReader
 from studio.core.export_files import csv_cell, export_realm
 
 SCHEMA: list[dict[str, Any]] = [
@@ -332,14 +332,14 @@ def test_second_pass_failure_says_what_was_kept(
     realm: Realm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only a change by someone else between the passes fails the second pass; simulate one.
-    original = _ValueReader.cell
+    original = ValueReader.cell
 
-    def flaky(self: _ValueReader, prop: Any, text: str) -> Any:
+    def flaky(self: ValueReader, prop: Any, text: str) -> Any:
         if not self.checking and text == "b1":
             raise BadValueError("gone meanwhile")
         return original(self, prop, text)
 
-    monkeypatch.setattr(_ValueReader, "cell", flaky)
+    monkeypatch.setattr(ValueReader, "cell", flaky)
     text = BOOK_HEADER.strip() + ",sequel\nb1,t,1,true,b2\nb2,t,1,true,b1\n"
     with pytest.raises(CsvImportError) as info:
         import_csv(realm, "Book", write(tmp_path / "s.csv", text), batch_size=1)
@@ -443,7 +443,7 @@ def test_cell_text_round_trips(realm: Realm, data: st.DataObject) -> None:
     """Every value's CSV cell reads back as the same value (strings: required, so "" stays "")."""
     from studio.core.schema import parse_property
 
-    reader = _ValueReader(realm)
+    reader = ValueReader(realm)
     for type_name, strategy in _SCALARS.items():
         value = data.draw(strategy, label=type_name)
         for suffix in ("", "[]", "{}"):

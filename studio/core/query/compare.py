@@ -13,6 +13,7 @@ import math
 import operator
 from typing import Any
 
+from studio.core.property_types import PROPERTY_TYPES
 from studio.core.query.context import FALSE, TRUE, Cond, Context, CountSource, Val, conjunction
 from studio.core.query.functions import (
     CASE,
@@ -185,11 +186,9 @@ def _typed_const(ctx: Context, op: str, value: Val, const: Const, flags: int) ->
         return data_cond(expr, op, bytes_of(const), flags)
     if value_type == "date":
         return date_cond(expr, op, int(const.value))
-    if value_type == "bool":
-        return Cond(f"{expr} {sql_op} ?", [int(const.value)], nullable)
-    if value_type in ("objectId", "uuid"):
-        raw = const.value.binary if value_type == "objectId" else const.value.bytes
-        return Cond(f"{expr} {sql_op} ?", [raw], nullable)
+    if value_type in PROPERTY_TYPES:  # bool, objectId, uuid: compared in their stored form
+        stored = PROPERTY_TYPES[value_type].encode(const.value)
+        return Cond(f"{expr} {sql_op} ?", [stored], nullable)
     if value_type == "object":
         class_name, key = const.value
         if class_name != value.object_class:
@@ -328,12 +327,9 @@ def _mixed_const(
             op_pos,
         )
     param: Any
-    if kind == "bool":
-        tag_value, param = MixedTag.BOOL, int(const.value)
-    elif kind == "objectId":
-        tag_value, param = MixedTag.OBJECT_ID, const.value.binary
-    elif kind == "uuid":
-        tag_value, param = MixedTag.UUID, const.value.bytes
+    if kind in PROPERTY_TYPES:  # bool, objectId, uuid: compared in their stored form
+        const_type = PROPERTY_TYPES[kind]
+        tag_value, param = const_type.mixed_tag, const_type.encode(const.value)
     else:  # object
         class_name, key = const.value
         tag_value, param = MixedTag.LINK, f"{class_name}\x1f{key}"

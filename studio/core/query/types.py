@@ -11,21 +11,19 @@ into the SQL parameter for the other side's storage encoding.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from studio.core.objectid import ObjectId
+from studio.core.property_types import LINK, MIXED, PROPERTY_TYPES, type_of_value
 from studio.core.values import MixedTag, date_to_storage
 
-NUMERIC_TYPES = frozenset({"int", "float", "double", "decimal128"})
+NUMERIC_TYPES = frozenset(t.name for t in PROPERTY_TYPES.values() if t.numeric)
 NUMERIC_CONSTANTS = frozenset({"int", "float", "decimal"})
 # Types that support < <= > >= (Realm refuses ordering on bool, uuid and links).
-ORDERED_TYPES = NUMERIC_TYPES | {"string", "data", "date", "objectId", "mixed"}
-STRING_OP_TYPES = frozenset({"string", "data", "mixed"})
+ORDERED_TYPES = frozenset({*(t.name for t in PROPERTY_TYPES.values() if t.ordered), MIXED})
+STRING_OP_TYPES = frozenset({*(t.name for t in PROPERTY_TYPES.values() if t.string_ops), MIXED})
 EQUALITY_OPS = frozenset({"==", "!="})
 ORDERING_OPS = frozenset({"<", "<=", ">", ">="})
 STRING_OPS = frozenset({"BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE"})
@@ -34,43 +32,26 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # The type tag a value of each (non-mixed) value type would have in a mixed column.
 STATIC_TAGS: dict[str, int] = {
-    "bool": MixedTag.BOOL,
-    "int": MixedTag.INT,
-    "float": MixedTag.FLOAT,
-    "double": MixedTag.FLOAT,
-    "string": MixedTag.STRING,
-    "data": MixedTag.DATA,
-    "date": MixedTag.DATE,
-    "objectId": MixedTag.OBJECT_ID,
-    "uuid": MixedTag.UUID,
-    "decimal128": MixedTag.DECIMAL,
-    "object": MixedTag.LINK,
+    **{name: t.mixed_tag for name, t in PROPERTY_TYPES.items()},
+    LINK: MixedTag.LINK,
 }
 
 # Names accepted on the right of ``mixed.@type ==`` and the tags each stands for.
 TYPE_NAMES: dict[str, tuple[int, ...]] = {
     "null": (MixedTag.NULL,),
-    "bool": (MixedTag.BOOL,),
-    "int": (MixedTag.INT,),
-    "double": (MixedTag.FLOAT,),
-    "float": (MixedTag.FLOAT,),
-    "string": (MixedTag.STRING,),
-    "binary": (MixedTag.DATA,),
-    "data": (MixedTag.DATA,),
-    "date": (MixedTag.DATE,),
-    "timestamp": (MixedTag.DATE,),
-    "objectid": (MixedTag.OBJECT_ID,),
-    "uuid": (MixedTag.UUID,),
-    "decimal": (MixedTag.DECIMAL,),
-    "decimal128": (MixedTag.DECIMAL,),
+    **{name: (t.mixed_tag,) for t in PROPERTY_TYPES.values() for name in t.query_names},
     "object": (MixedTag.LINK,),
     "link": (MixedTag.LINK,),
-    "numeric": (MixedTag.INT, MixedTag.FLOAT, MixedTag.DECIMAL),
+    "numeric": tuple(dict.fromkeys(t.mixed_tag for t in PROPERTY_TYPES.values() if t.numeric)),
 }
 
+# The constant kind of a Python value of each type, where it is not the type's name.
+_CONSTANT_KINDS = {"double": "float", "decimal128": "decimal"}
+
+# The constant kind of each non-numeric value type is its name (numbers have three kinds).
 _CONSTANT_OF_TYPE = {
-    "bool": "bool", "string": "string", "data": "data", "date": "date",
-    "objectId": "objectId", "uuid": "uuid", "object": "object",
+    **{name: name for name, t in PROPERTY_TYPES.items() if not t.numeric},
+    LINK: LINK,
 }
 
 
@@ -98,24 +79,14 @@ def const_from_python(value: Any, pos: int) -> Const:
     """Convert a query argument to a constant."""
     if value is None:
         return Const("null", None, pos)
-    if isinstance(value, bool):
-        return Const("bool", value, pos)
-    if isinstance(value, int):
-        return Const("int", value, pos)
-    if isinstance(value, float):
-        return Const("float", value, pos)
-    if isinstance(value, Decimal):
-        return Const("decimal", value, pos)
-    if isinstance(value, str):
-        return Const("string", value, pos)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return Const("data", bytes(value), pos)
-    if isinstance(value, datetime):
-        return Const("date", date_to_storage(value) * 1000, pos)
-    if isinstance(value, ObjectId):
-        return Const("objectId", value, pos)
-    if isinstance(value, uuid.UUID):
-        return Const("uuid", value, pos)
+    value_type = type_of_value(value)
+    if value_type is not None:
+        kind = _CONSTANT_KINDS.get(value_type.name, value_type.name)
+        if kind == "date":
+            return Const(kind, date_to_storage(value) * 1000, pos)
+        if kind == "data":
+            return Const(kind, bytes(value), pos)
+        return Const(kind, value, pos)
     key = getattr(value, "_key", None)
     class_name = getattr(value, "_class_name", None)
     if isinstance(key, int) and isinstance(class_name, str):
@@ -144,7 +115,7 @@ def describe_const(const: Const) -> str:
     }
     if const.kind == "object":
         return f"an object of class {const.value[0]}"
-    return names[const.kind]
+    return names.get(const.kind, f"a {const.kind}")
 
 
 def describe_type(value_type: str, object_class: str | None = None) -> str:
