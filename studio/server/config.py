@@ -38,6 +38,9 @@ class ServerConfig:
     (batches many small commits into one state transaction)."""
     idle_unload: float = 60.0
     """A realm without bound sessions is dropped from memory after this long."""
+    max_clock_skew: float = 300.0
+    """Uploaded changesets stamped more than this many seconds ahead of the
+    server's clock are refused (docs/sync.md, "Timestamps")."""
 
     @property
     def scheme(self) -> str:
@@ -85,6 +88,14 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
         default=_DEFAULTS.first_message_timeout,
         metavar="SECONDS",
     )
+    p.add_argument(
+        "--max-clock-skew",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="refuse uploads stamped more than this far ahead of the server's clock "
+        "(default 300)",
+    )
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, help=argparse.SUPPRESS)
     return p
 
@@ -107,6 +118,8 @@ def parse_config(
         raise ConfigError("--scrypt-n must be a power of two")
     if args.access_token_ttl <= 0 or args.refresh_token_ttl <= 0:
         raise ConfigError("token lifetimes must be positive")
+    if not args.max_clock_skew >= 0:
+        raise ConfigError(f"--max-clock-skew must be 0 or more seconds, got {args.max_clock_skew}")
     password = args.admin_password or env.get(ADMIN_PASSWORD_ENV) or None
     try:
         limits = Limits(
@@ -128,4 +141,5 @@ def parse_config(
         refresh_token_ttl=args.refresh_token_ttl,
         scrypt_n=args.scrypt_n,
         limits=limits,
+        max_clock_skew=args.max_clock_skew,
     )

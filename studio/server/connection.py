@@ -286,6 +286,7 @@ class SyncConnection:
             can_upload=writable,
             upload_denied=denied,
             encoded=realm.encoded,
+            check_upload=realm.check_upload,
         ):
             ctx.hub.release(realm)  # the client unbound while we were deciding
             return

@@ -43,7 +43,9 @@ class ServerContext:
         self.bus = EventBus()
         self.connections: dict[int, SyncConnection] = {}
         self.admin_sockets: set[web.WebSocketResponse] = set()
-        self.hub = RealmHub(storage, self.run, config.state_delay, config.idle_unload)
+        self.hub = RealmHub(
+            storage, self.run, config.state_delay, config.idle_unload, config.max_clock_skew
+        )
         self.metrics = Metrics(
             connections=lambda: len(self.connections),
             sessions=self.session_count,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
+from studio.core.instructions import Changeset
 from studio.server.logs import log
 from studio.server.storage.base import (
     LoadedHistory,
@@ -28,11 +29,15 @@ from studio.server.storage.errors import StorageError
 from studio.sync.errors import SyncError
 from studio.sync.history import HistoryEntry, RemoteChangeset, ServerHistory
 from studio.sync.protocol.codec import EncodedChangesets
+from studio.sync.upload_check import SchemaIndex, check_changesets
 
 if TYPE_CHECKING:
     from studio.server.connection import SyncConnection
 
 _T = TypeVar("_T")
+
+DEFAULT_MAX_CLOCK_SKEW: Final = 300.0
+"""Seconds a changeset's timestamp may be ahead of the server's clock."""
 
 
 class Runner(Protocol):
@@ -73,10 +78,20 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
 
 
 class LoadedRealm:
-    def __init__(self, path: str, store: RealmStorage, history: ServerHistory) -> None:
+    def __init__(
+        self,
+        path: str,
+        store: RealmStorage,
+        history: ServerHistory,
+        max_clock_skew: float | None = DEFAULT_MAX_CLOCK_SKEW,
+    ) -> None:
         self.path = path
         self.store = store
         self.history = history
+        self.schema = SchemaIndex.from_changesets(e.changeset for e in history.entries())
+        """The schema as of ``_schema_version`` (caught up on each upload check)."""
+        self._schema_version = history.latest_version
+        self.max_clock_skew_ms = None if max_clock_skew is None else int(max_clock_skew * 1000)
         self.encoded = EncodedChangesets()
         """Downloaded changesets encoded once for all the connections."""
         self.sessions: dict[SyncConnection, set[int]] = {}
@@ -118,6 +133,24 @@ class LoadedRealm:
     def session_count(self) -> int:
         return sum(len(s) for s in self.sessions.values())
 
+    # -- uploads
+
+    def check_upload(self, changesets: Sequence[Changeset], now_ms: int) -> None:
+        """Refuse an upload that does not fit the realm's schema or is stamped
+        too far ahead of ``now_ms`` (raises a ChangesetError; see
+        studio.sync.upload_check). Runs before the upload reaches the history."""
+        history = self.history
+        if self._schema_version < history.latest_version:
+            # Only schema instructions matter, and they are rare: the scan
+            # is a type test per instruction of what was appended since.
+            add = self.schema.add_instructions
+            for version in range(self._schema_version + 1, history.latest_version + 1):
+                add(history.entry(version).changeset.instructions)
+            self._schema_version = history.latest_version
+        check_changesets(
+            self.schema, changesets, now_ms=now_ms, max_clock_skew_ms=self.max_clock_skew_ms
+        )
+
     # -- pending writes
 
     def add_entries(self, entries: tuple[HistoryEntry, ...], user: str, ident: int) -> None:
@@ -148,8 +181,14 @@ class LoadedRealm:
 
 class RealmHub:
     def __init__(
-        self, storage: ServerStorage, run: Runner, state_delay: float, idle_unload: float
+        self,
+        storage: ServerStorage,
+        run: Runner,
+        state_delay: float,
+        idle_unload: float,
+        max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
     ) -> None:
+        self._max_clock_skew = max_clock_skew
         self._storage = storage
         self._run = run
         self._state_delay = state_delay
@@ -196,7 +235,7 @@ class RealmHub:
         except BaseException:
             await self._run(store.close)
             raise
-        realm = LoadedRealm(path, store, history)
+        realm = LoadedRealm(path, store, history, self._max_clock_skew)
         self._realms[path] = realm
         log(
             20,

@@ -52,6 +52,11 @@ class ErrorCode(IntEnum):
     BAD_ORIGIN_FILE_IDENT = 217
     CLIENT_FILE_EXPIRED = 223
     INVALID_SCHEMA_CHANGE = 226
+    # Studio's own (after Realm's range):
+    SCHEMA_VIOLATION = 240
+    """An uploaded instruction does not fit the realm's schema."""
+    CLOCK_SKEW = 241
+    """An uploaded changeset is stamped too far ahead of the server's clock."""
 
     @property
     def try_again(self) -> bool:
