@@ -189,6 +189,12 @@ class RealmHub:
         max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
     ) -> None:
         self._max_clock_skew = max_clock_skew
+        self.state_errors: dict[str, str] = {}
+        """Realm path -> why its state file stopped following its history
+        (shown by /health and the admin API; see _state_failed)."""
+        self._transient: set[str] = set()
+        self.on_state_error: Callable[[str, str], None] | None = None
+        """Called with (realm path, error) when a realm's state fails (admin event)."""
         self._storage = storage
         self._run = run
         self._state_delay = state_delay
@@ -267,11 +273,18 @@ class RealmHub:
             realm._state_again = False
             try:
                 stats = await self._run(realm.store.update_state, STATE_BATCH)
-            except StorageError as exc:
-                log(40, "state_update_failed", realm=realm.path, error=str(exc))
+            except Exception as exc:
+                # Never silent, never fatal to the server: reported, and the
+                # next commit tries again (a dead worker is restarted).
+                text = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
+                self._state_failed(realm.path, text, transient=True)
                 return
-            if stats.state_error and (realm.stats is None or not realm.stats.state_error):
-                log(40, "state_diverged", realm=realm.path, error=stats.state_error)
+            if stats.state_error:
+                self._state_failed(realm.path, stats.state_error, transient=False)
+            elif realm.path in self._transient:
+                self._transient.discard(realm.path)
+                self.state_errors.pop(realm.path, None)
+                log(20, "state_recovered", realm=realm.path)
             realm.stats = stats
             if stats.state_version < stats.server_version:
                 await asyncio.sleep(0)  # more to apply: go on, letting others in between
@@ -280,12 +293,33 @@ class RealmHub:
                 return
             await asyncio.sleep(self._state_delay)
 
+    def _state_failed(self, path: str, error: str, *, transient: bool) -> None:
+        if self.state_errors.get(path) == error:
+            return  # reported already
+        self.state_errors[path] = error
+        if transient:
+            self._transient.add(path)
+        else:
+            self._transient.discard(path)
+        log(40, "state_update_failed" if transient else "state_diverged", realm=path, error=error)
+        if self.on_state_error is not None:
+            self.on_state_error(path, error)
+
+    def forget_state_error(self, path: str) -> None:
+        """The realm is gone (deleted): its state error with it."""
+        self.state_errors.pop(path, None)
+        self._transient.discard(path)
+
     async def stats(self, path: str) -> RealmStats:
         realm = self._realms.get(path)
         if realm is not None:
-            realm.stats = await self._run(realm.store.stats)
-            return realm.stats
-        return await self._run(self._storage.realm_stats, path)
+            stats = realm.stats = await self._run(realm.store.stats)
+        else:
+            stats = await self._run(self._storage.realm_stats, path)
+        error = self.state_errors.get(path)
+        if error is not None and stats.state_error is None:
+            stats = dataclasses.replace(stats, state_error=error)
+        return stats
 
     # -- unloading
 
