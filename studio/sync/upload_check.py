@@ -116,6 +116,7 @@ class PropertyInfo:
         "name",
         "nullable",
         "object_type",
+        "plain",
         "type_string",
     )
 
@@ -146,6 +147,11 @@ class PropertyInfo:
         self.is_primary_key = is_primary_key
         self.accepts: frozenset[type] | None = _ACCEPTS.get(base)
         """Python types of a value of a primitive property (None otherwise)."""
+        self.plain: frozenset[type] | None = (
+            self.accepts if collection is None and not is_primary_key else None
+        )
+        """:attr:`accepts` of a single primitive value that a Set may write
+        (the fast path of the check)."""
 
     @property
     def kind(self) -> str:
@@ -297,12 +303,33 @@ def check_changesets(
                 f"{now_ms} ms, at most {max_clock_skew_ms / 1000:g} s allowed): nothing of the "
                 "upload was stored; set the device's clock right"
             )
+        classes = current.classes
         for n, ins in enumerate(changeset.instructions):
+            t = type(ins)
+            # The fast path, for what most uploads are made of: a CreateObject
+            # or a Set of a single primitive field, both of a class that fits.
+            if t is SetValue or t is CreateObject:
+                info = classes.get(ins.class_name)
+                if info is not None and type(ins.primary_key) in info.pk_accepts:  # type: ignore[union-attr]
+                    if t is CreateObject:
+                        if not info.embedded:
+                            continue
+                    else:
+                        path = ins.path  # type: ignore[union-attr]
+                        if len(path) == 1:
+                            prop = info.properties.get(path[0])  # type: ignore[arg-type]
+                            if (
+                                prop is not None
+                                and prop.plain is not None
+                                and type(ins.value) in prop.plain  # type: ignore[union-attr]
+                                and not info.embedded
+                            ):
+                                continue
             try:
-                t = type(ins)
                 if t is AddClass or t is AddProperty:
                     if current is schema:
                         current = schema.copy()
+                        classes = current.classes
                     _check_schema_instruction(current, ins)  # type: ignore[arg-type]
                 else:
                     _check_object_instruction(current, ins)
