@@ -70,7 +70,13 @@ from studio.core.objectid import ObjectId
 from studio.core.schema import PRIMARY_KEY_TYPES, parse_property
 from studio.sync.errors import ClockSkewError, MergeError, SchemaViolationError
 
-__all__ = ["ClassInfo", "PropertyInfo", "SchemaIndex", "check_changesets"]
+__all__ = [
+    "ClassInfo",
+    "PropertyInfo",
+    "SchemaIndex",
+    "check_changesets",
+    "check_object_instruction",
+]
 
 # Python types of instruction values per primitive type (as the core accepts
 # them: an int is a valid double or decimal).
@@ -147,8 +153,10 @@ class PropertyInfo:
         self.is_primary_key = is_primary_key
         self.accepts: frozenset[type] | None = _ACCEPTS.get(base)
         """Python types of a value of a primitive property (None otherwise)."""
-        self.plain: frozenset[type] | None = (
-            self.accepts if collection is None and not is_primary_key else None
+        self.plain: frozenset[type] = (
+            self.accepts
+            if self.accepts is not None and collection is None and not is_primary_key
+            else frozenset()
         )
         """:attr:`accepts` of a single primitive value that a Set may write
         (the fast path of the check)."""
@@ -304,27 +312,26 @@ def check_changesets(
                 "upload was stored; set the device's clock right"
             )
         classes = current.classes
-        for n, ins in enumerate(changeset.instructions):
+        for ins in changeset.instructions:
             t = type(ins)
             # The fast path, for what most uploads are made of: a CreateObject
-            # or a Set of a single primitive field, both of a class that fits.
-            if t is SetValue or t is CreateObject:
+            # or a Set of a single primitive field, of a class that fits (an
+            # embedded class has no primary key types: never fast).
+            if t is SetValue:
+                info = classes.get(ins.class_name)
+                path = ins.path  # type: ignore[union-attr]
+                if (
+                    info is not None
+                    and type(ins.primary_key) in info.pk_accepts  # type: ignore[union-attr]
+                    and len(path) == 1
+                ):
+                    prop = info.properties.get(path[0])  # type: ignore[arg-type]
+                    if prop is not None and type(ins.value) in prop.plain:  # type: ignore[union-attr]
+                        continue
+            elif t is CreateObject:
                 info = classes.get(ins.class_name)
                 if info is not None and type(ins.primary_key) in info.pk_accepts:  # type: ignore[union-attr]
-                    if t is CreateObject:
-                        if not info.embedded:
-                            continue
-                    else:
-                        path = ins.path  # type: ignore[union-attr]
-                        if len(path) == 1:
-                            prop = info.properties.get(path[0])  # type: ignore[arg-type]
-                            if (
-                                prop is not None
-                                and prop.plain is not None
-                                and type(ins.value) in prop.plain  # type: ignore[union-attr]
-                                and not info.embedded
-                            ):
-                                continue
+                    continue
             try:
                 if t is AddClass or t is AddProperty:
                     if current is schema:
@@ -334,6 +341,7 @@ def check_changesets(
                 else:
                     _check_object_instruction(current, ins)
             except _Reject as exc:
+                n = next(i for i, x in enumerate(changeset.instructions) if x is ins)
                 where = f"changeset {changeset.client_version}, instruction {n} ({describe(ins)})"
                 message = f"upload refused, {where}: {exc.message}; nothing of it was stored"
                 if exc.conflict:
@@ -342,6 +350,15 @@ def check_changesets(
     if current is not schema:
         _check_link_targets(current, schema)
     return current
+
+
+def check_object_instruction(schema: SchemaIndex, instruction: Instruction) -> None:
+    """The full check of one instruction that is not a schema instruction
+    (no fast path), raising :class:`SchemaViolationError` with what is wrong."""
+    try:
+        _check_object_instruction(schema, instruction)
+    except _Reject as exc:
+        raise SchemaViolationError(exc.message) from None
 
 
 def _check_link_targets(current: SchemaIndex, before: SchemaIndex) -> None:

@@ -35,7 +35,7 @@ from studio.core.instructions import (
 )
 from studio.core.objectid import ObjectId
 from studio.sync.errors import ClockSkewError, MergeError, SchemaViolationError
-from studio.sync.upload_check import SchemaIndex, check_changesets
+from studio.sync.upload_check import SchemaIndex, check_changesets, check_object_instruction
 
 SCHEMA: tuple[Instruction, ...] = (
     AddClass("Person", "_id", "int", False, False),
@@ -274,3 +274,38 @@ def test_mixed_takes_every_primitive_but_not_embedded() -> None:
     for value in _values():
         check(CreateObject(*P), Set(*P, ("any",), value))
     assert "does not hold an embedded object" in refused(Set(*P, ("any",), EMBEDDED))
+
+
+def test_the_fast_path_agrees_with_the_full_check() -> None:
+    """CreateObject and single-field Sets take a fast path; random ones of
+    every class, property and value kind get the same verdict from both."""
+    import random
+
+    rng = random.Random(12)
+    index = schema()
+    values = [*_values(), ObjectId(b"y" * 12), uuid.UUID(int=5), Decimal("2"), EMBEDDED,
+              Link("Dog", "rex"), Link("Dog", 1), Link("Person", 1), Link("Horse", 1), [1]]
+    pks = [1, "1", None, ObjectId(b"z" * 12), True, 1.0]
+    classes = ["Person", "Dog", "Cat", "Address", "Horse"]
+    names = ["name", "nick", "age", "score", "born", "photo", "oid", "uid", "money", "flag",
+             "any", "dog", "dogs", "tags", "labels", "extra", "home", "_id", "owners",
+             "street", "nope", 0]
+    for _ in range(3000):
+        cls, pk = rng.choice(classes), rng.choice(pks)
+        ins: Instruction = (
+            CreateObject(cls, pk) if rng.random() < 0.2
+            else Set(cls, pk, (rng.choice(names),), rng.choice(values))
+        )
+        try:
+            check_object_instruction(index, ins)
+            full = None
+        except SchemaViolationError as exc:
+            full = exc.message
+        try:
+            check_changesets(index, [cs(ins)])
+            fast = None
+        except SchemaViolationError as exc:
+            fast = exc.message
+        assert (full is None) == (fast is None), (ins, full, fast)
+        if full is not None:
+            assert fast is not None and full in fast
