@@ -162,7 +162,7 @@ class _StateFile:
             try:
                 with self.lock.held():
                     apply_remote(self.realm, instructions, cursors={STATE_CURSOR: entries[-1][0]})
-            except sqlite3.Error as exc:  # the file, not a changeset: try again later
+            except sqlite3.OperationalError as exc:  # the file, not a changeset: later
                 raise StorageError(f"cannot write the state of {self.path}: {exc}") from None
             except Exception:
                 # One changeset the core cannot apply (whatever it raises) must
@@ -196,7 +196,7 @@ class _StateFile:
                         self.realm, changeset.instructions, cursors={STATE_CURSOR: version}
                     )
                 skipped = None
-            except sqlite3.Error as exc:
+            except sqlite3.OperationalError as exc:
                 raise StorageError(f"cannot write the state of {self.path}: {exc}") from None
             except Exception as exc:
                 self.error = (
