@@ -222,6 +222,7 @@ async def delete_realm(request: web.Request) -> web.Response:
     if await ctx.run(ctx.storage.get_realm, path) is None:
         raise NotFound(f"there is no realm {path}")
     ctx.end_realm_sessions(path, f"realm {path} was deleted by an admin")
+    ctx.hub.forget_state_error(path)
     await ctx.committer.drain()  # nothing of it may be half-written when the file goes
     loaded = ctx.hub.get(path)
     if loaded is not None:

@@ -70,6 +70,9 @@ class ServerConfig:
     first start and kept in server.sqlite)."""
     allow_insecure_data_dir: bool = False
     """Start even when other users may read the data directory."""
+    max_clock_skew: float = 300.0
+    """Uploaded changesets stamped more than this many seconds ahead of the
+    server's clock are refused (docs/sync.md, "Timestamps")."""
 
     @property
     def scheme(self) -> str:
@@ -119,6 +122,14 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
         metavar="SECONDS",
     )
     _add_secret_and_http_flags(p)
+    p.add_argument(
+        "--max-clock-skew",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="refuse uploads stamped more than this far ahead of the server's clock "
+        "(default 300)",
+    )
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, help=argparse.SUPPRESS)
     return p
 
@@ -207,6 +218,8 @@ def parse_config(
         raise ConfigError("--scrypt-n must be a power of two")
     if args.access_token_ttl <= 0 or args.refresh_token_ttl <= 0:
         raise ConfigError("token lifetimes must be positive")
+    if not args.max_clock_skew >= 0:
+        raise ConfigError(f"--max-clock-skew must be 0 or more seconds, got {args.max_clock_skew}")
     if args.admin_password is not None and args.admin_password_file is not None:
         raise ConfigError("give --admin-password or --admin-password-file, not both")
     if args.admin_password_file is not None:
@@ -244,4 +257,5 @@ def parse_config(
         http=http,
         token_key_file=args.token_key_file,
         allow_insecure_data_dir=args.allow_insecure_data_dir,
+        max_clock_skew=args.max_clock_skew,
     )

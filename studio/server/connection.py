@@ -307,6 +307,7 @@ class SyncConnection:
             upload_denied=denied,
             encoded=realm.encoded,
             client_file_salt=salt,
+            check_upload=realm.check_upload,
         ):
             ctx.hub.release(realm)  # the client unbound while we were deciding
             return

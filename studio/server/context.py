@@ -46,7 +46,10 @@ class ServerContext:
         self.bus = EventBus()
         self.connections: dict[int, SyncConnection] = {}
         self.admin_sockets: set[web.WebSocketResponse] = set()
-        self.hub = RealmHub(storage, self.run, config.state_delay, config.idle_unload)
+        self.hub = RealmHub(
+            storage, self.run, config.state_delay, config.idle_unload, config.max_clock_skew
+        )
+        self.hub.on_state_error = self._state_error
         self.metrics = Metrics(
             connections=lambda: len(self.connections),
             sessions=self.session_count,
@@ -74,6 +77,10 @@ class ServerContext:
         self._io.shutdown(wait=True)
 
     # ------------------------------------------------------------------ reacting to changes
+
+    def _state_error(self, path: str, error: str) -> None:
+        """A realm's state file stopped following its history (admin event)."""
+        self.bus.publish("state_error", realm=path, error=error)
 
     def _realm_stored(self, realm: LoadedRealm) -> None:
         """More of ``realm``'s history is on disk: every session bound to it

@@ -110,9 +110,20 @@ async def require_admin(request: web.Request) -> UserRecord:
 
 async def health(request: web.Request) -> web.Response:
     ctx = context(request)
-    return json_response(
-        {"status": "ok", "version": ctx.version, "uptime_s": round(time.time() - ctx.started, 3)}
-    )
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": ctx.version,
+        "uptime_s": round(time.time() - ctx.started, 3),
+    }
+    state_errors = ctx.hub.state_errors
+    if state_errors:
+        # Serving, but a realm's state file stopped following its history.
+        body["status"] = "degraded"
+        body["problems"] = [
+            {"realm": path, "kind": "state", "error": error}
+            for path, error in sorted(state_errors.items())
+        ]
+    return json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

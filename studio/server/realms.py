@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
+from studio.core.instructions import Changeset
 from studio.server.logs import log
 from studio.server.storage.base import (
     ClientIdent,
@@ -29,11 +30,15 @@ from studio.server.storage.errors import StorageError
 from studio.sync.errors import SyncError
 from studio.sync.history import HistoryEntry, RemoteChangeset, ServerHistory
 from studio.sync.protocol.codec import EncodedChangesets
+from studio.sync.upload_check import SchemaIndex, check_changesets
 
 if TYPE_CHECKING:
     from studio.server.connection import SyncConnection
 
 _T = TypeVar("_T")
+
+DEFAULT_MAX_CLOCK_SKEW: Final = 300.0
+"""Seconds a changeset's timestamp may be ahead of the server's clock."""
 
 
 class Runner(Protocol):
@@ -80,12 +85,17 @@ class LoadedRealm:
         store: RealmStorage,
         history: ServerHistory,
         idents: dict[int, ClientIdent] | None = None,
+        max_clock_skew: float | None = DEFAULT_MAX_CLOCK_SKEW,
     ) -> None:
         self.path = path
         self.store = store
         self.history = history
         self.idents: dict[int, ClientIdent] = dict(idents or {})
         """Whom each client file ident was issued to, with its salt (idents.py)."""
+        self.schema = SchemaIndex.from_changesets(e.changeset for e in history.entries())
+        """The schema as of ``_schema_version`` (caught up on each upload check)."""
+        self._schema_version = history.latest_version
+        self.max_clock_skew_ms = None if max_clock_skew is None else int(max_clock_skew * 1000)
         self.encoded = EncodedChangesets()
         """Downloaded changesets encoded once for all the connections."""
         self.sessions: dict[SyncConnection, set[int]] = {}
@@ -127,6 +137,24 @@ class LoadedRealm:
     def session_count(self) -> int:
         return sum(len(s) for s in self.sessions.values())
 
+    # -- uploads
+
+    def check_upload(self, changesets: Sequence[Changeset], now_ms: int) -> None:
+        """Refuse an upload that does not fit the realm's schema or is stamped
+        too far ahead of ``now_ms`` (raises a ChangesetError; see
+        studio.sync.upload_check). Runs before the upload reaches the history."""
+        history = self.history
+        if self._schema_version < history.latest_version:
+            # Only schema instructions matter, and they are rare: the scan
+            # is a type test per instruction of what was appended since.
+            add = self.schema.add_instructions
+            for version in range(self._schema_version + 1, history.latest_version + 1):
+                add(history.entry(version).changeset.instructions)
+            self._schema_version = history.latest_version
+        check_changesets(
+            self.schema, changesets, now_ms=now_ms, max_clock_skew_ms=self.max_clock_skew_ms
+        )
+
     # -- pending writes
 
     def add_entries(self, entries: tuple[HistoryEntry, ...], user: str, ident: int) -> None:
@@ -160,8 +188,20 @@ class LoadedRealm:
 
 class RealmHub:
     def __init__(
-        self, storage: ServerStorage, run: Runner, state_delay: float, idle_unload: float
+        self,
+        storage: ServerStorage,
+        run: Runner,
+        state_delay: float,
+        idle_unload: float,
+        max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
     ) -> None:
+        self._max_clock_skew = max_clock_skew
+        self.state_errors: dict[str, str] = {}
+        """Realm path -> why its state file stopped following its history
+        (shown by /health and the admin API; see _state_failed)."""
+        self._transient: set[str] = set()
+        self.on_state_error: Callable[[str, str], None] | None = None
+        """Called with (realm path, error) when a realm's state fails (admin event)."""
         self._storage = storage
         self._run = run
         self._state_delay = state_delay
@@ -208,7 +248,9 @@ class RealmHub:
         except BaseException:
             await self._run(store.close)
             raise
-        realm = LoadedRealm(path, store, history, loaded.idents)
+        realm = LoadedRealm(
+            path, store, history, loaded.idents, max_clock_skew=self._max_clock_skew
+        )
         self._realms[path] = realm
         log(
             20,
@@ -240,11 +282,18 @@ class RealmHub:
             realm._state_again = False
             try:
                 stats = await self._run(realm.store.update_state, STATE_BATCH)
-            except StorageError as exc:
-                log(40, "state_update_failed", realm=realm.path, error=str(exc))
+            except Exception as exc:
+                # Never silent, never fatal to the server: reported, and the
+                # next commit tries again (a dead worker is restarted).
+                text = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
+                self._state_failed(realm.path, text, transient=True)
                 return
-            if stats.state_error and (realm.stats is None or not realm.stats.state_error):
-                log(40, "state_diverged", realm=realm.path, error=stats.state_error)
+            if stats.state_error:
+                self._state_failed(realm.path, stats.state_error, transient=False)
+            elif realm.path in self._transient:
+                self._transient.discard(realm.path)
+                self.state_errors.pop(realm.path, None)
+                log(20, "state_recovered", realm=realm.path)
             realm.stats = stats
             if stats.state_version < stats.server_version:
                 await asyncio.sleep(0)  # more to apply: go on, letting others in between
@@ -253,12 +302,33 @@ class RealmHub:
                 return
             await asyncio.sleep(self._state_delay)
 
+    def _state_failed(self, path: str, error: str, *, transient: bool) -> None:
+        if self.state_errors.get(path) == error:
+            return  # reported already
+        self.state_errors[path] = error
+        if transient:
+            self._transient.add(path)
+        else:
+            self._transient.discard(path)
+        log(40, "state_update_failed" if transient else "state_diverged", realm=path, error=error)
+        if self.on_state_error is not None:
+            self.on_state_error(path, error)
+
+    def forget_state_error(self, path: str) -> None:
+        """The realm is gone (deleted): its state error with it."""
+        self.state_errors.pop(path, None)
+        self._transient.discard(path)
+
     async def stats(self, path: str) -> RealmStats:
         realm = self._realms.get(path)
         if realm is not None:
-            realm.stats = await self._run(realm.store.stats)
-            return realm.stats
-        return await self._run(self._storage.realm_stats, path)
+            stats = realm.stats = await self._run(realm.store.stats)
+        else:
+            stats = await self._run(self._storage.realm_stats, path)
+        error = self.state_errors.get(path)
+        if error is not None and stats.state_error is None:
+            stats = dataclasses.replace(stats, state_error=error)
+        return stats
 
     # -- unloading
 

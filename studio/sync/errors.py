@@ -15,6 +15,8 @@ _BAD_MESSAGE_ORDER = 109
 _BAD_CHANGESET = 212
 _INVALID_SCHEMA_CHANGE = 226
 _OTHER_SESSION_ERROR = 201
+_SCHEMA_VIOLATION = 240
+_CLOCK_SKEW = 241
 
 
 class SyncError(Exception):
@@ -70,6 +72,23 @@ class MergeError(ChangesetError):
     retrying it unchanged cannot succeed."""
 
     default_code = _INVALID_SCHEMA_CHANGE
+
+
+class SchemaViolationError(ChangesetError):
+    """An uploaded instruction does not fit the realm's schema (unknown class
+    or property, wrong value type, null where none is allowed, a list
+    instruction on a scalar, ...). Nothing of the upload is stored; sending
+    it again cannot succeed."""
+
+    default_code = _SCHEMA_VIOLATION
+
+
+class ClockSkewError(ChangesetError):
+    """An uploaded changeset is stamped further ahead of the server's clock
+    than the server allows (it would win every last-writer-wins conflict).
+    Nothing of the upload is stored."""
+
+    default_code = _CLOCK_SKEW
 
 
 class HistoryCompactedError(SyncError):

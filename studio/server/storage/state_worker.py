@@ -50,8 +50,10 @@ except ImportError:  # Windows
 STATE_CURSOR: Final = "server_version"
 """The sync value in the state realm: the history is applied up to here."""
 
+STATE_ERROR: Final = "state_error"
+"""The sync value in the state realm: why a changeset was stepped over (the last one)."""
+
 _T = TypeVar("_T")
-_APPLY_ERRORS: Final = (RealmError, SyncError, ValueError, TypeError, KeyError, IndexError)
 
 
 # --------------------------------------------------------------------------- the write lock
@@ -116,7 +118,7 @@ class _StateFile:
             raise StorageError(f"cannot open the state of {path} ({file}): {exc}") from None
         self.lock = WriteLock(file)
         self._history: sqlite3.Connection | None = None
-        self.error: str | None = None
+        self.error: str | None = get_sync_value(self.realm, STATE_ERROR)
         self.last_stats: RealmStats | None = None
 
     def history(self) -> sqlite3.Connection:
@@ -160,9 +162,12 @@ class _StateFile:
             try:
                 with self.lock.held():
                     apply_remote(self.realm, instructions, cursors={STATE_CURSOR: entries[-1][0]})
-            except _APPLY_ERRORS:
-                # One changeset the core cannot apply must not stop the state
-                # for good: apply them one by one and step over the culprit.
+            except sqlite3.OperationalError as exc:  # the file, not a changeset: later
+                raise StorageError(f"cannot write the state of {self.path}: {exc}") from None
+            except Exception:
+                # One changeset the core cannot apply (whatever it raises) must
+                # not stop the state for good: apply them one by one and step
+                # over the culprit, recording why (state_error).
                 self._apply_one_by_one(entries)
         previous = self.last_stats
         if previous is not None and entries:
@@ -191,9 +196,15 @@ class _StateFile:
                         self.realm, changeset.instructions, cursors={STATE_CURSOR: version}
                     )
                 skipped = None
-            except _APPLY_ERRORS as exc:
-                self.error = f"server version {version} could not be applied: {exc}"
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"cannot write the state of {self.path}: {exc}") from None
+            except Exception as exc:
+                self.error = (
+                    f"server version {version} could not be applied: {type(exc).__name__}: {exc}"
+                )
                 skipped = version
+                with self.lock.held():  # kept, so that a restart still reports it
+                    set_sync_values(self.realm, {STATE_ERROR: self.error})
         if skipped is not None:
             with self.lock.held():
                 set_sync_values(self.realm, {STATE_CURSOR: skipped})
@@ -263,6 +274,7 @@ def file_stats(file: str) -> RealmStats:
     try:
         objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
         state_version = int(get_sync_value(realm, STATE_CURSOR, "0") or 0)
+        state_error = get_sync_value(realm, STATE_ERROR)
     finally:
         realm.close()
     try:
@@ -273,7 +285,9 @@ def file_stats(file: str) -> RealmStats:
             conn.close()
     except sqlite3.Error:
         row = (0,)  # created but never opened for sync: no history table yet
-    return RealmStats(size, objects, int(row[0] or 0), state_version, modified=modified)
+    return RealmStats(
+        size, objects, int(row[0] or 0), state_version, state_error, modified=modified
+    )
 
 
 def file_size(file: Path) -> tuple[int, float | None]:

@@ -57,6 +57,11 @@ class ErrorCode(IntEnum):
     salt does not match: this realm file cannot sync as that identity
     (reset it to get a new one). Never retryable. (Realm's user_mismatch.)"""
     INVALID_SCHEMA_CHANGE = 226
+    # Studio's own (after Realm's range):
+    SCHEMA_VIOLATION = 240
+    """An uploaded instruction does not fit the realm's schema."""
+    CLOCK_SKEW = 241
+    """An uploaded changeset is stamped too far ahead of the server's clock."""
 
     @property
     def try_again(self) -> bool:

@@ -28,8 +28,9 @@ with an :class:`OutgoingFrame` (for metrics and logs without decoding it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeAlias
 
 from studio.core.instructions import Changeset
 from studio.sync.errors import (
@@ -86,6 +87,10 @@ from studio.sync.protocol.states import (
 
 DEFAULT_MAX_DOWNLOAD_CHANGESETS: Final = 100
 
+UploadCheck: TypeAlias = Callable[[Sequence[Changeset], int], None]
+"""``check(changesets, now_ms)``: raises :class:`ChangesetError` for an upload
+that must not be stored (see :mod:`studio.sync.upload_check`)."""
+
 E = SessionEvent
 S = SessionState
 
@@ -113,6 +118,8 @@ class _Session:
     """The history holds the mirrored changesets as uploaded on this base."""
     encoded: EncodedChangesets | None = None
     """Shared encoded changesets of the realm (see accept_bind)."""
+    check_upload: UploadCheck | None = None
+    """Run on every upload before it reaches the history (see accept_bind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +292,8 @@ class ServerConnection:
                     "the changesets of an upload must be based on its progress.server_version",
                 )
         try:
+            if s.check_upload is not None and message.changesets:
+                s.check_upload(message.changesets, now_ms)
             result = self._integrate(s, history, message.changesets, now_ms)
         except (ChangesetError, HistoryCompactedError, RemoteProtocolError) as exc:
             return self._fail(s, exc.code, exc.message)
@@ -310,6 +319,7 @@ class ServerConnection:
         upload_denied: str | None = None,
         encoded: EncodedChangesets | None = None,
         client_file_salt: int = 0,
+        check_upload: UploadCheck | None = None,
     ) -> bool:
         """Accept a :class:`BindRequested` (token, permissions and the
         ident's owner and salt are fine): assigns a new client file ident or
@@ -321,7 +331,10 @@ class ServerConnection:
         ``can_upload=False`` makes the session read-only: an upload ends it
         with ``permission_denied`` (not retryable; ``upload_denied`` is the
         error text) and is not integrated. ``encoded``: the encoded changesets
-        of ``history``, shared by all its sessions (each encoded once)."""
+        of ``history``, shared by all its sessions (each encoded once).
+        ``check_upload(changesets, now_ms)`` runs on every upload before it
+        reaches the history; a :class:`ChangesetError` from it ends the
+        session with that error's code and message, and nothing is stored."""
         self._check_open()
         s = self._sessions.get(session)
         if s is None:
@@ -331,6 +344,7 @@ class ServerConnection:
         s.state = next_state(SERVER_TRANSITIONS, s.state, E.ACCEPT, session)
         s.history = history
         s.encoded = encoded
+        s.check_upload = check_upload
         self._set_upload(s, can_upload, upload_denied)
         ident = s.requested_ident
         cursors = s.cursors

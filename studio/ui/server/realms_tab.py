@@ -34,8 +34,20 @@ from studio.ui.server.tables import (
 )
 
 LEVELS = ("read", "write", "admin")
-# Realm events that change what the list shows (clients, server version, activity).
-_REALM_EVENTS = frozenset({"session_bound", "session_unbound", "upload"})
+# Realm events that change what the list shows (clients, server version, activity, state).
+_REALM_EVENTS = frozenset({"session_bound", "session_unbound", "upload", "state_error"})
+STATE_FAILED = "⚠ failed: "
+
+
+def realm_state(record: dict[str, Any]) -> str:
+    """Whether the realm's state file follows its history (the server's
+    ``state_error`` when a changeset could not be applied)."""
+    error = record.get("state_error")
+    if error:
+        return STATE_FAILED + str(error)
+    behind = int(record.get("server_version") or 0) - int(record.get("state_version") or 0)
+    return f"behind by {behind}" if behind > 0 else "up to date"
+
 
 REALM_COLUMNS = (
     Column("path", "Path"),
@@ -44,6 +56,7 @@ REALM_COLUMNS = (
     Column("objects", "Objects", align_right=True),
     Column("clients", "Clients", align_right=True),
     Column("server_version", "Server version", align_right=True),
+    Column("state", "State", get=realm_state),
     Column("last_activity", "Last activity", fmt_time),
 )
 
@@ -199,7 +212,11 @@ class RealmsTab(AdminTab):
         self.loaded = True
         if chosen is not None:
             select_where(self.table, lambda r: r.get("path") == chosen.get("path"))
-        self.count_label.setText(f"{len(realms):,} realms")
+        failed = sum(1 for r in realms if r.get("state_error"))
+        self.count_label.setText(
+            f"{len(realms):,} realms"
+            + (f", {failed} with a failed state (see the State column)" if failed else "")
+        )
 
     def paths(self) -> list[str]:
         return [str(r["path"]) for r in self.model.records]
