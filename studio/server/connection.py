@@ -77,6 +77,18 @@ class SyncSocket(web.WebSocketResponse):
     the client learns why (``limits_exceeded``) instead of seeing a bare close."""
 
     on_too_big: Any = None  # Callable[[], list[bytes]] | None
+    _transport: asyncio.Transport | None = None
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        transport = request.transport
+        self._transport = transport if isinstance(transport, asyncio.Transport) else None
+        return await super().prepare(request)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once: a peer that stopped answering
+        cannot take part in a closing handshake (close() would wait for it)."""
+        if self._transport is not None:
+            self._transport.abort()
 
     async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
         if code == 1009 and self.on_too_big is not None and not self.closed:
@@ -140,6 +152,7 @@ class SyncConnection:
                 sender.cancel()
             if not self.ws.closed:
                 await self.ws.close()
+            self.ws.on_too_big = None
             ctx.connections.pop(self.id, None)
             log(
                 20,
@@ -154,18 +167,43 @@ class SyncConnection:
     async def _receive_loop(self) -> None:
         limits = self.ctx.config.limits
         first = True
+        pinged = False
         while not self._closing:
+            if first:
+                timeout = limits.first_message_timeout
+            else:
+                # Silent for a heartbeat: ping; no answer within half of one: gone.
+                timeout = limits.heartbeat / 2 if pinged else limits.heartbeat
             try:
-                msg = await self.ws.receive(timeout=limits.first_message_timeout if first else None)
+                msg = await self.ws.receive(timeout=timeout)
             except TimeoutError:
-                self._end(
-                    ErrorCode.CONNECTION_CLOSED,
-                    f"no message within {limits.first_message_timeout:g} s of connecting",
-                )
-                return
+                if first:
+                    self._end(
+                        ErrorCode.CONNECTION_CLOSED,
+                        f"no message within {limits.first_message_timeout:g} s of connecting",
+                    )
+                    return
+                if pinged:
+                    log(20, "peer_unresponsive", connection=self.id, address=self.address)
+                    self.ws.abort()
+                    return
+                pinged = True
+                try:
+                    await self.ws.ping()
+                except (ConnectionError, RuntimeError):
+                    return
+                continue
+            pinged = False
             if msg.type is WSMsgType.BINARY:
                 first = False
                 await self._on_frame(msg.data)
+            elif msg.type is WSMsgType.PING:
+                try:
+                    await self.ws.pong(msg.data)
+                except (ConnectionError, RuntimeError):
+                    return
+            elif msg.type is WSMsgType.PONG:
+                continue
             elif msg.type is WSMsgType.TEXT:
                 self._end(
                     ErrorCode.BAD_SYNTAX,
