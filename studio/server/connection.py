@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 from studio.server.accounts import BindRefused
 from studio.server.logs import log
 from studio.server.permissions import Level
+from studio.server.storage.base import UserRecord
 from studio.server.storage.errors import StorageError
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.protocol import (
@@ -323,6 +324,10 @@ class SyncConnection:
                 "the realm cannot be opened right now; try again later",
             )
             return
+        new_client = event.client_file_ident == 0
+        if new_client and not await self._ident_allowed(grant.user, event.session):
+            ctx.hub.release(realm)
+            return
         if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
             ctx.hub.release(realm)
             return
@@ -371,6 +376,32 @@ class SyncConnection:
             client=ident,
             access=grant.level.label,
         )
+
+    async def _ident_allowed(self, user: UserRecord, session: int) -> bool:
+        """Count a new client file ident against the user's quota (server
+        admins are exempt); a refusal is sent to the session."""
+        if user.is_admin:
+            return True
+        ctx = self.ctx
+        limit = ctx.config.limits.max_idents_per_user
+        try:
+            allowed = await ctx.run(ctx.storage.reserve_client_ident, user.username, limit)
+        except StorageError as exc:
+            log(40, "quota_unavailable", user=user.username, error=str(exc))
+            self._reject(
+                session, ErrorCode.OTHER_SESSION_ERROR, "the server cannot store a new client now"
+            )
+            return False
+        if not allowed:
+            log(30, "quota_exceeded", user=user.username, what="client idents", limit=limit)
+            self._reject(
+                session,
+                ErrorCode.QUOTA_EXCEEDED,
+                f"{user.username} was issued {limit} client file idents, the most allowed "
+                "(--max-idents-per-user): reuse existing local realms instead of new ones, "
+                "or ask an admin",
+            )
+        return allowed
 
     def _reject(self, session: int, code: ErrorCode, message: str) -> None:
         if self.sc.state is not ConnectionState.OPEN:

@@ -168,8 +168,18 @@ class ServerStorage(ABC):
     def list_realms(self) -> list[RealmRecord]: ...
 
     @abstractmethod
-    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
-        """Register a realm (its storage is created on first open). Raises AlreadyExists."""
+    def create_realm(
+        self, path: str, owner: str | None, *, owner_limit: int | None = None
+    ) -> RealmRecord:
+        """Register a realm (its storage is created on first open). Raises
+        AlreadyExists, and QuotaExceeded when ``owner`` owns ``owner_limit``
+        realms already (checked and created in one transaction)."""
+
+    @abstractmethod
+    def reserve_client_ident(self, username: str, limit: int) -> bool:
+        """Count one more client file ident issued to ``username`` (over all
+        realms and all time), unless ``limit`` were issued already: then
+        False and nothing is counted."""
 
     @abstractmethod
     def delete_realm(self, path: str) -> None:

@@ -16,3 +16,7 @@ class AlreadyExists(StorageError):
 
 class Missing(StorageError):
     """No user or realm with that name."""
+
+
+class QuotaExceeded(StorageError):
+    """A user already has as many of something (realms) as allowed."""

@@ -28,7 +28,7 @@ from studio.server.storage.base import (
     ServerStorage,
     UserRecord,
 )
-from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.server.storage.errors import AlreadyExists, Missing, QuotaExceeded, StorageError
 from studio.server.storage.sqlite_realm import SqliteRealmStorage
 from studio.server.storage.state_worker import LOCK_SUFFIX, StateWorker, file_stats
 
@@ -54,6 +54,12 @@ _DDL: Final = (
         level TEXT NOT NULL,
         PRIMARY KEY (path, username))""",
     "CREATE INDEX IF NOT EXISTS permissions_user ON permissions (username)",
+    "CREATE INDEX IF NOT EXISTS realms_owner ON realms (owner)",
+    # Client file idents issued per user (quota, limits.py); a count, not a
+    # list: each realm file records its own idents.
+    """CREATE TABLE IF NOT EXISTS ident_quota (
+        username TEXT PRIMARY KEY,
+        issued INTEGER NOT NULL)""",
 )
 _USER_COLUMNS: Final = "username, password_hash, is_admin, suspended, created, token_generation"
 
@@ -197,10 +203,22 @@ class SqliteServerStorage(ServerStorage):
         rows = self._query("SELECT path, owner, created FROM realms ORDER BY path")
         return [RealmRecord(r[0], r[1], r[2]) for r in rows]
 
-    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
+    def create_realm(
+        self, path: str, owner: str | None, *, owner_limit: int | None = None
+    ) -> RealmRecord:
         created = time.time()
         try:
             with self._tx() as conn:
+                if owner is not None and owner_limit is not None:
+                    (owned,) = conn.execute(
+                        "SELECT count(*) FROM realms WHERE owner = ?", (owner,)
+                    ).fetchone()
+                    if owned >= owner_limit:
+                        raise QuotaExceeded(
+                            f"{owner} owns {owned} realms, the most allowed "
+                            f"(--max-realms-per-user {owner_limit}); delete one "
+                            "or ask an admin to create it"
+                        )
                 cur = conn.execute(
                     "INSERT INTO realms (path, owner, created, file) VALUES (?, ?, ?, '')",
                     (path, owner, created),
@@ -213,6 +231,21 @@ class SqliteServerStorage(ServerStorage):
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"realm {path} already exists") from None
         return RealmRecord(path, owner, created)
+
+    def reserve_client_ident(self, username: str, limit: int) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT issued FROM ident_quota WHERE username = ?", (username,)
+            ).fetchone()
+            issued = int(row[0]) if row else 0
+            if issued >= limit:
+                return False
+            conn.execute(
+                "INSERT INTO ident_quota (username, issued) VALUES (?, 1) "
+                "ON CONFLICT (username) DO UPDATE SET issued = issued + 1",
+                (username,),
+            )
+        return True
 
     def _realm_file(self, path: str) -> Path:
         rows = self._query("SELECT file FROM realms WHERE path = ?", (path,))

@@ -52,6 +52,9 @@ class ErrorCode(IntEnum):
     BAD_ORIGIN_FILE_IDENT = 217
     CLIENT_FILE_EXPIRED = 223
     INVALID_SCHEMA_CHANGE = 226
+    QUOTA_EXCEEDED = 240
+    """Studio's own (Realm's protocol has none): the user may not have more
+    realms or client file idents; not retryable (an admin must act)."""
 
     @property
     def try_again(self) -> bool:
