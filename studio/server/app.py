@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -64,7 +65,10 @@ class Server:
         certificate, unreadable data directory) nothing is left running."""
         config = self.config
         loop = asyncio.get_running_loop()
-        storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
+        open_storage = functools.partial(
+            SqliteServerStorage, config.data_dir, max_open_realm_files=config.max_open_realm_files
+        )
+        storage = await loop.run_in_executor(None, open_storage)
         ctx = self._ctx = ServerContext(config, storage)
         try:
             await self._start(ctx)

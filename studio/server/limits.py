@@ -13,8 +13,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from studio.sync.protocol.codec import DEFAULT_MAX_MESSAGE_SIZE
+
+DEFAULT_OPEN_REALM_FILES: Final = 128
+"""Realm files the state worker keeps open. Each takes about 7 file
+descriptors in the worker (the state's SQLite file, WAL and shared memory,
+the same for its history reader, and the write lock): 128 stay under the
+usual ``ulimit -n`` of 1024."""
 
 
 @dataclass(frozen=True, slots=True)

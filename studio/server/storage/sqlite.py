@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from studio.server.limits import DEFAULT_OPEN_REALM_FILES
 from studio.server.paths import file_stem
 from studio.server.storage.base import (
     RealmRecord,
@@ -69,9 +70,16 @@ def _user(row: Any) -> UserRecord:
 
 
 class SqliteServerStorage(ServerStorage):
-    def __init__(self, data_dir: Path, *, state_in_process: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        state_in_process: bool = False,
+        max_open_realm_files: int = DEFAULT_OPEN_REALM_FILES,
+    ) -> None:
         """``state_in_process``: keep realm states up to date on a thread of
-        this process rather than in a worker process."""
+        this process rather than in a worker process. ``max_open_realm_files``:
+        realm files the state worker keeps open."""
         self._dir = data_dir
         self._realms_dir = data_dir / "realms"
         try:
@@ -99,7 +107,7 @@ class SqliteServerStorage(ServerStorage):
         self._lock = threading.Lock()
         # Realm states are kept up to date in a worker process (background
         # work, off the event loop's interpreter lock; see state_worker.py).
-        self._state = StateWorker(in_process=state_in_process)
+        self._state = StateWorker(in_process=state_in_process, max_open=max_open_realm_files)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
