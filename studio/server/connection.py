@@ -132,8 +132,8 @@ class SyncConnection:
         self._wakeup = asyncio.Event()
         self._queued_bytes = 0
         self.last_drained = time.monotonic()
-        """When the client last read everything queued for it, or the queue
-        last moved (see relieve_budget)."""
+        """When a queued message last left (or the queue was empty): a client
+        that reads nothing leaves it behind (see relieve_budget)."""
         self._generation = 0
         self._closing = False
         ws.on_too_big = self._too_big
@@ -555,7 +555,7 @@ class SyncConnection:
             return
         size = sum(len(f) for f, _ in frames)
         seq = 0 if durable else self.ctx.committer.seq
-        if not self._queue:
+        if self._queued_bytes == 0:  # nothing waiting, nothing being sent
             self.last_drained = time.monotonic()
         self._queue.append(_Outgoing(seq, frames, size, self._generation))
         self._queued_bytes += size

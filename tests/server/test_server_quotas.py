@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from server_harness import RawClient, admin_token, call, make_user, running_server, until
 
 from studio.server import Limits
+from studio.server.config import parse_config
+from studio.server.errors import ConfigError
 from studio.sync.protocol import ErrorCode, SessionError
 
 LIMITS = Limits(max_realms_per_user=3, max_idents_per_user=6)
@@ -107,3 +110,24 @@ def test_client_idents_per_user(tmp_path: Path) -> None:
             assert error.code == ErrorCode.QUOTA_EXCEEDED
 
     asyncio.run(body())
+
+
+def test_the_flags_set_the_limits(tmp_path: Path) -> None:
+    config = parse_config(
+        [
+            "--data", str(tmp_path), "--max-outbound-bytes", "1000",
+            "--max-server-outbound-bytes", "5000", "--download-window", "300",
+            "--max-realms-per-user", "7", "--max-idents-per-user", "9",
+            "--max-open-realm-files", "11",
+        ],
+        env={},
+    )  # fmt: skip
+    limits = config.limits
+    assert (limits.max_outbound_bytes, limits.max_server_outbound_bytes) == (1000, 5000)
+    assert (limits.download_window, limits.max_realms_per_user) == (300, 7)
+    assert (limits.max_idents_per_user, config.max_open_realm_files) == (9, 11)
+    defaults = parse_config(["--data", str(tmp_path)], env={})
+    assert defaults.limits == Limits() and defaults.max_open_realm_files == 128
+    for flag in ("--max-realms-per-user", "--max-open-realm-files", "--download-window"):
+        with pytest.raises(ConfigError, match="at least 1"):
+            parse_config(["--data", str(tmp_path), flag, "0"], env={})
