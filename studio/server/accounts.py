@@ -4,6 +4,7 @@ user has on a realm."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from studio.server.permissions import Level, effective_level
 from studio.server.realms import Runner
 from studio.server.secret_files import read_token_key
 from studio.server.storage.base import RealmRecord, ServerStorage, UserRecord
-from studio.server.storage.errors import AlreadyExists
+from studio.server.storage.errors import AlreadyExists, QuotaExceeded
 from studio.sync.protocol import ErrorCode
 
 ADMIN_USER = "admin"
@@ -227,11 +228,23 @@ class Accounts:
         if record is None:
             if level < Level.ADMIN:
                 raise BindRefused(ErrorCode.NO_SUCH_REALM, f"there is no realm {canonical}")
+            # Server admins are exempt from the quota (they are the operators).
+            quota = None if user.is_admin else self._config.limits.max_realms_per_user
             try:
-                await self._run(self._storage.create_realm, canonical, owner_of(canonical))
+                await self._run(
+                    functools.partial(
+                        self._storage.create_realm,
+                        canonical,
+                        owner_of(canonical),
+                        owner_limit=quota,
+                    )
+                )
                 log(20, "realm_created", realm=canonical, by=user.username)
             except AlreadyExists:
                 pass  # created by a concurrent bind
+            except QuotaExceeded as exc:
+                log(30, "quota_exceeded", user=user.username, realm=canonical, what="realms")
+                raise BindRefused(ErrorCode.QUOTA_EXCEEDED, str(exc)) from None
         return BindGrant(user, canonical, level)
 
 

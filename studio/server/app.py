@@ -81,7 +81,10 @@ class Server:
                 prepare_data_dir, config.data_dir, allow_insecure=config.allow_insecure_data_dir
             ),
         )
-        storage = await loop.run_in_executor(None, SqliteServerStorage, config.data_dir)
+        open_storage = functools.partial(
+            SqliteServerStorage, config.data_dir, max_open_realm_files=config.max_open_realm_files
+        )
+        storage = await loop.run_in_executor(None, open_storage)
         ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)

@@ -12,7 +12,7 @@ from typing import Final
 
 from studio.server.auth import DEFAULT_SCRYPT_N
 from studio.server.errors import ConfigError
-from studio.server.limits import Limits
+from studio.server.limits import DEFAULT_OPEN_REALM_FILES, Limits
 from studio.server.secret_files import check_private_file, read_token_key
 
 DEFAULT_PORT: Final = 9080
@@ -73,6 +73,8 @@ class ServerConfig:
     max_clock_skew: float = 300.0
     """Uploaded changesets stamped more than this many seconds ahead of the
     server's clock are refused (docs/sync.md, "Timestamps")."""
+    max_open_realm_files: int = DEFAULT_OPEN_REALM_FILES
+    """Realm files the state worker keeps open (least recently used closed first)."""
 
     @property
     def scheme(self) -> str:
@@ -129,6 +131,54 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="refuse uploads stamped more than this far ahead of the server's clock "
         "(default 300)",
+    )
+    # -- connections, memory and quotas (docs/security.md)
+    p.add_argument(
+        "--max-outbound-bytes",
+        type=int,
+        default=_DEFAULTS.max_outbound_bytes,
+        metavar="BYTES",
+        help="bytes queued for one client that does not read before it is disconnected "
+        f"(default {_DEFAULTS.max_outbound_bytes})",
+    )
+    p.add_argument(
+        "--max-server-outbound-bytes",
+        type=int,
+        default=_DEFAULTS.max_server_outbound_bytes,
+        metavar="BYTES",
+        help="bytes queued for all clients together; beyond it downloads wait and the client "
+        f"stalled longest is disconnected (default {_DEFAULTS.max_server_outbound_bytes})",
+    )
+    p.add_argument(
+        "--download-window",
+        type=int,
+        default=_DEFAULTS.download_window,
+        metavar="BYTES",
+        help="downloads are produced while fewer bytes wait for the client "
+        f"(default {_DEFAULTS.download_window})",
+    )
+    p.add_argument(
+        "--max-realms-per-user",
+        type=int,
+        default=_DEFAULTS.max_realms_per_user,
+        metavar="N",
+        help=f"realms a non-admin user may own (default {_DEFAULTS.max_realms_per_user})",
+    )
+    p.add_argument(
+        "--max-idents-per-user",
+        type=int,
+        default=_DEFAULTS.max_idents_per_user,
+        metavar="N",
+        help="client file idents (device x realm) issued to a non-admin user "
+        f"(default {_DEFAULTS.max_idents_per_user})",
+    )
+    p.add_argument(
+        "--max-open-realm-files",
+        type=int,
+        default=DEFAULT_OPEN_REALM_FILES,
+        metavar="N",
+        help="realm files the state worker keeps open; the least recently used are closed "
+        f"(default {DEFAULT_OPEN_REALM_FILES})",
     )
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, help=argparse.SUPPRESS)
     return p
@@ -233,6 +283,11 @@ def parse_config(
             max_message_size=args.max_message_size,
             max_sessions=args.max_sessions,
             first_message_timeout=args.first_message_timeout,
+            max_outbound_bytes=args.max_outbound_bytes,
+            max_server_outbound_bytes=args.max_server_outbound_bytes,
+            download_window=args.download_window,
+            max_realms_per_user=args.max_realms_per_user,
+            max_idents_per_user=args.max_idents_per_user,
         )
         http = HttpLimits(
             header_timeout=args.header_timeout,
@@ -242,6 +297,8 @@ def parse_config(
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if args.max_open_realm_files < 1:
+        raise ConfigError("--max-open-realm-files must be at least 1")
     return ServerConfig(
         data_dir=args.data,
         host=args.host,
@@ -258,4 +315,5 @@ def parse_config(
         token_key_file=args.token_key_file,
         allow_insecure_data_dir=args.allow_insecure_data_dir,
         max_clock_skew=args.max_clock_skew,
+        max_open_realm_files=args.max_open_realm_files,
     )

@@ -29,6 +29,7 @@ from studio.server import idents
 from studio.server.accounts import BindRefused
 from studio.server.logs import log
 from studio.server.permissions import Level
+from studio.server.storage.base import UserRecord
 from studio.server.storage.errors import StorageError
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.protocol import (
@@ -78,6 +79,18 @@ class SyncSocket(web.WebSocketResponse):
     the client learns why (``limits_exceeded``) instead of seeing a bare close."""
 
     on_too_big: Any = None  # Callable[[], list[bytes]] | None
+    _transport: asyncio.Transport | None = None
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        transport = request.transport
+        self._transport = transport if isinstance(transport, asyncio.Transport) else None
+        return await super().prepare(request)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once: a peer that stopped answering
+        cannot take part in a closing handshake (close() would wait for it)."""
+        if self._transport is not None:
+            self._transport.abort()
 
     async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
         if code == 1009 and self.on_too_big is not None and not self.closed:
@@ -101,6 +114,9 @@ class SyncConnection:
         self.sc = ServerConnection(
             max_download_changesets=limits.max_download_changesets,
             max_message_size=limits.max_message_size,
+            # Downloads are streamed: one message per session at a time,
+            # more as the client reads (see _stream).
+            download_burst=1,
         )
         self.sessions: dict[int, BoundSession] = {}
         self.requested: dict[int, str] = {}
@@ -110,11 +126,15 @@ class SyncConnection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_message: float | None = None
-        self._push: set[int] = set()
-        self._push_scheduled = False
+        self._behind: set[int] = set()
+        """Sessions that may have more to download (streamed by _stream)."""
+        self._stream_scheduled = False
         self._queue: deque[_Outgoing | None] = deque()
         self._wakeup = asyncio.Event()
         self._queued_bytes = 0
+        self.last_drained = time.monotonic()
+        """When a queued message last left (or the queue was empty): a client
+        that reads nothing leaves it behind (see relieve_budget)."""
         self._generation = 0
         self._closing = False
         ws.on_too_big = self._too_big
@@ -141,6 +161,9 @@ class SyncConnection:
                 sender.cancel()
             if not self.ws.closed:
                 await self.ws.close()
+            self.ws.on_too_big = None
+            ctx.outbound.forget(self.id)
+            self._drop_queue()
             ctx.connections.pop(self.id, None)
             log(
                 20,
@@ -155,18 +178,43 @@ class SyncConnection:
     async def _receive_loop(self) -> None:
         limits = self.ctx.config.limits
         first = True
+        pinged = False
         while not self._closing:
+            if first:
+                timeout = limits.first_message_timeout
+            else:
+                # Silent for a heartbeat: ping; no answer within half of one: gone.
+                timeout = limits.heartbeat / 2 if pinged else limits.heartbeat
             try:
-                msg = await self.ws.receive(timeout=limits.first_message_timeout if first else None)
+                msg = await self.ws.receive(timeout=timeout)
             except TimeoutError:
-                self._end(
-                    ErrorCode.CONNECTION_CLOSED,
-                    f"no message within {limits.first_message_timeout:g} s of connecting",
-                )
-                return
+                if first:
+                    self._end(
+                        ErrorCode.CONNECTION_CLOSED,
+                        f"no message within {limits.first_message_timeout:g} s of connecting",
+                    )
+                    return
+                if pinged:
+                    log(20, "peer_unresponsive", connection=self.id, address=self.address)
+                    self.ws.abort()
+                    return
+                pinged = True
+                try:
+                    await self.ws.ping()
+                except (ConnectionError, RuntimeError):
+                    return
+                continue
+            pinged = False
             if msg.type is WSMsgType.BINARY:
                 first = False
                 await self._on_frame(msg.data)
+            elif msg.type is WSMsgType.PING:
+                try:
+                    await self.ws.pong(msg.data)
+                except (ConnectionError, RuntimeError):
+                    return
+            elif msg.type is WSMsgType.PONG:
+                continue
             elif msg.type is WSMsgType.TEXT:
                 self._end(
                     ErrorCode.BAD_SYNTAX,
@@ -193,8 +241,7 @@ class SyncConnection:
         """End the connection at once: frames still queued are dropped (they
         may depend on data that will never be stored), then the error is sent."""
         self._generation += 1
-        self._queue.clear()
-        self._queued_bytes = 0
+        self._drop_queue()
         self._end(code, message)
         self._queue.append(_CLOSE)
         self._wakeup.set()
@@ -249,6 +296,10 @@ class SyncConnection:
                     message=event.message,
                 )
         self._flush()
+        if self.sessions:
+            # A bind, upload or mark produced the first download of a burst.
+            self._behind.update(self.sessions)
+            self._schedule_stream()
 
     async def _on_bind(self, event: BindRequested) -> None:
         ctx = self.ctx
@@ -273,6 +324,10 @@ class SyncConnection:
                 ErrorCode.OTHER_SESSION_ERROR,
                 "the realm cannot be opened right now; try again later",
             )
+            return
+        new_client = event.client_file_ident == 0
+        if new_client and not await self._ident_allowed(grant.user, event.session):
+            ctx.hub.release(realm)
             return
         if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
             ctx.hub.release(realm)
@@ -344,6 +399,32 @@ class SyncConnection:
             client=ident,
             access=grant.level.label,
         )
+
+    async def _ident_allowed(self, user: UserRecord, session: int) -> bool:
+        """Count a new client file ident against the user's quota (server
+        admins are exempt); a refusal is sent to the session."""
+        if user.is_admin:
+            return True
+        ctx = self.ctx
+        limit = ctx.config.limits.max_idents_per_user
+        try:
+            allowed = await ctx.run(ctx.storage.reserve_client_ident, user.user_id, limit)
+        except StorageError as exc:
+            log(40, "quota_unavailable", user=user.username, error=str(exc))
+            self._reject(
+                session, ErrorCode.OTHER_SESSION_ERROR, "the server cannot store a new client now"
+            )
+            return False
+        if not allowed:
+            log(30, "quota_exceeded", user=user.username, what="client idents", limit=limit)
+            self._reject(
+                session,
+                ErrorCode.QUOTA_EXCEEDED,
+                f"{user.username} was issued {limit} client file idents, the most allowed "
+                "(--max-idents-per-user): reuse existing local realms instead of new ones, "
+                "or ask an admin",
+            )
+        return allowed
 
     def _reject(self, session: int, code: ErrorCode, message: str) -> None:
         if self.sc.state is not ConnectionState.OPEN:
@@ -418,26 +499,47 @@ class SyncConnection:
         connection pushed meanwhile."""
         if self._closing:
             return
-        self._push.add(session)
-        if not self._push_scheduled:
-            self._push_scheduled = True
-            asyncio.get_running_loop().call_soon(self._push_now)
+        self._behind.add(session)
+        self._schedule_stream()
 
-    def _push_now(self) -> None:
-        self._push_scheduled = False
-        sessions, self._push = self._push, set()
+    def _schedule_stream(self) -> None:
+        if not self._stream_scheduled:
+            self._stream_scheduled = True
+            asyncio.get_running_loop().call_soon(self._stream)
+
+    def _stream(self) -> None:
+        """Produce downloads of the sessions that are behind, one message per
+        session per round, while fewer than ``download_window`` bytes wait
+        for this client and the server-wide budget has room. The send loop
+        calls this again as bytes leave; the budget wakes it when it was
+        the budget that stopped it."""
+        self._stream_scheduled = False
         if self._closing or self.sc.state is not ConnectionState.OPEN:
             return
-        for session in sessions:
-            bound = self.sessions.get(session)
-            if bound is None:
-                continue  # unbound in the meantime
-            try:
-                self.sc.send_downloads(session, until_version=bound.realm.durable_version)
-            except LocalProtocolError:
-                continue
-        # Stored already: these frames need not wait for a commit.
-        self._flush(durable=True)
+        budget = self.ctx.outbound
+        window = self.ctx.config.limits.download_window
+        while self._behind and self._queued_bytes < window:
+            if not budget.has_room:
+                budget.wait(self.id, self._schedule_stream)
+                if not budget.relief_scheduled:
+                    budget.relief_scheduled = True
+                    stall = self.ctx.config.limits.send_stall
+                    asyncio.get_running_loop().call_later(stall, relieve_budget, self.ctx)
+                return
+            for session in list(self._behind):
+                bound = self.sessions.get(session)
+                until = bound.realm.durable_version if bound is not None else 0
+                if bound is None or not self.sc.downloads_pending(session, until):
+                    self._behind.discard(session)
+                    continue
+                try:
+                    self.sc.send_downloads(session, until_version=until)
+                except LocalProtocolError:
+                    self._behind.discard(session)
+            # Stored already: these frames need not wait for a commit.
+            self._flush(durable=True)
+            if self._closing:
+                return
 
     def fail_session(self, session: int, code: ErrorCode, message: str) -> None:
         """End one session with an error (permission revoked, realm deleted)."""
@@ -476,8 +578,11 @@ class SyncConnection:
             return
         size = sum(len(f) for f, _ in frames)
         seq = 0 if durable else self.ctx.committer.seq
+        if self._queued_bytes == 0:  # nothing waiting, nothing being sent
+            self.last_drained = time.monotonic()
         self._queue.append(_Outgoing(seq, frames, size, self._generation))
         self._queued_bytes += size
+        self.ctx.outbound.add(size)
         self._wakeup.set()
         limit = self.ctx.config.limits.max_outbound_bytes
         if self._queued_bytes > limit and not self._closing:
@@ -487,8 +592,15 @@ class SyncConnection:
                 f"more than {limit} bytes waiting: the client does not read fast enough",
             )
 
+    def _drop_queue(self) -> None:
+        """Forget what waits to be sent (and give its bytes back to the budget)."""
+        self._queue.clear()
+        self.ctx.outbound.release(self._queued_bytes)
+        self._queued_bytes = 0
+
     async def _send_loop(self) -> None:
         committer = self.ctx.committer
+        window = self.ctx.config.limits.download_window
         try:
             while True:
                 if not self._queue:
@@ -502,10 +614,15 @@ class SyncConnection:
                     await committer.wait(item.seq)
                 if item.generation != self._generation:
                     continue  # dropped by abort()
-                self._queued_bytes -= item.size
                 for frame, info in item.frames:
                     await self.ws.send_bytes(frame)
                     self._account_sent(frame, info)
+                if item.generation == self._generation:  # else abort() released it
+                    self._queued_bytes -= item.size
+                    self.ctx.outbound.release(item.size)
+                self.last_drained = time.monotonic()
+                if self._behind and self._queued_bytes < window:
+                    self._stream()
         except (ConnectionError, RuntimeError) as exc:
             log(10, "send_failed", connection=self.id, error=str(exc))
         finally:
@@ -564,6 +681,11 @@ class SyncConnection:
                 try_again=message.try_again,
             )
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting to be sent to this client."""
+        return self._queued_bytes
+
     # ------------------------------------------------------------------ reporting
 
     def describe(self) -> dict[str, Any]:
@@ -578,3 +700,39 @@ class SyncConnection:
             "bytes_out": self.bytes_out,
             "last_message": self.last_message,
         }
+
+
+def relieve_budget(ctx: ServerContext) -> None:
+    """The server-wide outbound budget has been spent for ``send_stall``
+    seconds: close the connection whose client has read nothing for longest,
+    if that is longer than ``send_stall`` (a client that never reads must not
+    hold the budget against everyone else; it reconnects and resumes from
+    its cursors). Checks again later while the budget stays spent."""
+    budget = ctx.outbound
+    budget.relief_scheduled = False
+    if budget.has_room:
+        return
+    stall = ctx.config.limits.send_stall
+    now = time.monotonic()
+    stalled = [c for c in ctx.connections.values() if c.queued_bytes > 0]
+    if stalled:
+        worst = min(stalled, key=lambda c: c.last_drained)
+        if now - worst.last_drained >= stall:
+            log(
+                30,
+                "client_stalled",
+                connection=worst.id,
+                queued=worst.queued_bytes,
+                server_queued=budget.queued,
+            )
+            worst.abort(
+                ErrorCode.LIMITS_EXCEEDED,
+                f"the client read nothing for {now - worst.last_drained:.0f} s "
+                "while the server's send buffers are full",
+            )
+            # It reads nothing: the error cannot reach it, nor can a closing
+            # handshake. Drop the TCP connection.
+            worst.ws.abort()
+    if budget.waiting and not budget.relief_scheduled:
+        budget.relief_scheduled = True
+        asyncio.get_running_loop().call_later(stall / 2, relieve_budget, ctx)

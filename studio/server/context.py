@@ -18,6 +18,7 @@ from studio.server.accounts import Accounts, Clock
 from studio.server.config import ServerConfig
 from studio.server.durability import Committer
 from studio.server.events import EventBus
+from studio.server.limits import OutboundBudget
 from studio.server.login_throttle import LoginThrottle
 from studio.server.logs import log
 from studio.server.metrics import Metrics
@@ -46,6 +47,8 @@ class ServerContext:
         self.bus = EventBus()
         self.connections: dict[int, SyncConnection] = {}
         self.admin_sockets: set[web.WebSocketResponse] = set()
+        self.outbound = OutboundBudget(config.limits.max_server_outbound_bytes)
+        """Bytes queued for all sync clients together (limits.py)."""
         self.hub = RealmHub(
             storage, self.run, config.state_delay, config.idle_unload, config.max_clock_skew
         )

@@ -28,7 +28,11 @@ async def sync_handler(request: web.Request) -> web.StreamResponse:
     ws = SyncSocket(
         protocols=(WEBSOCKET_SUBPROTOCOL,),
         max_msg_size=limits.max_message_size,
-        heartbeat=limits.heartbeat,
+        # No aiohttp heartbeat: its data callback ties the request handler and
+        # this socket into a reference cycle that only a full garbage
+        # collection frees. SyncConnection pings an idle peer itself.
+        heartbeat=None,
+        autoping=False,
         # Loopback and LAN traffic: deflate would cost more CPU than it saves.
         compress=False,
     )

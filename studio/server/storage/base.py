@@ -204,10 +204,20 @@ class ServerStorage(ABC):
     def list_realms(self) -> list[RealmRecord]: ...
 
     @abstractmethod
-    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
+    def create_realm(
+        self, path: str, owner: str | None, *, owner_limit: int | None = None
+    ) -> RealmRecord:
         """Register a realm owned by the account now named ``owner`` (nobody
         if there is no such account); its storage is created on first open.
-        Raises AlreadyExists."""
+        Raises AlreadyExists, and QuotaExceeded when that account owns
+        ``owner_limit`` realms already (checked and created in one
+        transaction)."""
+
+    @abstractmethod
+    def reserve_client_ident(self, user_id: str, limit: int) -> bool:
+        """Count one more client file ident issued to the account ``user_id``
+        (over all realms and all time), unless ``limit`` were issued already:
+        then False and nothing is counted."""
 
     @abstractmethod
     def delete_realm(self, path: str) -> None:

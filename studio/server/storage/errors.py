@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 from studio.server.errors import ServerError
 
 
@@ -16,3 +19,44 @@ class AlreadyExists(StorageError):
 
 class Missing(StorageError):
     """No user or realm with that name."""
+
+
+class TooManyOpenFiles(StorageError):
+    """A file could not be opened because the process (or the system) has
+    no file descriptor left: not a damaged file; it works again once files
+    are closed."""
+
+
+def out_of_file_descriptors(exc: BaseException | None = None) -> bool:
+    """Whether ``exc`` (or, when it does not tell, as with SQLite's "unable
+    to open database file" or the core's verdict on a file it could not
+    read, opening a file right now) fails for lack of file descriptors."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return True
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError as probe:
+        return probe.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
+
+
+def too_many_open_files(what: str) -> TooManyOpenFiles:
+    """The error for ``what`` (e.g. "cannot open the state of /x (file)")
+    failing for lack of file descriptors, with what to do about it."""
+    limit = ""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        limit = f" (this process may have {soft})"
+    except (ImportError, OSError, ValueError):  # Windows has no resource module
+        pass
+    return TooManyOpenFiles(
+        f"{what}: too many open files{limit}; raise the limit (ulimit -n) or keep "
+        "fewer realm files open (--max-open-realm-files)"
+    )
+
+
+class QuotaExceeded(StorageError):
+    """A user already has as many of something (realms) as allowed."""

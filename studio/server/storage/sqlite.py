@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from studio.server.limits import DEFAULT_OPEN_REALM_FILES
 from studio.server.paths import file_stem
 from studio.server.secret_files import PRIVATE_DIR_MODE, create_private_file, make_private
 from studio.server.storage.base import (
@@ -41,7 +42,14 @@ from studio.server.storage.base import (
     UserRecord,
     new_user_id,
 )
-from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.server.storage.errors import (
+    AlreadyExists,
+    Missing,
+    QuotaExceeded,
+    StorageError,
+    out_of_file_descriptors,
+    too_many_open_files,
+)
 from studio.server.storage.sqlite_realm import SqliteRealmStorage
 from studio.server.storage.state_worker import LOCK_SUFFIX, StateWorker, file_stats
 
@@ -79,8 +87,16 @@ _DDL: Final = (
         username TEXT NOT NULL,
         level TEXT NOT NULL,
         PRIMARY KEY (path, username))""",
+    # Client file idents issued per account (quota, limits.py); a count, not
+    # a list: each realm file records its own idents.
+    """CREATE TABLE IF NOT EXISTS ident_quota (
+        user_id TEXT PRIMARY KEY,
+        issued INTEGER NOT NULL)""",
 )
-_INDEXES: Final = ("CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (user_id)",)
+_INDEXES: Final = (  # after the upgrade: an older database lacks these columns at first
+    "CREATE UNIQUE INDEX IF NOT EXISTS users_id ON users (user_id)",
+    "CREATE INDEX IF NOT EXISTS realms_owner ON realms (owner_id)",
+)
 _USER_COLUMNS: Final = (
     "username, password_hash, is_admin, suspended, created, token_generation, user_id"
 )
@@ -143,9 +159,16 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 
 class SqliteServerStorage(ServerStorage):
-    def __init__(self, data_dir: Path, *, state_in_process: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        state_in_process: bool = False,
+        max_open_realm_files: int = DEFAULT_OPEN_REALM_FILES,
+    ) -> None:
         """``state_in_process``: keep realm states up to date on a thread of
-        this process rather than in a worker process."""
+        this process rather than in a worker process. ``max_open_realm_files``:
+        realm files the state worker keeps open."""
         self._dir = data_dir
         self._realms_dir = data_dir / "realms"
         try:
@@ -182,7 +205,7 @@ class SqliteServerStorage(ServerStorage):
         self._lock = threading.Lock()
         # Realm states are kept up to date in a worker process (background
         # work, off the event loop's interpreter lock; see state_worker.py).
-        self._state = StateWorker(in_process=state_in_process)
+        self._state = StateWorker(in_process=state_in_process, max_open=max_open_realm_files)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -300,7 +323,9 @@ class SqliteServerStorage(ServerStorage):
         rows = self._query(f"{_REALM_SELECT} ORDER BY realms.path")
         return [_realm(r) for r in rows]
 
-    def create_realm(self, path: str, owner: str | None) -> RealmRecord:
+    def create_realm(
+        self, path: str, owner: str | None, *, owner_limit: int | None = None
+    ) -> RealmRecord:
         created = time.time()
         owner_id: str | None = None
         try:
@@ -310,6 +335,16 @@ class SqliteServerStorage(ServerStorage):
                         "SELECT user_id FROM users WHERE username = ?", (owner,)
                     ).fetchone()
                     owner_id = None if found is None else str(found[0])
+                if owner_id is not None and owner_limit is not None:
+                    (owned,) = conn.execute(
+                        "SELECT count(*) FROM realms WHERE owner_id = ?", (owner_id,)
+                    ).fetchone()
+                    if owned >= owner_limit:
+                        raise QuotaExceeded(
+                            f"{owner} owns {owned} realms, the most allowed "
+                            f"(--max-realms-per-user {owner_limit}); delete one "
+                            "or ask an admin to create it"
+                        )
                 cur = conn.execute(
                     "INSERT INTO realms (path, owner, created, file, owner_id) "
                     "VALUES (?, ?, ?, '', ?)",
@@ -323,6 +358,21 @@ class SqliteServerStorage(ServerStorage):
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"realm {path} already exists") from None
         return RealmRecord(path, owner if owner_id else None, created, owner_id)
+
+    def reserve_client_ident(self, user_id: str, limit: int) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT issued FROM ident_quota WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            issued = int(row[0]) if row else 0
+            if issued >= limit:
+                return False
+            conn.execute(
+                "INSERT INTO ident_quota (user_id, issued) VALUES (?, 1) "
+                "ON CONFLICT (user_id) DO UPDATE SET issued = issued + 1",
+                (user_id,),
+            )
+        return True
 
     def _realm_file(self, path: str) -> Path:
         rows = self._query("SELECT file FROM realms WHERE path = ?", (path,))
@@ -353,6 +403,8 @@ class SqliteServerStorage(ServerStorage):
             for suffix in ("-wal", "-shm"):
                 make_private(Path(str(file) + suffix))
         except OSError as exc:
+            if out_of_file_descriptors(exc):
+                raise too_many_open_files(f"cannot create {file} for realm {path}") from exc
             raise StorageError(f"cannot create {file} for realm {path}: {exc}") from exc
         return SqliteRealmStorage(path, file, self._state)
 

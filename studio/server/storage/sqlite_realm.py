@@ -37,7 +37,11 @@ from studio.server.storage.base import (
     RealmWrite,
     StoredEntry,
 )
-from studio.server.storage.errors import StorageError
+from studio.server.storage.errors import (
+    StorageError,
+    out_of_file_descriptors,
+    too_many_open_files,
+)
 from studio.server.storage.state_worker import (
     StateWorker,
     WriteLock,
@@ -145,6 +149,9 @@ class SqliteRealmStorage(RealmStorage):
             found = conn.execute("SELECT value FROM _server_meta WHERE key='format'").fetchone()
         except sqlite3.Error as exc:
             worker.call(close_state, str(file))
+            # SQLite says "unable to open database file" whatever the cause.
+            if out_of_file_descriptors():
+                raise too_many_open_files(f"cannot open the history of {path} in {file}") from exc
             raise StorageError(f"cannot open the history of {path} in {file}: {exc}") from exc
         if found is None or found[0] != FORMAT:
             conn.close()

@@ -20,12 +20,14 @@ the same functions, for platforms or tests that want no child process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,8 +38,13 @@ from typing import Final, TypeVar
 from studio.core import Realm, RealmError
 from studio.core.instructions import Changeset, Instruction
 from studio.core.synced import apply_remote, get_sync_value, set_sync_values
+from studio.server.limits import DEFAULT_OPEN_REALM_FILES
 from studio.server.storage.base import RealmStats
-from studio.server.storage.errors import StorageError
+from studio.server.storage.errors import (
+    StorageError,
+    out_of_file_descriptors,
+    too_many_open_files,
+)
 from studio.sync.changeset import decode_changeset
 from studio.sync.errors import SyncError
 
@@ -114,16 +121,26 @@ class _StateFile:
             # The core creates the file (its layout first: it refuses to adopt
             # an SQLite file that has tables but no realm metadata).
             self.realm = Realm.open(file)
-        except RealmError as exc:
+        except (RealmError, OSError) as exc:
+            # Out of descriptors, the core cannot read the file's header and
+            # calls it "not a realm file": say what is really wrong.
+            if out_of_file_descriptors(exc):
+                raise too_many_open_files(f"cannot open the state of {path} ({file})") from None
             raise StorageError(f"cannot open the state of {path} ({file}): {exc}") from None
         self.lock = WriteLock(file)
         self._history: sqlite3.Connection | None = None
         self.error: str | None = get_sync_value(self.realm, STATE_ERROR)
         self.last_stats: RealmStats | None = None
+        self.last_used = time.monotonic()
 
     def history(self) -> sqlite3.Connection:
         if self._history is None:
-            self._history = sqlite3.connect(str(self.file), isolation_level=None)
+            try:
+                self._history = sqlite3.connect(str(self.file), isolation_level=None)
+            except sqlite3.Error as exc:
+                if out_of_file_descriptors():
+                    raise too_many_open_files(f"cannot read the history of {self.path}") from None
+                raise StorageError(f"cannot read the history of {self.path}: {exc}") from None
         return self._history
 
     def read(self, since: int, limit: int) -> list[tuple[int, Changeset]]:
@@ -231,16 +248,54 @@ class _StateFile:
         self.lock.close()
 
 
-# Open state files of this worker, by file name. Only the worker's one thread
-# touches them (a core Realm belongs to the thread that opened it).
-_OPEN: dict[str, _StateFile] = {}
+# Open state files of this worker, by file name, least recently used first.
+# Only the worker's one thread touches them (a core Realm belongs to the
+# thread that opened it). Each holds several file descriptors: at most
+# _MAX_OPEN stay open, and those unused for _IDLE_CLOSE seconds are closed
+# (a closed one is opened again on its next use; nothing is lost, the
+# state's progress is in its file).
+_OPEN: OrderedDict[str, _StateFile] = OrderedDict()
+_MAX_OPEN = DEFAULT_OPEN_REALM_FILES
+IDLE_CLOSE: Final = 300.0
+_idle_close = IDLE_CLOSE
+
+
+def configure_cache(max_open: int, idle_close: float = IDLE_CLOSE) -> None:
+    """How many state files the worker keeps open, and for how long unused
+    (run in the worker: its initializer)."""
+    global _MAX_OPEN, _idle_close
+    _MAX_OPEN, _idle_close = max(1, max_open), idle_close
 
 
 def _state(file: str, path: str) -> _StateFile:
+    now = time.monotonic()
     state = _OPEN.get(file)
     if state is None:
+        _close_unused(now, room_for=1)
         state = _OPEN[file] = _StateFile(Path(file), path)
+    else:
+        state.last_used = now
+        _OPEN.move_to_end(file)
+        _close_unused(now, room_for=0)
+    state.last_used = now
     return state
+
+
+def _close_unused(now: float, room_for: int) -> None:
+    """Close the least recently used states beyond the cap, and those
+    unused for longer than the idle time."""
+    while _OPEN:
+        file, oldest = next(iter(_OPEN.items()))
+        if len(_OPEN) + room_for <= _MAX_OPEN and now - oldest.last_used < _idle_close:
+            return
+        del _OPEN[file]
+        with contextlib.suppress(Exception):  # closing must not fail the caller's work
+            oldest.close()
+
+
+def open_state_files() -> list[str]:
+    """The state files open in the worker, least recently used first."""
+    return list(_OPEN)
 
 
 def open_state(file: str, path: str) -> None:
@@ -269,7 +324,9 @@ def file_stats(file: str) -> RealmStats:
     size, modified = file_size(path)
     try:
         realm = Realm.open(path, read_only=True)
-    except RealmError as exc:
+    except (RealmError, OSError) as exc:
+        if out_of_file_descriptors(exc):
+            raise too_many_open_files(f"cannot read {file}") from None
         raise StorageError(f"cannot read {file}: {exc}") from None
     try:
         objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
@@ -303,6 +360,11 @@ def file_size(file: Path) -> tuple[int, float | None]:
     return size, modified
 
 
+def _start_worker(parent: int, max_open: int) -> None:
+    configure_cache(max_open)
+    _follow_parent(parent)
+
+
 def _follow_parent(parent: int) -> None:
     """In the worker: exit when the server process is gone (a SIGKILLed
     server cannot shut its worker down, and the worker's own pipe ends would
@@ -324,8 +386,11 @@ class StateWorker:
     needed, started again if it dies), or on one thread with
     ``in_process=True``. Calls block until done."""
 
-    def __init__(self, *, in_process: bool = False) -> None:
+    def __init__(
+        self, *, in_process: bool = False, max_open: int = DEFAULT_OPEN_REALM_FILES
+    ) -> None:
         self._in_process = in_process
+        self._max_open = max_open
         self._executor: Executor | None = None
         self._lock = threading.Lock()
 
@@ -345,15 +410,20 @@ class StateWorker:
         with self._lock:
             if self._executor is None:
                 if self._in_process:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="studio-state")
+                    self._executor = ThreadPoolExecutor(
+                        1,
+                        thread_name_prefix="studio-state",
+                        initializer=configure_cache,
+                        initargs=(self._max_open,),
+                    )
                 else:
                     # spawn: the server has threads, and a forked child would
                     # inherit their locks in whatever state they were.
                     self._executor = ProcessPoolExecutor(
                         1,
                         mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_follow_parent,
-                        initargs=(os.getpid(),),
+                        initializer=_start_worker,
+                        initargs=(os.getpid(), self._max_open),
                     )
             return self._executor
 

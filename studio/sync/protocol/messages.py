@@ -62,6 +62,9 @@ class ErrorCode(IntEnum):
     """An uploaded instruction does not fit the realm's schema."""
     CLOCK_SKEW = 241
     """An uploaded changeset is stamped too far ahead of the server's clock."""
+    QUOTA_EXCEEDED = 242
+    """The user may not have more realms or client file idents; not
+    retryable (an admin must act)."""
 
     @property
     def try_again(self) -> bool:

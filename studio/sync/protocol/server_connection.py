@@ -120,6 +120,9 @@ class _Session:
     """Shared encoded changesets of the realm (see accept_bind)."""
     check_upload: UploadCheck | None = None
     """Run on every upload before it reaches the history (see accept_bind)."""
+    marks: list[tuple[int, int]] | None = None
+    """Marks not answered yet: (request id, the server version the client
+    must have been sent first). Only with a download burst (see ServerConnection)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +152,18 @@ class ServerConnection:
         *,
         max_download_changesets: int = DEFAULT_MAX_DOWNLOAD_CHANGESETS,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        download_burst: int | None = None,
     ) -> None:
+        """``download_burst``: at most this many download messages per
+        session each time downloads are produced (bind, upload, mark,
+        :meth:`send_downloads`); the caller streams the rest by calling
+        :meth:`send_downloads` again as its transport drains
+        (:meth:`downloads_pending` says whether a session is behind). A mark
+        is answered once everything before it was produced. None: everything
+        at once."""
         self.state = ConnectionState.OPEN
         self._max_download = max_download_changesets
+        self._burst = download_burst
         self._sessions: dict[int, _Session] = {}
         self._retired: set[int] = set()
         self._out: list[tuple[bytes, OutgoingFrame]] = []
@@ -184,6 +196,17 @@ class ServerConnection:
 
     def client_file_ident(self, session: int) -> int:
         return self._session(session).client_file_ident
+
+    def downloads_pending(self, session: int, until_version: int | None = None) -> bool:
+        """Whether a bound session has not been sent everything up to
+        ``until_version`` (or the latest version) yet."""
+        s = self._sessions.get(session)
+        if s is None or s.state is not S.BOUND or s.history is None:
+            return False
+        latest = s.history.latest_version
+        if until_version is not None:
+            latest = min(latest, until_version)
+        return s.download_version < latest
 
     # ------------------------------------------------------------------ receiving
 
@@ -227,8 +250,13 @@ class ServerConnection:
         if isinstance(message, Mark):
             s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_MARK, s.session)
             if s.state is S.BOUND:
-                self._send_downloads(s)
-                self._emit(Mark(s.session, message.request_id))
+                if self._burst is None:
+                    self._send_downloads(s)
+                    self._emit(Mark(s.session, message.request_id))
+                else:
+                    assert s.history is not None
+                    s.marks = [*(s.marks or ()), (message.request_id, s.history.latest_version)]
+                    self._send_downloads(s)
             return []
         if isinstance(message, Unbind):
             s.state = next_state(SERVER_TRANSITIONS, s.state, E.RECV_UNBIND, s.session)
@@ -474,8 +502,10 @@ class ServerConnection:
         if until_version is not None:
             latest = min(latest, until_version)
             if s.download_version >= latest:
+                self._answer_marks(s)
                 return
-        while True:
+        burst = self._burst
+        while burst is None or burst > 0:
             try:
                 batch = history.download(
                     s.client_file_ident, s.download_version, self._max_download, latest
@@ -489,7 +519,7 @@ class ServerConnection:
                 and batch.server_version == s.download_version
                 and batch.upload_ack == s.acked_client_version
             ):
-                return
+                break
             self._emit(
                 Download(
                     s.session,
@@ -502,7 +532,21 @@ class ServerConnection:
             s.download_version = batch.server_version
             s.acked_client_version = batch.upload_ack
             if batch.server_version >= latest:
-                return
+                break
+            if burst is not None:
+                burst -= 1
+        self._answer_marks(s)
+
+    def _answer_marks(self, s: _Session) -> None:
+        if not s.marks:
+            return
+        waiting = []
+        for request_id, version in s.marks:
+            if version <= s.download_version:
+                self._emit(Mark(s.session, request_id))
+            else:
+                waiting.append((request_id, version))
+        s.marks = waiting
 
     def _fail(
         self, s: _Session, code: int, message: str, try_again: bool | None = None
