@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import RealmError
 from studio.core.export_files import KEY_FIELD
-from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema, Property, parse_object_schema
+from studio.primitives.objectid import ObjectId
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject

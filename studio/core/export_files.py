@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from studio.core.errors import RealmError
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges
 from studio.core.errors import MigrationError, SchemaError, SchemaMismatchError
 from studio.core.schema import ObjectSchema, Property, parse_object_schema, validate_schema
@@ -37,6 +36,7 @@ from studio.core.storage import (
     quote,
     tag_column,
 )
+from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     from studio.core.realm import MigrationCallback, Realm

@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from studio.core.errors import SchemaError
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 _PRIMITIVES: dict[Any, str] = {
     bool: "bool",

@@ -1,4 +1,4 @@
-"""The wire encoding of a :class:`~studio.core.instructions.Changeset` (msgpack).
+"""The wire encoding of a :class:`~studio.primitives.instructions.Changeset` (msgpack).
 
 Layout (one msgpack array)::
 
@@ -18,7 +18,7 @@ Layout (one msgpack array)::
   bool and int apart), msgpack's standard timestamp extension (-1) for dates,
   ext 1 = ObjectId (12 bytes), ext 2 = UUID (16 bytes), ext 3 = Decimal (its
   canonical ASCII ``str()``), and tagged arrays ``[0, class, pk]`` for a
-  :class:`~studio.core.instructions.Link` and ``[1]`` for ``EMBEDDED``.
+  :class:`~studio.primitives.instructions.Link` and ``[1]`` for ``EMBEDDED``.
 
 :func:`decode_changeset` is strict: malformed input (a wrong type anywhere,
 an unknown code, tag or extension, an out-of-range or duplicate string-table

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import msgpack
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -38,8 +38,8 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync import changeset_bytes
 from studio.sync.changeset_format import (
     _EPOCH,

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import msgpack
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -23,7 +23,7 @@ from studio.core.instructions import (
     Instruction,
     Link,
 )
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.sync import changeset_bytes
 from studio.sync.changeset_format import (
     _CODES,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddInteger,
     AddProperty,
@@ -25,7 +25,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 
 FORMAT_VERSION: Final = 1
 

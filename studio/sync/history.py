@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
+from studio.primitives.instructions import AddClass, AddProperty, Changeset, Instruction
 from studio.sync.changeset import canonical_encoding
 from studio.sync.errors import (
     ChangesetError,

@@ -37,7 +37,7 @@ import bisect
 import heapq
 from collections.abc import Hashable, Iterable, Sequence
 
-from studio.core.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync.errors import MergeError
 from studio.sync.merge_driver import _transform_keyed
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import Instruction
+from studio.primitives.instructions import Instruction
 from studio.sync.merge_index import _SLOT, _is_object, _Keyed, _property
 from studio.sync.merge_rules import _Item, _one_vs_many, _pair
 

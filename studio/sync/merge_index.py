@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -21,7 +21,7 @@ from studio.core.instructions import (
     Instruction,
     Link,
 )
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.sync.merge_rules import _ANY, _LINK_WRITERS
 from studio.sync.values import value_key
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from studio.core.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync.errors import MergeError
 from studio.sync.merge import order_key
 from studio.sync.merge_rules import (

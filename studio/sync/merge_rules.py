@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     OBJECT_INSTRUCTIONS,
     AddClass,
     AddInteger,
@@ -34,7 +34,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import MergeError
 from studio.sync.values import is_int, same_value, value_key, wrap_int64
 

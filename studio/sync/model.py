@@ -33,7 +33,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -54,7 +54,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import ModelError
 from studio.sync.values import is_int, same_value, value_key, wrap_int64
 

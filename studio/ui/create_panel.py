@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema, Property
+from studio.primitives.objectid import ObjectId
 from studio.ui.delegates import DateTimeEditor, MixedEditor, TypedLineEdit
 
 _DEFAULTS: dict[str, Callable[[], Any]] = {

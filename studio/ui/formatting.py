@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from studio.core.export_files import format_date
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 # Types a mixed value can take in the mixed editor's type picker, in the picker's order.
 MIXED_TYPES: tuple[str, ...] = (

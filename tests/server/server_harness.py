@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddInteger,
     AddProperty,
@@ -28,7 +28,7 @@ from studio.core.instructions import (
     CreateObject,
     Instruction,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.server import Server, ServerConfig
 from studio.sync import model
 from studio.sync.history import ClientHistory

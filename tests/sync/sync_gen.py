@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -36,8 +36,8 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync import model
 from studio.sync.model import Dictionary, SetCollection, State
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from studio.core.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync import model
 from studio.sync.history import ClientHistory, ServerHistory
 from studio.sync.model import State

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sync_strategies import changeset_key, changesets
 
-from studio.core.instructions import Changeset, CreateObject, Set
+from studio.primitives.instructions import Changeset, CreateObject, Set
 from studio.sync import changeset_bytes
 from studio.sync.changeset import canonical_encoding, decode_changeset, encode_changeset
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sync_gen import Generator, base_state
 from sync_net import Network
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync import model
 from studio.sync.history import ClientHistory, ServerHistory
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -13,7 +13,7 @@ from studio.core.instructions import (
     Instruction,
     ListInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync import model
 from studio.sync.errors import (
     ChangesetError,

@@ -22,7 +22,7 @@ import pytest
 from sync_gen import CLASS, Generator, base_state
 from sync_strategies import changeset_key, instruction_key
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     OBJECT_INSTRUCTIONS,
     AddProperty,
     Changeset,
@@ -32,7 +32,7 @@ from studio.core.instructions import (
     Link,
     ListInsert,
 )
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.sync import history as history_module
 from studio.sync import merge, merge_reference
 from studio.sync.errors import MergeError

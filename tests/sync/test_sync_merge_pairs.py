@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddInteger,
     Clear,
@@ -27,7 +27,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync import model
 from studio.sync.merge import transform_instructions
 

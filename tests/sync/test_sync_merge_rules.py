@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -33,7 +33,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync import model
 from studio.sync.errors import MergeError
 from studio.sync.merge import order_key, rebase, transform, transform_against

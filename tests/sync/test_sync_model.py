@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -24,7 +24,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync import model
 from studio.sync.errors import ModelError
 

@@ -8,13 +8,13 @@ import msgpack
 import pytest
 from sync_net import PATH, Network
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddProperty,
     Changeset,
     CreateObject,
     ListInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.history import ClientHistory, ServerHistory
 from studio.sync.protocol import (

@@ -18,8 +18,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from studio.core.objectid import ObjectId
 from studio.core.values import MixedTag, date_to_storage
+from studio.primitives.objectid import ObjectId
 
 NUMERIC_TYPES = frozenset({"int", "float", "double", "decimal128"})
 NUMERIC_CONSTANTS = frozenset({"int", "float", "decimal"})

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from studio.core import Realm, RealmError
-from studio.core.instructions import Changeset, Instruction
 from studio.core.synced import apply_remote, get_sync_value, set_sync_values
+from studio.primitives.instructions import Changeset, Instruction
 from studio.server.storage.base import RealmStats
 from studio.server.storage.errors import StorageError
 from studio.sync.changeset import decode_changeset

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
