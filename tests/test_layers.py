@@ -6,6 +6,7 @@ headless), and the sans-I/O protocol and the merge load no storage.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,20 @@ def test_core_still_exports_object_id() -> None:
     from studio.primitives import ObjectId as PrimitiveObjectId
 
     assert ObjectId is PrimitiveObjectId
+
+
+def test_sync_modules_import_no_private_names() -> None:
+    """A module of studio.sync uses what another module makes public: a name
+    two modules share is part of their package's API, not a private."""
+    offenders = []
+    for path in sorted((ROOT / "studio").glob("sync/**/*.py")) + sorted(
+        (ROOT / "studio").glob("primitives/*.py")
+    ):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studio"):
+                offenders += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert offenders == []

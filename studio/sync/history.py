@@ -40,8 +40,7 @@ from studio.sync.errors import (
     MergeError,
     RemoteProtocolError,
 )
-from studio.sync.merge import ConcurrentChangesets
-from studio.sync.touch_index import TouchIndex
+from studio.sync.merge import ConcurrentChangesets, TouchIndex
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
 _BAD_SERVER_VERSION = 209

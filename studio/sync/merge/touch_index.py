@@ -21,7 +21,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Final
 
 from studio.primitives.instructions import Instruction
-from studio.sync.merge import interaction_keys
+from studio.sync.merge.index import interaction_keys
 
 DEFAULT_GENERATION: Final = 4096
 
