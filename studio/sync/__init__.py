@@ -2,9 +2,10 @@
 
 Subpackages: ``changeset`` (wire encoding), ``merge`` (operational
 transformation), ``protocol`` (messages and connection state machines); modules
-``history`` (server log and client cursors), ``model`` (reference store used as
-the merge oracle), ``values`` (exact value identity), ``errors``. The
-asyncio/websockets client is ``studio.sync.client``.
+``history`` (server log and client cursors), ``values`` (exact value
+identity), ``errors``. The asyncio/websockets client is ``studio.sync.client``.
+The tests' oracles (a reference store, the plain merge driver) live in
+``tests/oracles/``, outside the shipped package.
 """
 
 from __future__ import annotations

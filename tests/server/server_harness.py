@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from oracles import model
 from websockets.asyncio.client import ClientConnection as WsConnection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -30,7 +31,6 @@ from studio.primitives.instructions import (
 )
 from studio.primitives.instructions import Set as SetValue
 from studio.server import Server, ServerConfig
-from studio.sync import model
 from studio.sync.history import ClientHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,

@@ -4,6 +4,7 @@ its client-side counterpart."""
 from __future__ import annotations
 
 import pytest
+from oracles import model
 
 from studio.primitives.instructions import (
     AddClass,
@@ -14,7 +15,6 @@ from studio.primitives.instructions import (
     ListInsert,
 )
 from studio.primitives.instructions import Set as SetValue
-from studio.sync import model
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,

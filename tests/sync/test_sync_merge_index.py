@@ -2,7 +2,7 @@
 
 ``studio.sync.merge`` transforms changesets through an index of the buckets
 (object properties, objects, schema items) they touch and skips the pairs
-that cannot interact; ``studio.sync.merge_reference`` is the straightforward
+that cannot interact; ``oracles.merge_reference`` is the straightforward
 driver it replaced. Both run on random valid changesets from ``sync_gen``
 (links, erases, lists, embedded objects, schema), with conflicting schema
 definitions and order-key ties mixed in, and must agree exactly: the same
@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from oracles import merge_reference
+from oracles.model import State
 from sync_gen import CLASS, Generator, base_state
 from sync_strategies import changeset_key, instruction_key
 
@@ -34,12 +36,11 @@ from studio.primitives.instructions import (
 )
 from studio.primitives.objectid import ObjectId
 from studio.sync import history as history_module
-from studio.sync import merge, merge_reference
+from studio.sync import merge
 from studio.sync.errors import MergeError
 from studio.sync.history import ClientHistory, RemoteChangeset, ServerHistory
 from studio.sync.merge import TouchIndex
 from studio.sync.merge import index as merge_index
-from studio.sync.model import State
 
 
 def key(result: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from oracles import model
 
 from studio.primitives.instructions import (
     EMBEDDED,
@@ -28,7 +29,6 @@ from studio.primitives.instructions import (
     SetInsert,
 )
 from studio.primitives.instructions import Set as SetValue
-from studio.sync import model
 from studio.sync.merge import transform_instructions
 
 C = "Item"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from oracles import model
 
 from studio.primitives.instructions import (
     EMBEDDED,
@@ -34,7 +35,6 @@ from studio.primitives.instructions import (
     SetInsert,
 )
 from studio.primitives.instructions import Set as SetValue
-from studio.sync import model
 from studio.sync.errors import MergeError
 from studio.sync.merge import order_key, rebase, transform, transform_against
 

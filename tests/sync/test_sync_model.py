@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from oracles import model
+from oracles.model import ModelError
 
 from studio.primitives.instructions import (
     EMBEDDED,
@@ -25,8 +27,6 @@ from studio.primitives.instructions import (
     SetInsert,
 )
 from studio.primitives.instructions import Set as SetValue
-from studio.sync import model
-from studio.sync.errors import ModelError
 
 C = "Item"
 

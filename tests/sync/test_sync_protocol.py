@@ -69,7 +69,7 @@ def put(name: str, value: Any, pk: int = 1) -> SetValue:
 
 def item(net: Network, name: str, pk: int = 1) -> Any:
     state = net.server_state if name == "server" else net.peers[name].state
-    from studio.sync import model
+    from oracles import model
 
     return model.to_plain(state).get(C, {}).get(pk)
 

@@ -41,7 +41,7 @@ from studio.sync.values import value_key
 # changesets (:class:`ConcurrentChangesets`) indexes which changesets touch
 # which objects, so a changeset transformed against it only meets the ones
 # it can interact with. The results are those of the plain grid
-# (``studio.sync.merge_reference``), as the tests check.
+# (``tests/oracles/merge_reference.py``), as the tests check.
 #
 # Slots and positions: slot ``n`` holds the n-th instruction as given, at
 # position ``n << 32 | _ORIGINAL``. The only rule that turns one instruction

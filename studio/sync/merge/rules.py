@@ -4,7 +4,7 @@ How one instruction is rewritten to apply after a concurrent one (list
 positions, last-writer-wins, erases, clears, schema agreement), links written
 to an object the other side erases, the bucket an instruction is transformed
 in, and the expanding grid of a group where links meet erases. Used by
-:mod:`studio.sync.merge.driver` and :mod:`studio.sync.merge_reference`.
+:mod:`studio.sync.merge.driver` and the tests' oracle ``tests/oracles/merge_reference.py``.
 """
 
 from __future__ import annotations

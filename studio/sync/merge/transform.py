@@ -23,7 +23,7 @@ Each changeset is indexed once by the objects it touches (see
 :class:`ConcurrentChangesets` (what ``transform_against``, ``rebase`` and the
 histories use) lets a changeset meet only the changesets of a sequence it can
 interact with.
-``studio.sync.merge_reference`` keeps the plain driver as the tests' oracle.
+``tests/oracles/merge_reference.py`` keeps the plain driver as the tests' oracle.
 
 :mod:`studio.sync.merge` is the public face of this module. The pair rules
 for two instructions live in :mod:`studio.sync.merge.rules`, the
