@@ -41,7 +41,7 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddInteger,
     Changeset,
     CreateObject,
@@ -52,8 +52,8 @@ from studio.core.instructions import (
     ListInsert,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.history import ServerHistory
 from studio.sync.merge import rebase, transform_against

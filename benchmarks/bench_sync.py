@@ -48,7 +48,7 @@ from websockets.asyncio.client import ClientConnection as WebSocket
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from studio.core.instructions import Changeset, CreateObject, Set
+from studio.primitives.instructions import Changeset, CreateObject, Set
 from studio.sync.client import App, SyncConfig, User
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,

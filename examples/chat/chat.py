@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import ObjectId
-from studio.sync.client import App, ConnectionState, SyncedRealm
+from studio.sync.client import App, SessionConnectionState, SyncedRealm
 
 # The same schema as the Studio's demo (studio/ui/demo.py): both write the same realm.
 CHAT_SCHEMA: list[dict[str, Any]] = [
@@ -147,7 +147,7 @@ class ChatWindow(QWidget):
         state = self.realm.sync_session.connection_state
         if not self.online.isChecked():
             text = "Offline: messages stay on this device until you are back online"
-        elif state is ConnectionState.CONNECTED:
+        elif state is SessionConnectionState.CONNECTED:
             text = "Online: synced live"
         else:
             text = f"Connecting… ({state.value})"

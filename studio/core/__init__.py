@@ -26,11 +26,11 @@ from studio.core.errors import (
 )
 from studio.core.models import Backlinks, EmbeddedModel, Float32, Indexed, Model
 from studio.core.notify import NotificationToken
-from studio.core.objectid import ObjectId
 from studio.core.objects import RealmObject
 from studio.core.realm import Realm
 from studio.core.results import Results
 from studio.core.schema import ObjectSchema, Property, parse_schema
+from studio.primitives.objectid import ObjectId
 
 __all__ = [
     "Backlinks",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from studio.core import instructions as ins
 from studio.core.errors import ValueTypeError
 from studio.core.objects import RealmObject
+from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     import sqlite3

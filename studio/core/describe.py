@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 from typing import Any, Final
 
-from studio.core import instructions as ins
+from studio.primitives import instructions as ins
 
 _MAX: Final = 120
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from studio.core.errors import RealmError
-from studio.core.objectid import ObjectId
 from studio.core.text_codecs import format_date
+from studio.primitives.objectid import ObjectId
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject

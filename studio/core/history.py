@@ -17,12 +17,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from studio.core import instructions as ins
 from studio.core.errors import RealmError, SchemaError
-from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema, parse_property
 from studio.core.storage import KEY, quote
 from studio.core.values import date_from_storage, date_to_storage
+from studio.primitives import instructions as ins
+from studio.primitives.objectid import ObjectId
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges
 from studio.core.errors import MigrationError, SchemaError, SchemaMismatchError
 from studio.core.property_types import PROPERTY_TYPES
@@ -38,6 +37,7 @@ from studio.core.storage import (
     quote,
     tag_column,
 )
+from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     from studio.core.realm import MigrationCallback, Realm

@@ -46,8 +46,8 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from studio.core.errors import SchemaError
-from studio.core.objectid import ObjectId
 from studio.core.property_types import MIXED, PROPERTY_TYPES
+from studio.primitives.objectid import ObjectId
 
 # The Python class a model annotates a property with, for each type (float needs Float32).
 _PRIMITIVES: dict[Any, str] = {

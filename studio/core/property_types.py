@@ -28,9 +28,9 @@ from typing import Any
 
 from studio.core import storage_codecs as storage
 from studio.core import text_codecs as text
-from studio.core.objectid import ObjectId
 from studio.core.storage_codecs import EPOCH, MixedTag
 from studio.core.text_codecs import INT64_MAX, INT64_MIN
+from studio.primitives.objectid import ObjectId
 
 MIXED = "mixed"
 LINK = "object"

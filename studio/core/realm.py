@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges
 from studio.core.classinfo import ClassInfo, build_class_infos, parse_mixed_link
 from studio.core.collections import LinkingObjects, RealmDictionary, RealmList, RealmSet
@@ -48,6 +47,7 @@ from studio.core.storage import (
 )
 from studio.core.values import MixedTag, decode_mixed_primitive, make_decoder
 from studio.core.writer import Writer
+from studio.primitives import instructions as ins
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 CHANGE_LOG_KEEP = 1000

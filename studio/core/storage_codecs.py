@@ -20,7 +20,7 @@ from enum import IntEnum
 from typing import Any
 
 from studio.core.errors import ValueTypeError
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

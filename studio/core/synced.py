@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from studio.core import instructions as ins
 from studio.core.errors import WrongTransactionStateError
 from studio.core.history import apply_instructions, encode_instructions
 from studio.core.storage import HISTORY_TABLE, META_TABLE
+from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     from studio.core.realm import Realm

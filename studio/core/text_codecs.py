@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from studio.core.errors import BadValueError
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")

@@ -2,7 +2,7 @@
 
 One :class:`Writer` exists per open write transaction. It tracks what changed
 (for notifications) and, on realms that record history for sync, the
-instructions of the transaction (see ``studio.core.instructions``).
+instructions of the transaction (see ``studio.primitives.instructions``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from studio.core import instructions as ins
 from studio.core.changes import TransactionChanges
 from studio.core.classinfo import ClassInfo, mixed_link_text
 from studio.core.collection_writer import EMITTED, CollectionWriter
@@ -32,6 +31,7 @@ from studio.core.values import (
     make_decoder,
     make_encoder,
 )
+from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     from studio.core.realm import Realm

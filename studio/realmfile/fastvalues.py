@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Final, Literal
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_DATE: Final = datetime.min.replace(tzinfo=UTC)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.realmfile.bid import decode_bid32, decode_bid64, decode_bid128
 from studio.realmfile.fastvalues import make_object_ids, make_uuids, timestamps
 from studio.realmfile.node import (

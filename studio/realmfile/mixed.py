@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.realmfile.bid import decode_bid128
 from studio.realmfile.fastvalues import timestamp_value
 from studio.realmfile.leaves import (

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from types import TracebackType
 from typing import Any, Final
 
-from studio.core.objectid import ObjectId
 from studio.core.schema import ObjectSchema
+from studio.primitives.objectid import ObjectId
 from studio.realmfile.containers import bptree_values, dictionary_items
 from studio.realmfile.errors import CorruptRealmError, RealmFileError, UnknownNameError
 from studio.realmfile.leaves import backlink_leaf, ref_leaf, string_leaf

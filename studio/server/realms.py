@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.server.logs import log
 from studio.server.storage.base import (
     ClientIdent,

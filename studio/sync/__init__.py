@@ -1,9 +1,11 @@
 """Sync: changesets on the wire, their merge, and the sans-I/O protocol.
 
-Modules: ``changeset`` (wire encoding), ``merge`` (operational transformation),
-``history`` (server log and client cursors), ``model`` (reference store used as
-the merge oracle), ``protocol`` (messages and connection state machines),
-``errors``. The asyncio/websockets client is ``studio.sync.client``.
+Subpackages: ``changeset`` (wire encoding), ``merge`` (operational
+transformation), ``protocol`` (messages and connection state machines); modules
+``history`` (server log and client cursors), ``values`` (exact value
+identity), ``errors``. The asyncio/websockets client is ``studio.sync.client``.
+The tests' oracles (a reference store, the plain merge driver) live in
+``tests/oracles/``, outside the shipped package.
 """
 
 from __future__ import annotations

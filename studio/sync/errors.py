@@ -96,9 +96,3 @@ class HistoryCompactedError(SyncError):
     compacted); the client must reset its local copy from the server."""
 
     default_code = 223  # client_file_expired
-
-
-class ModelError(SyncError):
-    """The reference model (:mod:`studio.sync.model`) was asked to apply an
-    instruction that does not fit its state. Only tests and the merge oracle
-    see this: it means a changeset (or a merge result) is wrong."""

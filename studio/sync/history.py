@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from studio.core.instructions import AddClass, AddProperty, Changeset, Instruction
+from studio.primitives.instructions import AddClass, AddProperty, Changeset, Instruction
 from studio.sync.changeset import canonical_encoding
 from studio.sync.errors import (
     ChangesetError,
@@ -40,8 +40,7 @@ from studio.sync.errors import (
     MergeError,
     RemoteProtocolError,
 )
-from studio.sync.merge import ConcurrentChangesets
-from studio.sync.touch_index import TouchIndex
+from studio.sync.merge import ConcurrentChangesets, TouchIndex
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
 _BAD_SERVER_VERSION = 209

@@ -1,6 +1,6 @@
 """Does an upload fit the realm's schema? A pure check, run before storing.
 
-The decoder (:mod:`studio.sync.changeset_decode`) only knows that a
+The decoder (:mod:`studio.sync.changeset.decode`) only knows that a
 changeset is well formed. A well-formed changeset can still create an object
 of a class that does not exist, put a string into an int property, insert
 into a property that is not a list, or use a primary key of the wrong type;
@@ -45,7 +45,8 @@ from typing import Any, Final
 
 from studio.core.describe import describe
 from studio.core.errors import SchemaError
-from studio.core.instructions import (
+from studio.core.schema import PRIMARY_KEY_TYPES, parse_property
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -65,9 +66,8 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
-from studio.core.schema import PRIMARY_KEY_TYPES, parse_property
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync.errors import ClockSkewError, MergeError, SchemaViolationError
 
 __all__ = [

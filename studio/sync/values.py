@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from studio.core.instructions import EMBEDDED, EmbeddedObject, Link
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import EMBEDDED, EmbeddedObject, Link
+from studio.primitives.objectid import ObjectId
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from studio.core.objectid import ObjectId
 from studio.core.property_types import MIXED, PROPERTY_TYPES, type_of_value
 from studio.core.text_codecs import format_date as format_date
 from studio.core.text_codecs import format_float as format_float
 from studio.core.text_codecs import parse_date as parse_date
+from studio.primitives.objectid import ObjectId
 
 # Types a mixed value can take in the mixed editor's type picker, in the picker's order:
 # null, then each type a Python value can have (float values are doubles).

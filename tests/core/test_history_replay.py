@@ -222,7 +222,7 @@ def test_history_records_one_changeset_per_transaction(tmp_path: Path) -> None:
 
 
 def test_instruction_encoding_round_trips() -> None:
-    from studio.core import instructions as ins
+    from studio.primitives import instructions as ins
 
     items: list[ins.Instruction] = [
         ins.AddClass("A", "_id", "objectId", False, False),

@@ -21,7 +21,6 @@ from studio.core import Realm
 from studio.core.csv_values import TEXT_PARSERS
 from studio.core.errors import BadValueError, ValueTypeError
 from studio.core.history import decode_instructions, encode_instructions
-from studio.core.instructions import Set
 from studio.core.property_types import (
     MIXED,
     PROPERTY_TYPES,
@@ -40,6 +39,7 @@ from studio.core.values import (
     make_decoder,
     make_encoder,
 )
+from studio.primitives.instructions import Set
 
 TYPES = list(PROPERTY_TYPES.values())
 IDS = list(PROPERTY_TYPES)

@@ -41,7 +41,7 @@ def test_remote_changes_apply_without_being_recorded(tmp_path: Path) -> None:
 
 
 def test_cursors_roll_back_with_a_failed_remote_apply(tmp_path: Path) -> None:
-    from studio.core import instructions as ins
+    from studio.primitives import instructions as ins
 
     realm = Realm.open(tmp_path / "c.realm", schema=SCHEMA, record_history=True)
     bad = [ins.CreateObject("Msg", 1), ins.Set("Msg", 1, ("text",), 42)]

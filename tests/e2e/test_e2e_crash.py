@@ -12,7 +12,7 @@ from pathlib import Path
 from e2e_support import FAST, SCHEMA, ServerProcess, admin_app, make_users, run
 
 from studio.core import Realm
-from studio.sync.client import App, ConnectionState, SyncedRealm
+from studio.sync.client import App, SessionConnectionState, SyncedRealm
 
 REALM = "/shared/e2e-crash"
 
@@ -82,14 +82,15 @@ async def test_sigkill_while_uploading_loses_nothing_acknowledged(
         assert len(acknowledged) > before, "uploads were acknowledged before the kill"
         await asyncio.sleep(0.3)  # clients keep writing offline meanwhile
         assert all(
-            w.realm.sync_session.connection_state is not ConnectionState.CONNECTED
+            w.realm.sync_session.connection_state is not SessionConnectionState.CONNECTED
             for w in writers
         )
         own_server.start()
         # Nobody resumes them: they reconnect by themselves.
         deadline = time.monotonic() + 15
         while not all(
-            w.realm.sync_session.connection_state is ConnectionState.CONNECTED for w in writers
+            w.realm.sync_session.connection_state is SessionConnectionState.CONNECTED
+            for w in writers
         ):
             assert time.monotonic() < deadline, "the clients did not reconnect"
             await asyncio.sleep(0.02)

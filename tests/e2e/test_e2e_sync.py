@@ -25,9 +25,9 @@ from studio.server import Server, ServerConfig
 from studio.sync.client import (
     App,
     AuthenticationError,
-    SessionState,
     SyncedRealm,
     SyncSessionError,
+    SyncSessionState,
 )
 
 
@@ -116,7 +116,7 @@ async def test_read_only_user_downloads_but_cannot_upload(
     post(reader, "r1", "from the reader")
     await eventually(lambda: bool(errors))
     assert (errors[0].name, errors[0].fatal) == ("permission_denied", True)
-    assert reader.sync_session.state is SessionState.INVALID
+    assert reader.sync_session.state is SyncSessionState.INVALID
     post(writer, "w2", "after")
     await writer.sync_session.wait_for_upload_completion(10)
     await other.sync_session.wait_for_download_completion(10)
@@ -161,7 +161,7 @@ async def test_own_realms_bad_password_and_suspended_users(
     bob_own.sync_session.add_error_listener(lambda s, e: bob_errors.append(e))
     await admin.admin.suspend_user("bob")
     await eventually(lambda: bool(bob_errors))
-    assert bob_errors[0].fatal and bob_own.sync_session.state is SessionState.INVALID
+    assert bob_errors[0].fatal and bob_own.sync_session.state is SyncSessionState.INVALID
     try:
         await App(server.url).login("bob", "pw")
     except AuthenticationError as exc:

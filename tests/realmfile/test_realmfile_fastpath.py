@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from realmfile_builder import BINARY, INT, LINK, NULLABLE, STRING, Builder, Col, two_tables
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.realmfile import (
     CorruptRealmError,
     RealmFile,

@@ -43,7 +43,7 @@ from realmfile_builder import (
     two_tables,
 )
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.realmfile import CorruptRealmError, RealmFile
 
 Write = Callable[[bytes], Path]

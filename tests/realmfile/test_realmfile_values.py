@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.realmfile import RealmFile, RealmFileError, RealmObject, UnknownNameError
 
 NESTED = {

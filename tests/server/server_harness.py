@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from oracles import model
 from websockets.asyncio.client import ClientConnection as WsConnection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddInteger,
     AddProperty,
@@ -28,9 +29,8 @@ from studio.core.instructions import (
     CreateObject,
     Instruction,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.server import Server, ServerConfig
-from studio.sync import model
 from studio.sync.history import ClientHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,

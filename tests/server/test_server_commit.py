@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from studio.core.instructions import Changeset, CreateObject
+from studio.primitives.instructions import Changeset, CreateObject
 from studio.server.durability import Committer
 from studio.server.metrics import Summary
 from studio.server.realms import LoadedRealm

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from server_harness import SCHEMA, RawClient, admin_token, call, item, running_server, until
 
-from studio.core.instructions import CreateObject, ListInsert
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import CreateObject, ListInsert
+from studio.primitives.instructions import Set as SetValue
 from studio.server.realms import LoadedRealm
 
 BROKEN = "/shared/broken"

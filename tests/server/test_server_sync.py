@@ -21,8 +21,8 @@ from server_harness import (
 )
 from websockets.asyncio.client import connect
 
-from studio.core.instructions import AddProperty
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import AddProperty
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.protocol import ErrorCode, Ping, Pong, decode_server_message, encode_message
 
 PATH = "/shared/chat"

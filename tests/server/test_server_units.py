@@ -10,7 +10,7 @@ import pytest
 from server_harness import SCHEMA, item
 
 from studio.core.describe import describe
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.server.auth import TokenSigner, hash_password, verify_password
 from studio.server.config import parse_config
 from studio.server.errors import ConfigError, InvalidPath, TokenError

@@ -22,7 +22,7 @@ from server_harness import (
     until,
 )
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     CreateObject,
@@ -31,7 +31,7 @@ from studio.core.instructions import (
     ListInsert,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.protocol import ErrorCode
 
 PATH = "/shared/checked"

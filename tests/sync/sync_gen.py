@@ -1,6 +1,6 @@
 """Random, valid instructions for the merge and protocol tests.
 
-:class:`Generator` looks at a replica's :class:`~studio.sync.model.State`,
+:class:`Generator` looks at a replica's :class:`~oracles.model.State`,
 picks an instruction that is valid there, applies it and returns it, so a run
 of calls is a valid changeset. Small value pools make concurrent clients
 collide on the same objects, fields, list positions and set elements.
@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from studio.core.instructions import (
+from oracles import model
+from oracles.model import Dictionary, SetCollection, State
+
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -36,10 +39,8 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
-from studio.sync import model
-from studio.sync.model import Dictionary, SetCollection, State
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 
 CLASS = "Item"
 PKS = (1, 2, 3)

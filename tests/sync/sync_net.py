@@ -1,7 +1,7 @@
 """An in-memory network: one server history, several clients, bytes pumped by hand.
 
 Each :class:`Peer` is a client device with its own replica (a
-:class:`~studio.sync.model.State`) and :class:`ClientHistory`; while connected
+:class:`~oracles.model.State`) and :class:`ClientHistory`; while connected
 it has a :class:`ClientConnection` and the server a :class:`ServerConnection`
 for it, with frames in flight in both directions. Tests decide which frame
 arrives when, drop connections with frames in flight, and so on.
@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from studio.core.instructions import Changeset, Instruction
-from studio.sync import model
+from oracles import model
+from oracles.model import State
+
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync.history import ClientHistory, ServerHistory
-from studio.sync.model import State
 from studio.sync.protocol import (
     BindRequested,
     ChangesetsIntegrated,

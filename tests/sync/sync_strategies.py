@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -27,8 +27,8 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync.values import INT64_MAX, INT64_MIN, value_key
 
 names = st.text(min_size=1, max_size=12)

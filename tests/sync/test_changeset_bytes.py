@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sync_strategies import changeset_key, changesets
 
-from studio.core.instructions import Changeset, CreateObject, Set
-from studio.sync import changeset_bytes
-from studio.sync.changeset import canonical_encoding, decode_changeset, encode_changeset
+from studio.primitives.instructions import Changeset, CreateObject, Set
+from studio.sync.changeset import body_cache, canonical_encoding, decode_changeset, encode_changeset
 
 
 @settings(max_examples=150)
@@ -20,7 +19,7 @@ from studio.sync.changeset import canonical_encoding, decode_changeset, encode_c
 def test_a_decoded_changeset_encodes_as_if_from_scratch(changeset: Changeset, base: int) -> None:
     decoded = decode_changeset(encode_changeset(changeset))
     if decoded.instructions:  # (empty ones are never remembered: see below)
-        assert changeset_bytes.body_of(decoded.instructions) is not None
+        assert body_cache.body_of(decoded.instructions) is not None
     moved = dataclasses.replace(decoded, last_integrated_server_version=base)
     # Reusing the body gives exactly what encoding from scratch gives.
     assert encode_changeset(moved) == canonical_encoding(moved)
@@ -55,28 +54,28 @@ def test_bytes_from_another_encoder_are_reused_and_decode_the_same() -> None:
 
 
 def test_other_layouts_are_not_remembered() -> None:
-    assert changeset_bytes.body_offset(b"") is None
-    assert changeset_bytes.body_offset(b"\x96\x01\x02\x03\x04\x05\x06") is None  # six items
-    assert changeset_bytes.body_offset(b"\x97\x01\x02\x03\x04\xc1\x90\x90") is None  # not an int
-    assert changeset_bytes.body_offset(b"\x97\x01\x02\x03\x04\x05") is None  # no body
-    assert changeset_bytes.body_offset(b"\x97\x01\xcd\x01\x00\x03\x04\x05\x90\x90") == 8
+    assert body_cache.body_offset(b"") is None
+    assert body_cache.body_offset(b"\x96\x01\x02\x03\x04\x05\x06") is None  # six items
+    assert body_cache.body_offset(b"\x97\x01\x02\x03\x04\xc1\x90\x90") is None  # not an int
+    assert body_cache.body_offset(b"\x97\x01\x02\x03\x04\x05") is None  # no body
+    assert body_cache.body_offset(b"\x97\x01\xcd\x01\x00\x03\x04\x05\x90\x90") == 8
 
 
 def test_the_cache_is_bounded_and_keyed_by_identity() -> None:
-    changeset_bytes.forget_all()
+    body_cache.forget_all()
     first = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("A", 0),))))
-    for n in range(changeset_bytes._MAX_BODIES + 10):
+    for n in range(body_cache._MAX_BODIES + 10):
         decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("A", n),))))
-    assert len(changeset_bytes._BODIES) == changeset_bytes._MAX_BODIES
-    assert changeset_bytes.body_of(first.instructions) is None  # the oldest went first
+    assert len(body_cache._BODIES) == body_cache._MAX_BODIES
+    assert body_cache.body_of(first.instructions) is None  # the oldest went first
     last = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, (CreateObject("B", 1),))))
-    assert changeset_bytes.body_of(last.instructions) is not None
+    assert body_cache.body_of(last.instructions) is not None
     equal_but_other = tuple(list(last.instructions))  # equal, but not the decoded tuple
-    assert changeset_bytes.body_of(equal_but_other) is None
+    assert body_cache.body_of(equal_but_other) is None
 
 
 def test_fast_built_instructions_are_ordinary_instructions() -> None:
-    from studio.sync import changeset_decode
+    from studio.sync.changeset import decode
 
     made = (CreateObject("Item", 7), Set("Item", 7, ("name",), "x"))
     decoded = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, made))).instructions
@@ -86,7 +85,7 @@ def test_fast_built_instructions_are_ordinary_instructions() -> None:
         decoded[1].value = "y"  # type: ignore[misc]
     # A class whose fields changed makes the fast constructor refuse, loudly.
     with pytest.raises(RuntimeError, match="out of date"):
-        changeset_decode._slot_setters(Set, ("class_name", "primary_key", "path"))
+        decode._slot_setters(Set, ("class_name", "primary_key", "path"))
 
 
 def test_empty_changesets_are_never_served_from_the_cache() -> None:

@@ -19,7 +19,7 @@ from test_client_harness import (
 )
 
 from studio.core import Realm
-from studio.sync.client import SessionState, SyncConfig, SyncSessionError
+from studio.sync.client import SyncConfig, SyncSessionError, SyncSessionState
 from studio.sync.protocol import Error, encode_message
 
 CHAT = "/shared/chat"
@@ -47,7 +47,7 @@ async def test_garbage_from_the_server_means_reconnect(tmp_path: Path) -> None:
             await eventually(lambda before=before: server.binds > before)  # type: ignore[misc]
         add(realm, "after")
         await realm.sync_session.wait_for_upload_completion(5)
-        assert realm.sync_session.state is SessionState.ACTIVE
+        assert realm.sync_session.state is SyncSessionState.ACTIVE
         await app.close()
 
 
@@ -66,7 +66,7 @@ async def test_fatal_connection_error_stops_every_session(tmp_path: Path) -> Non
         await send_raw(server, encode_message(Error(105, "wrong protocol version", False)))
         await eventually(lambda: len(errors) == 2)
         assert {e.name for e in errors} == {"wrong_protocol_version"}
-        assert all(r.sync_session.state is SessionState.INVALID for r in realms)
+        assert all(r.sync_session.state is SyncSessionState.INVALID for r in realms)
         # resume() tries again after a fatal error
         realms[0].sync_session.resume()
         await realms[0].sync_session.wait_for_download_completion(5)
@@ -128,6 +128,6 @@ async def test_a_server_that_forgot_the_realm_is_a_fatal_error(tmp_path: Path) -
         await server.drop_connections()
         await eventually(lambda: bool(errors))
         assert (errors[0].name, errors[0].fatal) == ("bad_client_file_ident", True)
-        assert realm.sync_session.state is SessionState.INVALID
+        assert realm.sync_session.state is SyncSessionState.INVALID
         assert keys(realm) == ["one"]  # the local data stays
         await app.close()

@@ -22,7 +22,7 @@ from websockets.asyncio.server import Server, serve
 from websockets.asyncio.server import ServerConnection as WsConnection
 from websockets.typing import Subprotocol
 
-from studio.core.instructions import AddClass, AddProperty
+from studio.primitives.instructions import AddClass, AddProperty
 from studio.sync.client import App, SyncConfig, User
 from studio.sync.history import ServerHistory
 from studio.sync.protocol import (

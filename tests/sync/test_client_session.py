@@ -12,11 +12,11 @@ from test_client_harness import running_server as server_running
 
 from studio.core import Realm
 from studio.sync.client import (
-    ConnectionState,
     Progress,
     SessionClosedError,
-    SessionState,
+    SessionConnectionState,
     SyncSessionError,
+    SyncSessionState,
 )
 from studio.sync.client.app import SyncedRealm
 
@@ -60,7 +60,7 @@ async def test_two_clients_converge_and_listeners_fire(tmp_path: Path) -> None:
         assert ["hello"] in seen
         post(b, "m2", "hi back")
         await eventually(lambda: texts(a) == ["hello", "hi back"])
-        assert a.sync_session.connection_state is ConnectionState.CONNECTED
+        assert a.sync_session.connection_state is SessionConnectionState.CONNECTED
         assert a.sync_session.client_file_ident != b.sync_session.client_file_ident
         # acknowledged changesets are trimmed from the local history
         await a.sync_session.wait_for_upload_completion(5)
@@ -79,7 +79,7 @@ async def test_offline_edits_merge_in_the_same_order_everywhere(tmp_path: Path) 
         await b.sync_session.wait_for_download_completion(5)
         a.sync_session.pause()
         b.sync_session.pause()
-        assert a.sync_session.state is SessionState.INACTIVE
+        assert a.sync_session.state is SyncSessionState.INACTIVE
         for i in range(3):
             post(a, f"a{i}", f"from a {i}")
             await asyncio.sleep(0.002)
@@ -135,7 +135,7 @@ async def test_one_connection_multiplexes_sessions_and_reconnects(tmp_path: Path
         await two.sync_session.wait_for_download_completion(5)
         assert len(server.clients) == 1
         assert set(server.histories) == {"/shared/one", "/u/ann/two"}
-        states: list[ConnectionState] = []
+        states: list[SessionConnectionState] = []
         one.sync_session.add_connection_listener(lambda new, old: states.append(new))
         # Writes while the connection drops and comes back: nothing lost, nothing twice.
         for i in range(20):
@@ -144,7 +144,8 @@ async def test_one_connection_multiplexes_sessions_and_reconnects(tmp_path: Path
                 await server.drop_connections()
             await asyncio.sleep(0.001)
         await one.sync_session.wait_for_upload_completion(10)
-        assert ConnectionState.CONNECTING in states and states[-1] is ConnectionState.CONNECTED
+        assert SessionConnectionState.CONNECTING in states
+        assert states[-1] is SessionConnectionState.CONNECTED
         reader = make_app(server, tmp_path / "r")
         copy = await reader.open_realm(
             make_user("bob"), "/shared/one", path=tmp_path / "copy.realm", wait_for_download=True
@@ -164,7 +165,7 @@ async def test_server_restart_keeps_clients_going(tmp_path: Path) -> None:
         await server.stop()
         post(a, "m2", "while down")  # offline: lands in the history only
         await asyncio.sleep(0.1)
-        assert a.sync_session.connection_state is not ConnectionState.CONNECTED
+        assert a.sync_session.connection_state is not SessionConnectionState.CONNECTED
         await server.start(port)
         await a.sync_session.wait_for_upload_completion(10)
         await b.sync_session.wait_for_download_completion(10)
@@ -237,7 +238,7 @@ async def test_permission_denied_is_fatal_and_reported(tmp_path: Path) -> None:
             assert exc.name == "permission_denied" and exc.fatal
         else:
             raise AssertionError("the bind must fail")
-        assert realm.sync_session.state is SessionState.INVALID
+        assert realm.sync_session.state is SyncSessionState.INVALID
         assert [e.name for e in errors] == ["permission_denied"]
         binds_tried = len(server.token_checks)
         await asyncio.sleep(0.2)

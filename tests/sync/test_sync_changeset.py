@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sync_strategies import changeset_key, changesets, instruction_key, instructions, values
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -25,8 +25,8 @@ from studio.core.instructions import (
     ListMove,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
 from studio.sync.changeset import (
     changeset_to_wire,
     decode_changeset,

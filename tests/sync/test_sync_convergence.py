@@ -16,11 +16,11 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import model
 from sync_gen import Generator, base_state
 from sync_net import Network
 
-from studio.core.instructions import Changeset
-from studio.sync import model
+from studio.primitives.instructions import Changeset
 from studio.sync.history import ClientHistory, ServerHistory
 
 # STUDIO_FUZZ_EXAMPLES sets how many random scenarios each property test tries (CI: 200).

@@ -4,8 +4,9 @@ its client-side counterpart."""
 from __future__ import annotations
 
 import pytest
+from oracles import model
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -13,8 +14,7 @@ from studio.core.instructions import (
     Instruction,
     ListInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.sync import model
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,

@@ -2,7 +2,7 @@
 
 ``studio.sync.merge`` transforms changesets through an index of the buckets
 (object properties, objects, schema items) they touch and skips the pairs
-that cannot interact; ``studio.sync.merge_reference`` is the straightforward
+that cannot interact; ``oracles.merge_reference`` is the straightforward
 driver it replaced. Both run on random valid changesets from ``sync_gen``
 (links, erases, lists, embedded objects, schema), with conflicting schema
 definitions and order-key ties mixed in, and must agree exactly: the same
@@ -19,10 +19,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from oracles import merge_reference
+from oracles.model import State
 from sync_gen import CLASS, Generator, base_state
 from sync_strategies import changeset_key, instruction_key
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     OBJECT_INSTRUCTIONS,
     AddProperty,
     Changeset,
@@ -32,13 +34,13 @@ from studio.core.instructions import (
     Link,
     ListInsert,
 )
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.sync import history as history_module
-from studio.sync import merge, merge_reference
+from studio.sync import merge
 from studio.sync.errors import MergeError
 from studio.sync.history import ClientHistory, RemoteChangeset, ServerHistory
-from studio.sync.model import State
-from studio.sync.touch_index import TouchIndex
+from studio.sync.merge import TouchIndex
+from studio.sync.merge import index as merge_index
 
 
 def key(result: Any) -> Any:
@@ -294,7 +296,7 @@ def test_reused_indexes_give_the_same_results(seed: int) -> None:
     runs = []
     for cold in (True, False, False):
         if cold:
-            merge._INDEX_CACHE.clear()
+            merge_index._INDEX_CACHE.clear()
         sequence = merge.ConcurrentChangesets(theirs)
         rows = [outcome(sequence.transform, c) for c in ours]
         # The rewritten sequence and the original one again, both ways round.
@@ -314,11 +316,11 @@ def test_reused_indexes_give_the_same_results(seed: int) -> None:
 
 
 def test_the_index_cache_is_bounded() -> None:
-    merge._INDEX_CACHE.clear()
-    for n in range(merge._INDEX_CACHE_SIZE + 10):
+    merge_index._INDEX_CACHE.clear()
+    for n in range(merge_index._INDEX_CACHE_SIZE + 10):
         row = Changeset(1, n + 1, 0, 1, (CreateObject(CLASS, n),))
         merge.transform_against(row, [Changeset(2, 1, 0, 2, (CreateObject(CLASS, n),))])
-    assert len(merge._INDEX_CACHE) <= merge._INDEX_CACHE_SIZE
+    assert len(merge_index._INDEX_CACHE) <= merge_index._INDEX_CACHE_SIZE
 
 
 @pytest.mark.parametrize("generation", [1, 3, 4096])
@@ -391,10 +393,10 @@ def test_interaction_keys_are_the_keys_of_the_full_index(seed: int) -> None:
     state, _ = base_state(rnd)
     for changeset in sequence(rnd, state, 1, 10, [1]):
         instructions = changeset.instructions
-        merge._INDEX_CACHE.clear()
-        merge._KEYS_CACHE.clear()
+        merge_index._INDEX_CACHE.clear()
+        merge_index._KEYS_CACHE.clear()
         touched, erased, targets = (set(k) for k in merge.interaction_keys(instructions))
-        _, objects, index_erased, writers, _ = merge._index(instructions)
+        _, objects, index_erased, writers, _ = merge_index.cached_index(instructions)
         assert touched == set(objects) and erased == index_erased and targets == set(writers)
         # Served from the full index once it exists: the same answer.
         assert tuple(set(k) for k in merge.interaction_keys(instructions)) == (

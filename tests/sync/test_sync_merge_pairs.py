@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from oracles import model
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddInteger,
     Clear,
@@ -27,8 +28,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.sync import model
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.merge import transform_instructions
 
 C = "Item"

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from oracles import model
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -33,8 +34,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.sync import model
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import MergeError
 from studio.sync.merge import order_key, rebase, transform, transform_against
 

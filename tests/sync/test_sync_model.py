@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from oracles import model
+from oracles.model import ModelError
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -24,9 +26,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.sync import model
-from studio.sync.errors import ModelError
+from studio.primitives.instructions import Set as SetValue
 
 C = "Item"
 

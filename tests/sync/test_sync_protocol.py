@@ -8,13 +8,13 @@ import msgpack
 import pytest
 from sync_net import PATH, Network
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddProperty,
     Changeset,
     CreateObject,
     ListInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.history import ClientHistory, ServerHistory
 from studio.sync.protocol import (
@@ -69,7 +69,7 @@ def put(name: str, value: Any, pk: int = 1) -> SetValue:
 
 def item(net: Network, name: str, pk: int = 1) -> Any:
     state = net.server_state if name == "server" else net.peers[name].state
-    from studio.sync import model
+    from oracles import model
 
     return model.to_plain(state).get(C, {}).get(pk)
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sync_strategies import changeset_key, changesets
 
-from studio.core.instructions import Changeset, CreateObject
+from studio.primitives.instructions import Changeset, CreateObject
 from studio.sync.changeset import encode_changeset
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.history import RemoteChangeset

@@ -4,7 +4,7 @@ and answers a mark only once everything before it was produced."""
 
 from __future__ import annotations
 
-from studio.core.instructions import Changeset, CreateObject
+from studio.primitives.instructions import Changeset, CreateObject
 from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     Bind,

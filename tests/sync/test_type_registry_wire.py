@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from studio.core.instructions import Changeset, CreateObject, Set
 from studio.core.property_types import PROPERTY_TYPES, PropertyType
+from studio.primitives.instructions import Changeset, CreateObject, Set
 from studio.sync.changeset import decode_changeset, encode_changeset
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -33,7 +33,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.objectid import ObjectId
+from studio.primitives.objectid import ObjectId
 from studio.sync.errors import ClockSkewError, MergeError, SchemaViolationError
 from studio.sync.upload_check import SchemaIndex, check_changesets, check_object_instruction
 

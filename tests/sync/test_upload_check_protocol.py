@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from studio.core.instructions import AddClass, AddProperty, Changeset, CreateObject, Instruction
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import (
+    AddClass,
+    AddProperty,
+    Changeset,
+    CreateObject,
+    Instruction,
+)
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.history import ClientHistory, ServerHistory
 from studio.sync.protocol import (
     BindRequested,

@@ -13,9 +13,9 @@ import uuid
 from datetime import UTC, datetime
 
 from studio.core.errors import QueryError
-from studio.core.objectid import ObjectId
 from studio.core.query import nodes
 from studio.core.query.lexer import BASE64, FLOAT, NUMBER, OID, STRING, TIMESTAMP, UUID, Token
+from studio.primitives.objectid import ObjectId
 
 _ESCAPES = {
     '"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",

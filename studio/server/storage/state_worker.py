@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from studio.core import Realm, RealmError
-from studio.core.instructions import Changeset, Instruction
 from studio.core.synced import apply_remote, get_sync_value, set_sync_values
+from studio.primitives.instructions import Changeset, Instruction
 from studio.server.limits import DEFAULT_OPEN_REALM_FILES
 from studio.server.storage.base import RealmStats
 from studio.server.storage.errors import (

@@ -14,6 +14,9 @@ See docs/sync-client.md.
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from studio.sync.client.admin import AdminApi
 from studio.sync.client.app import App, SyncedRealm
 from studio.sync.client.auth import User
@@ -26,7 +29,29 @@ from studio.sync.client.errors import (
     SessionClosedError,
     SyncSessionError,
 )
-from studio.sync.client.session import ConnectionState, Progress, SessionState, SyncSession
+from studio.sync.client.session import (
+    Progress,
+    SessionConnectionState,
+    SyncSession,
+    SyncSessionState,
+)
+
+# The old names collided with the protocol's ConnectionState and SessionState;
+# they were documented public API, so they still work, with a warning.
+_DEPRECATED = {"SessionState": SyncSessionState, "ConnectionState": SessionConnectionState}
+
+
+def __getattr__(name: str) -> Any:
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module 'studio.sync.client' has no attribute {name!r}")
+    warnings.warn(
+        f"studio.sync.client.{name} is deprecated: use {new.__name__}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return new
+
 
 __all__ = [
     "AdminApi",
@@ -34,14 +59,14 @@ __all__ = [
     "App",
     "AuthenticationError",
     "ClientError",
-    "ConnectionState",
     "Progress",
     "ServerUnreachableError",
     "SessionClosedError",
-    "SessionState",
+    "SessionConnectionState",
     "SyncConfig",
     "SyncSession",
     "SyncSessionError",
+    "SyncSessionState",
     "SyncedRealm",
     "User",
 ]

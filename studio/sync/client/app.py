@@ -14,7 +14,7 @@ from studio.sync.client import http
 from studio.sync.client.admin import AdminApi
 from studio.sync.client.auth import User
 from studio.sync.client.config import SyncConfig
-from studio.sync.client.connection import SyncConnection, sync_url
+from studio.sync.client.connection import AppConnection, sync_url
 from studio.sync.client.errors import ClientError
 from studio.sync.client.session import ErrorCallback, SyncSession
 
@@ -59,7 +59,7 @@ class App:
         self.current_user: User | None = None
         self.users: list[User] = []
         self.admin = AdminApi(self.base_url, lambda: self.current_user)
-        self._connection: SyncConnection | None = None
+        self._connection: AppConnection | None = None
         self._sessions: dict[str, SyncSession] = {}
 
     # ------------------------------------------------------------------ users
@@ -173,9 +173,9 @@ class App:
         for key in [k for k, s in self._sessions.items() if s.is_closed]:
             del self._sessions[key]
 
-    def _sync_connection(self) -> SyncConnection:
+    def _sync_connection(self) -> AppConnection:
         if self._connection is None:
-            self._connection = SyncConnection(self.sync_url, self.config)
+            self._connection = AppConnection(self.sync_url, self.config)
         return self._connection
 
     def _default_path(self, user: User, realm_path: str) -> Path:

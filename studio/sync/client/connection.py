@@ -37,7 +37,7 @@ from websockets.typing import Subprotocol
 from studio.sync.client.config import Backoff, SyncConfig
 from studio.sync.client.errors import AuthenticationError, SyncSessionError
 from studio.sync.client.http import is_loopback
-from studio.sync.client.session import SessionState, SyncSession
+from studio.sync.client.session import SyncSession, SyncSessionState
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,
@@ -73,7 +73,7 @@ def sync_url(base_url: str) -> str:
     return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/sync", "", ""))
 
 
-class SyncConnection:
+class AppConnection:
     """Connection management and protocol dispatch for the sessions of one App."""
 
     def __init__(self, url: str, config: SyncConfig) -> None:
@@ -166,12 +166,12 @@ class SyncConnection:
             self._flush()
 
     def _active(self) -> list[SyncSession]:
-        return [s for s in self._sessions if s.state is SessionState.ACTIVE]
+        return [s for s in self._sessions if s.state is SyncSessionState.ACTIVE]
 
     def _maybe_bind(self, session: SyncSession) -> None:
         if (
             self._proto is None
-            or session.state is not SessionState.ACTIVE
+            or session.state is not SyncSessionState.ACTIVE
             or session.sid is not None
             or session.binding
             or session.retry_handle is not None
@@ -201,7 +201,7 @@ class SyncConnection:
         session.binding = False
         if proto is not self._proto or proto.state is not ConnectionState.OPEN:
             return  # the connection went away meanwhile; the next one binds
-        if session.state is not SessionState.ACTIVE or session.sid is not None:
+        if session.state is not SyncSessionState.ACTIVE or session.sid is not None:
             return
         sid = self._next_id
         self._next_id += 1

@@ -4,7 +4,7 @@ The session owns the realm's :class:`~studio.sync.history.ClientHistory` (its
 cursors and unacknowledged changesets, persisted by
 :class:`~studio.sync.client.store.RealmStore`) and the public API: state,
 pause/resume, waiting for uploads and downloads, listeners. The App's shared
-:class:`~studio.sync.client.connection.SyncConnection` drives the protocol
+:class:`~studio.sync.client.connection.AppConnection` drives the protocol
 and calls the ``_on_*`` methods here.
 
 Everything runs on the event loop thread that owns the realm; local writes
@@ -32,7 +32,7 @@ from studio.sync.client.store import RealmStore
 from studio.sync.history import ClientHistory
 
 if TYPE_CHECKING:
-    from studio.sync.client.connection import SyncConnection
+    from studio.sync.client.connection import AppConnection
 
 log = logging.getLogger("studio.sync.client")
 
@@ -41,7 +41,7 @@ ProgressMode = Literal["indefinitely", "current"]
 ErrorCallback = Callable[["SyncSession", SyncSessionError], None]
 
 
-class SessionState(Enum):
+class SyncSessionState(Enum):
     """``ACTIVE``: syncing (or trying to); ``INACTIVE``: paused or closed;
     ``INVALID``: stopped by a fatal error (see ``session.error``)."""
 
@@ -50,7 +50,7 @@ class SessionState(Enum):
     INVALID = "invalid"
 
 
-class ConnectionState(Enum):
+class SessionConnectionState(Enum):
     """The session's connection to the server: ``CONNECTED`` once it is bound."""
 
     DISCONNECTED = "disconnected"
@@ -112,7 +112,7 @@ class SyncSession:
         realm: Realm,
         user: User,
         path: str,
-        connection: SyncConnection,
+        connection: AppConnection,
         config: SyncConfig,
         *,
         server_url: str,
@@ -121,8 +121,8 @@ class SyncSession:
         self.realm = realm
         self.user = user
         self.path = path
-        self.state = SessionState.ACTIVE
-        self.connection_state = ConnectionState.DISCONNECTED
+        self.state = SyncSessionState.ACTIVE
+        self.connection_state = SessionConnectionState.DISCONNECTED
         self.error: SyncSessionError | None = None
         """The fatal error that stopped the session (state ``INVALID``)."""
         self._connection = connection
@@ -167,22 +167,22 @@ class SyncSession:
 
     @property
     def is_closed(self) -> bool:
-        return self.state is SessionState.INACTIVE and self._realm_token.removed
+        return self.state is SyncSessionState.INACTIVE and self._realm_token.removed
 
     def pause(self) -> None:
         """Stop syncing (unbind); local writes keep landing in the history."""
-        if self.state is not SessionState.ACTIVE:
+        if self.state is not SyncSessionState.ACTIVE:
             return
-        self.state = SessionState.INACTIVE
+        self.state = SyncSessionState.INACTIVE
         self._cancel_retry()
         self._connection.deactivate(self)
-        self._set_connection_state(ConnectionState.DISCONNECTED)
+        self._set_connection_state(SessionConnectionState.DISCONNECTED)
 
     def resume(self) -> None:
         """Start syncing again after :meth:`pause` (or retry after a fatal error)."""
-        if self.is_closed or self.state is SessionState.ACTIVE:
+        if self.is_closed or self.state is SyncSessionState.ACTIVE:
             return
-        self.state = SessionState.ACTIVE
+        self.state = SyncSessionState.ACTIVE
         self.error = None
         self.retry_backoff.reset()
         self._connection.activate(self)
@@ -213,7 +213,7 @@ class SyncSession:
             self._download_waiters.pop(request_id, None)
 
     def add_connection_listener(
-        self, callback: Callable[[ConnectionState, ConnectionState], None]
+        self, callback: Callable[[SessionConnectionState, SessionConnectionState], None]
     ) -> NotificationToken:
         """``callback(new_state, old_state)`` whenever the connection state changes."""
         return self._connection_listeners.add(callback)
@@ -257,13 +257,13 @@ class SyncSession:
         """Stop syncing for good (``realm.close()`` calls this)."""
         if self.is_closed:
             return
-        self.state = SessionState.INACTIVE
+        self.state = SyncSessionState.INACTIVE
         self._realm_token.remove()
         self._cancel_retry()
         if self._watcher is not None:
             self._watcher.stop()
         self._connection.remove(self)
-        self._set_connection_state(ConnectionState.DISCONNECTED)
+        self._set_connection_state(SessionConnectionState.DISCONNECTED)
         self._fail_waiters(SessionClosedError(f"the sync session of {self.path} was closed"))
 
     def __repr__(self) -> str:
@@ -299,14 +299,14 @@ class SyncSession:
     # ------------------------------------------------------------------ connection callbacks
 
     def on_connecting(self) -> None:
-        if self.state is SessionState.ACTIVE:
-            self._set_connection_state(ConnectionState.CONNECTING)
+        if self.state is SyncSessionState.ACTIVE:
+            self._set_connection_state(SessionConnectionState.CONNECTING)
 
     def on_bound(self, client_file_ident: int) -> None:
         # The protocol put the salt that came with the ident in the history.
         self.store.save_ident(client_file_ident, self.history.client_file_salt)
         self.retry_backoff.reset()
-        self._set_connection_state(ConnectionState.CONNECTED)
+        self._set_connection_state(SessionConnectionState.CONNECTED)
         for request_id in list(self._download_waiters):
             self._connection.send_mark(self, request_id)
 
@@ -314,10 +314,10 @@ class SyncSession:
         self.sid = None
         self.uploaded_through = 0
         self.unbinding = False
-        if self.state is SessionState.ACTIVE:
-            self._set_connection_state(ConnectionState.CONNECTING)
+        if self.state is SyncSessionState.ACTIVE:
+            self._set_connection_state(SessionConnectionState.CONNECTING)
         else:
-            self._set_connection_state(ConnectionState.DISCONNECTED)
+            self._set_connection_state(SessionConnectionState.DISCONNECTED)
 
     def on_download(self, latest_server_version: int) -> None:
         """A download was integrated (and committed to the realm)."""
@@ -340,10 +340,10 @@ class SyncSession:
     def on_error(self, error: SyncSessionError) -> None:
         """Report an error; a fatal one stops the session."""
         if error.fatal:
-            self.state = SessionState.INVALID
+            self.state = SyncSessionState.INVALID
             self.error = error
             self._cancel_retry()
-            self._set_connection_state(ConnectionState.DISCONNECTED)
+            self._set_connection_state(SessionConnectionState.DISCONNECTED)
             self._fail_waiters(error)
             log.error("sync of %s stopped: %s", self.path, error)
         else:
@@ -368,7 +368,7 @@ class SyncSession:
     def _check_usable(self) -> None:
         if self.is_closed:
             raise SessionClosedError(f"the sync session of {self.path} is closed")
-        if self.state is SessionState.INVALID and self.error is not None:
+        if self.state is SyncSessionState.INVALID and self.error is not None:
             raise self.error
 
     async def _wait(self, future: asyncio.Future[None], timeout: float | None) -> None:
@@ -389,7 +389,7 @@ class SyncSession:
                 with contextlib.suppress(BaseException):
                     future.exception()
 
-    def _set_connection_state(self, new: ConnectionState) -> None:
+    def _set_connection_state(self, new: SessionConnectionState) -> None:
         old = self.connection_state
         if new is not old:
             self.connection_state = new

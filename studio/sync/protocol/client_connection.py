@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync.errors import LocalProtocolError, MergeError, RemoteProtocolError
 from studio.sync.history import ClientHistory
 from studio.sync.protocol.codec import (

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import msgpack
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.history import RemoteChangeset

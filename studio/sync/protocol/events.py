@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync.history import HistoryEntry
 from studio.sync.protocol.messages import Cursors
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from studio.core.instructions import Changeset
+from studio.primitives.instructions import Changeset
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,

@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import studio.core.query  # noqa: F401  (registers the SQL functions before any connection)
-from studio.core.objectid import ObjectId
 from studio.core.query import QueryPlan, SortKey
 from studio.core.schema import ObjectSchema, parse_schema
 from studio.core.storage import (
@@ -27,6 +26,7 @@ from studio.core.storage import (
     tag_column,
 )
 from studio.core.values import ENCODERS, MixedTag, encode_mixed_primitive
+from studio.primitives.objectid import ObjectId
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from studio.core.errors import QueryError
-from studio.core.objectid import ObjectId
 from studio.core.query import functions, nodes
 from studio.core.query.lexer import ARG, END, FLOAT, ID, NUMBER, OP, STRING, TIMESTAMP, tokenize
 from studio.core.query.parser import parse, parse_keypath
 from studio.core.query.types import Const, const_from_python, date_bound, to_decimal
+from studio.primitives.objectid import ObjectId
 
 
 def kinds(query: str) -> list[tuple[str, str, int]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddInteger,
     AddProperty,
@@ -25,7 +25,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 
 FORMAT_VERSION: Final = 1
 
@@ -35,11 +35,11 @@ EXT_DECIMAL: Final = 3
 TAG_LINK: Final = 0
 TAG_EMBEDDED: Final = 1
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_UINT64_MAX: Final = 2**64 - 1
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+UINT64_MAX: Final = 2**64 - 1
 
 # Instruction type codes. Append only: a code on the wire never changes meaning.
-_CODES: Final[dict[type, int]] = {
+CODES: Final[dict[type, int]] = {
     AddClass: 0,
     AddProperty: 1,
     CreateObject: 2,
@@ -56,9 +56,9 @@ _CODES: Final[dict[type, int]] = {
     DictSet: 13,
     DictErase: 14,
 }
-_NAMES: Final = {code: cls.__name__ for cls, code in _CODES.items()}
+NAMES: Final = {code: cls.__name__ for cls, code in CODES.items()}
 # Array length of each instruction on the wire, including the code.
-_LENGTHS: Final = {
+LENGTHS: Final = {
     0: 6,
     1: 7,
     2: 3,

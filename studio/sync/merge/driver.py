@@ -1,9 +1,9 @@
 """The merge's driver: transforms two indexed changesets against each other.
 
-:func:`_transform_keyed` runs the pair rules (:mod:`studio.sync.merge_rules`)
-over two sides indexed by object (:class:`~studio.sync.merge_index._Keyed`),
+:func:`transform_keyed` runs the pair rules (:mod:`studio.sync.merge.rules`)
+over two sides indexed by object (:class:`~studio.sync.merge.index.Keyed`),
 in place, visiting only the objects and properties they share (see the index
-comment in :mod:`studio.sync.merge_index` for slots and positions).
+comment in :mod:`studio.sync.merge.index` for slots and positions).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import Instruction
-from studio.sync.merge_index import _SLOT, _is_object, _Keyed, _property
-from studio.sync.merge_rules import _Item, _one_vs_many, _pair
+from studio.primitives.instructions import Instruction
+from studio.sync.merge.index import SLOT_MASK, Keyed, is_object, property_of
+from studio.sync.merge.rules import GroupItem, one_vs_many, transform_pair
 
 
-def _transform_keyed(a: _Keyed, b: _Keyed, a_first: bool) -> None:
+def transform_keyed(a: Keyed, b: Keyed, a_first: bool) -> None:
     """:func:`transform_instructions` on two indexed sides, in place."""
     ao, bo = a.objects, b.objects
     links: list[tuple[Hashable, Hashable]] = []
@@ -67,8 +67,8 @@ def _link_pairs(
 
 
 def _transform_grouped(
-    a: _Keyed,
-    b: _Keyed,
+    a: Keyed,
+    b: Keyed,
     links: list[tuple[Hashable, Hashable]],
     erasing: list[Hashable],
     a_first: bool,
@@ -126,26 +126,26 @@ def _first(item: Sequence[Any]) -> int:
     return item[0]  # type: ignore[no-any-return]
 
 
-def _transform_shared(a: _Keyed, b: _Keyed, obj: Hashable, a_first: bool) -> None:
+def _transform_shared(a: Keyed, b: Keyed, obj: Hashable, a_first: bool) -> None:
     """An object (or schema item) both sides touch and neither erases: the
     plain grid, per property for an object."""
     a_slots, b_slots = a.objects.get(obj), b.objects.get(obj)
     if a_slots is None or b_slots is None:
         return  # emptied (and compacted away) since
-    if (len(a_slots) == 1 and len(b_slots) == 1) or not _is_object(obj):
+    if (len(a_slots) == 1 and len(b_slots) == 1) or not is_object(obj):
         _transform_slots(a, b, a_slots, b_slots, a_first)
         return
     if len(b_slots) == 1:  # one instruction there: only its property matters
         ins = b.flat[b_slots[0]]
         if ins is not None:
-            slots = a.by_property(obj).get(_property(ins))
+            slots = a.by_property(obj).get(property_of(ins))
             if slots is not None:
                 _transform_slots(a, b, slots, b_slots, a_first)
         return
     if len(a_slots) == 1:
         ins = a.flat[a_slots[0]]
         if ins is not None:
-            slots = b.by_property(obj).get(_property(ins))
+            slots = b.by_property(obj).get(property_of(ins))
             if slots is not None:
                 _transform_slots(a, b, a_slots, slots, a_first)
         return
@@ -159,7 +159,7 @@ def _transform_shared(a: _Keyed, b: _Keyed, obj: Hashable, a_first: bool) -> Non
 
 
 def _transform_slots(
-    a: _Keyed, b: _Keyed, a_slots: list[int], b_slots: list[int], a_first: bool
+    a: Keyed, b: Keyed, a_slots: list[int], b_slots: list[int], a_first: bool
 ) -> None:
     """The plain grid over the given slots (position order; empty ones are
     skipped): one instruction in, at most one out."""
@@ -169,7 +169,7 @@ def _transform_slots(
         x, y = fa[s], fb[t]
         if x is None or y is None:
             return
-        x2, y2 = _pair(x, y, a_first)
+        x2, y2 = transform_pair(x, y, a_first)
         if x2 is not x:
             fa[s] = x2
             a.changed = True
@@ -191,22 +191,22 @@ def _transform_slots(
             b.changed = True
 
 
-def _transform_component(a: _Keyed, b: _Keyed, objs: list[Hashable], a_first: bool) -> None:
+def _transform_component(a: Keyed, b: Keyed, objs: list[Hashable], a_first: bool) -> None:
     """The expanding grid over the objects a link ties to an erase."""
     ours = _object_items(a, objs)
     theirs = column = _object_items(b, objs)
-    out: list[_Item] = []
+    out: list[GroupItem] = []
     for item in ours:
-        result, column = _one_vs_many(item, column, a_first)
+        result, column = one_vs_many(item, column, a_first)
         out.extend(result)
     _redistribute(a, objs, ours, out)
     _redistribute(b, objs, theirs, column)
 
 
-def _object_items(side: _Keyed, objs: list[Hashable]) -> list[_Item]:
+def _object_items(side: Keyed, objs: list[Hashable]) -> list[GroupItem]:
     """The instructions on ``objs`` in order, as (object, instruction, slot)."""
     flat = side.flat
-    items: list[_Item] = [(obj, flat[slot], slot) for obj in objs for slot in side.live(obj)]
+    items: list[GroupItem] = [(obj, flat[slot], slot) for obj in objs for slot in side.live(obj)]
     if side.positions:
         position = side.position
         items.sort(key=lambda item: position(item[2]))
@@ -215,12 +215,12 @@ def _object_items(side: _Keyed, objs: list[Hashable]) -> list[_Item]:
     return items
 
 
-def _slot_of(item: _Item) -> int:
+def _slot_of(item: GroupItem) -> int:
     return item[2]
 
 
 def _redistribute(
-    side: _Keyed, objs: list[Hashable], before: list[_Item], after: list[_Item]
+    side: Keyed, objs: list[Hashable], before: list[GroupItem], after: list[GroupItem]
 ) -> None:
     """Store a group's transformed instructions (``before`` -> ``after``) back.
 
@@ -234,7 +234,7 @@ def _redistribute(
         if n < last and after[n + 1][2] == slot:
             new = len(flat)
             flat.append(ins)
-            side.positions[new] = (side.position(slot) & _SLOT) | side.seq
+            side.positions[new] = (side.position(slot) & SLOT_MASK) | side.seq
             side.seq += 1
             slot = new
             side.changed = True
@@ -279,7 +279,7 @@ def _grid(
             theirs_k = theirs[k]
             if theirs_k is None:
                 continue
-            current, theirs[k] = _pair(current, theirs_k, ours_first)
+            current, theirs[k] = transform_pair(current, theirs_k, ours_first)
             if current is None:
                 break
         ours[n] = current

@@ -1,9 +1,9 @@
 """The merge's index of a changeset by the objects it touches.
 
-The cached index of an instruction tuple (:func:`_index`), the keys a
+The cached index of an instruction tuple (:func:`cached_index`), the keys a
 changeset can interact through (:func:`interaction_keys`, the server's fast
-path), and :class:`_Keyed`, one side of a transformation indexed by object,
-which :mod:`studio.sync.merge_driver` transforms in place.
+path), and :class:`Keyed`, one side of a transformation indexed by object,
+which :mod:`studio.sync.merge.driver` transforms in place.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -21,8 +21,8 @@ from studio.core.instructions import (
     Instruction,
     Link,
 )
-from studio.core.objectid import ObjectId
-from studio.sync.merge_rules import _ANY, _LINK_WRITERS
+from studio.primitives.objectid import ObjectId
+from studio.sync.merge.rules import ANY_ELEMENT, LINK_WRITERS
 from studio.sync.values import value_key
 
 # --------------------------------------------------------------------------- the index
@@ -36,12 +36,12 @@ from studio.sync.values import value_key
 # alone, so a shared object is split by property (lazily, once per object)
 # unless one side erases it (an erase meets everything inside the object).
 # Objects a link written on one side ties to an erase on the other go through
-# the expanding grid of :func:`_transform_merged_group` together. So the cost
+# the expanding grid of :func:`transform_merged_group` together. So the cost
 # of a pair no longer grows with what the two do not share, and a sequence of
 # changesets (:class:`ConcurrentChangesets`) indexes which changesets touch
 # which objects, so a changeset transformed against it only meets the ones
 # it can interact with. The results are those of the plain grid
-# (``studio.sync.merge_reference``), as the tests check.
+# (``tests/oracles/merge_reference.py``), as the tests check.
 #
 # Slots and positions: slot ``n`` holds the n-th instruction as given, at
 # position ``n << 32 | _ORIGINAL``. The only rule that turns one instruction
@@ -52,8 +52,8 @@ from studio.sync.values import value_key
 # leaves its slot empty (None); slot lists skip empty slots as they go.
 
 _ORIGINAL: Final = 0xFFFFFFFF
-_SLOT: Final = ~0xFFFFFFFF
-_LINK_WRITER_TYPES: Final = frozenset(_LINK_WRITERS)
+SLOT_MASK: Final = ~0xFFFFFFFF
+_LINK_WRITER_TYPES: Final = frozenset(LINK_WRITERS)
 
 
 def _pk_key(pk: Any) -> Hashable:
@@ -68,7 +68,7 @@ def _pk_key(pk: Any) -> Hashable:
     return value_key(pk)
 
 
-def _property(ins: Any) -> Any:
+def property_of(ins: Any) -> Any:
     """What an instruction on an object works on: the first name of its path
     (None for CreateObject and EraseObject)."""
     t = type(ins)
@@ -81,7 +81,7 @@ def _property(ins: Any) -> Any:
 # The index of a changeset's instructions, by the identity of their tuple:
 # ``id -> (instructions, objects, erased, writers, schema)``. The tuple is kept
 # alive with it (so its id cannot be reused while cached) and never changes,
-# so neither does its index; ``_Keyed`` copies ``objects`` (a transformation
+# so neither does its index; ``Keyed`` copies ``objects`` (a transformation
 # rebinds its entries but never changes a slot list in place) and shares the
 # rest, which is never changed. Oldest entries go first.
 _IndexEntry = tuple[
@@ -97,13 +97,13 @@ _INDEX_CACHE: Final[OrderedDict[int, _IndexEntry]] = OrderedDict()
 _INDEX_CACHE_SIZE: Final = 8192
 
 
-def _index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
+def cached_index(instructions: tuple[Instruction, ...]) -> _IndexEntry:
     """The (cached) index of ``instructions``; treat it as read-only."""
     cache = _INDEX_CACHE
     cached = cache.get(id(instructions))
     if cached is not None and cached[0] is instructions:
         return cached
-    keyed = _Keyed(list(instructions), None)
+    keyed = Keyed(list(instructions), None)
     if len(cache) >= _INDEX_CACHE_SIZE:
         cache.popitem(last=False)
     entry = cache[id(instructions)] = (
@@ -129,7 +129,7 @@ def interaction_keys(
     links to. Two changesets interact in a transformation exactly when one
     touches what the other touches, or erases what the other links to.
 
-    The keys of the full index (see :func:`_index`), without building it:
+    The keys of the full index (see :func:`cached_index`), without building it:
     most changesets are only ever asked this (the server's fast path)."""
     indexed = _INDEX_CACHE.get(id(instructions))
     if indexed is not None and indexed[0] is instructions:
@@ -141,7 +141,7 @@ def interaction_keys(
     erased: set[Hashable] = set()
     targets: set[Hashable] = set()
     link_writers = _LINK_WRITER_TYPES
-    last_pk: Any = _ANY
+    last_pk: Any = ANY_ELEMENT
     last_class: Any = None
     obj: Hashable = None
     for ins in instructions:
@@ -181,12 +181,12 @@ def _link_key(link: Link) -> Hashable:
     return (link.class_name, _pk_key(link.primary_key))
 
 
-def _is_object(key: Any) -> bool:
+def is_object(key: Any) -> bool:
     """An object's key ``(class, value key)``, not a schema item's."""
     return len(key) == 2 and type(key[1]) is tuple
 
 
-class _Keyed:
+class Keyed:
     """One side of a transformation, indexed by object (see above).
 
     ``flat[s]`` is the instruction in slot ``s`` (None once dropped);
@@ -228,7 +228,7 @@ class _Keyed:
         if type(instructions) is tuple:
             # The same changeset is indexed again and again (a history entry,
             # once per upload it is concurrent to): reuse its index.
-            _, objects, self.erased, self.writers, self.schema = _index(instructions)
+            _, objects, self.erased, self.writers, self.schema = cached_index(instructions)
             self.objects = dict(objects)  # the slot lists are never changed in place
         else:
             self._build(instructions)
@@ -244,7 +244,7 @@ class _Keyed:
         writers: dict[Hashable, set[Hashable]] = {}
         link_writers = _LINK_WRITER_TYPES
         # Consecutive instructions mostly address one object (one pk object).
-        last_pk: Any = _ANY
+        last_pk: Any = ANY_ELEMENT
         last_class: Any = None
         last_obj: Hashable = None
         last_slots: list[int] = []
@@ -329,7 +329,7 @@ class _Keyed:
                 ins: Any = flat[slot]
                 if ins is None:
                     continue
-                prop = _property(ins)
+                prop = property_of(ins)
                 slots = props.get(prop)
                 if slots is None:
                     props[prop] = [slot]

@@ -19,16 +19,16 @@ both instruction lists by object (schema instructions by class or property),
 joins the groups a link ties to an erase, and runs the classic pairwise grid
 only inside each group (within an object, per property unless it is erased).
 Each changeset is indexed once by the objects it touches (see
-:mod:`studio.sync.merge_index`), so a pair costs what the two share, and
+:mod:`studio.sync.merge.index`), so a pair costs what the two share, and
 :class:`ConcurrentChangesets` (what ``transform_against``, ``rebase`` and the
 histories use) lets a changeset meet only the changesets of a sequence it can
 interact with.
-``studio.sync.merge_reference`` keeps the plain driver as the tests' oracle.
+``tests/oracles/merge_reference.py`` keeps the plain driver as the tests' oracle.
 
-This module is the public API. The pair rules for two instructions live in
-:mod:`studio.sync.merge_rules`, the per-changeset object index in
-:mod:`studio.sync.merge_index`, and the transformation of two indexed
-changesets in :mod:`studio.sync.merge_driver`.
+:mod:`studio.sync.merge` is the public face of this module. The pair rules
+for two instructions live in :mod:`studio.sync.merge.rules`, the
+per-changeset object index in :mod:`studio.sync.merge.index`, and the
+transformation of two indexed changesets in :mod:`studio.sync.merge.driver`.
 """
 
 from __future__ import annotations
@@ -37,17 +37,10 @@ import bisect
 import heapq
 from collections.abc import Hashable, Iterable, Sequence
 
-from studio.core.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync.errors import MergeError
-from studio.sync.merge_driver import _transform_keyed
-
-# Re-exported (``as``): interaction_keys is public (the server's fast path);
-# the caches are merge_index's own objects, which the tests inspect here.
-from studio.sync.merge_index import _INDEX_CACHE as _INDEX_CACHE
-from studio.sync.merge_index import _INDEX_CACHE_SIZE as _INDEX_CACHE_SIZE
-from studio.sync.merge_index import _KEYS_CACHE as _KEYS_CACHE
-from studio.sync.merge_index import _index, _Keyed
-from studio.sync.merge_index import interaction_keys as interaction_keys
+from studio.sync.merge.driver import transform_keyed
+from studio.sync.merge.index import Keyed, cached_index
 
 
 def order_key(changeset: Changeset) -> tuple[int, int]:
@@ -68,8 +61,8 @@ def transform_instructions(
     """
     if not ours or not theirs:
         return list(ours), list(theirs)
-    a, b = _Keyed(ours, None), _Keyed(theirs, None)
-    _transform_keyed(a, b, ours_first)
+    a, b = Keyed(ours, None), Keyed(theirs, None)
+    transform_keyed(a, b, ours_first)
     return list(a.current()), list(b.current())
 
 
@@ -90,8 +83,8 @@ def transform(ours: Changeset, theirs: Changeset) -> tuple[Changeset, Changeset]
         raise _same_order_key(ours)
     if not ours.instructions or not theirs.instructions:
         return ours, theirs
-    a, b = _Keyed(ours.instructions, ours), _Keyed(theirs.instructions, theirs)
-    _transform_keyed(a, b, our_key < their_key)
+    a, b = Keyed(ours.instructions, ours), Keyed(theirs.instructions, theirs)
+    transform_keyed(a, b, our_key < their_key)
     return a.result(), b.result()
 
 
@@ -113,8 +106,8 @@ class ConcurrentChangesets:
 
     def __init__(self, changesets: Iterable[Changeset] = ()) -> None:
         # A changeset as appended until it is first transformed (most never
-        # are), then its _Keyed; None once discarded.
-        self._items: list[_Keyed | Changeset | None] = []
+        # are), then its Keyed; None once discarded.
+        self._items: list[Keyed | Changeset | None] = []
         # Appended but not indexed yet (indexing waits for a transform).
         self._unindexed: list[Changeset] = list(changesets)
         # Indexes (ascending) of the changesets with instructions on an object
@@ -141,7 +134,7 @@ class ConcurrentChangesets:
         for changeset in self._unindexed:
             n = len(items)
             items.append(changeset)
-            _, item_objects, item_erased, item_writers, _ = _index(changeset.instructions)
+            _, item_objects, item_erased, item_writers, _ = cached_index(changeset.instructions)
             for obj in item_objects:
                 indexes = objects.get(obj)
                 if indexes is None:
@@ -198,10 +191,10 @@ class ConcurrentChangesets:
         # we erase.
         instructions = changeset.instructions
         if type(instructions) is tuple:
-            _, row_objects, row_erased, row_writers, _ = _index(instructions)
+            _, row_objects, row_erased, row_writers, _ = cached_index(instructions)
             row = None
         else:  # not hashable by identity for the cache
-            row = _Keyed(instructions, changeset)
+            row = Keyed(instructions, changeset)
             row_objects, row_erased, row_writers = row.objects, row.erased, row.writers
         seen: set[int] = set()
         objects, erasers, links = self._objects, self._erasers, self._links
@@ -223,7 +216,7 @@ class ConcurrentChangesets:
                 raise _same_order_key(changeset)
             return changeset
         if row is None:
-            row = _Keyed(instructions, changeset)
+            row = Keyed(instructions, changeset)
         queue = sorted([n for n in seen if n < stop and items[n] is not None])
         # Ascending order; a heap only once the row gains buckets (rare).
         heap = False
@@ -239,11 +232,11 @@ class ConcurrentChangesets:
                 n = queue[at]
                 at += 1
             other = items[n]
-            if type(other) is not _Keyed:
+            if type(other) is not Keyed:
                 assert isinstance(other, Changeset)
-                other = items[n] = _Keyed(other.instructions, other)
+                other = items[n] = Keyed(other.instructions, other)
             assert other.key is not None
-            _transform_keyed(row, other, key < other.key)
+            transform_keyed(row, other, key < other.key)
             if other.new_keys:
                 for obj in other.new_keys:
                     _insert(objects.setdefault(obj, []), n)

@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from typing import Final
 
-from studio.core.instructions import Instruction
+from studio.primitives.instructions import Instruction
 
 _MAX_BODIES: Final = 8192
 # OrderedDict: dropping the oldest is O(1) (``del d[next(iter(d))]`` on a

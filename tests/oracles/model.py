@@ -4,7 +4,7 @@ It knows nothing but the instruction semantics, which makes it the reference
 the real store (``studio.core``) must agree with, and what the convergence
 tests compare replicas with. It is strict: an instruction that does not fit
 the state (a Set on a missing object, a list index out of range) raises
-:class:`~studio.sync.errors.ModelError`, so a wrong merge shows up as an error
+:class:`ModelError`, so a wrong merge shows up as an error
 and not as a silently different state.
 
 Representation: ``state.objects`` maps ``(class_name, value_key(pk))`` to a
@@ -33,7 +33,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -54,11 +54,16 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.sync.errors import ModelError
+from studio.primitives.instructions import Set as SetValue
+from studio.sync.errors import SyncError
 from studio.sync.values import is_int, same_value, value_key, wrap_int64
 
 ObjectKey = tuple[str, Hashable]
+
+
+class ModelError(SyncError):
+    """The reference model was asked to apply an instruction that does not
+    fit its state. It means a changeset (or a merge result) is wrong."""
 
 
 class Dictionary(dict[str, Any]):

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Final
 
-from studio.core.instructions import Instruction
-from studio.sync.merge import interaction_keys
+from studio.primitives.instructions import Instruction
+from studio.sync.merge.index import interaction_keys
 
 DEFAULT_GENERATION: Final = 4096
 

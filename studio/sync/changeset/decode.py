@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import msgpack
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     EMBEDDED,
     AddClass,
     AddInteger,
@@ -38,20 +38,20 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
-from studio.core.objectid import ObjectId
-from studio.sync import changeset_bytes
-from studio.sync.changeset_format import (
-    _EPOCH,
-    _LENGTHS,
-    _NAMES,
-    _UINT64_MAX,
+from studio.primitives.instructions import Set as SetValue
+from studio.primitives.objectid import ObjectId
+from studio.sync.changeset import body_cache
+from studio.sync.changeset.format import (
+    EPOCH,
     EXT_DECIMAL,
     EXT_OBJECTID,
     EXT_UUID,
     FORMAT_VERSION,
+    LENGTHS,
+    NAMES,
     TAG_EMBEDDED,
     TAG_LINK,
+    UINT64_MAX,
 )
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.values import INT64_MAX, INT64_MIN
@@ -129,7 +129,7 @@ class _Decoder:
     def fail(self, message: str) -> RemoteProtocolError:
         where = f"instruction {self.position}"
         if self.code is not None:
-            where += f" ({_NAMES[self.code]})"
+            where += f" ({NAMES[self.code]})"
         return RemoteProtocolError(f"malformed changeset: {where}: {message}")
 
     def string(self, idx: object, what: str = "name") -> str:
@@ -273,7 +273,7 @@ class _Decoder:
         if nanos % 1000:
             raise self.fail("a date with sub-microsecond precision cannot be represented")
         try:
-            return _EPOCH + timedelta(microseconds=nanos // 1000)
+            return EPOCH + timedelta(microseconds=nanos // 1000)
         except OverflowError:
             raise self.fail(f"date out of range ({nanos // 10**9} s since 1970)") from None
 
@@ -282,11 +282,11 @@ class _Decoder:
             raise self.fail(f"an instruction is a non-empty array, got {_describe(raw)}")
         assert isinstance(raw, list)
         code = raw[0]
-        if type(code) is not int or code not in _LENGTHS:
+        if type(code) is not int or code not in LENGTHS:
             raise self.fail(f"unknown instruction code {_describe(code)}")
         self.code = code
-        if len(raw) != _LENGTHS[code]:
-            raise self.fail(f"expected {_LENGTHS[code]} fields, got {len(raw)}")
+        if len(raw) != LENGTHS[code]:
+            raise self.fail(f"expected {LENGTHS[code]} fields, got {len(raw)}")
         if code >= 2:
             cls = self.class_name(raw[1])
             pk = self.primary_key(raw[2])
@@ -357,7 +357,7 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def _header(raw: list[Any], n: int, what: str, maximum: int = _UINT64_MAX) -> int:
+def _header(raw: list[Any], n: int, what: str, maximum: int = UINT64_MAX) -> int:
     value = raw[n]
     if type(value) is not int or not 0 <= value <= maximum:
         raise RemoteProtocolError(
@@ -423,7 +423,7 @@ def _check_string_table(strings: list[Any]) -> None:
 
 
 # Wire length of each object instruction, by code (0 and 1: schema, not here).
-_OBJECT_LENGTHS: Final = tuple(_LENGTHS[code] if code >= 2 else -1 for code in range(15))
+_OBJECT_LENGTHS: Final = tuple(LENGTHS[code] if code >= 2 else -1 for code in range(15))
 _UUID: Final = uuid.UUID
 # Values that need no more checking once msgpack (and the ext hook) made them;
 # ints need a range check, lists (links, EMBEDDED) and dates more.
@@ -569,5 +569,5 @@ def decode_changeset(data: bytes) -> Changeset:
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None
     changeset = changeset_from_wire(raw)
-    changeset_bytes.remember(changeset.instructions, data)
+    body_cache.remember(changeset.instructions, data)
     return changeset

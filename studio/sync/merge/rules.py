@@ -4,7 +4,7 @@ How one instruction is rewritten to apply after a concurrent one (list
 positions, last-writer-wins, erases, clears, schema agreement), links written
 to an object the other side erases, the bucket an instruction is transformed
 in, and the expanding grid of a group where links meet erases. Used by
-:mod:`studio.sync.merge_driver` and :mod:`studio.sync.merge_reference`.
+:mod:`studio.sync.merge.driver` and the tests' oracle ``tests/oracles/merge_reference.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Final
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     OBJECT_INSTRUCTIONS,
     AddClass,
     AddInteger,
@@ -34,7 +34,7 @@ from studio.core.instructions import (
     SetErase,
     SetInsert,
 )
-from studio.core.instructions import Set as SetValue
+from studio.primitives.instructions import Set as SetValue
 from studio.sync.errors import MergeError
 from studio.sync.values import is_int, same_value, value_key, wrap_int64
 
@@ -50,7 +50,7 @@ class _AnyElement:
         return "<any element>"
 
 
-_ANY: Final = _AnyElement()
+ANY_ELEMENT: Final = _AnyElement()
 
 Footprint = tuple[object, ...]
 
@@ -61,7 +61,7 @@ def _footprint(ins: Any) -> Footprint:
     """The location an instruction reads or writes, relative to its object.
 
     Set/AddInteger: their path. ListSet/ListErase: the element. DictSet/
-    DictErase: the entry. Container-wide instructions: ``path + (_ANY,)``.
+    DictErase: the entry. Container-wide instructions: ``path + (ANY_ELEMENT,)``.
     """
     t = type(ins)
     if t is SetValue or t is AddInteger:
@@ -70,7 +70,7 @@ def _footprint(ins: Any) -> Footprint:
         return (*ins.path, ins.index)
     if t is DictSet or t is DictErase:
         return (*ins.path, ins.key)
-    return (*ins.path, _ANY)
+    return (*ins.path, ANY_ELEMENT)
 
 
 def _strictly_under(inner: Footprint, outer: Footprint) -> bool:
@@ -320,7 +320,7 @@ def _schema_mismatch(a: AddClass | AddProperty, b: AddClass | AddProperty) -> Me
     )
 
 
-def _pair(a: Any, b: Any, a_first: bool) -> tuple[Instruction | None, Instruction | None]:
+def transform_pair(a: Any, b: Any, a_first: bool) -> tuple[Instruction | None, Instruction | None]:
     """Transform one instruction of each side (same object or same schema item)."""
     t = type(a)
     if t is AddClass or t is AddProperty:
@@ -332,7 +332,7 @@ def _pair(a: Any, b: Any, a_first: bool) -> tuple[Instruction | None, Instructio
 
 # --------------------------------------------------------------------------- links
 
-_LINK_WRITERS: Final = (SetValue, DictSet, ListSet, ListInsert, SetInsert, SetErase)
+LINK_WRITERS: Final = (SetValue, DictSet, ListSet, ListInsert, SetInsert, SetErase)
 
 
 def _object_key(ins: Any) -> Hashable:
@@ -341,7 +341,7 @@ def _object_key(ins: Any) -> Hashable:
 
 def _link_target(ins: Any) -> Hashable | None:
     """The object ``ins`` writes a link to, if it writes a Link value."""
-    if type(ins) in _LINK_WRITERS:
+    if type(ins) in LINK_WRITERS:
         value = ins.value
         if type(value) is Link:
             return (value.class_name, value_key(value.primary_key))
@@ -373,18 +373,18 @@ def _against_erase(ins: Any) -> tuple[list[Instruction], list[Instruction]]:
     return [], []  # SetInsert / SetErase of the link: the cascade leaves nothing
 
 
-_Item = tuple[Hashable, Any, int]
+GroupItem = tuple[Hashable, Any, int]
 """An instruction in a merged group: (object key, instruction, original position)."""
 
 
-def _cross(a: _Item, b: _Item, a_first: bool) -> tuple[list[_Item], list[_Item]]:
+def _cross(a: GroupItem, b: GroupItem, a_first: bool) -> tuple[list[GroupItem], list[GroupItem]]:
     """Transform one instruction of each side in a merged group (see
-    :func:`_link_groups`): same object as usual; different objects only
+    :func:`link_groups`): same object as usual; different objects only
     interact when one writes a link to the object the other erases."""
     ka, ia, na = a
     kb, ib, nb = b
     if ka == kb:
-        a2, b2 = _pair(ia, ib, a_first)
+        a2, b2 = transform_pair(ia, ib, a_first)
         return ([] if a2 is None else [(ka, a2, na)]), ([] if b2 is None else [(kb, b2, nb)])
     if type(ib) is EraseObject and _link_target(ia) == kb:
         rest, explicit = _against_erase(ia)
@@ -395,11 +395,13 @@ def _cross(a: _Item, b: _Item, a_first: bool) -> tuple[list[_Item], list[_Item]]
     return [a], [b]
 
 
-def _one_vs_many(a: _Item, bs: list[_Item], a_first: bool) -> tuple[list[_Item], list[_Item]]:
+def one_vs_many(
+    a: GroupItem, bs: list[GroupItem], a_first: bool
+) -> tuple[list[GroupItem], list[GroupItem]]:
     if len(bs) == 1:
         return _cross(a, bs[0], a_first)
     current = [a]
-    out: list[_Item] = []
+    out: list[GroupItem] = []
     for n, b in enumerate(bs):
         if not current:
             out.extend(bs[n:])
@@ -409,21 +411,23 @@ def _one_vs_many(a: _Item, bs: list[_Item], a_first: bool) -> tuple[list[_Item],
     return current, out
 
 
-def _many_vs_one(items: list[_Item], b: _Item, a_first: bool) -> tuple[list[_Item], list[_Item]]:
+def _many_vs_one(
+    items: list[GroupItem], b: GroupItem, a_first: bool
+) -> tuple[list[GroupItem], list[GroupItem]]:
     if len(items) == 1:
         return _cross(items[0], b, a_first)
     current = [b]
-    out: list[_Item] = []
+    out: list[GroupItem] = []
     for n, a in enumerate(items):
         if not current:
             out.extend(items[n:])
             break
-        a_out, current = _one_vs_many(a, current, a_first)
+        a_out, current = one_vs_many(a, current, a_first)
         out.extend(a_out)
     return out, current
 
 
-def _link_groups(
+def link_groups(
     ours: Sequence[Instruction],
     theirs: Sequence[Instruction],
     our_keys: list[Hashable],
@@ -455,7 +459,7 @@ def _link_groups(
 # --------------------------------------------------------------------------- buckets
 
 
-def _bucket(ins: Any) -> Hashable:
+def bucket_of(ins: Any) -> Hashable:
     """The group an instruction is transformed in: its object, or its schema item."""
     t = type(ins)
     if t is AddClass:
@@ -465,7 +469,7 @@ def _bucket(ins: Any) -> Hashable:
     return (ins.class_name, value_key(ins.primary_key))
 
 
-def _transform_merged_group(
+def transform_merged_group(
     ours: Sequence[Instruction],
     theirs: Sequence[Instruction],
     our_keys: list[Hashable],
@@ -477,9 +481,9 @@ def _transform_merged_group(
     out_theirs: list[list[Instruction]],
 ) -> None:
     """The grid for a group where links meet erases: instructions may expand."""
-    column: list[_Item] = [(their_keys[j], theirs[j], j) for j in their_indexes]
+    column: list[GroupItem] = [(their_keys[j], theirs[j], j) for j in their_indexes]
     for n in our_indexes:
-        result, column = _one_vs_many((our_keys[n], ours[n], n), column, ours_first)
+        result, column = one_vs_many((our_keys[n], ours[n], n), column, ours_first)
         out_ours[n] = [ins for _, ins, _ in result]
     for j in their_indexes:
         out_theirs[j] = []
@@ -487,7 +491,7 @@ def _transform_merged_group(
         out_theirs[j].append(ins)
 
 
-def _with_instructions(changeset: Changeset, instructions: list[Instruction]) -> Changeset:
+def with_instructions(changeset: Changeset, instructions: list[Instruction]) -> Changeset:
     old = changeset.instructions
     if len(old) == len(instructions) and all(
         a is b for a, b in zip(old, instructions, strict=True)

@@ -4,7 +4,7 @@
 objects each one touches and skips the pairs that cannot interact. This
 module is the plain version it replaced: every call buckets both instruction
 lists from scratch and ``transform_against`` visits every changeset of the
-sequence. Both use the same rules (``studio.sync.merge_rules._pair`` and friends),
+sequence. Both use the same rules (``studio.sync.merge.rules.transform_pair`` and friends),
 and the tests check that they give identical results, errors included, on
 random changesets. Nothing else should import this module: it is quadratic in
 the number of changesets where the indexed driver is not.
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from studio.core.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction
 from studio.sync.errors import MergeError
 from studio.sync.merge import order_key
-from studio.sync.merge_rules import (
-    _bucket,
-    _link_groups,
-    _pair,
-    _transform_merged_group,
-    _with_instructions,
+from studio.sync.merge.rules import (
+    bucket_of,
+    link_groups,
+    transform_merged_group,
+    transform_pair,
+    with_instructions,
 )
 
 
@@ -32,9 +32,9 @@ def transform_instructions(
     """Reference version of :func:`studio.sync.merge.transform_instructions`."""
     if not ours or not theirs:
         return list(ours), list(theirs)
-    our_keys = [_bucket(i) for i in ours]
-    their_keys = [_bucket(i) for i in theirs]
-    merged = _link_groups(ours, theirs, our_keys, their_keys)
+    our_keys = [bucket_of(i) for i in ours]
+    their_keys = [bucket_of(i) for i in theirs]
+    merged = link_groups(ours, theirs, our_keys, their_keys)
     their_groups: dict[Hashable, list[int]] = {}
     for n, key in enumerate(their_keys):
         their_groups.setdefault(merged.get(key, key), []).append(n)
@@ -51,7 +51,7 @@ def transform_instructions(
     for group, our_indexes in our_groups.items():
         their_indexes = their_groups[group]
         if group in roots:
-            _transform_merged_group(
+            transform_merged_group(
                 ours, theirs, our_keys, their_keys, our_indexes, their_indexes,
                 ours_first, out_ours, out_theirs,
             )  # fmt: skip
@@ -62,7 +62,7 @@ def transform_instructions(
             for k, theirs_k in enumerate(column):
                 if theirs_k is None:
                     continue
-                current, column[k] = _pair(current, theirs_k, ours_first)
+                current, column[k] = transform_pair(current, theirs_k, ours_first)
                 if current is None:
                     break
             out_ours[n] = [] if current is None else [current]
@@ -84,7 +84,7 @@ def transform(ours: Changeset, theirs: Changeset) -> tuple[Changeset, Changeset]
             f"({ours.timestamp_ms}) and origin ({ours.origin_file_ident})"
         )
     a, b = transform_instructions(ours.instructions, theirs.instructions, our_key < their_key)
-    return _with_instructions(ours, a), _with_instructions(theirs, b)
+    return with_instructions(ours, a), with_instructions(theirs, b)
 
 
 def transform_against(

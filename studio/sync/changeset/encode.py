@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import msgpack
 
-from studio.core.instructions import (
+from studio.primitives.instructions import (
     AddClass,
     AddProperty,
     Changeset,
@@ -23,18 +23,18 @@ from studio.core.instructions import (
     Instruction,
     Link,
 )
-from studio.core.objectid import ObjectId
-from studio.sync import changeset_bytes
-from studio.sync.changeset_format import (
-    _CODES,
-    _EPOCH,
-    _UINT64_MAX,
+from studio.primitives.objectid import ObjectId
+from studio.sync.changeset import body_cache
+from studio.sync.changeset.format import (
+    CODES,
+    EPOCH,
     EXT_DECIMAL,
     EXT_OBJECTID,
     EXT_UUID,
     FORMAT_VERSION,
     TAG_EMBEDDED,
     TAG_LINK,
+    UINT64_MAX,
 )
 from studio.sync.errors import ChangesetError
 from studio.sync.values import INT64_MAX, INT64_MIN
@@ -139,7 +139,7 @@ class _Encoder:
             if value.tzinfo is None or value.utcoffset() is None:
                 raise self.fail(f"date {value!r} must be timezone-aware (UTC)")
             # Exact integer arithmetic: datetime.timestamp() goes through a float.
-            delta = value - _EPOCH
+            delta = value - EPOCH
             micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
             return msgpack.Timestamp.from_unix_nano(micros * 1000)
         if t is Link:
@@ -159,7 +159,7 @@ class _Encoder:
 
     def instruction(self, ins: Instruction) -> list[Any]:
         t = type(ins)
-        code = _CODES.get(t)
+        code = CODES.get(t)
         if code is None:
             raise self.fail(f"not an instruction: {ins!r}")
         if code >= 2:
@@ -217,7 +217,7 @@ class _Encoder:
         ]
 
 
-def _header_int(value: object, what: str, maximum: int = _UINT64_MAX) -> int:
+def _header_int(value: object, what: str, maximum: int = UINT64_MAX) -> int:
     if type(value) is not int or not 0 <= value <= maximum:
         raise ChangesetError(f"cannot encode changeset: {what} must be a non-negative int")
     return value
@@ -251,7 +251,7 @@ def _encode_instructions(enc: _Encoder, instructions: Sequence[Instruction]) -> 
     same order: strings are interned, and errors reported, exactly as they
     always were."""
     strings, index = enc.strings, enc.index
-    codes = _CODES
+    codes = CODES
     native = _NATIVE_VALUES
     int64_min, int64_max = INT64_MIN, INT64_MAX
     ext_type = msgpack.ExtType
@@ -350,10 +350,10 @@ def encode_changeset(changeset: Changeset) -> bytes:
     instructions that cannot be synced (naive datetimes, 65-bit ints, ...).
 
     A changeset whose instructions were decoded from bytes recently reuses
-    the body of those bytes (see :mod:`studio.sync.changeset_bytes`): equal
+    the body of those bytes (see :mod:`studio.sync.changeset.body_cache`): equal
     when decoded, not necessarily equal bytes. Compare changesets with
     :func:`canonical_encoding`."""
-    body = changeset_bytes.body_of(changeset.instructions)
+    body = body_cache.body_of(changeset.instructions)
     if body is None:
         return msgpack.packb(changeset_to_wire(changeset), use_bin_type=True)
     header = msgpack.packb([
@@ -364,7 +364,7 @@ def encode_changeset(changeset: Changeset) -> bytes:
         _header_int(changeset.timestamp_ms, "timestamp_ms", INT64_MAX),
     ])  # fmt: skip
     # A five-element fixarray header becomes the seven-element one.
-    return bytes((changeset_bytes.ARRAY_OF_SEVEN,)) + header[1:] + body
+    return bytes((body_cache.ARRAY_OF_SEVEN,)) + header[1:] + body
 
 
 def canonical_encoding(changeset: Changeset) -> bytes:
