@@ -131,6 +131,9 @@ class Kind:
 
     decode: Decoder
     encode: Encoder | None = None
+    inline: Callable[[str], str] | None = None
+    """Source of an expression encoding the value of the given expression,
+    put into the generated encoder instead of calling ``encode``."""
 
 
 def _uint(minimum: int = 0) -> Kind:
@@ -180,8 +183,11 @@ def _struct(
     (wire key, attribute) in the order of ``cls``'s fields."""
     keys = frozenset(wire for wire, _ in fields)
     wires = tuple(wire for wire, _ in fields)
-    items = ", ".join(f"{wire!r}: v.{attr}" for wire, attr in fields)
-    encode: Encoder = _compile(f"lambda v, cache: {{{items}}}", {})
+
+    def inline(value: str) -> str:
+        return "{" + ", ".join(f"{wire!r}: {value}.{attr}" for wire, attr in fields) + "}"
+
+    encode: Encoder = _compile(f"lambda v, cache: {inline('v')}", {})
 
     def decode(value: Any, what: str) -> Any:
         if type(value) is not dict or value.keys() != keys:
@@ -196,7 +202,7 @@ def _struct(
             check(out, what)
         return out
 
-    return Kind(decode, encode)
+    return Kind(decode, encode, inline)
 
 
 def _download_progress_order(progress: DownloadProgress, what: str) -> None:
@@ -231,10 +237,14 @@ def _message_part(what: str) -> str:
 
 
 def _decode_changesets(value: Any, what: str) -> tuple[Changeset, ...]:
+    items = _array(value, what)
+    if all(type(c) is bytes for c in items):
+        try:  # the common case: no error text made per changeset
+            return tuple([decode_changeset(c) for c in items])
+        except RemoteProtocolError:
+            pass
     kind = _message_part(what)
-    return tuple(
-        _changeset(c, f"{kind}: changeset {n}") for n, c in enumerate(_array(value, what))
-    )
+    return tuple(_changeset(c, f"{kind}: changeset {n}") for n, c in enumerate(items))
 
 
 def _encode_remote(
@@ -250,19 +260,28 @@ def _encode_remote(
 
 
 def _decode_remote(value: Any, what: str) -> tuple[RemoteChangeset, ...]:
-    kind = _message_part(what)
     out = []
     for n, item in enumerate(_array(value, what)):
-        where = f"{kind}: changeset {n}"
+        if (
+            type(item) is list
+            and len(item) == 3
+            and type(item[0]) is int
+            and 1 <= item[0] <= _UINT64_MAX
+            and type(item[1]) is int
+            and 0 <= item[1] <= _UINT64_MAX
+            and type(item[2]) is bytes
+        ):
+            try:  # the common case: no error text made per changeset
+                out.append(RemoteChangeset(item[0], item[1], decode_changeset(item[2])))
+                continue
+            except RemoteProtocolError:
+                pass
+        where = f"{_message_part(what)}: changeset {n}"
         if type(item) is not list or len(item) != 3:
             raise _fail(f"{where} must be [server_version, last_integrated_client_version, bin]")
-        out.append(
-            RemoteChangeset(
-                _check_uint(item[0], f"{where} server_version", 1),
-                _check_uint(item[1], f"{where} last_integrated_client_version"),
-                _changeset(item[2], where),
-            )
-        )
+        server_version = _check_uint(item[0], f"{where} server_version", 1)
+        client_version = _check_uint(item[1], f"{where} last_integrated_client_version")
+        out.append(RemoteChangeset(server_version, client_version, _changeset(item[2], where)))
     return tuple(out)
 
 
@@ -411,6 +430,8 @@ class _Codec:
             args.append(f"decode{n}(raw[{f.name!r}], {spec.name + ' message: ' + f.name!r})")
             if f.kind.encode is None:
                 items.append(f"{f.name!r}: m.{f.name}")
+            elif f.kind.inline is not None:
+                items.append(f"{f.name!r}: {f.kind.inline('m.' + f.name)}")
             else:
                 env[f"encode{n}"] = f.kind.encode
                 items.append(f"{f.name!r}: encode{n}(m.{f.name}, cache)")
