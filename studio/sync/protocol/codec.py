@@ -131,6 +131,9 @@ class Kind:
 
     decode: Decoder
     encode: Encoder | None = None
+    inline: Callable[[str], str] | None = None
+    """Source of an expression encoding the value of the given expression,
+    put into the generated encoder instead of calling ``encode``."""
 
 
 def _uint(minimum: int = 0) -> Kind:
@@ -180,8 +183,11 @@ def _struct(
     (wire key, attribute) in the order of ``cls``'s fields."""
     keys = frozenset(wire for wire, _ in fields)
     wires = tuple(wire for wire, _ in fields)
-    items = ", ".join(f"{wire!r}: v.{attr}" for wire, attr in fields)
-    encode: Encoder = _compile(f"lambda v, cache: {{{items}}}", {})
+
+    def inline(value: str) -> str:
+        return "{" + ", ".join(f"{wire!r}: {value}.{attr}" for wire, attr in fields) + "}"
+
+    encode: Encoder = _compile(f"lambda v, cache: {inline('v')}", {})
 
     def decode(value: Any, what: str) -> Any:
         if type(value) is not dict or value.keys() != keys:
@@ -196,7 +202,7 @@ def _struct(
             check(out, what)
         return out
 
-    return Kind(decode, encode)
+    return Kind(decode, encode, inline)
 
 
 def _download_progress_order(progress: DownloadProgress, what: str) -> None:
@@ -231,10 +237,14 @@ def _message_part(what: str) -> str:
 
 
 def _decode_changesets(value: Any, what: str) -> tuple[Changeset, ...]:
+    items = _array(value, what)
+    if all(type(c) is bytes for c in items):
+        try:  # the common case: no error text made per changeset
+            return tuple([decode_changeset(c) for c in items])
+        except RemoteProtocolError:
+            pass
     kind = _message_part(what)
-    return tuple(
-        _changeset(c, f"{kind}: changeset {n}") for n, c in enumerate(_array(value, what))
-    )
+    return tuple(_changeset(c, f"{kind}: changeset {n}") for n, c in enumerate(items))
 
 
 def _encode_remote(
@@ -250,19 +260,28 @@ def _encode_remote(
 
 
 def _decode_remote(value: Any, what: str) -> tuple[RemoteChangeset, ...]:
-    kind = _message_part(what)
     out = []
     for n, item in enumerate(_array(value, what)):
-        where = f"{kind}: changeset {n}"
+        if (
+            type(item) is list
+            and len(item) == 3
+            and type(item[0]) is int
+            and 1 <= item[0] <= _UINT64_MAX
+            and type(item[1]) is int
+            and 0 <= item[1] <= _UINT64_MAX
+            and type(item[2]) is bytes
+        ):
+            try:  # the common case: no error text made per changeset
+                out.append(RemoteChangeset(item[0], item[1], decode_changeset(item[2])))
+                continue
+            except RemoteProtocolError:
+                pass
+        where = f"{_message_part(what)}: changeset {n}"
         if type(item) is not list or len(item) != 3:
             raise _fail(f"{where} must be [server_version, last_integrated_client_version, bin]")
-        out.append(
-            RemoteChangeset(
-                _check_uint(item[0], f"{where} server_version", 1),
-                _check_uint(item[1], f"{where} last_integrated_client_version"),
-                _changeset(item[2], where),
-            )
-        )
+        server_version = _check_uint(item[0], f"{where} server_version", 1)
+        client_version = _check_uint(item[1], f"{where} last_integrated_client_version")
+        out.append(RemoteChangeset(server_version, client_version, _changeset(item[2], where)))
     return tuple(out)
 
 
@@ -391,60 +410,71 @@ SERVER_MESSAGE_TYPES: Final = frozenset(t.name for t in MESSAGE_TYPES if t.from_
 # --------------------------------------------------------------------------- derived codecs
 
 
-class _Codec:
-    """Encoding and decoding of one message type, derived from its table entry."""
-
-    __slots__ = ("keys", "name", "to_wire", "values")
-
-    def __init__(self, spec: MessageType) -> None:
-        names = tuple(f.name for f in spec.fields)
-        declared = tuple(f.name for f in dataclasses.fields(spec.cls))
-        if names != declared:
-            raise TypeError(f"{spec.name}: the table lists {names}, the dataclass has {declared}")
-        self.name = spec.name
-        self.keys = frozenset({"type", *names})
-        env: dict[str, Any] = {"cls": spec.cls}
-        items = [f'"type": {spec.name!r}']
-        args = []
-        for n, f in enumerate(spec.fields):
-            env[f"decode{n}"] = f.kind.decode
-            args.append(f"decode{n}(raw[{f.name!r}], {spec.name + ' message: ' + f.name!r})")
-            if f.kind.encode is None:
-                items.append(f"{f.name!r}: m.{f.name}")
-            else:
-                env[f"encode{n}"] = f.kind.encode
-                items.append(f"{f.name!r}: encode{n}(m.{f.name}, cache)")
-        self.to_wire: Callable[[Any, EncodedChangesets | None], dict[str, Any]] = _compile(
-            f"lambda m, cache: {{{', '.join(items)}}}", env
-        )
-        self.values: Callable[[dict[str, Any]], Message] = _compile(
-            f"lambda raw: cls({', '.join(args)})", env
-        )
-
-    def from_wire(self, raw: dict[str, Any]) -> Message:
-        if raw.keys() != self.keys:
-            missing = sorted(self.keys - raw.keys())
-            extra = sorted(str(k) for k in raw.keys() - self.keys)
-            raise _fail(f"{self.name} message: missing fields {missing}, unknown fields {extra}")
-        return self.values(raw)
+def _wrong_fields(name: str, keys: frozenset[str], raw: dict[str, Any]) -> Message:
+    missing = sorted(keys - raw.keys())
+    extra = sorted(str(k) for k in raw.keys() - keys)
+    raise _fail(f"{name} message: missing fields {missing}, unknown fields {extra}")
 
 
-_BY_NAME: Final[dict[str, _Codec]] = {t.name: _Codec(t) for t in MESSAGE_TYPES}
-_BY_CLASS: Final[dict[type, _Codec]] = {t.cls: _BY_NAME[t.name] for t in MESSAGE_TYPES}
+ToWire = Callable[[Any, EncodedChangesets | None], dict[str, Any]]
+FromWire = Callable[[dict[str, Any]], Message]
+
+
+def _derive(spec: MessageType) -> tuple[ToWire, FromWire]:
+    """The encoder and the strict decoder of one message type, from its entry."""
+    names = tuple(f.name for f in spec.fields)
+    declared = tuple(f.name for f in dataclasses.fields(spec.cls))
+    if names != declared:
+        raise TypeError(f"{spec.name}: the table lists {names}, the dataclass has {declared}")
+    env: dict[str, Any] = {
+        "cls": spec.cls,
+        "name": spec.name,
+        "keys": frozenset({"type", *names}),
+        "wrong_fields": _wrong_fields,
+    }
+    items = [f'"type": {spec.name!r}']
+    args = []
+    for n, f in enumerate(spec.fields):
+        env[f"decode{n}"] = f.kind.decode
+        args.append(f"decode{n}(raw[{f.name!r}], {spec.name + ' message: ' + f.name!r})")
+        if f.kind.encode is None:
+            items.append(f"{f.name!r}: m.{f.name}")
+        elif f.kind.inline is not None:
+            items.append(f"{f.name!r}: {f.kind.inline('m.' + f.name)}")
+        else:
+            env[f"encode{n}"] = f.kind.encode
+            items.append(f"{f.name!r}: encode{n}(m.{f.name}, cache)")
+    to_wire = _compile(f"lambda m, cache: {{{', '.join(items)}}}", env)
+    from_wire = _compile(
+        f"lambda raw: cls({', '.join(args)}) if raw.keys() == keys "
+        "else wrong_fields(name, keys, raw)",
+        env,
+    )
+    return to_wire, from_wire
+
+
+_TO_WIRE: Final[dict[type, ToWire]] = {}
+_FROM_WIRE: Final[dict[str, FromWire]] = {}
+for _spec in MESSAGE_TYPES:
+    _TO_WIRE[_spec.cls], _FROM_WIRE[_spec.name] = _derive(_spec)
+del _spec
 
 
 def message_to_wire(message: Message, cache: EncodedChangesets | None = None) -> dict[str, Any]:
     """The msgpack-ready map of ``message`` (downloaded changesets from
     ``cache`` when given)."""
-    codec = _BY_CLASS.get(type(message))
-    if codec is None:
+    to_wire = _TO_WIRE.get(type(message))
+    if to_wire is None:
         raise TypeError(f"not a protocol message: {message!r}")
-    return codec.to_wire(message, cache)
+    return to_wire(message, cache)
 
 
 def encode_message(message: Message, cache: EncodedChangesets | None = None) -> bytes:
     """One message as bytes (a websocket frame, or a piece of a stream)."""
-    return msgpack.packb(message_to_wire(message, cache), use_bin_type=True)
+    to_wire = _TO_WIRE.get(type(message))
+    if to_wire is None:
+        raise TypeError(f"not a protocol message: {message!r}")
+    return msgpack.packb(to_wire(message, cache), use_bin_type=True)
 
 
 def message_from_wire(raw: object, allowed: frozenset[str]) -> Message:
@@ -457,7 +487,7 @@ def message_from_wire(raw: object, allowed: frozenset[str]) -> Message:
         raise _fail("a message needs a string 'type'")
     if kind not in allowed:
         raise _fail(f"unexpected message type {kind!r}", ErrorCode.UNKNOWN_MESSAGE)
-    return _BY_NAME[kind].from_wire(raw)
+    return _FROM_WIRE[kind](raw)
 
 
 def _unpack_one(data: bytes) -> object:
