@@ -78,6 +78,11 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
     return history
 
 
+def schema_of(history: ServerHistory) -> SchemaIndex:
+    """The realm's schema as of the history's latest version."""
+    return SchemaIndex.from_changesets(e.changeset for e in history.entries())
+
+
 class LoadedRealm:
     def __init__(
         self,
@@ -86,13 +91,14 @@ class LoadedRealm:
         history: ServerHistory,
         idents: dict[int, ClientIdent] | None = None,
         max_clock_skew: float | None = DEFAULT_MAX_CLOCK_SKEW,
+        schema: SchemaIndex | None = None,
     ) -> None:
         self.path = path
         self.store = store
         self.history = history
         self.idents: dict[int, ClientIdent] = dict(idents or {})
         """Whom each client file ident was issued to, with its salt (idents.py)."""
-        self.schema = SchemaIndex.from_changesets(e.changeset for e in history.entries())
+        self.schema = schema_of(history) if schema is None else schema
         """The schema as of ``_schema_version`` (caught up on each upload check)."""
         self._schema_version = history.latest_version
         self.max_clock_skew_ms = None if max_clock_skew is None else int(max_clock_skew * 1000)
@@ -242,6 +248,7 @@ class RealmHub:
         try:
             loaded = await self._run(store.load)
             history = await self._run(build_history, loaded)
+            schema = await self._run(schema_of, history)  # a scan of every instruction
         except (StorageError, SyncError) as exc:
             await self._run(store.close)
             raise StorageError(f"cannot load realm {path}: {exc}") from exc
@@ -249,7 +256,12 @@ class RealmHub:
             await self._run(store.close)
             raise
         realm = LoadedRealm(
-            path, store, history, loaded.idents, max_clock_skew=self._max_clock_skew
+            path,
+            store,
+            history,
+            loaded.idents,
+            max_clock_skew=self._max_clock_skew,
+            schema=schema,
         )
         self._realms[path] = realm
         log(

@@ -101,7 +101,6 @@ _PK_ACCEPTS: Final[dict[str, frozenset[type]]] = {
     "objectId": frozenset({ObjectId}),
     "uuid": frozenset({uuid.UUID}),
 }
-_COLLECTION_NAMES: Final = {"list": "list", "set": "set", "dictionary": "dictionary"}
 
 # What a path reaches: the property itself, or one element of its collection.
 _FIELD: Final = 0
@@ -160,11 +159,6 @@ class PropertyInfo:
         )
         """:attr:`accepts` of a single primitive value that a Set may write
         (the fast path of the check)."""
-
-    @property
-    def kind(self) -> str:
-        """``list``, ``set``, ``dictionary`` or the type of a single value."""
-        return self.collection or self.type_string
 
 
 class ClassInfo:
