@@ -8,7 +8,11 @@ production settings, its garbage collector thresholds included). Measured:
   close; ``--parallel`` at a time), over ``--rounds`` rounds: a closed
   connection must be freed, so the last round ends where the first did;
 - ``GET /health`` latency (p50, p99; a new TCP connection per request) on
-  its own, then while ``--slowloris`` sockets each hold half a request open.
+  its own, then while ``--slowloris`` sockets each hold half a request open;
+- clients that never read: ``--stuck`` sockets each bind and unbind a realm
+  with a history of ``--history-kb`` KB ``--stuck-binds`` times without
+  reading a byte; the server's resident memory they add and ``/health``
+  latency meanwhile (a bind used to queue the whole history at once).
 
 Usage: python benchmarks/bench_churn.py [--quick] [--rounds N] [--connections N]
 """
@@ -17,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,7 +41,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from studio.sync.protocol import WEBSOCKET_SUBPROTOCOL, Ping, Pong, decode_server_message
+from studio.core.instructions import AddClass, AddProperty, Changeset, CreateObject, Set
+from studio.sync.history import ClientHistory
+from studio.sync.protocol import (
+    WEBSOCKET_SUBPROTOCOL,
+    Bind,
+    Bound,
+    ClientConnection,
+    Ping,
+    Pong,
+    Unbind,
+    decode_server_message,
+)
 from studio.sync.protocol import encode_message as encode
 
 PASSWORD = "bench-admin-pw"
@@ -131,6 +148,102 @@ async def slowloris(
     return held
 
 
+async def admin_token(url: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        body = {"username": "admin", "password": PASSWORD}
+        async with session.post(url + "/auth/login", json=body) as resp:
+            return str((await resp.json())["access_token"])
+
+
+async def big_realm(ws_url: str, token: str, path: str, kilobytes: int) -> None:
+    """Upload a history of about ``kilobytes`` KB (4 KB changesets) and wait
+    until all of it is acknowledged."""
+    conn, history = ClientConnection(), ClientHistory()
+    async with connect(ws_url, subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)],
+                       compression=None, proxy=None, max_size=None) as ws:  # fmt: skip
+        conn.bind(1, path, token, history)
+        for frame in conn.frames_to_send():
+            await ws.send(frame)
+        while not any(isinstance(e, Bound) for e in conn.receive_message(await ws.recv())):
+            pass
+        schema = (
+            AddClass("Item", "_id", "int", False, False),
+            AddProperty("Item", "name", "string?"),
+        )
+        bodies = [schema] + [
+            (CreateObject("Item", n), Set("Item", n, ("name",), f"{n:06d}" + "x" * 4000))
+            for n in range(max(1, kilobytes // 4))
+        ]
+        for n, instructions in enumerate(bodies):
+            changeset = Changeset(
+                history.client_file_ident, history.latest_client_version + 1, 0, n, instructions
+            )
+            conn.commit(1, changeset)
+            for frame in conn.frames_to_send():
+                await ws.send(frame)
+        while history.pending:
+            conn.receive_message(await ws.recv())
+
+
+async def never_read(url: str, token: str, path: str, binds: int) -> asyncio.StreamWriter:
+    """A websocket client (the handshake by hand) that binds and unbinds
+    ``path`` ``binds`` times and never reads a byte of the answers."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /sync HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {WEBSOCKET_SUBPROTOCOL}\r\n\r\n"
+        ).encode()
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    writer.transport.pause_reading()
+    for session in range(1, binds + 1):
+        writer.write(masked(encode(Bind(session, path, token))))
+        writer.write(masked(encode(Unbind(session))))
+    await writer.drain()
+    return writer
+
+
+def masked(payload: bytes) -> bytes:
+    """One binary websocket frame, masked as a client sends it."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x82, 0x80 | size)
+    elif size < 2**16:
+        head = struct.pack("!BBH", 0x82, 0x80 | 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x82, 0x80 | 127, size)
+    whole = mask * (size // 4 + 1)
+    return head + mask + bytes(b ^ m for b, m in zip(payload, whole, strict=False))
+
+
+async def stuck_clients(args: argparse.Namespace, pid: int, url: str) -> dict[str, object]:
+    ws_url = url.replace("http", "ws", 1) + "/sync"
+    token = await admin_token(url)
+    path = "/shared/big"
+    await big_realm(ws_url, token, path, args.history_kb)
+    await asyncio.sleep(1.0)
+    before = rss_mb(pid)
+    writers = [await never_read(url, token, path, args.stuck_binds) for _ in range(args.stuck)]
+    await asyncio.sleep(2.0)
+    latencies = await health_latencies(url, args.health_samples)
+    after = rss_mb(pid)
+    for writer in writers:
+        writer.transport.abort()
+    return {
+        "stuck_clients": args.stuck,
+        "stuck_binds": args.stuck_binds,
+        "history_kb": args.history_kb,
+        "stuck_rss_added_mb": round(after - before, 1),
+        "stuck_health_p50_ms": round(percentile(latencies, 50), 2),
+        "stuck_health_p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
 async def run(args: argparse.Namespace, pid: int, url: str) -> dict[str, object]:
     ws_url = url.replace("http", "ws", 1) + "/sync"
     await health_latencies(url, 5)  # warm up
@@ -168,6 +281,7 @@ async def run(args: argparse.Namespace, pid: int, url: str) -> dict[str, object]
         "slowloris_held_s": round(slow_s + 0.2, 1),
         "slowloris_still_open": still_open,
         "health_samples": args.health_samples,
+        **(await stuck_clients(args, pid, url) if args.stuck else {}),
     }
 
 
@@ -179,12 +293,18 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=50)
     p.add_argument("--slowloris", type=int, help="half-open requests held during /health")
     p.add_argument("--health-samples", type=int)
+    p.add_argument("--stuck", type=int, help="clients that bind a big realm and never read")
+    p.add_argument("--stuck-binds", type=int, help="binds (and unbinds) by each of them")
+    p.add_argument("--history-kb", type=int, help="size of the big realm's history")
     args = p.parse_args()
     quick = args.quick
     args.rounds = args.rounds or (3 if quick else 20)
     args.connections = args.connections or (50 if quick else 1000)
     args.slowloris = args.slowloris if args.slowloris is not None else (20 if quick else 200)
     args.health_samples = args.health_samples or (10 if quick else 200)
+    args.stuck = args.stuck if args.stuck is not None else (2 if quick else 5)
+    args.stuck_binds = args.stuck_binds or (3 if quick else 20)
+    args.history_kb = args.history_kb or (200 if quick else 2000)
     fds = raise_fd_limit()
     tmp = Path(tempfile.mkdtemp(prefix="bench-churn-"))
     proc, url = start_server(tmp / "server")

@@ -74,10 +74,12 @@ def test_bench_dashboard_small() -> None:
 def test_bench_churn_small() -> None:
     data = run_benchmark(
         "bench_churn.py", "--quick", "--rounds", "2", "--connections", "30", "--slowloris", "10",
-        "--health-samples", "5",
+        "--health-samples", "5", "--stuck", "1", "--stuck-binds", "2", "--history-kb", "40",
     )  # fmt: skip
     assert data["rounds"] == 2 and data["slowloris_sockets"] == 10
     rss = data["rss_mb"]
     assert isinstance(rss, list) and len(rss) == 2 and all(r > 0 for r in rss)
-    for key in ("health_p50_ms", "slowloris_health_p99_ms", "connections_per_s"):
+    assert data["stuck_clients"] == 1
+    for key in ("health_p50_ms", "slowloris_health_p99_ms", "connections_per_s",
+                "stuck_health_p99_ms"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
