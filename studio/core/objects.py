@@ -189,6 +189,7 @@ _set_key = RealmObject.__dict__["_key"].__set__
 _set_row = RealmObject.__dict__["_row"].__set__
 _set_row_version = RealmObject.__dict__["_row_version"].__set__
 _set_store = RealmObject.__dict__["_store"].__set__
+_new_object = object.__new__
 
 
 # -- making objects and values from rows ----------------------------------------------------
@@ -199,7 +200,7 @@ def object_with_row(
 ) -> RealmObject:
     """An object whose row was just read (row[0] is its key), for loops that make many:
     skips __init__ (the caller holds the realm already)."""
-    obj = object.__new__(RealmObject)
+    obj = _new_object(RealmObject)
     _set_realm(obj, realm)
     _set_store(obj, store)
     _set_info(obj, info)

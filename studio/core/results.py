@@ -161,19 +161,21 @@ class Results:
             cursor = store.conn.execute(
                 f"SELECT {columns} FROM {info.table} AS t0 {sql[len(prefix):]}", params
             )
+            make = object_with_row
             while rows := cursor.fetchmany(_CHUNK):
                 for row in rows:
-                    yield object_with_row(realm, store, info, row)
+                    yield make(realm, store, info, row)
             return
         keys = self._current_keys()
         # Inside a write the keys are taken first, then rows fetched in chunks.
         select = info.select_many_sql
         conn = store.conn
+        make = object_with_row
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK].tolist()
             # Objects deleted meanwhile simply have no row and are skipped.
             for row in conn.execute(select, (json.dumps(chunk),)).fetchall():
-                yield object_with_row(realm, store, info, row)
+                yield make(realm, store, info, row)
 
     def page(self, offset: int, limit: int) -> list[RealmObject]:
         """``limit`` objects from ``offset`` on, without loading every key of the results
