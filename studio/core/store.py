@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 class Store:
     """One open realm file's connection, schema, cache versions, listeners and writer."""
 
-    def __init__(self, realm: Realm, path: str = "") -> None:
+    def __init__(self, realm: Realm) -> None:
         # Weak: the Realm owns its Store, and dropping the Realm closes the file.
         self._realm = weakref.ref(realm)
-        self.path = path
+        self.path = ""
         self.sqlite: sqlite3.Connection = None  # type: ignore[assignment]
         """The connection as it is, without writing out buffered bulk creates (see conn)."""
         self.read_only = False
