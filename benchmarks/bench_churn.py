@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from studio.core.instructions import AddClass, AddProperty, Changeset, CreateObject, Set
+from studio.primitives.instructions import AddClass, AddProperty, Changeset, CreateObject, Set
 from studio.sync.history import ClientHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     import sqlite3
 
     from studio.core.classinfo import ClassInfo
-    from studio.core.realm import Realm
     from studio.core.schema import Property
-    from studio.core.writer import Address
+    from studio.core.store import Store
+
+Address = tuple[str, Any, tuple[ins.PathElement, ...]]
+"""(top-level class, its primary key, path from it) of an object or a property."""
 
 EMITTED = object()
 """Marks a value whose instructions were recorded already (a new embedded object)."""
@@ -27,7 +29,7 @@ class CollectionWriter:
     __slots__ = ()
 
     if TYPE_CHECKING:
-        realm: Realm
+        store: Store
         instructions: list[ins.Instruction] | None
 
         @property
@@ -153,7 +155,7 @@ class CollectionWriter:
     def _embedded_target(self, prop: Property) -> ClassInfo | None:
         if prop.type != "object":
             return None
-        target = self.realm._info(prop.object_type or "")
+        target = self.store.info(prop.object_type or "")
         return target if target.embedded else None
 
     def list_set(self, obj: RealmObject, prop: Property, index: int, value: Any) -> None:

@@ -5,27 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, overload
 
+from studio.core.objects import decode_value, object_at
 from studio.core.storage import KEY, quote
 
 if TYPE_CHECKING:
     from studio.core.objects import RealmObject
-    from studio.core.realm import Realm
     from studio.core.results import Results
     from studio.core.schema import Property
+    from studio.core.store import Store
+
+
+def collection_of(owner: RealmObject, prop: Property) -> RealmList | RealmSet | RealmDictionary:
+    """The live collection of ``owner``'s list, set or dictionary property ``prop``."""
+    if prop.collection == "list":
+        return RealmList(owner, prop)
+    if prop.collection == "set":
+        return RealmSet(owner, prop)
+    return RealmDictionary(owner, prop)
 
 
 class _Collection:
-    __slots__ = ("_owner", "_prop", "_table")
+    __slots__ = ("_owner", "_prop", "_store", "_table")
 
     def __init__(self, owner: RealmObject, prop: Property) -> None:
         self._owner = owner
         self._prop = prop
+        self._store: Store = owner._store
         self._table = owner._info.collection_table(prop)
-
-    @property
-    def _realm(self) -> Realm:
-        realm: Realm = self._owner._realm
-        return realm
 
     @property
     def property_schema(self) -> Property:
@@ -39,23 +45,23 @@ class _Collection:
         return 'value, "value@type"' if self._prop.type == "mixed" else "value, NULL"
 
     def _rows(self, order: str, where: str = "", params: tuple[Any, ...] = ()) -> list[Any]:
-        realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         self._owner._load_row()
         sql = (
             f"SELECT {self._value_columns()} FROM {self._table} "
             f"WHERE owner = ?{where} ORDER BY {order}"
         )
-        return realm._conn.execute(sql, (self._owner._key, *params)).fetchall()
+        return store.conn.execute(sql, (self._owner._key, *params)).fetchall()
 
     def _decode(self, value: Any, tag: Any) -> Any:
-        return self._realm._decode_value(self._prop, value, tag)
+        return decode_value(self._store, self._prop, value, tag)
 
     def __len__(self) -> int:
-        realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         self._owner._load_row()
-        row = realm._conn.execute(
+        row = store.conn.execute(
             f"SELECT count(*) FROM {self._table} WHERE owner = ?", (self._owner._key,)
         ).fetchone()
         return int(row[0])
@@ -64,7 +70,7 @@ class _Collection:
         return len(self) > 0
 
     def clear(self) -> None:
-        self._realm._writer().collection_clear(self._owner, self._prop)
+        self._store.current_writer().collection_clear(self._owner, self._prop)
 
     def add_listener(self, callback: Callable[..., None]) -> Any:
         """``callback(collection, change)`` when the owner's property changes (ObjectChange)."""
@@ -104,10 +110,10 @@ class RealmList(_Collection):
         return self._decode(*rows[0])
 
     def __setitem__(self, index: int, value: Any) -> None:
-        self._realm._writer().list_set(self._owner, self._prop, index, value)
+        self._store.current_writer().list_set(self._owner, self._prop, index, value)
 
     def __delitem__(self, index: int) -> None:
-        self._realm._writer().list_erase(self._owner, self._prop, index)
+        self._store.current_writer().list_erase(self._owner, self._prop, index)
 
     def __contains__(self, value: Any) -> bool:
         return any(v == value for v in self._all())
@@ -125,13 +131,13 @@ class RealmList(_Collection):
         return f"RealmList({self._all()!r})"
 
     def append(self, value: Any) -> None:
-        self._realm._writer().list_insert(self._owner, self._prop, len(self), value)
+        self._store.current_writer().list_insert(self._owner, self._prop, len(self), value)
 
     def insert(self, index: int, value: Any) -> None:
         size = len(self)
         if index < 0:
             index = max(0, index + size)
-        self._realm._writer().list_insert(self._owner, self._prop, min(index, size), value)
+        self._store.current_writer().list_insert(self._owner, self._prop, min(index, size), value)
 
     def extend(self, values: Iterable[Any]) -> None:
         for value in values:
@@ -152,7 +158,7 @@ class RealmList(_Collection):
         raise ValueError(f"{value!r} is not in the list")
 
     def move(self, from_index: int, to_index: int) -> None:
-        self._realm._writer().list_move(self._owner, self._prop, from_index, to_index)
+        self._store.current_writer().list_move(self._owner, self._prop, from_index, to_index)
 
     def to_list(self) -> list[Any]:
         return self._all()
@@ -186,17 +192,17 @@ class RealmSet(_Collection):
         return f"RealmSet({self._all()!r})"
 
     def add(self, value: Any) -> None:
-        self._realm._writer().set_insert(self._owner, self._prop, value)
+        self._store.current_writer().set_insert(self._owner, self._prop, value)
 
     def update(self, values: Iterable[Any]) -> None:
         for value in values:
             self.add(value)
 
     def discard(self, value: Any) -> None:
-        self._realm._writer().set_erase(self._owner, self._prop, value, missing_ok=True)
+        self._store.current_writer().set_erase(self._owner, self._prop, value, missing_ok=True)
 
     def remove(self, value: Any) -> None:
-        self._realm._writer().set_erase(self._owner, self._prop, value, missing_ok=False)
+        self._store.current_writer().set_erase(self._owner, self._prop, value, missing_ok=False)
 
     def to_list(self) -> list[Any]:
         return self._all()
@@ -208,11 +214,11 @@ class RealmDictionary(_Collection, MutableMapping[str, Any]):
     __slots__ = ()
 
     def _items(self) -> list[tuple[str, Any]]:
-        realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         self._owner._load_row()
         sql = f"SELECT key, {self._value_columns()} FROM {self._table} WHERE owner = ? ORDER BY key"
-        rows = realm._conn.execute(sql, (self._owner._key,)).fetchall()
+        rows = store.conn.execute(sql, (self._owner._key,)).fetchall()
         return [(k, self._decode(v, t)) for k, v, t in rows]
 
     def __getitem__(self, key: str) -> Any:
@@ -222,10 +228,10 @@ class RealmDictionary(_Collection, MutableMapping[str, Any]):
         return self._decode(*rows[0])
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._realm._writer().dict_set(self._owner, self._prop, key, value)
+        self._store.current_writer().dict_set(self._owner, self._prop, key, value)
 
     def __delitem__(self, key: str) -> None:
-        self._realm._writer().dict_erase(self._owner, self._prop, key)
+        self._store.current_writer().dict_erase(self._owner, self._prop, key)
 
     def __iter__(self) -> Iterator[str]:
         return iter([k for k, _ in self._items()])
@@ -266,8 +272,8 @@ class LinkingObjects:
         self._origin = origin
 
     def _keys(self) -> list[int]:
-        realm = self._owner._realm
-        realm._check_open()
+        store = self._owner._store
+        store.check_open()
         origin_class = self._prop.object_type or ""
         key = self._owner._key
         if self._origin.collection is None:
@@ -278,12 +284,12 @@ class LinkingObjects:
         else:
             table = quote(f"{self._origin.collection}:{origin_class}.{self._origin.name}")
             sql = f"SELECT DISTINCT owner FROM {table} WHERE value = ? ORDER BY owner"
-        return [row[0] for row in realm._conn.execute(sql, (key,))]
+        return [row[0] for row in store.conn.execute(sql, (key,))]
 
     def _objects(self) -> list[RealmObject]:
-        realm = self._owner._realm
+        store = self._owner._store
         name = self._prop.object_type or ""
-        return [realm._object(name, k) for k in self._keys()]
+        return [object_at(store, name, k) for k in self._keys()]
 
     def __len__(self) -> int:
         return len(self._keys())
@@ -305,9 +311,8 @@ class LinkingObjects:
 
         The query may end with SORT/DISTINCT/LIMIT: it is applied as a second filter.
         """
-        realm = self._owner._realm
         return (
-            realm.objects(self._prop.object_type or "")
+            self._owner.realm.objects(self._prop.object_type or "")
             .filtered(f"{self._origin.name} == $0", self._owner)
             .filtered(query, *args)
         )

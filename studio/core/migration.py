@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from studio.core.storage import (
     collection_table,
     collection_table_ddl,
     column,
+    new_file_ident,
     property_index_ddl,
     quote,
     tag_column,
@@ -41,7 +42,12 @@ from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
     from studio.core.realm import MigrationCallback, Realm
+    from studio.core.store import Store
     from studio.core.writer import Writer
+
+    Snapshot = Callable[[Store, Sequence[ObjectSchema]], Realm]
+    """Makes the read-only copy of the realm as it was that a migration callback gets."""
+
 
 # The SQL literal a required column of each primitive type is filled with when added.
 _DEFAULTS: dict[str, str] = {name: t.sql_default for name, t in PROPERTY_TYPES.items()}
@@ -97,8 +103,8 @@ def diff_schema(stored: Sequence[ObjectSchema], wanted: Sequence[ObjectSchema]) 
     return diff
 
 
-def load_stored_schema(realm: Realm) -> list[ObjectSchema]:
-    rows = realm._conn.execute(f"SELECT json FROM {SCHEMA_TABLE} ORDER BY position").fetchall()
+def load_stored_schema(store: Store) -> list[ObjectSchema]:
+    rows = store.conn.execute(f"SELECT json FROM {SCHEMA_TABLE} ORDER BY position").fetchall()
     return [parse_object_schema(json.loads(text)) for (text,) in rows]
 
 
@@ -118,34 +124,35 @@ def _check_sync_schema(classes: Sequence[ObjectSchema]) -> None:
 
 
 def reconcile_schema(
-    realm: Realm,
+    store: Store,
     wanted: list[ObjectSchema] | None,
     schema_version: int | None,
     migration: MigrationCallback | None,
     record_history: bool,
+    snapshot: Snapshot,
 ) -> None:
-    conn = realm._conn
+    conn = store.conn
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (META_TABLE,)
     ).fetchone()
     if not exists:
-        _create_file(realm, wanted or [], schema_version or 0, record_history)
+        _create_file(store, wanted or [], schema_version or 0, record_history)
         return
-    stored = load_stored_schema(realm)
-    realm._file_ident = int(realm._meta("file_ident") or 0)
-    realm._schema_generation = int(realm._meta("schema_generation") or 0)
-    realm._seen_change = int(
+    stored = load_stored_schema(store)
+    store.file_ident = int(store.meta("file_ident") or 0)
+    store.schema_generation = int(store.meta("schema_generation") or 0)
+    store.seen_change = int(
         conn.execute(f"SELECT coalesce(max(version), 0) FROM {CHANGES_TABLE}").fetchone()[0]
     )
-    recording = record_history or realm._meta("sync") == "1"
-    realm._recording = recording and not realm._read_only
-    stored_version = int(realm._meta("schema_version") or 0)
+    recording = record_history or store.meta("sync") == "1"
+    store.recording = recording and not store.read_only
+    stored_version = int(store.meta("schema_version") or 0)
     if wanted is None:
-        realm._install_schema(stored)
+        store.install_schema(stored)
         return
     if schema_version is not None and schema_version < stored_version:
         raise SchemaMismatchError(
-            f"{realm.path} has schema version {stored_version}; the given schema_version "
+            f"{store.path} has schema version {stored_version}; the given schema_version "
             f"{schema_version} is lower. Open it with schema_version >= {stored_version}"
         )
     merged = _merge(stored, wanted)
@@ -157,34 +164,34 @@ def reconcile_schema(
     if diff.breaking and not bumped:
         raise SchemaMismatchError(
             "the schema differs from the one in "
-            f"{realm.path} (schema version {stored_version}): " + "; ".join(diff.breaking)
+            f"{store.path} (schema version {stored_version}): " + "; ".join(diff.breaking)
             + f". Open it with schema_version > {stored_version} and a migration function"
         )
     if not diff.breaking and not diff.additive and not bumped:
-        if recording and realm._meta("sync") != "1":
-            _set_meta(realm, "sync", "1")
-        realm._install_schema(merged)
+        if recording and store.meta("sync") != "1":
+            _set_meta(store, "sync", "1")
+        store.install_schema(merged)
         return
-    if realm._read_only:
+    if store.read_only:
         raise SchemaMismatchError(
-            f"{realm.path} is opened read-only but its schema differs from the given one: "
+            f"{store.path} is opened read-only but its schema differs from the given one: "
             + "; ".join(diff.breaking or ["classes or properties were added"])
         )
     if diff.breaking:
-        _migrate(realm, stored, merged, diff, schema_version or 0, migration)
+        _migrate(store, stored, merged, diff, schema_version or 0, migration, snapshot)
         return
     # The snapshot is taken before the write lock: a backup inside it never finishes.
-    old_realm = _snapshot(realm, stored) if bumped and migration else None
+    old_realm = snapshot(store, stored) if bumped and migration else None
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _apply_diff(realm, diff, merged)
+        _apply_diff(store, diff, merged)
         if bumped:
-            _set_meta(realm, "schema_version", str(schema_version))
+            _set_meta(store, "schema_version", str(schema_version))
         if recording:
-            _set_meta(realm, "sync", "1")
-        realm._install_schema(merged)
+            _set_meta(store, "sync", "1")
+        store.install_schema(merged)
         if old_realm is not None and migration is not None:
-            _run_migration(realm, old_realm, migration)
+            _run_migration(store, old_realm, migration)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -196,13 +203,11 @@ def reconcile_schema(
 
 
 def _create_file(
-    realm: Realm, classes: list[ObjectSchema], schema_version: int, record_history: bool
+    store: Store, classes: list[ObjectSchema], schema_version: int, record_history: bool
 ) -> None:
-    from studio.core.realm import new_file_ident
-
     if record_history:
         _check_sync_schema(classes)
-    conn = realm._conn
+    conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value)")
@@ -230,47 +235,47 @@ def _create_file(
         }
         conn.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)", meta.items())
         for cls in classes:
-            _create_class(realm, cls)
+            _create_class(store, cls)
         if record_history and classes:
-            _record_schema(realm, classes, [])
+            _record_schema(store, classes, [])
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
-    realm._file_ident = ident
-    realm._schema_generation = 1
-    realm._recording = record_history
-    realm._install_schema(classes)
+    store.file_ident = ident
+    store.schema_generation = 1
+    store.recording = record_history
+    store.install_schema(classes)
 
 
-def _set_meta(realm: Realm, key: str, value: str) -> None:
-    realm._conn.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", (key, value))
+def _set_meta(store: Store, key: str, value: str) -> None:
+    store.conn.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", (key, value))
 
 
-def _bump_generation(realm: Realm) -> None:
-    generation = int(realm._meta("schema_generation") or 0) + 1
-    _set_meta(realm, "schema_generation", str(generation))
-    realm._schema_generation = generation
+def _bump_generation(store: Store) -> None:
+    generation = int(store.meta("schema_generation") or 0) + 1
+    _set_meta(store, "schema_generation", str(generation))
+    store.schema_generation = generation
 
 
-def _create_class(realm: Realm, cls: ObjectSchema) -> None:
+def _create_class(store: Store, cls: ObjectSchema) -> None:
     for stmt in class_table_ddl(cls):
-        realm._conn.execute(stmt)
-    _store_class(realm, cls)
+        store.conn.execute(stmt)
+    _store_class(store, cls)
 
 
-def _store_class(realm: Realm, cls: ObjectSchema) -> None:
+def _store_class(store: Store, cls: ObjectSchema) -> None:
     text = json.dumps(cls.to_json(), separators=(",", ":"))
-    cur = realm._conn.execute(f"UPDATE {SCHEMA_TABLE} SET json = ? WHERE name = ?",
-                              (text, cls.name))
+    cur = store.conn.execute(f"UPDATE {SCHEMA_TABLE} SET json = ? WHERE name = ?",
+                             (text, cls.name))
     if cur.rowcount == 0:
-        realm._conn.execute(f"INSERT INTO {SCHEMA_TABLE} (name, json) VALUES (?, ?)",
-                            (cls.name, text))
+        store.conn.execute(f"INSERT INTO {SCHEMA_TABLE} (name, json) VALUES (?, ?)",
+                           (cls.name, text))
 
 
-def _add_property(realm: Realm, cls: ObjectSchema, prop: Property) -> None:
-    conn = realm._conn
+def _add_property(store: Store, cls: ObjectSchema, prop: Property) -> None:
+    conn = store.conn
     if prop.collection is not None:
         for stmt in collection_table_ddl(cls.name, prop):
             conn.execute(stmt)
@@ -294,31 +299,31 @@ def _add_property(realm: Realm, cls: ObjectSchema, prop: Property) -> None:
         conn.execute(stmt)
 
 
-def _apply_diff(realm: Realm, diff: SchemaDiff, merged: Sequence[ObjectSchema]) -> None:
-    conn = realm._conn
+def _apply_diff(store: Store, diff: SchemaDiff, merged: Sequence[ObjectSchema]) -> None:
+    conn = store.conn
     for cls in diff.added_classes:
-        _create_class(realm, cls)
+        _create_class(store, cls)
     for cls, prop in diff.added_properties:
-        _add_property(realm, cls, prop)
+        _add_property(store, cls, prop)
     for cls, prop in diff.index_changes:
         name = quote(f"index:{cls.name}.{prop.name}")
         conn.execute(f"DROP INDEX IF EXISTS {name}")
         for stmt in property_index_ddl(cls, prop):
             conn.execute(stmt)
     for cls in merged:
-        _store_class(realm, cls)
-    if realm._recording:
+        _store_class(store, cls)
+    if store.recording:
         stored_names = {c.name for c in diff.added_classes}
         _record_schema(
-            realm,
+            store,
             diff.added_classes,
             [(c, p) for c, p in diff.added_properties if c.name not in stored_names],
         )
-    _bump_generation(realm)
+    _bump_generation(store)
 
 
 def _record_schema(
-    realm: Realm,
+    store: Store,
     classes: Sequence[ObjectSchema],
     properties: Sequence[tuple[ObjectSchema, Property]],
 ) -> None:
@@ -344,15 +349,15 @@ def _record_schema(
                 prop.origin_property,
             )
         )
-    realm._conn.execute(
+    store.conn.execute(
         f"INSERT INTO {HISTORY_TABLE} (timestamp_ms, instructions) VALUES (?, ?)",
         (int(time.time() * 1000), encode_instructions(out)),
     )
 
 
-def apply_additive(realm: Realm, classes: Sequence[ObjectSchema], writer: Writer) -> None:
+def apply_additive(store: Store, classes: Sequence[ObjectSchema], writer: Writer) -> None:
     """Add classes and properties inside an open write transaction (the Studio's editor)."""
-    stored = realm.schema
+    stored = list(store.schema)
     merged_by_name = {c.name: c for c in stored}
     for cls in classes:
         merged_by_name[cls.name] = cls
@@ -365,56 +370,39 @@ def apply_additive(realm: Realm, classes: Sequence[ObjectSchema], writer: Writer
         c for c in classes if c.name not in {s.name for s in stored}
     ]
     validate_schema(merged)
-    _apply_diff(realm, diff, merged)
-    realm._install_schema(merged)
+    _apply_diff(store, diff, merged)
+    store.install_schema(merged)
     writer.changes.schema_changed = True
 
 
-def _snapshot(realm: Realm, stored: list[ObjectSchema]) -> Realm:
-    """A read-only in-memory copy of the realm as it is now, for the migration callback."""
-    from studio.core.realm import Realm as RealmClass
-    from studio.core.storage import configure_connection
-
-    copy = sqlite3.connect(":memory:", isolation_level=None)
-    realm._conn.backup(copy)
-    configure_connection(copy)
-    old = RealmClass()
-    old._conn = copy
-    old._path = realm.path + " (before migration)"
-    old._read_only = True
-    old._closed = False
-    old._install_schema(stored)
-    old._begin_read()
-    return old
-
-
 def _migrate(
-    realm: Realm,
+    store: Store,
     stored: list[ObjectSchema],
     merged: list[ObjectSchema],
     diff: SchemaDiff,
     schema_version: int,
     migration: MigrationCallback | None,
+    snapshot: Snapshot,
 ) -> None:
-    conn = realm._conn
-    old_realm = _snapshot(realm, stored)
+    conn = store.conn
+    old_realm = snapshot(store, stored)
     conn.execute("BEGIN IMMEDIATE")
     try:
         old_by_name = {c.name: c for c in stored}
         for cls in merged:
             if cls.name in diff.rebuild:
-                _rebuild_class(realm, old_by_name[cls.name], cls)
+                _rebuild_class(store, old_by_name[cls.name], cls)
         rest = SchemaDiff(
             added_classes=diff.added_classes,
             added_properties=[(c, p) for c, p in diff.added_properties
                               if c.name not in diff.rebuild],
             index_changes=[(c, p) for c, p in diff.index_changes if c.name not in diff.rebuild],
         )
-        _apply_diff(realm, rest, merged)
-        _set_meta(realm, "schema_version", str(schema_version))
-        realm._install_schema(merged)
+        _apply_diff(store, rest, merged)
+        _set_meta(store, "schema_version", str(schema_version))
+        store.install_schema(merged)
         if migration is not None:
-            _run_migration(realm, old_realm, migration)
+            _run_migration(store, old_realm, migration)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -424,32 +412,32 @@ def _migrate(
         old_realm.close()
 
 
-def _run_migration(realm: Realm, old_realm: Realm, migration: MigrationCallback) -> None:
+def _run_migration(store: Store, old_realm: Realm, migration: MigrationCallback) -> None:
     """Run the callback inside the caller's write transaction, which also changed the
     schema: as in Realm, a failing migration leaves the file as it was."""
     from studio.core.writer import Writer
 
-    writer = Writer(realm, record=False)
-    realm._active_writer = writer
+    writer = Writer(store, record=False)
+    store.writer = writer
     try:
-        migration(old_realm, realm)
+        migration(old_realm, store.realm)
         writer.flush()
         changes = TransactionChanges()
         changes.full_reset = True
-        realm._sqlite.execute(
+        store.sqlite.execute(
             f"INSERT INTO {CHANGES_TABLE} (changes) VALUES (?)", (changes.to_json(),)
         )
     except BaseException as exc:
         raise MigrationError(f"the migration function failed: {exc!r}") from exc
     finally:
-        realm._active_writer = None
-        realm._version += 1
-        realm._reset_version += 1
+        store.writer = None
+        store.version += 1
+        store.reset_version += 1
 
 
-def _rebuild_class(realm: Realm, old: ObjectSchema, new: ObjectSchema) -> None:
+def _rebuild_class(store: Store, old: ObjectSchema, new: ObjectSchema) -> None:
     """Recreate a class table for a new schema, keeping keys and unchanged columns."""
-    conn = realm._conn
+    conn = store.conn
     table = class_table(old.name)
     temp = quote(f"class_{old.name}@old")
     for (index_name,) in conn.execute(

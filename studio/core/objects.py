@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from studio.core.classinfo import parse_mixed_link
 from studio.core.errors import InvalidatedObjectError, UnknownPropertyError
+from studio.core.values import MixedTag, decode_mixed_primitive, make_decoder
 
 if TYPE_CHECKING:
     from studio.core.classinfo import ClassInfo
+    from studio.core.collections import LinkingObjects
     from studio.core.notify import NotificationToken
     from studio.core.realm import Realm
-    from studio.core.schema import ObjectSchema
+    from studio.core.schema import ObjectSchema, Property
+    from studio.core.store import Store
 
 
 class RealmObject:
@@ -21,32 +25,24 @@ class RealmObject:
     until the realm changes, so reading several properties costs one query.
     """
 
-    __slots__ = ("__weakref__", "_info", "_key", "_realm", "_row", "_row_version")
+    __slots__ = ("__weakref__", "_info", "_key", "_realm", "_row", "_row_version", "_store")
+    # The realm only keeps it alive (and answers .realm); everything else goes to the store.
     _realm: Realm
+    _store: Store
     _info: ClassInfo
     _key: int
     _row: tuple[Any, ...] | None
     _row_version: int
 
     def __init__(
-        self, realm: Realm, info: ClassInfo, key: int, row: tuple[Any, ...] | None = None
+        self, store: Store, info: ClassInfo, key: int, row: tuple[Any, ...] | None = None
     ) -> None:
-        object.__setattr__(self, "_realm", realm)
-        object.__setattr__(self, "_info", info)
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_row", row)
-        object.__setattr__(self, "_row_version", realm._version if row is not None else -1)
-
-    @classmethod
-    def _with_row(cls, realm: Realm, info: ClassInfo, row: tuple[Any, ...]) -> RealmObject:
-        """An object whose row was just read (row[0] is its key); skips __init__'s checks."""
-        obj = object.__new__(cls)
-        _set_realm(obj, realm)
-        _set_info(obj, info)
-        _set_key(obj, row[0])
-        _set_row(obj, row)
-        _set_row_version(obj, realm._version)
-        return obj
+        _set_realm(self, store.realm)
+        _set_store(self, store)
+        _set_info(self, info)
+        _set_key(self, key)
+        _set_row(self, row)
+        _set_row_version(self, store.version if row is not None else -1)
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -65,7 +61,7 @@ class RealmObject:
     @property
     def is_valid(self) -> bool:
         """False once the object was deleted (or its realm closed)."""
-        if self._realm.is_closed:
+        if self._store.closed:
             return False
         try:
             self._load_row()
@@ -78,7 +74,7 @@ class RealmObject:
             isinstance(other, RealmObject)
             and other._key == self._key
             and other._info.schema.name == self._info.schema.name
-            and other._realm._path == self._realm._path
+            and other._store.path == self._store.path
         )
 
     def __hash__(self) -> int:
@@ -93,20 +89,20 @@ class RealmObject:
     # -- reading ------------------------------------------------------------------------------
 
     def _load_row(self) -> tuple[Any, ...]:
-        realm = self._realm
+        store = self._store
         row = self._row
-        if row is not None and self._row_version == realm._version:
+        if row is not None and self._row_version == store.version:
             return row
-        realm._check_open()
-        fetched: tuple[Any, ...] | None = realm._conn.execute(
+        store.check_open()
+        fetched: tuple[Any, ...] | None = store.conn.execute(
             self._info.select_one_sql, (self._key,)
         ).fetchone()
         if fetched is None:
             raise InvalidatedObjectError(
                 f"this {self._class_name} object was deleted and can no longer be used"
             )
-        object.__setattr__(self, "_row", fetched)
-        object.__setattr__(self, "_row_version", realm._version)
+        _set_row(self, fetched)
+        _set_row_version(self, store.version)
         return fetched
 
     def __getitem__(self, name: str) -> Any:
@@ -121,16 +117,18 @@ class RealmObject:
                 return value
             if col.prop.type == "object":
                 target = col.prop.object_type or ""
-                return None if value is None else self._realm._object(target, value)
-            return self._realm._decode_mixed(value, row[col.index + 1])
+                return None if value is None else object_at(self._store, target, value)
+            return decode_mixed(self._store, value, row[col.index + 1])
         collection = info.collections.get(name)
         if collection is not None:
+            from studio.core.collections import collection_of
+
             self._load_row()
-            return self._realm._collection(self, collection)
+            return collection_of(self, collection)
         backlink = info.backlinks.get(name)
         if backlink is not None:
             self._load_row()
-            return self._realm._linking_objects(self, backlink)
+            return _linking_objects(self, backlink)
         raise UnknownPropertyError(
             f"class {self._class_name!r} has no property {name!r}; its properties are: "
             + ", ".join(p.name for p in info.schema.properties)
@@ -159,7 +157,7 @@ class RealmObject:
     # -- writing ------------------------------------------------------------------------------
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self._realm._writer().set_value(self, name, value)
+        self._store.current_writer().set_value(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -168,7 +166,7 @@ class RealmObject:
 
     def increment(self, name: str, delta: int = 1) -> None:
         """Add ``delta`` to an int property; merges with concurrent increments under sync."""
-        self._realm._writer().add_integer(self, name, delta)
+        self._store.current_writer().add_integer(self, name, delta)
 
     # -- conversion and listening ----------------------------------------------------------------
 
@@ -181,7 +179,7 @@ class RealmObject:
 
     def add_listener(self, callback: Callable[[RealmObject, Any], None]) -> NotificationToken:
         """``callback(obj, change)`` after each commit that changed or deleted this object."""
-        return self._realm._notifier.add_object_listener(self, callback)
+        return self._store.notifier.add_object_listener(self, callback)
 
 
 # Slot setters, bound once: RealmObject.__setattr__ is the user-facing property setter.
@@ -190,3 +188,63 @@ _set_info = RealmObject.__dict__["_info"].__set__
 _set_key = RealmObject.__dict__["_key"].__set__
 _set_row = RealmObject.__dict__["_row"].__set__
 _set_row_version = RealmObject.__dict__["_row_version"].__set__
+_set_store = RealmObject.__dict__["_store"].__set__
+_new_object = object.__new__
+
+
+# -- making objects and values from rows ----------------------------------------------------
+
+
+def object_with_row(
+    realm: Realm, store: Store, info: ClassInfo, row: tuple[Any, ...]
+) -> RealmObject:
+    """An object whose row was just read (row[0] is its key), for loops that make many:
+    skips __init__ (the caller holds the realm already)."""
+    obj = _new_object(RealmObject)
+    _set_realm(obj, realm)
+    _set_store(obj, store)
+    _set_info(obj, info)
+    _set_key(obj, row[0])
+    _set_row(obj, row)
+    _set_row_version(obj, store.version)
+    return obj
+
+
+
+def object_at(store: Store, class_name: str, key: int) -> RealmObject:
+    """The object a link column or list entry holds (its row is read on first use)."""
+    return RealmObject(store, store.infos[class_name], key)
+
+
+def decode_mixed(store: Store, value: Any, tag: Any) -> Any:
+    """A mixed value as stored (value and type tag): a link becomes its object (None when
+    it is gone), anything else its Python value."""
+    if tag == MixedTag.LINK:
+        class_name, key = parse_mixed_link(value)
+        info = store.infos.get(class_name)
+        if info is None:
+            return None
+        row = store.conn.execute(info.select_one_sql, (key,)).fetchone()
+        return None if row is None else RealmObject(store, info, key, tuple(row))
+    return decode_mixed_primitive(value, tag)
+
+
+def decode_value(store: Store, prop: Property, value: Any, tag: Any) -> Any:
+    """A stored value of ``prop``'s type (a collection's element) as the app sees it."""
+    if value is None and not tag:
+        return None
+    if prop.type == "object":
+        return RealmObject(store, store.infos[prop.object_type or ""], value)
+    if prop.type == "mixed":
+        return decode_mixed(store, value, tag)
+    decode = make_decoder(prop.type)
+    return value if decode is None else decode(value)
+
+
+def _linking_objects(obj: RealmObject, prop: Property) -> LinkingObjects:
+    from studio.core.collections import LinkingObjects
+
+    origin = obj._store.info(prop.object_type or "").schema.get_property(
+        prop.origin_property or ""
+    )
+    return LinkingObjects(obj, prop, origin)

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any, overload
 
 from studio.core.changes import CollectionChanges, TransactionChanges
 from studio.core.notify import NotificationToken
+from studio.core.objects import RealmObject, object_with_row
 from studio.core.query import QueryPlan, SortKey
 
 if TYPE_CHECKING:
     from studio.core.classinfo import ClassInfo
-    from studio.core.objects import RealmObject
     from studio.core.realm import Realm
+    from studio.core.store import Store
 
 # Above this many changed objects of the class, re-running the query is cheaper.
 _INCREMENTAL_LIMIT = 2000
@@ -36,11 +37,13 @@ class Results:
 
     __slots__ = (
         "_diff_in_full", "_info", "_keys", "_keys_version", "_listeners", "_observed", "_plan",
-        "_realm",
+        "_realm", "_store",
     )
 
-    def __init__(self, realm: Realm, info: ClassInfo, plan: QueryPlan) -> None:
-        self._realm = realm
+    def __init__(self, store: Store, info: ClassInfo, plan: QueryPlan) -> None:
+        self._store = store
+        # Held so that a Results keeps its realm open, as its objects do.
+        self._realm = store.realm
         self._info = info
         self._plan = plan
         self._keys: array[int] | None = None
@@ -72,7 +75,7 @@ class Results:
 
     def filtered(self, query: str, *args: Any) -> Results:
         """The objects that also match ``query`` (Realm Query Language; ``$0``... are ``args``)."""
-        return Results(self._realm, self._info, self._plan.filtered(query, args))
+        return Results(self._store, self._info, self._plan.filtered(query, args))
 
     def sorted(
         self, keypath: str | Sequence[str | tuple[str, bool]], reverse: bool = False
@@ -86,7 +89,7 @@ class Results:
                 SortKey(k, not reverse) if isinstance(k, str) else SortKey(k[0], bool(k[1]))
                 for k in keypath
             ]
-        return Results(self._realm, self._info, self._plan.sorted(keys))
+        return Results(self._store, self._info, self._plan.sorted(keys))
 
     def snapshot(self) -> list[RealmObject]:
         """The current objects as a plain list that does not change."""
@@ -95,17 +98,17 @@ class Results:
     # -- reading --------------------------------------------------------------------------
 
     def _stamp(self) -> tuple[int, ...]:
-        return self._realm._stamp(self._info.name, self._plan.dependencies)
+        return self._store.stamp(self._info.name, self._plan.dependencies)
 
     def _current_keys(self) -> array[int]:
-        realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         stamp = self._stamp()
         if self._keys is None or self._keys_version != stamp:
             sql, params = self._plan.select_keys_sql()
             # One JSON array built inside SQLite is about a third cheaper than a Python
             # tuple per row; SQLite feeds the aggregate in the subquery's order.
-            (text,) = realm._conn.execute(
+            (text,) = store.conn.execute(
                 f'SELECT json_group_array("@key") FROM ({sql})', params
             ).fetchone()
             keys: array[int] = array("q", json.loads(text))
@@ -114,12 +117,12 @@ class Results:
         return self._keys
 
     def __len__(self) -> int:
-        realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         if self._keys is not None and self._keys_version == self._stamp():
             return len(self._keys)
         sql, params = self._plan.count_sql()
-        return int(realm._conn.execute(sql, params).fetchone()[0])
+        return int(store.conn.execute(sql, params).fetchone()[0])
 
     def __bool__(self) -> bool:
         return len(self) > 0
@@ -130,67 +133,64 @@ class Results:
     def __getitem__(self, index: slice) -> list[RealmObject]: ...
     def __getitem__(self, index: int | slice) -> RealmObject | list[RealmObject]:
         keys = self._current_keys()
-        make = self._realm._object_of
+        store = self._store
         if isinstance(index, slice):
-            return [make(self._info, k) for k in keys[index]]
+            return [RealmObject(store, self._info, k) for k in keys[index]]
         try:
-            return make(self._info, keys[index])
+            return RealmObject(store, self._info, keys[index])
         except IndexError:
             raise IndexError(
                 f"index {index} out of range for {len(keys)} {self._info.name} results"
             ) from None
 
     def __iter__(self) -> Iterator[RealmObject]:
-        from studio.core.objects import RealmObject
-
         realm = self._realm
-        realm._check_open()
+        store = self._store
+        store.check_open()
         info = self._info
         sql, params = self._plan.select_keys_sql()
         prefix = f'SELECT t0."@key" FROM {info.table} AS t0 '
         if (
-            not realm.is_in_transaction
+            store.writer is None
             and (self._keys is None or self._keys_version != self._stamp())
             and sql.startswith(prefix)
         ):
             # Outside a write nothing changes under the cursor: when the query selects
             # straight from the class table, select whole rows instead of keys and stream them.
             columns = ", ".join("t0." + name for name in info.column_names)
-            cursor = realm._conn.execute(
+            cursor = store.conn.execute(
                 f"SELECT {columns} FROM {info.table} AS t0 {sql[len(prefix):]}", params
             )
-            make_row = RealmObject._with_row
+            make = object_with_row
             while rows := cursor.fetchmany(_CHUNK):
                 for row in rows:
-                    yield make_row(realm, info, row)
+                    yield make(realm, store, info, row)
             return
         keys = self._current_keys()
         # Inside a write the keys are taken first, then rows fetched in chunks.
         select = info.select_many_sql
-        conn = realm._conn
-        make = RealmObject._with_row
+        conn = store.conn
+        make = object_with_row
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK].tolist()
             # Objects deleted meanwhile simply have no row and are skipped.
             for row in conn.execute(select, (json.dumps(chunk),)).fetchall():
-                yield make(realm, info, row)
+                yield make(realm, store, info, row)
 
     def page(self, offset: int, limit: int) -> list[RealmObject]:
         """``limit`` objects from ``offset`` on, without loading every key of the results
         (the Studio paints its first rows from this while the keys load)."""
-        realm = self._realm
+        store = self._store
         if self._keys is not None and self._keys_version == self._stamp():
             return self[offset : offset + limit]
-        realm._check_open()
+        store.check_open()
         sql, params = self._plan.select_keys_sql()
-        rows = realm._conn.execute(
+        rows = store.conn.execute(
             f"SELECT * FROM ({sql}) LIMIT ? OFFSET ?", [*params, max(0, limit), max(0, offset)]
         ).fetchall()
-        return [realm._object_of(self._info, row[0]) for row in rows]
+        return [RealmObject(store, self._info, row[0]) for row in rows]
 
     def __contains__(self, obj: object) -> bool:
-        from studio.core.objects import RealmObject
-
         if not isinstance(obj, RealmObject) or obj._info is not self._info:
             return False
         return obj._key in self._current_keys()
@@ -213,9 +213,9 @@ class Results:
         """``callback(results, changes)`` after each commit that changed these results."""
         if self._observed is None:
             self._observed = self._current_keys()
-            self._diff_in_full = self._realm.is_in_transaction
+            self._diff_in_full = self._store.writer is not None
         self._listeners.append(callback)
-        self._realm._notifier.watch_results(self)
+        self._store.notifier.watch_results(self)
 
         def remove() -> None:
             for i, cb in enumerate(self._listeners):
@@ -224,7 +224,7 @@ class Results:
                     break
             if not self._listeners:
                 self._observed = None
-                self._realm._notifier.unwatch_results(self)
+                self._store.notifier.unwatch_results(self)
 
         return NotificationToken(remove)
 
@@ -273,7 +273,7 @@ class Results:
 
     def _sort_row(self, key: int) -> tuple[Any, ...] | None:
         sql, params = self._plan.sort_values_sql([key])
-        row = self._realm._conn.execute(sql, params).fetchone()
+        row = self._store.conn.execute(sql, params).fetchone()
         return None if row is None else tuple(row)
 
     def _incremental(
@@ -283,7 +283,7 @@ class Results:
         deleted: set[int],
         modified: dict[int, set[str]],
     ) -> CollectionChanges:
-        realm = self._realm
+        store = self._store
         plan = self._plan
         sort_keys = plan.sort_keys
         sort_props = {k.keypath.split(".", 1)[0] for k in sort_keys}
@@ -291,7 +291,7 @@ class Results:
         matching: set[int] = set()
         for start in range(0, len(candidates), 500):
             sql, params = plan.match_keys_sql(candidates[start : start + 500])
-            matching.update(r[0] for r in realm._conn.execute(sql, params))
+            matching.update(r[0] for r in store.conn.execute(sql, params))
 
         if sort_keys:
             cmp = functools.cmp_to_key(plan.compare_sort_rows)

@@ -6,6 +6,7 @@ of truth in code.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 
@@ -20,6 +21,11 @@ CHANGES_TABLE = "_studio_changes"
 HISTORY_TABLE = "_studio_history"
 
 _connection_hooks: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def new_file_ident() -> int:
+    """A random identity for a new file (sync tells files apart by it)."""
+    return secrets.randbits(62) + 1
 
 
 def quote(identifier: str) -> str:

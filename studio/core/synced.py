@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from studio.core.errors import WrongTransactionStateError
-from studio.core.history import apply_instructions, encode_instructions
+from studio.core.history import encode_instructions
+from studio.core.realm import store_of
+from studio.core.replay import apply_instructions
 from studio.core.storage import HISTORY_TABLE, META_TABLE
 from studio.primitives import instructions as ins
 
@@ -21,16 +23,17 @@ _PREFIX = "sync."
 
 def get_sync_value(realm: Realm, key: str, default: str | None = None) -> str | None:
     """A sync cursor or setting stored in the realm file (e.g. ``server_version``)."""
-    value = realm._meta(_PREFIX + key)
+    value = store_of(realm).meta(_PREFIX + key)
     return default if value is None else str(value)
 
 
 def set_sync_values(realm: Realm, values: Mapping[str, str | int]) -> None:
     """Store cursors; inside a write transaction they commit with it."""
-    conn = realm._conn
-    own = not realm.is_in_transaction
+    store = store_of(realm)
+    conn = store.conn
+    own = store.writer is None
     if own:
-        realm._end_read()
+        store.end_read()
         conn.execute("BEGIN IMMEDIATE")
     conn.executemany(
         f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)",
@@ -38,7 +41,7 @@ def set_sync_values(realm: Realm, values: Mapping[str, str | int]) -> None:
     )
     if own:
         conn.execute("COMMIT")
-        realm._begin_read()
+        store.begin_read()
 
 
 def apply_remote(
@@ -58,7 +61,7 @@ def apply_remote(
     client reads the local history and applies a download under one write lock, so no
     commit of another process can slip in between).
     """
-    writer = realm._active_writer
+    writer = store_of(realm).writer
     if writer is not None and writer.instructions is not None:
         raise WrongTransactionStateError(
             "apply_remote inside a recording write transaction would record the server's "
@@ -69,7 +72,7 @@ def apply_remote(
         if cursors:
             set_sync_values(realm, cursors)
         if rewritten_local:
-            realm._conn.executemany(
+            store_of(realm).conn.executemany(
                 f"UPDATE {HISTORY_TABLE} SET instructions = ? WHERE client_version = ?",
                 [(encode_instructions(v), k) for k, v in rewritten_local.items()],
             )
@@ -77,13 +80,14 @@ def apply_remote(
 
 def trim_history(realm: Realm, upto_client_version: int) -> None:
     """Forget local changesets the server acknowledged (client versions up to the given one)."""
-    conn = realm._conn
-    own = not realm.is_in_transaction
+    store = store_of(realm)
+    conn = store.conn
+    own = store.writer is None
     if own:
-        realm._end_read()
+        store.end_read()
         conn.execute("BEGIN IMMEDIATE")
     conn.execute(f"DELETE FROM {HISTORY_TABLE} WHERE client_version <= ?", (upto_client_version,))
     if own:
         conn.execute("COMMIT")
-        realm._begin_read()
+        store.begin_read()
 

@@ -1,6 +1,9 @@
 """Everything a write transaction does to the file: creates, sets, deletes, collection edits.
 
-One :class:`Writer` exists per open write transaction. It tracks what changed
+One :class:`Writer` exists per open write transaction. Its parts: ``bulk_writer``
+(the buffered fast path of creates), ``delete_writer`` (deletes and the links they
+undo), ``collection_writer`` (list, set and dictionary edits); this module has the
+rest (creates, sets, and the addresses and values that sync records). It tracks what changed
 (for notifications) and, on realms that record history for sync, the
 instructions of the transaction (see ``studio.primitives.instructions``).
 """
@@ -8,12 +11,14 @@ instructions of the transaction (see ``studio.primitives.instructions``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from studio.core.bulk_writer import BulkCreateWriter
 from studio.core.changes import TransactionChanges
 from studio.core.classinfo import ClassInfo, mixed_link_text
-from studio.core.collection_writer import EMITTED, CollectionWriter
+from studio.core.collection_writer import EMITTED, Address
+from studio.core.delete_writer import DeleteWriter
 from studio.core.errors import (
     DuplicatePrimaryKeyError,
     MissingValueError,
@@ -21,7 +26,7 @@ from studio.core.errors import (
     UnknownPropertyError,
     ValueTypeError,
 )
-from studio.core.objects import RealmObject
+from studio.core.objects import RealmObject, decode_mixed
 from studio.core.schema import Property
 from studio.core.storage import KEY, column, tag_column
 from studio.core.values import (
@@ -34,53 +39,43 @@ from studio.core.values import (
 from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
-    from studio.core.realm import Realm
-
-Address = tuple[str, Any, tuple[ins.PathElement, ...]]
-"""(top-level class, its primary key, path from it) of an object or a property."""
+    from studio.core.store import Store
 
 _EMITTED = EMITTED
 
 
-class Writer(CollectionWriter):
+class Writer(BulkCreateWriter, DeleteWriter):
     __slots__ = (
-        "_buffers",
         "_encoders",
-        "_known_keys",
-        "_next_keys",
         "_update_mode",
-        "buffered",
         "changes",
         "fill_defaults",
         "instructions",
-        "realm",
+        "store",
     )
 
-    def __init__(self, realm: Realm, record: bool) -> None:
-        self.realm = realm
+    def __init__(self, store: Store, record: bool) -> None:
+        self.store = store
         self.changes = TransactionChanges()
         self.instructions: list[ins.Instruction] | None = [] if record else None
         self._encoders: dict[tuple[str, bool], Any] = {}
         # Replaying sync instructions creates objects first and sets their values after.
         self.fill_defaults = False
         self._update_mode = False
-        # Bulk creates of primitive-only objects are buffered and written with executemany
-        # the moment anything else touches the connection (see Realm._conn).
+        # The bulk-create fast path's state (see bulk_writer.py).
         self.buffered = False
-        self._buffers: dict[str, list[list[Any]]] = {}
-        self._next_keys: dict[str, int] = {}
-        # Primary keys created in this transaction, per class whose table was empty before;
-        # None for classes that had rows (duplicates are then checked with a query).
-        self._known_keys: dict[str, set[Any] | None] = {}
+        self._buffers = {}
+        self._next_keys = {}
+        self._known_keys = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        return self.realm._conn
+        return self.store.conn
 
     def _bump(self) -> None:
-        self.realm._version += 1
+        self.store.version += 1
 
     def _emit(self, instruction: ins.Instruction) -> None:
         if self.instructions is not None:
@@ -96,7 +91,7 @@ class Writer(CollectionWriter):
     def _touch(self, info: ClassInfo, key: int, prop_name: str) -> None:
         """Mark a property modified; a change inside an embedded object modifies its parents."""
         self.changes.modify(info.name, key, prop_name)
-        self.realm._class_changed(info.name)
+        self.store.class_changed(info.name)
         if info.embedded:
             parent = self._parent_of(info, key)
             if parent is not None:
@@ -107,9 +102,9 @@ class Writer(CollectionWriter):
         self, info: ClassInfo, key: int
     ) -> tuple[ClassInfo, int, Property, ins.PathElement | None] | None:
         """The object, property and list index or dict key that holds an embedded object."""
-        realm = self.realm
+        store = self.store
         for link in info.incoming:
-            src = realm._info(link.class_name)
+            src = store.info(link.class_name)
             prop = link.prop
             if prop.collection is None:
                 row = self._conn.execute(
@@ -133,7 +128,7 @@ class Writer(CollectionWriter):
             pk_col = info.pk_column
             pk = None
             if pk_col is not None:
-                obj = RealmObject(self.realm, info, key)
+                obj = RealmObject(self.store, info, key)
                 pk = obj[pk_col.prop.name]
             return info.name, pk, ()
         parent = self._parent_of(info, key)
@@ -182,7 +177,7 @@ class Writer(CollectionWriter):
                 )
             stored, tag = encode_mixed_primitive(value)
             if self.instructions is not None and tag:
-                return stored, tag, self.realm._decode_mixed(stored, tag)
+                return stored, tag, decode_mixed(self.store, stored, tag)
             return stored, tag, value
         try:
             stored = self._encoder(prop)(value)
@@ -195,7 +190,7 @@ class Writer(CollectionWriter):
         return stored, 0, instr_value
 
     def _check_same_realm(self, obj: RealmObject) -> None:
-        if obj._realm is not self.realm:
+        if obj.realm is not self.store.realm:
             raise ValueTypeError(
                 "the object belongs to another Realm instance; look it up in this realm "
                 "(object_for_primary_key) before linking to it"
@@ -206,7 +201,7 @@ class Writer(CollectionWriter):
     ) -> tuple[Any, int, Any]:
         if value is None:
             return None, 0, None
-        target = self.realm._info(prop.object_type or "")
+        target = self.store.info(prop.object_type or "")
         if isinstance(value, RealmObject):
             self._check_same_realm(value)
             if value._info is not target:
@@ -252,9 +247,9 @@ class Writer(CollectionWriter):
         update: bool = False,
         _embedded_addr: Address | None = None,
     ) -> RealmObject:
-        realm = self.realm
-        info = realm._info(class_name)
-        defaults = realm._defaults.get(class_name)
+        store = self.store
+        info = store.info(class_name)
+        defaults = store.defaults.get(class_name)
         if defaults and not update and not self.fill_defaults:
             values = _with_defaults(values, defaults)
         if (
@@ -299,7 +294,7 @@ class Writer(CollectionWriter):
                     f"SELECT {KEY} FROM {info.table} WHERE {column(pk_name)} IS ?", (pk_stored,)
                 ).fetchone()
                 if row is not None:
-                    return self._update_existing(RealmObject(realm, info, row[0]), values)
+                    return self._update_existing(RealmObject(store, info, row[0]), values)
         if defaults and update and not self.fill_defaults:
             values = _with_defaults(values, defaults)  # a new object after all
         nested = _has_nested(info, values)
@@ -346,109 +341,6 @@ class Writer(CollectionWriter):
         self._conn.execute("RELEASE studio_update")
         return existing
 
-    def flush(self) -> None:
-        """Write buffered bulk-created rows."""
-        if not self.buffered:
-            return
-        self.buffered = False
-        conn = self.realm._sqlite
-        for class_name, rows in self._buffers.items():
-            if rows:
-                info = self.realm._info(class_name)
-                try:
-                    conn.executemany(info.simple_insert_keyed_sql or "", rows)
-                except sqlite3.IntegrityError as exc:
-                    raise DuplicatePrimaryKeyError(
-                        f"{class_name}: two objects with the same primary key ({exc})"
-                    ) from None
-                finally:
-                    rows.clear()
-
-    def _record_simple_create(
-        self, info: ClassInfo, values: dict[str, Any], row: list[Any]
-    ) -> None:
-        # Values are recorded as they read back (floats from ints, aware datetimes...), so a
-        # replica that replays them holds exactly what this file holds.
-        columns = info.columns
-        pk_name = info.schema.primary_key
-        normalized: dict[str, Any] = {}
-        for (name, _, _), stored in zip(info.simple_encoders, row, strict=True):
-            decode = columns[name].decode
-            normalized[name] = stored if decode is None or stored is None else decode(stored)
-        pk = normalized.get(pk_name) if pk_name is not None else None
-        emit = self.instructions
-        assert emit is not None
-        emit.append(ins.CreateObject(info.name, pk))
-        for name, value in normalized.items():
-            if name != pk_name and name in values:
-                emit.append(ins.Set(info.name, pk, (name,), value))
-
-    def _reserve_key(self, info: ClassInfo) -> int:
-        name = info.name
-        key = self._next_keys.get(name)
-        if key is None:
-            conn = self.realm._conn
-            (highest,) = conn.execute(
-                f"SELECT coalesce(max({KEY}), 0) FROM {info.table}"
-            ).fetchone()
-            seq = conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = ?", (f"class_{name}",)
-            ).fetchone()
-            key = max(highest, seq[0] if seq else 0) + 1
-            self._known_keys[name] = set() if highest == 0 else None
-        self._next_keys[name] = key + 1
-        return key
-
-    def _create_simple(self, info: ClassInfo, values: dict[str, Any]) -> RealmObject:
-        """Bulk-create fast path: primitive columns only."""
-        row: list[Any] = []
-        for name, encode, optional in info.simple_encoders:
-            value = values.get(name)
-            if value is None and not optional and name not in values:
-                if self.fill_defaults:
-                    row.append(encode(DEFAULT_VALUES[info.columns[name].prop.type]))
-                    continue
-                raise MissingValueError(
-                    f"{info.name}.{name} ({info.columns[name].prop.type_string}) is required "
-                    "and was not given"
-                )
-            try:
-                row.append(encode(value))
-            except ValueTypeError as exc:
-                raise ValueTypeError(f"property {name}: {exc}") from None
-        pk_name = info.schema.primary_key
-        key = self._reserve_key(info)
-        if pk_name is not None:
-            known = self._known_keys.get(info.name)
-            pk_stored = row[info.pk_position]
-            duplicate = (
-                pk_stored in known
-                if known is not None
-                else self.realm._conn.execute(
-                    f"SELECT 1 FROM {info.table} WHERE {column(pk_name)} IS ?", (pk_stored,)
-                ).fetchone()
-                is not None
-            )
-            if duplicate:
-                self._next_keys[info.name] = key
-                raise DuplicatePrimaryKeyError(
-                    f"{info.name}: an object with primary key {pk_name} = "
-                    f"{values.get(pk_name)!r} already exists; use update=True to change it"
-                )
-            if known is not None:
-                known.add(pk_stored)
-        if self.instructions is not None:
-            self._record_simple_create(info, values, row)
-        row.append(key)
-        self._buffers.setdefault(info.name, []).append(row)
-        self.buffered = True
-        realm = self.realm
-        realm._version += 1
-        self.changes.insert(info.name, key)
-        versions = realm._class_versions
-        versions[info.name] = versions.get(info.name, 0) + 1
-        return RealmObject(realm, info, key)
-
     def _insert(
         self,
         info: ClassInfo,
@@ -478,7 +370,7 @@ class Writer(CollectionWriter):
                         f"{info.name}.{name} ({prop.type_string}) is required and was not given"
                     )
             value = values[name]
-            if prop.type == "object" and isinstance(value, Mapping) and self.realm._info(
+            if prop.type == "object" and isinstance(value, Mapping) and self.store.info(
                 prop.object_type or ""
             ).embedded:
                 later.append((prop, value))  # embedded children need the parent's key first
@@ -514,8 +406,8 @@ class Writer(CollectionWriter):
                 known.add(self._store(info.columns[pk_name].prop, pk_value, None, None)[0])
         self._bump()
         self.changes.insert(info.name, key)
-        self.realm._class_changed(info.name)
-        obj = RealmObject(self.realm, info, key)
+        self.store.class_changed(info.name)
+        obj = RealmObject(self.store, info, key)
         for prop, value in later:
             self._set_link_column(obj, prop, value, addr)
         for name, prop in info.collections.items():
@@ -580,7 +472,7 @@ class Writer(CollectionWriter):
         self, obj: RealmObject, prop: Property, value: Any, addr: Address | None
     ) -> None:
         info = obj._info
-        target = self.realm._info(prop.object_type or "")
+        target = self.store.info(prop.object_type or "")
         if target.embedded:
             old = obj._load_row()[info.columns[prop.name].index]
             if old is not None:
@@ -619,157 +511,6 @@ class Writer(CollectionWriter):
         if addr is not None:
             top, pk, path = addr
             self._emit(ins.AddInteger(top, pk, (*path, name), delta))
-
-    # -- delete -----------------------------------------------------------------------------
-
-    def delete(self, target: Any) -> None:
-        if isinstance(target, RealmObject):
-            self._check_same_realm(target)
-            target._load_row()
-            self._delete(target._info, target._key, record=True)
-            return
-        if isinstance(target, str | bytes | Mapping) or not isinstance(target, Iterable):
-            raise ValueTypeError(
-                f"delete() takes an object, a Results or a list of objects, "
-                f"got {type(target).__name__}"
-            )
-        objects = list(target)
-        for obj in objects:
-            if not isinstance(obj, RealmObject):
-                raise ValueTypeError(f"delete() can only delete objects, got {obj!r}")
-        for obj in objects:
-            if obj.is_valid:
-                self._delete(obj._info, obj._key, record=True)
-
-    def _delete(self, info: ClassInfo, key: int, record: bool) -> None:
-        if record and self.instructions is not None:
-            self._record_erase(info, key)
-        if info.name in self._known_keys:
-            self._known_keys[info.name] = None  # a primary key may be free again
-        conn = self._conn
-        # Embedded children die with their parent.
-        row = conn.execute(info.select_one_sql, (key,)).fetchone()
-        if row is None:
-            return
-        for col in info.columns.values():
-            target = self._embedded_target(col.prop)
-            if target is not None and row[col.index] is not None:
-                self._delete(target, row[col.index], record=False)
-        for prop in info.collections.values():
-            table = info.collection_table(prop)
-            target = self._embedded_target(prop)
-            if target is not None:
-                for (child,) in conn.execute(
-                    f"SELECT value FROM {table} WHERE owner = ?", (key,)
-                ).fetchall():
-                    if child is not None:
-                        self._delete(target, child, record=False)
-            conn.execute(f"DELETE FROM {table} WHERE owner = ?", (key,))
-        if not info.embedded or record:
-            # Cascaded embedded children are unlinked by their parent's own update or delete.
-            self._unlink(info, key)
-        conn.execute(f"DELETE FROM {info.table} WHERE {KEY} = ?", (key,))
-        self._bump()
-        self.changes.delete(info.name, key)
-        self.realm._class_changed(info.name)
-
-    def _record_erase(self, info: ClassInfo, key: int) -> None:
-        if not info.embedded:
-            self._record_list_removals(info, key)
-            top, pk, _ = self.address(info, key)
-            self._emit(ins.EraseObject(top, pk))
-            return
-        top, pk, path = self.address(info, key)
-        last = path[-1]
-        if isinstance(last, int):
-            self._emit(ins.ListErase(top, pk, path[:-1], last))
-        elif len(path) >= 2 and self._is_dict_path(info, key):
-            self._emit(ins.DictErase(top, pk, path[:-1], str(last)))
-        else:
-            self._emit(ins.Set(top, pk, path, None))
-
-    def _record_list_removals(self, info: ClassInfo, key: int) -> None:
-        """Record the list entries an erase removes, highest index first: other devices'
-        concurrent edits of those lists are transformed against explicit ListErases (to-one
-        links, set members and dictionary values follow from the erase itself)."""
-        for link in info.incoming:
-            if link.prop.collection != "list":
-                continue
-            src = self.realm._info(link.class_name)
-            rows = self._conn.execute(
-                f"SELECT owner, pos FROM {src.collection_table(link.prop)} WHERE value = ? "
-                "ORDER BY owner, pos DESC",
-                (key,),
-            ).fetchall()
-            for owner, pos in rows:
-                top, pk, path = self.address(src, owner)
-                self._emit(ins.ListErase(top, pk, (*path, link.prop.name), pos))
-
-    def _is_dict_path(self, info: ClassInfo, key: int) -> bool:
-        parent = self._parent_of(info, key)
-        return parent is not None and parent[2].collection == "dictionary"
-
-    def _unlink(self, info: ClassInfo, key: int) -> None:
-        """Remove every link to a deleted object: to-one links become null, list and set
-        entries go away, dictionary values become null (as in Realm)."""
-        conn = self._conn
-        realm = self.realm
-        for link in info.incoming:
-            src = realm._info(link.class_name)
-            prop = link.prop
-            if prop.collection is None:
-                col = column(prop.name)
-                owners = conn.execute(
-                    f"SELECT {KEY} FROM {src.table} WHERE {col} = ?", (key,)
-                ).fetchall()
-                if owners:
-                    conn.execute(f"UPDATE {src.table} SET {col} = NULL WHERE {col} = ?", (key,))
-            else:
-                table = src.collection_table(prop)
-                if prop.collection == "list":
-                    owners = conn.execute(
-                        f"SELECT owner, pos FROM {table} WHERE value = ? ORDER BY pos DESC", (key,)
-                    ).fetchall()
-                    for owner, pos in owners:
-                        self._remove_list_row(src, owner, prop, pos, delete_embedded=False)
-                elif prop.collection == "set":
-                    owners = conn.execute(
-                        f"SELECT owner FROM {table} WHERE value = ?", (key,)
-                    ).fetchall()
-                    conn.execute(f"DELETE FROM {table} WHERE value = ?", (key,))
-                else:
-                    owners = conn.execute(
-                        f"SELECT owner FROM {table} WHERE value = ?", (key,)
-                    ).fetchall()
-                    conn.execute(f"UPDATE {table} SET value = NULL WHERE value = ?", (key,))
-            for owner in owners:
-                self._touch(src, owner[0], prop.name)
-        text = mixed_link_text(info.name, key)
-        for link in info.incoming_mixed:
-            src = realm._info(link.class_name)
-            prop = link.prop
-            if prop.collection is None:
-                col, tag = column(prop.name), tag_column(prop.name)
-                where = f"{tag} = {int(MixedTag.LINK)} AND {col} = ?"
-                owners_list = conn.execute(
-                    f"SELECT {KEY} FROM {src.table} WHERE {where}", (text,)
-                ).fetchall()
-                conn.execute(f"UPDATE {src.table} SET {col} = NULL, {tag} = 0 WHERE {where}",
-                             (text,))
-            else:
-                table = src.collection_table(prop)
-                where = f'"value@type" = {int(MixedTag.LINK)} AND value = ?'
-                owners_list = conn.execute(
-                    f"SELECT owner FROM {table} WHERE {where}", (text,)
-                ).fetchall()
-                if prop.collection == "set":
-                    conn.execute(f"DELETE FROM {table} WHERE {where}", (text,))
-                else:
-                    conn.execute(
-                        f'UPDATE {table} SET value = NULL, "value@type" = 0 WHERE {where}', (text,)
-                    )
-            for owner in owners_list:
-                self._touch(src, owner[0], prop.name)
 
 
 def _has_nested(info: ClassInfo, values: Mapping[str, Any]) -> bool:

@@ -75,8 +75,8 @@ def open_realm(path: str | os.PathLike[str], read_only: bool = False) -> tuple[R
         note = ("You have no permission to change this file (or its folder), so it is open "
                 "read-only.")
     realm = Realm.open(file, read_only=read_only)
-    # No public knob for it yet: set the lock wait on the realm's SQLite connection.
-    realm._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+    # Opening may wait as long as it needs; a write in the UI must not.
+    realm.lock_timeout = BUSY_TIMEOUT_MS / 1000
     return realm, note
 
 

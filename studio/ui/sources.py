@@ -179,17 +179,9 @@ class ResultsSource(RowSource):
 
     def _window(self, start: int, stop: int) -> list[Any]:
         # Until a listener makes the Results load all of its keys (a million keys take about
-        # a second), read only this window with LIMIT/OFFSET so the first rows show at once.
-        # Results has no public window read yet, hence the plan's SQL on the realm's
-        # connection, and lazy object handles (a row is read when a cell shows it).
-        results = self.results
-        realm = results.realm
-        sql, params = results.plan.select_keys_sql()
-        keys = realm._conn.execute(
-            f"SELECT * FROM ({sql}) LIMIT ? OFFSET ?", [*params, max(0, stop - start), start]
-        ).fetchall()
-        name = self.object_schema.name
-        return [realm._object(name, key) for (key,) in keys]
+        # a second), read only this window (Results.page: LIMIT/OFFSET, lazy object handles
+        # whose row is read when a cell shows it) so the first rows show at once.
+        return list(self.results.page(start, stop - start))
 
     def can_sort(self, column: Column) -> bool:
         return column.kind == "property" and _sortable(column.prop) and hasattr(

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studio.core import ObjectId, Realm
-from studio.core.history import apply_instructions, decode_instructions, encode_instructions
+from studio.core.history import decode_instructions, encode_instructions
+from studio.core.replay import apply_instructions
 
 SCHEMA = [
     {

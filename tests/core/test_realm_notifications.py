@@ -27,6 +27,7 @@ from studio.core import (
     RealmObject,
     Results,
 )
+from studio.core.realm import store_of
 
 SCHEMA: list[dict[str, Any]] = [
     {
@@ -520,12 +521,12 @@ def _sql_steps(path: Path, size: int, query: Callable[[Results], Results]) -> in
             steps[0] += 1
             return 0
 
-        realm._sqlite.set_progress_handler(tick, 10)
+        store_of(realm).sqlite.set_progress_handler(tick, 10)
         with realm.write():
             realm.object_for_primary_key("Item", size // 2).age = 5
             realm.create("Item", {"id": size, "name": "new", "age": 3})
             realm.delete(realm.object_for_primary_key("Item", size // 3))
-        realm._sqlite.set_progress_handler(None, 0)
+        store_of(realm).sqlite.set_progress_handler(None, 0)
         assert len(calls) == 1 and len(calls[0].insertions) >= 1
         assert [o._key for o in results] == [o._key for o in query(realm.objects("Item"))]
         return steps[0]

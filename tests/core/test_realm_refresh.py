@@ -186,3 +186,21 @@ def test_refresh_after_more_commits_than_the_change_log_keeps(path: Path, realm:
     for i in changes.insertions:
         applied.insert(i, new[i])
     assert applied == new
+
+
+def test_lock_timeout_is_the_open_timeout_and_bounds_the_wait_for_another_writer(
+    path: Path,
+) -> None:
+    import sqlite3
+    import time
+
+    with Realm.open(path, timeout=5) as realm, Realm.open(path) as other:
+        assert realm.lock_timeout == 5.0 and other.lock_timeout == 30.0
+        realm.lock_timeout = 0.05
+        assert realm.lock_timeout == 0.05
+        with other.write():
+            started = time.monotonic()
+            with pytest.raises(sqlite3.OperationalError, match="locked"), realm.write():
+                pass
+            # Not the 5 s it was opened with (generous bound: the machine may be loaded).
+            assert time.monotonic() - started < 2.5

@@ -189,6 +189,17 @@ def test_sorting_on_unknown_property_is_an_error(realm: Realm) -> None:
         list(realm.objects("Person").sorted("colour"))
 
 
+def test_page_is_a_window_of_the_results_with_or_without_loaded_keys(realm: Realm) -> None:
+    results = realm.objects("Person").sorted("id", reverse=True)
+    every = ids(results.snapshot())
+    assert len(results.keys()) == len(every) == len(PEOPLE)  # keys() loads the keys
+    fresh = realm.objects("Person").sorted("id", reverse=True)
+    for offset, limit in [(0, 2), (1, 3), (len(every) - 1, 5), (len(every), 2), (2, 0)]:
+        window = every[offset : offset + limit]
+        assert ids(fresh.page(offset, limit)) == window  # LIMIT/OFFSET in SQL
+        assert ids(results.page(offset, limit)) == window  # a slice of the loaded keys
+
+
 def test_snapshot_does_not_change(realm: Realm) -> None:
     people = realm.objects("Person")
     snap = people.snapshot()

@@ -257,7 +257,7 @@ class ServerWindow(QMainWindow):
         assert link is not None and link.user is not None, "log in first"
         realm: SyncedRealm = await link.app.open_realm(link.user, path)
         # As the browser does for files: never let a write wait 30 s for a lock in the UI.
-        realm._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+        realm.lock_timeout = BUSY_TIMEOUT_MS / 1000
         try:
             await realm.sync_session.wait_for_download_completion(OPEN_DOWNLOAD_TIMEOUT)
         except TimeoutError:
