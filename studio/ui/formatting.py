@@ -65,6 +65,11 @@ EDITORS: dict[str, Editor] = {
 }
 """The editor of every schema type (:data:`~studio.core.property_types.SCHEMA_TYPES`)."""
 
+# Each exact Python class of a type's values and the type's formatter (subclasses of them
+# go through type_of_value).
+_FORMATS: dict[type, Callable[[Any], str]] = {
+    cls: t.format for t in reversed(PROPERTY_TYPES.values()) for cls in t.value_classes
+}
 _MAX_TEXT = 200
 _PREVIEW_ITEMS = 3
 
@@ -131,6 +136,9 @@ def scalar_text(value: Any, limit: int = _MAX_TEXT) -> str:
         return _one_line(value, limit)
     if isinstance(value, bytes | bytearray | memoryview):
         return f"{format_size(len(value))} data"
+    format_value = _FORMATS.get(type(value))  # the common case: one dict lookup per cell
+    if format_value is not None:
+        return format_value(value)
     value_type = type_of_value(value)
     if value_type is not None:
         return value_type.format(value)
