@@ -25,9 +25,10 @@ from server_harness import (
 
 from studio.core import Realm
 from studio.core.synced import get_sync_value
+from studio.server import idents
 from studio.server.auth import TokenSigner
 from studio.server.errors import TokenError
-from studio.server.storage.base import UserRecord
+from studio.server.storage.base import ClientIdent, UserRecord
 from studio.server.storage.sqlite import SqliteServerStorage
 from studio.sync.client import App, SyncConfig
 from studio.sync.history import ClientHistory
@@ -447,3 +448,25 @@ def test_a_grant_to_a_name_without_an_account_goes_to_the_next_account_of_that_n
         assert storage.list_permissions("/shared/y") == []
     finally:
         storage.close()
+
+
+def test_check_claim_decides_every_case() -> None:
+    ann = UserRecord("ann", "h", False, False, 1.0)
+    bob = UserRecord("bob", "h", False, False, 1.0)
+    issued = idents.issue(3, ann, 12345)
+    assert idents.check_claim(issued, 3, 12345, ann, "/p") is None  # the owner, the salt
+    for record, salt, user, why in [
+        (issued, 12345, bob, "another user"),
+        (issued, 12346, ann, "salt"),
+        (issued, 0, ann, "salt"),
+        (None, 0, ann, "no recorded owner"),
+        (ClientIdent(3, "bob", None, None), 0, ann, "another user"),  # before salts
+        (ClientIdent(3, "", None, None), 0, ann, "another user"),
+        (ClientIdent(3, "ann", None, None), 5, ann, "no salt yet"),
+    ]:
+        with pytest.raises(idents.IdentRefused, match=why):
+            idents.check_claim(record, 3, salt, user, "/p")
+    adopted = idents.check_claim(ClientIdent(3, "ann", None, None), 3, 0, ann, "/p")
+    assert adopted is not None and adopted.user_id == ann.user_id
+    assert adopted.salt is not None and 0 < adopted.salt < 2**63
+    assert len({idents.new_salt() for _ in range(100)}) == 100
