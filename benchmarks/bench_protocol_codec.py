@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.core.instructions import Changeset, CreateObject, Set
+from studio.primitives.instructions import Changeset, CreateObject, Set
 from studio.sync.history import RemoteChangeset
 from studio.sync.protocol import (
     Bind,

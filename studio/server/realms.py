@@ -154,7 +154,8 @@ class LoadedRealm:
             # Only schema instructions matter, and they are rare: the scan
             # is a type test per instruction of what was appended since.
             add = self.schema.add_instructions
-            for version in range(self._schema_version + 1, history.latest_version + 1):
+            first = max(self._schema_version, history.base_version) + 1
+            for version in range(first, history.latest_version + 1):
                 add(history.entry(version).changeset.instructions)
             self._schema_version = history.latest_version
         check_changesets(

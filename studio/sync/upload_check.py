@@ -200,7 +200,7 @@ class ClassInfo:
     def pk_type(self) -> str:
         d = self.definition
         if d.primary_key is None:
-            return "no primary key (null)"
+            return "none (its objects are addressed with null)"
         return f"{d.primary_key_type}{'?' if d.primary_key_optional else ''}"
 
 

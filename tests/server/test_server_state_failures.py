@@ -17,7 +17,10 @@ from server_harness import SCHEMA, RawClient, admin_token, call, item, running_s
 
 from studio.primitives.instructions import CreateObject, ListInsert
 from studio.primitives.instructions import Set as SetValue
-from studio.server.realms import LoadedRealm
+from studio.server.realms import LoadedRealm, RealmHub
+from studio.server.storage.base import RealmStats
+from studio.server.storage.errors import StorageError
+from studio.sync.history import ServerHistory
 
 BROKEN = "/shared/broken"
 FINE = "/shared/fine"
@@ -101,5 +104,47 @@ def test_a_changeset_the_state_cannot_apply_is_reported_not_silent(
             status, health = await call(server.url, "GET", "/health")
             assert health["status"] == "ok"
             await c.close()
+
+    asyncio.run(body())
+
+
+class _FlakyStore:
+    """A realm store whose state update fails as told (the worker died, a bug)."""
+
+    def __init__(self) -> None:
+        self.failures: list[Exception] = []
+
+    def update_state(self, max_changesets: int) -> RealmStats:
+        if self.failures:
+            raise self.failures.pop(0)
+        return RealmStats(1, 0, 0, 0)
+
+
+def test_worker_failures_are_reported_and_cleared_once_it_works_again() -> None:
+    async def body() -> None:
+        async def run(fn: Any, *args: Any) -> Any:
+            return fn(*args)
+
+        hub = RealmHub(None, run, state_delay=0.0, idle_unload=60.0)  # type: ignore[arg-type]
+        reported: list[tuple[str, str]] = []
+        hub.on_state_error = lambda path, error: reported.append((path, error))
+        store = _FlakyStore()
+        realm = LoadedRealm("/r", store, ServerHistory())  # type: ignore[arg-type]
+        store.failures = [
+            StorageError("the state worker process died; it will be restarted"),
+            AttributeError("a bug"),
+        ]
+        for expected in (
+            "the state worker process died; it will be restarted",
+            "AttributeError: a bug",
+        ):
+            hub.schedule_state(realm, delay=0)
+            await asyncio.sleep(0.05)
+            assert hub.state_errors == {"/r": expected}
+        assert reported == [("/r", "the state worker process died; it will be restarted"),
+                            ("/r", "AttributeError: a bug")]
+        hub.schedule_state(realm, delay=0)
+        await asyncio.sleep(0.05)
+        assert hub.state_errors == {}  # the worker works again
 
     asyncio.run(body())
