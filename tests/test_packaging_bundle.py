@@ -17,7 +17,8 @@ from packaging_checks import ROOT, assert_is_a_screenshot, run
 
 import studio
 
-pytestmark = pytest.mark.slow
+# the builds and installs take minutes on a loaded 2-core machine: more than the suite's 300 s
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from packaging_checks import assert_is_a_screenshot, copy_source, run
 
 import studio
 
-pytestmark = pytest.mark.slow
+# the builds and installs take minutes on a loaded 2-core machine: more than the suite's 300 s
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 RESOURCES = {"studio/resources/demo_schema.json", "studio/resources/icons/studio.svg",
              *(f"studio/resources/icons/studio-{s}.png" for s in (16, 32, 48, 64, 128, 256,
