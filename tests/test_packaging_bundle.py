@@ -9,11 +9,13 @@ the same frozen program (packaging/studio_app.py). About 60 s on the 2-core CI m
 from __future__ import annotations
 
 import os
+import sqlite3
+import struct
 import sys
 from pathlib import Path
 
 import pytest
-from packaging_checks import ROOT, assert_is_a_screenshot, run
+from packaging_checks import ROOT, assert_is_a_screenshot, clean_env, run
 
 import studio
 
@@ -60,3 +62,32 @@ def test_the_built_app_runs_the_demo_with_its_server(bundle: Path, tmp_path: Pat
     run([bundle / "studio", "demo", "--screenshot", tmp_path / "demo.png", "--wait", "2"],
         cwd=tmp_path, timeout=180)
     assert_is_a_screenshot(tmp_path / "demo.png")
+
+
+def test_the_desktop_integration_installs_and_claims_realm_files(bundle: Path, tmp_path: Path
+                                                                 ) -> None:
+    """install.sh for a user whose data folder is empty: then a file manager (here Qt's
+    QMimeDatabase, which reads the same shared-mime-info files) sees .realm files, and
+    Realm Core files by their header, as application/x-realm, the Studio's type."""
+    home, data = tmp_path / "home", tmp_path / "home" / "data"
+    env = {**clean_env(HOME=str(home), XDG_DATA_HOME=str(data)), "XDG_DATA_DIRS": "/usr/share"}
+    run(["sh", ROOT / "packaging" / "linux" / "install.sh", bundle], cwd=tmp_path, env=env)
+    assert (home / ".local" / "bin" / "studio").resolve() == (bundle / "studio").resolve()
+    assert (data / "applications" / "studio.desktop").is_file()
+    assert (data / "metainfo" / "io.studio.Studio.metainfo.xml").is_file()
+    for size in (16, 48, 256, 512):
+        assert (data / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "io.studio.Studio.png"
+                ).is_file()
+    ours = tmp_path / "library.realm"
+    run([bundle / "studio", "demo-realm", ours], cwd=tmp_path)
+    core = tmp_path / "renamed-core-file"  # a Realm Core header: top refs, then "T-DB"
+    core.write_bytes(struct.pack("<QQ", 0x1408, 0x1308) + b"T-DB" + bytes([22, 22, 0, 0]))
+    other_sqlite = tmp_path / "cache.sqlite"
+    sqlite3.connect(other_sqlite).execute("create table t (x)").connection.close()
+    script = ("import sys\nfrom PySide6.QtCore import QMimeDatabase\n"
+              "db = QMimeDatabase()\n"
+              "print(' '.join(db.mimeTypeForFile(p).name() for p in sys.argv[1:]))\n")
+    # the test's own interpreter has PySide6; the environment points it at the new folder
+    kinds = run([sys.executable, "-c", script, ours, core, other_sqlite], cwd=tmp_path, env=env)
+    assert kinds.stdout.split() == ["application/x-realm", "application/x-realm",
+                                    "application/vnd.sqlite3"]
