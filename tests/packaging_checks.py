@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What is not part of the project's source: build products, caches, virtual environments.
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".*_cache", ".hypothesis", "*.realm*")
+                                    "__pycache__", ".*_cache", ".hypothesis", "*.realm*", "tmp")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

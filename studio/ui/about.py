@@ -79,6 +79,7 @@ class AboutDialog(QDialog):
 
 def show_about(parent: QWidget | None = None) -> AboutDialog:
     dialog = AboutDialog(parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opening, not kept
     dialog.open()
     return dialog
 
