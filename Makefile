@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest bench clean
+.PHONY: run test lint typecheck layers pytest bench clean dist package package-test install-desktop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,26 @@ pytest: $(STAMP)
 
 test: lint typecheck layers pytest
 
+# What users install (docs/packaging.md). `make test` already runs the packaging tests;
+# package-test runs only them (about 2.5 min: two fresh venvs and a PyInstaller build).
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
+package: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller \
+		packaging/studio.spec
+	@echo "Built dist/studio/ ($$(du -sh dist/studio | cut -f1)); run dist/studio/studio"
+
+package-test: $(STAMP)
+	$(BIN)/python -m pytest tests/test_packaging.py tests/test_packaging_wheel.py \
+		tests/test_packaging_bundle.py tests/ui/test_packaging_about.py
+
+# Menu entry, icon and the .realm file type for the current user (after `make package`).
+install-desktop: package
+	packaging/linux/install.sh dist/studio
+
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from studio import __version__
+from studio.version import package_version
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Studio: an offline-first object database and the tools to look inside it.",
         epilog="See docs/cli.md for examples. Errors exit with status 2.",
     )
-    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument("--version", action="version", version=f"studio {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="show classes, properties and object counts",

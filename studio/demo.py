@@ -1,7 +1,7 @@
 """The demo realm: a small lending library that shows off every property type.
 
-The schema lives in ``resources/demo_schema.json``; this module fills it with a few
-hundred objects drawn from a seeded :class:`random.Random`, without reading the
+The schema lives in ``studio/resources/demo_schema.json`` (package data); this module fills
+it with a few hundred objects drawn from a seeded :class:`random.Random`, without reading the
 clock, so every run produces the same objects (``studio demo-realm`` and the
 Studio's "open the demo" both use it). What a demo realm holds, per type:
 
@@ -27,11 +27,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from studio import resources
 from studio.core import FileFormatError, ObjectId, Realm, RealmError, RealmObject
 from studio.core.realm import sniff_file
 
 DEMO_SEED = 20240521
-DEMO_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "resources" / "demo_schema.json"
+DEMO_SCHEMA = "demo_schema.json"  # in studio.resources
 
 AUTHORS = 40
 BOOKS = 150
@@ -94,11 +95,11 @@ class DemoError(RealmError):
 def load_demo_schema() -> tuple[list[dict[str, Any]], int]:
     """The demo's classes in Realm JS's JSON form and its schema version."""
     try:
-        spec = json.loads(DEMO_SCHEMA_PATH.read_text(encoding="utf-8"))
+        spec = json.loads(resources.read_text(DEMO_SCHEMA))
     except FileNotFoundError:
         raise DemoError(
-            f"the demo schema {DEMO_SCHEMA_PATH} is missing; run studio from a checkout "
-            "of the project (resources/ is not part of the installed package)"
+            f"the demo schema studio/resources/{DEMO_SCHEMA} is missing from this "
+            "installation; reinstall studio (pip install --force-reinstall studio)"
         ) from None
     return list(spec["schema"]), int(spec.get("schemaVersion", 1))
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from studio.ui import errors, theme
 from studio.ui.browser import RealmBrowser
 from studio.ui.greeting import GreetingWindow
+from studio.ui.icon import application_icon
 from studio.ui.navigation import ViewSpec
 from studio.ui.recent import APPLICATION, ORGANIZATION, RecentFiles, settings
 
@@ -213,6 +214,8 @@ def ensure_application(offscreen: bool = False) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Studio")
+    app.setDesktopFileName("studio")  # packaging/linux/studio.desktop: Wayland's app id
+    app.setWindowIcon(application_icon())
     return app
 
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.core import QueryError, Realm
 from studio.core.watcher import RealmWatcher
 from studio.ui import errors, theme
+from studio.ui.about import show_about
 from studio.ui.browser_actions import BrowserActions
 from studio.ui.class_list import ClassList
 from studio.ui.commands import Session
@@ -307,6 +308,10 @@ class RealmBrowser(BrowserActions, QMainWindow):
         view_menu.addAction(self.dark_action)
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
+        help_menu = menus.addMenu("&Help")
+        about = help_menu.addAction("&About Studio")
+        about.setObjectName("aboutAction")
+        about.triggered.connect(lambda _checked=False: show_about(self))
         self.history.changed.connect(self._update_nav_actions)
         self._update_nav_actions()
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.about import show_about
 from studio.ui.message_bar import MessageBar
 from studio.ui.recent import RecentFiles
 
@@ -88,6 +89,10 @@ class GreetingWindow(QWidget):
             button.setMinimumHeight(34)
             actions.addWidget(button)
         actions.addStretch(1)
+        self.about_button = self._button("About Studio", "aboutButton",
+                                         lambda: show_about(self), "F1")
+        self.about_button.setFlat(True)
+        actions.addWidget(self.about_button)
 
         recent_box = QVBoxLayout()
         columns.addLayout(recent_box, 1)

@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
 from studio.core import FileFormatError
-from studio.demo import DEMO_SCHEMA_PATH
+from studio.resources import read_text
 from studio.ui import errors
 from studio.ui.app import StudioWindows, run
 from studio.ui.recent import RecentFiles, settings
@@ -89,7 +89,9 @@ def test_create_empty_realm_then_add_a_class(windows: StudioWindows, tmp_path: P
 
 
 def test_create_realm_from_schema_files(windows: StudioWindows, tmp_path: Path) -> None:
-    browser = windows.create_realm(tmp_path / "library.realm", DEMO_SCHEMA_PATH)
+    demo_schema = tmp_path / "demo_schema.json"
+    demo_schema.write_text(read_text("demo_schema.json"), encoding="utf-8")
+    browser = windows.create_realm(tmp_path / "library.realm", demo_schema)
     assert browser is not None and "Book" in browser.class_list.names()
     plain = tmp_path / "schema.json"
     plain.write_text(json.dumps([{"name": "Dog", "properties": {"name": "string"}}]))
