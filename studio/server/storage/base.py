@@ -25,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from studio.server.storage.errors import VersionConflict
 from studio.sync.history import HistoryEntry
 
 
@@ -32,6 +33,15 @@ def new_user_id() -> str:
     """A fresh account id: random, so a name deleted and created again is a
     different account (its old tokens, realms and grants do not carry over)."""
     return secrets.token_hex(12)
+
+
+def check_next_version(path: str, latest: int, first: int) -> None:
+    """Raise VersionConflict unless ``first`` follows the stored ``latest``."""
+    if first != latest + 1:
+        raise VersionConflict(
+            f"realm {path} is at server version {latest} in storage, not {first - 1}: "
+            "another server process wrote to it; reload the realm and merge again"
+        )
 
 
 @dataclass(frozen=True, slots=True)
