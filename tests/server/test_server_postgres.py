@@ -26,8 +26,14 @@ from server_harness import (
     item,
     login,
     make_user,
+    running_server,
     until,
 )
+
+from studio.primitives.instructions import Changeset
+from studio.server.storage.base import RealmWrite, StoredEntry
+from studio.server.storage.postgres import PostgresServerStorage
+from studio.sync.history import HistoryEntry
 
 PATH = "/shared/chat"
 
@@ -193,3 +199,61 @@ def test_import_studio_server_needs_no_postgresql_driver() -> None:
         check=True,
     ).stdout
     assert out.startswith("StorageError") and "studio[postgres]" in out
+
+
+def test_a_server_that_lost_an_append_race_reloads_and_merges_again(
+    postgres: PostgresForTests,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Another server process (here: another storage object on the same
+    database) stores a version of the realm behind this server's back; this
+    server's next append fails the version check, stores nothing, ends the
+    sessions, and the client's reconnect merges its upload with the other
+    process's version."""
+    dsn = postgres.dsn(postgres.new_database())
+
+    async def body() -> None:
+        async with running_server(tmp_path / "cache", store=dsn) as server:
+            token = await admin_token(server.url)
+            a = await RawClient(server.url, token, PATH, "a").connect()
+            await a.wait_bound()
+            await a.commit(SCHEMA)
+            await a.commit(item(1, "first"))
+            await a.sync()
+
+            other = PostgresServerStorage(dsn, tmp_path / "other", state_in_process=True)
+            try:
+                store = other.open_realm(PATH)
+                latest = len(store.load().entries)
+                now_ms = int(time.time() * 1000)
+                foreign = Changeset(99, 1, latest, now_ms, tuple(item(50, "other")))
+                store.append(
+                    RealmWrite(
+                        [
+                            StoredEntry(
+                                HistoryEntry(latest + 1, 99, 1, foreign.timestamp_ms, foreign, 0),
+                                "admin",
+                            )
+                        ]
+                    )
+                )
+                store.close()
+            finally:
+                other.close()
+
+            await a.commit(item(2, "after the race"))
+            await until(lambda: a.closed, what="the server ends the session")
+            assert "another server process" in a.errors[0].message
+            a.errors.clear()
+            await a.connect()
+            await a.wait_bound()
+            await a.sync()
+            await until(lambda: 50 in a.plain().get("Item", {}), what="the other version")
+            assert set(a.plain()["Item"]) == {1, 2, 50}
+            b = await RawClient(server.url, token, PATH, "b").connect()
+            await b.wait_bound()
+            await until(lambda: b.canonical() == a.canonical(), what="b has everything")
+            for client in (a, b):
+                await client.close()
+
+    asyncio.run(body())
