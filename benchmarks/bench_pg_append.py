@@ -14,7 +14,11 @@ with ``synchronous_commit=on`` (what the server does before an ack):
 Throughput is appends per second. Without ``--dsn`` a private PostgreSQL is
 started from the ``pgserver`` package (the test extra) in a temporary directory.
 
+The variants take turns in ``--rounds`` rounds, so that a drift of the
+disk's speed (other load) spreads over all of them.
+
 Usage: python benchmarks/bench_pg_append.py [--appends 10000] [--dsn DSN]
+       [--synchronous-commit off]   # the drivers' own cost, without the flush
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from studio.server.storage.postgres_realm import PostgresRealmStorage
 from studio.sync.history import HistoryEntry
 
 PAYLOAD = os.urandom(200)
+SYNC = "on"
+"""synchronous_commit of the benchmark's connections (``--synchronous-commit``)."""
 _APPEND_SQL = (
     "INSERT INTO studio_history (realm_id, server_version, origin_file_ident, "
     "client_version, timestamp_ms, integrated_at_ms, username, changeset) "
@@ -52,7 +58,9 @@ _APPEND_SQL = (
 def _start_postgres() -> tuple[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="studio-bench-pg-"))
     os.chmod(root, 0o755)  # as root, pgserver runs the server as another user
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(root))  # pgserver's lock (else a warning)
+    runtime = root / "run"  # pgserver keeps a lock there (else a warning)
+    runtime.mkdir(mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver
 
     server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
@@ -64,15 +72,17 @@ def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1)
 
 
-def bench_raw(dsn: str, n: int) -> float:
+def bench_raw(dsn: str, first: int, n: int) -> float:
+    """Seconds for ``n`` bare inserts."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit TO on")
-        conn.execute("DROP TABLE IF EXISTS bench_raw")
-        conn.execute("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)")
+        conn.execute(f"SET synchronous_commit TO {SYNC}")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_raw (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)"
+        )
         started = time.perf_counter()
-        for i in range(n):
+        for i in range(first, first + n):
             conn.execute("INSERT INTO bench_raw VALUES (%s, %s)", (i, PAYLOAD))
-        return _rate(n, time.perf_counter() - started)
+        return time.perf_counter() - started
 
 
 def _new_realm(storage: PostgresServerStorage, path: str) -> PostgresRealmStorage:
@@ -82,11 +92,11 @@ def _new_realm(storage: PostgresServerStorage, path: str) -> PostgresRealmStorag
     return store
 
 
-def bench_psycopg(dsn: str, realm_id: int, n: int) -> float:
+def bench_psycopg(dsn: str, realm_id: int, first: int, n: int) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit TO on")
+        conn.execute(f"SET synchronous_commit TO {SYNC}")
         started = time.perf_counter()
-        for v in range(1, n + 1):
+        for v in range(first, first + n):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (realm_id,))
                 row = conn.execute(
@@ -102,15 +112,15 @@ def bench_psycopg(dsn: str, realm_id: int, n: int) -> float:
                     "history_bytes = history_bytes + %s WHERE id = %s",
                     (v, len(PAYLOAD), realm_id),
                 )
-        return _rate(n, time.perf_counter() - started)
+        return time.perf_counter() - started
 
 
-async def _asyncpg(dsn: str, realm_id: int, n: int) -> float:
+async def _asyncpg(dsn: str, realm_id: int, first: int, n: int) -> float:
     conn = await asyncpg.connect(dsn=_asyncpg_dsn(dsn))
     try:
-        await conn.execute("SET synchronous_commit TO on")
+        await conn.execute(f"SET synchronous_commit TO {SYNC}")
         started = time.perf_counter()
-        for v in range(1, n + 1):
+        for v in range(first, first + n):
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", realm_id)
                 latest = await conn.fetchval(
@@ -131,7 +141,7 @@ async def _asyncpg(dsn: str, realm_id: int, n: int) -> float:
                     len(PAYLOAD),
                     realm_id,
                 )
-        return _rate(n, time.perf_counter() - started)
+        return time.perf_counter() - started
     finally:
         await conn.close()
 
@@ -147,21 +157,30 @@ def _asyncpg_dsn(dsn: str) -> str:
     return f"postgresql://{user}@/{db}?host={host}"
 
 
-def bench_studio(store: PostgresRealmStorage, n: int) -> float:
+def bench_studio(store: PostgresRealmStorage, first: int, n: int) -> float:
     started = time.perf_counter()
-    for v in range(1, n + 1):
+    for v in range(first, first + n):
         changeset = Changeset(1, v, v - 1, 0, ())
         store.append(
             RealmWrite([StoredEntry(HistoryEntry(v, 1, v, 0, changeset, 0), "bench", PAYLOAD)])
         )
-    return _rate(n, time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--appends", type=int, default=10_000)
     parser.add_argument("--dsn", help="an existing database (else a private server is started)")
+    parser.add_argument("--rounds", type=int, default=5, help="the variants take turns")
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=("on", "off"),
+        default="on",
+        help="off shows the drivers' own cost (no flush per commit; the server never does this)",
+    )
     args = parser.parse_args()
+    global SYNC
+    SYNC = args.synchronous_commit
     server = None
     dsn = args.dsn
     if dsn is None:
@@ -181,13 +200,26 @@ def main() -> None:
                 "asyncpg": asyncpg.__version__,
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }
-            results["raw_insert_per_s"] = bench_raw(dsn, n)
-            results["psycopg_append_per_s"] = bench_psycopg(dsn, stores[0].realm_id, n)
-            results["asyncpg_append_per_s"] = asyncio.run(_asyncpg(dsn, stores[1].realm_id, n))
-            results["studio_append_per_s"] = bench_studio(stores[2], n)
+            # The variants take turns (the disk's speed drifts under other load).
+            seconds = dict.fromkeys(("raw_insert", "psycopg", "asyncpg", "studio"), 0.0)
+            per_round = n // args.rounds
+            for k in range(args.rounds):
+                first = k * per_round + 1
+                seconds["raw_insert"] += bench_raw(dsn, first, per_round)
+                seconds["psycopg"] += bench_psycopg(dsn, stores[0].realm_id, first, per_round)
+                seconds["asyncpg"] += asyncio.run(
+                    _asyncpg(dsn, stores[1].realm_id, first, per_round)
+                )
+                seconds["studio"] += bench_studio(stores[2], first, per_round)
+            total = per_round * args.rounds
+            results["raw_insert_per_s"] = _rate(total, seconds["raw_insert"])
+            results["psycopg_append_per_s"] = _rate(total, seconds["psycopg"])
+            results["asyncpg_append_per_s"] = _rate(total, seconds["asyncpg"])
+            results["studio_append_per_s"] = _rate(total, seconds["studio"])
             with psycopg.connect(dsn, autocommit=True) as conn:
                 row = conn.execute("SHOW synchronous_commit").fetchone()
-                results["synchronous_commit"] = row[0] if row else None
+                results["server_synchronous_commit"] = row[0] if row else None
+                results["synchronous_commit"] = SYNC
                 conn.execute("DROP TABLE IF EXISTS bench_raw")
             for store in stores:
                 store.close()

@@ -334,8 +334,11 @@ def apply_history(
     that store's latest version and history bytes (for the stats)."""
     state = _state(file, path)
     state.history_elsewhere = (latest, size)
+    applied = state.state_version()  # rows read before another update moved on
     try:
-        entries = [(int(version), decode_changeset(blob)) for version, blob in rows]
+        entries = [
+            (int(version), decode_changeset(blob)) for version, blob in rows if version > applied
+        ]
     except SyncError as exc:
         raise StorageError(f"the stored history of {path} is damaged: {exc}") from None
     return state.apply(entries)
