@@ -83,3 +83,11 @@ def test_bench_churn_small() -> None:
     for key in ("health_p50_ms", "slowloris_health_p99_ms", "connections_per_s",
                 "stuck_health_p99_ms"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_pg_append_small() -> None:
+    data = run_benchmark("bench_pg_append.py", "--appends", "40", "--rounds", "2")
+    assert data["appends"] == 40 and data["synchronous_commit"] == "on"
+    for key in ("raw_insert_per_s", "psycopg_append_per_s", "asyncpg_append_per_s",
+                "studio_append_per_s"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key

@@ -37,7 +37,7 @@ from studio.server.errors import ConfigError, ServerError
 from studio.server.keys import CONTEXT
 from studio.server.logs import LEVELS, BusHandler, configure_logging, log, remove_handler
 from studio.server.secret_files import prepare_data_dir
-from studio.server.storage.sqlite import SqliteServerStorage
+from studio.server.storage.factory import describe_store, open_storage
 from studio.server.sync_endpoint import sync_handler
 from studio.sync.protocol import ErrorCode
 
@@ -75,16 +75,22 @@ class Server:
         certificate, unreadable data directory) nothing is left running."""
         config = self.config
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
+        if config.data_dir is not None:
+            await loop.run_in_executor(
+                None,
+                functools.partial(
+                    prepare_data_dir, config.data_dir, allow_insecure=config.allow_insecure_data_dir
+                ),
+            )
+        storage = await loop.run_in_executor(
             None,
             functools.partial(
-                prepare_data_dir, config.data_dir, allow_insecure=config.allow_insecure_data_dir
+                open_storage,
+                config.store,
+                config.data_dir,
+                max_open_realm_files=config.max_open_realm_files,
             ),
         )
-        open_storage = functools.partial(
-            SqliteServerStorage, config.data_dir, max_open_realm_files=config.max_open_realm_files
-        )
-        storage = await loop.run_in_executor(None, open_storage)
         ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)
@@ -162,7 +168,14 @@ class Server:
             loop.create_task(ticker.run(), name="counters"),
             loop.create_task(self._housekeeping(), name="housekeeping"),
         ]
-        log(20, "server_started", url=self.url, data=str(config.data_dir), version=ctx.version)
+        log(
+            20,
+            "server_started",
+            url=self.url,
+            data=str(config.data_dir),
+            store=describe_store(config.store),
+            version=ctx.version,
+        )
 
     async def _stop_listening(self) -> None:
         if self._listener is not None:

@@ -14,6 +14,7 @@ from studio.server.auth import DEFAULT_SCRYPT_N
 from studio.server.errors import ConfigError
 from studio.server.limits import DEFAULT_OPEN_REALM_FILES, Limits
 from studio.server.secret_files import check_private_file, read_token_key
+from studio.server.storage.factory import store_kind
 
 DEFAULT_PORT: Final = 9080
 _DEFAULTS: Final = Limits()
@@ -48,7 +49,9 @@ class HttpLimits:
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    data_dir: Path
+    data_dir: Path | None
+    """SQLite files (without ``store``), or with a ``store`` the local caches
+    of realm states (a temporary directory when None)."""
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     admin_password: str | None = field(default=None, repr=False)
@@ -75,6 +78,10 @@ class ServerConfig:
     server's clock are refused (docs/sync.md, "Timestamps")."""
     max_open_realm_files: int = DEFAULT_OPEN_REALM_FILES
     """Realm files the state worker keeps open (least recently used closed first)."""
+    store: str | None = field(default=None, repr=False)  # may hold a password
+    """A PostgreSQL connection string (URI or libpq key=value, multi-host
+    ones too): everything is kept there instead of SQLite files under
+    ``data_dir`` (storage/factory.py)."""
 
     @property
     def scheme(self) -> str:
@@ -88,10 +95,17 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data",
-        required=True,
         type=Path,
         metavar="DIR",
-        help="data directory (created if missing)",
+        help="data directory (created if missing): SQLite files, or with --store only "
+        "local caches (default with --store: a temporary directory)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="DSN",
+        help="keep everything in PostgreSQL instead: postgresql://USER@HOST:PORT/DB or a "
+        "libpq string such as 'host=a,b dbname=studio target_session_attrs=read-write' "
+        "(needs studio[postgres]; the database is created and migrated by the server)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
@@ -255,7 +269,10 @@ def parse_config(
 ) -> ServerConfig:
     """Parse the command line (raises SystemExit on --help and usage errors,
     ConfigError for values that parse but make no sense)."""
-    args = build_parser(prog).parse_args(list(argv))
+    parser = build_parser(prog)
+    args = parser.parse_args(list(argv))
+    if args.data is None and args.store is None:
+        parser.error("--data DIR is required (or --store DSN to keep the data in PostgreSQL)")
     env = os.environ if env is None else env
     if (args.cert is None) != (args.key is None):
         raise ConfigError("--cert and --key go together")
@@ -299,8 +316,14 @@ def parse_config(
         raise ConfigError(str(exc)) from None
     if args.max_open_realm_files < 1:
         raise ConfigError("--max-open-realm-files must be at least 1")
+    if args.store is not None:
+        try:
+            store_kind(args.store)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return ServerConfig(
         data_dir=args.data,
+        store=args.store,
         host=args.host,
         port=args.port,
         admin_password=password,

@@ -25,6 +25,7 @@ from studio.server.metrics import Metrics
 from studio.server.permissions import Level
 from studio.server.realms import LoadedRealm, RealmHub
 from studio.server.storage.base import ServerStorage, UserRecord
+from studio.server.storage.errors import VersionConflict
 from studio.sync.protocol import ErrorCode
 
 if TYPE_CHECKING:
@@ -97,8 +98,14 @@ class ServerContext:
         bound to it is closed (their queued frames dropped), and the realm is
         reloaded from storage on the next bind."""
         self.hub.forget(realm)
+        if isinstance(exc, VersionConflict):
+            # Another server process stored versions first: the reload brings
+            # them, and the clients' re-uploads are merged with them.
+            why = "the realm changed on another server process; reconnect to merge again"
+        else:
+            why = "the server could not store changes; reconnect later"
         for conn, _session in list(realm.bound()):
-            conn.abort(ErrorCode.OTHER_ERROR, "the server could not store changes; reconnect later")
+            conn.abort(ErrorCode.OTHER_ERROR, why)
         asyncio.get_running_loop().create_task(self.hub.unload(realm))
 
     async def recheck_sessions(self, *, path: str | None = None, user: str | None = None) -> None:

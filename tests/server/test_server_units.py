@@ -171,7 +171,8 @@ def test_storage_and_history_rebuild(tmp_path: Path) -> None:
         assert rebuilt.integrate(2, [upload]).entries == original.integrate(2, [upload]).entries
         # Storing a changeset twice is refused rather than duplicated.
         store = storage.open_realm("/shared/r")
-        dup = dataclasses.replace(loaded.entries[-1].entry, server_version=999)
+        latest = loaded.entries[-1].entry.server_version  # (another version: the check)
+        dup = dataclasses.replace(loaded.entries[-1].entry, server_version=latest + 1)
         with pytest.raises(Exception, match=r"UNIQUE|unique"):
             store.append(RealmWrite([StoredEntry(dup, "ann")]))
         store.close()

@@ -1,7 +1,9 @@
 """Where the object server keeps its data, behind a small interface
-(:mod:`~studio.server.storage.base`) so that another backend (PostgreSQL) can
-be added without touching the protocol or merge code. The embedded default is
-:class:`~studio.server.storage.sqlite.SqliteServerStorage`."""
+(:mod:`~studio.server.storage.base`): SQLite files (the embedded default,
+:mod:`~studio.server.storage.sqlite`), PostgreSQL
+(:mod:`~studio.server.storage.postgres`, ``--store``; its driver is imported
+only then) or memory (:mod:`~studio.server.storage.memory`, unit tests),
+chosen by :func:`~studio.server.storage.factory.open_storage`."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from studio.server.storage.base import (
     StoredEntry,
     UserRecord,
 )
-from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.server.storage.errors import AlreadyExists, Missing, StorageError, VersionConflict
+from studio.server.storage.factory import open_storage
 
 __all__ = [
     "AlreadyExists",
@@ -29,4 +32,6 @@ __all__ = [
     "StorageError",
     "StoredEntry",
     "UserRecord",
+    "VersionConflict",
+    "open_storage",
 ]

@@ -1,8 +1,11 @@
 """The storage interface of the object server.
 
-Two parts: :class:`ServerStorage` (users, realm registry, permissions, the
-token signing key) and one :class:`RealmStorage` per realm (its history, the
-client file identities it handed out, and the realm's current state).
+Two parts: :class:`ServerStorage` (users, realm registry, permissions, quotas,
+the token signing key) and one :class:`RealmStorage` per realm (its history,
+the client file identities it handed out, and the realm's current state).
+The backend is chosen from the configuration (factory.py): SQLite files under
+``--data`` (the embedded default), PostgreSQL (``--store``), or memory (unit
+tests); tests/server/test_storage_contract.py holds all three to one contract.
 
 Methods are blocking and thread-safe; the server calls them from worker
 threads (``asyncio.to_thread``) so that the event loop never waits on a disk.
@@ -10,12 +13,18 @@ threads (``asyncio.to_thread``) so that the event loop never waits on a disk.
 acknowledges an upload after that and never before, which is what makes a
 SIGKILL at any moment lose nothing a client saw acknowledged.
 
+Appends to one realm are serialised by the backend, across processes too: an
+append whose first version does not follow the stored latest one raises
+:class:`~studio.server.storage.errors.VersionConflict` and stores nothing
+(another server process on the same database stored versions first; this one
+reloads the realm and merges again).
+
 The in-memory merge state (:class:`studio.sync.history.ServerHistory`) is
 rebuilt from :meth:`RealmStorage.load` when a realm is first used, so a
-backend only stores rows; it never runs merge code. A PostgreSQL backend
-implements these two classes (one transaction per ``append``); several server
-processes sharing one such database would additionally need one process to own
-each realm (the serialization point), which this interface does not decide.
+backend only stores rows; it never runs merge code. The current state (object
+counts for the admin API and the Studio) is derived from the history by
+:meth:`RealmStorage.update_state`: in the realm's SQLite file, or for other
+backends in a local cache file (cached_state.py).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from studio.server.storage.errors import VersionConflict
 from studio.sync.history import HistoryEntry
 
 
@@ -32,6 +42,15 @@ def new_user_id() -> str:
     """A fresh account id: random, so a name deleted and created again is a
     different account (its old tokens, realms and grants do not carry over)."""
     return secrets.token_hex(12)
+
+
+def check_next_version(path: str, latest: int, first: int) -> None:
+    """Raise VersionConflict unless ``first`` follows the stored ``latest``."""
+    if first != latest + 1:
+        raise VersionConflict(
+            f"realm {path} is at server version {latest} in storage, not {first - 1}: "
+            "another server process wrote to it; reload the realm and merge again"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,3 +60,10 @@ def too_many_open_files(what: str) -> TooManyOpenFiles:
 
 class QuotaExceeded(StorageError):
     """A user already has as many of something (realms) as allowed."""
+
+
+class VersionConflict(StorageError):
+    """Another writer (a second server process on the same database) stored
+    versions of the realm first: what this process merged was based on a
+    stale history. Nothing of this write was stored; reload the realm from
+    storage and merge the uploads again."""

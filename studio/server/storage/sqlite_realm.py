@@ -36,6 +36,7 @@ from studio.server.storage.base import (
     RealmStorage,
     RealmWrite,
     StoredEntry,
+    check_next_version,
 )
 from studio.server.storage.errors import (
     StorageError,
@@ -216,6 +217,11 @@ class SqliteRealmStorage(RealmStorage):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    if rows:
+                        (latest,) = conn.execute(
+                            "SELECT coalesce(max(server_version), 0) FROM _server_history"
+                        ).fetchone()
+                        check_next_version(self.path, int(latest), rows[0][0])
                     _insert_many(conn, f"INSERT INTO _server_history ({_HISTORY_COLUMNS})", rows)
                     # An ident adopted after an upgrade gets its owner and salt.
                     _insert_many(

@@ -132,6 +132,9 @@ class _StateFile:
         self.error: str | None = get_sync_value(self.realm, STATE_ERROR)
         self.last_stats: RealmStats | None = None
         self.last_used = time.monotonic()
+        self.history_elsewhere: tuple[int, int] | None = None
+        """For a cache file (the history is in another store, which passes its
+        rows in): that store's latest server version and history bytes."""
 
     def history(self) -> sqlite3.Connection:
         if self._history is None:
@@ -161,6 +164,8 @@ class _StateFile:
             raise StorageError(f"the stored history of {self.path} is damaged: {exc}") from None
 
     def latest_version(self) -> int:
+        if self.history_elsewhere is not None:
+            return self.history_elsewhere[0]
         try:
             row = self.history().execute("SELECT max(server_version) FROM _server_history")
             return int(row.fetchone()[0] or 0)
@@ -171,7 +176,9 @@ class _StateFile:
         return int(get_sync_value(self.realm, STATE_CURSOR, "0") or 0)
 
     def update(self, max_changesets: int) -> RealmStats:
-        entries = self.read(self.state_version(), max_changesets)
+        return self.apply(self.read(self.state_version(), max_changesets))
+
+    def apply(self, entries: Sequence[tuple[int, Changeset]]) -> RealmStats:
         if entries:
             instructions: list[Instruction] = []
             for _, changeset in entries:
@@ -231,6 +238,8 @@ class _StateFile:
         realm.refresh()
         objects = sum(len(realm.objects(c.name)) for c in realm.schema if not c.embedded)
         size, modified = file_size(self.file)
+        if self.history_elsewhere is not None:
+            size = self.history_elsewhere[1]
         stats = self.last_stats = RealmStats(
             size_bytes=size,
             objects=objects,
@@ -310,6 +319,35 @@ def update_state(file: str, path: str, max_changesets: int) -> RealmStats:
 
 def state_stats(file: str, path: str) -> RealmStats:
     return _state(file, path).stats()
+
+
+def state_cursor(file: str, path: str) -> int:
+    """How far the state (of a cache file) follows the history."""
+    return _state(file, path).state_version()
+
+
+def apply_history(
+    file: str, path: str, rows: Sequence[tuple[int, bytes]], latest: int, size: int
+) -> RealmStats:
+    """Apply history ``rows`` (server version, changeset wire bytes) read
+    from another store to the cache file's state; ``latest`` and ``size``:
+    that store's latest version and history bytes (for the stats)."""
+    state = _state(file, path)
+    state.history_elsewhere = (latest, size)
+    applied = state.state_version()  # rows read before another update moved on
+    try:
+        entries = [
+            (int(version), decode_changeset(blob)) for version, blob in rows if version > applied
+        ]
+    except SyncError as exc:
+        raise StorageError(f"the stored history of {path} is damaged: {exc}") from None
+    return state.apply(entries)
+
+
+def cached_stats(file: str, path: str, latest: int, size: int) -> RealmStats:
+    state = _state(file, path)
+    state.history_elsewhere = (latest, size)
+    return state.stats()
 
 
 def close_state(file: str) -> None:
