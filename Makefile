@@ -39,7 +39,7 @@ pytest: $(STAMP)
 test: lint typecheck layers pytest
 
 # What users install (docs/packaging.md). `make test` already runs the packaging tests;
-# package-test runs only them (about 2.5 min: two fresh venvs and a PyInstaller build).
+# package-test runs only them (1.5-2.5 min: two fresh venvs and a PyInstaller build).
 dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
