@@ -136,7 +136,7 @@ class RealmBrowser(BrowserActions, QMainWindow):
         writable), or a genuine Realm Core file, read-only
         (:class:`studio.ui.corefile_browser.RealmCoreBrowser`)."""
         if cls is RealmBrowser:
-            from studio.ui.corefile import is_core_file
+            from studio.realmfile.browse import is_core_file
 
             if is_core_file(path):
                 from studio.ui.corefile_browser import RealmCoreBrowser
