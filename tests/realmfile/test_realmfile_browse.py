@@ -54,8 +54,8 @@ def test_objects_links_backlinks_and_lookups(corpus: Path) -> None:
         assert all(isinstance(p, CoreObject) for p in parents)
         children = parents[0]["children"]
         assert all(isinstance(c, CoreObject) for c in children) and children[0] == eric
-        assert realm.object_for_key("Parent", 3) is not None
-        assert realm.object_for_key("Parent", 3)["name"] == "Dorothy"  # type: ignore[index]
+        dorothy = realm.object_for_key("Parent", 3)
+        assert dorothy is not None and dorothy["name"] == "Dorothy"
         assert realm.index_of_key("Parent", 99) is None
         assert realm.object_for_key("Parent", 99) is None
         assert [o["name"] for o in realm.objects("Child")[1:3]] == ["Frederick", "George"]
