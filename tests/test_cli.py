@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import COMMANDS, ProgressBar, main
+from studio.cli import COMMANDS, main
+from studio.cli_support import ProgressBar
 from studio.core import Realm
 from studio.core.schema import COLLECTIONS, PRIMITIVE_TYPES
 from studio.demo import build_demo_realm, load_demo_schema

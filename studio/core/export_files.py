@@ -19,6 +19,12 @@ The output is plain data, not a reference graph, so any tool can read it:
 Output is deterministic: objects are sorted by primary key (by object key without
 one), fields follow the schema order, dictionaries their key order, sets their stored
 value order. Exporting the same file twice gives byte-identical files.
+
+The same functions export the objects of a genuine Realm Core file
+(:mod:`studio.realmfile.browse`): they read an object only through
+:class:`ExportObject` (its ``object_schema``, its object key ``_key`` and
+``obj[name]``), and a nested list or dictionary inside a mixed value (file format 24)
+becomes an array or object of exported elements.
 """
 
 from __future__ import annotations
@@ -34,14 +40,13 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from studio.core.errors import RealmError
 from studio.core.text_codecs import format_date
 from studio.primitives.objectid import ObjectId
 
 if TYPE_CHECKING:
-    from studio.core.objects import RealmObject
     from studio.core.realm import Realm
     from studio.core.schema import ObjectSchema, Property
 
@@ -58,6 +63,21 @@ _PROGRESS_EVERY = 500
 
 class ExportError(RealmError):
     """An export could not be written (unknown format, unusable output directory)."""
+
+
+class ExportObject(Protocol):
+    """What the export reads of an object: a studio realm's ``RealmObject``, or a Realm
+    Core file's ``CoreObject``. A value is taken for an object when it has an
+    ``object_schema``; its collections are sequences (lists, sets) or mappings
+    (dictionaries)."""
+
+    @property
+    def object_schema(self) -> ObjectSchema: ...
+
+    @property
+    def _key(self) -> int: ...  # the object key, its identity (docs/query-language.md)
+
+    def __getitem__(self, name: str) -> Any: ...
 
 
 # -- single values -------------------------------------------------------------------------
@@ -87,7 +107,7 @@ def export_scalar(value: Any) -> Any:
     raise ExportError(f"cannot export a value of type {type(value).__name__}: {value!r:.60}")
 
 
-def link_reference(obj: RealmObject) -> Any:
+def link_reference(obj: ExportObject) -> Any:
     """What a link to ``obj`` exports as: its primary key, or its object key without one."""
     schema = obj.object_schema
     if schema.primary_key is not None:
@@ -96,16 +116,18 @@ def link_reference(obj: RealmObject) -> Any:
 
 
 def _element(prop: Property, value: Any) -> Any:
-    from studio.core.objects import RealmObject
-
-    if isinstance(value, RealmObject):
-        schema = value.object_schema
+    schema: ObjectSchema | None = getattr(value, "object_schema", None)
+    if schema is not None:  # an ExportObject
         if schema.embedded:
             return export_object(value)
         if prop.type == "mixed":
             field = "primaryKey" if schema.primary_key is not None else KEY_FIELD
             return {"class": schema.name, field: link_reference(value)}
         return link_reference(value)
+    if isinstance(value, list):  # a nested list in a mixed value (Realm Core format 24)
+        return [_element(prop, item) for item in value]
+    if isinstance(value, dict):  # a nested dictionary in a mixed value (format 24)
+        return {str(key): _element(prop, item) for key, item in value.items()}
     return export_scalar(value)
 
 
@@ -136,7 +158,7 @@ def export_value(prop: Property, value: Any) -> Any:
     return None if value is None else _element(prop, value)
 
 
-def export_object(obj: RealmObject) -> dict[str, Any]:
+def export_object(obj: ExportObject) -> dict[str, Any]:
     """One object as a plain dict in schema order (``_key`` first for classes without a
     primary key; linkingObjects are computed and left out)."""
     schema = obj.object_schema
@@ -180,7 +202,7 @@ def csv_header(schema: ObjectSchema) -> list[str]:
     return names + [p.name for p in schema.properties if not p.is_backlink]
 
 
-def csv_row(obj: RealmObject) -> list[str]:
+def csv_row(obj: ExportObject) -> list[str]:
     schema = obj.object_schema
     cells = [str(obj._key)] if schema.primary_key is None and not schema.embedded else []
     for prop in schema.properties:
@@ -193,8 +215,8 @@ def csv_row(obj: RealmObject) -> list[str]:
 
 
 def _counted(
-    objects: Iterable[RealmObject], name: str, total: int, progress: ExportProgress | None
-) -> Iterator[RealmObject]:
+    objects: Iterable[ExportObject], name: str, total: int, progress: ExportProgress | None
+) -> Iterator[ExportObject]:
     done = 0
     for obj in objects:
         yield obj
@@ -206,7 +228,7 @@ def _counted(
 
 
 def write_json(
-    objects: Iterable[RealmObject],
+    objects: Iterable[ExportObject],
     out: IO[str],
     *,
     class_name: str = "",
@@ -228,7 +250,7 @@ def write_json(
 
 
 def write_csv(
-    objects: Iterable[RealmObject],
+    objects: Iterable[ExportObject],
     schema: ObjectSchema,
     out: IO[str],
     *,
@@ -248,7 +270,7 @@ def write_csv(
     return count
 
 
-def sorted_objects(realm: Realm, class_name: str) -> Iterable[RealmObject]:
+def sorted_objects(realm: Realm, class_name: str) -> Iterable[ExportObject]:
     """All objects of a class in export order: by primary key, else by object key."""
     results = realm.objects(class_name)
     primary_key = results.object_schema.primary_key

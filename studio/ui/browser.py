@@ -2,8 +2,10 @@
 
 A sidebar of classes with live counts, the object table, the query bar, a status
 bar, back/forward through every navigation, and live updates from other processes
-(a RealmWatcher polled from a Qt timer). Editing actions live in
-:mod:`studio.ui.browser_actions`; this module is the window and its navigation.
+(a RealmWatcher polled from a Qt timer). This module builds the window and keeps
+its classes, status and live updates; moving between views is
+:mod:`studio.ui.browser_navigation`, the edits :mod:`studio.ui.browser_edits`, the
+menus, files and schema actions :mod:`studio.ui.browser_actions`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,28 +29,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import QueryError, Realm
+from studio.core import Realm
 from studio.core.watcher import RealmWatcher
 from studio.ui import errors, theme
 from studio.ui.about import show_about
 from studio.ui.browser_actions import BrowserActions
+from studio.ui.browser_navigation import BrowserNavigation
 from studio.ui.class_list import ClassList
 from studio.ui.commands import Session
 from studio.ui.create_panel import CreatePanel
-from studio.ui.formatting import is_object, object_class, object_key
 from studio.ui.message_bar import MessageBar
-from studio.ui.navigation import History, HistoryEntry, ViewSpec
+from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
 from studio.ui.recent import settings
-from studio.ui.sources import BacklinkSource, CollectionSource, ResultsSource, RowSource
+from studio.ui.sources import BacklinkSource, CollectionSource
 from studio.ui.status import BrowserStatus
 from studio.ui.table_model import (
-    KindRole,
     ObjectTableModel,
-    PropertyRole,
-    RowObjectRole,
-    ValueRole,
-    cell_data,
 )
 from studio.ui.table_view import ObjectTableView
 
@@ -81,7 +78,7 @@ def open_realm(path: str | os.PathLike[str], read_only: bool = False) -> tuple[R
     return realm, note
 
 
-class RealmBrowser(BrowserActions, QMainWindow):
+class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
     """One realm file's window. Several can be open at once."""
 
     closed = Signal(object)
@@ -137,7 +134,7 @@ class RealmBrowser(BrowserActions, QMainWindow):
         writable), or a genuine Realm Core file, read-only
         (:class:`studio.ui.corefile_browser.RealmCoreBrowser`)."""
         if cls is RealmBrowser:
-            from studio.ui.corefile import is_core_file
+            from studio.realmfile.browse import is_core_file
 
             if is_core_file(path):
                 from studio.ui.corefile_browser import RealmCoreBrowser
@@ -393,186 +390,6 @@ class RealmBrowser(BrowserActions, QMainWindow):
             self.show_message(f"The {source.owner.object_schema.name} object whose "
                               f"{source.prop.name} this is was deleted.", "warning")
         self.update_status()
-
-    # -- navigation -----------------------------------------------------------------------------
-
-    def navigate(self, spec: ViewSpec) -> bool:
-        """Show a view and remember it in the history."""
-        self._save_position()
-        source = self._build_source(spec)
-        if source is None:
-            return False
-        entry = self.history.push(spec)
-        self._install(spec, source, entry)
-        return True
-
-    def go_back(self) -> None:
-        if not self.history.can_go_back():
-            return
-        self._save_position()
-        entry = self.history.back()
-        if entry is not None:
-            self._show(entry.spec, entry)
-
-    def go_forward(self) -> None:
-        if not self.history.can_go_forward():
-            return
-        self._save_position()
-        entry = self.history.forward()
-        if entry is not None:
-            self._show(entry.spec, entry)
-
-    def _save_position(self) -> None:
-        entry = self.history.current
-        if entry is None:
-            return
-        current = self.table.currentIndex()
-        entry.row = current.row() if current.isValid() else -1
-        entry.column = max(0, current.column())
-        entry.scroll = self.table.verticalScrollBar().value()
-        entry.typing = False
-
-    def _show(self, spec: ViewSpec, entry: HistoryEntry | None = None,
-              keep_position: bool = False) -> bool:
-        if keep_position:
-            self._save_position()
-            entry = self.history.current
-        source = self._build_source(spec)
-        if source is None:
-            return False
-        self._install(spec, source, entry)
-        return True
-
-    def _build_source(self, spec: ViewSpec) -> RowSource | None:
-        realm = self.realm
-        schema = self.schema_of(spec.class_name)
-        if schema is None:
-            self.show_message(f"This realm has no class {spec.class_name!r} (any more).", "error")
-            return None
-        try:
-            if spec.kind == "class":
-                results = realm.objects(spec.class_name)
-                if spec.query:
-                    try:
-                        results = results.filtered(spec.query)
-                    except QueryError as exc:
-                        self.query_edit.set_query(spec.query)
-                        self.query_bar.show_error(exc.message, exc.position)
-                unsorted = results
-                if spec.sort is not None:
-                    results = results.sorted(spec.sort[0], reverse=not spec.sort[1])
-                return ResultsSource(results, realm=realm, read_only=self.read_only,
-                                     unsorted=unsorted, sort=spec.sort)
-            owner = realm.object_for_key(spec.class_name, spec.owner_key or 0)
-            if owner is None:
-                self.show_message(f"That {spec.class_name} object was deleted.", "warning")
-                return None
-            prop = schema.get_property(spec.prop or "")
-            if spec.kind == "backlinks":
-                return BacklinkSource(owner, prop, realm=realm, read_only=self.read_only)
-            return CollectionSource(owner, prop, realm=realm, read_only=self.read_only)
-        except Exception as exc:
-            self.report_error(exc)
-            return None
-
-    def _install(self, spec: ViewSpec, source: RowSource, entry: HistoryEntry | None) -> None:
-        self.current_spec = spec
-        self.model.set_source(source)
-        self.table.show_sort_indicator()
-        self.class_list.select_class(spec.class_name if spec.kind == "class" else None)
-        is_class = spec.kind == "class"
-        self.query_bar.setEnabled(is_class)
-        if self.query_edit.text().strip() != spec.query:
-            self.query_edit.set_query(spec.query)
-        if not spec.query or self._query_ok(spec):
-            self.query_bar.clear_error()
-        self.view_title.setText(source.title if not is_class else spec.describe())
-        columns = [c.name for c in source.columns]
-        if columns != self._sized_columns:  # same columns (a query, a sort): keep the widths
-            self._sized_columns = columns
-            self.table.fit_columns()
-        if spec.focus_key is not None:
-            row = self.model.find_row(spec.focus_key)
-            if row >= 0:
-                self.table.go_to_row(row, 0)
-        elif entry is not None and (entry.row >= 0 or entry.scroll > 0):
-            self.model.expose(max(entry.row + 1, entry.scroll + 100))
-            if entry.row >= 0:
-                self.table.go_to_row(entry.row, entry.column)
-            scroll = entry.scroll
-            self.table.verticalScrollBar().setValue(scroll)
-            QTimer.singleShot(0, lambda: self.table.verticalScrollBar().setValue(scroll))
-        self.update_status()
-        self.viewShown.emit(spec)
-
-    def _query_ok(self, spec: ViewSpec) -> bool:
-        try:
-            self.realm.objects(spec.class_name).filtered(spec.query)
-        except QueryError:
-            return False
-        return True
-
-    def show_class(self, name: str, query: str = "") -> bool:
-        return self.navigate(ViewSpec("class", name, query=query))
-
-    def focus_query(self) -> None:
-        self.query_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.query_edit.selectAll()
-
-    def apply_query(self, query: str, submitted: bool) -> None:
-        """Apply the query bar's text to the class on screen (errors stay in the bar)."""
-        spec = self.current_spec
-        if spec is None or spec.kind != "class":
-            return
-        try:
-            self.realm.objects(spec.class_name).filtered(query) if query else None
-        except QueryError as exc:
-            self.query_bar.show_error(exc.message, exc.position)
-            return
-        except Exception as exc:
-            self.query_bar.show_error(str(exc), 0)
-            return
-        self.query_bar.clear_error()
-        entry = self.history.current
-        new_spec = ViewSpec("class", spec.class_name, query=query, sort=spec.sort)
-        if new_spec == spec:
-            if entry is not None and submitted:
-                entry.typing = False
-            return
-        source = self._build_source(new_spec)
-        if source is None:
-            return
-        if entry is not None and entry.typing:
-            self.history.replace_current(new_spec)  # still typing: one entry per query
-        else:
-            self._save_position()
-            entry = self.history.push(new_spec, typing=True)
-        if submitted and self.history.current is not None:
-            self.history.current.typing = False
-        self._install(new_spec, source, None)
-
-    def _sort_changed(self) -> None:
-        spec = self.current_spec
-        source = self.model.source
-        if spec is None or spec.kind != "class" or source is None:
-            return
-        new_spec = ViewSpec("class", spec.class_name, query=spec.query, sort=source.sort_state)
-        self.current_spec = new_spec
-        self.history.replace_current(new_spec)
-
-    def follow(self, index: QModelIndex) -> None:
-        """Follow a link, or open a collection or backlinks, as a new view."""
-        if not index.isValid():
-            return
-        kind = cell_data(index, KindRole)
-        prop = cell_data(index, PropertyRole)
-        row = cell_data(index, RowObjectRole)
-        value = cell_data(index, ValueRole)
-        if kind in ("collection", "backlinks") and is_object(row) and prop is not None:
-            self.navigate(ViewSpec("backlinks" if kind == "backlinks" else "collection",
-                                   object_class(row), owner_key=object_key(row), prop=prop.name))
-        elif is_object(value):
-            self.navigate(ViewSpec("class", object_class(value), focus_key=object_key(value)))
 
     # -- status ---------------------------------------------------------------------------------
 

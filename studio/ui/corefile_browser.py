@@ -1,7 +1,7 @@
 """The browser on a genuine Realm Core file: read-only, with a banner and a conversion.
 
 :class:`RealmCoreBrowser` is the normal :class:`~studio.ui.browser.RealmBrowser` over a
-:class:`~studio.ui.corefile.CoreFileRealm`: the same class list (internal tables behind
+:class:`~studio.realmfile.browse.CoreFileRealm`: the same class list (internal tables behind
 "Show system classes"), table, link following, collections and backlinks, history,
 copy and export. Editing, queries and sorting are off.
 
@@ -38,15 +38,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.realmfile.browse import QUERY_NOTE, READ_ONLY_NOTE, CoreFileRealm, format_label
 from studio.ui import errors
 from studio.ui.browser import RealmBrowser
-from studio.ui.corefile import (
-    QUERY_NOTE,
-    READ_ONLY_NOTE,
-    CoreFileRealm,
-    CoreResultsSource,
-    format_label,
-)
+from studio.ui.corefile import CoreResultsSource
 from studio.ui.navigation import HistoryEntry, ViewSpec
 from studio.ui.sources import RowSource
 

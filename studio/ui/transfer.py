@@ -1,6 +1,7 @@
 """Export a view to JSON or CSV, import CSV, copy rows: with a progress dialog that can be
 cancelled. The file formats are ``studio.core.export_files``' (plain JSON and CSV that
-any tool reads, and that ``import_csv`` reads back)."""
+any tool reads, and that ``import_csv`` reads back), for a studio realm's objects and a
+Realm Core file's alike."""
 
 from __future__ import annotations
 
@@ -70,22 +71,10 @@ def source_rows(source: RowSource) -> tuple[Iterable[Any], int]:
     return source.fetch(0, total), total
 
 
-def _core_file(source: RowSource) -> bool:
-    """Whether the rows come from a genuine Realm Core file (studio.ui.corefile)."""
-    from studio.ui.corefile import CoreFileRealm
-
-    return isinstance(source.realm, CoreFileRealm)
-
-
 def _element_value(source: RowSource, row: Element) -> Any:
     column = next(c for c in source.columns if c.kind == "element")
     assert column.prop is not None
-    if _core_file(source):
-        from studio.ui import corefile
-
-        value = corefile.export_value(column.prop, row.value)
-    else:
-        value = export_value(column.prop, row.value)
+    value = export_value(column.prop, row.value)
     return value if row.key is None else {"key": row.key, "value": value}
 
 
@@ -94,12 +83,6 @@ def write_rows(source: RowSource, rows: Iterable[Any], out: Any, fmt: str, total
     """Write rows of a view as JSON (an array) or CSV (a header row, then one row each)."""
     schema = source.object_schema
     tick = (lambda _name, done, _total: progress(done)) if progress else None
-    if schema is not None and _core_file(source):
-        from studio.ui import corefile
-
-        if fmt == "json":
-            return corefile.write_json(rows, out, total=total, progress=progress)
-        return corefile.write_csv(rows, schema, out, total=total, progress=progress)
     if schema is not None:
         if fmt == "json":
             return write_json(rows, out, class_name=schema.name, total=total, progress=tick)
@@ -151,15 +134,6 @@ def export_view(source: RowSource, path: str | os.PathLike[str], fmt: str,
 def copy_text(source: RowSource, rows: list[Any], fmt: str) -> str:
     """Rows as JSON (an array of objects) or CSV (with a header), for the clipboard."""
     schema = source.object_schema
-    if schema is not None and all(is_object(r) for r in rows) and _core_file(source):
-        buffer = io.StringIO()
-        if fmt == "json":
-            from studio.ui.corefile import export_object as export_core_object
-
-            return json.dumps([export_core_object(r) for r in rows], ensure_ascii=False,
-                              indent=2)
-        write_rows(source, rows, buffer, fmt, len(rows))
-        return buffer.getvalue()
     if schema is not None and all(is_object(r) for r in rows):
         if fmt == "json":
             return json.dumps([export_object(r) for r in rows], ensure_ascii=False, indent=2)

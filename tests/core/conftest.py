@@ -13,7 +13,7 @@ from studio.core import Realm
 
 CORPUS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "realm-corpus"
 
-# The example schema of DESIGN section 3, plus an embedded class and a backlink.
+# The example schema of docs/design.md, plus an embedded class and a backlink.
 PEOPLE_SCHEMA: list[dict[str, Any]] = [
     {
         "name": "Person",

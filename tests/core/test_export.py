@@ -288,3 +288,47 @@ def test_export_selected_classes_and_empty_class(tmp_path: Path) -> None:
         assert files[0].read_text() == "[]\n"
         files = export_realm(r, tmp_path / "o", "csv", classes=["Target"])
         assert files[0].read_text() == "code,n\n"
+
+
+class _Plain:
+    """An object that is not a studio realm's: only what ExportObject asks for."""
+
+    def __init__(self, schema: Any, key: int, values: dict[str, Any]) -> None:
+        self.object_schema = schema
+        self._key = key
+        self.values = values
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+def test_any_object_of_the_protocol_exports_like_a_realm_object(realm: Realm) -> None:
+    from studio.core.schema import parse_schema
+
+    (loose,) = parse_schema([{"name": "Loose", "properties": {
+        "label": "string", "next": "Loose?", "m": "mixed", "tags": "mixed{}"}}])
+    target = _Plain(loose, 7, {"label": "t", "next": None, "m": None, "tags": {}})
+    # A Realm Core file (format 24) nests lists and dictionaries in mixed values.
+    nested = {"b": [1, "x", target], "a": {"when": datetime(2024, 1, 2, tzinfo=UTC)}}
+    obj = _Plain(loose, 3, {"label": "s", "next": target, "m": nested,
+                            "tags": {"z": 1.5, "y": [True, None]}})
+    assert export_object(obj) == {
+        "_key": 3,
+        "label": "s",
+        "next": 7,
+        "m": {"b": [1, "x", {"class": "Loose", "_key": 7}],
+              "a": {"when": "2024-01-02T00:00:00Z"}},
+        "tags": {"y": [True, None], "z": 1.5},
+    }
+    out = io.StringIO()
+    assert write_csv([obj, target], loose, out) == 2
+    assert out.getvalue().splitlines() == [
+        "_key,label,next,m,tags",
+        '3,s,7,"{""b"":[1,""x"",{""class"":""Loose"",""_key"":7}],'
+        '""a"":{""when"":""2024-01-02T00:00:00Z""}}","{""y"":[true,null],""z"":1.5}"',
+        "7,t,,,{}",
+    ]
+    # The studio realm's objects go through the same path and read the same.
+    with realm.write():
+        made = realm.create("Loose", {"label": "s"})
+    assert export_object(made) == {"_key": made._key, "label": "s", "next": None}

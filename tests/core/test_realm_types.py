@@ -1,6 +1,7 @@
-"""Every property type of DESIGN section 3 round-trips: required, optional, in lists,
-sets and dictionaries, and inside mixed; read back through the writing realm and
-through a second Realm instance on the same file (so the values really are on disk)."""
+"""Every property type of docs/design.md ("Types and their Python values") round-trips:
+required, optional, in lists, sets and dictionaries, and inside mixed; read back through
+the writing realm and through a second Realm instance on the same file (so the values
+really are on disk)."""
 
 from __future__ import annotations
 

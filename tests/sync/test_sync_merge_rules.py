@@ -1,4 +1,4 @@
-"""One test per merge rule (DESIGN section 5 and docs/sync.md).
+"""One test per merge rule (docs/sync.md, section 2; summed up in docs/design.md).
 
 Every test states a base, two concurrent changesets A and B, and which one is
 later; ``merge`` checks that A-then-B' and B-then-A' give the same state for

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
+from studio.realmfile.browse import QUERY_NOTE, CoreFileRealm
 from studio.ui.app import StudioWindows, run
 from studio.ui.browser import RealmBrowser
-from studio.ui.corefile import QUERY_NOTE, CoreFileRealm
 from studio.ui.corefile_browser import RealmCoreBrowser, default_destination
 from studio.ui.navigation import ViewSpec
 from studio.ui.recent import RecentFiles

@@ -1,4 +1,4 @@
-"""The messages of the sync protocol (DESIGN section 5) and its error codes.
+"""The messages of the sync protocol (docs/sync.md, section 4) and its error codes.
 
 One websocket per client carries msgpack messages, each a map with a
 ``"type"``; sessions (one per realm path) are multiplexed by a client-chosen
