@@ -228,9 +228,11 @@ async def stuck_clients(args: argparse.Namespace, pid: int, url: str) -> dict[st
     await big_realm(ws_url, token, path, args.history_kb)
     await asyncio.sleep(1.0)
     before = rss_mb(pid)
+    # /health while they bind (a bind used to build every download at once).
+    sampler = asyncio.ensure_future(health_latencies(url, args.health_samples))
     writers = [await never_read(url, token, path, args.stuck_binds) for _ in range(args.stuck)]
-    await asyncio.sleep(2.0)
-    latencies = await health_latencies(url, args.health_samples)
+    latencies = await sampler
+    await asyncio.sleep(1.0)
     after = rss_mb(pid)
     for writer in writers:
         writer.transport.abort()

@@ -8,6 +8,7 @@ from studio.primitives.instructions import Changeset, CreateObject
 from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     Bind,
+    Cursors,
     Download,
     Ident,
     Mark,
@@ -40,20 +41,20 @@ def _versions(messages: list[object]) -> list[list[int]]:
     ]
 
 
-def test_a_bind_produces_one_download_per_burst() -> None:
+def test_downloads_after_a_bind_come_one_per_burst() -> None:
     server = ServerConnection(max_download_changesets=2, download_burst=1)
     server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
     server.accept_bind(1, _history(7))
-    first = _sent(server)
-    assert isinstance(first[0], Ident)
-    assert _versions(first) == [[1, 2]]
+    # The bind itself costs nothing but the ident until the caller asks.
+    [ident] = _sent(server)
+    assert isinstance(ident, Ident)
     assert server.downloads_pending(1)
-    assert not server.downloads_pending(1, until_version=2)
+    assert not server.downloads_pending(1, until_version=0)
     bursts = []
     while server.downloads_pending(1):
         server.send_downloads(1)
         bursts.append(_versions(_sent(server)))
-    assert bursts == [[[3, 4]], [[5, 6]], [[7]]]
+    assert bursts == [[[1, 2]], [[3, 4]], [[5, 6]], [[7]]]
     server.send_downloads(1)
     assert _sent(server) == []
 
@@ -62,7 +63,8 @@ def test_a_mark_is_answered_after_what_came_before_it() -> None:
     server = ServerConnection(max_download_changesets=2, download_burst=1)
     server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
     server.accept_bind(1, _history(6))
-    _sent(server)
+    server.send_downloads(1)
+    assert _versions(_sent(server)) == [[1, 2]]
     server.receive_message(encode_message(Mark(1, 9)), now_ms=0)
     out = _sent(server)
     assert _versions(out) == [[3, 4]] and Mark(1, 9) not in out
@@ -79,4 +81,23 @@ def test_without_a_burst_everything_is_produced_at_once() -> None:
     server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
     server.accept_bind(1, _history(5))
     assert _versions(_sent(server)) == [[1, 2], [3, 4], [5]]
+    assert not server.downloads_pending(1)
+
+
+def test_an_acknowledgement_alone_is_pending_too() -> None:
+    """A client that reconnects with nothing to download but an upload the
+    server integrated after the client last heard from it."""
+    history = _history(3)
+    server = ServerConnection(download_burst=1)
+    # The writer (ident 1) comes back at version 3, not knowing that its
+    # changesets up to client version 3 were integrated.
+    cursors = Cursors(last_integrated_server_version=3, last_acked_client_version=1)
+    server.receive_message(encode_message(Bind(1, PATH, "t", 1, cursors)), now_ms=0)
+    server.accept_bind(1, history)
+    _sent(server)
+    assert server.downloads_pending(1)
+    server.send_downloads(1)
+    [download] = _sent(server)
+    assert isinstance(download, Download)
+    assert download.changesets == () and download.upload_ack == 3
     assert not server.downloads_pending(1)

@@ -155,9 +155,9 @@ class ServerConnection:
         download_burst: int | None = None,
     ) -> None:
         """``download_burst``: at most this many download messages per
-        session each time downloads are produced (bind, upload, mark,
-        :meth:`send_downloads`); the caller streams the rest by calling
-        :meth:`send_downloads` again as its transport drains
+        session each time downloads are produced (upload, mark,
+        :meth:`send_downloads`; none at bind); the caller streams the rest
+        by calling :meth:`send_downloads` again as its transport drains
         (:meth:`downloads_pending` says whether a session is behind). A mark
         is answered once everything before it was produced. None: everything
         at once."""
@@ -199,14 +199,18 @@ class ServerConnection:
 
     def downloads_pending(self, session: int, until_version: int | None = None) -> bool:
         """Whether a bound session has not been sent everything up to
-        ``until_version`` (or the latest version) yet."""
+        ``until_version`` (or the latest version) yet, changesets or the
+        acknowledgement of its own."""
         s = self._sessions.get(session)
         if s is None or s.state is not S.BOUND or s.history is None:
             return False
         latest = s.history.latest_version
         if until_version is not None:
             latest = min(latest, until_version)
-        return s.download_version < latest
+        if s.download_version < latest:
+            return True
+        acked = s.history.client_version_at(s.client_file_ident, s.download_version)
+        return s.acked_client_version < acked
 
     # ------------------------------------------------------------------ receiving
 
@@ -397,7 +401,10 @@ class ServerConnection:
         )
         history.record_progress(ident, cursors.last_integrated_server_version)
         self._emit(Ident(session, ident, client_file_salt))
-        self._send_downloads(s)
+        if self._burst is None:
+            self._send_downloads(s)
+        # else the caller streams them (downloads_pending, send_downloads): a
+        # bind costs nothing until the client reads.
         return True
 
     def set_can_upload(
