@@ -262,7 +262,7 @@ class ServerHistory:
         ):
             # Walk even for a pure resend: it verifies the copies and keeps them as
             # originals on the new base, which later uploads on that base need.
-            foreign = self._foreign_since(ident, base, resent)
+            foreign = self._foreign_since(ident, base, resent, changesets[-1].client_version)
         # Else no own changeset after the base and nothing after it interacts
         # with the upload: every transformation would leave it as it is.
         if not new:
@@ -335,16 +335,24 @@ class ServerHistory:
         return base
 
     def _foreign_since(
-        self, ident: int, base: int, resent: dict[int, Changeset]
+        self, ident: int, base: int, resent: dict[int, Changeset], through: int
     ) -> ConcurrentChangesets:
         """The other clients' changesets after ``base``, rewritten to apply
-        after all of ``ident``'s own changesets after ``base`` (see the module
-        docstring): what the upload must be transformed against."""
+        after all of ``ident``'s own changesets after ``base`` up to client
+        version ``through`` (the upload's last; see the module docstring):
+        what the upload must be transformed against."""
         foreign = ConcurrentChangesets()
         for entry in self._entries[base - self._base :]:
             if entry.origin_file_ident != ident:
                 foreign.append(entry.changeset)
                 continue
+            if entry.client_version > through:
+                # Integrated before and not in this upload, so the upload is
+                # all resends (verified by now) and nothing after here is
+                # needed. A client resending its unacknowledged changesets
+                # after a lost acknowledgement splits them into several
+                # uploads on its current base: the next one carries this.
+                break
             own = resent.get(entry.client_version)
             if own is None:
                 own = self._originals.get(entry.server_version)
