@@ -257,9 +257,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--max-upload", type=int, default=20, help="changesets per upload")
+    parser.add_argument("--max-upload", type=int, default=5, help="changesets per upload")
     parser.add_argument(
-        "--pause", type=float, default=0.008, help="seconds between a client's commits, at most"
+        "--pause", type=float, default=0.03, help="seconds between a client's commits, at most"
     )
     parser.add_argument("--min-up", type=float, default=0.05, help="seconds up, at least")
     parser.add_argument("--max-up", type=float, default=0.8, help="seconds up, at most")
