@@ -141,9 +141,34 @@ class Writer:
             n += 1
             await asyncio.sleep(self.rng.uniform(self.pause / 8, self.pause))
 
+    def describe(self) -> dict[str, Any]:
+        """Where a client stands (for a run that did not settle)."""
+        session = self.realm.sync_session
+        history = session.history
+        return {
+            "client": self.name,
+            "connection": session.connection_state.value,
+            "state": session.state.value,
+            "server_version": history.last_integrated_server_version,
+            "acked": history.last_acked_client_version,
+            "latest": history.latest_client_version,
+            "pending": len(history.pending),
+        }
+
     def acknowledged(self) -> set[str]:
         acked = self.realm.sync_session.history.last_acked_client_version
         return {key for key, version in self.versions.items() if version <= acked}
+
+
+async def health_seconds(server: Server) -> float | None:
+    """How long the server takes to answer GET /health (None: not within 10 s)."""
+    app = App(server.url)
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(app.health(), 10)
+    except Exception:
+        return None
+    return round(time.monotonic() - started, 3)
 
 
 def texts(realm: Realm) -> list[str]:
@@ -155,6 +180,19 @@ async def stress(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
     started = time.monotonic()
     server = Server(folder / "server-data")
+    try:
+        return await _stress(args, folder, server, rng, started)
+    finally:
+        server.kill()
+
+
+async def _stress(
+    args: argparse.Namespace,
+    folder: Path,
+    server: Server,
+    rng: random.Random,
+    started: float,
+) -> dict[str, Any]:
     server.start()
     config = SyncConfig(
         reconnect_initial=0.05,
@@ -212,11 +250,14 @@ async def stress(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         w.stop = True
     await asyncio.gather(*tasks)
     fatal = [e for e in errors if e.fatal]
+    stuck: list[dict[str, Any]] = []
     if not fatal:
         for w in writers:
-            await w.realm.sync_session.wait_for_upload_completion(60)
-        for w in writers:
-            await w.realm.sync_session.wait_for_download_completion(60)
+            try:
+                await w.realm.sync_session.wait_for_upload_completion(args.settle_timeout)
+                await w.realm.sync_session.wait_for_download_completion(args.settle_timeout)
+            except TimeoutError:
+                stuck.append({**w.describe(), "server_health_s": await health_seconds(server)})
 
     fresh_app = App(server.url, config=config)
     user = await fresh_app.login(names[0], "pw")
@@ -233,6 +274,8 @@ async def stress(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "max_upload": args.max_upload,
         "fatal_errors": len(fatal),
         "errors": sorted({str(e) for e in fatal})[:3],
+        "retried_errors": sorted({str(e) for e in errors if not e.fatal})[:5],
+        "not_settled": stuck,
         "written": len(written),
         "acknowledged_checked": len(acknowledged),
         "acknowledged_missing": len(acknowledged - set(on_server)),
@@ -248,7 +291,6 @@ async def stress(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     await fresh_app.close()
     for app in apps:
         await app.close()
-    server.kill()
     return result
 
 
@@ -260,6 +302,9 @@ def main() -> None:
     parser.add_argument("--max-upload", type=int, default=5, help="changesets per upload")
     parser.add_argument(
         "--pause", type=float, default=0.03, help="seconds between a client's commits, at most"
+    )
+    parser.add_argument(
+        "--settle-timeout", type=float, default=60, help="seconds to upload and download the rest"
     )
     parser.add_argument("--min-up", type=float, default=0.05, help="seconds up, at least")
     parser.add_argument("--max-up", type=float, default=0.8, help="seconds up, at most")

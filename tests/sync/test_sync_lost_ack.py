@@ -7,10 +7,12 @@ uploads, store it once, and lose nothing. Pumped in memory (sync_restart)."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from sync_restart import CrashNet
 
+from studio.sync.history import ServerHistory
 from studio.sync.protocol import SessionState
 
 
@@ -71,3 +73,41 @@ def test_random_crashes_and_drops_lose_nothing_and_store_nothing_twice(
         assert not net.errors(), net.errors()
     net.settle()
     net.check()
+
+
+def test_a_long_resend_in_small_uploads_is_not_walked_once_per_upload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each walk over the history after the base costs as much as the history
+    is long; a resend of N stored changesets in N uploads must not walk N
+    times (with a list every client appends to, that stalled the server's
+    event loop for tens of seconds after a restart)."""
+    net = CrashNet(["a", "b"])
+    net.settle()
+    net.drop("a")
+    for _ in range(20):
+        net.write("a")
+    net.write("b")
+    net.connect("a")
+    net.deliver_up("a")  # bind
+    net.deliver_down("a")  # ident: the 20 go out in one upload
+    net.deliver_up("b")
+    net.commit()
+    net.deliver_up("a")  # integrated after b-1 and stored...
+    net.commit()
+    net.deliver_down("a")  # ... a rebases them on b-1; the acknowledgement is lost:
+    net.crash()
+    net.max_upload = 1
+    net.write("a")
+    walks: list[int] = []
+    walk = ServerHistory._foreign_since
+
+    def counted(self: ServerHistory, *args: Any) -> Any:
+        walks.append(1)
+        return walk(self, *args)
+
+    monkeypatch.setattr(ServerHistory, "_foreign_since", counted)
+    net.settle()
+    net.check()
+    assert net.history.latest_version == 1 + 20 + 1  # b-1, a-1..20, a-21
+    assert len(walks) <= 3, len(walks)  # was one per upload (21)
