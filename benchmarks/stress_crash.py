@@ -43,6 +43,7 @@ from typing import Any
 
 from studio.core import Realm
 from studio.sync.client import App, ConnectionState, SyncConfig, SyncedRealm, SyncSessionError
+from studio.sync.client.errors import ServerUnreachableError
 
 PASSWORD = "stress-admin-pw"
 REALM = "/shared/stress-crash"
@@ -260,7 +261,17 @@ async def _stress(
                 stuck.append({**w.describe(), "server_health_s": await health_seconds(server)})
 
     fresh_app = App(server.url, config=config)
-    user = await fresh_app.login(names[0], "pw")
+    stalls = 0
+    while True:
+        try:
+            user = await fresh_app.login(names[0], "pw")
+            break
+        except ServerUnreachableError:
+            # Seen under heavy machine load: the restarted server answers no
+            # HTTP request for half a minute (see the report); count, retry.
+            stalls += 1
+            if stalls >= 4:
+                raise
     fresh = await fresh_app.open_realm(
         user, REALM, path=folder / "fresh.realm", wait_for_download=True, timeout=60
     )
@@ -276,6 +287,7 @@ async def _stress(
         "errors": sorted({str(e) for e in fatal})[:3],
         "retried_errors": sorted({str(e) for e in errors if not e.fatal})[:5],
         "not_settled": stuck,
+        "login_timeouts": stalls,
         "written": len(written),
         "acknowledged_checked": len(acknowledged),
         "acknowledged_missing": len(acknowledged - set(on_server)),
