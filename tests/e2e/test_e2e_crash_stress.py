@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_random_kills_lose_nothing_and_stop_no_session(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "stress_crash.py"), "--cycles", "3",
-         "--clients", "3", "--pause", "0.05", "--max-upload", "10", "--settle-timeout", "120"],
+         "--clients", "3", "--pause", "0.1", "--max-upload", "20", "--settle-timeout", "120"],
         capture_output=True, text=True, timeout=290, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
