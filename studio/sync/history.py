@@ -252,6 +252,15 @@ class ServerHistory:
         base = self._check_upload(ident, changesets)
         resent = {c.client_version: c for c in changesets if c.client_version <= last}
         new = [c for c in changesets if c.client_version > last]
+        if not new:
+            # All integrated before: a resend after a lost acknowledgement,
+            # recognised by client version alone, whatever base it comes on
+            # (its client may have rebased it on newer downloads since). Not
+            # walked: a long resend comes split into many uploads, and walking
+            # the history after the base for each would cost quadratic time.
+            # A later upload with new changesets on this base carries these
+            # copies again (ServerConnection adds them) and is verified then.
+            return IntegrationResult((), len(resent), last)
         foreign: ConcurrentChangesets | None = None
         if (
             resent
@@ -259,13 +268,11 @@ class ServerHistory:
             or not self._touches.covers(base)
             or self._touches.interacts_after(base, (c.instructions for c in new))
         ):
-            # Walk even for a pure resend: it verifies the copies and keeps them as
+            # Resent copies are walked too: it verifies them and keeps them as
             # originals on the new base, which later uploads on that base need.
             foreign = self._foreign_since(ident, base, resent)
         # Else no own changeset after the base and nothing after it interacts
         # with the upload: every transformation would leave it as it is.
-        if not new:
-            return IntegrationResult((), len(resent), last)
 
         classes, properties = dict(self._classes), dict(self._properties)
         entries: list[HistoryEntry] = []

@@ -228,11 +228,10 @@ class AppConnection:
                     continue
             try:
                 await self._connect_and_serve()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # a bug must not kill syncing for good: log, back off
                 log.exception("sync connection to %s failed", self.url)
                 self.last_error = exc
+            _raise_if_cancelling()
             if self._closed:
                 return
             if not self._active():
@@ -240,8 +239,17 @@ class AppConnection:
             delay = self._backoff.next_delay()
             log.info("reconnecting to %s in %.2f s", self.url, delay)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._sleep_unless_woken(delay)
+
+    async def _sleep_unless_woken(self, delay: float) -> None:
+        """Wait ``delay`` seconds or until ``_wake`` is set. (Not ``wait_for``:
+        on Python 3.11 it can swallow a cancellation that arrives as its inner
+        task finishes, and this task must end when the loop shuts down.)"""
+        timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def _connect_and_serve(self) -> None:
         for session in self._active():
@@ -289,19 +297,18 @@ class AppConnection:
         except ConnectionClosed as exc:
             log.info("sync connection closed: %s", exc)
         finally:
+            # Everything synchronous first: an await below may be cancelled.
             self.connected = False
             if self._proto is proto:
                 self._proto = None
             proto.connection_lost()
             writer.cancel()
-            with contextlib.suppress(BaseException):
-                await writer
             self._ws = None
             self._ids.clear()
             for session in self._sessions:
                 session.binding = False
                 session.on_disconnected()
-            await ws.close()
+            await _close_socket(ws, writer)
 
     async def _write(self, ws: WebSocket) -> None:
         while True:
@@ -444,8 +451,34 @@ class AppConnection:
             await ws.close()
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # asyncio.wait, not `await task` under suppress(CancelledError):
+            # that would also swallow a cancellation of whoever awaits close().
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("the sync connection task failed: %r", task.exception())
+
+
+def _raise_if_cancelling() -> None:
+    """Raise CancelledError if this task was asked to stop. A loop calls it on
+    each round, so a cancellation swallowed anywhere below (a library, a
+    ``wait_for`` race) still ends the task instead of looping on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _close_socket(ws: WebSocket, writer: asyncio.Task[None]) -> None:
+    """Wait for the (cancelled) writer, then close the websocket; when this
+    task is being cancelled, drop the socket at once instead of waiting up to
+    ``close_timeout`` for a closing handshake with a server that may be gone."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        ws.transport.abort()
+    await asyncio.wait([writer])
+    if not writer.cancelled():
+        writer.exception()  # retrieved: the connection is gone anyway
+    _raise_if_cancelling()
+    await ws.close()
 
 
 def _peek(frame: bytes) -> tuple[str | None, int | None, int]:

@@ -372,8 +372,12 @@ class SyncSession:
             raise self.error
 
     async def _wait(self, future: asyncio.Future[None], timeout: float | None) -> None:
+        # asyncio.timeout, not wait_for(shield(...)): on Python 3.11 wait_for
+        # can swallow the caller's cancellation when the future is set at the
+        # same moment. The future is this caller's own: cancelling it is fine.
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with asyncio.timeout(timeout):
+                await future
         finally:
             if not future.done():
                 future.cancel()
