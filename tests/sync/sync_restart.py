@@ -12,7 +12,7 @@ What it models of ``studio.server`` (without any I/O):
   frame in flight, and the history is rebuilt from the stored entries the way
   the server does on restart (each entry replayed on the version before it);
 * each client uploads one batch at a time, as the App's sync connection does
-  (``SyncConnection.upload``): new changesets wait until the batch in flight
+  (``AppConnection.upload``): new changesets wait until the batch in flight
   is acknowledged.
 
 Each client appends unique values to one list, so a changeset stored twice
@@ -25,10 +25,11 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 
-from studio.core.instructions import Changeset, CreateObject, ListInsert
-from studio.sync import model
+from oracles import model
+from oracles.model import State
+
+from studio.primitives.instructions import Changeset, CreateObject, ListInsert
 from studio.sync.history import ClientHistory, HistoryEntry, ServerHistory
-from studio.sync.model import State
 from studio.sync.protocol import (
     BindRequested,
     Bound,
@@ -57,7 +58,7 @@ class Client:
     """Frames from the server, each with the commit sequence number that must be stored first."""
     session: int = 0
     uploaded_through: int = 0
-    """One batch in flight: what was uploaded on this binding (SyncConnection.upload)."""
+    """One batch in flight: what was uploaded on this binding (AppConnection.upload)."""
     written: int = 0
     errors: list[SessionError] = field(default_factory=list)
 

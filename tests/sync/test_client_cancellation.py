@@ -10,7 +10,7 @@ import contextlib
 import pytest
 
 from studio.sync.client import SyncConfig
-from studio.sync.client.connection import SyncConnection
+from studio.sync.client.connection import AppConnection
 
 
 def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
@@ -18,18 +18,18 @@ def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
 ) -> None:
     attempts: list[int] = []
 
-    async def swallowing_connect(self: SyncConnection) -> None:
+    async def swallowing_connect(self: AppConnection) -> None:
         attempts.append(1)
         with contextlib.suppress(asyncio.CancelledError):  # what the loop must survive
             await asyncio.sleep(10)
 
-    monkeypatch.setattr(SyncConnection, "_connect_and_serve", swallowing_connect)
-    monkeypatch.setattr(SyncConnection, "_active", lambda self: [object()])
+    monkeypatch.setattr(AppConnection, "_connect_and_serve", swallowing_connect)
+    monkeypatch.setattr(AppConnection, "_active", lambda self: [object()])
 
     async def main() -> None:
         # Long backoff: before the fix the task sat in it, then tried again.
         config = SyncConfig(reconnect_initial=20, reconnect_max=30, watch_files=False)
-        conn = SyncConnection("ws://127.0.0.1:9/sync", config)
+        conn = AppConnection("ws://127.0.0.1:9/sync", config)
         task = asyncio.get_running_loop().create_task(conn._run())
         await asyncio.sleep(0.05)
         assert attempts == [1]
@@ -43,15 +43,15 @@ def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
 
 
 def test_backoff_wait_ends_at_once_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def refused(self: SyncConnection) -> None:
+    async def refused(self: AppConnection) -> None:
         return  # as when the server is gone: back off and try again
 
-    monkeypatch.setattr(SyncConnection, "_connect_and_serve", refused)
-    monkeypatch.setattr(SyncConnection, "_active", lambda self: [object()])
+    monkeypatch.setattr(AppConnection, "_connect_and_serve", refused)
+    monkeypatch.setattr(AppConnection, "_active", lambda self: [object()])
 
     async def main() -> None:
         config = SyncConfig(reconnect_initial=20, reconnect_max=30, watch_files=False)
-        conn = SyncConnection("ws://127.0.0.1:9/sync", config)
+        conn = AppConnection("ws://127.0.0.1:9/sync", config)
         task = asyncio.get_running_loop().create_task(conn._run())
         await asyncio.sleep(0.05)  # now in the backoff wait
         task.cancel()
