@@ -19,7 +19,9 @@ def _summary(event: RealmEvent, cls: str) -> dict[str, Any]:
 
 
 @run
-async def test_inserted_modified_deleted_and_old_values(server: ServerProcess, tmp_path: Path) -> None:
+async def test_inserted_modified_deleted_and_old_values(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     seen: list[dict[str, Any]] = []
 
     async def record(event: RealmEvent) -> None:
