@@ -46,6 +46,13 @@ class EventJournal:
         row = self._db.execute("SELECT MAX(server_version) FROM events").fetchone()
         return max(int(row[0] or 0), self.handled)
 
+    @property
+    def pending_count(self) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE server_version > ?", (self.handled,)
+        ).fetchone()
+        return int(row[0])
+
     def record(self, server_version: int, changes: str) -> None:
         """Keep an event (a download seen again after a crash is ignored)."""
         if server_version > self.last_recorded:

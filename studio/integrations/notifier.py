@@ -146,10 +146,17 @@ class Notifier:
 
     def position(self, path: str) -> int:
         """Server version of the last event handled for a watched realm."""
+        return self._worker(path).journal.handled
+
+    def pending(self, path: str) -> int:
+        """How many events of a watched realm wait for (or are in) their handlers."""
+        return self._worker(path).journal.pending_count
+
+    def _worker(self, path: str) -> _RealmWorker:
         worker = self._realms.get(path)
         if worker is None:
             raise NotifierError(f"{path} is not watched; watched: {', '.join(self.realms)}")
-        return worker.journal.handled
+        return worker
 
     # ------------------------------------------------------------------ running
 
