@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 
@@ -41,12 +42,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, separators=(",", ":"))
 
 
-def configure(level: int = logging.INFO, stream: IO[str] | None = None) -> None:
-    """Send the integrations' and the sync client's logs to ``stream`` (stderr) as JSON lines."""
+def configure(level: int = logging.INFO, stream: IO[str] | None = None) -> Callable[[], None]:
+    """Send the integrations' and the sync client's logs to ``stream`` (stderr) as
+    JSON lines; returns a function that puts the loggers back as they were."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    saved = []
     for name in ("studio.integrations", "studio.sync.client"):
         logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers, logger.level, logger.propagate))
         logger.handlers = [handler]
         logger.setLevel(level)
         logger.propagate = False
+
+    def restore() -> None:
+        for logger, handlers, old_level, propagate in saved:
+            logger.handlers = handlers
+            logger.setLevel(old_level)
+            logger.propagate = propagate
+
+    return restore
