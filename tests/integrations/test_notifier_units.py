@@ -1,0 +1,138 @@
+"""The pieces of the notifier without a server: change summaries, the journal, settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from studio.core import Realm
+from studio.integrations import HandlerSpecError, Notifier, NotifierError, RealmEvent
+from studio.integrations.cli import parse_handler
+from studio.integrations.events import Changes, summarize
+from studio.integrations.journal import EventJournal
+from studio.primitives import instructions as ins
+from studio.primitives.objectid import ObjectId
+
+SCHEMA = [
+    {
+        "name": "Coupon",
+        "primaryKey": "_id",
+        "properties": {"_id": "string", "code": "string", "uses": "int", "tags": "string[]",
+                       "owner": "Person?"},
+    },
+    {"name": "Person", "primaryKey": "_id", "properties": {"_id": "int", "name": "string"}},
+]
+
+
+def _changeset(*instructions: ins.Instruction) -> ins.Changeset:
+    return ins.Changeset(2, 1, 0, 0, tuple(instructions))
+
+
+def test_summary_reads_old_values_before_the_download(tmp_path: Path) -> None:
+    realm = Realm.open(tmp_path / "a.realm", schema=SCHEMA)
+    with realm.write():
+        ann = realm.create("Person", {"_id": 1, "name": "Ann"})
+        realm.create("Coupon", {"_id": "old", "code": "A", "uses": 1, "tags": ["x"],
+                                "owner": ann})  # fmt: skip
+        realm.create("Coupon", {"_id": "gone", "code": "G", "uses": 0})
+    changes = summarize(realm, [
+        _changeset(
+            ins.CreateObject("Coupon", "new"),
+            ins.Set("Coupon", "new", ("code",), "N"),
+            ins.AddInteger("Coupon", "old", ("uses",), 2),
+            ins.ListInsert("Coupon", "old", ("tags",), 1, "y"),
+            ins.Set("Coupon", "old", ("owner",), None),
+        ),
+        _changeset(
+            ins.AddInteger("Coupon", "old", ("uses",), 3),  # the old value stays the first
+            ins.EraseObject("Coupon", "gone"),
+            ins.CreateObject("Coupon", "brief"),
+            ins.EraseObject("Coupon", "brief"),  # created and erased: never seen
+        ),
+    ])  # fmt: skip
+    assert list(changes.inserted["Coupon"]) == ["new"]
+    assert changes.modified["Coupon"] == {
+        "old": {"uses": 1, "tags": ["x"], "owner": ins.Link("Person", 1)}
+    }
+    assert list(changes.deleted["Coupon"]) == ["gone"]
+    assert changes.classes == ("Coupon",)
+    # The event joins the summary to live objects.
+    event = RealmEvent("/p", realm, 7, Changes.from_json(changes.to_json()))
+    old = realm.object_for_primary_key("Coupon", "old")
+    assert old is not None
+    assert [o["_id"] for o in event.modified("Coupon")] == ["old"]
+    assert event.old_values(old) == {"uses": 1, "tags": ["x"], "owner": ins.Link("Person", 1)}
+    assert event.inserted("Coupon") == []  # "new" is not in the realm (nobody applied it)
+    assert event.deleted("Coupon") == ["gone"]
+    assert event.inserted("NoSuchClass") == []
+    realm.close()
+
+
+def test_changes_survive_the_journal_encoding() -> None:
+    oid = ObjectId()
+    uid = uuid.uuid4()
+    when = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    changes = Changes(
+        inserted={"A": {1: None, "s": None, oid: None, uid: None, None: None}},
+        modified={"B": {2: {"when": when, "blob": b"\x00\xff", "dec": Decimal("1.25"),
+                            "link": ins.Link("A", oid), "map": {"k": [1, {"$m": 2}]},
+                            "none": None}}},
+        deleted={"C": {uid: None}},
+    )
+    again = Changes.from_json(changes.to_json())
+    assert again == changes
+
+
+def test_journal_keeps_pending_events_and_the_position(tmp_path: Path) -> None:
+    journal = EventJournal(tmp_path / "j.sqlite")
+    journal.record(5, "five")
+    journal.record(5, "five again")  # downloaded again after a crash
+    journal.record(3, "older")
+    journal.record(9, "nine")
+    assert journal.next_pending() == (5, "five")
+    assert journal.pending_count == 2
+    journal.mark_handled(5)
+    journal.close()
+    journal = EventJournal(tmp_path / "j.sqlite")
+    assert journal.handled == 5
+    assert journal.next_pending() == (9, "nine")
+    journal.mark_handled(9)
+    assert journal.next_pending() is None
+    journal.record(7, "behind the position")
+    assert journal.next_pending() is None
+    journal.close()
+
+
+def test_journal_in_an_unusable_place_says_so(tmp_path: Path) -> None:
+    with pytest.raises(NotifierError, match="cannot open the notifier journal"):
+        EventJournal(tmp_path / "missing-dir" / "j.sqlite")
+
+
+async def _noop(event: RealmEvent) -> None:
+    del event
+
+
+def test_registration_errors(tmp_path: Path) -> None:
+    notifier = Notifier("http://127.0.0.1:1", username="a", password="b", data_dir=tmp_path)
+    with pytest.raises(HandlerSpecError, match="bad realm path pattern"):
+        notifier.on("(", _noop)
+    with pytest.raises(HandlerSpecError, match="list of class names"):
+        notifier.on(".*", _noop, classes="Coupon")
+    with pytest.raises(NotifierError, match="max_concurrent"):
+        Notifier("http://x", username="a", password="b", data_dir=tmp_path, max_concurrent=0)
+    notifier.on("^/a", _noop)
+    assert "test_notifier_units:_noop" in notifier.label
+    assert notifier.label.startswith("studio-notifier/")
+
+
+def test_parse_handler() -> None:
+    pattern, function = parse_handler("^/a=b/=studio.integrations.cli:parse_handler")
+    assert pattern == "^/a=b/" and function is parse_handler
+    with pytest.raises(HandlerSpecError, match="has no nothing"):
+        parse_handler("x=studio.integrations.cli:nothing")
+    with pytest.raises(HandlerSpecError, match="is not callable"):
+        parse_handler("x=studio.integrations.cli:EXIT_OK")
