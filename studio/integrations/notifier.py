@@ -96,7 +96,8 @@ class Notifier:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.rescan_interval = rescan_interval
-        self.sync_config = sync_config or SyncConfig()
+        # Only this process writes the notifier's copies: no file watching needed.
+        self.sync_config = sync_config or SyncConfig(watch_files=False)
         self.handlers: list[Handler] = []
         self._realms: dict[str, _RealmWorker] = {}
         self._stop: asyncio.Event | None = None
@@ -330,13 +331,20 @@ class _RealmWorker:
             fatal=error.fatal)  # fmt: skip
 
     async def _deliver(self) -> None:
+        backoff = Backoff(self.notifier.retry_initial, self.notifier.retry_max)
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while (pending := self.journal.next_pending()) is not None:
-                server_version, text = pending
-                await self._handle(server_version, Changes.from_json(text))
-                self.journal.mark_handled(server_version)
+            try:
+                while (pending := self.journal.next_pending()) is not None:
+                    server_version, text = pending
+                    await self._handle(server_version, Changes.from_json(text))
+                    self.journal.mark_handled(server_version)
+                    backoff.reset()
+            except Exception:  # the journal failed (disk full?): keep the realm, try again
+                log_exception("delivery_failed", realm=self.path)
+                await asyncio.sleep(backoff.next_delay())
+                self.wake.set()
 
     async def _handle(self, server_version: int, changes: Changes) -> None:
         assert self.realm is not None

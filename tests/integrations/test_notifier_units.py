@@ -136,3 +136,35 @@ def test_parse_handler() -> None:
         parse_handler("x=studio.integrations.cli:nothing")
     with pytest.raises(HandlerSpecError, match="is not callable"):
         parse_handler("x=studio.integrations.cli:EXIT_OK")
+
+
+def test_the_sync_websocket_carries_the_user_agent(tmp_path: Path) -> None:
+    """What the notifier's label rides on: ``SyncConfig.user_agent`` is the
+    ``User-Agent`` of the sync connection."""
+    import asyncio
+
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.http11 import Request
+
+    from studio.sync.client import App, SyncConfig, User
+
+    seen: list[str | None] = []
+
+    def record(connection: ServerConnection, request: Request) -> None:
+        seen.append(request.headers.get("User-Agent"))
+
+    async def main() -> None:
+        async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0,
+                         process_request=record) as server:  # fmt: skip
+            port = server.sockets[0].getsockname()[1]
+            config = SyncConfig(user_agent="studio-notifier/9 (handlers: m:f)", watch_files=False)
+            async with App(f"http://127.0.0.1:{port}", config=config, base_dir=tmp_path) as app:
+                user = User(app.base_url, "admin", access_token="t", refresh_token="r",
+                            expires_in=3600)  # fmt: skip
+                await app.open_realm(user, "/ua")
+                deadline = asyncio.get_running_loop().time() + 10
+                while not seen and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert seen and seen[0] == "studio-notifier/9 (handlers: m:f)"
