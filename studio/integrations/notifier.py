@@ -34,7 +34,15 @@ from studio.integrations.events import Changes, RealmEvent, summarize
 from studio.integrations.journal import EventJournal
 from studio.integrations.logs import log, log_exception
 from studio.primitives.instructions import Changeset
-from studio.sync.client import App, SyncConfig, SyncedRealm, SyncSession, SyncSessionError, User
+from studio.sync.client import (
+    ApiError,
+    App,
+    SyncConfig,
+    SyncedRealm,
+    SyncSession,
+    SyncSessionError,
+    User,
+)
 from studio.sync.client.config import Backoff
 from studio.version import package_version
 
@@ -180,7 +188,13 @@ class Notifier:
             self._user = await app.login(self.username, self._password)
             log(logging.INFO, "notifier_started", server=self.server_url, user=self.username,
                 handlers=[h.name for h in self.handlers], data_dir=str(self.data_dir))  # fmt: skip
-            await self._rescan()
+            try:
+                await self._rescan()
+            except ApiError as exc:
+                if not exc.try_again:
+                    raise  # not an admin, say: no point going on
+                # A passing server failure: the periodic rescan lists them again.
+                log(logging.WARNING, "realm_list_failed", error=str(exc))
             self._started.set()
             tasks = [
                 asyncio.create_task(self._follow_events()),

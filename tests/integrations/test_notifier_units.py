@@ -168,3 +168,56 @@ def test_the_sync_websocket_carries_the_user_agent(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert seen and seen[0] == "studio-notifier/9 (handlers: m:f)"
+
+
+def test_a_passing_server_error_listing_realms_does_not_stop_the_notifier(
+    tmp_path: Path,
+) -> None:
+    """The admin realm list can fail with a 500 (seen when a realm is being
+    created meanwhile); the notifier starts anyway and lists again later."""
+    import asyncio
+
+    from aiohttp import web
+
+    lists: list[int] = []
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"user": {"username": "admin", "is_admin": True},
+                                  "access_token": "a", "refresh_token": "r",
+                                  "expires_in": 3600})  # fmt: skip
+
+    async def realms(request: web.Request) -> web.Response:
+        lists.append(1)
+        if len(lists) == 1:
+            return web.json_response({"error": {"code": "internal", "message": "boom"}},
+                                     status=500)  # fmt: skip
+        return web.json_response({"realms": []})
+
+    async def events(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()
+        return ws
+
+    async def main() -> None:
+        app = web.Application()
+        app.add_routes([web.post("/auth/login", login), web.get("/admin/realms", realms),
+                        web.get("/admin/events", events)])  # fmt: skip
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        notifier = Notifier(f"http://127.0.0.1:{port}", username="admin", password="pw",
+                            data_dir=tmp_path, rescan_interval=0.05)  # fmt: skip
+        notifier.on("^/", _noop)
+        try:
+            async with notifier:
+                deadline = asyncio.get_running_loop().time() + 10
+                while len(lists) < 2 and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.01)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    assert len(lists) >= 2
