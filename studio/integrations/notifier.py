@@ -214,6 +214,7 @@ class Notifier:
             self._app = None
             self._stop = None
             self._stop_requested = False
+            self._started = None
             log(logging.INFO, "notifier_stopped", server=self.server_url)
 
     def stop(self) -> None:
