@@ -45,7 +45,8 @@ from studio.cli_support import (
 )
 from studio.version import package_version
 
-COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server", "demo")
+COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server", "demo",
+            "notifier")  # fmt: skip
 DEFAULT_DEMO_PATH = "demo.realm"
 _GUI_OPTIONS = ("--class", "--query", "--screenshot", "--read-only", "--theme", "--connect")
 
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"where to write it (default: {DEFAULT_DEMO_PATH})")
     p.set_defaults(handler=cmd_demo_realm)
 
+    from studio.integrations.cli import add_parser as add_notifier_parser
+
+    add_notifier_parser(sub)
     # Parsed by the server itself (see docs/server.md); listed here for --help.
     sub.add_parser("server", help="run the object server (studio server --help)", add_help=False)
     # Parsed by studio.ui.demo (it needs the GUI extra); listed here for --help.

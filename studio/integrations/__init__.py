@@ -1,3 +1,41 @@
-"""Server-side helpers that connect realms to other backends (REST APIs, queues, PostgreSQL)."""
+"""Server-side helpers that connect realms to other backends (REST APIs, queues, PostgreSQL).
+
+:class:`Notifier` runs handlers on the changes devices make to realms
+(docs/integrations.md). The names are loaded on first use, so that the
+``studio`` command line can list ``studio notifier`` without loading the sync
+client.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from studio.integrations.errors import HandlerSpecError, IntegrationError, NotifierError
+
+if TYPE_CHECKING:
+    from studio.integrations.events import RealmEvent
+    from studio.integrations.notifier import Handler, Notifier
+
+_LAZY = {
+    "RealmEvent": "studio.integrations.events",
+    "Handler": "studio.integrations.notifier",
+    "Notifier": "studio.integrations.notifier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'studio.integrations' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "Handler",
+    "HandlerSpecError",
+    "IntegrationError",
+    "Notifier",
+    "NotifierError",
+    "RealmEvent",
+]

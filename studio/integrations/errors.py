@@ -5,3 +5,11 @@ from __future__ import annotations
 
 class IntegrationError(Exception):
     """Base class of all errors of ``studio.integrations``."""
+
+
+class NotifierError(IntegrationError):
+    """The notifier cannot run: bad settings, or its data directory is unusable."""
+
+
+class HandlerSpecError(NotifierError):
+    """A ``--handler`` argument or handler registration that cannot be used."""

@@ -31,6 +31,10 @@ class SyncConfig:
     watch_files: bool = True
     """Poll each synced realm file so that commits by other processes upload too."""
     watch_interval: float = 0.1
+    user_agent: str | None = None
+    """The ``User-Agent`` of the sync websocket (None: the websockets default),
+    e.g. ``studio-notifier/1.0 (handlers: ...)`` so operators can tell what a
+    connection is."""
 
 
 class Backoff:

@@ -32,6 +32,7 @@ import msgpack
 from websockets.asyncio.client import ClientConnection as WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.http11 import USER_AGENT
 from websockets.typing import Subprotocol
 
 from studio.sync.client.config import Backoff, SyncConfig
@@ -266,6 +267,7 @@ class AppConnection:
                 proxy=self._proxy,
                 # A dead server must not hold up the reconnect for long.
                 close_timeout=2.0,
+                user_agent_header=self.config.user_agent or USER_AGENT,
             )
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             self.last_error = exc

@@ -28,7 +28,7 @@ from studio.core.watcher import RealmWatcher
 from studio.sync.client.auth import User
 from studio.sync.client.config import Backoff, SyncConfig
 from studio.sync.client.errors import SessionClosedError, SyncSessionError
-from studio.sync.client.store import RealmStore
+from studio.sync.client.store import DownloadObserver, RealmStore
 from studio.sync.history import ClientHistory
 
 if TYPE_CHECKING:
@@ -252,6 +252,22 @@ class SyncSession:
         """``callback(session, error)`` for every sync error (``error.fatal``: the
         session stopped; otherwise it retries by itself)."""
         return self._error_listeners.add(callback)
+
+    def add_download_observer(self, observer: DownloadObserver) -> NotificationToken:
+        """``observer(server_version, changesets)`` for every download that brings
+        changes of other clients (never this client's own changesets: those come
+        back only as acknowledgements).
+
+        It runs inside the write transaction that applies the download, *before*
+        the changesets are applied, so the realm still shows the old values;
+        ``server_version`` is where the realm stands once they are applied. It
+        must not write to the realm. If it raises, the download is not applied
+        and the session stops with a fatal error (so an observer that journals
+        downloads never loses one).
+        """
+        observers = self.store.download_observers
+        observers.append(observer)
+        return NotificationToken(lambda: observers.remove(observer))
 
     def close(self) -> None:
         """Stop syncing for good (``realm.close()`` calls this)."""

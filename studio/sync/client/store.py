@@ -11,10 +11,11 @@ which is why loading just stamps that base on them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from studio.core.realm import Realm
 from studio.core.synced import apply_remote, get_sync_value, set_sync_values, trim_history
+from studio.primitives.instructions import Changeset
 from studio.sync.client.errors import ClientError
 from studio.sync.history import ClientHistory
 from studio.sync.protocol.events import ClientEvent, RemoteChanges
@@ -28,6 +29,9 @@ KEY_SERVER_URL = "server_url"
 KEY_REALM_PATH = "realm_path"
 KEY_USER = "user"
 
+DownloadObserver = Callable[[int, Sequence[Changeset]], None]
+"""``observer(server_version, changesets)``: see :meth:`SyncSession.add_download_observer`."""
+
 
 class RealmStore:
     """Reads and writes the sync state of one realm file."""
@@ -37,6 +41,7 @@ class RealmStore:
         self.applying = False
         """True while this store commits a download (its listeners must not
         mistake that commit for a local one)."""
+        self.download_observers: list[DownloadObserver] = []
         self._check_identity(server_url, realm_path, username)
 
     def _check_identity(self, server_url: str, realm_path: str, username: str) -> None:
@@ -168,6 +173,10 @@ class RealmStore:
             for c in history.pending
             if before.get(c.client_version) is not c.instructions
         }
+        if remote:
+            # Before applying, inside the transaction: observers read the old state.
+            for observer in list(self.download_observers):
+                observer(version, remote)
         instructions = [i for c in remote for i in c.instructions]
         cursors = {KEY_SERVER_VERSION: version, KEY_UPLOAD_ACK: acked}
         apply_remote(self.realm, instructions, cursors=cursors, rewritten_local=rewritten)
