@@ -104,11 +104,15 @@ class SyncSocket(web.WebSocketResponse):
 
 
 class SyncConnection:
-    def __init__(self, ctx: ServerContext, ws: SyncSocket, address: str) -> None:
+    def __init__(
+        self, ctx: ServerContext, ws: SyncSocket, address: str, *, agent: str = ""
+    ) -> None:
         self.id = next(_ids)
         self.ctx = ctx
         self.ws = ws
         self.address = address
+        self.agent = agent
+        """The client's User-Agent (clipped): what kind of client this is."""
         self.since = time.time()
         limits = ctx.config.limits
         self.sc = ServerConnection(
@@ -145,8 +149,10 @@ class SyncConnection:
         ctx = self.ctx
         ctx.connections[self.id] = self
         ctx.metrics.connections_total.inc()
-        log(20, "connection_opened", connection=self.id, address=self.address)
-        ctx.bus.publish("connection_opened", connection=self.id, address=self.address)
+        log(20, "connection_opened", connection=self.id, address=self.address, agent=self.agent)
+        ctx.bus.publish(
+            "connection_opened", connection=self.id, address=self.address, agent=self.agent
+        )
         sender = asyncio.get_running_loop().create_task(self._send_loop(), name=f"send {self.id}")
         try:
             await self._receive_loop()
@@ -398,6 +404,7 @@ class SyncConnection:
             user=user,
             client=ident,
             access=grant.level.label,
+            agent=self.agent,
         )
 
     async def _ident_allowed(self, user: UserRecord, session: int) -> bool:
@@ -692,6 +699,7 @@ class SyncConnection:
         return {
             "id": self.id,
             "address": self.address,
+            "agent": self.agent,
             "user": self.users[0] if self.users else None,
             "users": list(self.users),
             "realms": sorted({b.path for b in self.sessions.values()}),

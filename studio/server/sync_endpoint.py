@@ -13,8 +13,11 @@ from aiohttp import web
 from studio.server.connection import SyncConnection, SyncSocket
 from studio.server.context import ServerContext
 from studio.server.keys import CONTEXT
-from studio.server.logs import log
+from studio.server.logs import clip, log
 from studio.sync.protocol import WEBSOCKET_SUBPROTOCOL, ErrorCode, ServerConnection
+
+MAX_AGENT_CHARS = 200
+"""A client's User-Agent as kept and shown (it is the peer's text)."""
 
 
 def _offered_protocols(request: web.Request) -> list[str]:
@@ -47,6 +50,9 @@ async def sync_handler(request: web.Request) -> web.StreamResponse:
             await ws.send_bytes(frame)
         await ws.close()
         return ws
-    connection = SyncConnection(ctx, ws, request.remote or "?")
+    # What the client says it is (e.g. "studio-notifier/0.1.0 (handlers: ...)"),
+    # shown in the admin views; clipped, it is the peer's text.
+    agent = clip(request.headers.get("User-Agent", ""), MAX_AGENT_CHARS)
+    connection = SyncConnection(ctx, ws, request.remote or "?", agent=agent)
     await connection.run()
     return ws

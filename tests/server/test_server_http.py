@@ -16,7 +16,9 @@ from server_harness import (
     login,
     make_user,
     running_server,
+    ws_url,
 )
+from websockets.asyncio.client import connect
 
 
 def test_health_metrics_login_refresh(tmp_path: Path) -> None:
@@ -256,6 +258,8 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             (conn,) = conns["connections"]
             assert conn["user"] == "bob" and conn["realms"] == ["/shared/notes"]
             assert conn["bytes_in"] > 0 and conn["bytes_out"] > 0
+            # What the client said it is (its User-Agent), for the Studio's views.
+            assert conn["agent"].startswith("Python/") and "websockets" in conn["agent"]
 
             status, listing = await call(url, "GET", "/admin/realms", token=admin)
             paths = {r["path"]: r for r in listing["realms"]}
@@ -323,5 +327,21 @@ def test_password_guessing_is_slowed_down(tmp_path: Path) -> None:
             assert status == 200 and tokens["user"]["username"] == "admin"
             status, text = await call(url, "GET", "/metrics")
             assert 'studio_logins_total{result="too_many_attempts"} 1' in text
+
+    asyncio.run(body())
+
+
+def test_a_clients_label_is_kept_clipped(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            admin = await admin_token(url)
+            label = "studio-notifier/1.0 (handlers: " + "h" * 5000 + ")"
+            async with connect(ws_url(url), user_agent_header=label):
+                status, conns = await call(url, "GET", "/admin/connections", token=admin)
+                assert status == 200
+                (conn,) = conns["connections"]
+                assert conn["agent"].startswith("studio-notifier/1.0 (handlers: hhh")
+                assert len(conn["agent"]) < 260 and conn["agent"].endswith("bytes)")
 
     asyncio.run(body())

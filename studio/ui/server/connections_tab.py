@@ -29,6 +29,7 @@ _CONNECTION_EVENTS = frozenset({"connection_opened", "connection_closed", "sessi
 CONNECTION_COLUMNS = (
     Column("id", "#", align_right=True),
     Column("address", "Client address"),
+    Column("agent", "Client"),
     Column("user", "User"),
     Column("realms", "Bound realms", fmt_list),
     Column("since", "Connected since", fmt_time),

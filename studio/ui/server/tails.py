@@ -74,12 +74,14 @@ def _detail(event: dict[str, Any]) -> str:
             text += f", {event['skipped']} already integrated"
         return text
     if kind == "session_bound":
-        level = event.get("level")
-        return f"bound with {level} access" if level else "bound"
+        level = event.get("level") or event.get("access")
+        text = f"bound with {level} access" if level else "bound"
+        return f"{text} by {event['agent']}" if event.get("agent") else text
     if kind == "session_unbound":
         return f"unbound: {event.get('reason', '')}"
     if kind == "connection_opened":
-        return f"connection opened from {event.get('address', '')}"
+        text = f"connection opened from {event.get('address', '')}"
+        return f"{text} ({event['agent']})" if event.get("agent") else text
     if kind == "connection_closed":
         return "connection closed"
     return ""
