@@ -200,6 +200,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.setCentralWidget(central)
 
         self.create_panel = CreatePanel(self)
+        self.create_panel.link_choices = self.primary_key_choices
         self.create_dock = QDockWidget("New object", self)
         self.create_dock.setObjectName("createDock")
         self.create_dock.setWidget(self.create_panel)

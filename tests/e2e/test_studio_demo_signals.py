@@ -44,7 +44,7 @@ def test_a_signal_stops_the_demo_cleanly(tmp_path: Path, signum: int, code: int)
         assert _port_open(url)
         assert [p.name for p in temp.iterdir() if p.name.startswith("studio-demo-")]
         proc.send_signal(signum)
-        stdout, stderr = proc.communicate(timeout=60)
+        _stdout, stderr = proc.communicate(timeout=60)
     finally:
         killer.cancel()
         if proc.poll() is None:
