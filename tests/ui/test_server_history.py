@@ -50,6 +50,8 @@ def test_selected_changeset_stays_selected_while_uploads_arrive(
     assert chosen is not None
     details = panel.details.toPlainText()
     assert f"server version {chosen['server_version']}" in details
+    rewrites: list[str] = []  # the details are never emptied and refilled (scroll kept)
+    panel.details.textChanged.connect(lambda: rewrites.append(panel.details.toPlainText()))
 
     for n in range(3):  # each upload is a live update that rebuilds the list
         count = panel.model.rowCount()
@@ -58,6 +60,7 @@ def test_selected_changeset_stays_selected_while_uploads_arrive(
         still = selected_record(panel.table)
         assert still is not None and still["server_version"] == chosen["server_version"]
         assert panel.details.toPlainText() == details
+    assert rewrites == []
 
 
 def test_enter_in_the_realm_box_lists_each_changeset_once(

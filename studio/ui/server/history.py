@@ -98,6 +98,7 @@ class HistoryPanel(AdminTab):
         # One load at a time: two interleaved loads would both append the same pages.
         self._loading = asyncio.Lock()
         self._full_load_path = ""  # the realm a full load is under way for
+        self._rebuilding = False
         self.classes: set[str] = set()
 
         bar = QHBoxLayout()
@@ -281,14 +282,20 @@ class HistoryPanel(AdminTab):
         # Newest first, the pending local ones on top: what a developer looks at first.
         records = list(reversed(self.local_rows)) + list(reversed(self.server_rows))
         first = self.model.rowCount() == 0
-        # A reset drops the selection: keep the changeset being read selected.
+        # A reset drops the selection: keep the changeset being read selected, and its
+        # details as they are (not emptied and refilled: that would lose their scroll).
         chosen = selected_record(self.table)
-        self.model.set_records(records)
-        if first:
-            fit_columns(self.table, max_width=200)
-        self._apply_filters()
-        if chosen is not None:
-            select_where(self.table, _same_changeset(chosen))
+        self._rebuilding = True
+        try:
+            self.model.set_records(records)
+            if first:
+                fit_columns(self.table, max_width=200)
+            self._apply_filters()
+            if chosen is not None:
+                select_where(self.table, _same_changeset(chosen))
+        finally:
+            self._rebuilding = False
+        self._show_details()
 
     def _add_class_item(self, name: str) -> None:
         names = sorted(self.classes)
@@ -310,6 +317,8 @@ class HistoryPanel(AdminTab):
         self._show_details()
 
     def _show_details(self) -> None:
+        if self._rebuilding:
+            return
         rows = self.table.selectionModel().selectedRows()
         text = ""
         if rows:
