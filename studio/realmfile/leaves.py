@@ -8,6 +8,7 @@ an int leaf) is far cheaper than value by value.
 
 from __future__ import annotations
 
+import math
 import struct
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,30 @@ from studio.realmfile.trees import bptree_leaves
 
 _FLOAT_NULL: Final = 0x7FC000AA  # Realm's bit pattern for a null float
 _DOUBLE_NULL: Final = 0x7FF80000000000AA  # ... and for a null double
+_FLOAT32: Final = struct.Struct("<f")
+
+
+def shortest_float32(value: float) -> float:
+    """A single-precision value as the shortest decimal that reads back to the same
+    float32: 3.140000104904175 (the float32 nearest 3.14, widened) becomes 3.14.
+
+    Every reader of the value (the browser, ``studio convert``, the exports) then shows
+    and writes what the app stored rather than the binary approximation's widening.
+    """
+    if not math.isfinite(value):
+        return value
+    packed = _FLOAT32.pack(value)
+    # Six significant digits are always below float32's precision, so when they read
+    # back they are the shortest form (fewer digits would show as the same text); nine
+    # always read back.
+    for digits in (6, 7, 8):
+        candidate = float(f"{value:.{digits}g}")
+        try:
+            if _FLOAT32.pack(candidate) == packed:
+                return candidate
+        except OverflowError:  # rounded past the largest float32
+            continue
+    return float(f"{value:.9g}")
 
 
 def leaf_header(buf: RealmBuffer, ref: int, what: str) -> NodeHeader:
@@ -99,6 +124,9 @@ def float_leaf(
     values: list[float | None] = list(
         struct.unpack_from(f"<{hdr.size}{'d' if double else 'f'}", raw)
     )
+    if not double:  # each distinct value once, as for strings
+        shortest = {v: shortest_float32(v) for v in set(values) if v is not None}
+        values = [shortest[v] for v in values if v is not None]
     if nullable:
         bits = struct.unpack_from(f"<{hdr.size}{'Q' if double else 'I'}", raw)
         null = _DOUBLE_NULL if double else _FLOAT_NULL

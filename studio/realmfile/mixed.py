@@ -34,6 +34,7 @@ from studio.realmfile.leaves import (
     leaf_header,
     link_leaf,
     object_id_leaf,
+    shortest_float32,
     string_bytes_leaf,
     string_leaf,
     timestamp_leaf,
@@ -148,7 +149,7 @@ def mixed_leaf(buf: RealmBuffer, ref: int, what: str = "mixed leaf") -> list[Any
             out.append(payloads.get(_PAYLOAD_STR, n))
         elif kind == T_FLOAT:
             bits = payloads.get(_PAYLOAD_INT, n) & 0xFFFFFFFF
-            out.append(struct.unpack("<f", struct.pack("<I", bits))[0])
+            out.append(shortest_float32(struct.unpack("<f", struct.pack("<I", bits))[0]))
         elif kind == T_DOUBLE:
             bits = payloads.get(_PAYLOAD_INT, n) & 0xFFFFFFFFFFFFFFFF
             out.append(struct.unpack("<d", struct.pack("<Q", bits))[0])

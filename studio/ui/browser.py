@@ -42,6 +42,7 @@ from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
 from studio.ui.recent import settings
+from studio.ui.shortcuts import ShortcutGuard
 from studio.ui.sources import BacklinkSource, CollectionSource
 from studio.ui.status import BrowserStatus
 from studio.ui.table_model import (
@@ -199,6 +200,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.setCentralWidget(central)
 
         self.create_panel = CreatePanel(self)
+        self.create_panel.link_choices = self.primary_key_choices
         self.create_dock = QDockWidget("New object", self)
         self.create_dock.setObjectName("createDock")
         self.create_dock.setWidget(self.create_panel)
@@ -277,6 +279,9 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.dark_action)
         self.addToolBar(toolbar)
+        # The query bar would keep some of these keys (Ctrl+E on X11) to itself.
+        self.shortcut_guard = ShortcutGuard(self)
+        self.shortcut_guard.guard(self.query_edit)
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")

@@ -191,18 +191,47 @@ class BrowserEdits(_Window):
         self.create_dock.show()
 
     def _resolve_links(self, class_name: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Fields typed as a target's primary key become the target object."""
+        """Fields typed as a target's primary key become the target object (also the
+        elements of a list, set or dictionary of links, and inside embedded objects)."""
         schema = self.schema_of(class_name)
         out = dict(values)
         for name, value in values.items():
-            prop = schema.get(name)
-            if prop is not None and prop.type == "object" and value is not None:
-                target = self.realm.object_for_primary_key(prop.object_type or "", value)
-                if target is None:
-                    raise ValueError(f"{name}: no {prop.object_type} has the primary key "
-                                     f"{value!r}")
-                out[name] = target
+            prop = schema.get(name) if schema is not None else None
+            if prop is None or prop.type != "object" or value is None:
+                continue
+            target = self.schema_of(prop.object_type or "")
+            if target is not None and target.embedded:
+                if isinstance(value, dict) and prop.collection is None:
+                    out[name] = self._resolve_links(target.name, value)
+                continue
+            if prop.collection == "dictionary" and isinstance(value, dict):
+                out[name] = {k: self._link_target(name, prop.object_type or "", v)
+                             for k, v in value.items()}
+            elif prop.collection is not None and isinstance(value, list):
+                out[name] = [self._link_target(name, prop.object_type or "", v) for v in value]
+            else:
+                out[name] = self._link_target(name, prop.object_type or "", value)
         return out
+
+    def _link_target(self, field: str, class_name: str, key: Any) -> Any:
+        if key is None:
+            return None
+        target = self.realm.object_for_primary_key(class_name, key)
+        if target is None:
+            raise ValueError(f"{field}: no {class_name} has the primary key {key!r}")
+        return target
+
+    def primary_key_choices(self, class_name: str, limit: int = 2000) -> list[str]:
+        """The primary keys a link field suggests as it is typed (the first ``limit``)."""
+        schema = self.schema_of(class_name)
+        if schema is None or schema.primary_key is None:
+            return []
+        keys: list[str] = []
+        for obj in self.realm.objects(class_name):
+            keys.append(edit_text(obj[schema.primary_key]))
+            if len(keys) >= limit:
+                break
+        return keys
 
     def create_object(self, class_name: str, values: dict[str, Any]) -> bool:
         try:

@@ -1,20 +1,21 @@
 """The side panel that creates objects: one typed field per property, never modal.
 
-The same panel also asks for the primary key of an object to add to a list or set
-of links. Fields check their input as it is typed; "Create" (or Ctrl+Enter) submits,
-Esc closes. Errors from the realm (a duplicate primary key...) show in the panel.
+Links take the target's primary key (completed from the target class), lists, sets
+and dictionaries one element per line, embedded objects a group of their own fields
+(see :mod:`studio.ui.create_fields`). The same panel also asks for the primary key of
+an object to add to a list or set of links. Fields check their input as it is typed;
+"Create" (or Ctrl+Enter) submits, Esc closes. Errors from the realm (a duplicate
+primary key...) show in the panel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,20 +27,20 @@ from PySide6.QtWidgets import (
 
 from studio.core.schema import ObjectSchema, Property
 from studio.ui import formatting as fmt
-from studio.ui.delegates import DateTimeEditor, MixedEditor, TypedLineEdit
+from studio.ui.create_fields import (
+    EMBEDDED,
+    LINK,
+    FieldSpec,
+    LinkChoices,
+    add_rows,
+    editor_value,
+    set_editor_text,
+)
 
+__all__ = ["CreatePanel", "FieldSpec", "default_value", "field_for_property",
+           "fields_for_class"]
 
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """One field of the form: a property name, the type typed in, and whether it may be
-    left empty. ``link_to`` names the class whose primary key the field holds."""
-
-    name: str
-    type_name: str
-    optional: bool = False
-    default: Any = None
-    link_to: str | None = None
-    note: str = ""
+PANEL_MIN_WIDTH = 320  # a field shows ~30 characters: what a value needs to be read
 
 
 def default_value(type_name: str) -> Any:
@@ -48,29 +49,50 @@ def default_value(type_name: str) -> Any:
     return editor.new_value() if editor is not None else None
 
 
-def fields_for_class(schema: ObjectSchema, classes: dict[str, ObjectSchema]) -> list[FieldSpec]:
-    """The fields of a new object: primitives, mixed, and links to classes with a primary
-    key (typed as that key). Collections, embedded objects and backlinks are filled in
-    the table afterwards."""
+def fields_for_class(schema: ObjectSchema, classes: dict[str, ObjectSchema],
+                     _seen: frozenset[str] = frozenset()) -> list[FieldSpec]:
+    """The fields of a new object: primitives, mixed, links to classes with a primary key
+    (typed as that key), lists, sets and dictionaries of those, and embedded objects (a
+    group of their own fields). Backlinks are computed, files are set in the table, and
+    collections of embedded objects are filled in the table afterwards."""
     fields: list[FieldSpec] = []
     for prop in schema.properties:
-        field = field_for_property(prop, classes)
+        field = field_for_property(prop, classes, _seen | {schema.name})
         if field is not None:
             fields.append(field)
     return fields
 
 
-def field_for_property(prop: Property, classes: dict[str, ObjectSchema]) -> FieldSpec | None:
+def field_for_property(prop: Property, classes: dict[str, ObjectSchema],
+                       _seen: frozenset[str] = frozenset()) -> FieldSpec | None:
     editor = fmt.EDITORS.get(prop.type)
-    if prop.is_backlink or prop.collection is not None or (editor and editor.kind == "file"):
+    if prop.is_backlink or (editor and editor.kind == "file"):
         return None
+    collection = prop.collection
     if prop.type == "object":
         target = classes.get(prop.object_type or "")
-        if target is None or target.embedded or target.primary_key is None:
+        if target is None:
+            return None
+        if target.embedded:
+            if collection is not None or target.name in _seen:  # (a cycle: in the table)
+                return None
+            return FieldSpec(prop.name, "object", True, None, target.name,
+                             f"embedded {target.name}", EMBEDDED,
+                             tuple(fields_for_class(target, classes, _seen)))
+        if target.primary_key is None:
             return None
         pk = target.get_property(target.primary_key)
+        if collection is not None:
+            return FieldSpec(prop.name, pk.type, True, None, target.name,
+                             f"{collection} of {target.name} (primary keys)", collection)
         return FieldSpec(prop.name, pk.type, True, None, target.name,
-                         f"primary key of a {target.name}")
+                         f"primary key of a {target.name}", LINK)
+    if collection is not None:
+        if editor is None or prop.type == "mixed":  # mixed elements: in the table
+            return None
+        element = prop.type + ("?" if prop.optional else "")
+        return FieldSpec(prop.name, prop.type, prop.optional, None, None,
+                         f"{collection} of {element}", collection)
     default = None if prop.optional else default_value(prop.type)
     if prop.is_primary_key and prop.type in ("objectId", "uuid"):
         default = default_value(prop.type)  # a fresh id: what people want almost always
@@ -92,6 +114,8 @@ class CreatePanel(QWidget):
         outer.addWidget(self.title)
         self.scroll_area = QScrollArea(self)  # not "scroll": that is QWidget.scroll()
         self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(PANEL_MIN_WIDTH)
         outer.addWidget(self.scroll_area, 1)
         self.error = QLabel(self)
         self.error.setObjectName("createError")
@@ -119,6 +143,8 @@ class CreatePanel(QWidget):
         self.fields: list[FieldSpec] = []
         self.editors: dict[str, QWidget] = {}
         self._on_submit: Callable[[dict[str, Any]], bool] | None = None
+        # The primary keys a link field suggests (set by the browser: the realm's).
+        self.link_choices: LinkChoices | None = None
 
     def open_form(self, title: str, fields: list[FieldSpec],
                   on_submit: Callable[[dict[str, Any]], bool], submit_label: str = "Create"
@@ -130,15 +156,10 @@ class CreatePanel(QWidget):
         self.editors = {}
         form_widget = QWidget()
         form = QFormLayout(form_widget)
-        for field in fields:
-            editor = self._editor(field)
-            editor.setObjectName(f"field_{field.name}")
-            self.editors[field.name] = editor
-            checkbox = fmt.EDITORS[field.type_name].kind == "checkbox"
-            label = field.name + ("" if field.optional or checkbox else " *")
-            hint = field.note or field.type_name + ("?" if field.optional else "")
-            editor.setToolTip(hint)
-            form.addRow(QLabel(f"{label}  <span style='color:gray'>{hint}</span>"), editor)
+        # Labels above their fields: a narrow dock gives every field its whole width.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.editors = add_rows(form, fields, form_widget, self.link_choices, self.submit)
         self.scroll_area.setWidget(form_widget)
         self.error.hide()
         self.show()
@@ -146,48 +167,26 @@ class CreatePanel(QWidget):
         if first is not None:
             first.setFocus()
 
-    def _editor(self, field: FieldSpec) -> QWidget:
-        editor = fmt.EDITORS[field.type_name].kind
-        if editor == "checkbox":
-            box = QCheckBox(self)
-            box.setChecked(bool(field.default))
-            return box
-        if editor == "datetime" and not field.optional:
-            date = DateTimeEditor(self)
-            date.set_value(field.default)
-            return date
-        if editor == "mixed":
-            mixed = MixedEditor(self)
-            mixed.set_value(field.default)
-            return mixed
-        line = TypedLineEdit(field.type_name, field.optional, self)
-        if field.default is not None:
-            line.set_value(field.default)
-        line.returnPressed.connect(self.submit)
-        return line
-
     def set_text(self, name: str, text: str) -> None:
-        """Type into a field (tests and scripted use)."""
-        editor = self.editors[name]
-        if isinstance(editor, TypedLineEdit):
-            editor.setText(text)
-        elif isinstance(editor, QCheckBox):
-            editor.setChecked(text.lower() in ("true", "1", "yes"))
-        elif isinstance(editor, MixedEditor):
-            editor.line.setText(text)
-        else:
-            raise TypeError(f"field {name} is not typed as text")
+        """Type into a field (tests and scripted use); ``"address.city"`` is a field of
+        an embedded object."""
+        set_editor_text(self.editor(name), text)
+
+    def editor(self, name: str) -> QWidget:
+        """A field's editor by name; ``"address.city"`` reaches into an embedded group."""
+        head, _, rest = name.partition(".")
+        editor = self.editors[head]
+        while rest:
+            head, _, rest = rest.partition(".")
+            editor = editor.editors[head]  # type: ignore[attr-defined]  # EmbeddedEditor
+        return editor
 
     def values(self) -> dict[str, Any]:
         """The parsed values; raises ValueError naming the field that is wrong."""
         out: dict[str, Any] = {}
         for field in self.fields:
-            editor = self.editors[field.name]
             try:
-                if isinstance(editor, QCheckBox):
-                    out[field.name] = editor.isChecked()
-                else:  # the other editors _editor() makes all have value()
-                    out[field.name] = editor.value()  # type: ignore[attr-defined]
+                out[field.name] = editor_value(self.editors[field.name])
             except ValueError as exc:
                 raise ValueError(f"{field.name}: {exc}") from None
         return out

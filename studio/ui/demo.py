@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,13 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core import ObjectId
 from studio.sync.client import App, SyncConfig, SyncedRealm
+
+if TYPE_CHECKING:
+    from studio.ui.stop_signals import StopSignals
 
 CHAT_PATH = "/shared/chat"
 INVENTORY_PATH = "/shared/inventory"
@@ -356,6 +360,7 @@ def run(screenshot: str | os.PathLike[str] | None = None, *, tab: str = "Dashboa
     from studio.ui import theme
     from studio.ui.app import ensure_application
     from studio.ui.recent import settings
+    from studio.ui.stop_signals import StopSignals
 
     app = ensure_application(offscreen=screenshot is not None)
     mode = theme_mode or str(settings().value("theme", "system"))
@@ -367,51 +372,82 @@ def run(screenshot: str | os.PathLike[str] | None = None, *, tab: str = "Dashboa
     asyncio.set_event_loop(loop)
     try:
         with loop:
-            return int(loop.run_until_complete(_main(screenshot, tab, wait)))
+            stop = (StopSignals(loop) if threading.current_thread() is threading.main_thread()
+                    else None)
+            try:
+                return int(loop.run_until_complete(_main(screenshot, tab, wait, stop)))
+            finally:
+                if stop is not None:
+                    stop.restore()
     finally:
         app.setQuitOnLastWindowClosed(True)
         asyncio.set_event_loop(None)
 
 
-async def _main(screenshot: str | os.PathLike[str] | None, tab: str, wait: float) -> int:
+async def _main(screenshot: str | os.PathLike[str] | None, tab: str, wait: float,
+                stop: StopSignals | None = None) -> int:
+    """The demo until its window closes (or the screenshot is saved), or until SIGINT /
+    SIGTERM: then the same orderly stop, and 128 + the signal's number."""
+    demo = Demo()
+    windows: list[Any] = []
+    session = asyncio.ensure_future(_session(demo, windows, screenshot, tab, wait))
+    try:
+        if stop is None:
+            return await session
+        stopper = asyncio.ensure_future(stop.event.wait())
+        await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not stop.event.is_set():
+            return session.result()
+        session.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await session
+        name = signal.Signals(stop.received or signal.SIGINT).name
+        print(f"studio demo: {name}: stopping the clients and the server.", file=sys.stderr,
+              flush=True)
+        return stop.exit_code
+    finally:
+        session.cancel()
+        for window in windows:
+            if window.isVisible():
+                window.close()
+                if window.closing is not None:
+                    with contextlib.suppress(BaseException):
+                        await window.closing
+        await demo.stop()
+
+
+async def _session(demo: Demo, windows: list[Any],
+                   screenshot: str | os.PathLike[str] | None, tab: str, wait: float) -> int:
     from studio.ui.server import ServerWindow
 
-    demo = Demo()
-    window: ServerWindow | None = None
     try:
-        try:
-            url = await demo.start()
-        except Exception as exc:
-            print(f"studio demo: {exc}", file=sys.stderr)
-            return 1
-        if screenshot is None:
-            print(f"studio demo: object server at {url}; users ann and bob (password "
-                  f"{demo.user_password}) are chatting in {CHAT_PATH}; join them with "
-                  "examples/chat/chat.py. Close the Studio window to stop everything.",
-                  flush=True)
-        window = ServerWindow(url, data_dir=demo.folder / "studio")
-        window.resize(1280, 800)
-        window.show()
-        if not await window.login(url, "admin", demo.admin_password):
-            print(f"studio demo: could not log in: {window.login_form.error_text}",
-                  file=sys.stderr)
-            return 1
-        window.show_tab(tab)
-        if screenshot is None:
-            closed = asyncio.Event()
-            window.windowClosed.connect(lambda _w: closed.set())
-            await closed.wait()
-            if window.closing is not None:
-                await window.closing
-            return 0
-        return await _screenshot(window, Path(screenshot), tab, wait)
-    finally:
-        if window is not None and window.isVisible():
-            window.close()
-            if window.closing is not None:
-                with contextlib.suppress(Exception):
-                    await window.closing
-        await demo.stop()
+        url = await demo.start()
+    except Exception as exc:
+        print(f"studio demo: {exc}", file=sys.stderr)
+        return 1
+    if screenshot is None:
+        print(f"studio demo: object server at {url}; users ann and bob (password "
+              f"{demo.user_password}) are chatting in {CHAT_PATH}; join them with "
+              "examples/chat/chat.py. Close the Studio window (or press Ctrl+C) to stop "
+              "everything.", flush=True)
+    window = ServerWindow(url, data_dir=demo.folder / "studio")
+    windows.append(window)
+    window.resize(1280, 800)
+    window.show()
+    if not await window.login(url, "admin", demo.admin_password):
+        print(f"studio demo: could not log in: {window.login_form.error_text}",
+              file=sys.stderr)
+        return 1
+    window.show_tab(tab)
+    if screenshot is None:
+        closed = asyncio.Event()
+        window.windowClosed.connect(lambda _w: closed.set())
+        await closed.wait()
+        if window.closing is not None:
+            await window.closing
+        return 0
+    return await _screenshot(window, Path(screenshot), tab, wait)
 
 
 async def _screenshot(window: Any, out: Path, tab: str, wait: float) -> int:

@@ -8,7 +8,15 @@ column's sort: ascending, descending, off.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -50,9 +58,29 @@ class ObjectTableView(QTableView):
         horizontal.setHighlightSections(False)
         horizontal.setDefaultSectionSize(150)
         horizontal.sectionClicked.connect(self.cycle_sort)
+        # QTableView selects the whole column on a header press unless Qt itself sorts;
+        # here the header sorts (cycle_sort), so a press must not touch the selection.
+        self._header_pressed = False
+        horizontal.viewport().installEventFilter(self)
         self.delegate = ValueDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.linkActivated.connect(self.followRequested)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is not self.horizontalHeader().viewport():
+            pass
+        elif kind == QEvent.Type.MouseButtonPress:
+            self._header_pressed = True
+        elif kind == QEvent.Type.MouseButtonRelease:
+            self._header_pressed = False
+        return super().eventFilter(watched, event)
+
+    def selectionCommand(self, index: QModelIndex | QPersistentModelIndex,
+                         event: QEvent | None = None) -> QItemSelectionModel.SelectionFlag:
+        if self._header_pressed:  # Qt's column selection from a header press or drag
+            return QItemSelectionModel.SelectionFlag.NoUpdate
+        return super().selectionCommand(index, event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

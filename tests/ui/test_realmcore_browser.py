@@ -73,6 +73,7 @@ def test_a_genuine_file_opens_read_only_with_a_banner(open_browser: Callable[...
     assert browser.show_class("Dog")
     assert [text_at(browser, r, "name") for r in range(2)] == ["Rex", "Caesar"]
     assert text_at(browser, 1, "hasTail") == "true" and text_at(browser, 0, "weight") == "17.0"
+    assert text_at(browser, 0, "height") == "3.14"  # a float32: its shortest decimal
     assert browser.show_class("Owner")
     assert text_at(browser, 10, "name") == "owner1"
     # read-only: nothing editable, editing actions off, the status says so

@@ -10,6 +10,7 @@ object filter narrow both to who changed what, and when.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -37,12 +38,27 @@ from studio.ui.server.tables import (
     fit_columns,
     fmt_time,
     make_table,
+    select_where,
+    selected_record,
 )
 
 PAGE = 500
 MAX_SERVER_ROWS = 5000  # the newest ones; older history stays on the server
 LOCAL_POLL_MS = 1000
 PENDING = "not uploaded yet"
+# Admin log events after which the realm list is stale.
+_REALM_LIST_EVENTS = frozenset({"realm_created", "realm_deleted"})
+
+
+def _same_changeset(chosen: dict[str, Any]) -> Any:
+    """A predicate finding ``chosen`` again in a rebuilt list: by its server version, or
+    for a local one not uploaded yet by its origin client and client version."""
+    version = chosen.get("server_version")
+    if version is not None:
+        return lambda r: r.get("server_version") == version
+    origin, client_version = chosen.get("origin_file_ident"), chosen.get("client_version")
+    return lambda r: (r.get("origin_file_ident") == origin
+                      and r.get("client_version") == client_version)
 
 
 def _instructions_cell(record: dict[str, Any]) -> str:
@@ -78,6 +94,11 @@ class HistoryPanel(AdminTab):
         self.server_rows: list[dict[str, Any]] = []
         self.local_rows: list[dict[str, Any]] = []
         self.loaded_version = 0
+        self.loaded_path = ""
+        # One load at a time: two interleaved loads would both append the same pages.
+        self._loading = asyncio.Lock()
+        self._full_load_path = ""  # the realm a full load is under way for
+        self._rebuilding = False
         self.classes: set[str] = set()
 
         bar = QHBoxLayout()
@@ -132,6 +153,7 @@ class HistoryPanel(AdminTab):
 
         self._server_soon = Debounce(self, 400, lambda: self.spawn(self.reload()))
         self._local_soon = Debounce(self, 150, self.reload_local)
+        self._paths_soon = Debounce(self, 300, lambda: self.spawn(self.reload_paths()))
         self._token = realm.add_listener(lambda *_: self._local_soon()) if realm else None
         # Acknowledgements trim the local history without a change to listen for: poll.
         self.local_poll = QTimer(self)
@@ -158,8 +180,16 @@ class HistoryPanel(AdminTab):
 
     @async_slot()
     async def _realm_chosen(self) -> None:
+        # Enter in the editable combo box is both returnPressed and activated: one load.
+        if self.realm_path and self.realm_path == self._full_load_path:
+            return
         async with self.acting():
             await self.reload(full=True)
+
+    async def reload_paths(self) -> None:
+        """Refetch the realm list for the drop-down (a realm was created or deleted)."""
+        realms = await self.link.admin.list_realms()
+        self.set_realm_paths(sorted(str(r["path"]) for r in realms))
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -169,22 +199,37 @@ class HistoryPanel(AdminTab):
         if not path:
             return
         if full:
-            self.server_rows, self.loaded_version = [], 0
+            self._full_load_path = path
+        try:
+            async with self._loading:
+                if not await self._load_server_rows(path, full or path != self.loaded_path):
+                    return
+        finally:
+            if full and self._full_load_path == path:
+                self._full_load_path = ""
+        self.reload_local(rebuild=False)
+        self._rebuild()
+
+    async def _load_server_rows(self, path: str, full: bool) -> bool:
+        """Append the server's changesets of ``path`` after the last one loaded; False if
+        another realm was chosen meanwhile."""
+        if full:
+            self.server_rows, self.loaded_version, self.loaded_path = [], 0, path
         while True:
             page = await self.link.admin.realm_history(path, since=self.loaded_version,
                                                        limit=PAGE)
             if path != self.realm_path:
-                return  # another realm was chosen meanwhile
-            for changeset in page:
+                return False  # another realm was chosen meanwhile
+            fresh = [c for c in page if int(c["server_version"]) > self.loaded_version]
+            for changeset in fresh:
                 changeset["status"] = "uploaded"
                 self.server_rows.append(changeset)
-            if page:
-                self.loaded_version = int(page[-1]["server_version"])
+            if fresh:
+                self.loaded_version = int(fresh[-1]["server_version"])
             if len(page) < PAGE:
                 break
         del self.server_rows[:-MAX_SERVER_ROWS]
-        self.reload_local(rebuild=False)
-        self._rebuild()
+        return True
 
     def reload_local(self, rebuild: bool = True) -> None:
         realm = self.realm
@@ -210,6 +255,10 @@ class HistoryPanel(AdminTab):
             self._rebuild()
 
     def on_events(self, events: list[dict[str, Any]]) -> None:
+        if self.realm is None and self.link.is_connected and any(
+                e.get("type") == "log" and e.get("event") in _REALM_LIST_EVENTS
+                for e in events):
+            self._paths_soon()
         path = self.realm_path
         # A hidden panel catches up when shown (showEvent) rather than on every upload.
         if path and self.isVisible() and any(
@@ -233,10 +282,20 @@ class HistoryPanel(AdminTab):
         # Newest first, the pending local ones on top: what a developer looks at first.
         records = list(reversed(self.local_rows)) + list(reversed(self.server_rows))
         first = self.model.rowCount() == 0
-        self.model.set_records(records)
-        if first:
-            fit_columns(self.table, max_width=200)
-        self._apply_filters()
+        # A reset drops the selection: keep the changeset being read selected, and its
+        # details as they are (not emptied and refilled: that would lose their scroll).
+        chosen = selected_record(self.table)
+        self._rebuilding = True
+        try:
+            self.model.set_records(records)
+            if first:
+                fit_columns(self.table, max_width=200)
+            self._apply_filters()
+            if chosen is not None:
+                select_where(self.table, _same_changeset(chosen))
+        finally:
+            self._rebuilding = False
+        self._show_details()
 
     def _add_class_item(self, name: str) -> None:
         names = sorted(self.classes)
@@ -258,20 +317,25 @@ class HistoryPanel(AdminTab):
         self._show_details()
 
     def _show_details(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            self.details.setPlainText("")
+        if self._rebuilding:
             return
-        record = self.proxy.record(rows[0].row())
-        head = (f"{record['status']} · server version {record.get('server_version') or '-'} · "
-                f"client {record.get('origin_file_ident')} · {record.get('user') or ''} · "
-                f"{fmt_time(record.get('timestamp_ms'))}")
-        self.details.setPlainText(head + "\n\n" + "\n".join(record["instructions"]))
+        rows = self.table.selectionModel().selectedRows()
+        text = ""
+        if rows:
+            record = self.proxy.record(rows[0].row())
+            head = (f"{record['status']} · server version "
+                    f"{record.get('server_version') or '-'} · "
+                    f"client {record.get('origin_file_ident')} · {record.get('user') or ''} · "
+                    f"{fmt_time(record.get('timestamp_ms'))}")
+            text = head + "\n\n" + "\n".join(record["instructions"])
+        if text != self.details.toPlainText():  # unchanged: keep where the reader scrolled
+            self.details.setPlainText(text)
 
     def close_panel(self) -> None:
         self.local_poll.stop()
         self._server_soon.stop()
         self._local_soon.stop()
+        self._paths_soon.stop()
         if self._token is not None:
             self._token.remove()
             self._token = None

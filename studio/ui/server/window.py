@@ -150,6 +150,9 @@ class ServerWindow(QMainWindow):
         self.events_tab = SyncEventsTab(link, tabs)
         self.logs_tab = LogsTab(link, tabs)
         self.history_tab = HistoryPanel(link, parent=tabs)
+        # The Realms tab's list is the freshest one (it reloads after a create or delete).
+        self.realms_tab.model.modelReset.connect(
+            lambda: self.history_tab.set_realm_paths(self.realms_tab.paths()))
         for widget, title in ((self.dashboard, "Dashboard"), (self.realms_tab, "Realms"),
                               (self.users_tab, "Users"), (self.connections_tab, "Connections"),
                               (self.events_tab, "Sync events"), (self.logs_tab, "Logs"),

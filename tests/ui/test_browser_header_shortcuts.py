@@ -1,0 +1,134 @@
+"""Header clicks sort without selecting (issue 16, defect 5), and every browser
+shortcut works wherever the focus is (defect 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLineEdit
+
+from studio.ui.browser import RealmBrowser
+from studio.ui.query_bar import QueryLineEdit
+
+
+def _click_header(browser: RealmBrowser, qtbot: Any, name: str) -> None:
+    header = browser.table.horizontalHeader()
+    column = browser.model.column_named(name)
+    x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(x, header.height() // 2))
+
+
+def test_sorting_by_a_header_click_selects_nothing(demo_path: Path, open_browser: Any,
+                                                    qtbot: Any) -> None:
+    browser = open_browser(demo_path)
+    browser.show_class("Book")
+    table = browser.table
+    _click_header(browser, qtbot, "pages")
+    assert browser.current_spec.sort == ("pages", True)
+    assert table.selectionModel().selectedIndexes() == []
+    _click_header(browser, qtbot, "pages")
+    assert browser.current_spec.sort == ("pages", False)
+    assert table.selectionModel().selectedIndexes() == []
+
+
+def test_sorting_keeps_a_row_selection_to_rows(demo_path: Path, open_browser: Any,
+                                               qtbot: Any) -> None:
+    browser = open_browser(demo_path)
+    browser.show_class("Book")
+    table = browser.table
+    table.selectRow(1)
+    _click_header(browser, qtbot, "pages")
+    columns = {i.column() for i in table.selectionModel().selectedIndexes()}
+    rows = {i.row() for i in table.selectionModel().selectedIndexes()}
+    # Never the whole column: at most the one row that was selected.
+    assert len(rows) <= 1
+    assert not rows or len(columns) == browser.model.columnCount()
+
+
+def test_header_press_and_unsortable_columns_select_nothing(demo_path: Path,
+                                                            open_browser: Any,
+                                                            qtbot: Any) -> None:
+    browser = open_browser(demo_path)
+    browser.show_class("Book")
+    model, table = browser.model, browser.table
+    header = table.horizontalHeader()
+    for column in range(model.columnCount()):
+        x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
+        # The press alone (a sort may take a while on a big table) selects nothing...
+        qtbot.mousePress(header.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(x, header.height() // 2))
+        assert table.selectionModel().selectedIndexes() == [], column
+        qtbot.mouseRelease(header.viewport(), Qt.MouseButton.LeftButton,
+                           pos=QPoint(x, header.height() // 2))
+        # ...nor does the click on a column that cannot be sorted.
+        assert table.selectionModel().selectedIndexes() == [], column
+
+
+# Keys a text field keeps for its own text (undo of the typed query).
+TEXT_KEYS = {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"}
+# What Qt's X11 key bindings make a QLineEdit claim (emacs keys: Ctrl+E is "end of
+# line"); the offscreen platform has the Windows bindings, so the test adds them.
+EMACS_KEYS = {"Ctrl+E", "Ctrl+K", "Ctrl+U", "Ctrl+W", "Ctrl+F", "Ctrl+N", "Ctrl+I",
+              "Ctrl+L", "Ctrl+T", "Ctrl+O"}
+
+
+@pytest.fixture
+def emacs_line_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = QLineEdit.event
+
+    def event(self: QLineEdit, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent) \
+                and QKeySequence(e.keyCombination()).toString() in EMACS_KEYS:
+            e.accept()
+            return True
+        return original(self, e)
+
+    monkeypatch.setattr(QueryLineEdit, "event", event)
+
+
+def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
+    found = []
+    for action in browser.actions():
+        for sequence in action.shortcuts():
+            text = sequence.toString()
+            if text:
+                found.append((text, action))
+    return found
+
+
+@pytest.mark.parametrize("focus", ["query", "table", "classes"])
+def test_every_shortcut_works_wherever_the_focus_is(demo_path: Path, open_browser: Any,
+                                                    qtbot: Any, focus: str,
+                                                    emacs_line_edits: None) -> None:
+    browser = open_browser(demo_path)
+    browser.show_class("Book")
+    browser.activateWindow()
+    widget = {"query": browser.query_edit, "table": browser.table,
+              "classes": browser.class_list}[focus]
+    actions = _shortcut_actions(browser)
+    names = {text for text, _ in actions}
+    assert {"Ctrl+E", "Ctrl+N", "Ctrl+F", "Ctrl+I", "Ctrl+W", "F5"} <= names
+    fired: list[QAction] = []
+    for action in {id(a): a for _, a in actions}.values():
+        action.triggered.disconnect()  # the real slots open dialogs or close the window
+        action.triggered.connect(lambda _c=False, a=action: fired.append(a))
+    missed = []
+    for text, action in actions:
+        if focus == "query" and text in TEXT_KEYS:
+            continue
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        fired.clear()
+        action.setEnabled(True)  # e.g. Redo is off with nothing to redo
+        sequence = QKeySequence(text)
+        combo = sequence[0]
+        QTest.keyClick(widget, combo.key(), combo.keyboardModifiers())
+        if action not in fired:
+            missed.append(text)
+    assert missed == [], f"shortcuts dead with focus on the {focus}: {missed}"
