@@ -335,7 +335,7 @@ def test_realm_stats_follow_the_history(storage: ServerStorage) -> None:
     # 4 items (pks 0..3) and the counter
     assert (stats.objects, stats.server_version, stats.state_version) == (5, 9, 9)
     assert stats.size_bytes > 0 and stats.state_error is None
-    assert store.stats() == stats or store.stats().objects == 5
+    assert store.stats().objects == 5
     store.close()
     closed = storage.realm_stats("/shared/r")
     assert (closed.objects, closed.server_version, closed.state_version) == (5, 9, 9)
