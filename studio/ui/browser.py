@@ -92,8 +92,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.realm = realm
         self.manager = manager
         self.read_only = realm.read_only
-        self.session = Session(realm, self.report_error)
+        self.session = Session(
+            realm, lambda exc: self.show_message(errors.describe(exc, realm.path), "error",
+                                                 topic="edit"))
         self.undo_stack = QUndoStack(self)
+        # "Deleted 1 Book." is no longer true once undone (or redone over).
+        self.undo_stack.indexChanged.connect(lambda _i: self.message_bar.clear("change"))
         self.history = History(self)
         self.model = ObjectTableModel(parent=self)
         self.model.expose_when_live = True
@@ -189,7 +193,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.table.customContextMenuRequested.connect(
             lambda pos: self.show_cell_menu(self.table.indexAt(pos), self.table.viewport()
                                             .mapToGlobal(pos)))
-        self.table.delegate.invalidInput.connect(lambda text: self.show_message(text, "error"))
+        self.table.delegate.invalidInput.connect(
+            lambda text: self.show_message(text, "error", topic="edit"))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_selection())
         right.addWidget(self.table, 1)
         splitter.addWidget(sidebar)
@@ -325,8 +330,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
 
     # -- messages -----------------------------------------------------------------------------
 
-    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
-        self.message_bar.show_message(text, level, timeout_ms=timeout_ms)
+    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None,
+                     topic: str = "") -> None:
+        """``topic`` ties the message to its cause (see :class:`MessageBar`): "edit" for a
+        failed edit (gone when an edit succeeds), "change" for what a change did (gone
+        when it is undone or redone)."""
+        self.message_bar.show_message(text, level, timeout_ms=timeout_ms, topic=topic)
 
     def report_error(self, exc: BaseException) -> None:
         log.debug("browser error", exc_info=exc)
