@@ -117,8 +117,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.poll_timer.timeout.connect(self.poll)
         self.poll_timer.start()
         self.refresh_classes(count=False)
-        self.setWindowTitle(f"{Path(realm.path).name} — Studio"
-                            + ("  (read-only)" if self.read_only else ""))
+        # Qt adds " — Studio" (the application's display name) itself.
+        self.setWindowTitle(Path(realm.path).name + (" (read-only)" if self.read_only else ""))
         self.status.set_path(realm.path)
         self.status.set_read_only(self.read_only)
         self.apply_read_only()
