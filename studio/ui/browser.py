@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -197,6 +198,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
             lambda text: self.show_message(text, "error", topic="edit"))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_selection())
         right.addWidget(self.table, 1)
+        right.addWidget(self._build_collection_bar(main))
         splitter.addWidget(sidebar)
         splitter.addWidget(main)
         splitter.setStretchFactor(1, 1)
@@ -216,6 +218,43 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.status = BrowserStatus(self)
         self.setStatusBar(self.status)
         self._build_actions()
+
+    def _build_collection_bar(self, parent: QWidget) -> QWidget:
+        """Buttons under a list, set or dictionary: the context menu's edits, visible."""
+        bar = QWidget(parent)
+        bar.setObjectName("collectionBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 2, 0, 2)
+        self.add_item_button = QPushButton("Add item", bar)
+        self.add_item_button.setObjectName("addItemButton")
+        self.add_item_button.clicked.connect(lambda _c=False: self.add_element())
+        self.remove_items_button = QPushButton("Remove", bar)
+        self.remove_items_button.setObjectName("removeItemsButton")
+        self.remove_items_button.setToolTip("Remove the selected items (Del)")
+        self.remove_items_button.clicked.connect(self.delete_selected)
+        self.move_up_button = QPushButton("Move up", bar)
+        self.move_up_button.setObjectName("moveUpButton")
+        self.move_up_button.clicked.connect(lambda _c=False: self.move_current(-1))
+        self.move_down_button = QPushButton("Move down", bar)
+        self.move_down_button.setObjectName("moveDownButton")
+        self.move_down_button.clicked.connect(lambda _c=False: self.move_current(1))
+        for button in (self.add_item_button, self.remove_items_button, self.move_up_button,
+                       self.move_down_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        bar.hide()
+        self.collection_bar = bar
+        self.viewShown.connect(lambda _spec: self.update_collection_bar())
+        return bar
+
+    def update_collection_bar(self) -> None:
+        source = self.model.source
+        is_collection = isinstance(source, CollectionSource)
+        self.collection_bar.setVisible(is_collection)
+        is_list = isinstance(source, CollectionSource) and source.is_list
+        self.move_up_button.setVisible(is_list)
+        self.move_down_button.setVisible(is_list)
+        self.collection_bar.setEnabled(not self.read_only)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, name: str = "",
                 tip: str = "") -> QAction:

@@ -401,6 +401,14 @@ class BrowserEdits(_Window):
                     c[k] = restore_values(self.realm, v)
         return self._collection_command(f"Remove from {source.title}", forward, backward)
 
+    def move_current(self, delta: int) -> bool:
+        """Move the current item of the list on screen up (-1) or down (1)."""
+        row = self.table.currentIndex().row()
+        if row < 0:
+            self.show_message("Select the item to move first.", "info", 3000)
+            return False
+        return self.move_element(row, delta)
+
     def move_element(self, row: int, delta: int) -> bool:
         source = self.model.source
         if not isinstance(source, CollectionSource) or not source.is_list:

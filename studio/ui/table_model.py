@@ -71,6 +71,7 @@ class ObjectTableModel(QAbstractTableModel):
 
     sortChanged = Signal()
     liveChange = Signal(object)  # the TableChanges just applied
+    liveChangeStarting = Signal()  # rows are about to move: views remember their place
     readError = Signal(str)  # a read failed; the browser shows it, the table keeps going
 
     def __init__(self, source: RowSource | None = None, parent: Any = None, *,
@@ -514,6 +515,7 @@ class ObjectTableModel(QAbstractTableModel):
     # -- live changes --------------------------------------------------------------------------
 
     def _on_change(self, changes: TableChanges) -> None:
+        self.liveChangeStarting.emit()
         if changes.reset:
             self._set_columns(self._source.columns if self._source is not None else [])
             self.reload()

@@ -8,7 +8,9 @@ column's sort: ascending, descending, off.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -50,9 +52,33 @@ class ObjectTableView(QTableView):
         horizontal.setHighlightSections(False)
         horizontal.setDefaultSectionSize(150)
         horizontal.sectionClicked.connect(self.cycle_sort)
+        self._position: tuple[int, int] | None = None
         self.delegate = ValueDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.linkActivated.connect(self.followRequested)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        if isinstance(model, ObjectTableModel):
+            model.liveChangeStarting.connect(self._remember_position)
+            model.liveChange.connect(self._restore_position)
+
+    def _remember_position(self) -> None:
+        current = self.currentIndex()
+        self._position = (current.row(), current.column()) if current.isValid() else None
+
+    def _restore_position(self, changes: Any) -> None:
+        # Editing a list item replaces it (a deletion and an insertion at its row), and a
+        # reload resets every row: either would move the cursor off the item the user
+        # was on (to the next row, or row 0). Put it back.
+        position, self._position = self._position, None
+        model = self.object_model()
+        if position is None or model is None:
+            return
+        row, column = position
+        replaced = row in changes.deletions and row in changes.insertions
+        if (changes.reset or replaced) and 0 <= row < model.total_rows:
+            self.go_to_row(row, column)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
