@@ -107,7 +107,6 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.model.liveChange.connect(lambda _changes: self.update_status())
         self.model.sortChanged.connect(self._sort_changed)
         self.current_spec: ViewSpec | None = None
-        self._sized_columns: list[str] = []
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)

@@ -49,7 +49,6 @@ class BrowserNavigation(_Window):
         query_edit: QueryLineEdit
         view_title: QLabel
         current_spec: ViewSpec | None
-        _sized_columns: list[str]
         viewShown: Signal
 
         def show_message(self, text: str, level: str = ..., timeout_ms: int | None = ...,
@@ -151,10 +150,9 @@ class BrowserNavigation(_Window):
         if not spec.query or self._query_ok(spec):
             self.query_bar.clear_error()
         self.view_title.setText(source.title if not is_class else spec.describe())
-        columns = [c.name for c in source.columns]
-        if columns != self._sized_columns:  # same columns (a query, a sort): keep the widths
-            self._sized_columns = columns
-            self.table.fit_columns()
+        # Widths are kept per class (and per collection): a query or a sort keeps them,
+        # going back to a class finds them as they were left.
+        self.table.show_columns(f"{source.title}|" + ",".join(c.name for c in source.columns))
         if spec.focus_key is not None:
             row = self.model.find_row(spec.focus_key)
             if row >= 0:
