@@ -193,6 +193,10 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.table.customContextMenuRequested.connect(
             lambda pos: self.show_cell_menu(self.table.indexAt(pos), self.table.viewport()
                                             .mapToGlobal(pos)))
+        self.model.sortStarted.connect(
+            lambda text: self.message_bar.show_message(
+                text, "info", [("Cancel", self.model.cancel_sort)], topic="sort", busy=True))
+        self.model.sortFinished.connect(lambda: self.message_bar.clear("sort"))
         self.table.delegate.invalidInput.connect(
             lambda text: self.show_message(text, "error", topic="edit"))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_selection())

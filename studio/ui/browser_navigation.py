@@ -115,9 +115,11 @@ class BrowserNavigation(_Window):
         try:
             if spec.kind == "class":
                 results = realm.objects(spec.class_name)
+                query = ""
                 if spec.query:
                     try:
                         results = results.filtered(spec.query)
+                        query = spec.query
                     except QueryError as exc:
                         self.query_edit.set_query(spec.query)
                         self.query_bar.show_error(exc.message, exc.position)
@@ -125,7 +127,7 @@ class BrowserNavigation(_Window):
                 if spec.sort is not None:
                     results = results.sorted(spec.sort[0], reverse=not spec.sort[1])
                 return ResultsSource(results, realm=realm, read_only=self.read_only,
-                                     unsorted=unsorted, sort=spec.sort)
+                                     unsorted=unsorted, sort=spec.sort, query=query)
             owner = realm.object_for_key(spec.class_name, spec.owner_key or 0)
             if owner is None:
                 self.show_message(f"That {spec.class_name} object was deleted.", "warning")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QWidget,
@@ -47,6 +48,13 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label, 1)
+        self.busy_bar = QProgressBar(self)  # an indeterminate "working" bar
+        self.busy_bar.setObjectName("busyBar")
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.hide()
+        layout.addWidget(self.busy_bar)
         self._buttons: list[QPushButton] = []
         self._button_row = QHBoxLayout()
         layout.addLayout(self._button_row)
@@ -75,6 +83,7 @@ class MessageBar(QFrame):
         actions: list[tuple[str, Callable[[], object]]] | None = None,
         timeout_ms: int | None = None,
         topic: str = "",
+        busy: bool = False,
     ) -> None:
         for button in self._buttons:
             button.deleteLater()
@@ -87,6 +96,7 @@ class MessageBar(QFrame):
         self.level = level
         self.topic = topic
         self.label.setText(text)
+        self.busy_bar.setVisible(busy)
         for label, callback in actions or []:
             button = QPushButton(label, self)
             button.clicked.connect(lambda _=False, cb=callback: self._run(cb))

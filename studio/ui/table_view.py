@@ -71,6 +71,7 @@ class ObjectTableView(QTableView):
         super().setModel(model)
         if isinstance(model, ObjectTableModel):
             model.liveChangeStarting.connect(self._remember_position)
+            model.sortChanged.connect(self.show_sort_indicator)  # a background sort ends
             model.rowsInserted.connect(lambda *_: self._rows_arrived())
             # (not modelReset: a new view's reset comes before show_columns knows its key)
             model.liveChange.connect(lambda _c: self._rows_arrived())
