@@ -70,6 +70,9 @@ class TypeValidator(QValidator):
 class TypedLineEdit(QLineEdit):
     """A line edit for one primitive type; :meth:`value` returns the parsed value."""
 
+    rejected = Signal(str)  # Enter on text that cannot be saved: says why
+    accepted = Signal()  # Enter on text that can be saved
+
     def __init__(self, type_name: str, optional: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.type_name = type_name
@@ -81,9 +84,6 @@ class TypedLineEdit(QLineEdit):
         if optional and type_name != "string":
             hint += " (empty: null)"
         self.setPlaceholderText(hint)
-
-    rejected = Signal(str)  # Enter on text that cannot be saved: says why
-    accepted = Signal()  # Enter on text that can be saved
 
     def set_value(self, value: Any) -> None:
         self.setText(fmt.edit_text(value))
@@ -160,8 +160,9 @@ class LinkEditor(TypedLineEdit):
         found: list[Any] = []
         try:
             if terms:
+                # page(): the first matches only, not every key of the results
                 found = self.realm.objects(self.target.name).filtered(
-                    " OR ".join(terms), text)[:PICKER_LIMIT]
+                    " OR ".join(terms), text).page(0, PICKER_LIMIT)
             exact = self.realm.object_for_primary_key(
                 self.target.name, fmt.parse_value(self.type_name, text, False))
         except (ValueError, LookupError):
