@@ -114,6 +114,7 @@ class ObjectTableModel(QAbstractTableModel):
         """Show ``source``. ``subscribe``: "now", "later" (after the first paint, because a
         live Results loads all of its keys when it starts listening), "auto" (now for
         small sources, later for large ones) or "never"."""
+        self.cancel_sort()  # a sort still running was for the rows being replaced
         self._stop_listening()
         self.beginResetModel()
         self._source = source

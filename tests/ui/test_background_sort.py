@@ -65,3 +65,18 @@ def test_small_classes_sort_in_place(people_path: Path, open_browser: Any) -> No
     browser.table.cycle_sort(browser.model.column_named("name"))
     assert browser.message_bar.text == "" and not isinstance(browser.model.source, KeyedSource)
     assert browser.model.sort_state() is not None
+
+
+def test_leaving_the_view_cancels_the_sort(people_path: Path, open_browser: Any,
+                                           qtbot: Any) -> None:
+    browser = open_browser(people_path)
+    browser.show_class("Person")
+    browser.model.background_sort_rows = 10
+    browser.table.cycle_sort(browser.model.column_named("name"))
+    assert browser.message_bar.text.startswith("Sorting")
+    browser.show_class("Dog")
+    assert browser.message_bar.text == ""
+    qtbot.waitUntil(lambda: not _sort_threads(), timeout=10_000)
+    QApplication.processEvents()
+    assert browser.model.source is not None
+    assert browser.model.source.object_schema.name == "Dog"
