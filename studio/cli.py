@@ -28,6 +28,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from studio.cli_commands import (
     cmd_convert,
@@ -58,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio",
         description="Studio: an offline-first object database and the tools to look inside it.",
-        epilog="See docs/cli.md for examples. Errors exit with status 2.",
+        epilog=_studio_options_help()
+        + "\n\nSee docs/cli.md for examples. Errors exit with status 2.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"studio {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -123,20 +126,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_in_studio(argv: list[str]) -> int:
-    """``studio [PATH ...] [--class NAME] [--query Q] [--screenshot OUT.png]``: the Studio."""
+# The options of ``studio [PATH ...]``: one table for the parser and for the top-level
+# help (argparse would show only the commands there: the Studio is opened before the
+# command parser sees the arguments).
+STUDIO_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--class", {"dest": "class_name", "metavar": "NAME", "help": "class to show"}),
+    ("--query", {"metavar": "Q", "help": "Realm Query Language filter to apply"}),
+    ("--screenshot", {"metavar": "OUT.png",
+                      "help": "render offscreen, write the window as a PNG and exit"}),
+    ("--read-only", {"action": "store_true", "help": "open the files read-only"}),
+    ("--theme", {"choices": ("light", "dark", "system"), "metavar": "{light,dark,system}",
+                 "help": "colour theme"}),
+    ("--connect", {"metavar": "URL",
+                   "help": "open the server window for an object server (log in there)"}),
+)
+
+
+def studio_parser() -> argparse.ArgumentParser:
+    """The parser of ``studio [PATH ...]`` (opening the Studio itself)."""
     parser = argparse.ArgumentParser(
         prog="studio", description="Open realm files in the Studio (no PATH: the greeting window)."
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="realm files to open")
-    parser.add_argument("--class", dest="class_name", metavar="NAME", help="class to show")
-    parser.add_argument("--query", metavar="Q", help="Realm Query Language filter to apply")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="render offscreen, write the window as a PNG and exit")
-    parser.add_argument("--read-only", action="store_true", help="open the files read-only")
-    parser.add_argument("--theme", choices=("light", "dark", "system"), help="colour theme")
-    parser.add_argument("--connect", metavar="URL",
-                        help="open the server window for an object server (log in there)")
+    for flag, options in STUDIO_OPTIONS:
+        parser.add_argument(flag, **options)
+    return parser
+
+
+def _studio_options_help() -> str:
+    lines = ["Open the Studio: studio [PATH ...] [options] (no PATH: the greeting window)"]
+    for flag, options in STUDIO_OPTIONS:
+        name = f"{flag} {options['metavar']}" if "metavar" in options else flag
+        lines.append(f"  {name:<28}{options['help']}")
+    return "\n".join(lines)
+
+
+def _open_in_studio(argv: list[str]) -> int:
+    """``studio [PATH ...] [--class NAME] [--query Q] [--screenshot OUT.png]``: the Studio."""
+    parser = studio_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

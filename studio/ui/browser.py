@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -93,8 +94,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.realm = realm
         self.manager = manager
         self.read_only = realm.read_only
-        self.session = Session(realm, self.report_error)
+        self.session = Session(
+            realm, lambda exc: self.show_message(errors.describe(exc, realm.path), "error",
+                                                 topic="edit"))
         self.undo_stack = QUndoStack(self)
+        # "Deleted 1 Book." is no longer true once undone (or redone over).
+        self.undo_stack.indexChanged.connect(lambda _i: self.message_bar.clear("change"))
         self.history = History(self)
         self.model = ObjectTableModel(parent=self)
         self.model.expose_when_live = True
@@ -103,7 +108,6 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.model.liveChange.connect(lambda _changes: self.update_status())
         self.model.sortChanged.connect(self._sort_changed)
         self.current_spec: ViewSpec | None = None
-        self._sized_columns: list[str] = []
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)
@@ -114,8 +118,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.poll_timer.timeout.connect(self.poll)
         self.poll_timer.start()
         self.refresh_classes(count=False)
-        self.setWindowTitle(f"{Path(realm.path).name} — Studio"
-                            + ("  (read-only)" if self.read_only else ""))
+        # Qt adds " — Studio" (the application's display name) itself.
+        self.setWindowTitle(Path(realm.path).name + (" (read-only)" if self.read_only else ""))
         self.status.set_path(realm.path)
         self.status.set_read_only(self.read_only)
         self.apply_read_only()
@@ -190,9 +194,15 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.table.customContextMenuRequested.connect(
             lambda pos: self.show_cell_menu(self.table.indexAt(pos), self.table.viewport()
                                             .mapToGlobal(pos)))
-        self.table.delegate.invalidInput.connect(lambda text: self.show_message(text, "error"))
+        self.model.sortStarted.connect(
+            lambda text: self.message_bar.show_message(
+                text, "info", [("Cancel", self.model.cancel_sort)], topic="sort", busy=True))
+        self.model.sortFinished.connect(lambda: self.message_bar.clear("sort"))
+        self.table.delegate.invalidInput.connect(
+            lambda text: self.show_message(text, "error", topic="edit"))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_selection())
         right.addWidget(self.table, 1)
+        right.addWidget(self._build_collection_bar(main))
         splitter.addWidget(sidebar)
         splitter.addWidget(main)
         splitter.setStretchFactor(1, 1)
@@ -213,6 +223,43 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.status = BrowserStatus(self)
         self.setStatusBar(self.status)
         self._build_actions()
+
+    def _build_collection_bar(self, parent: QWidget) -> QWidget:
+        """Buttons under a list, set or dictionary: the context menu's edits, visible."""
+        bar = QWidget(parent)
+        bar.setObjectName("collectionBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 2, 0, 2)
+        self.add_item_button = QPushButton("Add item", bar)
+        self.add_item_button.setObjectName("addItemButton")
+        self.add_item_button.clicked.connect(lambda _c=False: self.add_element())
+        self.remove_items_button = QPushButton("Remove", bar)
+        self.remove_items_button.setObjectName("removeItemsButton")
+        self.remove_items_button.setToolTip("Remove the selected items (Del)")
+        self.remove_items_button.clicked.connect(self.delete_selected)
+        self.move_up_button = QPushButton("Move up", bar)
+        self.move_up_button.setObjectName("moveUpButton")
+        self.move_up_button.clicked.connect(lambda _c=False: self.move_current(-1))
+        self.move_down_button = QPushButton("Move down", bar)
+        self.move_down_button.setObjectName("moveDownButton")
+        self.move_down_button.clicked.connect(lambda _c=False: self.move_current(1))
+        for button in (self.add_item_button, self.remove_items_button, self.move_up_button,
+                       self.move_down_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        bar.hide()
+        self.collection_bar = bar
+        self.viewShown.connect(lambda _spec: self.update_collection_bar())
+        return bar
+
+    def update_collection_bar(self) -> None:
+        source = self.model.source
+        is_collection = isinstance(source, CollectionSource)
+        self.collection_bar.setVisible(is_collection)
+        is_list = isinstance(source, CollectionSource) and source.is_list
+        self.move_up_button.setVisible(is_list)
+        self.move_down_button.setVisible(is_list)
+        self.collection_bar.setEnabled(not self.read_only)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, name: str = "",
                 tip: str = "") -> QAction:
@@ -330,8 +377,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
 
     # -- messages -----------------------------------------------------------------------------
 
-    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
-        self.message_bar.show_message(text, level, timeout_ms=timeout_ms)
+    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None,
+                     topic: str = "") -> None:
+        """``topic`` ties the message to its cause (see :class:`MessageBar`): "edit" for a
+        failed edit (gone when an edit succeeds), "change" for what a change did (gone
+        when it is undone or redone)."""
+        self.message_bar.show_message(text, level, timeout_ms=timeout_ms, topic=topic)
 
     def report_error(self, exc: BaseException) -> None:
         log.debug("browser error", exc_info=exc)

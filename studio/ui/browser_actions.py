@@ -25,6 +25,7 @@ from studio.ui.formatting import edit_text, is_object
 from studio.ui.sources import CollectionSource, ResultsSource
 from studio.ui.table_model import KindRole, PropertyRole, ValueRole, cell_data
 from studio.ui.transfer import Cancelled, Progress, copy_text, export_view
+from studio.ui.wording import plural
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QDialog
@@ -145,7 +146,7 @@ class BrowserActions(BrowserEdits):
             return None
         finally:
             progress.close()
-        self.show_message(f"Exported {count:,} rows to {path}.", "success", 5000)
+        self.show_message(f"Exported {plural(count, 'row')} to {path}.", "success", 5000)
         return count
 
     def import_dialog(self) -> None:
@@ -183,7 +184,7 @@ class BrowserActions(BrowserEdits):
         try:
             result = import_csv(self.realm, name, path, progress=tick)
         except Cancelled:
-            self.show_message(f"Import cancelled: {done:,} rows were imported before.", "info")
+            self.show_message(f"Import cancelled: {plural(done, 'row')} imported before.", "info")
             return None
         except CsvImportError as exc:
             self.show_message(f"Import failed: {exc}", "error")
@@ -194,7 +195,7 @@ class BrowserActions(BrowserEdits):
         finally:
             progress.close()
             self.refresh_classes()
-        self.show_message(f"Imported {result.rows:,} rows into {name}.", "success", 5000)
+        self.show_message(f"Imported {plural(result.rows, 'row')} into {name}.", "success", 5000)
         from studio.ui.navigation import ViewSpec
 
         self.navigate(ViewSpec("class", name))

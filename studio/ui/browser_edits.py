@@ -64,8 +64,8 @@ class BrowserEdits(_Window):
         current_spec: ViewSpec | None
         manager: Any
 
-        def show_message(self, text: str, level: str = ..., timeout_ms: int | None = ...
-                         ) -> None: ...
+        def show_message(self, text: str, level: str = ..., timeout_ms: int | None = ...,
+                         topic: str = ...) -> None: ...
         def report_error(self, exc: BaseException) -> None: ...
         def navigate(self, spec: ViewSpec) -> bool: ...
         def refresh_classes(self) -> None: ...
@@ -77,7 +77,10 @@ class BrowserEdits(_Window):
     def _push(self, command: RealmCommand) -> bool:
         self.model.start_listening()  # the view must hear about its own change
         self.undo_stack.push(command)
-        return not command.failed
+        if command.failed:
+            return False
+        self.message_bar.clear("edit", "error")  # an earlier failed edit is history now
+        return True
 
     def _refuse_read_only(self) -> bool:
         if self.read_only:
@@ -247,7 +250,9 @@ class BrowserEdits(_Window):
             row = self.model.find_row(command.key)
             if row >= 0:
                 self.table.go_to_row(row, 0)
-        self.show_message(f"Created a {class_name}.", "success", 3000)
+        # Ctrl+Enter left the keyboard in the form: Delete, arrows... belong to the table.
+        self.table.setFocus()
+        self.show_message(f"Created a {class_name}.", "success", 3000, topic="change")
         return True
 
     def delete_selected(self) -> None:
@@ -280,7 +285,8 @@ class BrowserEdits(_Window):
         ok = self._push(DeleteObjectsCommand(self.session, class_name, keys))
         if ok:
             self.show_message(f"Deleted {len(keys)} {class_name}"
-                              f"{'' if len(keys) == 1 else ' objects'}.", "success", 3000)
+                              f"{'' if len(keys) == 1 else ' objects'}.", "success", 3000,
+                              topic="change")
         return ok
 
     # -- collections ------------------------------------------------------------------------------
@@ -423,6 +429,14 @@ class BrowserEdits(_Window):
                 for k, v in pairs:
                     c[k] = restore_values(self.realm, v)
         return self._collection_command(f"Remove from {source.title}", forward, backward)
+
+    def move_current(self, delta: int) -> bool:
+        """Move the current item of the list on screen up (-1) or down (1)."""
+        row = self.table.currentIndex().row()
+        if row < 0:
+            self.show_message("Select the item to move first.", "info", 3000)
+            return False
+        return self.move_element(row, delta)
 
     def move_element(self, row: int, delta: int) -> bool:
         source = self.model.source

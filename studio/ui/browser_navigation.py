@@ -49,11 +49,10 @@ class BrowserNavigation(_Window):
         query_edit: QueryLineEdit
         view_title: QLabel
         current_spec: ViewSpec | None
-        _sized_columns: list[str]
         viewShown: Signal
 
-        def show_message(self, text: str, level: str = ..., timeout_ms: int | None = ...
-                         ) -> None: ...
+        def show_message(self, text: str, level: str = ..., timeout_ms: int | None = ...,
+                         topic: str = ...) -> None: ...
         def report_error(self, exc: BaseException) -> None: ...
         def schema_of(self, class_name: str) -> Any: ...
         def update_status(self) -> None: ...
@@ -116,9 +115,11 @@ class BrowserNavigation(_Window):
         try:
             if spec.kind == "class":
                 results = realm.objects(spec.class_name)
+                query = ""
                 if spec.query:
                     try:
                         results = results.filtered(spec.query)
+                        query = spec.query
                     except QueryError as exc:
                         self.query_edit.set_query(spec.query)
                         self.query_bar.show_error(exc.message, exc.position)
@@ -126,7 +127,7 @@ class BrowserNavigation(_Window):
                 if spec.sort is not None:
                     results = results.sorted(spec.sort[0], reverse=not spec.sort[1])
                 return ResultsSource(results, realm=realm, read_only=self.read_only,
-                                     unsorted=unsorted, sort=spec.sort)
+                                     unsorted=unsorted, sort=spec.sort, query=query)
             owner = realm.object_for_key(spec.class_name, spec.owner_key or 0)
             if owner is None:
                 self.show_message(f"That {spec.class_name} object was deleted.", "warning")
@@ -151,10 +152,9 @@ class BrowserNavigation(_Window):
         if not spec.query or self._query_ok(spec):
             self.query_bar.clear_error()
         self.view_title.setText(source.title if not is_class else spec.describe())
-        columns = [c.name for c in source.columns]
-        if columns != self._sized_columns:  # same columns (a query, a sort): keep the widths
-            self._sized_columns = columns
-            self.table.fit_columns()
+        # Widths are kept per class (and per collection): a query or a sort keeps them,
+        # going back to a class finds them as they were left.
+        self.table.show_columns(f"{source.title}|" + ",".join(c.name for c in source.columns))
         if spec.focus_key is not None:
             row = self.model.find_row(spec.focus_key)
             if row >= 0:

@@ -44,6 +44,7 @@ from studio.ui.browser import RealmBrowser
 from studio.ui.corefile import CoreResultsSource
 from studio.ui.navigation import HistoryEntry, ViewSpec
 from studio.ui.sources import RowSource
+from studio.ui.wording import plural
 
 log = logging.getLogger(__name__)
 PROGRESS_POLL_MS = 100
@@ -402,8 +403,8 @@ class RealmCoreBrowser(RealmBrowser):
             return None
         browser.raise_()
         browser.activateWindow()
-        self.show_message(f"Converted {report.objects:,} objects into {job.dst}; it is open "
-                          "in its own window.", "success")
+        self.show_message(f"Converted {plural(report.objects, 'object')} into {job.dst}; it "
+                          "is open in its own window.", "success")
         notes = [f"Converted from {Path(self.realm.path).name} "
                  f"({format_label(self.realm.format_version).replace(', read-only', '')}): "
                  f"{report.objects:,} objects."]

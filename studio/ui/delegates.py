@@ -3,7 +3,10 @@
 bool cells are checkboxes (the model's CheckStateRole); numbers, objectIds, uuids and
 decimals are line edits that refuse what does not parse; dates are a UTC date-time
 editor shown in ISO 8601; mixed values get a type picker; links are typed as the
-target's primary key; data is loaded from and saved to files through the cell's menu.
+target's primary key, or picked from a list searching the target class's string
+properties; data is loaded from and saved to files through the cell's menu.
+Input that cannot be saved is said in place (a red frame, a tooltip and a message) and
+the editor stays open with what was typed.
 A click on a link, collection or backlinks cell follows it (``linkActivated``).
 """
 
@@ -24,9 +27,10 @@ from PySide6.QtCore import (
     QTimeZone,
     Signal,
 )
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QDateTimeEdit,
     QHBoxLayout,
     QLineEdit,
@@ -42,6 +46,9 @@ from studio.ui.cells import KindRole, PropertyRole, ValueRole, cell_data, model_
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 ISO_FORMAT = "yyyy-MM-ddTHH:mm:ss.zzz'Z'"
+PICKER_LIMIT = 50  # link candidates listed at once: enough to choose, cheap to query
+PICK_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+INVALID_STYLE = "QLineEdit { border: 2px solid #d32f2f; }"
 FOLLOWABLE = frozenset({"link", "collection", "backlinks"})
 
 
@@ -63,6 +70,9 @@ class TypeValidator(QValidator):
 class TypedLineEdit(QLineEdit):
     """A line edit for one primitive type; :meth:`value` returns the parsed value."""
 
+    rejected = Signal(str)  # Enter on text that cannot be saved: says why
+    accepted = Signal()  # Enter on text that can be saved
+
     def __init__(self, type_name: str, optional: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.type_name = type_name
@@ -81,6 +91,117 @@ class TypedLineEdit(QLineEdit):
 
     def value(self) -> Any:
         return fmt.parse_value(self.type_name, self.text(), self.optional)
+
+    def problem(self) -> str:
+        """Why the text cannot be saved ("" when it can)."""
+        try:
+            self.value()
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+    def check(self) -> str:
+        """Show in place whether the text can be saved (red frame and tooltip) and
+        return the problem ("" when none)."""
+        problem = self.problem()
+        self.setStyleSheet(INVALID_STYLE if problem else "")
+        self.setToolTip(problem)
+        return problem
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            problem = self.check()
+            if problem:  # the validator would swallow Enter without a word
+                self.rejected.emit(problem)
+                event.accept()
+                return
+            super().keyPressEvent(event)
+            # Handled here: passed on, Enter would reach the table once the editor is
+            # closed, and follow the link just set.
+            event.accept()
+            self.accepted.emit()
+            return
+        if self.styleSheet():
+            self.setStyleSheet("")  # typing again: the old verdict no longer holds
+            self.setToolTip("")
+        super().keyPressEvent(event)
+
+
+class LinkEditor(TypedLineEdit):
+    """A link typed as the target's primary key, or picked from a list of targets whose
+    primary key or any string property contains the typed text. A key no object has is
+    a problem shown in place: the text stays for correcting."""
+
+    def __init__(self, realm: Any, target: Any, parent: QWidget | None = None) -> None:
+        pk = target.get_property(target.primary_key)
+        super().__init__(str(pk.type), True, parent)
+        self.setObjectName("linkEditor")
+        self.realm = realm
+        self.target = target
+        self.setPlaceholderText(f"{target.name} {target.primary_key}, or text to search")
+        self.setValidator(None)  # type: ignore[arg-type]  # search text is any text
+        self.candidates = QStandardItemModel(self)
+        completer = QCompleter(self.candidates, self)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        completer.setCompletionRole(PICK_KEY_ROLE)  # picking puts the key into the editor
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setCompleter(completer)
+        self.textEdited.connect(self.search)
+
+    def search(self, text: str) -> list[str]:
+        """Fill the picker with the targets matching ``text``; returns their keys' text."""
+        self.candidates.clear()
+        text = text.strip()
+        if not text:
+            return []
+        strings = [p.name for p in self.target.properties
+                   if p.type == "string" and p.collection is None]
+        terms = [f"{name} CONTAINS[c] $0" for name in strings]
+        found: list[Any] = []
+        try:
+            if terms:
+                # page(): the first matches only, not every key of the results
+                found = self.realm.objects(self.target.name).filtered(
+                    " OR ".join(terms), text).page(0, PICKER_LIMIT)
+            exact = self.realm.object_for_primary_key(
+                self.target.name, fmt.parse_value(self.type_name, text, False))
+        except (ValueError, LookupError):
+            exact = None
+        if exact is not None and all(fmt.object_key(o) != fmt.object_key(exact) for o in found):
+            found.insert(0, exact)
+        keys: list[str] = []
+        for obj in found:
+            key = fmt.edit_text(obj[self.target.primary_key])
+            words = [fmt.scalar_text(obj[name]) for name in strings
+                     if name != self.target.primary_key and obj[name]]
+            item = QStandardItem(" — ".join([key, *words[:2]]))
+            item.setData(key, PICK_KEY_ROLE)
+            self.candidates.appendRow(item)
+            keys.append(key)
+        completer = self.completer()
+        if keys and self.hasFocus():
+            completer.complete()
+        return keys
+
+    def key(self) -> Any:
+        """The typed text as a primary key (raises ValueError when it is not one)."""
+        return super().value()
+
+    def value(self) -> Any:
+        key = self.key()
+        if key is None:
+            return None
+        found = self.realm.object_for_primary_key(self.target.name, key)
+        if found is None:
+            raise ValueError(f"no {self.target.name} has the {self.target.primary_key} "
+                             f"{fmt.scalar_text(key)}: type an existing one, or text to "
+                             "search and pick from the list")
+        return found
+
+    def set_value(self, value: Any) -> None:
+        if fmt.is_object(value):
+            value = value[self.target.primary_key]
+        super().set_value(value)
 
 
 def to_qdatetime(value: datetime) -> QDateTime:
@@ -194,8 +315,14 @@ class ValueDelegate(QStyledItemDelegate):
         if kind == "key" or prop is None:
             return TypedLineEdit("string", False, parent)
         if prop.type == "object":
-            pk_type = self._target_pk_type(index)
-            return TypedLineEdit(pk_type or "string", True, parent) if pk_type else None
+            realm, target = self._target(index)
+            if target is None or target.primary_key is None:
+                return None
+            link = LinkEditor(realm, target, parent)
+            link.rejected.connect(self.invalidInput)
+            # The picker hands Enter straight to the editor, past this delegate's filter.
+            link.accepted.connect(lambda: self._commit(link))
+            return link
         editor_kind = fmt.EDITORS[prop.type].kind if prop.type in fmt.EDITORS else "line"
         if editor_kind == "mixed":
             editor = MixedEditor(parent)
@@ -207,7 +334,30 @@ class ValueDelegate(QStyledItemDelegate):
             value = cell_data(index, ValueRole)
             if isinstance(value, str) and "\n" in value:
                 return QPlainTextEdit(parent)  # a line edit would flatten the lines
-        return TypedLineEdit(prop.type, prop.optional, parent)
+        line = TypedLineEdit(prop.type, prop.optional, parent)
+        line.rejected.connect(self.invalidInput)
+        return line
+
+    def eventFilter(self, editor: Any, event: QEvent) -> bool:
+        # Qt commits on Enter whatever the validator accepts: a link key no object has
+        # would close the editor and lose the text. Say it in place and keep editing.
+        if (
+            isinstance(editor, TypedLineEdit)
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            popup = editor.completer().popup() if editor.completer() else None
+            if popup is not None and popup.isVisible():
+                return False  # Enter picks from the list first
+            problem = editor.check()
+            if problem:
+                editor.rejected.emit(problem)
+                return True
+            if isinstance(editor, LinkEditor):
+                self._commit(editor)
+                return True
+        return bool(super().eventFilter(editor, event))
 
     def _commit(self, editor: QWidget) -> None:
         self.commitData.emit(editor)
@@ -223,12 +373,6 @@ class ValueDelegate(QStyledItemDelegate):
             return None, None
         target = next((s for s in realm.schema if s.name == prop.object_type), None)
         return realm, target
-
-    def _target_pk_type(self, index: ModelIndex) -> str | None:
-        _realm, target = self._target(index)
-        if target is None or target.primary_key is None:
-            return None
-        return str(target.get_property(target.primary_key).type)
 
     def setEditorData(self, editor: QWidget, index: ModelIndex) -> None:
         value = cell_data(index, ValueRole)
@@ -249,18 +393,6 @@ class ValueDelegate(QStyledItemDelegate):
         except ValueError as exc:
             self.invalidInput.emit(str(exc))
             return
-        prop = cell_data(index, PropertyRole)
-        kind = cell_data(index, KindRole)
-        is_link = prop is not None and prop.type == "object" and kind == "link"
-        if is_link and value is not None:
-            realm, target = self._target(index)
-            found = realm.object_for_primary_key(target.name, value) if target else None
-            if found is None:
-                self.invalidInput.emit(
-                    f"no {prop.object_type} has the primary key {fmt.scalar_text(value)}"
-                )
-                return
-            value = found
         old = cell_data(index, ValueRole)
         if value == old and type(value) is type(old):
             return  # unchanged: no write, no undo step

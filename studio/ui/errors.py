@@ -6,6 +6,7 @@ import errno
 import sqlite3
 
 from studio.core.errors import (
+    DuplicatePrimaryKeyError,
     FileFormatError,
     QueryError,
     RealmError,
@@ -47,6 +48,11 @@ def describe(exc: BaseException, path: str = "") -> str:
         return text
     if isinstance(exc, WrongTransactionStateError) and "read-only" in lowered:
         return "This realm is open read-only: it cannot be changed. Reopen it for writing."
+    if isinstance(exc, DuplicatePrimaryKeyError):
+        # The core's text speaks to programmers ("use update=True"); say what to do here.
+        what = text.split("; use update=True", 1)[0]
+        return (f"{what[:1].upper()}{what[1:]}. Choose another primary key, or edit the "
+                "existing object instead.")
     if isinstance(exc, QueryError):
         return f"Query error: {exc.message} (position {exc.position})."
     if isinstance(exc, RealmError | ValueError | TypeError | KeyError):

@@ -2,6 +2,10 @@
 
 Nothing here blocks: a message says what happened and what to do, optionally with
 buttons (e.g. "Delete 3 objects?  [Delete] [Cancel]"), and the window stays usable.
+
+A message may carry a *topic* (what caused it, e.g. ``"edit"``): :meth:`MessageBar.clear`
+takes it away when its cause is gone (a later edit succeeded, the delete was undone), so
+no message outlives what it is about.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QWidget,
@@ -43,6 +48,13 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label, 1)
+        self.busy_bar = QProgressBar(self)  # an indeterminate "working" bar
+        self.busy_bar.setObjectName("busyBar")
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.hide()
+        layout.addWidget(self.busy_bar)
         self._buttons: list[QPushButton] = []
         self._button_row = QHBoxLayout()
         layout.addLayout(self._button_row)
@@ -56,6 +68,7 @@ class MessageBar(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.dismiss)
         self.level = ""
+        self.topic = ""
         self._return_focus: QWidget | None = None
         self.hide()
 
@@ -69,6 +82,8 @@ class MessageBar(QFrame):
         level: str = "info",
         actions: list[tuple[str, Callable[[], object]]] | None = None,
         timeout_ms: int | None = None,
+        topic: str = "",
+        busy: bool = False,
     ) -> None:
         for button in self._buttons:
             button.deleteLater()
@@ -79,7 +94,9 @@ class MessageBar(QFrame):
             f" border-radius: 4px; }} #messageBar QLabel {{ color: {foreground}; }}"
         )
         self.level = level
+        self.topic = topic
         self.label.setText(text)
+        self.busy_bar.setVisible(busy)
         for label, callback in actions or []:
             button = QPushButton(label, self)
             button.clicked.connect(lambda _=False, cb=callback: self._run(cb))
@@ -117,6 +134,14 @@ class MessageBar(QFrame):
                 button.click()
                 return
         raise KeyError(label)
+
+    def clear(self, topic: str, level: str | None = None) -> None:
+        """Dismiss the message on screen if it is about ``topic`` (and of ``level``, when
+        given): its cause is gone."""
+        if self.isHidden() or not topic or self.topic != topic:
+            return
+        if level is None or self.level == level:
+            self.dismiss()
 
     def dismiss(self) -> None:
         self._timer.stop()

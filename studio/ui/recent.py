@@ -35,13 +35,18 @@ class RecentFile:
 
 
 class RecentFiles:
-    """Most recent first; opening a file again moves it to the top."""
+    """Most recent first; opening a file again moves it to the top.
+
+    Several Studio processes share the list: every change re-reads the file first and
+    changes only its own entry, so one process's save never drops another's files.
+    """
 
     def __init__(self, store: QSettings | None = None, limit: int = MAX_RECENT) -> None:
         self._store = store or settings()
         self.limit = limit
 
     def paths(self) -> list[str]:
+        self._store.sync()  # what other processes saved since this one last looked
         value = self._store.value(RECENT_KEY, [])
         if isinstance(value, str):  # QSettings gives a lone string for a one-item list
             value = [value]

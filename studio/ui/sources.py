@@ -157,8 +157,10 @@ class ResultsSource(RowSource):
         title: str | None = None,
         unsorted: Any = None,
         sort: tuple[str, bool] | None = None,
+        query: str = "",
     ) -> None:
         self.results = results
+        self.query = query  # the filter of ``unsorted``, so a worker can repeat it
         self.unsorted = unsorted if unsorted is not None else results
         self.object_schema = results.object_schema
         self.realm = realm
@@ -191,14 +193,30 @@ class ResultsSource(RowSource):
     def with_sort(self, column: Column | None, ascending: bool = True) -> RowSource | None:
         if column is None:
             return ResultsSource(self.unsorted, realm=self.realm, read_only=self.read_only,
-                                 title=self.title)
+                                 title=self.title, query=self.query)
         if not self.can_sort(column):
             return None
         return ResultsSource(
             self.unsorted.sorted(column.name, reverse=not ascending),
             realm=self.realm, read_only=self.read_only, title=self.title,
-            unsorted=self.unsorted, sort=(column.name, ascending),
+            unsorted=self.unsorted, sort=(column.name, ascending), query=self.query,
         )
+
+    @property
+    def sorts_in_background(self) -> bool:
+        """Whether a worker thread can compute this source's sorts (a studio.core realm
+        on a file: the worker opens its own read-only realm on it)."""
+        return self._core and self.realm is not None and bool(getattr(self.realm, "path", ""))
+
+    def with_sorted_keys(self, column: Column, ascending: bool, keys: Sequence[int],
+                         resort: Callable[[Callable[[Sequence[int]], None]], None]
+                         ) -> KeyedSource:
+        """This source sorted by ``column``, its order given as object keys computed
+        elsewhere (see :mod:`studio.ui.background_sort`); ``resort(done)`` computes the
+        order again after a change and calls ``done(keys)`` on this thread."""
+        return KeyedSource(self.unsorted, keys, resort, realm=self.realm,
+                           read_only=self.read_only, title=self.title,
+                           sort=(column.name, ascending), query=self.query)
 
     @property
     def sort_state(self) -> tuple[str, bool] | None:
@@ -243,6 +261,62 @@ class ResultsSource(RowSource):
             return int(self.results.index(obj))
         except ValueError:
             return None
+
+
+class KeyedSource(ResultsSource):
+    """Objects in an order computed off the UI thread: the rows are object keys, each
+    object is read by key when shown. A change to the objects asks for the order again
+    (``resort``) and reloads when it comes, so the UI thread never runs the sort."""
+
+    def __init__(self, unsorted: Any, keys: Sequence[int],
+                 resort: Callable[[Callable[[Sequence[int]], None]], None], *,
+                 realm: Any, read_only: bool, title: str, sort: tuple[str, bool],
+                 query: str) -> None:
+        super().__init__(unsorted, realm=realm, read_only=read_only, title=title,
+                         unsorted=unsorted, sort=sort, query=query)
+        self.keys = list(keys)
+        self._positions: dict[int, int] | None = None
+        self._resort = resort
+
+    def count(self) -> int:
+        return len(self.keys)
+
+    def fetch(self, start: int, stop: int) -> list[Any]:
+        name = self.object_schema.name
+        return [self.realm.object_for_key(name, k) for k in self.keys[start:stop]]
+
+    def find(self, key: int) -> int | None:
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.keys)}
+        return self._positions.get(key)
+
+    def subscribe(self, on_change: ChangeCallback, on_refresh: RefreshCallback) -> Unsubscribe:
+        live = True
+
+        def sorted_again(keys: Sequence[int]) -> None:
+            if live:
+                self.keys = list(keys)
+                self._positions = None
+                on_change(TableChanges(reset=True))
+
+        def changed(_results: Any, _changes: Any) -> None:
+            self._resort(sorted_again)
+
+        def realm_changed(_realm: Any, summary: Any) -> None:
+            if summary.schema_changed or any(c != self.object_schema.name
+                                             for c in summary.changed_classes):
+                on_refresh()
+
+        token = self.unsorted.add_listener(changed)
+        realm_token = self.realm.add_listener(realm_changed)
+
+        def unsubscribe() -> None:
+            nonlocal live
+            live = False
+            token.remove()
+            realm_token.remove()
+
+        return unsubscribe
 
 
 def element_property(prop: Property) -> Property:

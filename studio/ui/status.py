@@ -7,6 +7,7 @@ import os
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from studio.ui.formatting import format_size
+from studio.ui.wording import plural
 
 
 class BrowserStatus(QStatusBar):
@@ -44,9 +45,9 @@ class BrowserStatus(QStatusBar):
 
     def set_count(self, shown: int, of_class: int | None, noun: str) -> None:
         if of_class is not None and of_class != shown:
-            self.count_label.setText(f"{shown:,} of {of_class:,} {noun}")
+            self.count_label.setText(f"{shown:,} of {plural(of_class, noun.removesuffix('s'))}")
         else:
-            self.count_label.setText(f"{shown:,} {noun}")
+            self.count_label.setText(plural(shown, noun.removesuffix("s")))
 
     def set_selection(self, rows: int) -> None:
         self.selection_label.setText(f"{rows:,} selected" if rows else "")

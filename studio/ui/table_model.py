@@ -28,6 +28,7 @@ from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 from studio.ui import formatting as fmt
+from studio.ui.background_sort import BACKGROUND_SORT_ROWS, SortRunner
 from studio.ui.cells import KindRole as KindRole
 from studio.ui.cells import ModelIndex as ModelIndex
 from studio.ui.cells import PropertyRole as PropertyRole
@@ -36,7 +37,8 @@ from studio.ui.cells import TypeRole as TypeRole
 from studio.ui.cells import ValueRole as ValueRole
 from studio.ui.cells import cell_data as cell_data
 from studio.ui.cells import cell_kind, model_index
-from studio.ui.sources import Column, RowSource, TableChanges
+from studio.ui.sources import Column, ResultsSource, RowSource, TableChanges
+from studio.ui.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +73,16 @@ class ObjectTableModel(QAbstractTableModel):
 
     sortChanged = Signal()
     liveChange = Signal(object)  # the TableChanges just applied
+    liveChangeStarting = Signal()  # rows are about to move: views remember their place
     readError = Signal(str)  # a read failed; the browser shows it, the table keeps going
+    sortStarted = Signal(str)  # a long sort runs in a worker thread: what it is doing
+    sortFinished = Signal()  # done, failed or cancelled
 
     def __init__(self, source: RowSource | None = None, parent: Any = None, *,
                  page_size: int = PAGE_SIZE, max_pages: int = MAX_PAGES) -> None:
         super().__init__(parent)
+        self.sorter = SortRunner(self)
+        self.background_sort_rows = BACKGROUND_SORT_ROWS
         self.page_size = page_size
         self.max_pages = max_pages
         self.expose_when_live = False  # the browser turns it on (see the module docstring)
@@ -107,6 +114,7 @@ class ObjectTableModel(QAbstractTableModel):
         """Show ``source``. ``subscribe``: "now", "later" (after the first paint, because a
         live Results loads all of its keys when it starts listening), "auto" (now for
         small sources, later for large ones) or "never"."""
+        self.cancel_sort()  # a sort still running was for the rows being replaced
         self._stop_listening()
         self.beginResetModel()
         self._source = source
@@ -490,6 +498,10 @@ class ObjectTableModel(QAbstractTableModel):
             sorted_source = source.with_sort(None)
         elif self.can_sort(column):
             ascending = order == Qt.SortOrder.AscendingOrder
+            if (isinstance(source, ResultsSource) and source.sorts_in_background
+                    and self._total >= self.background_sort_rows):
+                self._sort_in_background(source, self._columns[column], ascending)
+                return
             sorted_source = source.with_sort(self._columns[column], ascending)
         else:
             return
@@ -498,6 +510,41 @@ class ObjectTableModel(QAbstractTableModel):
             self.set_source(sorted_source, subscribe="now" if self.listening else "auto")
             self.expose(keep)
             self.sortChanged.emit()
+
+    def _sort_in_background(self, source: ResultsSource, column: Column,
+                            ascending: bool) -> None:
+        """Sort many rows in a worker thread (see :mod:`studio.ui.background_sort`): the
+        window stays responsive, ``sortStarted`` says what runs, :meth:`cancel_sort`
+        stops waiting for it."""
+        realm = source.realm
+        name = source.object_schema.name
+
+        def resort(done: Callable[[Any], None]) -> None:  # after a change: quietly
+            self.sorter.start(realm.path, name, source.query, column.name, ascending,
+                              lambda keys, error: self._report(error, always=True)
+                              if error is not None else done(keys))
+
+        def finished(keys: Any, error: Exception | None) -> None:
+            self.sortFinished.emit()
+            if error is not None:
+                self._report(error, always=True)
+                return
+            if self._source is not source:  # the view changed meanwhile
+                return
+            keep = self._exposed
+            self.set_source(source.with_sorted_keys(column, ascending, keys, resort),
+                            subscribe="now" if self.listening else "auto")
+            self.expose(keep)
+            self.sortChanged.emit()
+
+        self.sortStarted.emit(f"Sorting {plural(self._total, 'object')} by {column.name}…")
+        self.sorter.start(realm.path, name, source.query, column.name, ascending, finished)
+
+    def cancel_sort(self) -> None:
+        """Stop waiting for a sort running in the background: the rows stay as they are."""
+        if self.sorter.busy:
+            self.sorter.cancel()
+            self.sortFinished.emit()
 
     def clear_sort(self) -> None:
         self.sort(-1)
@@ -514,6 +561,7 @@ class ObjectTableModel(QAbstractTableModel):
     # -- live changes --------------------------------------------------------------------------
 
     def _on_change(self, changes: TableChanges) -> None:
+        self.liveChangeStarting.emit()
         if changes.reset:
             self._set_columns(self._source.columns if self._source is not None else [])
             self.reload()

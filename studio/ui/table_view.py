@@ -8,7 +8,11 @@ column's sort: ascending, descending, off.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QEvent,
     QItemSelectionModel,
     QModelIndex,
@@ -62,6 +66,16 @@ class ObjectTableView(QTableView):
         # here the header sorts (cycle_sort), so a press must not touch the selection.
         self._header_pressed = False
         horizontal.viewport().installEventFilter(self)
+        # Double-clicking a column's edge fits it, sampled like fit_columns (Qt's own
+        # resize-to-contents, connected by QTableView, would read every role of many rows).
+        horizontal.sectionHandleDoubleClicked.disconnect()
+        horizontal.sectionHandleDoubleClicked.connect(lambda c: self.fit_columns([c]))
+        horizontal.sectionResized.connect(self._section_resized)
+        self._widths: dict[str, list[int]] = {}  # per view key: widths survive navigation
+        self._width_key = ""
+        self._fitting = False
+        self._empty_fits: set[str] = set()  # view keys fitted with no rows to sample
+        self._position: tuple[int, int] | None = None
         self.delegate = ValueDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.linkActivated.connect(self.followRequested)
@@ -82,13 +96,41 @@ class ObjectTableView(QTableView):
             return QItemSelectionModel.SelectionFlag.NoUpdate
         return super().selectionCommand(index, event)
 
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        if isinstance(model, ObjectTableModel):
+            model.liveChangeStarting.connect(self._remember_position)
+            model.sortChanged.connect(self.show_sort_indicator)  # a background sort ends
+            model.rowsInserted.connect(lambda *_: self._rows_arrived())
+            # (not modelReset: a new view's reset comes before show_columns knows its key)
+            model.liveChange.connect(lambda _c: self._rows_arrived())
+            model.liveChange.connect(self._restore_position)
+
+    def _remember_position(self) -> None:
+        current = self.currentIndex()
+        self._position = (current.row(), current.column()) if current.isValid() else None
+
+    def _restore_position(self, changes: Any) -> None:
+        # Editing a list item replaces it (a deletion and an insertion at its row), and a
+        # reload resets every row: either would move the cursor off the item the user
+        # was on (to the next row, or row 0). Put it back.
+        position, self._position = self._position, None
+        model = self.object_model()
+        if position is None or model is None:
+            return
+        row, column = position
+        replaced = row in changes.deletions and row in changes.insertions
+        if (changes.reset or replaced) and 0 <= row < model.total_rows:
+            self.go_to_row(row, column)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         model = self.object_model()
         if model is not None and model.rowCount() > 0:
             model.view_painted()  # first rows are on screen: live updates may start now
 
-    def fit_columns(self, sample_rows: int = 25, minimum: int = 70, maximum: int = 320) -> None:
+    def fit_columns(self, columns: Iterable[int] | None = None, sample_rows: int = 25,
+                    minimum: int = 70, maximum: int = 320) -> None:
         """Column widths from the header and the first rows' text (Qt's resize-to-contents
         asks every role of many cells through the bindings: far slower)."""
         model = self.object_model()
@@ -98,15 +140,60 @@ class ObjectTableView(QTableView):
         text_metrics = self.fontMetrics()
         header_metrics = header.fontMetrics()
         rows = min(model.rowCount(), sample_rows)
-        for column in range(model.columnCount()):
-            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-            width = header_metrics.horizontalAdvance(title) + 28  # room for the sort arrow
-            for row in range(rows):
-                index = model.index(row, column)
-                text = model.data(index)
-                extra = 34 if model.data(index, Qt.ItemDataRole.CheckStateRole) is not None else 16
-                width = max(width, text_metrics.horizontalAdvance(str(text or "")) + extra)
-            header.resizeSection(column, max(minimum, min(width, maximum)))
+        self._fitting = True
+        try:
+            for column in range(model.columnCount()) if columns is None else columns:
+                title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+                width = header_metrics.horizontalAdvance(title) + 28  # room for the sort arrow
+                for row in range(rows):
+                    index = model.index(row, column)
+                    text = model.data(index)
+                    extra = (34 if model.data(index, Qt.ItemDataRole.CheckStateRole) is not None
+                             else 16)
+                    width = max(width, text_metrics.horizontalAdvance(str(text or "")) + extra)
+                header.resizeSection(column, max(minimum, min(width, maximum)))
+        finally:
+            self._fitting = False
+
+    def show_columns(self, key: str) -> None:
+        """Widths for the view ``key`` (a class and its columns): the ones it had when last
+        shown, or fitted to its first rows. A view fitted while empty is fitted again once
+        rows come (unless the user set a width meanwhile)."""
+        model = self.object_model()
+        count = model.columnCount() if model is not None else 0
+        self._width_key = ""
+        widths = self._widths.get(key)
+        if widths is not None and len(widths) == count:
+            self._fitting = True
+            try:
+                for column, width in enumerate(widths):
+                    self.horizontalHeader().resizeSection(column, width)
+            finally:
+                self._fitting = False
+        else:
+            self.fit_columns()
+            if model is not None and model.rowCount() == 0:
+                self._empty_fits.add(key)
+        self._width_key = key
+        self._widths[key] = [self.columnWidth(c) for c in range(count)]
+
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        widths = self._widths.get(self._width_key)
+        if widths is None or column >= len(widths):
+            return
+        widths[column] = new
+        if not self._fitting:
+            self._empty_fits.discard(self._width_key)  # the user's width: no fit over it
+
+    def _rows_arrived(self) -> None:
+        model = self.object_model()
+        key = self._width_key
+        if key in self._empty_fits and model is not None and model.rowCount() > 0:
+            self._empty_fits.discard(key)
+            self.fit_columns()
+            if self._width_key in self._widths:
+                self._widths[self._width_key] = [self.columnWidth(c)
+                                                 for c in range(model.columnCount())]
 
     def object_model(self) -> ObjectTableModel | None:
         model = self.model()

@@ -6,9 +6,16 @@ platform (and offscreen, where screenshots are made).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QWidget,
+)
 
 MODES = ("system", "light", "dark")
 
@@ -68,6 +75,35 @@ def light_palette() -> QPalette:
     return palette
 
 
+INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+              QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck)
+
+
+class StudioStyle(QProxyStyle):
+    """Fusion, with check box frames that show on a dark palette too (Fusion draws them
+    a shade darker than the window: on a dark base an unchecked box is invisible)."""
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
+                      painter: QPainter, widget: QWidget | None = None) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        palette: QPalette = option.palette
+        if element not in INDICATORS or palette.color(QPalette.ColorRole.Base).lightness() >= 128:
+            return
+        area: QRect = option.rect
+        side = min(area.width(), area.height()) - 1
+        rect = QRect(0, 0, side, side)
+        rect.moveCenter(area.center())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.PlaceholderText), 1))
+        painter.drawRect(rect)
+        painter.restore()
+
+
 def apply(mode: str, app: QApplication | None = None) -> str:
     """Apply a mode ("system", "light" or "dark"); returns the palette in use."""
     # instance() is typed QCoreApplication; the Studio only ever makes a QApplication.
@@ -75,7 +111,8 @@ def apply(mode: str, app: QApplication | None = None) -> str:
     resolved = resolve(mode)
     if app is None:
         return resolved
-    app.setStyle("Fusion")
+    if not isinstance(app.style(), StudioStyle):
+        app.setStyle(StudioStyle())
     app.setPalette(dark_palette() if resolved == "dark" else light_palette())
     app.setProperty("studioTheme", resolved)
     return resolved

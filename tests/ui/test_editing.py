@@ -140,7 +140,7 @@ def test_link_is_typed_as_the_targets_primary_key(demo_path: Path, open_browser:
     assert browser.model.row_object(0)["book"]["isbn"] == isbn
     editor = open_editor(browser, qtbot, 0, "book")
     type_and_enter(qtbot, editor, "no-such-isbn")
-    assert "no Book has the primary key" in browser.message_bar.text
+    assert "no Book has the isbn" in browser.message_bar.text
     assert browser.model.row_object(0)["book"]["isbn"] == isbn
 
 

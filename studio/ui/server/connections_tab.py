@@ -21,6 +21,7 @@ from studio.ui.server.tables import (
     select_where,
     selected_record,
 )
+from studio.ui.wording import plural
 
 POLL_MS = 2000  # bytes and "last message" change all the time; the list is polled while shown
 _CONNECTION_EVENTS = frozenset({"connection_opened", "connection_closed", "session_bound",
@@ -91,4 +92,5 @@ class ConnectionsTab(AdminTab):
         if chosen is not None:
             select_where(self.table, lambda c: c.get("id") == chosen.get("id"))
         users = {c.get("user") for c in connections if c.get("user")}
-        self.count_label.setText(f"{len(connections):,} connections from {len(users):,} users")
+        self.count_label.setText(
+            f"{plural(len(connections), 'connection')} from {plural(len(users), 'user')}")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui.formatting import format_size
 from studio.ui.server.charts import Series, SparkChart
+from studio.ui.wording import plural
 
 REDRAW_MS = 250
 WINDOWS: tuple[tuple[str, float], ...] = (("1 min", 60.0), ("10 min", 600.0), ("1 h", 3600.0))
@@ -264,11 +265,11 @@ class Dashboard(QWidget):
         latest = self.latest
         if latest:
             dropped = latest.get("dropped_events") or 0
-            text = (f"{latest.get('loaded_realms', 0)} realms loaded · "
-                    f"{latest.get('uploads_total', 0):,.0f} uploads, "
-                    f"{latest.get('downloads_total', 0):,.0f} downloads since start")
+            text = (f"{plural(latest.get('loaded_realms', 0), 'realm')} loaded · "
+                    f"{plural(latest.get('uploads_total', 0), 'upload')}, "
+                    f"{plural(latest.get('downloads_total', 0), 'download')} since start")
             if dropped:
-                text += f" · {dropped:,} events dropped (the Studio fell behind)"
+                text += f" · {plural(dropped, 'event')} dropped (the Studio fell behind)"
             self.summary_label.setText(text)
         self.ingest_seconds += time.perf_counter() - started
 

@@ -8,6 +8,7 @@ reason's text.
 
 from __future__ import annotations
 
+import re
 import ssl
 import urllib.parse
 
@@ -91,4 +92,7 @@ def _reason(exc: BaseException) -> str:
     # "cannot reach http://x/auth/login: [Errno 111] Connection refused" -> the reason only.
     if ": " in text and text.startswith("cannot reach"):
         text = text.split(": ", 1)[1]
+    # "[Errno 111] Connection refused" -> "Connection refused": the number means nothing
+    # to a user.
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
     return text.strip().rstrip(".") or type(exc).__name__

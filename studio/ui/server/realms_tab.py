@@ -32,6 +32,7 @@ from studio.ui.server.tables import (
     select_where,
     selected_record,
 )
+from studio.ui.wording import plural
 
 LEVELS = ("read", "write", "admin")
 # Realm events that change what the list shows (clients, server version, activity, state).
@@ -214,7 +215,7 @@ class RealmsTab(AdminTab):
             select_where(self.table, lambda r: r.get("path") == chosen.get("path"))
         failed = sum(1 for r in realms if r.get("state_error"))
         self.count_label.setText(
-            f"{len(realms):,} realms"
+            plural(len(realms), "realm")
             + (f", {failed} with a failed state (see the State column)" if failed else "")
         )
 

@@ -34,6 +34,7 @@ from studio.ui.server.tables import (
     fmt_clock,
     make_table,
 )
+from studio.ui.wording import plural
 
 MAX_ROWS = 5000
 # Rows reach the table at most this often: one insert (and one repaint) per interval
@@ -297,7 +298,7 @@ class SyncEventsTab(TailTab):
             self.report(f"Could not write {path}: {exc.strerror or exc}. Choose another "
                         "folder.", "error")
             return
-        self.report(f"Exported {rows:,} events to {path}.", "success", timeout_ms=6000)
+        self.report(f"Exported {plural(rows, 'event')} to {path}.", "success", timeout_ms=6000)
 
 
 class LogsTab(TailTab):

@@ -65,7 +65,7 @@ class ServerWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("serverWindow")
-        self.setWindowTitle("Connect to a server — Studio")
+        self.setWindowTitle("Connect to a server")
         self.manager = manager
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.link: ServerLink | None = None
@@ -131,7 +131,7 @@ class ServerWindow(QMainWindow):
         link.connected.connect(self._reconnected)
         self._reconnected()
         host = url.split("://", 1)[-1]
-        self.setWindowTitle(f"{host} — Studio server")
+        self.setWindowTitle(f"{host} (server)")
         self.logout_button.show()
         self._update_indicator()
         self.loggedIn.emit()
@@ -273,7 +273,7 @@ class ServerWindow(QMainWindow):
         # RealmBrowser does not declare.
         browser.realm_path = path  # type: ignore[attr-defined]
         host = link.url.split("://", 1)[-1]
-        browser.setWindowTitle(f"{path} on {host} — Studio (synced)")
+        browser.setWindowTitle(f"{path} on {host} (synced)")
         panel = HistoryPanel(link, path, realm, browser)
         dock = QDockWidget("History", browser)
         dock.setObjectName("historyDock")
@@ -303,7 +303,7 @@ class ServerWindow(QMainWindow):
         await self._drop_link()
         self.pages.setCurrentWidget(self.login_form)
         self.logout_button.hide()
-        self.setWindowTitle("Connect to a server — Studio")
+        self.setWindowTitle("Connect to a server")
         self._update_indicator()
         self.login_form.focus_first_empty()
 

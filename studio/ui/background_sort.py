@@ -1,0 +1,79 @@
+"""Sorting a large class off the UI thread.
+
+A sort on a property without an index makes SQLite sort every row (300,000 objects:
+seconds). ``studio.core`` realms are bound to their thread, so the worker opens its own
+read-only realm on the same file, repeats the view's query, and hands back the object
+keys in order; the table then reads objects by key
+(:class:`studio.ui.sources.KeyedSource`). Cancelling drops the answer: the window
+never waited for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core import Realm
+
+# Below this many rows a sort is quick enough to run in place (no flicker of a busy
+# message for a sort that takes milliseconds).
+BACKGROUND_SORT_ROWS = 20_000
+
+
+def sorted_keys(path: str, class_name: str, query: str, prop: str,
+                ascending: bool) -> list[int]:
+    """The keys of ``class_name`` objects matching ``query``, sorted by ``prop``, read
+    through a realm of this thread's own."""
+    with Realm.open(path, read_only=True) as realm:
+        results = realm.objects(class_name)
+        if query:
+            results = results.filtered(query)
+        return list(results.sorted(prop, reverse=not ascending).keys())
+
+
+class SortRunner(QObject):
+    """Runs one sort at a time in a thread; ``done`` is called on the UI thread."""
+
+    _finished = Signal(int, object, object)  # job, keys or None, error or None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job = 0
+        self._callbacks: dict[int, Callable[[Sequence[int] | None, Exception | None],
+                                            None]] = {}
+        self._finished.connect(self._deliver)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._callbacks)
+
+    def start(self, path: str, class_name: str, query: str, prop: str, ascending: bool,
+              done: Callable[[Sequence[int] | None, Exception | None], None]) -> int:
+        """Start a sort (cancelling the one running); returns its job number."""
+        self.cancel()
+        self._job += 1
+        job = self._job
+        self._callbacks[job] = done
+
+        def work() -> None:
+            try:
+                keys: Any = sorted_keys(path, class_name, query, prop, ascending)
+                error = None
+            except Exception as exc:  # reported on the UI thread
+                keys, error = None, exc
+            self._finished.emit(job, keys, error)
+
+        threading.Thread(target=work, name=f"studio-sort-{job}", daemon=True).start()
+        return job
+
+    def cancel(self) -> None:
+        """Forget the running sort: its answer, when it comes, is dropped."""
+        self._callbacks.clear()
+
+    def _deliver(self, job: int, keys: Any, error: Any) -> None:
+        done = self._callbacks.pop(job, None)
+        if done is not None:
+            done(keys, error)
