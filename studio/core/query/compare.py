@@ -321,7 +321,7 @@ def _mixed_const(
         if inner.sql in ("0", "1"):
             return inner if inner.sql == "0" else Cond(f"{tag} = {MixedTag.DATE}", [], True)
         return Cond(f"({tag} = {MixedTag.DATE} AND {inner.sql})", inner.params, True)
-    if op in ORDERING_OPS and kind in ("bool", "uuid", "object"):
+    if op in ORDERING_OPS and kind in ("uuid", "object"):
         raise ctx.error(
             f"operator '{op}' is not supported for {describe_const(const)}; use == or !=",
             op_pos,

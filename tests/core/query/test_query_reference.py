@@ -123,7 +123,7 @@ def comparisons(draw: st.DrawFn) -> Any:
     path = draw(st.sampled_from(["i", "f", "s", "b", "d", "t", "m", "link.v", "link.w"]))
     kind = TYPES[path.split(".")[-1]]
     ops = ["==", "!="]
-    if kind in ("num", "str", "date"):
+    if kind in ("num", "str", "date", "bool"):
         ops += ["<", "<=", ">", ">="]
     if kind in ("str",):
         ops += ["BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE"]
@@ -140,7 +140,7 @@ def comparisons(draw: st.DrawFn) -> Any:
     op = draw(st.sampled_from(ops))
     if value is None and op not in ("==", "!="):
         op = "=="
-    if kind == "mixed" and op in ("<", ">") and isinstance(value, bool | str):
+    if kind == "mixed" and op in ("<", ">") and isinstance(value, str):
         op = "=="
     flag = ""
     if kind == "str" and op not in ("<", "<=", ">", ">=") and value is not None:
@@ -281,8 +281,6 @@ def compare(a: Any, op: str, b: Any, flag: str = "") -> bool:
         if op == "CONTAINS":
             return b in a
         return _like(a, b)
-    if isinstance(a, bool):
-        return False
     return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
 
 
