@@ -1,0 +1,109 @@
+"""Table-driven cases for the Realm compatibility items of the query language (issue 19):
+NaN constants, string literals kept as written, lists of literals, arithmetic.
+
+A small data set of its own (class Item), so stored NaNs and backslashes do not
+disturb the expectations of test_query_cases.py:
+
+| label | x     | n    | d      | s          | m     | nums    |
+|-------|-------|------|--------|------------|-------|---------|
+| a     | 1.5   | 2    | 1.5    | 'plain'    | NaN   | 1, 2    |
+| b     | NaN   | 3    | NaN    | 'a\\nb'    | 2.5   | 3       |
+| c     | None  | None | None   | None       | None  |         |
+| d     | -2.0  | 10   | 100    | 'q"\\'s'   | 'NaN' | 2, 2, 5 |
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rql_fixtures import RawRealm
+
+from studio.core.errors import QueryError
+
+SCHEMA: list[dict[str, Any]] = [
+    {
+        "name": "Item",
+        "properties": {
+            "label": "string",
+            "x": "double?",
+            "n": "int?",
+            "d": "decimal128?",
+            "s": "string?",
+            "m": "mixed",
+            "nums": "int[]",
+        },
+    },
+]
+
+NAN = math.nan
+Case = tuple[str, tuple[Any, ...], list[str]]
+
+
+@pytest.fixture(scope="module")
+def items() -> RawRealm:
+    db = RawRealm(SCHEMA)
+    db.add("Item", "a", label="a", x=1.5, n=2, d=Decimal("1.5"), s="plain", m=NAN, nums=[1, 2])
+    db.add("Item", "b", label="b", x=NAN, n=3, d=Decimal("NaN"), s="a\\nb", m=2.5, nums=[3])
+    db.add("Item", "c", label="c", x=None, n=None, d=None, s=None, m=None, nums=[])
+    db.add("Item", "d", label="d", x=-2.0, n=10, d=Decimal("100"), s="q\"\\'s", m="NaN",
+           nums=[2, 2, 5])
+    return db
+
+
+NAN_CASES: list[Case] = [
+    # A typed number against NaN compares as IEEE doubles: nothing equals NaN, not even a
+    # stored NaN, and != is true for every object, null included (Realm's FloatDoubleNode).
+    ("x == $0", (NAN,), []),
+    ("x != $0", (NAN,), ["a", "b", "c", "d"]),
+    ("x == nan", (), []),
+    ("x != NaN", (), ["a", "b", "c", "d"]),
+    ("x > $0", (NAN,), []),
+    ("x <= $0", (NAN,), []),
+    ("n == $0", (NAN,), []),
+    ("n != $0", (NAN,), ["a", "b", "c", "d"]),
+    ("d == $0", (Decimal("NaN"),), []),
+    ("d != $0", (NAN,), ["a", "b", "c", "d"]),
+    ("x == null", (), ["c"]),
+    ("x IN {nan, 1.5}", (), ["a"]),
+    ("x IN $0", ([NAN],), []),
+    ("x BETWEEN {nan, 2}", (), []),
+    ("ANY nums == $0", (NAN,), []),
+    ("ALL nums != $0", (NAN,), ["a", "b", "c", "d"]),
+    # A mixed value follows Realm's Mixed order: NaN equals NaN and is below every number.
+    ("m == $0", (NAN,), ["a"]),
+    ("m == nan", (), ["a"]),
+    ("m != $0", (NAN,), ["b", "c", "d"]),
+    ("m > $0", (NAN,), ["b"]),
+    ("m >= $0", (NAN,), ["a", "b"]),
+    ("m < $0", (NAN,), []),
+    ("m <= $0", (NAN,), ["a"]),
+    ("m == 'NaN'", (), ["d"]),
+]
+
+ALL_CASES = NAN_CASES
+
+
+def _id(case: Case) -> str:
+    query, args, _ = case
+    return query + (f" {args!r}" if args else "")
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=_id)
+def test_realm_compat(items: RawRealm, case: Case) -> None:
+    query, args, expected = case
+    assert items.query("Item", query, *args) == expected
+
+
+ERRORS: list[tuple[str, tuple[Any, ...], str]] = [
+    ("m CONTAINS $0", (NAN,), "CONTAINS on a mixed property needs a string"),
+]
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=lambda c: c[0])
+def test_realm_compat_errors(items: RawRealm, case: tuple[str, tuple[Any, ...], str]) -> None:
+    query, args, message = case
+    with pytest.raises(QueryError, match=message):
+        items.query("Item", query, *args)
