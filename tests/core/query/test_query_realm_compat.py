@@ -83,7 +83,22 @@ NAN_CASES: list[Case] = [
     ("m == 'NaN'", (), ["d"]),
 ]
 
-ALL_CASES = NAN_CASES
+STRING_CASES: list[Case] = [
+    # Realm keeps the characters of a quoted string as written, backslashes included.
+    ("s == 'a\\nb'", (), ["b"]),
+    ('s == "a\\nb"', (), ["b"]),
+    ("s == $0", ("a\\nb",), ["b"]),
+    ("s == $0", ("a\nb",), []),
+    ("s CONTAINS '\\n'", (), ["b"]),
+    ("s == 'q\"\\'s'", (), ["d"]),
+    ('s == "q\\"\\\'s"', (), []),
+    ("s BEGINSWITH 'q\"\\''", (), ["d"]),
+    ("s ENDSWITH '\\'s'", (), ["d"]),
+    ("s IN {'plain', 'a\\nb'}", (), ["a", "b"]),
+    ("s == 'a\\u0041'", (), []),
+]
+
+ALL_CASES = NAN_CASES + STRING_CASES
 
 
 def _id(case: Case) -> str:
@@ -98,6 +113,8 @@ def test_realm_compat(items: RawRealm, case: Case) -> None:
 
 
 ERRORS: list[tuple[str, tuple[Any, ...], str]] = [
+    ("s == 'a\\qb'", (), "unknown escape sequence"),
+    ("s == 'a\\u12'", (), "unknown escape sequence"),
     ("m CONTAINS $0", (NAN,), "CONTAINS on a mixed property needs a string"),
 ]
 

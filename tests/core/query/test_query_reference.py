@@ -209,7 +209,9 @@ def literal(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        # Realm keeps a quoted string as written (no escapes resolved): pick the quotes.
+        assert "\\" not in value and not ("'" in value and '"' in value), value
+        return f'"{value}"' if "'" in value else f"'{value}'"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d@%H:%M:%S")
     raise AssertionError(value)
