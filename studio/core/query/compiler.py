@@ -149,6 +149,65 @@ def _subquery(ctx: Context, node: nodes.Subquery, scope: Scope) -> Val:
 def _comparison(ctx: Context, node: nodes.Comparison, scope: Scope) -> Cond:
     left = _operand(ctx, node.left, scope)
     right = _operand(ctx, node.right, scope)
+    listed = _listed_side(node)
+    if listed is not None:
+        return _list_comparison(ctx, node, left, right, listed)
+    return _compare_operands(ctx, node, left, right)
+
+
+def _listed_side(node: nodes.Comparison) -> str | None:
+    """Which side is a list of constants compared item by item (``ANY {1, 2} == age``,
+    ``age < ALL $0``, ``{1, 2} == age``): "left", "right" or None. A plain list after
+    IN keeps its own compiled form (one SQL ``IN``)."""
+    for side, operand in (("left", node.left), ("right", node.right)):
+        quantified = isinstance(operand, nodes.ListLiteral | nodes.Argument) and (
+            operand.quantifier is not None
+        )
+        plain_list = isinstance(operand, nodes.ListLiteral) and not (
+            side == "right" and node.op == "IN"
+        )
+        if quantified or plain_list:
+            return side
+    return None
+
+
+def _list_comparison(ctx: Context, node: nodes.Comparison, left: Val | Const,
+                     right: Val | Const, side: str) -> Cond:
+    """Realm's comparison of a list of constants with a value: ANY (the default) is true
+    when one item compares true, ALL when every item does, NONE when none does."""
+    listed, other = (left, right) if side == "left" else (right, left)
+    operand = node.left if side == "left" else node.right
+    assert isinstance(operand, nodes.ListLiteral | nodes.Argument) and isinstance(listed, Const)
+    quantifier = operand.quantifier or "ANY"
+    if listed.kind != "list":
+        raise ctx.error(
+            f"{quantifier} before an argument needs a list argument (a list, tuple or set); "
+            f"found {listed.kind}",
+            listed.pos,
+        )
+    if isinstance(other, Const):
+        raise ctx.error("cannot compare two constants; one side must be a property",
+                        node.pos)
+    if side == "right" and node.op == "IN":
+        raise ctx.error(f"IN takes a plain list {{a, b}}; write '{quantifier} {{...}}' "
+                        "on the left of ==", listed.pos)
+    if other.multi is not None and node.op != "IN":
+        raise ctx.error("comparing two lists is not supported; use IN with a list property "
+                        "(ALL {1, 2} IN nums)", node.op_pos)
+    conds: list[Cond] = []
+    for item in listed.value:
+        if item.kind == "list":
+            raise ctx.error("a list inside a list is not supported", item.pos)
+        pair = (item, other) if side == "left" else (other, item)
+        conds.append(_compare_operands(ctx, node, *pair))
+    if quantifier == "ALL":
+        return conjunction(conds) if conds else TRUE
+    found = conjunction(conds, "OR") if conds else FALSE
+    return found.negated() if quantifier == "NONE" else found
+
+
+def _compare_operands(ctx: Context, node: nodes.Comparison, left: Val | Const,
+                      right: Val | Const) -> Cond:
     op = node.op
     ci, di = node.case_insensitive, node.diacritic_insensitive
     if isinstance(left, Const) and isinstance(right, Const):

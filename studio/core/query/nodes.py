@@ -34,14 +34,19 @@ class Argument:
 
     pos: int
     index: int
+    quantifier: str | None = None
+    """``ANY``/``ALL``/``NONE`` written before it (``ANY $0 == age``): the argument must
+    hold a list."""
 
 
 @dataclass(frozen=True, slots=True)
 class ListLiteral:
-    """``{a, b, c}``: a list of constants (right side of IN, BETWEEN)."""
+    """``{a, b, c}``: a list of constants (IN, BETWEEN, or either side of a comparison,
+    optionally after ``ANY``/``ALL``/``NONE``: ``ALL {1, 2} < age``)."""
 
     pos: int
     items: tuple[Literal | Argument, ...]
+    quantifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

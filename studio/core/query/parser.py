@@ -233,6 +233,14 @@ class _Parser:
             if upper in ("NULL", "NIL"):
                 self.advance()
                 return nodes.Literal(token.pos, "null", None, token.text)
+            if upper in _QUANTIFIERS and self.peek().kind == PUNCT and self.peek().text == "{":
+                self.advance()
+                listed = self.list_literal()
+                return nodes.ListLiteral(token.pos, listed.items, _QUANTIFIERS[upper])
+            if upper in _QUANTIFIERS and self.peek().kind == ARG:
+                self.advance()
+                arg = self.argument()
+                return nodes.Argument(token.pos, arg.index, _QUANTIFIERS[upper])
             if upper in _QUANTIFIERS and self.peek().kind in (ID, VAR):
                 self.advance()
                 quantifier = _QUANTIFIERS[upper]

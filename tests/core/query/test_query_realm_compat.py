@@ -98,7 +98,42 @@ STRING_CASES: list[Case] = [
     ("s == 'a\\u0041'", (), []),
 ]
 
-ALL_CASES = NAN_CASES + STRING_CASES
+LIST_CASES: list[Case] = [
+    # n: a 2, b 3, c null, d 10; nums: a [1, 2], b [3], c [], d [2, 2, 5]
+    ("n IN {2, 10}", (), ["a", "d"]),
+    ("ANY {2, 10} == n", (), ["a", "d"]),
+    ("SOME {2, 10} == n", (), ["a", "d"]),
+    ("{2, 10} == n", (), ["a", "d"]),
+    ("n == {2, 10}", (), ["a", "d"]),
+    ("n == ANY {2, 10}", (), ["a", "d"]),
+    ("ALL {2, 10} == n", (), []),
+    ("ALL {2, 2} == n", (), ["a"]),
+    ("NONE {2, 10} == n", (), ["b", "c"]),
+    ("n != NONE {2, 10}", (), []),
+    ("n != NONE {2, 2}", (), ["a"]),
+    ("ALL {1, 2} < n", (), ["b", "d"]),
+    ("ANY {1, 2} < n", (), ["a", "b", "d"]),
+    ("n > ALL {1, 2}", (), ["b", "d"]),
+    ("NONE {5, 9} < n", (), ["a", "b", "c"]),
+    ("ANY {} == n", (), []),
+    ("ALL {} == n", (), ["a", "b", "c", "d"]),
+    ("NONE {} == n", (), ["a", "b", "c", "d"]),
+    ("ANY {null, 3} == n", (), ["b", "c"]),
+    ("ALL {1, 2} IN nums", (), ["a"]),
+    ("ANY {1, 5} IN nums", (), ["a", "d"]),
+    ("NONE {2, 3} IN nums", (), ["c"]),
+    ("{3, 4} IN nums", (), ["b"]),
+    ("ANY $0 == n", ([3, 10],), ["b", "d"]),
+    ("ALL $0 < n", ((1, 2),), ["b", "d"]),
+    ("NONE $0 == n", ({2},), ["b", "c", "d"]),
+    ("ANY {'plain', 'x'} == s", (), ["a"]),
+    ("ANY {'PLAIN', 'x'} ==[c] s", (), ["a"]),
+    ("s BEGINSWITH ALL {'p', 'pl'}", (), ["a"]),
+    ("s CONTAINS ANY {'zz', 'lai'}", (), ["a"]),
+    ("NOT ALL {1, 2} < n", (), ["a", "c"]),
+]
+
+ALL_CASES = NAN_CASES + STRING_CASES + LIST_CASES
 
 
 def _id(case: Case) -> str:
@@ -113,6 +148,7 @@ def test_realm_compat(items: RawRealm, case: Case) -> None:
 
 
 ERRORS: list[tuple[str, tuple[Any, ...], str]] = [
+    ("ALL {'p', 'pl'} BEGINSWITH s", (), "the left side of BEGINSWITH must be a property"),
     ("s == 'a\\qb'", (), "unknown escape sequence"),
     ("s == 'a\\u12'", (), "unknown escape sequence"),
     ("m CONTAINS $0", (NAN,), "CONTAINS on a mixed property needs a string"),

@@ -84,6 +84,17 @@ class InList:
 
 
 @dataclass(frozen=True)
+class ListCmp:
+    """``ANY {a, b} op path`` (the list on the left) or ``path op ALL {a, b}``."""
+
+    quantifier: str  # ANY ALL NONE
+    path: str
+    op: str
+    values: tuple[Any, ...]
+    list_left: bool
+
+
+@dataclass(frozen=True)
 class Quant:
     quantifier: str  # ANY ALL NONE
     collection: str  # tags, nums
@@ -129,8 +140,15 @@ def comparisons(draw: st.DrawFn) -> Any:
         ops += ["BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE"]
     if kind == "mixed":
         ops += [">", "<"]
-    shape = draw(st.sampled_from(["cmp", "cmp", "cmp", "between", "in"]))
+    shape = draw(st.sampled_from(["cmp", "cmp", "cmp", "between", "in", "list"]))
     value = draw(_const_for(kind))
+    if shape == "list" and kind in ("num", "str", "bool", "date"):
+        list_op = draw(st.sampled_from([o for o in ops if o in ("==", "!=", "<", ">=")]))
+        values = draw(st.lists(_const_for(kind), max_size=3))
+        if list_op not in ("==", "!="):
+            values = [v for v in values if v is not None]
+        return ListCmp(draw(st.sampled_from(["ANY", "ALL", "NONE"])), path, list_op,
+                       tuple(values), draw(st.booleans()))
     if shape == "between" and kind in ("num", "date") and value is not None:
         high = draw(_const_for(kind).filter(lambda x: x is not None))
         return Between(path, value, high)
@@ -217,6 +235,9 @@ def literal(value: Any) -> str:
     raise AssertionError(value)
 
 
+_FLIP = {"==": "==", "!=": "!=", "<": ">", ">=": "<="}
+
+
 def render(node: Any, args: list[Any]) -> str:
     def value_text(value: Any, as_arg: bool) -> str:
         if as_arg:
@@ -230,6 +251,11 @@ def render(node: Any, args: list[Any]) -> str:
         return f"{node.path} BETWEEN {{{literal(node.low)}, {literal(node.high)}}}"
     if isinstance(node, InList):
         return f"{node.path} IN {{{', '.join(literal(v) for v in node.values)}}}"
+    if isinstance(node, ListCmp):
+        listed = f"{node.quantifier} {{{', '.join(literal(v) for v in node.values)}}}"
+        if node.list_left:
+            return f"{listed} {_FLIP[node.op]} {node.path}"
+        return f"{node.path} {node.op} {listed}"
     if isinstance(node, Quant):
         prefix = f"{node.quantifier} " if node.quantifier else ""
         return f"{prefix}{node.collection} {node.op}{node.flag} {literal(node.value)}"
@@ -302,6 +328,12 @@ def evaluate(node: Any, item: Item, others: list[dict[str, Any]]) -> bool:
     if isinstance(node, InList):
         value = get(node.path)
         return any(compare(value, "==", v) for v in node.values)
+    if isinstance(node, ListCmp):
+        value = get(node.path)
+        results = [compare(value, node.op, v) for v in node.values]
+        if node.quantifier == "ALL":
+            return all(results)
+        return any(results) if node.quantifier == "ANY" else not any(results)
     elements: list[Any] = item.tags if getattr(node, "collection", "") == "tags" else item.nums
     if isinstance(node, Quant):
         hits = [compare(e, node.op, node.value, node.flag) for e in elements]
