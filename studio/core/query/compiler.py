@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.core.query import nodes
+from studio.core.query.arithmetic import combine
 from studio.core.query.compare import compare_to_const, compare_values, in_list
 from studio.core.query.context import (
     FALSE,
@@ -114,6 +115,10 @@ def _operand(ctx: Context, operand: nodes.Operand, scope: Scope) -> Val | Const:
         return Const("list", items, operand.pos)
     if isinstance(operand, nodes.KeyPath):
         return resolve_value(ctx, operand, scope)
+    if isinstance(operand, nodes.Arithmetic):
+        left = _operand(ctx, operand.left, scope)
+        right = _operand(ctx, operand.right, scope)
+        return combine(ctx, operand.op, left, right, operand.op_pos)
     return _subquery(ctx, operand, scope)
 
 

@@ -87,7 +87,18 @@ class Subquery:
     quantifier: str | None = None
 
 
-Operand = Literal | Argument | ListLiteral | KeyPath | Subquery
+@dataclass(frozen=True, slots=True)
+class Arithmetic:
+    """``left op right`` with ``op`` one of ``+ - * /`` (``price * quantity``)."""
+
+    pos: int
+    op: str
+    left: Operand
+    right: Operand
+    op_pos: int
+
+
+Operand = Literal | Argument | ListLiteral | KeyPath | Subquery | Arithmetic
 
 # -- predicates ----------------------------------------------------------------------------
 

@@ -157,10 +157,23 @@ class _Parser:
     def primary(self) -> nodes.Predicate:
         token = self.tok
         if self.at_punct("("):
-            self.advance()
-            inner = self.or_expr()
-            self.expect_punct(")", "')' or AND/OR")
-            return inner
+            # '(' opens either a group of predicates or an arithmetic expression
+            # ('(price + tax) * 2 > 10'): try the group first, as Realm's grammar allows both.
+            start = self.i
+            try:
+                self.advance()
+                inner = self.or_expr()
+                self.expect_punct(")", "')' or AND/OR")
+                return inner
+            except QueryError as group_error:
+                group_end = self.tok.pos
+                self.i = start
+                try:
+                    return self.comparison()
+                except QueryError:
+                    if self.tok.pos <= group_end:
+                        raise group_error from None
+                    raise
         if token.is_word("TRUEPREDICATE", "FALSEPREDICATE"):
             self.advance()
             return nodes.Constant(token.pos, token.text.upper() == "TRUEPREDICATE")
@@ -169,7 +182,7 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> nodes.Predicate:
-        left = self.operand()
+        left = self.expr()
         token = self.tok
         if token.is_word("BETWEEN"):
             self.advance()
@@ -208,12 +221,47 @@ class _Parser:
             case_insensitive = "c" in flags
             diacritic_insensitive = "d" in flags
             self.advance()
-        right = self.operand()
+        right = self.expr()
         return nodes.Comparison(
             _pos(left), op, left, right, token.pos, case_insensitive, diacritic_insensitive
         )
 
     # -- operands -----------------------------------------------------------------------
+
+    def expr(self) -> nodes.Operand:
+        """Sums of products of operands: ``*`` and ``/`` bind tighter than ``+`` and ``-``,
+        all left-associative, as in Realm's grammar."""
+        left = self.term()
+        while True:
+            token = self.tok
+            if token.kind == OP and token.text in "+-":
+                self.advance()
+                right = self.term()
+            elif token.kind in (NUMBER, FLOAT) and token.text[0] in "+-":
+                # 'age -1': the lexer made '-1' a number; after an operand it can only be
+                # a subtraction.
+                self.advance()
+                unsigned = Token(token.kind, token.text[1:], token.pos + 1)
+                right = self.term(decode_literal(unsigned, self.query_text))
+            else:
+                return left
+            left = nodes.Arithmetic(_pos(left), token.text[0], left, right, token.pos)
+
+    def term(self, first: nodes.Operand | None = None) -> nodes.Operand:
+        left = first if first is not None else self.factor()
+        while self.tok.kind == OP and self.tok.text in "*/":
+            token = self.advance()
+            right = self.factor()
+            left = nodes.Arithmetic(_pos(left), token.text, left, right, token.pos)
+        return left
+
+    def factor(self) -> nodes.Operand:
+        if self.at_punct("("):
+            self.advance()
+            inner = self.expr()
+            self.expect_punct(")", "')' or an arithmetic operator (+ - * /)")
+            return inner
+        return self.operand()
 
     def operand(self) -> nodes.Operand:
         token = self.tok

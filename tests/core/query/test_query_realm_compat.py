@@ -133,7 +133,51 @@ LIST_CASES: list[Case] = [
     ("NOT ALL {1, 2} < n", (), ["a", "c"]),
 ]
 
-ALL_CASES = NAN_CASES + STRING_CASES + LIST_CASES
+ARITHMETIC_CASES: list[Case] = [
+    # x: a 1.5, b NaN, c null, d -2.0; n: 2, 3, null, 10; d: 1.5, NaN, null, 100
+    ("n + 1 == 3", (), ["a"]),
+    ("n + 1 == $0", (4,), ["b"]),
+    ("n - 1 > 1", (), ["b", "d"]),
+    ("n -1 > 1", (), ["b", "d"]),
+    ("n * 2 >= 6", (), ["b", "d"]),
+    ("n * x < 0", (), ["d"]),
+    ("n * x == 3", (), ["a"]),
+    ("2 * n == 20", (), ["d"]),
+    ("n + 2 * 3 == 8", (), ["a"]),
+    ("(n + 2) * 3 == 12", (), ["a"]),
+    ("n * 3 - 1 == 5", (), ["a"]),
+    ("n - 1 - 1 == 8", (), ["d"]),
+    ("n / 2 == 1", (), ["a", "b"]),
+    ("n / 4 == 2.5", (), []),
+    ("n / 4.0 == 2.5", (), ["d"]),
+    ("x / 2 == 0.75", (), ["a"]),
+    ("n / 0 > 1000000", (), ["a", "b", "d"]),
+    ("x / 0 > 1000000", (), ["a"]),
+    ("x / 0 < -1000000", (), ["d"]),
+    ("x + 1 > 0", (), ["a"]),
+    ("x + 1 == null", (), ["b", "c"]),
+    ("n + 1 == null", (), ["c"]),
+    ("n + 1 != null", (), ["a", "b", "d"]),
+    ("d * 2 == 3", (), ["a"]),
+    ("d + 0.1 == 1.6", (), ["a"]),
+    ("d / 3 > 33.3", (), ["d"]),
+    ("d - n == 90", (), ["d"]),
+    ("n + $0 == 5", (Decimal("2"),), ["b"]),
+    ("n == 1 + 2", (), ["b"]),
+    ("n == 20 / 2", (), ["d"]),
+    ("n == $0 * $1", (5, 2), ["d"]),
+    ("n + 0 IN {2, 3}", (), ["a", "b"]),
+    ("n * 2 BETWEEN {4, 6}", (), ["a", "b"]),
+    ("ANY nums * 2 > 8", (), ["d"]),
+    ("ALL nums + 1 > 2", (), ["b", "c", "d"]),
+    ("nums.@sum * 2 == 6", (), ["a", "b"]),
+    ("nums.@count + n > 12", (), ["d"]),
+    ("n - 1 IN nums", (), ["a"]),
+    ("NOT n + 1 == 3", (), ["b", "c", "d"]),
+    ("(n + 1 == 3) OR (n * 1 == 10)", (), ["a", "d"]),
+]
+
+ALL_CASES = NAN_CASES + STRING_CASES + LIST_CASES + ARITHMETIC_CASES
 
 
 def _id(case: Case) -> str:
@@ -148,6 +192,14 @@ def test_realm_compat(items: RawRealm, case: Case) -> None:
 
 
 ERRORS: list[tuple[str, tuple[Any, ...], str]] = [
+    ("n + s == 1", (), "cannot perform '\\+' on an int value and a string value"),
+    ("n * 'a' == 1", (), "cannot perform '\\*' on an int value and a string"),
+    ("m + 1 == 2", (), "cannot perform '\\+' on a mixed value and a number"),
+    ("n + $0 == 1", ("x",), "cannot perform '\\+' on an int value and a string"),
+    ("nums + nums == 1", (), "arithmetic between two lists is not supported"),
+    ("1 + 2 == 3", (), "cannot compare two constants"),
+    ("n * (1 + 2 == 3", (), "expected"),
+    ("n + == 3", (), "expected"),
     ("ALL {'p', 'pl'} BEGINSWITH s", (), "the left side of BEGINSWITH must be a property"),
     ("s == 'a\\qb'", (), "unknown escape sequence"),
     ("s == 'a\\u12'", (), "unknown escape sequence"),

@@ -10,6 +10,7 @@ evaluated directly on the Python values with Realm's semantics.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,6 +93,18 @@ class ListCmp:
     op: str
     values: tuple[Any, ...]
     list_left: bool
+
+
+@dataclass(frozen=True)
+class ArithCmp:
+    """``left aop right op value`` with ``left`` a number path and ``right`` a path or
+    a number."""
+
+    left: str
+    aop: str  # + - * /
+    right: Any  # a path name (str) or a number
+    op: str
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -188,8 +201,18 @@ def quantified(draw: st.DrawFn) -> Any:
     return Quant(quantifier, collection, op, value, flag)
 
 
+@st.composite
+def arithmetic(draw: st.DrawFn) -> Any:
+    numbers = [-2, 0, 1, 1.5, 2.5, 3]
+    left = draw(st.sampled_from(["i", "f", "link.v"]))
+    right = draw(st.sampled_from(["i", "f", *numbers]))
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+    value = draw(st.sampled_from([None, *numbers] if op in ("==", "!=") else numbers))
+    return ArithCmp(left, draw(st.sampled_from(["+", "-", "*", "/"])), right, op, value)
+
+
 predicates = st.recursive(
-    st.one_of(comparisons(), quantified()),
+    st.one_of(comparisons(), quantified(), arithmetic()),
     lambda children: st.one_of(
         st.builds(lambda a, b: Bool("AND", (a, b)), children, children),
         st.builds(lambda a, b: Bool("OR", (a, b)), children, children),
@@ -251,6 +274,9 @@ def render(node: Any, args: list[Any]) -> str:
         return f"{node.path} BETWEEN {{{literal(node.low)}, {literal(node.high)}}}"
     if isinstance(node, InList):
         return f"{node.path} IN {{{', '.join(literal(v) for v in node.values)}}}"
+    if isinstance(node, ArithCmp):
+        right = node.right if isinstance(node.right, str) else literal(node.right)
+        return f"{node.left} {node.aop} {right} {node.op} {literal(node.value)}"
     if isinstance(node, ListCmp):
         listed = f"{node.quantifier} {{{', '.join(literal(v) for v in node.values)}}}"
         if node.list_left:
@@ -312,6 +338,28 @@ def compare(a: Any, op: str, b: Any, flag: str = "") -> bool:
     return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
 
 
+def _arith(op: str, a: Any, b: Any) -> Any:
+    """Realm's arithmetic (realm-core Mixed::operator+ ...): null propagates; int division
+    truncates and int x / 0 is INT64_MAX (INT64_MIN if x < 0); double x / 0 is +-inf.
+    A NaN result (0.0 / 0.0) is null here: SQLite has no NaN (docs/query-language.md)."""
+    if a is None or b is None:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if isinstance(a, int) and isinstance(b, int):
+        if b == 0:
+            return -(2**63) if a < 0 else 2**63 - 1
+        quotient = abs(a) // abs(b)
+        return quotient if (a < 0) == (b < 0) else -quotient
+    if b == 0:
+        return None if a == 0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
 def evaluate(node: Any, item: Item, others: list[dict[str, Any]]) -> bool:
     def get(path: str) -> Any:
         if path.startswith("link."):
@@ -328,6 +376,10 @@ def evaluate(node: Any, item: Item, others: list[dict[str, Any]]) -> bool:
     if isinstance(node, InList):
         value = get(node.path)
         return any(compare(value, "==", v) for v in node.values)
+    if isinstance(node, ArithCmp):
+        a = get(node.left)
+        b = get(node.right) if isinstance(node.right, str) else node.right
+        return compare(_arith(node.aop, a, b), node.op, node.value)
     if isinstance(node, ListCmp):
         value = get(node.path)
         results = [compare(value, node.op, v) for v in node.values]
