@@ -1,7 +1,7 @@
 """Query language benchmark: prints one JSON line.
 
 Builds a class of N objects (default 1,000,000) with raw sqlite3 inserts in the
-storage layout (docs/storage-layout.md), then for six queries measures, in the same
+storage layout (docs/storage-layout.md), then for each query measures, in the same
 run and on the same file:
 
 - the time of a count through the query plan (``QueryPlan.count_sql()``), against a
@@ -89,6 +89,11 @@ QUERIES: list[tuple[str, str, list[Any], str, list[Any]]] = [
         "tags.@count > 2", [],
         f"SELECT count(*) FROM (SELECT owner FROM {TAGS} GROUP BY owner HAVING count(*) > 2)",
         [],
+    ),
+    (
+        "arithmetic",
+        "age * 2 + 1 > $0", [150],
+        f"SELECT count(*) FROM {PERSON} WHERE age * 2 + 1 > ?", [150],
     ),
 ]
 

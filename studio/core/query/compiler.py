@@ -32,6 +32,7 @@ from studio.core.query.context import (
     Val,
     conjunction,
 )
+from studio.core.query.fulltext import text_search
 from studio.core.query.paths import (
     missing_argument,
     resolve_collection,
@@ -152,6 +153,11 @@ def _subquery(ctx: Context, node: nodes.Subquery, scope: Scope) -> Val:
 
 
 def _comparison(ctx: Context, node: nodes.Comparison, scope: Scope) -> Cond:
+    if node.op == "TEXT":
+        query_text = _operand(ctx, node.right, scope)
+        if not isinstance(query_text, Const):
+            raise ctx.error("TEXT needs a string of words to search for", node.op_pos)
+        return text_search(ctx, node, query_text, scope)
     left = _operand(ctx, node.left, scope)
     right = _operand(ctx, node.right, scope)
     listed = _listed_side(node)

@@ -39,12 +39,12 @@ _SYMBOL_OPS = {
     "==": "==", "=": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", "=<": "<=",
     ">": ">", ">=": ">=", "=>": ">=",
 }
-_WORD_OPS = frozenset({"BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE", "IN"})
+_WORD_OPS = frozenset({"BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE", "IN", "TEXT"})
 _QUANTIFIERS = {"ANY": "ANY", "SOME": "ANY", "ALL": "ALL", "NONE": "NONE"}
 _MODIFIER_WORDS = frozenset({"SORT", "DISTINCT", "LIMIT"})
 _EXPECTED_OPERATOR = (
     "a comparison operator (==, !=, <, <=, >, >=, BEGINSWITH, ENDSWITH, CONTAINS, LIKE, "
-    "IN, BETWEEN)"
+    "IN, BETWEEN, TEXT)"
 )
 _EXPECTED_OPERAND = (
     "a property, a value (number, 'string', true, false, null, oid(..), uuid(..), date, "
@@ -302,7 +302,8 @@ class _Parser:
                 return nodes.KeyPath(token.pos, path.elements, quantifier)
             if upper == "SUBQUERY" and self._at_subquery():
                 return self.subquery()
-            if upper in ("AND", "OR", "NOT", "BETWEEN") or upper in _WORD_OPS:
+            # 'text' stays usable as a property name (Realm reserves it).
+            if upper in ("AND", "OR", "NOT", "BETWEEN") or upper in _WORD_OPS - {"TEXT"}:
                 raise self.error(_EXPECTED_OPERAND)
             return self.keypath()
         if kind == VAR:
