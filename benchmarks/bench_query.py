@@ -44,6 +44,7 @@ SCHEMA = [
             "age": "int",
             "dog": "Dog?",
             "tags": "string[]",
+            "bio": {"type": "string", "indexed": "full-text"},
         },
     },
     {"name": "Dog", "properties": {"name": {"type": "string", "indexed": True}}},
@@ -52,6 +53,7 @@ SCHEMA = [
 PERSON = '"class_Person"'
 DOG = '"class_Dog"'
 TAGS = '"list:Person.tags"'
+BIO = '"fts:Person.bio"'
 
 # (name, query, arguments, hand-written SQL count, its parameters)
 QUERIES: list[tuple[str, str, list[Any], str, list[Any]]] = [
@@ -91,6 +93,11 @@ QUERIES: list[tuple[str, str, list[Any], str, list[Any]]] = [
         [],
     ),
     (
+        "full-text TEXT",
+        "bio TEXT 'word42 -word7'", [],
+        f"SELECT count(*) FROM {BIO} WHERE {BIO} MATCH '\"word42\" NOT \"word7\"'", [],
+    ),
+    (
         "arithmetic",
         "age * 2 + 1 > $0", [150],
         f"SELECT count(*) FROM {PERSON} WHERE age * 2 + 1 > ?", [150],
@@ -113,9 +120,10 @@ def build(path: Path, rows: int, seed: int = 7) -> sqlite3.Connection:
     conn.executemany(f"INSERT INTO {DOG} (name) VALUES (?)",
                      ((f"dog {i}",) for i in range(dogs)))
     conn.executemany(
-        f"INSERT INTO {PERSON} (name, age, dog) VALUES (?, ?, ?)",
+        f"INSERT INTO {PERSON} (name, age, dog, bio) VALUES (?, ?, ?, ?)",
         (
-            (f"name {i}", rng.randrange(100), rng.randrange(1, dogs + 1) if i % 10 else None)
+            (f"name {i}", rng.randrange(100), rng.randrange(1, dogs + 1) if i % 10 else None,
+             f"Word{rng.randrange(1000)} and word{rng.randrange(1000)}, common.")
             for i in range(rows)
         ),
     )
