@@ -33,6 +33,7 @@ from studio.core.query.context import (
     conjunction,
 )
 from studio.core.query.fulltext import text_search
+from studio.core.query.geo import geo_within, shape_from_argument, shape_from_node
 from studio.core.query.paths import (
     missing_argument,
     resolve_collection,
@@ -98,6 +99,8 @@ def compile_predicate(ctx: Context, predicate: nodes.Predicate, scope: Scope) ->
         return compile_predicate(ctx, predicate.item, scope).negated()
     if isinstance(predicate, nodes.Between):
         return _between(ctx, predicate, scope)
+    if isinstance(predicate, nodes.GeoWithin):
+        return _geo_within(ctx, predicate, scope)
     return TRUE if predicate.value else FALSE
 
 
@@ -292,6 +295,25 @@ def _between(ctx: Context, node: nodes.Between, scope: Scope) -> Cond:
         compare_to_const(ctx, "<=", value, high, False, False, node.op_pos),
     ])
     return _quantify(ctx, value, None, cond)
+
+
+def _geo_within(ctx: Context, node: nodes.GeoWithin, scope: Scope) -> Cond:
+    if isinstance(node.shape, nodes.Argument):
+        arg = node.shape
+        if arg.index >= len(ctx.args):
+            raise ctx.error(missing_argument(arg.index, len(ctx.args)), arg.pos)
+        shape = shape_from_argument(ctx, ctx.args[arg.index], arg.pos)
+    else:
+        def number(operand: nodes.Literal | nodes.Argument) -> float:
+            const = _operand(ctx, operand, scope)
+            assert isinstance(const, Const)
+            if const.kind not in ("int", "float"):
+                raise ctx.error(f"a geo coordinate must be a number; found {const.kind}",
+                                const.pos)
+            return float(const.value)
+
+        shape = shape_from_node(ctx, node.shape, number)
+    return geo_within(ctx, node, scope, shape)
 
 
 def _check_single_multi(ctx: Context, left: Val, right: Val, op_pos: int) -> None:

@@ -155,7 +155,30 @@ class Constant:
     value: bool
 
 
-Predicate = Comparison | Between | And | Or | Not | Constant
+@dataclass(frozen=True, slots=True)
+class GeoShape:
+    """``geoCircle([lng, lat], radius)``, ``geoBox([lng, lat], [lng, lat])`` or
+    ``geoPolygon({[lng, lat], ...}, ...)``: ``kind`` is circle, box or polygon; ``loops``
+    holds the points (circle: the center; box: the two corners; polygon: the rings);
+    coordinates are number literals or arguments."""
+
+    pos: int
+    kind: str
+    loops: tuple[tuple[tuple[Literal | Argument, Literal | Argument], ...], ...]
+    radius: Literal | Argument | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeoWithin:
+    """``path geoWithin shape`` (the shape may be an argument)."""
+
+    pos: int
+    path: KeyPath
+    shape: GeoShape | Argument
+    op_pos: int
+
+
+Predicate = Comparison | Between | GeoWithin | And | Or | Not | Constant
 
 # -- modifiers -----------------------------------------------------------------------------
 

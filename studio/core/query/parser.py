@@ -44,7 +44,7 @@ _QUANTIFIERS = {"ANY": "ANY", "SOME": "ANY", "ALL": "ALL", "NONE": "NONE"}
 _MODIFIER_WORDS = frozenset({"SORT", "DISTINCT", "LIMIT"})
 _EXPECTED_OPERATOR = (
     "a comparison operator (==, !=, <, <=, >, >=, BEGINSWITH, ENDSWITH, CONTAINS, LIKE, "
-    "IN, BETWEEN, TEXT)"
+    "IN, BETWEEN, TEXT, geoWithin)"
 )
 _EXPECTED_OPERAND = (
     "a property, a value (number, 'string', true, false, null, oid(..), uuid(..), date, "
@@ -184,6 +184,14 @@ class _Parser:
     def comparison(self) -> nodes.Predicate:
         left = self.expr()
         token = self.tok
+        if token.is_word("GEOWITHIN"):
+            self.advance()
+            if not isinstance(left, nodes.KeyPath):
+                raise QueryError("the left side of geoWithin must be a key path to a point",
+                                 _pos(left), self.query_text)
+            shape: nodes.GeoShape | nodes.Argument
+            shape = self.argument() if self.tok.kind == ARG else self.geo_shape()
+            return nodes.GeoWithin(_pos(left), left, shape, token.pos)
         if token.is_word("BETWEEN"):
             self.advance()
             bounds: nodes.ListLiteral | nodes.Argument
@@ -388,6 +396,66 @@ class _Parser:
             raise self.error("'@count' or '@size' after SUBQUERY(...).")
         self.advance()
         return nodes.Subquery(start.pos, collection, variable, predicate)
+
+    # -- geospatial shapes --------------------------------------------------------------
+
+    def geo_shape(self) -> nodes.GeoShape:
+        token = self.tok
+        if not (token.is_word("GEOCIRCLE", "GEOBOX", "GEOPOLYGON") and self._at_subquery()):
+            raise self.error("geoCircle(...), geoBox(...), geoPolygon(...) or an argument "
+                             "after geoWithin")
+        self.advance()
+        self.expect_punct("(")
+        kind = token.text.upper()[3:].lower()
+        radius: nodes.Literal | nodes.Argument | None = None
+        loops: tuple[tuple[tuple[nodes.Literal | nodes.Argument,
+                                 nodes.Literal | nodes.Argument], ...], ...]
+        if kind == "circle":
+            loops = ((self.geo_point(),),)
+            self.expect_punct(",", "',' and the radius (radians) in geoCircle")
+            radius = self.geo_number()
+        elif kind == "box":
+            first = self.geo_point()
+            self.expect_punct(",", "',' and the top-right point in geoBox")
+            loops = ((first, self.geo_point()),)
+        else:
+            rings = [self.geo_ring()]
+            while self.at_punct(","):
+                self.advance()
+                rings.append(self.geo_ring())
+            loops = tuple(rings)
+        self.expect_punct(")", f"')' closing {token.text}")
+        return nodes.GeoShape(token.pos, kind, loops, radius)
+
+    def geo_ring(self) -> tuple[tuple[nodes.Literal | nodes.Argument,
+                                      nodes.Literal | nodes.Argument], ...]:
+        self.expect_punct("{", "'{' opening a ring of points [lng, lat] in geoPolygon")
+        points = [self.geo_point()]
+        while self.at_punct(","):
+            self.advance()
+            points.append(self.geo_point())
+        self.expect_punct("}", "',' or '}' in the ring of points")
+        return tuple(points)
+
+    def geo_point(self) -> tuple[nodes.Literal | nodes.Argument, nodes.Literal | nodes.Argument]:
+        self.expect_punct("[", "a point [longitude, latitude]")
+        lng = self.geo_number()
+        self.expect_punct(",", "',' between longitude and latitude")
+        lat = self.geo_number()
+        if self.at_punct(","):  # an altitude, ignored as in Realm's queries
+            self.advance()
+            self.geo_number()
+        self.expect_punct("]", "']' closing the point")
+        return lng, lat
+
+    def geo_number(self) -> nodes.Literal | nodes.Argument:
+        token = self.tok
+        if token.kind in (NUMBER, FLOAT):
+            self.advance()
+            return decode_literal(token, self.query_text)
+        if token.kind == ARG:
+            return self.argument()
+        raise self.error("a number or an argument")
 
     # -- modifiers ----------------------------------------------------------------------
 
