@@ -4,11 +4,15 @@ store (create, update, delete) and by migrations (adding and removing the index)
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rql_fixtures import RawRealm
 
 from studio.core import Realm
@@ -179,3 +183,76 @@ def realm_tables(path: Path) -> list[tuple[str]]:
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')").fetchall()
     finally:
         conn.close()
+
+
+# -- against a reference of Realm's tokenisation rules ----------------------------------------
+
+_VOCABULARY = ["apple", "Apple", "APPLES", "äpple", "Äpfel", "pie", "pié", "p1e", "x2", "über",
+               "uber", "a", "b"]
+_SEPARATORS = [" ", ", ", "-", "'", "_", ". ", "  "]
+
+
+def _reference_tokens(text: str) -> list[str]:
+    return [_reference_fold(t) for t in re.findall(r"[^\W_]+", text)]
+
+
+def _reference_fold(token: str) -> str:
+    decomposed = unicodedata.normalize("NFD", token.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _reference_match(text: str | None, words: list[tuple[str, str]]) -> bool:
+    """Realm: every included word occurs (a prefix word as a prefix of a token), no
+    excluded word occurs; null never matches."""
+    if text is None:
+        return False
+    tokens = _reference_tokens(text)
+    for flag, word in words:
+        folded = _reference_fold(word)
+        if flag == "-":
+            if folded in tokens:
+                return False
+        elif flag == "*":
+            if not any(t.startswith(folded) for t in tokens):
+                return False
+        elif folded not in tokens:
+            return False
+    return True
+
+
+texts = st.one_of(st.none(), st.lists(
+    st.tuples(st.sampled_from(_VOCABULARY), st.sampled_from(_SEPARATORS)), max_size=5,
+).map(lambda parts: "".join(w + s for w, s in parts)))
+search_words = st.lists(
+    st.tuples(st.sampled_from(["", "-", "*"]), st.sampled_from(_VOCABULARY)), min_size=1,
+    max_size=3,
+).filter(lambda ws: not (
+    {_reference_fold(w) for f, w in ws if f == "-"}
+    & {_reference_fold(w) for f, w in ws if f != "-"}
+))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=st.lists(texts, max_size=6), updates=st.lists(
+    st.tuples(st.integers(0, 5), texts), max_size=3), delete=st.integers(0, 6),
+    words=search_words)
+def test_text_search_matches_the_reference(initial: list[str | None],
+                                           updates: list[tuple[int, str | None]],
+                                           delete: int, words: list[tuple[str, str]]) -> None:
+    db = RawRealm(SCHEMA)
+    bodies: dict[int, str | None] = {}
+    for i, body in enumerate(initial):
+        bodies[db.add("Doc", str(i), title=str(i), body=body)._key] = body
+    keys = list(bodies)
+    for index, body in updates:  # the triggers follow updates and deletes
+        if index < len(keys):
+            db.conn.execute('UPDATE "class_Doc" SET body = ? WHERE "@key" = ?',
+                            (body, keys[index]))
+            bodies[keys[index]] = body
+    if delete < len(keys):
+        db.conn.execute('DELETE FROM "class_Doc" WHERE "@key" = ?', (keys[delete],))
+        del bodies[keys[delete]]
+    search = " ".join(("-" + w) if f == "-" else (w + "*") if f == "*" else w for f, w in words)
+    plan = db.plan("Doc").filtered("body TEXT $0", [search])
+    expected = [k for k, body in bodies.items() if _reference_match(body, words)]
+    assert db.keys_of(plan) == expected, (search, bodies)
