@@ -1,7 +1,8 @@
 """Recursive-descent parser from tokens to the syntax tree in :mod:`nodes`.
 
 Precedence, loosest first: ``OR``/``||``, ``AND``/``&&``, ``NOT``/``!``, then
-comparisons and parentheses (Realm's order). Modifiers (``SORT``, ``DISTINCT``,
+comparisons, ``+``/``-``, ``*``/``/`` and parentheses (Realm's order; a ``(`` is
+read as a group of predicates first, then as an arithmetic expression). Modifiers (``SORT``, ``DISTINCT``,
 ``LIMIT``) follow the predicate in any order and number.
 
 Parsing depends only on the text, so results are cached: a Results re-filtered
