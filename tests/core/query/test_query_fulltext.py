@@ -17,7 +17,9 @@ from rql_fixtures import RawRealm
 
 from studio.core import Realm
 from studio.core.errors import QueryError, SchemaError
+from studio.core.replay import apply_instructions
 from studio.core.schema import parse_schema
+from studio.primitives import instructions as ins
 
 SCHEMA: list[dict[str, Any]] = [
     {
@@ -256,3 +258,15 @@ def test_text_search_matches_the_reference(initial: list[str | None],
     plan = db.plan("Doc").filtered("body TEXT $0", [search])
     expected = [k for k, body in bodies.items() if _reference_match(body, words)]
     assert db.keys_of(plan) == expected, (search, bodies)
+
+
+def test_a_replayed_declaration_keeps_the_local_full_text_index(tmp_path: Path) -> None:
+    # Sync carries "indexed" as a bool only: the server's AddProperty for a property
+    # this realm declares full-text must not drop the local index.
+    realm = Realm.open(tmp_path / "synced.realm", schema=SCHEMA[:1])
+    with realm.write():
+        realm.create("Doc", {"title": "a", "body": "hello world"})
+    with realm.write():
+        apply_instructions(realm, [ins.AddProperty("Doc", "body", "string?", False)])
+    assert _titles(realm, "body TEXT 'hello'") == ["a"]
+    realm.close()
