@@ -2,8 +2,8 @@
 
 Precedence, loosest first: ``OR``/``||``, ``AND``/``&&``, ``NOT``/``!``, then
 comparisons, ``+``/``-``, ``*``/``/`` and parentheses (Realm's order; a ``(`` is
-read as a group of predicates first, then as an arithmetic expression). Modifiers (``SORT``, ``DISTINCT``,
-``LIMIT``) follow the predicate in any order and number.
+read as a group of predicates first, then as an arithmetic expression). Modifiers
+(``SORT``, ``DISTINCT``, ``LIMIT``) follow the predicate in any order and number.
 
 Parsing depends only on the text, so results are cached: a Results re-filtered
 with the same query string and new arguments skips this step.
