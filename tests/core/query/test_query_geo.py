@@ -8,6 +8,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from rql_fixtures import RawRealm
 
 from studio.core.errors import QueryError
@@ -125,3 +127,48 @@ def test_haversine_distances() -> None:
     assert haversine(0, 0, 0, 90) == pytest.approx(math.pi / 2)
     # Paris - New York: about 5837 km on a sphere of radius 6371 km.
     assert haversine(2.35, 48.86, -74.0, 40.71) * 6371 == pytest.approx(5837, abs=5)
+
+
+# -- against an independent reference ---------------------------------------------------------
+
+def _central_angle(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
+    """Spherical law of cosines (not the haversine formula the implementation uses)."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lng2 - lng1)
+    cos_angle = math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(dl)
+    return math.acos(max(-1.0, min(1.0, cos_angle)))
+
+
+lngs = st.floats(-180, 180, allow_nan=False)
+lats = st.floats(-90, 90, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(points=st.lists(st.tuples(lngs, lats), min_size=1, max_size=8),
+       center=st.tuples(lngs, lats), radius=st.floats(0, 3.2),
+       corners=st.tuples(lngs, lats, lngs, lats))
+def test_circles_and_boxes_match_the_reference(points: list[tuple[float, float]],
+                                               center: tuple[float, float], radius: float,
+                                               corners: tuple[float, float, float, float]
+                                               ) -> None:
+    db = RawRealm(SCHEMA)
+    keys = []
+    for lng, lat in points:
+        location = db.add("GeoPoint", None, type="Point", coordinates=[lng, lat])
+        keys.append(db.add("Place", None, name="p", location=location)._key)
+    distances = [_central_angle(*center, lng, lat) for lng, lat in points]
+    assume(all(abs(d - radius) > 1e-6 for d in distances))  # not on the circle's edge
+    circle = db.plan("Place").filtered("location geoWithin geoCircle([$0, $1], $2)",
+                                       [*center, radius])
+    assert db.keys_of(circle) == [k for k, d in zip(keys, distances, strict=True)
+                                  if d <= radius]
+    lng1, lat1, lng2, lat2 = corners
+    lat1, lat2 = min(lat1, lat2), max(lat1, lat2)
+    box = db.plan("Place").filtered("location geoWithin $0",
+                                    [{"bottomLeft": [lng1, lat1], "topRight": [lng2, lat2]}])
+
+    def in_box(lng: float, lat: float) -> bool:
+        east_of_left = (lng - lng1) % 360
+        return lat1 <= lat <= lat2 and east_of_left <= (lng2 - lng1) % 360
+
+    assume(all(lng not in (lng1, lng2) for lng, _ in points))  # -180 and 180 are one line
+    assert db.keys_of(box) == [k for k, p in zip(keys, points, strict=True) if in_box(*p)]
