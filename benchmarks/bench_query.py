@@ -1,7 +1,7 @@
 """Query language benchmark: prints one JSON line.
 
 Builds a class of N objects (default 1,000,000) with raw sqlite3 inserts in the
-storage layout (docs/storage-layout.md), then for six queries measures, in the same
+storage layout (docs/storage-layout.md), then for each query measures, in the same
 run and on the same file:
 
 - the time of a count through the query plan (``QueryPlan.count_sql()``), against a
@@ -44,6 +44,7 @@ SCHEMA = [
             "age": "int",
             "dog": "Dog?",
             "tags": "string[]",
+            "bio": {"type": "string", "indexed": "full-text"},
         },
     },
     {"name": "Dog", "properties": {"name": {"type": "string", "indexed": True}}},
@@ -52,6 +53,7 @@ SCHEMA = [
 PERSON = '"class_Person"'
 DOG = '"class_Dog"'
 TAGS = '"list:Person.tags"'
+BIO = '"fts:Person.bio"'
 
 # (name, query, arguments, hand-written SQL count, its parameters)
 QUERIES: list[tuple[str, str, list[Any], str, list[Any]]] = [
@@ -90,6 +92,18 @@ QUERIES: list[tuple[str, str, list[Any], str, list[Any]]] = [
         f"SELECT count(*) FROM (SELECT owner FROM {TAGS} GROUP BY owner HAVING count(*) > 2)",
         [],
     ),
+    (
+        "full-text TEXT",
+        "bio TEXT 'word42 -word7'", [],
+        # The objects found through the FTS5 index, as one would join them by hand.
+        f'SELECT count(*) FROM {PERSON} AS p JOIN {BIO} AS f ON f.rowid = p."@key" '
+        f"WHERE {BIO} MATCH '\"word42\" NOT \"word7\"'", [],
+    ),
+    (
+        "arithmetic",
+        "age * 2 + 1 > $0", [150],
+        f"SELECT count(*) FROM {PERSON} WHERE age * 2 + 1 > ?", [150],
+    ),
 ]
 
 
@@ -108,9 +122,10 @@ def build(path: Path, rows: int, seed: int = 7) -> sqlite3.Connection:
     conn.executemany(f"INSERT INTO {DOG} (name) VALUES (?)",
                      ((f"dog {i}",) for i in range(dogs)))
     conn.executemany(
-        f"INSERT INTO {PERSON} (name, age, dog) VALUES (?, ?, ?)",
+        f"INSERT INTO {PERSON} (name, age, dog, bio) VALUES (?, ?, ?, ?)",
         (
-            (f"name {i}", rng.randrange(100), rng.randrange(1, dogs + 1) if i % 10 else None)
+            (f"name {i}", rng.randrange(100), rng.randrange(1, dogs + 1) if i % 10 else None,
+             f"Word{rng.randrange(1000)} and word{rng.randrange(1000)}, common.")
             for i in range(rows)
         ),
     )

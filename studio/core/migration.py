@@ -33,6 +33,7 @@ from studio.core.storage import (
     collection_table,
     collection_table_ddl,
     column,
+    drop_fulltext_ddl,
     new_file_ident,
     property_index_ddl,
     quote,
@@ -95,7 +96,9 @@ def diff_schema(stored: Sequence[ObjectSchema], wanted: Sequence[ObjectSchema]) 
                     f"to {now.type_string}"
                 )
                 diff.rebuild.add(cls.name)
-            elif now.indexed != prop.indexed and not now.is_primary_key:
+            elif (now.indexed, now.fulltext) != (prop.indexed, prop.fulltext) and (
+                not now.is_primary_key
+            ):
                 diff.index_changes.append((cls, now))
         for prop in cls.persisted_properties:
             if before.get(prop.name) is None:
@@ -308,6 +311,8 @@ def _apply_diff(store: Store, diff: SchemaDiff, merged: Sequence[ObjectSchema]) 
     for cls, prop in diff.index_changes:
         name = quote(f"index:{cls.name}.{prop.name}")
         conn.execute(f"DROP INDEX IF EXISTS {name}")
+        for stmt in drop_fulltext_ddl(cls, prop):
+            conn.execute(stmt)
         for stmt in property_index_ddl(cls, prop):
             conn.execute(stmt)
     for cls in merged:
@@ -440,6 +445,10 @@ def _rebuild_class(store: Store, old: ObjectSchema, new: ObjectSchema) -> None:
     conn = store.conn
     table = class_table(old.name)
     temp = quote(f"class_{old.name}@old")
+    for prop in old.persisted_properties:
+        if prop.fulltext:  # the new table's DDL recreates the ones it keeps
+            for stmt in drop_fulltext_ddl(old, prop):
+                conn.execute(stmt)
     for (index_name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL",
         (f"class_{old.name}",),

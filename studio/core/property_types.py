@@ -67,7 +67,8 @@ class PropertyType:
     store, query, parse, format and sync each of them)."""
     numeric: bool = False
     ordered: bool = False
-    """Whether queries may compare it with ``< <= > >=`` (Realm refuses bool and uuid)."""
+    """Whether queries may compare it with ``< <= > >=`` (Realm orders false < true; it
+    refuses uuid)."""
     string_ops: bool = False
     """Whether queries may use BEGINSWITH, CONTAINS, LIKE... and ``[c]`` on it."""
     indexable: bool = False
@@ -89,7 +90,7 @@ _TYPES = (
         default=False, mixed_tag=MixedTag.BOOL, value_classes=(bool,),
         parse=text.parse_bool, format=text.format_bool, hint="true or false",
         examples=(False, True),
-        indexable=True, schema_aliases=("boolean",), query_names=("bool",),
+        ordered=True, indexable=True, schema_aliases=("boolean",), query_names=("bool",),
     ),
     PropertyType(
         "int", sql_type="INTEGER", encode=storage.encode_int, decode=None,

@@ -7,6 +7,7 @@ records them (see ``studio.core.writer``) and ``studio.core.history`` stores the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from studio.core.errors import RealmError, SchemaError
@@ -109,6 +110,9 @@ def _collect_schema(
                 f"property {instruction.class_name}.{instruction.name} exists as "
                 f"{old.type_string}, not {prop.type_string}"
             )
+        if old.fulltext and not prop.indexed:
+            # Sync carries "indexed" as a bool: keep the local full-text index.
+            prop = replace(prop, fulltext=True)
     body["properties"] = [*others, prop.to_json()]
 
 

@@ -67,6 +67,9 @@ class Property:
     indexed: bool = False
     is_primary_key: bool = False
     default: Any = field(default=NO_DEFAULT, compare=False, repr=False)
+    fulltext: bool = False
+    """``"indexed": "full-text"``: a string property searchable with ``TEXT`` (an FTS5
+    table kept by triggers, docs/storage-layout.md); it has no b-tree index."""
 
     @property
     def is_link(self) -> bool:
@@ -113,6 +116,8 @@ class Property:
         out["optional"] = self.optional
         if self.indexed:
             out["indexed"] = True
+        elif self.fulltext:
+            out["indexed"] = "full-text"
         return out
 
 
@@ -194,7 +199,7 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
             f"property name {name!r} of class {class_name!r} is not allowed "
             "(no dots, colons, brackets or control characters)"
         )
-    indexed = False
+    indexed = fulltext = False
     collection: str | None
     if isinstance(spec, str):
         base, object_type, collection, optional = _parse_short(spec, where)
@@ -202,7 +207,13 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
         type_name = spec.get("type")
         if not isinstance(type_name, str):
             raise SchemaError(f"{where}: 'type' must be a string, got {type_name!r}")
-        indexed = bool(spec.get("indexed", False))
+        indexed_spec = spec.get("indexed", False)
+        fulltext = indexed_spec == "full-text"
+        if isinstance(indexed_spec, str) and not fulltext:
+            raise SchemaError(
+                f"{where}: 'indexed' must be true, false or \"full-text\", got {indexed_spec!r}"
+            )
+        indexed = bool(indexed_spec) and not fulltext
         if type_name == "linkingObjects":
             object_type = spec.get("objectType")
             origin = spec.get("property")
@@ -237,6 +248,13 @@ def parse_property(name: str, spec: str | Mapping[str, Any], class_name: str = "
     if base == "mixed":
         optional = True
     prop = Property(name, base, collection, optional, object_type, None, indexed)
+    if fulltext:
+        if base != "string" or collection is not None:
+            raise SchemaError(
+                f"{where}: only a string property can be full-text indexed, not "
+                f"{prop.type_string}"
+            )
+        prop = replace(prop, fulltext=True)
     if isinstance(spec, Mapping) and "default" in spec:
         prop = replace(prop, default=_checked_default(prop, spec["default"], where))
     return prop

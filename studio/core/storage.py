@@ -90,9 +90,56 @@ def class_table_ddl(cls: ObjectSchema) -> list[str]:
     return stmts
 
 
+def fulltext_table(class_name: str, prop_name: str) -> str:
+    """The FTS5 table of a full-text indexed property (docs/storage-layout.md)."""
+    return quote(f"fts:{class_name}.{prop_name}")
+
+
+# Realm's full-text tokens: runs of letters and digits, case- and diacritics-insensitive.
+FULLTEXT_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def drop_fulltext_ddl(cls: ObjectSchema, prop: Property) -> list[str]:
+    """Statements removing a property's full-text table and the triggers that keep it."""
+    base = f"fts:{cls.name}.{prop.name}"
+    return [
+        *(f"DROP TRIGGER IF EXISTS {quote(f'{base}:{when}')}" for when in ("ai", "ad", "au")),
+        f"DROP TABLE IF EXISTS {fulltext_table(cls.name, prop.name)}",
+    ]
+
+
+def fulltext_ddl(cls: ObjectSchema, prop: Property) -> list[str]:
+    """An external-content FTS5 table over the class table's column, kept up to date by
+    triggers on insert, delete and update of that column (so every write path, the
+    writer, bulk imports, sync replay, keeps it), and filled from the existing rows."""
+    table = class_table(cls.name)
+    fts = fulltext_table(cls.name, prop.name)
+    col = column(prop.name)
+    base = f"fts:{cls.name}.{prop.name}"
+    insert = f"INSERT INTO {fts}(rowid, {col}) VALUES (new.{KEY}, new.{col});"
+    delete = f"INSERT INTO {fts}({fts}, rowid, {col}) VALUES ('delete', old.{KEY}, old.{col});"
+    return [
+        *drop_fulltext_ddl(cls, prop),
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({col}, content={sql_text('class_' + cls.name)}, "
+        f"content_rowid='@key', tokenize={sql_text(FULLTEXT_TOKENIZER)})",
+        f"CREATE TRIGGER {quote(base + ':ai')} AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER {quote(base + ':ad')} AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER {quote(base + ':au')} AFTER UPDATE OF {col} ON {table} "
+        f"BEGIN {delete} {insert} END",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+    ]
+
+
+def sql_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def property_index_ddl(cls: ObjectSchema, prop: Property) -> list[str]:
     table = class_table(cls.name)
     name = quote(f"index:{cls.name}.{prop.name}")
+    if prop.fulltext:
+        return fulltext_ddl(cls, prop)
     if prop.is_primary_key:
         return [f"CREATE UNIQUE INDEX {name} ON {table} ({column(prop.name)})"]
     if prop.indexed or prop.type == "object":

@@ -43,6 +43,7 @@ from studio.core.query.types import (
     decimal_param,
     describe_const,
     describe_type,
+    is_nan,
     numeric_param,
     string_of,
     types_comparable,
@@ -103,9 +104,16 @@ def compare_to_const(
         negate = " NOT" if op == "!=" else ""
         return Cond(f"{value.sql} IS{negate} NULL", value.params, False)
     if value_type == "mixed":
+        if const.kind in NUMERIC_CONSTANTS and is_nan(const):
+            return _with_params(value, _mixed_nan(ctx, op, value, flags, op_pos))
         return _with_params(value, _mixed_const(ctx, op, value, const, flags, op_pos))
     _check_operator(ctx, op, value_type, flags, op_pos, const.kind == "string",
                     value.object_class)
+    if const.kind in NUMERIC_CONSTANTS and is_nan(const):
+        # Realm compares a typed number with a NaN constant as IEEE doubles do: nothing
+        # equals or orders against NaN (not even a stored NaN), so != is always true,
+        # also for null. NaN is a value, not null.
+        return TRUE if op == "!=" else FALSE
     if value.count_source is not None and op in SQL_OPS:
         cond = count_cond(value.count_source, op, numeric_param(const), ctx.probe)
         if cond is not None:
@@ -287,6 +295,25 @@ def _type_name_cond(ctx: Context, op: str, value: Val, const: Const) -> Cond:
     return Cond(f"{value.sql}{negate} IN ({', '.join(str(t) for t in tags)})", [], False)
 
 
+def _mixed_nan(ctx: Context, op: str, value: Val, flags: int, op_pos: int) -> Cond:
+    """``mixed op NaN`` with Realm's Mixed order: NaN equals NaN and is below every other
+    number (stored NaNs are the TEXT 'NaN' under a float or decimal128 tag)."""
+    if flags or op in STRING_OPS:
+        raise ctx.error(f"{op if op in STRING_OPS else '[c]/[d]'} on a mixed property needs "
+                        "a string, found a number", op_pos)
+    numeric = f"{value.tag_sql} IN ({MixedTag.INT}, {MixedTag.FLOAT}, {MixedTag.DECIMAL})"
+    nan = f"({value.tag_sql} IN ({MixedTag.FLOAT}, {MixedTag.DECIMAL}) AND {value.sql} IS 'NaN')"
+    if op in ("==", "<="):
+        return Cond(nan, [], False)
+    if op == "!=":
+        return Cond(f"NOT {nan}", [], False)
+    if op == ">=":
+        return Cond(numeric, [], False)
+    if op == ">":
+        return Cond(f"({numeric} AND NOT {nan})", [], False)
+    return FALSE
+
+
 def _mixed_const(
     ctx: Context, op: str, value: Val, const: Const, flags: int, op_pos: int
 ) -> Cond:
@@ -321,7 +348,7 @@ def _mixed_const(
         if inner.sql in ("0", "1"):
             return inner if inner.sql == "0" else Cond(f"{tag} = {MixedTag.DATE}", [], True)
         return Cond(f"({tag} = {MixedTag.DATE} AND {inner.sql})", inner.params, True)
-    if op in ORDERING_OPS and kind in ("bool", "uuid", "object"):
+    if op in ORDERING_OPS and kind in ("uuid", "object"):
         raise ctx.error(
             f"operator '{op}' is not supported for {describe_const(const)}; use == or !=",
             op_pos,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.core.query import nodes
+from studio.core.query.arithmetic import combine
 from studio.core.query.compare import compare_to_const, compare_values, in_list
 from studio.core.query.context import (
     FALSE,
@@ -31,6 +32,8 @@ from studio.core.query.context import (
     Val,
     conjunction,
 )
+from studio.core.query.fulltext import text_search
+from studio.core.query.geo import geo_within, shape_from_argument, shape_from_node
 from studio.core.query.paths import (
     missing_argument,
     resolve_collection,
@@ -96,6 +99,8 @@ def compile_predicate(ctx: Context, predicate: nodes.Predicate, scope: Scope) ->
         return compile_predicate(ctx, predicate.item, scope).negated()
     if isinstance(predicate, nodes.Between):
         return _between(ctx, predicate, scope)
+    if isinstance(predicate, nodes.GeoWithin):
+        return _geo_within(ctx, predicate, scope)
     return TRUE if predicate.value else FALSE
 
 
@@ -114,6 +119,10 @@ def _operand(ctx: Context, operand: nodes.Operand, scope: Scope) -> Val | Const:
         return Const("list", items, operand.pos)
     if isinstance(operand, nodes.KeyPath):
         return resolve_value(ctx, operand, scope)
+    if isinstance(operand, nodes.Arithmetic):
+        left = _operand(ctx, operand.left, scope)
+        right = _operand(ctx, operand.right, scope)
+        return combine(ctx, operand.op, left, right, operand.op_pos)
     return _subquery(ctx, operand, scope)
 
 
@@ -147,8 +156,72 @@ def _subquery(ctx: Context, node: nodes.Subquery, scope: Scope) -> Val:
 
 
 def _comparison(ctx: Context, node: nodes.Comparison, scope: Scope) -> Cond:
+    if node.op == "TEXT":
+        query_text = _operand(ctx, node.right, scope)
+        if not isinstance(query_text, Const):
+            raise ctx.error("TEXT needs a string of words to search for", node.op_pos)
+        return text_search(ctx, node, query_text, scope)
     left = _operand(ctx, node.left, scope)
     right = _operand(ctx, node.right, scope)
+    listed = _listed_side(node)
+    if listed is not None:
+        return _list_comparison(ctx, node, left, right, listed)
+    return _compare_operands(ctx, node, left, right)
+
+
+def _listed_side(node: nodes.Comparison) -> str | None:
+    """Which side is a list of constants compared item by item (``ANY {1, 2} == age``,
+    ``age < ALL $0``, ``{1, 2} == age``): "left", "right" or None. A plain list after
+    IN keeps its own compiled form (one SQL ``IN``)."""
+    for side, operand in (("left", node.left), ("right", node.right)):
+        quantified = isinstance(operand, nodes.ListLiteral | nodes.Argument) and (
+            operand.quantifier is not None
+        )
+        plain_list = isinstance(operand, nodes.ListLiteral) and not (
+            side == "right" and node.op == "IN"
+        )
+        if quantified or plain_list:
+            return side
+    return None
+
+
+def _list_comparison(ctx: Context, node: nodes.Comparison, left: Val | Const,
+                     right: Val | Const, side: str) -> Cond:
+    """Realm's comparison of a list of constants with a value: ANY (the default) is true
+    when one item compares true, ALL when every item does, NONE when none does."""
+    listed, other = (left, right) if side == "left" else (right, left)
+    operand = node.left if side == "left" else node.right
+    assert isinstance(operand, nodes.ListLiteral | nodes.Argument) and isinstance(listed, Const)
+    quantifier = operand.quantifier or "ANY"
+    if listed.kind != "list":
+        raise ctx.error(
+            f"{quantifier} before an argument needs a list argument (a list, tuple or set); "
+            f"found {listed.kind}",
+            listed.pos,
+        )
+    if isinstance(other, Const):
+        raise ctx.error("cannot compare two constants; one side must be a property",
+                        node.pos)
+    if side == "right" and node.op == "IN":
+        raise ctx.error(f"IN takes a plain list {{a, b}}; write '{quantifier} {{...}}' "
+                        "on the left of ==", listed.pos)
+    if other.multi is not None and node.op != "IN":
+        raise ctx.error("comparing two lists is not supported; use IN with a list property "
+                        "(ALL {1, 2} IN nums)", node.op_pos)
+    conds: list[Cond] = []
+    for item in listed.value:
+        if item.kind == "list":
+            raise ctx.error("a list inside a list is not supported", item.pos)
+        pair = (item, other) if side == "left" else (other, item)
+        conds.append(_compare_operands(ctx, node, *pair))
+    if quantifier == "ALL":
+        return conjunction(conds) if conds else TRUE
+    found = conjunction(conds, "OR") if conds else FALSE
+    return found.negated() if quantifier == "NONE" else found
+
+
+def _compare_operands(ctx: Context, node: nodes.Comparison, left: Val | Const,
+                      right: Val | Const) -> Cond:
     op = node.op
     ci, di = node.case_insensitive, node.diacritic_insensitive
     if isinstance(left, Const) and isinstance(right, Const):
@@ -222,6 +295,25 @@ def _between(ctx: Context, node: nodes.Between, scope: Scope) -> Cond:
         compare_to_const(ctx, "<=", value, high, False, False, node.op_pos),
     ])
     return _quantify(ctx, value, None, cond)
+
+
+def _geo_within(ctx: Context, node: nodes.GeoWithin, scope: Scope) -> Cond:
+    if isinstance(node.shape, nodes.Argument):
+        arg = node.shape
+        if arg.index >= len(ctx.args):
+            raise ctx.error(missing_argument(arg.index, len(ctx.args)), arg.pos)
+        shape = shape_from_argument(ctx, ctx.args[arg.index], arg.pos)
+    else:
+        def number(operand: nodes.Literal | nodes.Argument) -> float:
+            const = _operand(ctx, operand, scope)
+            assert isinstance(const, Const)
+            if const.kind not in ("int", "float"):
+                raise ctx.error(f"a geo coordinate must be a number; found {const.kind}",
+                                const.pos)
+            return float(const.value)
+
+        shape = shape_from_node(ctx, node.shape, number)
+    return geo_within(ctx, node, scope, shape)
 
 
 def _check_single_multi(ctx: Context, left: Val, right: Val, op_pos: int) -> None:

@@ -24,7 +24,7 @@ FLOAT = "float"            # 1.5, -2e10, .5
 TIMESTAMP = "timestamp"    # T12:0, 2021-01-02@03:04:05[:nanos]
 OID = "objectId"           # oid(...)
 UUID = "uuid"              # uuid(...)
-OP = "operator"            # == != < ... && || !
+OP = "operator"            # == != < ... && || ! + - * /
 MODIFIER = "[c]"           # [c] [d] [cd]
 PUNCT = "punctuation"      # ( ) { } [ ] , .
 END = "end of query"
@@ -65,7 +65,7 @@ _PATTERNS: list[tuple[str, str]] = [
     (ARG, r"\$\d+(?![\w$])"),
     (VAR, r"\$[^\W\d]\w*"),
     (MODIFIER, r"\[(?:[cC][dD]?|[dD][cC]?)\]"),
-    (OP, r"==|=<|=>|<=|>=|!=|<>|&&|\|\||=|<|>|!"),
+    (OP, r"==|=<|=>|<=|>=|!=|<>|&&|\|\||=|<|>|!|[+\-*/]"),
     (PUNCT, r"[(){}\[\],.]"),
     (ID, r"@?[^\W\d][\w\-]*|@\w+"),
 ]

@@ -1,4 +1,4 @@
-"""Decoding of literal lexemes: strings with escapes, numbers, timestamps, base64, ids.
+"""Decoding of literal lexemes: strings (kept as written), numbers, timestamps, base64, ids.
 
 Dates are kept as integer nanoseconds since the epoch so that a literal with
 sub-microsecond precision still compares exactly with the microseconds the
@@ -17,10 +17,7 @@ from studio.core.query import nodes
 from studio.core.query.lexer import BASE64, FLOAT, NUMBER, OID, STRING, TIMESTAMP, UUID, Token
 from studio.primitives.objectid import ObjectId
 
-_ESCAPES = {
-    '"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
-    "t": "\t", "0": "\0",
-}
+_ESCAPES = frozenset({'"', "'", "\\", "/", "b", "f", "n", "r", "t", "0"})
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _READABLE_DATE = re.compile(
     r"(-?\d+)-(\d+)-(\d+)[@T](\d+):(\d+):(\d+)(?::(\d+))?"
@@ -30,26 +27,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def decode_string(token: Token, query: str) -> str:
-    """The value of a quoted string lexeme, with escapes resolved."""
+    """The value of a quoted string lexeme: its characters as written, backslashes included.
+
+    Realm's parser keeps the text between the quotes unchanged
+    (``StringData(text.data() + 1, text.size() - 2)`` in realm-core's driver.cpp): its
+    lexer only accepts the escapes listed below, so that ``\\'`` and ``\\"`` do not end
+    the string, but it never resolves them. ``'a\\nb'`` is the four characters
+    ``a \\ n b``. A value that needs a real newline or both quote characters is passed as
+    an argument.
+    """
     body = token.text[1:-1]
     if "\\" not in body:
         return body
-
-    def replace(match: re.Match[str]) -> str:
+    for match in _ESCAPE_RE.finditer(body):
         code = match.group(1)
-        if code in _ESCAPES:
-            return _ESCAPES[code]
-        if len(code) == 5 and code[0] == "u":
-            return chr(int(code[1:], 16))
+        if code in _ESCAPES or (len(code) == 5 and code[0] == "u"):
+            continue
         offset = token.pos + 1 + match.start()
         raise QueryError(
             f"unknown escape sequence '\\{code}' in a string; expected one of "
-            "\\' \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\0 \\uXXXX",
+            "\\' \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\0 \\uXXXX (Realm keeps them as written)",
             offset,
             query,
         )
-
-    return _ESCAPE_RE.sub(replace, body)
+    return body
 
 
 def decode_literal(token: Token, query: str) -> nodes.Literal:

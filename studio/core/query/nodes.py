@@ -34,14 +34,19 @@ class Argument:
 
     pos: int
     index: int
+    quantifier: str | None = None
+    """``ANY``/``ALL``/``NONE`` written before it (``ANY $0 == age``): the argument must
+    hold a list."""
 
 
 @dataclass(frozen=True, slots=True)
 class ListLiteral:
-    """``{a, b, c}``: a list of constants (right side of IN, BETWEEN)."""
+    """``{a, b, c}``: a list of constants (IN, BETWEEN, or either side of a comparison,
+    optionally after ``ANY``/``ALL``/``NONE``: ``ALL {1, 2} < age``)."""
 
     pos: int
     items: tuple[Literal | Argument, ...]
+    quantifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,18 @@ class Subquery:
     quantifier: str | None = None
 
 
-Operand = Literal | Argument | ListLiteral | KeyPath | Subquery
+@dataclass(frozen=True, slots=True)
+class Arithmetic:
+    """``left op right`` with ``op`` one of ``+ - * /`` (``price * quantity``)."""
+
+    pos: int
+    op: str
+    left: Operand
+    right: Operand
+    op_pos: int
+
+
+Operand = Literal | Argument | ListLiteral | KeyPath | Subquery | Arithmetic
 
 # -- predicates ----------------------------------------------------------------------------
 
@@ -139,7 +155,30 @@ class Constant:
     value: bool
 
 
-Predicate = Comparison | Between | And | Or | Not | Constant
+@dataclass(frozen=True, slots=True)
+class GeoShape:
+    """``geoCircle([lng, lat], radius)``, ``geoBox([lng, lat], [lng, lat])`` or
+    ``geoPolygon({[lng, lat], ...}, ...)``: ``kind`` is circle, box or polygon; ``loops``
+    holds the points (circle: the center; box: the two corners; polygon: the rings);
+    coordinates are number literals or arguments."""
+
+    pos: int
+    kind: str
+    loops: tuple[tuple[tuple[Literal | Argument, Literal | Argument], ...], ...]
+    radius: Literal | Argument | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeoWithin:
+    """``path geoWithin shape`` (the shape may be an argument)."""
+
+    pos: int
+    path: KeyPath
+    shape: GeoShape | Argument
+    op_pos: int
+
+
+Predicate = Comparison | Between | GeoWithin | And | Or | Not | Constant
 
 # -- modifiers -----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Recursive-descent parser from tokens to the syntax tree in :mod:`nodes`.
 
 Precedence, loosest first: ``OR``/``||``, ``AND``/``&&``, ``NOT``/``!``, then
-comparisons and parentheses (Realm's order). Modifiers (``SORT``, ``DISTINCT``,
-``LIMIT``) follow the predicate in any order and number.
+comparisons, ``+``/``-``, ``*``/``/`` and parentheses (Realm's order; a ``(`` is
+read as a group of predicates first, then as an arithmetic expression). Modifiers
+(``SORT``, ``DISTINCT``, ``LIMIT``) follow the predicate in any order and number.
 
 Parsing depends only on the text, so results are cached: a Results re-filtered
 with the same query string and new arguments skips this step.
@@ -39,12 +40,12 @@ _SYMBOL_OPS = {
     "==": "==", "=": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", "=<": "<=",
     ">": ">", ">=": ">=", "=>": ">=",
 }
-_WORD_OPS = frozenset({"BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE", "IN"})
+_WORD_OPS = frozenset({"BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE", "IN", "TEXT"})
 _QUANTIFIERS = {"ANY": "ANY", "SOME": "ANY", "ALL": "ALL", "NONE": "NONE"}
 _MODIFIER_WORDS = frozenset({"SORT", "DISTINCT", "LIMIT"})
 _EXPECTED_OPERATOR = (
     "a comparison operator (==, !=, <, <=, >, >=, BEGINSWITH, ENDSWITH, CONTAINS, LIKE, "
-    "IN, BETWEEN)"
+    "IN, BETWEEN, TEXT, geoWithin)"
 )
 _EXPECTED_OPERAND = (
     "a property, a value (number, 'string', true, false, null, oid(..), uuid(..), date, "
@@ -157,10 +158,23 @@ class _Parser:
     def primary(self) -> nodes.Predicate:
         token = self.tok
         if self.at_punct("("):
-            self.advance()
-            inner = self.or_expr()
-            self.expect_punct(")", "')' or AND/OR")
-            return inner
+            # '(' opens either a group of predicates or an arithmetic expression
+            # ('(price + tax) * 2 > 10'): try the group first, as Realm's grammar allows both.
+            start = self.i
+            try:
+                self.advance()
+                inner = self.or_expr()
+                self.expect_punct(")", "')' or AND/OR")
+                return inner
+            except QueryError as group_error:
+                group_end = self.tok.pos
+                self.i = start
+                try:
+                    return self.comparison()
+                except QueryError:
+                    if self.tok.pos <= group_end:
+                        raise group_error from None
+                    raise
         if token.is_word("TRUEPREDICATE", "FALSEPREDICATE"):
             self.advance()
             return nodes.Constant(token.pos, token.text.upper() == "TRUEPREDICATE")
@@ -169,8 +183,16 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> nodes.Predicate:
-        left = self.operand()
+        left = self.expr()
         token = self.tok
+        if token.is_word("GEOWITHIN"):
+            self.advance()
+            if not isinstance(left, nodes.KeyPath):
+                raise QueryError("the left side of geoWithin must be a key path to a point",
+                                 _pos(left), self.query_text)
+            shape: nodes.GeoShape | nodes.Argument
+            shape = self.argument() if self.tok.kind == ARG else self.geo_shape()
+            return nodes.GeoWithin(_pos(left), left, shape, token.pos)
         if token.is_word("BETWEEN"):
             self.advance()
             bounds: nodes.ListLiteral | nodes.Argument
@@ -208,12 +230,47 @@ class _Parser:
             case_insensitive = "c" in flags
             diacritic_insensitive = "d" in flags
             self.advance()
-        right = self.operand()
+        right = self.expr()
         return nodes.Comparison(
             _pos(left), op, left, right, token.pos, case_insensitive, diacritic_insensitive
         )
 
     # -- operands -----------------------------------------------------------------------
+
+    def expr(self) -> nodes.Operand:
+        """Sums of products of operands: ``*`` and ``/`` bind tighter than ``+`` and ``-``,
+        all left-associative, as in Realm's grammar."""
+        left = self.term()
+        while True:
+            token = self.tok
+            if token.kind == OP and token.text in "+-":
+                self.advance()
+                right = self.term()
+            elif token.kind in (NUMBER, FLOAT) and token.text[0] in "+-":
+                # 'age -1': the lexer made '-1' a number; after an operand it can only be
+                # a subtraction.
+                self.advance()
+                unsigned = Token(token.kind, token.text[1:], token.pos + 1)
+                right = self.term(decode_literal(unsigned, self.query_text))
+            else:
+                return left
+            left = nodes.Arithmetic(_pos(left), token.text[0], left, right, token.pos)
+
+    def term(self, first: nodes.Operand | None = None) -> nodes.Operand:
+        left = first if first is not None else self.factor()
+        while self.tok.kind == OP and self.tok.text in "*/":
+            token = self.advance()
+            right = self.factor()
+            left = nodes.Arithmetic(_pos(left), token.text, left, right, token.pos)
+        return left
+
+    def factor(self) -> nodes.Operand:
+        if self.at_punct("("):
+            self.advance()
+            inner = self.expr()
+            self.expect_punct(")", "')' or an arithmetic operator (+ - * /)")
+            return inner
+        return self.operand()
 
     def operand(self) -> nodes.Operand:
         token = self.tok
@@ -233,6 +290,14 @@ class _Parser:
             if upper in ("NULL", "NIL"):
                 self.advance()
                 return nodes.Literal(token.pos, "null", None, token.text)
+            if upper in _QUANTIFIERS and self.peek().kind == PUNCT and self.peek().text == "{":
+                self.advance()
+                listed = self.list_literal()
+                return nodes.ListLiteral(token.pos, listed.items, _QUANTIFIERS[upper])
+            if upper in _QUANTIFIERS and self.peek().kind == ARG:
+                self.advance()
+                arg = self.argument()
+                return nodes.Argument(token.pos, arg.index, _QUANTIFIERS[upper])
             if upper in _QUANTIFIERS and self.peek().kind in (ID, VAR):
                 self.advance()
                 quantifier = _QUANTIFIERS[upper]
@@ -246,7 +311,8 @@ class _Parser:
                 return nodes.KeyPath(token.pos, path.elements, quantifier)
             if upper == "SUBQUERY" and self._at_subquery():
                 return self.subquery()
-            if upper in ("AND", "OR", "NOT", "BETWEEN") or upper in _WORD_OPS:
+            # 'text' stays usable as a property name (Realm reserves it).
+            if upper in ("AND", "OR", "NOT", "BETWEEN") or upper in _WORD_OPS - {"TEXT"}:
                 raise self.error(_EXPECTED_OPERAND)
             return self.keypath()
         if kind == VAR:
@@ -331,6 +397,66 @@ class _Parser:
             raise self.error("'@count' or '@size' after SUBQUERY(...).")
         self.advance()
         return nodes.Subquery(start.pos, collection, variable, predicate)
+
+    # -- geospatial shapes --------------------------------------------------------------
+
+    def geo_shape(self) -> nodes.GeoShape:
+        token = self.tok
+        if not (token.is_word("GEOCIRCLE", "GEOBOX", "GEOPOLYGON") and self._at_subquery()):
+            raise self.error("geoCircle(...), geoBox(...), geoPolygon(...) or an argument "
+                             "after geoWithin")
+        self.advance()
+        self.expect_punct("(")
+        kind = token.text.upper()[3:].lower()
+        radius: nodes.Literal | nodes.Argument | None = None
+        loops: tuple[tuple[tuple[nodes.Literal | nodes.Argument,
+                                 nodes.Literal | nodes.Argument], ...], ...]
+        if kind == "circle":
+            loops = ((self.geo_point(),),)
+            self.expect_punct(",", "',' and the radius (radians) in geoCircle")
+            radius = self.geo_number()
+        elif kind == "box":
+            first = self.geo_point()
+            self.expect_punct(",", "',' and the top-right point in geoBox")
+            loops = ((first, self.geo_point()),)
+        else:
+            rings = [self.geo_ring()]
+            while self.at_punct(","):
+                self.advance()
+                rings.append(self.geo_ring())
+            loops = tuple(rings)
+        self.expect_punct(")", f"')' closing {token.text}")
+        return nodes.GeoShape(token.pos, kind, loops, radius)
+
+    def geo_ring(self) -> tuple[tuple[nodes.Literal | nodes.Argument,
+                                      nodes.Literal | nodes.Argument], ...]:
+        self.expect_punct("{", "'{' opening a ring of points [lng, lat] in geoPolygon")
+        points = [self.geo_point()]
+        while self.at_punct(","):
+            self.advance()
+            points.append(self.geo_point())
+        self.expect_punct("}", "',' or '}' in the ring of points")
+        return tuple(points)
+
+    def geo_point(self) -> tuple[nodes.Literal | nodes.Argument, nodes.Literal | nodes.Argument]:
+        self.expect_punct("[", "a point [longitude, latitude]")
+        lng = self.geo_number()
+        self.expect_punct(",", "',' between longitude and latitude")
+        lat = self.geo_number()
+        if self.at_punct(","):  # an altitude, ignored as in Realm's queries
+            self.advance()
+            self.geo_number()
+        self.expect_punct("]", "']' closing the point")
+        return lng, lat
+
+    def geo_number(self) -> nodes.Literal | nodes.Argument:
+        token = self.tok
+        if token.kind in (NUMBER, FLOAT):
+            self.advance()
+            return decode_literal(token, self.query_text)
+        if token.kind == ARG:
+            return self.argument()
+        raise self.error("a number or an argument")
 
     # -- modifiers ----------------------------------------------------------------------
 

@@ -171,6 +171,14 @@ def to_decimal(const: Const) -> Decimal:
     return Decimal(value)
 
 
+def is_nan(const: Const) -> bool:
+    """Whether a numeric constant is NaN (a ``nan`` literal, a float or Decimal argument)."""
+    value = const.value
+    if const.kind == "decimal":
+        return bool(Decimal(value).is_nan())
+    return const.kind == "float" and value != value
+
+
 def numeric_param(const: Const) -> int | float:
     """A numeric constant as an SQLite INTEGER or REAL parameter."""
     value = const.value

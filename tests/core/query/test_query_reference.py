@@ -10,6 +10,7 @@ evaluated directly on the Python values with Realm's semantics.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,6 +85,29 @@ class InList:
 
 
 @dataclass(frozen=True)
+class ListCmp:
+    """``ANY {a, b} op path`` (the list on the left) or ``path op ALL {a, b}``."""
+
+    quantifier: str  # ANY ALL NONE
+    path: str
+    op: str
+    values: tuple[Any, ...]
+    list_left: bool
+
+
+@dataclass(frozen=True)
+class ArithCmp:
+    """``left aop right op value`` with ``left`` a number path and ``right`` a path or
+    a number."""
+
+    left: str
+    aop: str  # + - * /
+    right: Any  # a path name (str) or a number
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class Quant:
     quantifier: str  # ANY ALL NONE
     collection: str  # tags, nums
@@ -123,14 +147,21 @@ def comparisons(draw: st.DrawFn) -> Any:
     path = draw(st.sampled_from(["i", "f", "s", "b", "d", "t", "m", "link.v", "link.w"]))
     kind = TYPES[path.split(".")[-1]]
     ops = ["==", "!="]
-    if kind in ("num", "str", "date"):
+    if kind in ("num", "str", "date", "bool"):
         ops += ["<", "<=", ">", ">="]
     if kind in ("str",):
         ops += ["BEGINSWITH", "ENDSWITH", "CONTAINS", "LIKE"]
     if kind == "mixed":
         ops += [">", "<"]
-    shape = draw(st.sampled_from(["cmp", "cmp", "cmp", "between", "in"]))
+    shape = draw(st.sampled_from(["cmp", "cmp", "cmp", "between", "in", "list"]))
     value = draw(_const_for(kind))
+    if shape == "list" and kind in ("num", "str", "bool", "date"):
+        list_op = draw(st.sampled_from([o for o in ops if o in ("==", "!=", "<", ">=")]))
+        values = draw(st.lists(_const_for(kind), max_size=3))
+        if list_op not in ("==", "!="):
+            values = [v for v in values if v is not None]
+        return ListCmp(draw(st.sampled_from(["ANY", "ALL", "NONE"])), path, list_op,
+                       tuple(values), draw(st.booleans()))
     if shape == "between" and kind in ("num", "date") and value is not None:
         high = draw(_const_for(kind).filter(lambda x: x is not None))
         return Between(path, value, high)
@@ -140,7 +171,7 @@ def comparisons(draw: st.DrawFn) -> Any:
     op = draw(st.sampled_from(ops))
     if value is None and op not in ("==", "!="):
         op = "=="
-    if kind == "mixed" and op in ("<", ">") and isinstance(value, bool | str):
+    if kind == "mixed" and op in ("<", ">") and isinstance(value, str):
         op = "=="
     flag = ""
     if kind == "str" and op not in ("<", "<=", ">", ">=") and value is not None:
@@ -170,8 +201,18 @@ def quantified(draw: st.DrawFn) -> Any:
     return Quant(quantifier, collection, op, value, flag)
 
 
+@st.composite
+def arithmetic(draw: st.DrawFn) -> Any:
+    numbers = [-2, 0, 1, 1.5, 2.5, 3]
+    left = draw(st.sampled_from(["i", "f", "link.v"]))
+    right = draw(st.sampled_from(["i", "f", *numbers]))
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+    value = draw(st.sampled_from([None, *numbers] if op in ("==", "!=") else numbers))
+    return ArithCmp(left, draw(st.sampled_from(["+", "-", "*", "/"])), right, op, value)
+
+
 predicates = st.recursive(
-    st.one_of(comparisons(), quantified()),
+    st.one_of(comparisons(), quantified(), arithmetic()),
     lambda children: st.one_of(
         st.builds(lambda a, b: Bool("AND", (a, b)), children, children),
         st.builds(lambda a, b: Bool("OR", (a, b)), children, children),
@@ -209,10 +250,15 @@ def literal(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        # Realm keeps a quoted string as written (no escapes resolved): pick the quotes.
+        assert "\\" not in value and not ("'" in value and '"' in value), value
+        return f'"{value}"' if "'" in value else f"'{value}'"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d@%H:%M:%S")
     raise AssertionError(value)
+
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", ">=": "<="}
 
 
 def render(node: Any, args: list[Any]) -> str:
@@ -228,6 +274,14 @@ def render(node: Any, args: list[Any]) -> str:
         return f"{node.path} BETWEEN {{{literal(node.low)}, {literal(node.high)}}}"
     if isinstance(node, InList):
         return f"{node.path} IN {{{', '.join(literal(v) for v in node.values)}}}"
+    if isinstance(node, ArithCmp):
+        right = node.right if isinstance(node.right, str) else literal(node.right)
+        return f"{node.left} {node.aop} {right} {node.op} {literal(node.value)}"
+    if isinstance(node, ListCmp):
+        listed = f"{node.quantifier} {{{', '.join(literal(v) for v in node.values)}}}"
+        if node.list_left:
+            return f"{listed} {_FLIP[node.op]} {node.path}"
+        return f"{node.path} {node.op} {listed}"
     if isinstance(node, Quant):
         prefix = f"{node.quantifier} " if node.quantifier else ""
         return f"{prefix}{node.collection} {node.op}{node.flag} {literal(node.value)}"
@@ -281,9 +335,29 @@ def compare(a: Any, op: str, b: Any, flag: str = "") -> bool:
         if op == "CONTAINS":
             return b in a
         return _like(a, b)
-    if isinstance(a, bool):
-        return False
     return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    """Realm's arithmetic (realm-core Mixed::operator+ ...): null propagates; int division
+    truncates and int x / 0 is INT64_MAX (INT64_MIN if x < 0); double x / 0 is +-inf.
+    A NaN result (0.0 / 0.0) is null here: SQLite has no NaN (docs/query-language.md)."""
+    if a is None or b is None:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if isinstance(a, int) and isinstance(b, int):
+        if b == 0:
+            return -(2**63) if a < 0 else 2**63 - 1
+        quotient = abs(a) // abs(b)
+        return quotient if (a < 0) == (b < 0) else -quotient
+    if b == 0:
+        return None if a == 0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
 
 
 def evaluate(node: Any, item: Item, others: list[dict[str, Any]]) -> bool:
@@ -302,6 +376,16 @@ def evaluate(node: Any, item: Item, others: list[dict[str, Any]]) -> bool:
     if isinstance(node, InList):
         value = get(node.path)
         return any(compare(value, "==", v) for v in node.values)
+    if isinstance(node, ArithCmp):
+        a = get(node.left)
+        b = get(node.right) if isinstance(node.right, str) else node.right
+        return compare(_arith(node.aop, a, b), node.op, node.value)
+    if isinstance(node, ListCmp):
+        value = get(node.path)
+        results = [compare(value, node.op, v) for v in node.values]
+        if node.quantifier == "ALL":
+            return all(results)
+        return any(results) if node.quantifier == "ANY" else not any(results)
     elements: list[Any] = item.tags if getattr(node, "collection", "") == "tags" else item.nums
     if isinstance(node, Quant):
         hits = [compare(e, node.op, node.value, node.flag) for e in elements]
