@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
-from studio.primitives.instructions import Changeset, Instruction
+from studio.primitives.instructions import Changeset, Instruction, Link, Set
 from studio.server import idents
 from studio.server.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import context, current_user, json_response, read_json
@@ -212,6 +212,24 @@ async def _write(request: web.Request, target: _Target, instructions: list[Instr
     return version
 
 
+async def _check_links(
+    request: web.Request, target: _Target, instructions: list[Instruction]
+) -> None:
+    """A link must name an existing object (a device's link to a missing one
+    would merge to null; over REST that is a mistake to report)."""
+    latest = target.realm.history.latest_version
+    for ins in instructions:
+        if isinstance(ins, Set) and isinstance(ins.value, Link):
+            link = ins.value
+            if not await _read(
+                request, target, latest, object_exists, link.class_name, link.primary_key
+            ):
+                raise BadRequest(
+                    f"{ins.class_name}.{ins.path[0]} links to a {link.class_name} with primary "
+                    f"key {link.primary_key!r:.100}, and there is none"
+                )
+
+
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit")
     if raw is None:
@@ -265,6 +283,7 @@ async def create_object(request: web.Request, target: _Target) -> web.StreamResp
     latest = target.realm.history.latest_version
     if await _read(request, target, latest, object_exists, info.name, pk):
         raise Conflict(f"{info.name} {pk!r:.100} exists already; PATCH it", code="exists")
+    await _check_links(request, target, instructions)
     version = await _write(request, target, instructions)
     obj = await _read(request, target, version, read_object, info.name, pk)
     return json_response(obj, status=201)
@@ -299,6 +318,7 @@ async def patch_object(request: web.Request, target: _Target) -> web.StreamRespo
     pk = primary_key_from_text(info, request.match_info["pk"])
     instructions = update_instructions(target.realm.current_schema(), info, pk, body)
     await _existing(request, target)
+    await _check_links(request, target, instructions)
     version = await _write(request, target, instructions) if instructions else 0
     obj = await _read(request, target, version, read_object, info.name, pk)
     return json_response(obj)

@@ -19,6 +19,7 @@ from server_harness import (
     until,
 )
 
+from studio.primitives.instructions import AddClass, AddProperty, Instruction
 from studio.primitives.instructions import Set as SetValue
 
 PATH = "/shared/chat"
@@ -249,5 +250,61 @@ def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
                 ("PATCH", "/api/v1/realms/{realm}/classes/{cls}/objects/{pk}"),
                 ("DELETE", "/api/v1/realms/{realm}/classes/{cls}/objects/{pk}"),
             }
+
+    asyncio.run(body())
+
+
+TYPED: tuple[Instruction, ...] = (
+    AddClass("Kind", "_id", "objectId", False, False),
+    AddProperty("Kind", "label", "string"),
+    AddClass("Thing", "_id", "string", False, False),
+    AddProperty("Thing", "flag", "bool?"),
+    AddProperty("Thing", "ratio", "double?"),
+    AddProperty("Thing", "when", "date?"),
+    AddProperty("Thing", "blob", "data?"),
+    AddProperty("Thing", "uid", "uuid?"),
+    AddProperty("Thing", "price", "decimal128?"),
+    AddProperty("Thing", "any", "mixed?"),
+    AddProperty("Thing", "kind", "Kind?", object_type="Kind"),
+    AddProperty("Thing", "tags", "string[]"),
+)
+
+
+def test_values_in_the_json_export_form_round_trip(tmp_path: Path) -> None:
+    kind_id = "65a1b2c3d4e5f60718293a4b"
+    kinds = f"/api/v1/realms/{REALM}/classes/Kind/objects"
+    things = f"/api/v1/realms/{REALM}/classes/Thing/objects"
+    thing = {
+        "_id": "a/b c",
+        "flag": True,
+        "ratio": "-Infinity",
+        "when": "2026-12-07T21:00:00.125Z",
+        "blob": "AAEC/w==",
+        "uid": "12345678-1234-5678-1234-567812345678",
+        "price": "12.50",
+        "any": "text",
+        "kind": kind_id,
+    }
+
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url, token = server.url, await admin_token(server.url)
+            device = await _device(url, token)
+            await device.commit(TYPED)
+            await device.sync()
+            assert (await call(url, "POST", kinds, {"_id": kind_id, "label": "k"}, token))[0] == 201
+            status, created = await call(url, "POST", things, thing, token)
+            assert status == 201, created
+            assert created == {**thing, "tags": []}
+            # The key is URL-encoded like any path segment.
+            status, got = await call(url, "GET", f"{things}/a%2Fb%20c", token=token)
+            assert (status, got) == (200, created)
+            await until(
+                lambda: "a/b c" in device.plain().get("Thing", {}), what="the device gets it"
+            )
+            for bad in ({"kind": "65a1b2c3d4e5f60718293a4c"}, {"tags": ["x"]}, {"when": "soon"}):
+                status, err = await call(url, "PATCH", f"{things}/a%2Fb%20c", bad, token)
+                assert status == 400 and err["error"]["message"], (bad, err)
+            await device.close()
 
     asyncio.run(body())
