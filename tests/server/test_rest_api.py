@@ -308,3 +308,18 @@ def test_values_in_the_json_export_form_round_trip(tmp_path: Path) -> None:
             await device.close()
 
     asyncio.run(body())
+
+
+def test_reads_come_from_the_state_cache_of_a_database_backend(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path, store="memory:") as server:
+            url, token = server.url, await admin_token(server.url)
+            device = await _seeded(url, token)
+            status, created = await call(url, "POST", ITEMS, {"_id": 3, "name": "m"}, token)
+            assert status == 201, created
+            status, page = await call(url, "GET", ITEMS, token=token)
+            assert page["objects"] == [{"_id": 3, "name": "m", "n": None}]
+            await until(lambda: 3 in device.plain().get("Item", {}), what="the device gets it")
+            await device.close()
+
+    asyncio.run(body())
