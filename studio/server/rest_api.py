@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
-from studio.primitives.instructions import Changeset, Instruction, Link, Set
+from studio.primitives.instructions import Changeset, Instruction, Link
 from studio.server import idents
 from studio.server.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import context, current_user, json_response, read_json
@@ -219,15 +219,15 @@ async def _check_links(
     would merge to null; over REST that is a mistake to report)."""
     latest = target.realm.history.latest_version
     for ins in instructions:
-        if isinstance(ins, Set) and isinstance(ins.value, Link):
-            link = ins.value
-            if not await _read(
-                request, target, latest, object_exists, link.class_name, link.primary_key
-            ):
-                raise BadRequest(
-                    f"{ins.class_name}.{ins.path[0]} links to a {link.class_name} with primary "
-                    f"key {link.primary_key!r:.100}, and there is none"
-                )
+        link = getattr(ins, "value", None)  # Set, ListInsert, SetInsert, DictSet
+        if isinstance(link, Link) and not await _read(
+            request, target, latest, object_exists, link.class_name, link.primary_key
+        ):
+            path = getattr(ins, "path", ("?",))
+            raise BadRequest(
+                f"{getattr(ins, 'class_name', '?')}.{path[0]} links to a {link.class_name} "
+                f"with primary key {link.primary_key!r:.100}, and there is none"
+            )
 
 
 def _limit(request: web.Request) -> int:

@@ -15,7 +15,18 @@ from typing import Any, Final
 
 from studio.core.errors import BadValueError
 from studio.core.property_types import PROPERTY_TYPES
-from studio.primitives.instructions import CreateObject, EraseObject, Instruction, Link, Set
+from studio.primitives.instructions import (
+    AddClass,
+    Clear,
+    CreateObject,
+    DictSet,
+    EraseObject,
+    Instruction,
+    Link,
+    ListInsert,
+    Set,
+    SetInsert,
+)
 from studio.server.errors import BadRequest
 from studio.sync.upload_check import ClassInfo, PropertyInfo, SchemaIndex
 
@@ -24,6 +35,8 @@ _TEXT_TYPES: Final = frozenset({"data", "date", "objectId", "uuid", "decimal128"
 """Types whose JSON form is a string read with the type's text parser."""
 
 MAX_PRIMARY_KEY_CHARS: Final = 1024
+_NONE: Final = ClassInfo(AddClass("", None, None, True, False))
+"""Stands in for a class the schema lacks (the upload check then refuses it)."""
 
 
 def _kind(value: Any) -> str:
@@ -104,17 +117,15 @@ def primary_key_from_text(info: ClassInfo, text: str) -> Any:
         raise BadRequest(f"the primary key of {info.name} is a {base}: {exc}") from None
 
 
-def property_value(schema: SchemaIndex, prop: PropertyInfo, value: Any) -> Any:
-    """The instruction value for writing ``value`` (JSON) to ``prop``."""
+def property_value(
+    schema: SchemaIndex, prop: PropertyInfo, value: Any, *, element: bool = False
+) -> Any:
+    """The instruction value for writing ``value`` (JSON) to ``prop`` (to
+    one element of it with ``element``)."""
     what = f"{prop.class_name}.{prop.name}"
-    if prop.collection is not None:
-        raise BadRequest(
-            f"{what} is a {prop.collection}; the REST API does not write collections yet "
-            "(sync a device to change it)"
-        )
     if value is None:
-        if not prop.nullable:
-            raise BadRequest(f"{what} may not be null")
+        if not (prop.element_nullable if element else prop.nullable):
+            raise BadRequest(f"{what} may not {'hold ' if element else 'be '}null")
         return None
     if prop.base == "object":
         target = schema.classes.get(prop.object_type or "")
@@ -127,6 +138,35 @@ def property_value(schema: SchemaIndex, prop: PropertyInfo, value: Any) -> Any:
     return _scalar(prop.base, value, what)
 
 
+def _collection(schema: SchemaIndex, prop: PropertyInfo, pk: Any, value: Any) -> list[Instruction]:
+    """Replace the whole collection: Clear, then its elements (as a device's
+    assignment of a new list does)."""
+    what = f"{prop.class_name}.{prop.name}"
+    path = (prop.name,)
+    cls = prop.class_name
+    if prop.base == "object" and (schema.classes.get(prop.object_type or "") or _NONE).embedded:
+        raise BadRequest(f"{what} holds embedded objects, which the REST API cannot write yet")
+    out: list[Instruction] = [Clear(cls, pk, path)]
+    if prop.collection == "dictionary":
+        if not isinstance(value, dict):
+            raise BadRequest(f"{what} is a dictionary: send a JSON object; got {_kind(value)}")
+        for key, item in value.items():
+            if not key or key.startswith("$") or "." in key:
+                raise BadRequest(f"{what}: a key may not be empty, start with $ or hold a dot")
+            out.append(
+                DictSet(cls, pk, path, key, property_value(schema, prop, item, element=True))
+            )
+        return out
+    if not isinstance(value, list):
+        raise BadRequest(f"{what} is a {prop.collection}: send a JSON array; got {_kind(value)}")
+    items = [property_value(schema, prop, item, element=True) for item in value]
+    if prop.collection == "set":
+        out += [SetInsert(cls, pk, path, item) for item in items]
+    else:
+        out += [ListInsert(cls, pk, path, i, item) for i, item in enumerate(items)]
+    return out
+
+
 def _sets(schema: SchemaIndex, info: ClassInfo, pk: Any, body: dict[str, Any]) -> list[Instruction]:
     out: list[Instruction] = []
     for name, value in body.items():
@@ -135,6 +175,9 @@ def _sets(schema: SchemaIndex, info: ClassInfo, pk: Any, body: dict[str, Any]) -
             raise BadRequest(f"{info.name} has no property {name[:100]!r} to write")
         if prop.is_primary_key:
             continue  # checked by the caller
+        if prop.collection is not None:
+            out += _collection(schema, prop, pk, value)
+            continue
         out.append(Set(info.name, pk, (name,), property_value(schema, prop, value)))
     return out
 

@@ -302,7 +302,22 @@ def test_values_in_the_json_export_form_round_trip(tmp_path: Path) -> None:
             await until(
                 lambda: "a/b c" in device.plain().get("Thing", {}), what="the device gets it"
             )
-            for bad in ({"kind": "65a1b2c3d4e5f60718293a4c"}, {"tags": ["x"]}, {"when": "soon"}):
+            status, patched = await call(
+                url, "PATCH", f"{things}/a%2Fb%20c", {"tags": ["x", "y"], "any": 2.5}, token
+            )
+            assert (status, patched["tags"], patched["any"]) == (200, ["x", "y"], 2.5)
+            await until(
+                lambda: device.plain()["Thing"]["a/b c"].get("tags") == ["x", "y"],
+                what="the device gets the list",
+            )
+            bad_values = (
+                {"kind": "65a1b2c3d4e5f60718293a4c"},
+                {"tags": "x"},
+                {"tags": [1]},
+                {"tags": [None]},
+                {"when": "soon"},
+            )
+            for bad in bad_values:
                 status, err = await call(url, "PATCH", f"{things}/a%2Fb%20c", bad, token)
                 assert status == 400 and err["error"]["message"], (bad, err)
             await device.close()
