@@ -167,7 +167,7 @@ def _own_version(request: web.Request, target: _Target) -> int:
     return request.app[REST_STATE].written.get((target.user.user_id, target.path), 0)
 
 
-def _server_ident(request: web.Request, realm: LoadedRealm) -> int:
+def _server_ident(realm: LoadedRealm) -> int:
     """The realm's client file ident for REST writes (reserved on first use,
     stored with the next commit)."""
     for record in realm.idents.values():
@@ -184,7 +184,7 @@ async def _write(request: web.Request, target: _Target, instructions: list[Instr
     ctx = context(request)
     realm = target.realm
     history = realm.history
-    ident = _server_ident(request, realm)
+    ident = _server_ident(realm)
     now_ms = int(time.time() * 1000)
     changeset = Changeset(
         ident,
