@@ -27,7 +27,7 @@ from typing import IO
 
 from aiohttp import web
 
-from studio.server import admin_api, http_routes
+from studio.server import admin_api, http_routes, rest_api
 from studio.server.accounts import Clock
 from studio.server.admin_events import CounterTicker, events_handler
 from studio.server.config import ServerConfig, parse_config
@@ -123,6 +123,7 @@ class Server:
         app[CONTEXT] = ctx
         http_routes.add_routes(app)
         admin_api.add_routes(app)
+        rest_api.add_routes(app)
         app.router.add_get("/sync", sync_handler)
         app.router.add_get("/admin/events", events_handler)
 

@@ -149,6 +149,15 @@ class LoadedRealm:
         """Refuse an upload that does not fit the realm's schema or is stamped
         too far ahead of ``now_ms`` (raises a ChangesetError; see
         studio.sync.upload_check). Runs before the upload reaches the history."""
+        check_changesets(
+            self.current_schema(),
+            changesets,
+            now_ms=now_ms,
+            max_clock_skew_ms=self.max_clock_skew_ms,
+        )
+
+    def current_schema(self) -> SchemaIndex:
+        """The schema as of the history's latest version (caught up now)."""
         history = self.history
         if self._schema_version < history.latest_version:
             # Only schema instructions matter, and they are rare: the scan
@@ -158,9 +167,7 @@ class LoadedRealm:
             for version in range(first, history.latest_version + 1):
                 add(history.entry(version).changeset.instructions)
             self._schema_version = history.latest_version
-        check_changesets(
-            self.schema, changesets, now_ms=now_ms, max_clock_skew_ms=self.max_clock_skew_ms
-        )
+        return self.schema
 
     # -- pending writes
 

@@ -33,6 +33,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from studio.server.storage.errors import VersionConflict
 from studio.sync.history import HistoryEntry
@@ -175,6 +176,12 @@ class RealmStorage(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # Hook for the REST API (rest_api.py): reads are served from the state.
+    def state_file(self) -> Path | None:
+        """The realm file that holds the current state (the state worker
+        keeps it; open it read-only), None if this backend has none."""
+        return None
 
 
 class ServerStorage(ABC):

@@ -183,6 +183,9 @@ class MemoryRealmStorage(RealmStorage):
     def stats(self) -> RealmStats:
         return self._state.stats(*self._latest())
 
+    def state_file(self) -> Path:  # hook for the REST API (base.py)
+        return self._state.file
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True

@@ -13,6 +13,7 @@ the history: a server process keeps nothing else.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from studio.server.storage.base import (
@@ -195,6 +196,9 @@ class PostgresRealmStorage(RealmStorage):
     def stats(self) -> RealmStats:
         self._check_open()
         return self._state.stats(*self._latest())
+
+    def state_file(self) -> Path:  # hook for the REST API (base.py)
+        return self._state.file
 
     def close(self) -> None:
         if not self._closed:

@@ -277,6 +277,9 @@ class SqliteRealmStorage(RealmStorage):
         if self._closed:
             raise StorageError(f"the storage of {self.path} is closed")
 
+    def state_file(self) -> Path:  # hook for the REST API (base.py)
+        return self._file
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

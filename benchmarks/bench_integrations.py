@@ -1,0 +1,172 @@
+"""Backend integration benchmark (REST data API): prints one JSON line.
+
+The object server runs in its own process (``python -m studio.server``).
+Measured:
+
+- ``rest_get_page_p50_ms`` / ``_p99_ms``: GET of a 100-object page of a realm
+  of ``--objects`` objects (served from the realm's state file), walking
+  the listing with its cursors, one keep-alive HTTP connection;
+- ``rest_post_to_device_p50_ms`` / ``_p99_ms``: from sending a REST POST to
+  the change listener of a synced device (an ``App`` in this process) seeing
+  the new object.
+
+Usage: python benchmarks/bench_integrations.py [--quick] [--objects N] [--samples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_sync import NO_WATCH, PASSWORD, SCHEMA, percentile, start_process
+
+from studio.sync.client import App, User
+
+REALM = "/shared/rest"
+ITEMS = "/api/v1/realms/%2Fshared%2Frest/classes/Item/objects"
+
+
+async def fill(base: str, user: User, tmp: Path, objects: int) -> None:
+    app = App(base, config=NO_WATCH)
+    realm = await app.open_realm(user, REALM, path=tmp / "writer.realm", schema=SCHEMA)
+    for first in range(0, objects, 1000):
+        with realm.write():
+            for key in range(first, min(objects, first + 1000)):
+                realm.create(
+                    "Item", {"_id": key, "name": f"item {key}", "value": key * 0.5, "tag": "t"}
+                )
+        await asyncio.sleep(0)
+    await realm.sync_session.wait_for_upload_completion(600)
+    await app.close()
+
+
+async def bench_pages(
+    http: aiohttp.ClientSession, base: str, headers: dict[str, str], objects: int, samples: int
+) -> list[float]:
+    # The state worker applies the history in the background: wait for the last object.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        async with http.get(f"{base}{ITEMS}/{objects - 1}", headers=headers) as resp:
+            if resp.status == 200:
+                break
+        await asyncio.sleep(0.2)
+    out: list[float] = []
+    cursor: str | None = None
+    while len(out) < samples:
+        query = "?limit=100" + ("" if cursor is None else f"&after={cursor}")
+        start = time.perf_counter()
+        async with http.get(base + ITEMS + query, headers=headers) as resp:
+            page = await resp.json()
+        out.append((time.perf_counter() - start) * 1000)
+        assert resp.status == 200 and len(page["objects"]) == 100, page
+        cursor = page["next"]
+    return out
+
+
+async def bench_post_to_device(
+    http: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str],
+    user: User,
+    tmp: Path,
+    samples: int,
+) -> list[float]:
+    app = App(base, config=NO_WATCH)
+    device = await app.open_realm(
+        user, REALM, path=tmp / "device.realm", schema=SCHEMA, wait_for_download=True, timeout=600
+    )
+    waiting: dict[int, asyncio.Future[float]] = {}
+
+    def on_change(results: Any, changes: Any) -> None:
+        now = time.perf_counter()
+        for index in changes.insertions:
+            future = waiting.pop(results[index]._id, None)
+            if future is not None and not future.done():
+                future.set_result(now)
+
+    token = device.objects("Item").add_listener(on_change)
+    loop = asyncio.get_running_loop()
+    out: list[float] = []
+    for i in range(samples + 10):
+        key = 10**9 + i
+        future: asyncio.Future[float] = loop.create_future()
+        waiting[key] = future
+        start = time.perf_counter()
+        body = {"_id": key, "name": "rest", "value": 1.0, "tag": "r"}
+        async with http.post(base + ITEMS, json=body, headers=headers) as resp:
+            assert resp.status == 201, await resp.text()
+        arrived = await asyncio.wait_for(future, 10)
+        if i >= 10:
+            out.append((arrived - start) * 1000)
+    token.remove()
+    await app.close()
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-integrations-"))
+    objects = 2000 if args.quick else args.objects
+    results: dict[str, Any] = {
+        "benchmark": "integrations",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load1": round(os.getloadavg()[0], 2),
+        "objects": objects,
+    }
+    server, base = start_process(
+        [
+            sys.executable, "-m", "studio.server", "--data", str(tmp / "server"), "--port", "0",
+            "--admin-password", PASSWORD, "--log-level", "error",
+        ]
+    )  # fmt: skip
+    try:
+        app = App(base, config=NO_WATCH)
+        user = await app.login("admin", PASSWORD)
+        await fill(base, user, tmp, objects)
+        headers = {"Authorization": f"Bearer {await user.access_token_for_use()}"}
+        async with aiohttp.ClientSession() as http:
+            pages_wanted = min(args.samples, objects // 100)
+            pages = await bench_pages(http, base, headers, objects, pages_wanted)
+            posts = await bench_post_to_device(http, base, headers, user, tmp, args.samples)
+        await app.close()
+        results.update(
+            {
+                "rest_get_page_p50_ms": round(percentile(pages, 50), 2),
+                "rest_get_page_p99_ms": round(percentile(pages, 99), 2),
+                "rest_post_to_device_p50_ms": round(percentile(posts, 50), 2),
+                "rest_post_to_device_p99_ms": round(percentile(posts, 99), 2),
+                "samples": len(posts),
+            }
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 objects")
+    parser.add_argument("--objects", type=int, default=50_000)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()
