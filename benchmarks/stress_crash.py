@@ -42,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import Realm
-from studio.sync.client import App, ConnectionState, SyncConfig, SyncedRealm, SyncSessionError
+from studio.sync.client import (
+    App,
+    SessionConnectionState,
+    SyncConfig,
+    SyncedRealm,
+    SyncSessionError,
+)
 from studio.sync.client.errors import ServerUnreachableError
 
 PASSWORD = "stress-admin-pw"
@@ -233,7 +239,7 @@ async def _stress(
             back = time.monotonic()
             deadline = back + 60
             while not all(
-                w.realm.sync_session.connection_state is ConnectionState.CONNECTED
+                w.realm.sync_session.connection_state is SessionConnectionState.CONNECTED
                 for w in writers
             ):
                 if time.monotonic() > deadline or any(e.fatal for e in errors):
