@@ -42,7 +42,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from studio.primitives.instructions import AddClass, AddProperty, Changeset, CreateObject, Set
-from studio.sync.history import ClientHistory
+from studio.sync.client_history import ClientHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,
     Bind,

@@ -49,6 +49,7 @@ SANS_STORAGE = (
     "studio.sync.merge",
     "studio.sync.changeset",
     "studio.sync.history",
+    "studio.sync.client_history",
     "studio.primitives",
 )
 

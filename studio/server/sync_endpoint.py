@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from studio.server.connection import SyncConnection, SyncSocket
+from studio.server.connection import SyncConnection
 from studio.server.context import ServerContext
 from studio.server.keys import CONTEXT
 from studio.server.logs import clip, log
+from studio.server.sync_socket import SyncSocket
 from studio.sync.protocol import WEBSOCKET_SUBPROTOCOL, ErrorCode, ServerConnection
 
 MAX_AGENT_CHARS = 200

@@ -1,5 +1,6 @@
-"""Sync histories: the server's ordered log per realm, and a client's cursors
-plus not-yet-acknowledged local changesets.
+"""Sync histories: the server's ordered log per realm (this module), and a
+client's cursors plus not-yet-acknowledged local changesets
+(:mod:`studio.sync.client_history`).
 
 Server side (:class:`ServerHistory`). The server is the serialization point:
 server versions 1, 2, 3, ... each hold one integrated changeset with its
@@ -38,14 +39,13 @@ from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
     MergeError,
-    RemoteProtocolError,
 )
 from studio.sync.merge import ConcurrentChangesets, TouchIndex
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
-_BAD_SERVER_VERSION = 209
-_BAD_CLIENT_VERSION = 210
-_BAD_ORIGIN_FILE_IDENT = 217
+BAD_SERVER_VERSION = 209
+BAD_CLIENT_VERSION = 210
+BAD_ORIGIN_FILE_IDENT = 217
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +203,7 @@ class ServerHistory:
             raise ChangesetError(
                 f"server version {since_version} does not exist yet "
                 f"(the latest is {self.latest_version})",
-                code=_BAD_SERVER_VERSION,
+                code=BAD_SERVER_VERSION,
             )
         last_cv = self.client_version_at(ident, since_version)
         out: list[RemoteChangeset] = []
@@ -245,7 +245,7 @@ class ServerHistory:
         """
         record = self._clients.get(ident)
         if record is None:
-            raise ChangesetError(f"unknown client file ident {ident}", code=_BAD_ORIGIN_FILE_IDENT)
+            raise ChangesetError(f"unknown client file ident {ident}", code=BAD_ORIGIN_FILE_IDENT)
         last = self.last_client_version(ident)
         if not changesets:
             return IntegrationResult((), 0, last)
@@ -317,25 +317,25 @@ class ServerHistory:
                 raise ChangesetError(
                     f"changeset {c.client_version} has origin {c.origin_file_ident}, "
                     f"but the uploading client is {ident}",
-                    code=_BAD_ORIGIN_FILE_IDENT,
+                    code=BAD_ORIGIN_FILE_IDENT,
                 )
             if c.client_version <= previous:
                 raise ChangesetError(
                     f"client versions must increase within an upload "
                     f"({c.client_version} after {previous})",
-                    code=_BAD_CLIENT_VERSION,
+                    code=BAD_CLIENT_VERSION,
                 )
             previous = c.client_version
             if c.last_integrated_server_version != base:
                 raise ChangesetError(
                     "all changesets of an upload must be based on the same server version "
                     f"({c.last_integrated_server_version} != {base})",
-                    code=_BAD_SERVER_VERSION,
+                    code=BAD_SERVER_VERSION,
                 )
         if base > self.latest_version:
             raise ChangesetError(
                 f"upload based on server version {base}, but the latest is {self.latest_version}",
-                code=_BAD_SERVER_VERSION,
+                code=BAD_SERVER_VERSION,
             )
         self._check_base(base)
         return base
@@ -359,7 +359,7 @@ class ServerHistory:
                         f"upload based on server version {base}, but your changeset "
                         f"{entry.client_version} (server version {entry.server_version}) "
                         "was uploaded on another base: resend it in the same upload",
-                        code=_BAD_SERVER_VERSION,
+                        code=BAD_SERVER_VERSION,
                     )
                 # Move the foreign changesets past our own one.
                 foreign.transform(own)
@@ -371,7 +371,7 @@ class ServerHistory:
                 raise ChangesetError(
                     f"resent changeset {entry.client_version} differs from the one "
                     f"integrated as server version {entry.server_version}",
-                    code=_BAD_CLIENT_VERSION,
+                    code=BAD_CLIENT_VERSION,
                 )
             if entry.server_version in self._originals:
                 # The verified copy is the same change on a newer base: keep it,
@@ -448,161 +448,3 @@ def _check_schema(
                     f"schema mismatch: property {ins.class_name}.{ins.name} already exists "
                     f"as {old_prop}, cannot add it as {ins}; synced schema changes must be additive"
                 )
-
-
-# ============================================================================ client
-
-
-class ClientHistory:
-    """A client's sync state for one realm: identity, cursors and the local
-    changesets the server has not acknowledged yet.
-
-    The owner (the client store) persists these fields with every local
-    commit and with every integrated download; this object only holds and
-    transforms them. ``pending`` is always based on
-    ``last_integrated_server_version``.
-    """
-
-    def __init__(
-        self,
-        client_file_ident: int = 0,
-        *,
-        last_integrated_server_version: int = 0,
-        last_acked_client_version: int = 0,
-        latest_client_version: int = 0,
-        pending: Iterable[Changeset] = (),
-        client_file_salt: int = 0,
-    ) -> None:
-        self.client_file_ident = client_file_ident
-        self.client_file_salt = client_file_salt
-        """The secret the server issued with the ident (0: none yet); sent
-        with every bind so that nobody else can bind as this ident."""
-        self.last_integrated_server_version = last_integrated_server_version
-        self.last_acked_client_version = last_acked_client_version
-        self.pending: list[Changeset] = list(pending)
-        self.latest_client_version = max(
-            [latest_client_version, last_acked_client_version]
-            + [c.client_version for c in self.pending]
-        )
-
-    def set_file_ident(self, ident: int) -> None:
-        """Adopt the identity the server assigned; stamps the pending changesets."""
-        if ident <= 0:
-            raise ValueError(f"a client file ident is positive, got {ident}")
-        self.client_file_ident = ident
-        self.pending = [
-            c if c.origin_file_ident == ident else dataclasses.replace(c, origin_file_ident=ident)
-            for c in self.pending
-        ]
-
-    def add_local(self, changeset: Changeset) -> Changeset:
-        """Record a local write transaction; returns it as queued (origin and
-        base filled in). Its client version must be higher than every earlier one."""
-        if changeset.client_version <= self.latest_client_version:
-            raise ValueError(
-                f"client version {changeset.client_version} is not after "
-                f"{self.latest_client_version}"
-            )
-        queued = dataclasses.replace(
-            changeset,
-            origin_file_ident=self.client_file_ident,
-            last_integrated_server_version=self.last_integrated_server_version,
-        )
-        self.pending.append(queued)
-        self.latest_client_version = changeset.client_version
-        return queued
-
-    def commit(self, instructions: Iterable[Instruction], timestamp_ms: int) -> Changeset:
-        """Convenience: record ``instructions`` as the next client version."""
-        return self.add_local(
-            Changeset(
-                self.client_file_ident,
-                self.latest_client_version + 1,
-                self.last_integrated_server_version,
-                timestamp_ms,
-                tuple(instructions),
-            )
-        )
-
-    def unacknowledged_since(self, client_version: int) -> list[Changeset]:
-        """Pending changesets after ``client_version``."""
-        return [c for c in self.pending if c.client_version > client_version]
-
-    def acknowledge(self, client_version: int) -> None:
-        """The server has integrated our changesets up to ``client_version``."""
-        if client_version > self.latest_client_version:
-            raise RemoteProtocolError(
-                f"the server acknowledged client version {client_version}, "
-                f"but the latest local one is {self.latest_client_version}",
-                code=_BAD_CLIENT_VERSION,
-            )
-        if client_version > self.last_acked_client_version:
-            self.last_acked_client_version = client_version
-            self.pending = [c for c in self.pending if c.client_version > client_version]
-
-    def integrate_download(
-        self, changesets: Sequence[RemoteChangeset], server_version: int, upload_ack: int
-    ) -> list[Changeset]:
-        """Integrate a download; returns the changesets to apply to the local
-        realm, in order (transformed to come after the pending local ones).
-
-        All-or-nothing: on error (bad cursors from the server, a schema
-        conflict with a pending local change) nothing changes.
-        """
-        base = self.last_integrated_server_version
-        acked = self.last_acked_client_version
-        # Indexed once for the whole batch (not at all for an empty one).
-        sequence = ConcurrentChangesets(self.pending) if changesets else None
-        out: list[Changeset] = []
-        for remote in changesets:
-            assert sequence is not None
-            if remote.server_version <= base:
-                raise RemoteProtocolError(
-                    f"downloaded server version {remote.server_version}, "
-                    f"but this client is already at {base}",
-                    code=_BAD_SERVER_VERSION,
-                )
-            own = remote.last_integrated_client_version
-            if own < acked:
-                raise RemoteProtocolError(
-                    f"download says client version {own} was integrated, "
-                    f"after the server acknowledged {acked}",
-                    code=_BAD_CLIENT_VERSION,
-                )
-            if own > self.latest_client_version:
-                raise RemoteProtocolError(
-                    f"download refers to client version {own}, "
-                    f"but the latest local one is {self.latest_client_version}",
-                    code=_BAD_CLIENT_VERSION,
-                )
-            if own > acked:
-                # Our changesets up to `own` precede this one on the server:
-                # they are part of the state it applies to, not concurrent.
-                acked = own
-                sequence.discard_through(own)
-            out.append(sequence.transform(remote.changeset))
-            base = remote.server_version
-        if server_version < base:
-            raise RemoteProtocolError(
-                f"download progress {server_version} is behind its last changeset {base}",
-                code=_BAD_SERVER_VERSION,
-            )
-        if upload_ack > self.latest_client_version:
-            raise RemoteProtocolError(
-                f"the server acknowledged client version {upload_ack}, "
-                f"but the latest local one is {self.latest_client_version}",
-                code=_BAD_CLIENT_VERSION,
-            )
-        pending = self.pending if sequence is None else sequence.changesets()
-        if upload_ack > acked:
-            acked = upload_ack
-            pending = [c for c in pending if c.client_version > upload_ack]
-        self.pending = [
-            c
-            if c.last_integrated_server_version == server_version
-            else dataclasses.replace(c, last_integrated_server_version=server_version)
-            for c in pending
-        ]
-        self.last_integrated_server_version = server_version
-        self.last_acked_client_version = acked
-        return out

@@ -31,7 +31,7 @@ from studio.primitives.instructions import (
 )
 from studio.primitives.instructions import Set as SetValue
 from studio.server import Server, ServerConfig
-from studio.sync.history import ClientHistory
+from studio.sync.client_history import ClientHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,
     Bound,

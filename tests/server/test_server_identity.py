@@ -31,7 +31,7 @@ from studio.server.errors import TokenError
 from studio.server.storage.base import ClientIdent, UserRecord
 from studio.server.storage.sqlite import SqliteServerStorage
 from studio.sync.client import App, SyncConfig
-from studio.sync.history import ClientHistory
+from studio.sync.client_history import ClientHistory
 from studio.sync.protocol import ErrorCode
 
 SHARED = "/shared/team"

@@ -16,7 +16,8 @@ from oracles import model
 from oracles.model import State
 
 from studio.primitives.instructions import Changeset, Instruction
-from studio.sync.history import ClientHistory, ServerHistory
+from studio.sync.client_history import ClientHistory
+from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     BindRequested,
     ChangesetsIntegrated,

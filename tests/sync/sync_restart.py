@@ -29,7 +29,8 @@ from oracles import model
 from oracles.model import State
 
 from studio.primitives.instructions import Changeset, CreateObject, ListInsert
-from studio.sync.history import ClientHistory, HistoryEntry, ServerHistory
+from studio.sync.client_history import ClientHistory
+from studio.sync.history import HistoryEntry, ServerHistory
 from studio.sync.protocol import (
     BindRequested,
     Bound,

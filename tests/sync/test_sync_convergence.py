@@ -21,7 +21,8 @@ from sync_gen import Generator, base_state
 from sync_net import Network
 
 from studio.primitives.instructions import Changeset
-from studio.sync.history import ClientHistory, ServerHistory
+from studio.sync.client_history import ClientHistory
+from studio.sync.history import ServerHistory
 
 # STUDIO_FUZZ_EXAMPLES sets how many random scenarios each property test tries (CI: 200).
 FUZZ_EXAMPLES = int(os.environ.get("STUDIO_FUZZ_EXAMPLES", "200"))

@@ -15,13 +15,14 @@ from studio.primitives.instructions import (
     ListInsert,
 )
 from studio.primitives.instructions import Set as SetValue
+from studio.sync.client_history import ClientHistory
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
     MergeError,
     RemoteProtocolError,
 )
-from studio.sync.history import ClientHistory, RemoteChangeset, ServerHistory
+from studio.sync.history import RemoteChangeset, ServerHistory
 
 C = "Item"
 

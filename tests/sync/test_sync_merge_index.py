@@ -35,10 +35,12 @@ from studio.primitives.instructions import (
     ListInsert,
 )
 from studio.primitives.objectid import ObjectId
+from studio.sync import client_history as client_history_module
 from studio.sync import history as history_module
 from studio.sync import merge
+from studio.sync.client_history import ClientHistory
 from studio.sync.errors import MergeError
-from studio.sync.history import ClientHistory, RemoteChangeset, ServerHistory
+from studio.sync.history import RemoteChangeset, ServerHistory
 from studio.sync.merge import TouchIndex
 from studio.sync.merge import index as merge_index
 
@@ -284,6 +286,7 @@ def test_histories_integrate_as_with_the_plain_grid(
 ) -> None:
     indexed = run_histories(seed)
     monkeypatch.setattr(history_module, "ConcurrentChangesets", ReferenceSequence)
+    monkeypatch.setattr(client_history_module, "ConcurrentChangesets", ReferenceSequence)
     assert run_histories(seed) == indexed
 
 

@@ -15,8 +15,9 @@ from studio.primitives.instructions import (
     ListInsert,
 )
 from studio.primitives.instructions import Set as SetValue
+from studio.sync.client_history import ClientHistory
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
-from studio.sync.history import ClientHistory, ServerHistory
+from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     Bind,
     BindRequested,

@@ -14,7 +14,8 @@ from studio.primitives.instructions import (
     Instruction,
 )
 from studio.primitives.instructions import Set as SetValue
-from studio.sync.history import ClientHistory, ServerHistory
+from studio.sync.client_history import ClientHistory
+from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     BindRequested,
     ClientConnection,

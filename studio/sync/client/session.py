@@ -1,6 +1,6 @@
 """A sync session: one synced realm file bound to one server realm.
 
-The session owns the realm's :class:`~studio.sync.history.ClientHistory` (its
+The session owns the realm's :class:`~studio.sync.client_history.ClientHistory` (its
 cursors and unacknowledged changesets, persisted by
 :class:`~studio.sync.client.store.RealmStore`) and the public API: state,
 pause/resume, waiting for uploads and downloads, listeners. The App's shared
@@ -29,7 +29,7 @@ from studio.sync.client.auth import User
 from studio.sync.client.config import Backoff, SyncConfig
 from studio.sync.client.errors import SessionClosedError, SyncSessionError
 from studio.sync.client.store import DownloadObserver, RealmStore
-from studio.sync.history import ClientHistory
+from studio.sync.client_history import ClientHistory
 
 if TYPE_CHECKING:
     from studio.sync.client.connection import AppConnection

@@ -17,7 +17,7 @@ from studio.core.realm import Realm
 from studio.core.synced import apply_remote, get_sync_value, set_sync_values, trim_history
 from studio.primitives.instructions import Changeset
 from studio.sync.client.errors import ClientError
-from studio.sync.history import ClientHistory
+from studio.sync.client_history import ClientHistory
 from studio.sync.protocol.events import ClientEvent, RemoteChanges
 
 KEY_IDENT = "client_file_ident"

@@ -6,7 +6,7 @@ Bytes in (:meth:`ClientConnection.receive_data`), events out; calls in
 where time matters.
 
 One :class:`ClientConnection` lives as long as one network connection. The
-per-realm sync state lives in a :class:`~studio.sync.history.ClientHistory`
+per-realm sync state lives in a :class:`~studio.sync.client_history.ClientHistory`
 the caller owns and persists; after a reconnect the caller makes a new
 connection and binds the same histories again, and every unacknowledged
 changeset is uploaded again (the server skips what it already has). On one
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from studio.primitives.instructions import Changeset
+from studio.sync.client_history import ClientHistory
 from studio.sync.errors import LocalProtocolError, MergeError, RemoteProtocolError
-from studio.sync.history import ClientHistory
 from studio.sync.protocol.codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     SERVER_MESSAGE_TYPES,

@@ -33,18 +33,14 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from studio.primitives.instructions import Changeset
+from studio.sync.client_history import ClientHistory
 from studio.sync.errors import (
     ChangesetError,
     HistoryCompactedError,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from studio.sync.history import (
-    ClientHistory,
-    IntegrationResult,
-    RemoteChangeset,
-    ServerHistory,
-)
+from studio.sync.history import IntegrationResult, RemoteChangeset, ServerHistory
 from studio.sync.protocol.codec import (
     CLIENT_MESSAGE_TYPES,
     DEFAULT_MAX_MESSAGE_SIZE,
