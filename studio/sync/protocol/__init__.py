@@ -49,7 +49,8 @@ from studio.sync.protocol.messages import (
     Upload,
     UploadProgress,
 )
-from studio.sync.protocol.server_connection import OutgoingFrame, ServerConnection
+from studio.sync.protocol.outgoing import OutgoingFrame
+from studio.sync.protocol.server_connection import ServerConnection
 from studio.sync.protocol.states import ConnectionState, SessionState
 
 __all__ = [

@@ -40,7 +40,7 @@ from studio.sync.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from studio.sync.history import IntegrationResult, RemoteChangeset, ServerHistory
+from studio.sync.history import IntegrationResult, ServerHistory
 from studio.sync.protocol.codec import (
     CLIENT_MESSAGE_TYPES,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -73,6 +73,8 @@ from studio.sync.protocol.messages import (
     Unbound,
     Upload,
 )
+from studio.sync.protocol.outgoing import OutgoingFrame, describe_frame
+from studio.sync.protocol.server_mirror import cursor_problem, rebase_mirror
 from studio.sync.protocol.states import (
     SERVER_TRANSITIONS,
     ConnectionState,
@@ -119,25 +121,6 @@ class _Session:
     marks: list[tuple[int, int]] | None = None
     """Marks not answered yet: (request id, the server version the client
     must have been sent first). Only with a download burst (see ServerConnection)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingFrame:
-    """What one outgoing frame holds, so that the caller need not decode it."""
-
-    type: str
-    """The message type on the wire ("download", "error", "ident", ...)."""
-    session: int | None
-    changesets: int = 0
-    message: ServerMessage | None = None
-    """The message itself (e.g. an error's code and text, a download's progress)."""
-
-    @property
-    def instructions(self) -> int:
-        """Instructions in a download (counted when asked: rarely needed)."""
-        if isinstance(self.message, Download):
-            return sum(len(c.changeset.instructions) for c in self.message.changesets)
-        return 0
 
 
 class ServerConnection:
@@ -382,7 +365,7 @@ class ServerConnection:
             unknown = f"client file ident {ident} is unknown to {s.path}; reset the local realm"
             self._fail(s, ErrorCode.BAD_CLIENT_FILE_IDENT, unknown)
             return True
-        problem = _cursor_problem(history, ident, cursors)
+        problem = cursor_problem(history, ident, cursors)
         if problem is not None:
             self._fail(s, *problem)
             return True
@@ -471,7 +454,7 @@ class ServerConnection:
             return history.integrate(ident, changesets, now_ms=now_ms)
         base = changesets[0].last_integrated_server_version
         if base > mirror.last_integrated_server_version:
-            _rebase_mirror(mirror, history, ident, base)
+            rebase_mirror(mirror, history, ident, base)
         first = changesets[0].client_version
         if base == mirror.last_integrated_server_version:
             earlier = [c for c in mirror.pending if c.client_version < first]
@@ -575,46 +558,7 @@ class ServerConnection:
             raise LocalProtocolError("the connection is closed")
 
     def _emit(self, message: ServerMessage, cache: EncodedChangesets | None = None) -> None:
-        self._out.append((encode_message(message, cache), _describe(message)))
-
-
-def _describe(message: ServerMessage) -> OutgoingFrame:
-    if isinstance(message, Download):
-        return OutgoingFrame("download", message.session, len(message.changesets), message)
-    if isinstance(message, Error):
-        return OutgoingFrame("error", message.session, message=message)
-    if isinstance(message, Pong):
-        return OutgoingFrame("pong", None, message=message)
-    kind = {Ident: "ident", Mark: "mark", Unbound: "unbound"}[type(message)]
-    return OutgoingFrame(kind, message.session, message=message)
-
-
-def _rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, base: int) -> None:
-    """Move the mirrored changesets to ``base`` the way the client did: it
-    integrated the downloads up to ``base`` (the same history, so the same
-    changesets and cursors) with them pending."""
-    since = mirror.last_integrated_server_version
-    acked_at_base = history.client_version_at(ident, base)
-    if not mirror.pending or mirror.pending[-1].client_version <= acked_at_base:
-        # Every pending changeset is in the history at or before ``base``: the
-        # client dropped them all while integrating up to there (the usual
-        # case, an upload after the previous one was acknowledged).
-        mirror.pending = []
-        mirror.last_acked_client_version = max(mirror.last_acked_client_version, acked_at_base)
-        mirror.last_integrated_server_version = base
-        return
-    # The client version a download from `since` starts with.
-    last_cv = history.download(ident, since, 0).upload_ack
-    remotes: list[RemoteChangeset] = []
-    # (download() checked that the history still holds ``since``; an upload
-    # based past the latest version is refused by the history afterwards.)
-    for version in range(since + 1, min(base, history.latest_version) + 1):
-        entry = history.entry(version)
-        if entry.origin_file_ident == ident:
-            last_cv = entry.client_version
-        else:
-            remotes.append(RemoteChangeset(entry.server_version, last_cv, entry.changeset))
-    mirror.integrate_download(remotes, base, last_cv)
+        self._out.append((encode_message(message, cache), describe_frame(message)))
 
 
 def _try_again(code: int, given: bool | None) -> bool:
@@ -624,28 +568,3 @@ def _try_again(code: int, given: bool | None) -> bool:
         return ErrorCode(code).try_again
     except ValueError:
         return False
-
-
-def _cursor_problem(
-    history: ServerHistory, ident: int, cursors: Cursors
-) -> tuple[ErrorCode, str] | None:
-    version = cursors.last_integrated_server_version
-    if version > history.latest_version:
-        return (
-            ErrorCode.BAD_SERVER_VERSION,
-            f"the client is at server version {version}, "
-            f"but the latest is {history.latest_version}",
-        )
-    if version < history.base_version:
-        return (
-            ErrorCode.CLIENT_FILE_EXPIRED,
-            f"the history before server version {history.base_version} was compacted; "
-            "reset the local realm",
-        )
-    if cursors.last_acked_client_version > history.last_client_version(ident):
-        return (
-            ErrorCode.DIVERGING_HISTORIES,
-            f"the client believes version {cursors.last_acked_client_version} was "
-            f"acknowledged, but the server has {history.last_client_version(ident)}",
-        )
-    return None
