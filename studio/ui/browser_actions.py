@@ -184,7 +184,8 @@ class BrowserActions(BrowserEdits):
         try:
             result = import_csv(self.realm, name, path, progress=tick)
         except Cancelled:
-            self.show_message(f"Import cancelled: {plural(done, 'row')} imported before.", "info")
+            self.show_message(f"Import cancelled: {plural(done, 'row')} "
+                              f"{'was' if done == 1 else 'were'} imported before.", "info")
             return None
         except CsvImportError as exc:
             self.show_message(f"Import failed: {exc}", "error")
