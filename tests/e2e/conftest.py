@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import ServerProcess
+from server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")

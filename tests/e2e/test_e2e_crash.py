@@ -9,7 +9,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from e2e_support import FAST, SCHEMA, ServerProcess, admin_app, make_users, run
+from e2e_support import FAST, SCHEMA, admin_app, make_users
+from server_process import ServerProcess, run
 
 from studio.core import Realm
 from studio.sync.client import App, SessionConnectionState, SyncedRealm

@@ -12,7 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from e2e_support import ServerProcess, admin_app, make_users, run
+from e2e_support import admin_app, make_users
+from server_process import ServerProcess, run
 
 REALM = "/shared/e2e-shutdown"
 
@@ -98,7 +99,9 @@ async def test_asyncio_run_returns_with_apps_left_open_and_the_server_gone(
     here = Path(__file__).parent
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(here), str(here.parent), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     proc = subprocess.Popen(
         [sys.executable, str(program), own_server.url, REALM, str(tmp_path)],

@@ -9,16 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from e2e_support import (
-    ADMIN_PASSWORD,
-    FAST,
-    SCHEMA,
-    ServerProcess,
-    admin_app,
-    eventually,
-    make_users,
-    run,
-)
+from e2e_support import FAST, SCHEMA, admin_app, make_users
+from server_process import ADMIN_PASSWORD, ServerProcess, eventually, run
 
 from studio.core import Realm
 from studio.server import Server, ServerConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from notifier_support import ServerProcess
+from server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from notifier_support import ADMIN_PASSWORD, ROOT, Device, ServerProcess, commit, eventually, run
+from notifier_support import Device, commit
+from server_process import ADMIN_PASSWORD, ROOT, ServerProcess, eventually, run
 
 from studio.cli import main
 

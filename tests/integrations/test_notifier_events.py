@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from notifier_support import Device, ServerProcess, commit, eventually, make_notifier, run
+from notifier_support import Device, commit, make_notifier
+from server_process import ServerProcess, eventually, run
 
 from studio.integrations import RealmEvent
 

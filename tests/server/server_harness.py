@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from oracles import model
+from server_process import ADMIN_PASSWORD, FAST_SCRYPT
 from websockets.asyncio.client import ClientConnection as WsConnection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -42,10 +41,6 @@ from studio.sync.protocol import (
     SessionError,
     UploadAcknowledged,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN_PASSWORD = "admin-pw"
-FAST_SCRYPT = 2**10  # tests create many users; production uses 2**14
 
 SCHEMA: tuple[Instruction, ...] = (
     AddClass("Item", "_id", "int", False, False),
@@ -100,62 +95,6 @@ async def running_server(
         yield server
     finally:
         await server.stop()
-
-
-class ServerProcess:
-    """``python -m studio.server`` in a subprocess (for SIGKILL tests)."""
-
-    def __init__(self, data: Path, *extra: str) -> None:
-        self.data = data
-        self.extra = extra
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 30) -> str:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "studio.server",
-                "--data",
-                str(self.data),
-                "--port",
-                "0",
-                "--admin-password",
-                ADMIN_PASSWORD,
-                "--scrypt-n",
-                str(FAST_SCRYPT),
-                "--log-level",
-                "warning",
-                *self.extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"server exited with {self.proc.wait()}")
-            if line.startswith("listening on "):
-                self.url = line.split()[-1]
-                return self.url
-        raise TimeoutError("the server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.terminate()
-        return self.proc.wait(timeout=30)
 
 
 # ---------------------------------------------------------------------------- HTTP

@@ -8,16 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from server_harness import (
-    SCHEMA,
-    RawClient,
-    ServerProcess,
-    admin_token,
-    bump,
-    call,
-    item,
-    until,
-)
+from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
+from server_process import ServerProcess
 
 PATH = "/shared/crash"
 

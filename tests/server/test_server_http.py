@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 from server_harness import (
-    ADMIN_PASSWORD,
     SCHEMA,
     FakeClock,
     RawClient,
@@ -18,6 +17,7 @@ from server_harness import (
     running_server,
     ws_url,
 )
+from server_process import ADMIN_PASSWORD
 from websockets.asyncio.client import connect
 
 

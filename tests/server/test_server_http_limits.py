@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from server_harness import ADMIN_PASSWORD, admin_token, call, make_user, running_server
+from server_harness import admin_token, call, make_user, running_server
+from server_process import ADMIN_PASSWORD
 
 from studio.server import Server
 from studio.server.config import HttpLimits

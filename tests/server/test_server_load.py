@@ -6,7 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from server_harness import SCHEMA, RawClient, ServerProcess, admin_token, bump, call, item, until
+from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
+from server_process import ServerProcess
 
 PATH = "/shared/crowd"
 CLIENTS = 200

@@ -15,9 +15,6 @@ from pathlib import Path
 
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_harness import (
-    ADMIN_PASSWORD,
-    FAST_SCRYPT,
-    ROOT,
     SCHEMA,
     RawClient,
     admin_token,
@@ -29,6 +26,7 @@ from server_harness import (
     running_server,
     until,
 )
+from server_process import ADMIN_PASSWORD, FAST_SCRYPT, ROOT
 
 from studio.primitives.instructions import Changeset
 from studio.server.storage.base import RealmWrite, StoredEntry

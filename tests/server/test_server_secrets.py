@@ -10,7 +10,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from server_harness import ADMIN_PASSWORD, RawClient, admin_token, call, running_server
+from server_harness import RawClient, admin_token, call, running_server
+from server_process import ADMIN_PASSWORD
 
 from studio.server.auth import TokenSigner
 from studio.server.config import ADMIN_PASSWORD_ENV, parse_config
