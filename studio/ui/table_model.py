@@ -37,8 +37,8 @@ from studio.ui.cells import TypeRole as TypeRole
 from studio.ui.cells import ValueRole as ValueRole
 from studio.ui.cells import cell_data as cell_data
 from studio.ui.cells import cell_kind, model_index
-from studio.ui.sources import Column, ResultsSource, RowSource, TableChanges
-from studio.ui.wording import plural
+from studio.ui.sources import Column, RowSource, TableChanges
+from studio.ui.table_sorting import TableSorting
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
-class ObjectTableModel(QAbstractTableModel):
+class ObjectTableModel(TableSorting, QAbstractTableModel):
     """Rows of a :class:`RowSource`; columns are its properties."""
 
     sortChanged = Signal()
@@ -172,6 +172,10 @@ class ObjectTableModel(QAbstractTableModel):
     @property
     def listening(self) -> bool:
         return self._unsubscribe is not None
+
+    def resubscription(self) -> str:
+        """How a new source of the same view subscribes: at once if this one listens."""
+        return "now" if self.listening else "auto"
 
     def _stop_listening(self) -> None:
         if self._unsubscribe is not None:
@@ -479,84 +483,6 @@ class ObjectTableModel(QAbstractTableModel):
         if role == PropertyRole:
             return column.prop
         return None
-
-    # -- sorting -------------------------------------------------------------------------------
-
-    def can_sort(self, column: int) -> bool:
-        return (
-            self._source is not None
-            and 0 <= column < len(self._columns)
-            and self._source.can_sort(self._columns[column])
-        )
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort by a column (Qt's entry point); ``column`` -1 returns to the unsorted order."""
-        source = self._source
-        if source is None:
-            return
-        if column < 0:
-            sorted_source = source.with_sort(None)
-        elif self.can_sort(column):
-            ascending = order == Qt.SortOrder.AscendingOrder
-            if (isinstance(source, ResultsSource) and source.sorts_in_background
-                    and self._total >= self.background_sort_rows):
-                self._sort_in_background(source, self._columns[column], ascending)
-                return
-            sorted_source = source.with_sort(self._columns[column], ascending)
-        else:
-            return
-        if sorted_source is not None:
-            keep = self._exposed
-            self.set_source(sorted_source, subscribe="now" if self.listening else "auto")
-            self.expose(keep)
-            self.sortChanged.emit()
-
-    def _sort_in_background(self, source: ResultsSource, column: Column,
-                            ascending: bool) -> None:
-        """Sort many rows in a worker thread (see :mod:`studio.ui.background_sort`): the
-        window stays responsive, ``sortStarted`` says what runs, :meth:`cancel_sort`
-        stops waiting for it."""
-        realm = source.realm
-        name = source.object_schema.name
-
-        def resort(done: Callable[[Any], None]) -> None:  # after a change: quietly
-            self.sorter.start(realm.path, name, source.query, column.name, ascending,
-                              lambda keys, error: self._report(error, always=True)
-                              if error is not None else done(keys))
-
-        def finished(keys: Any, error: Exception | None) -> None:
-            self.sortFinished.emit()
-            if error is not None:
-                self._report(error, always=True)
-                return
-            if self._source is not source:  # the view changed meanwhile
-                return
-            keep = self._exposed
-            self.set_source(source.with_sorted_keys(column, ascending, keys, resort),
-                            subscribe="now" if self.listening else "auto")
-            self.expose(keep)
-            self.sortChanged.emit()
-
-        self.sortStarted.emit(f"Sorting {plural(self._total, 'object')} by {column.name}…")
-        self.sorter.start(realm.path, name, source.query, column.name, ascending, finished)
-
-    def cancel_sort(self) -> None:
-        """Stop waiting for a sort running in the background: the rows stay as they are."""
-        if self.sorter.busy:
-            self.sorter.cancel()
-            self.sortFinished.emit()
-
-    def clear_sort(self) -> None:
-        self.sort(-1)
-
-    def sort_state(self) -> tuple[int, Qt.SortOrder] | None:
-        """The sorted column and its order, or None when unsorted."""
-        state = self._source.sort_state if self._source is not None else None
-        if state is None:
-            return None
-        column = self.column_named(state[0])
-        order = Qt.SortOrder.AscendingOrder if state[1] else Qt.SortOrder.DescendingOrder
-        return (column, order) if column >= 0 else None
 
     # -- live changes --------------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ def test_cancelled_import_keeps_earlier_batches(demo_path: Path, open_browser: A
     assert browser.import_csv_file(str(big), cancel_after=1) is None
     kept = len(browser.realm.objects("Big"))
     assert 0 < kept < 5000  # the first batch committed before Cancel was seen
-    assert f"{kept:,} rows imported before" in browser.message_bar.text
+    assert f"{kept:,} rows were imported before" in browser.message_bar.text
 
 
 def test_add_class_and_property_dialogs(people_path: Path, open_browser: Any) -> None:
