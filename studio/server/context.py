@@ -59,6 +59,7 @@ class ServerContext:
             sessions=self.session_count,
             realms=lambda: len(self.hub),
             subscribers=lambda: self.bus.subscriber_count,
+            outbound_bytes=lambda: self.outbound.queued,
         )
         self.committer = Committer(
             lambda realm, write: realm.store.append(write),

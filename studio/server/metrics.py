@@ -105,6 +105,7 @@ class Metrics:
         sessions: Callable[[], float],
         realms: Callable[[], float],
         subscribers: Callable[[], float],
+        outbound_bytes: Callable[[], float] = lambda: 0,
     ) -> None:
         self.uploads = Counter("studio_uploads_total", "Changesets integrated from uploads.")
         self.downloads = Counter("studio_downloads_total", "Changesets sent in downloads.")
@@ -124,6 +125,12 @@ class Metrics:
             Gauge("studio_sessions", "Bound sync sessions.", sessions),
             Gauge("studio_realms", "Realms loaded in memory.", realms),
             Gauge("studio_admin_subscribers", "Open admin event streams.", subscribers),
+            Gauge(
+                "studio_outbound_bytes",
+                "Bytes queued for sync clients, all connections together "
+                "(bounded by --max-server-outbound-bytes).",
+                outbound_bytes,
+            ),
             self.connections_total,
             self.uploads,
             self.downloads,

@@ -126,6 +126,11 @@ def test_a_client_that_never_reads_gets_a_window_not_the_history(tmp_path: Path)
             assert 0 < most_one <= WINDOW + 60_000, most_one
             assert most_all <= 5 * (WINDOW + 60_000), most_all
             assert server.ctx.outbound.peak <= 5 * (WINDOW + 60_000) + 100_000
+            # Operators see what waits for clients in /metrics.
+            status, text = await call(url, "GET", "/metrics")
+            assert status == 200
+            (line,) = [x for x in text.splitlines() if x.startswith("studio_outbound_bytes ")]
+            assert 0 < float(line.split()[1]) <= 5 * (WINDOW + 60_000) + 100_000, line
             # /health is not slowed down by them.
             latencies = sorted([await _health_ms(url) for _ in range(10)])
             assert latencies[-1] < 500, latencies
