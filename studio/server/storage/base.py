@@ -34,9 +34,35 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from studio.server.storage.errors import VersionConflict
 from studio.sync.history import HistoryEntry
+
+
+def user_update_sql(
+    placeholder: str,
+    *,
+    password_hash: str | None,
+    is_admin: bool | None,
+    suspended: bool | None,
+) -> tuple[list[str], list[Any]]:
+    """The SET assignments (values as ``placeholder``, the driver's ``?`` or
+    ``%s``) and their values for an ``update_user`` of the SQL backends. A new
+    password also bumps the token generation, so every older token stops
+    working."""
+    sets: list[str] = []
+    args: list[Any] = []
+    if password_hash is not None:
+        sets += [f"password_hash = {placeholder}", "token_generation = token_generation + 1"]
+        args.append(password_hash)
+    if is_admin is not None:
+        sets.append(f"is_admin = {placeholder}")
+        args.append(is_admin)
+    if suspended is not None:
+        sets.append(f"suspended = {placeholder}")
+        args.append(suspended)
+    return sets, args
 
 
 def new_user_id() -> str:

@@ -25,6 +25,7 @@ from studio.server.storage.base import (
     RealmStorage,
     ServerStorage,
     UserRecord,
+    user_update_sql,
 )
 from studio.server.storage.cached_state import (
     CachedState,
@@ -161,17 +162,9 @@ class PostgresServerStorage(ServerStorage):
         is_admin: bool | None = None,
         suspended: bool | None = None,
     ) -> UserRecord:
-        sets: list[str] = []
-        args: list[Any] = []
-        if password_hash is not None:
-            sets += ["password_hash = %s", "token_generation = token_generation + 1"]
-            args.append(password_hash)
-        if is_admin is not None:
-            sets.append("is_admin = %s")
-            args.append(is_admin)
-        if suspended is not None:
-            sets.append("suspended = %s")
-            args.append(suspended)
+        sets, args = user_update_sql(
+            "%s", password_hash=password_hash, is_admin=is_admin, suspended=suspended
+        )
         with self._pool.transaction() as conn:
             if sets:
                 conn.execute(

@@ -41,6 +41,7 @@ from studio.server.storage.base import (
     ServerStorage,
     UserRecord,
     new_user_id,
+    user_update_sql,
 )
 from studio.server.storage.errors import (
     AlreadyExists,
@@ -281,17 +282,9 @@ class SqliteServerStorage(ServerStorage):
         is_admin: bool | None = None,
         suspended: bool | None = None,
     ) -> UserRecord:
-        sets: list[str] = []
-        args: list[Any] = []
-        if password_hash is not None:
-            sets += ["password_hash = ?", "token_generation = token_generation + 1"]
-            args.append(password_hash)
-        if is_admin is not None:
-            sets.append("is_admin = ?")
-            args.append(int(is_admin))
-        if suspended is not None:
-            sets.append("suspended = ?")
-            args.append(int(suspended))
+        sets, args = user_update_sql(
+            "?", password_hash=password_hash, is_admin=is_admin, suspended=suspended
+        )
         with self._tx() as conn:
             if sets:
                 conn.execute(
