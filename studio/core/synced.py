@@ -91,3 +91,51 @@ def trim_history(realm: Realm, upto_client_version: int) -> None:
         conn.execute("COMMIT")
         store.begin_read()
 
+
+
+def discard_recorded(realm: Realm) -> None:
+    """Forget the instructions recorded so far in the open write transaction: what
+    follows is recorded, what came before commits without becoming a local change
+    (a client reset adopts the server's state, then records the recovered changes,
+    in one transaction)."""
+    writer = store_of(realm).current_writer()
+    if writer.instructions is not None:
+        writer.instructions.clear()
+
+
+def record_instructions(realm: Realm, instructions: Sequence[ins.Instruction]) -> None:
+    """Add instructions to the open recording write transaction's changeset as they
+    are, without applying them (schema the server must learn about)."""
+    writer = store_of(realm).current_writer()
+    if writer.instructions is None:
+        raise WrongTransactionStateError(
+            "record_instructions needs a recording write transaction (realm.write())"
+        )
+    writer.instructions.extend(instructions)
+
+
+def clear_history(realm: Realm) -> None:
+    """Forget every recorded local changeset (inside the open write transaction).
+    Client versions go on counting up from where they were."""
+    store_of(realm).conn.execute(f"DELETE FROM {HISTORY_TABLE}")
+
+
+def history_row_count(realm: Realm) -> int:
+    """How many local changesets the file keeps (the unacknowledged ones)."""
+    row = store_of(realm).conn.execute(f"SELECT COUNT(*) FROM {HISTORY_TABLE}").fetchone()
+    return int(row[0])
+
+
+def write_backup(realm: Realm, destination: str) -> None:
+    """Copy the realm file, as it is committed now, to ``destination`` (SQLite's
+    online backup: consistent while the realm stays open and in WAL mode)."""
+    import sqlite3
+
+    # A connection of its own: the realm's keeps a read snapshot that may be older.
+    source = sqlite3.connect(store_of(realm).path)
+    target = sqlite3.connect(destination)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()

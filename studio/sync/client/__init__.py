@@ -25,10 +25,13 @@ from studio.sync.client.errors import (
     ApiError,
     AuthenticationError,
     ClientError,
+    ClientResetError,
     ServerUnreachableError,
     SessionClosedError,
     SyncSessionError,
 )
+from studio.sync.client.recovery import RecoveryReport, UnrecoveredChange
+from studio.sync.client.reset import ClientResetMode, ClientResetResult
 from studio.sync.client.session import (
     Progress,
     SessionConnectionState,
@@ -59,7 +62,11 @@ __all__ = [
     "App",
     "AuthenticationError",
     "ClientError",
+    "ClientResetError",
+    "ClientResetMode",
+    "ClientResetResult",
     "Progress",
+    "RecoveryReport",
     "ServerUnreachableError",
     "SessionClosedError",
     "SessionConnectionState",
@@ -68,5 +75,6 @@ __all__ = [
     "SyncSessionError",
     "SyncSessionState",
     "SyncedRealm",
+    "UnrecoveredChange",
     "User",
 ]

@@ -16,6 +16,13 @@ from studio.sync.client.auth import User
 from studio.sync.client.config import SyncConfig
 from studio.sync.client.connection import AppConnection, sync_url
 from studio.sync.client.errors import ClientError
+from studio.sync.client.reset import (
+    AfterResetCallback,
+    BeforeResetCallback,
+    ClientResetConfig,
+    ClientResetMode,
+    finish_interrupted_reset,
+)
 from studio.sync.client.session import ErrorCallback, SyncSession
 
 
@@ -101,6 +108,9 @@ class App:
         on_error: ErrorCallback | None = None,
         wait_for_download: bool = False,
         timeout: float | None = None,
+        client_reset: ClientResetMode = ClientResetMode.RECOVER,
+        on_before_reset: BeforeResetCallback | None = None,
+        on_after_reset: AfterResetCallback | None = None,
     ) -> SyncedRealm:
         """Open the local copy of the server realm ``realm_path`` (``/~/name`` for
         the user's own, ``/shared/chat`` ...) and sync it in the background.
@@ -110,6 +120,18 @@ class App:
         ``wait_for_download=True`` this first waits (at most ``timeout``
         seconds) until what the server has is downloaded. Sync errors go to
         ``on_error(session, error)`` (and ``session.add_error_listener``).
+
+        ``client_reset`` says what happens when the server can no longer sync
+        this file (docs/sync-client.md, "Client reset"): ``RECOVER`` (default)
+        downloads a fresh copy and replays the unsynced local changes on it,
+        ``RECOVER_OR_DISCARD`` discards them if that fails, ``DISCARD_LOCAL``
+        drops them, ``MANUAL`` stops the session with an error whose
+        ``client_reset_required`` is True. ``on_before_reset(realm)`` runs
+        before (the realm still shows the old state) and
+        ``on_after_reset(realm, result)`` after the reset
+        (:class:`~studio.sync.client.reset.ClientResetResult`: the backup file,
+        what was not recovered). A reset that a crash interrupted is finished
+        (or undone) here, before syncing starts.
         """
         if not user.logged_in:
             raise ClientError(f"{user.username} has logged out; log in again")
@@ -133,6 +155,14 @@ class App:
                 record_history=True,
             ),
         )
+        reset = ClientResetConfig(client_reset, on_before_reset, on_after_reset)
+        try:
+            interrupted = finish_interrupted_reset(realm, client_reset)
+        except BaseException:
+            realm.close()
+            raise
+        if interrupted is not None and on_after_reset is not None:
+            on_after_reset(realm, interrupted)
         try:
             session = SyncSession(
                 realm,
@@ -142,6 +172,7 @@ class App:
                 self.config,
                 server_url=self.base_url,
                 on_error=on_error,
+                client_reset=reset,
             )
         except BaseException:
             realm.close()

@@ -12,9 +12,13 @@ Error handling, by protocol error:
 
 * ``token_expired`` on a session: refresh the user's token, bind again.
 * other retryable session errors: bind again after the session's backoff.
-* non-retryable session errors (permission denied, diverging histories, a
-  download that does not merge or apply): the session stops and reports a
-  fatal :class:`SyncSessionError`; it is not retried.
+* errors that ask for a client reset (``client_file_expired``, a bad client
+  file ident or server version, diverging histories; see
+  :mod:`studio.sync.client.reset`): the session resets its realm file and
+  binds again, unless its mode is ``MANUAL``.
+* other non-retryable session errors (permission denied, a download that
+  does not merge or apply): the session stops and reports a fatal
+  :class:`SyncSessionError`; it is not retried.
 * connection-level errors: reconnect with backoff when ``try_again``,
   otherwise every session on the connection stops with the error.
 """
@@ -176,6 +180,7 @@ class AppConnection:
             or session.sid is not None
             or session.binding
             or session.retry_handle is not None
+            or session.resetting
         ):
             return
         session.binding = True
@@ -418,12 +423,17 @@ class AppConnection:
         if e.code == ErrorCode.TOKEN_EXPIRED:
             session.force_refresh = True  # the next bind refreshes the token first
             fatal = False
-        session.on_error(SyncSessionError(e.code, e.message, fatal=fatal))
+        error = SyncSessionError(e.code, e.message, fatal=fatal)
+        if fatal and session.begin_client_reset(error):
+            # Not fatal after all: the session resets its file and binds again.
+            fatal = False
+            error = SyncSessionError(e.code, e.message, fatal=False)
+        session.on_error(error)
         # Leave the errored session; its Unbound lets us bind again (if still
         # active) once the retry delay is over.
         session.unbinding = True
         proto.unbind(e.session)
-        if not fatal:
+        if not fatal and not session.resetting:
             self._retry_bind(session)
 
     def _fail_session(

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from studio.core.notify import NotificationToken
@@ -27,7 +28,18 @@ from studio.core.realm import Realm
 from studio.core.watcher import RealmWatcher
 from studio.sync.client.auth import User
 from studio.sync.client.config import Backoff, SyncConfig
-from studio.sync.client.errors import SessionClosedError, SyncSessionError
+from studio.sync.client.errors import ClientResetError, SessionClosedError, SyncSessionError
+from studio.sync.client.reset import (
+    ClientResetConfig,
+    ClientResetMode,
+    ClientResetResult,
+    adopt_fresh_copy,
+    download_path_for,
+    is_reset_error,
+    make_backup,
+    mark_download_complete,
+    remove_realm_file,
+)
 from studio.sync.client.store import DownloadObserver, RealmStore
 from studio.sync.client_history import ClientHistory
 
@@ -117,6 +129,7 @@ class SyncSession:
         *,
         server_url: str,
         on_error: ErrorCallback | None = None,
+        client_reset: ClientResetConfig | None = None,
     ) -> None:
         self.realm = realm
         self.user = user
@@ -126,6 +139,14 @@ class SyncSession:
         self.error: SyncSessionError | None = None
         """The fatal error that stopped the session (state ``INVALID``)."""
         self._connection = connection
+        self._config = config
+        self._server_url = server_url
+        self.client_reset = client_reset or ClientResetConfig()
+        self.resetting = False
+        """True while a client reset runs (the session is not bound meanwhile)."""
+        self.last_reset: ClientResetResult | None = None
+        """What the last client reset of this session did."""
+        self._reset_task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self.store = RealmStore(realm, server_url, path, user.username)
         self.history: ClientHistory = self.store.load()
@@ -276,6 +297,8 @@ class SyncSession:
         self.state = SyncSessionState.INACTIVE
         self._realm_token.remove()
         self._cancel_retry()
+        if self._reset_task is not None:
+            self._reset_task.cancel()
         if self._watcher is not None:
             self._watcher.stop()
         self._connection.remove(self)
@@ -365,6 +388,100 @@ class SyncSession:
         else:
             log.warning("sync of %s: %s (retrying)", self.path, error)
         self._error_listeners.call(self, error)
+
+    # ------------------------------------------------------------------ client reset
+
+    def begin_client_reset(self, error: SyncSessionError) -> bool:
+        """The server asked for a client reset (``error``): start one in the
+        background unless the mode is ``MANUAL`` (or one runs already).
+        Returns whether the error is taken care of."""
+        if (
+            not is_reset_error(error.code)
+            or self.client_reset.mode is ClientResetMode.MANUAL
+            or self.is_closed
+        ):
+            return False
+        if not self.resetting:
+            self.resetting = True
+            self._cancel_retry()
+            self._reset_task = self._loop.create_task(self._client_reset(error))
+        return True
+
+    async def _client_reset(self, error: SyncSessionError) -> None:
+        realm = self.realm
+        config = self.client_reset
+        download = download_path_for(Path(realm.path))
+        log.warning("sync of %s needs a client reset: %s", self.path, error)
+        try:
+            if config.on_before_reset is not None:
+                config.on_before_reset(realm)
+            backup = make_backup(realm)
+            await self._download_fresh_copy(download, backup, error.code)
+            result = adopt_fresh_copy(realm, download, backup, config.mode, error.code)
+        except asyncio.CancelledError:
+            remove_realm_file(download)
+            self.resetting = False
+            raise
+        except Exception as exc:
+            remove_realm_file(download)
+            self.resetting = False
+            message = f"the client reset of {realm.path} failed: {exc}"
+            if not isinstance(exc, ClientResetError | SyncSessionError):
+                log.exception("client reset of %s failed", realm.path)
+            self.on_error(SyncSessionError(error.code, message, fatal=True))
+            return
+        self.store.reload_into(self.history)
+        self.latest_server_version = self.history.last_integrated_server_version
+        self.uploaded_through = 0
+        self.last_reset = result
+        self.resetting = False
+        self.retry_backoff.reset()
+        log.warning(
+            "client reset of %s done (%s): %d unsynced changesets, %d changes not recovered; "
+            "backup %s",
+            realm.path, result.mode.value, result.unsynced_changesets, len(result.unrecovered),
+            result.backup_path,
+        )  # fmt: skip
+        if not self.history.pending:
+            # Nothing left to upload: waits for the old local versions are over
+            # (with recovered changes they end when those are acknowledged: their
+            # client versions come after the old ones).
+            waiters, self._upload_waiters = self._upload_waiters, []
+            for _target, future in waiters:
+                if not future.done():
+                    future.set_result(None)
+        self._report_progress("download")
+        self._report_progress("upload")
+        if config.on_after_reset is not None:
+            try:
+                config.on_after_reset(realm, result)
+            except Exception:
+                log.exception("on_after_reset of %s raised", realm.path)
+        if self.state is SyncSessionState.ACTIVE and not self.is_closed:
+            self._connection.activate(self)
+
+    async def _download_fresh_copy(self, download: Path, backup: Path, code: int) -> None:
+        """Download the server's realm into ``download`` with a session of its
+        own (a new client file ident), and mark the file complete."""
+        remove_realm_file(download)
+        fresh = Realm.open(download, record_history=True)
+        try:
+            session = SyncSession(
+                fresh,
+                self.user,
+                self.path,
+                self._connection,
+                self._config,
+                server_url=self._server_url,
+                client_reset=ClientResetConfig(ClientResetMode.MANUAL),
+            )
+            try:
+                await session.wait_for_download_completion()
+            finally:
+                session.close()
+            mark_download_complete(fresh, backup, code)
+        finally:
+            fresh.close()
 
     # ------------------------------------------------------------------ helpers
 
