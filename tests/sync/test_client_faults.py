@@ -19,7 +19,7 @@ from test_client_harness import (
 )
 
 from studio.core import Realm
-from studio.sync.client import SyncConfig, SyncSessionError, SyncSessionState
+from studio.sync.client import ClientResetMode, SyncConfig, SyncSessionError, SyncSessionState
 from studio.sync.protocol import Error, encode_message
 
 CHAT = "/shared/chat"
@@ -114,13 +114,16 @@ async def test_a_write_held_across_an_await_delays_downloads(tmp_path: Path) -> 
 
 
 @run
-async def test_a_server_that_forgot_the_realm_is_a_fatal_error(tmp_path: Path) -> None:
+async def test_a_server_that_forgot_the_realm_is_a_fatal_error_in_manual_mode(
+    tmp_path: Path,
+) -> None:
+    # (By default the client resets instead: tests/sync/test_client_reset.py.)
     async with running_server() as server:
         app = make_app(server, tmp_path)
         errors: list[SyncSessionError] = []
         realm = await app.open_realm(
             make_user("a"), CHAT, path=tmp_path / "a.realm", schema=SCHEMA,
-            on_error=lambda s, e: errors.append(e),
+            on_error=lambda s, e: errors.append(e), client_reset=ClientResetMode.MANUAL,
         )  # fmt: skip
         add(realm, "one")
         await realm.sync_session.wait_for_upload_completion(5)
@@ -128,6 +131,7 @@ async def test_a_server_that_forgot_the_realm_is_a_fatal_error(tmp_path: Path) -
         await server.drop_connections()
         await eventually(lambda: bool(errors))
         assert (errors[0].name, errors[0].fatal) == ("bad_client_file_ident", True)
+        assert errors[0].client_reset_required
         assert realm.sync_session.state is SyncSessionState.INVALID
         assert keys(realm) == ["one"]  # the local data stays
         await app.close()

@@ -73,6 +73,8 @@ class FakeServer:
         self.binds = 0
         self.refused_uploads = 0
         self.token_checks: list[str] = []
+        self.reject_binds: Callable[[BindRequested], tuple[int, str] | None] | None = None
+        """A scripted refusal: (code, message) for the binds it returns one for."""
 
     @property
     def url(self) -> str:
@@ -157,6 +159,10 @@ class FakeServer:
             return
         if kind != "tok":
             conn.reject_bind(event.session, int(ErrorCode.BAD_AUTHENTICATION), "bad token")
+            return
+        refusal = self.reject_binds(event) if self.reject_binds is not None else None
+        if refusal is not None:
+            conn.reject_bind(event.session, *refusal)
             return
         path = event.path.replace("/~/", f"/u/{user}/")
         level = self.permissions.get(path, {}).get(user, "write" if path not in

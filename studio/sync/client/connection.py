@@ -181,10 +181,17 @@ class AppConnection:
             or session.binding
             or session.retry_handle is not None
             or session.resetting
+            or self._path_in_use(session.path)
         ):
             return
         session.binding = True
         asyncio.get_running_loop().create_task(self._bind(session, self._proto))
+
+    def _path_in_use(self, path: str) -> bool:
+        """Another session of this path has not finished unbinding (the protocol
+        binds a path once per connection; a client reset's download session and
+        the session it resets take turns). Its ``unbound`` binds the waiting one."""
+        return any(s.path == path for s in self._ids.values())
 
     async def _bind(self, session: SyncSession, proto: ClientConnection) -> None:
         try:
@@ -207,7 +214,12 @@ class AppConnection:
         session.binding = False
         if proto is not self._proto or proto.state is not ConnectionState.OPEN:
             return  # the connection went away meanwhile; the next one binds
-        if session.state is not SyncSessionState.ACTIVE or session.sid is not None:
+        if (
+            session.state is not SyncSessionState.ACTIVE
+            or session.sid is not None
+            or session.resetting
+            or self._path_in_use(session.path)
+        ):
             return
         sid = self._next_id
         self._next_id += 1
@@ -414,7 +426,9 @@ class AppConnection:
         if session.sid == sid:
             session.sid = None
             session.unbinding = False
-            self._maybe_bind(session)
+        for waiting in self._active():
+            if waiting.path == session.path:
+                self._maybe_bind(waiting)
 
     def _session_error(
         self, proto: ClientConnection, session: SyncSession, e: SessionError
