@@ -1,0 +1,159 @@
+"""Client reset end to end, against the real object server (in process).
+
+``run_client_reset_scenario`` takes the step that makes the client's file
+unsyncable as a parameter: today the admin deletes the realm and creates it
+again while the client is offline; after the history-compaction work is
+merged, the same scenario runs with "compact the history past the client"
+(``expire`` then compacts, and the expectations for an object both sides
+still have apply, see ``ScenarioOutcome.kept_object``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from server_harness import admin_token, call, grant, make_user, running_server
+
+from studio.core import Realm
+from studio.server import Server
+from studio.sync.client import App, ClientResetResult, SyncConfig, SyncSessionError
+
+PATH = "/shared/notes"
+NOTES = [
+    {"name": "Note", "primaryKey": "_id", "properties": {"_id": "string", "text": "string"}}
+]
+FAST = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
+
+
+@dataclass
+class ScenarioContext:
+    server: Server
+    url: str
+    admin: str
+    path: str
+    client_server_version: int
+    """The server version the offline client last integrated."""
+
+
+@dataclass
+class ScenarioOutcome:
+    offline_notes: dict[str, str]  # the offline client's notes after the reset
+    other_notes: dict[str, str]  # the other client's, after syncing with it
+    result: ClientResetResult
+    errors: list[SyncSessionError]
+    before_reset: list[dict[str, str]]  # what on_before_reset saw
+    backup_notes: dict[str, str]
+    kept_object: str | None  # the offline edit of "n0" if n0 survived on the server
+
+
+Expire = Callable[[ScenarioContext], Awaitable[None]]
+
+
+def notes(realm: Realm) -> dict[str, str]:
+    return {n._id: n.text for n in realm.objects("Note")}
+
+
+def put(realm: Realm, key: str, text: str) -> None:
+    with realm.write():
+        note = realm.object_for_primary_key("Note", key)
+        if note is None:
+            realm.create("Note", {"_id": key, "text": text})
+        else:
+            note.text = text
+
+
+async def expire_by_recreating_the_realm(ctx: ScenarioContext) -> None:
+    """The admin deletes the realm and creates it again (grants included)."""
+    status, body = await call(ctx.url, "DELETE", f"/admin/realms?path={ctx.path}", None, ctx.admin)
+    assert status == 204, body
+    status, body = await call(ctx.url, "POST", "/admin/realms", {"path": ctx.path}, ctx.admin)
+    assert status == 201, body
+    for name in ("alice", "carol"):
+        await grant(ctx.url, ctx.admin, ctx.path, name, "write")
+
+
+async def run_client_reset_scenario(tmp_path: Path, expire: Expire) -> ScenarioOutcome:
+    """alice syncs n0, goes offline, creates a1 and a2 and edits n0; ``expire``
+    makes her file unsyncable; carol writes c1 on the server; alice comes back,
+    resets (RECOVER) and both converge."""
+    async with running_server(tmp_path / "server") as server:
+        url = server.url
+        admin = await admin_token(url)
+        for name in ("alice", "carol"):
+            await make_user(url, admin, name)
+            await grant(url, admin, PATH, name, "write")
+        results: list[ClientResetResult] = []
+        before: list[dict[str, str]] = []
+        errors: list[SyncSessionError] = []
+        alice_app = App(url, config=FAST, base_dir=tmp_path / "alice")
+        alice = await alice_app.login("alice", "pw")
+        a = await alice_app.open_realm(
+            alice, PATH, path=tmp_path / "alice.realm", schema=NOTES,
+            on_error=lambda s, e: errors.append(e),
+            on_before_reset=lambda realm: before.append(notes(realm)),
+            on_after_reset=lambda realm, result: results.append(result),
+        )  # fmt: skip
+        put(a, "n0", "synced")
+        await a.sync_session.wait_for_upload_completion(10)
+        a.sync_session.pause()
+        put(a, "a1", "offline one")
+        put(a, "n0", "edited offline")
+        put(a, "a2", "offline two")
+        await expire(
+            ScenarioContext(server, url, admin, PATH,
+                            a.sync_session.history.last_integrated_server_version)
+        )  # fmt: skip
+        carol_app = App(url, config=FAST, base_dir=tmp_path / "carol")
+        carol = await carol_app.login("carol", "pw")
+        c = await carol_app.open_realm(carol, PATH, path=tmp_path / "carol.realm", schema=NOTES)
+        put(c, "c1", "from the server side")
+        await c.sync_session.wait_for_upload_completion(10)
+        a.sync_session.resume()
+        async with asyncio.timeout(20):
+            while not results:
+                await asyncio.sleep(0.02)
+        await a.sync_session.wait_for_upload_completion(10)
+        await a.sync_session.wait_for_download_completion(10)
+        await c.sync_session.wait_for_download_completion(10)
+        backup = Realm.open(results[0].backup_path)
+        backup_notes = notes(backup)
+        backup.close()
+        n0 = a.object_for_primary_key("Note", "n0")
+        outcome = ScenarioOutcome(
+            notes(a), notes(c), results[0], errors, before, backup_notes,
+            None if n0 is None else n0.text,
+        )  # fmt: skip
+        await alice_app.close()
+        await carol_app.close()
+        return outcome
+
+
+def check_common(outcome: ScenarioOutcome) -> None:
+    """What every variant must show: one reset, the offline creations recovered
+    and uploaded, the server side's write kept, both replicas equal, the
+    backup holding the file as it was before."""
+    assert outcome.offline_notes == outcome.other_notes
+    assert outcome.offline_notes["a1"] == "offline one"
+    assert outcome.offline_notes["a2"] == "offline two"
+    assert outcome.offline_notes["c1"] == "from the server side"
+    assert outcome.result.unsynced_changesets == 3
+    assert outcome.before_reset == [
+        {"n0": "edited offline", "a1": "offline one", "a2": "offline two"}
+    ]
+    assert outcome.backup_notes == outcome.before_reset[0]
+    assert [e.client_reset_required for e in outcome.errors] == [True]
+    assert not outcome.errors[0].fatal
+
+
+def test_client_reset_after_the_realm_was_deleted_and_created_again(tmp_path: Path) -> None:
+    outcome = asyncio.run(run_client_reset_scenario(tmp_path, expire_by_recreating_the_realm))
+    check_common(outcome)
+    # n0 went with the deleted realm: the offline edit of it is not recovered,
+    # and the report says so.
+    assert outcome.kept_object is None
+    assert [(u.instruction.primary_key, u.reason) for u in outcome.result.unrecovered] == [
+        ("n0", "the object was deleted on the server")
+    ]
