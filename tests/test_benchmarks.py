@@ -91,3 +91,10 @@ def test_bench_pg_append_small() -> None:
     for key in ("raw_insert_per_s", "psycopg_append_per_s", "asyncpg_append_per_s",
                 "studio_append_per_s"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_client_history_small() -> None:
+    data = run_benchmark("bench_client_history.py", "--transactions", "200", "--batch", "50")
+    assert data["offline_history_rows"] == 200
+    for label in ("online", "after_sync", "online_again"):
+        assert data[f"{label}_history_rows"] == 0, label
