@@ -11,6 +11,9 @@ still have apply, see ``ScenarioOutcome.kept_object``).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,9 @@ from server_harness import admin_token, call, grant, make_user, running_server
 from studio.core import Realm
 from studio.server import Server
 from studio.sync.client import App, ClientResetResult, SyncConfig, SyncSessionError
+from studio.sync.client.reset import download_path_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PATH = "/shared/notes"
 NOTES = [
@@ -157,3 +163,90 @@ def test_client_reset_after_the_realm_was_deleted_and_created_again(tmp_path: Pa
     assert [(u.instruction.primary_key, u.reason) for u in outcome.result.unrecovered] == [
         ("n0", "the object was deleted on the server")
     ]
+
+
+CRASHING_CLIENT = """
+import asyncio, os, signal, sys
+from studio.sync.client import App, SyncConfig
+from studio.sync.client import session as session_module
+
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)  # between the complete download and the swap
+
+session_module.adopt_fresh_copy = die
+
+async def main(url, path, local):
+    app = App(url, config=SyncConfig(reconnect_initial=0.05, watch_files=False),
+              base_dir=os.path.dirname(local))
+    user = await app.login("alice", "pw")
+    await app.open_realm(user, path, path=local)
+    await asyncio.sleep(60)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_a_client_killed_between_download_and_swap_finishes_the_reset_on_open(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path / "server") as server:
+            url = server.url
+            admin = await admin_token(url)
+            for name in ("alice", "carol"):
+                await make_user(url, admin, name)
+                await grant(url, admin, PATH, name, "write")
+            local = tmp_path / "alice.realm"
+            app = App(url, config=FAST, base_dir=tmp_path / "alice")
+            user = await app.login("alice", "pw")
+            a = await app.open_realm(user, PATH, path=local, schema=NOTES)
+            put(a, "n0", "synced")
+            await a.sync_session.wait_for_upload_completion(10)
+            a.sync_session.pause()
+            put(a, "a1", "offline one")
+            await app.close()
+            await expire_by_recreating_the_realm(
+                ScenarioContext(server, url, admin, PATH, 0)
+            )
+            carol_app = App(url, config=FAST, base_dir=tmp_path / "carol")
+            carol = await carol_app.login("carol", "pw")
+            c = await carol_app.open_realm(
+                carol, PATH, path=tmp_path / "carol.realm", schema=NOTES
+            )
+            put(c, "c1", "from the server side")
+            await c.sync_session.wait_for_upload_completion(10)
+
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CRASHING_CLIENT, url, PATH, str(local),
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
+            async with asyncio.timeout(30):
+                code = await child.wait()
+            assert code == -signal.SIGKILL
+            download = download_path_for(local)
+            assert download.exists()
+            assert notes_in(local) == {"n0": "synced", "a1": "offline one"}  # untouched
+
+            results: list[ClientResetResult] = []
+            app = App(url, config=FAST, base_dir=tmp_path / "alice")
+            user = await app.login("alice", "pw")
+            a = await app.open_realm(
+                user, PATH, path=local, on_after_reset=lambda r, res: results.append(res)
+            )
+            assert not download.exists() and len(results) == 1
+            assert notes(a) == {"c1": "from the server side", "a1": "offline one"}
+            await a.sync_session.wait_for_upload_completion(10)
+            await c.sync_session.wait_for_download_completion(10)
+            assert notes(c) == notes(a)
+            await app.close()
+            await carol_app.close()
+
+    asyncio.run(body())
+
+
+def notes_in(path: Path) -> dict[str, str]:
+    realm = Realm.open(path)
+    try:
+        return notes(realm)
+    finally:
+        realm.close()
