@@ -24,6 +24,7 @@ from studio.core import Realm
 from studio.server import Server
 from studio.sync.client import App, ClientResetResult, SyncConfig, SyncSessionError
 from studio.sync.client.reset import download_path_for
+from studio.sync.protocol import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,6 +158,8 @@ def check_common(outcome: ScenarioOutcome) -> None:
 def test_client_reset_after_the_realm_was_deleted_and_created_again(tmp_path: Path) -> None:
     outcome = asyncio.run(run_client_reset_scenario(tmp_path, expire_by_recreating_the_realm))
     check_common(outcome)
+    # alice's ident was issued again, to carol, in the new realm: the salt differs.
+    assert outcome.errors[0].code == ErrorCode.CLIENT_FILE_IDENT_MISMATCH
     # n0 went with the deleted realm: the offline edit of it is not recovered,
     # and the report says so.
     assert outcome.kept_object is None
