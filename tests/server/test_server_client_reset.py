@@ -1,11 +1,21 @@
 """Client reset end to end, against the real object server (in process).
 
-``run_client_reset_scenario`` takes the step that makes the client's file
-unsyncable as a parameter: today the admin deletes the realm and creates it
-again while the client is offline; after the history-compaction work is
-merged, the same scenario runs with "compact the history past the client"
-(``expire`` then compacts, and the expectations for an object both sides
-still have apply, see ``ScenarioOutcome.kept_object``).
+``run_client_reset_scenario(tmp_path, expire)`` takes the step that makes the
+offline client's file unsyncable as a parameter. Today that step is
+``expire_by_recreating_the_realm`` (the admin deletes the realm and creates it
+again). Once history compaction is merged, plug it in::
+
+    async def expire_by_compacting(ctx: ScenarioContext) -> None:
+        # write past ctx.client_server_version (another client), then compact
+        # the history of ctx.path so that its base is above it
+
+    def test_client_reset_after_compaction(tmp_path: Path) -> None:
+        outcome = asyncio.run(run_client_reset_scenario(tmp_path, expire_by_compacting))
+        check_common(outcome)
+        check_after_compaction(outcome)
+
+(The fresh download is a new client binding at version 0: compaction must
+serve new clients for it to work.)
 """
 
 from __future__ import annotations
@@ -153,6 +163,14 @@ def check_common(outcome: ScenarioOutcome) -> None:
     assert outcome.backup_notes == outcome.before_reset[0]
     assert [e.client_reset_required for e in outcome.errors] == [True]
     assert not outcome.errors[0].fatal
+
+
+def check_after_compaction(outcome: ScenarioOutcome) -> None:
+    """The compaction variant: the realm and n0 survive, so the offline edit of
+    n0 is recovered (the local value wins) and nothing is lost."""
+    assert outcome.errors[0].code == ErrorCode.CLIENT_FILE_EXPIRED
+    assert outcome.kept_object == "edited offline"
+    assert outcome.result.unrecovered == []
 
 
 def test_client_reset_after_the_realm_was_deleted_and_created_again(tmp_path: Path) -> None:
