@@ -328,3 +328,30 @@ async def test_an_incomplete_download_is_discarded_on_open(tmp_path: Path) -> No
         assert not download.exists()
         assert texts(a) == ["kept"] and resets.after == []
         assert get_sync_value(a, "client_file_ident") != "0"
+
+
+@run
+async def test_writes_made_during_the_download_are_recovered_and_backed_up(
+    tmp_path: Path,
+) -> None:
+    async with server_running() as server:
+        resets = Resets()
+
+        def before(realm: Realm) -> None:
+            resets.on_before(realm)
+            server.hold = True  # the download waits until the app has written
+
+        a, c = await offline_writes_then_server_recreated(
+            server, tmp_path, resets, on_before_reset=before
+        )
+        await eventually(lambda: a.sync_session.resetting and server.hold)
+        post(a, "m3", "during")
+        server.hold = False
+        await eventually(lambda: bool(resets.after), timeout=10)
+        await a.sync_session.wait_for_upload_completion(5)
+        await c.sync_session.wait_for_download_completion(5)
+        assert texts(a) == ["server", "offline-1", "offline-2", "during"]
+        assert texts(c) == texts(a)
+        backup = Realm.open(resets.after[0].backup_path)
+        assert texts(backup) == ["synced", "offline-1", "offline-2", "during"]
+        backup.close()

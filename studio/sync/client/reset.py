@@ -8,10 +8,11 @@ deleted and created again, or the server was restored from an older backup),
 or the histories diverged. The session then (unless the mode is ``MANUAL``):
 
 1. calls ``on_before_reset(realm)``; the realm still shows the old state;
-2. copies the realm file to its backup, ``NAME.before-reset-<UTC time>.realm``
-   beside it (kept; nothing deletes it);
-3. downloads the server's realm with a new client file ident into
-   ``NAME.reset-download.realm`` beside it, and marks that file complete;
+2. downloads the server's realm with a new client file ident into
+   ``NAME.reset-download.realm`` beside it (the app may go on writing);
+3. copies the realm file to its backup, ``NAME.before-reset-<UTC time>.realm``
+   beside it (kept; nothing deletes it), and marks the download complete,
+   naming the backup;
 4. in ONE write transaction of the app's realm (:func:`adopt_fresh_copy`):
    makes its objects equal to the fresh copy's, takes over the new ident and
    cursors, forgets the old local history and, in the recover modes, replays

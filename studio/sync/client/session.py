@@ -415,8 +415,8 @@ class SyncSession:
         try:
             if config.on_before_reset is not None:
                 config.on_before_reset(realm)
-            backup = make_backup(realm)
-            await self._download_fresh_copy(download, backup, error.code)
+            backup = await self._download_fresh_copy(download, error.code)
+            # No await from here on: the backup is the file exactly as adopted.
             result = adopt_fresh_copy(realm, download, backup, config.mode, error.code)
         except asyncio.CancelledError:
             remove_realm_file(download)
@@ -460,9 +460,11 @@ class SyncSession:
         if self.state is SyncSessionState.ACTIVE and not self.is_closed:
             self._connection.activate(self)
 
-    async def _download_fresh_copy(self, download: Path, backup: Path, code: int) -> None:
+    async def _download_fresh_copy(self, download: Path, code: int) -> Path:
         """Download the server's realm into ``download`` with a session of its
-        own (a new client file ident), and mark the file complete."""
+        own (a new client file ident); then back the realm file up and mark
+        the download complete (naming the backup). Returns the backup's path.
+        Local writes made during the download are in the backup and recovered."""
         remove_realm_file(download)
         fresh = Realm.open(download, record_history=True)
         try:
@@ -479,9 +481,11 @@ class SyncSession:
                 await session.wait_for_download_completion()
             finally:
                 session.close()
+            backup = make_backup(self.realm)
             mark_download_complete(fresh, backup, code)
         finally:
             fresh.close()
+        return backup
 
     # ------------------------------------------------------------------ helpers
 
