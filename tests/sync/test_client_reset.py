@@ -355,3 +355,42 @@ async def test_writes_made_during_the_download_are_recovered_and_backed_up(
         backup = Realm.open(resets.after[0].backup_path)
         assert texts(backup) == ["synced", "offline-1", "offline-2", "during"]
         backup.close()
+
+
+@run
+async def test_a_download_the_server_refuses_fails_the_reset_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    async with server_running() as server:
+        resets = Resets()
+        errors: list[SyncSessionError] = []
+        a, _c = await offline_writes_then_server_recreated(
+            server, tmp_path, resets, on_error=lambda s, e: errors.append(e)
+        )
+        server.reject_binds = lambda event: (
+            (int(ErrorCode.PERMISSION_DENIED), "no access any more")
+            if event.client_file_ident == 0
+            else None
+        )
+        await eventually(lambda: a.sync_session.state is SyncSessionState.INVALID, timeout=10)
+        assert errors[-1].fatal and "no access any more" in errors[-1].message
+        assert "client reset" in errors[-1].message
+        assert texts(a) == ["synced", "offline-1", "offline-2"]
+        assert resets.after == [] and not a.sync_session.resetting
+        assert not download_path_for(tmp_path / "a.realm").exists()
+
+
+@run
+async def test_an_on_before_reset_that_raises_stops_the_reset(tmp_path: Path) -> None:
+    def refuse(realm: Realm) -> None:
+        raise RuntimeError("not now")
+
+    async with server_running() as server:
+        resets = Resets()
+        a, _c = await offline_writes_then_server_recreated(
+            server, tmp_path, resets, on_before_reset=refuse
+        )
+        await eventually(lambda: a.sync_session.state is SyncSessionState.INVALID, timeout=10)
+        assert "not now" in str(a.sync_session.error)
+        assert texts(a) == ["synced", "offline-1", "offline-2"]
+        assert list(tmp_path.glob("a.before-reset-*")) == []
