@@ -152,10 +152,9 @@ def copy_state(source: Realm, target: Realm) -> None:
         pk = cls.primary_key
         assert pk is not None
         source_schema = source.object_schema(cls.name)
+        by_key = {value_key(o[pk]): o for o in target.objects(cls.name)}
         for obj in source.objects(cls.name):
-            mine = target.object_for_primary_key(cls.name, obj[pk])
-            assert mine is not None
-            copy_object(obj, mine, source_schema, target)
+            copy_object(obj, by_key[value_key(obj[pk])], source_schema, target)
 
 
 def copy_object(
