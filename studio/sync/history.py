@@ -629,6 +629,9 @@ def plan_compaction(
     version, so they fit under the floor."""
     base = source.base_version
     runs, timestamp = squash(source.changesets, max_instructions, max_changesets=base)
+    # Never empty: the floor stays a stored version (storage reads the latest
+    # version off the last row), even when everything was erased.
+    runs = runs or [()]
     first = base - len(runs) + 1
     snapshot = tuple(
         HistoryEntry(
