@@ -216,6 +216,10 @@ class ServerHistory:
     def knows_file_ident(self, ident: int) -> bool:
         return ident in self._clients
 
+    def client_idents(self) -> list[int]:
+        """Every client file ident handed out."""
+        return list(self._clients)
+
     def last_client_version(self, ident: int) -> int:
         """The client's changesets up to this client version are integrated."""
         record = self._clients.get(ident)

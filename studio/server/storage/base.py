@@ -243,6 +243,10 @@ class RealmStorage(ABC):
         """Entries after server version ``since``, at most ``limit``."""
 
     @abstractmethod
+    def history_size(self) -> tuple[int, int]:
+        """The stored history's rows and changeset bytes."""
+
+    @abstractmethod
     def compact(self, compaction: Compaction) -> CompactionFigures:
         """Replace the stored history up to ``compaction.base_version`` by its
         snapshot, and store the new floor and the clients' floors, in one

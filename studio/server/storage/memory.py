@@ -185,6 +185,11 @@ class MemoryRealmStorage(RealmStorage):
         with self._db.lock:
             return [(r[0], r[6]) for r in self._live().rows_after(since, limit)]
 
+    def history_size(self) -> tuple[int, int]:
+        with self._db.lock:
+            realm = self._live()
+            return len(realm.history), realm.history_bytes
+
     def compact(self, compaction: Compaction) -> CompactionFigures:
         snapshot = snapshot_rows(compaction)
         with self._db.lock:

@@ -167,6 +167,16 @@ class PostgresRealmStorage(RealmStorage):
                         [(realm_id, i, now_ms, v) for i, v in write.progress.items()],
                     )
 
+    def history_size(self) -> tuple[int, int]:
+        self._check_open()
+        with self._pool.transaction() as conn:
+            counted = conn.execute(
+                "SELECT count(*), coalesce(sum(octet_length(changeset)), 0) "
+                "FROM studio_history WHERE realm_id = %s",
+                (self.realm_id,),
+            ).fetchone()
+        return (int(counted[0]), int(counted[1])) if counted else (0, 0)
+
     def compact(self, compaction: Compaction) -> CompactionFigures:
         self._check_open()
         realm_id = self.realm_id

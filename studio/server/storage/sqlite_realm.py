@@ -284,6 +284,17 @@ class SqliteRealmStorage(RealmStorage):
         except SyncError as exc:
             raise StorageError(f"the stored history of {self.path} is damaged: {exc}") from exc
 
+    def history_size(self) -> tuple[int, int]:
+        with self._lock:
+            self._check_open()
+            try:
+                rows, size = self._conn.execute(
+                    "SELECT count(*), coalesce(sum(length(changeset)), 0) FROM _server_history"
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot read the history of {self.path}: {exc}") from exc
+        return int(rows), int(size)
+
     def compact(self, compaction: Compaction) -> CompactionFigures:
         snapshot = snapshot_rows(compaction)
         floors = list(compaction.client_floors.items())
