@@ -202,6 +202,8 @@ def _plan(source: Any) -> Any:
 
 
 def _why_not(history: ServerHistory, target: int, state: int, stored: int) -> str:
+    if history.latest_version == 0:
+        return "its history is empty"
     if history.latest_version == history.base_version:
         return "nothing after the last compaction"
     if target >= min(state, stored) and state < history.latest_version:
