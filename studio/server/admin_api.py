@@ -9,6 +9,7 @@ realm's permissions and read its history: that is what the level means.
 from __future__ import annotations
 
 import time
+import urllib.parse
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +30,8 @@ from studio.server.logs import clip, log
 from studio.server.paths import MAX_USERNAME_LENGTH, owner_of, resolve_path
 from studio.server.permissions import Level, parse_level
 from studio.server.storage.base import RealmRecord, UserRecord
-from studio.server.storage.errors import AlreadyExists, Missing
+from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.sync.errors import CompactionError
 
 MAX_HISTORY_PAGE = 1000
 
@@ -235,6 +237,38 @@ async def delete_realm(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def compact_realm(request: web.Request) -> web.Response:
+    """``POST /admin/realms/{realm}/compact`` (the realm's path, its slashes
+    as they are or %2F-encoded) or ``POST /admin/realms/compact?path=``:
+    compact its history now, as far as the clients allow (compaction.py)."""
+    admin = await require_admin(request)
+    ctx = context(request)
+    raw = request.match_info.get("realm")
+    if raw is None:
+        raw = request.query.get("path")
+    else:
+        raw = urllib.parse.unquote(raw)
+        raw = raw if raw.startswith("/") else "/" + raw
+    path = _path(raw, admin)
+    if await ctx.run(ctx.storage.get_realm, path) is None:
+        raise NotFound(f"there is no realm {path}")
+    try:
+        result = await ctx.compactor.compact(path)
+    except CompactionError as exc:
+        raise Conflict(
+            f"the history of {path} cannot be compacted (nothing changed): {exc}",
+            code="not_compactable",
+        ) from None
+    except StorageError as exc:
+        log(40, "compaction_failed", realm=path, error=str(exc))
+        raise Conflict(
+            f"compacting {path} failed and changed nothing: {exc}; try again",
+            code="compaction_failed",
+        ) from None
+    log(20, "realm_compact_requested", realm=path, by=admin.username, compacted=result.compacted)
+    return json_response(result.as_json())
+
+
 async def realm_history(request: web.Request) -> web.Response:
     user = await current_user(request)
     ctx = context(request)
@@ -357,6 +391,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/admin/realms", create_realm)
     r.add_delete("/admin/realms", delete_realm)
     r.add_get("/admin/realms/history", realm_history)
+    r.add_post("/admin/realms/compact", compact_realm)
+    r.add_post("/admin/realms/{realm:.+}/compact", compact_realm)
     r.add_get("/admin/permissions", list_permissions)
     r.add_put("/admin/permissions", set_permission)
     r.add_delete("/admin/permissions", revoke_permission)

@@ -168,6 +168,7 @@ class Server:
         self._tasks = [
             loop.create_task(ticker.run(), name="counters"),
             loop.create_task(self._housekeeping(), name="housekeeping"),
+            loop.create_task(ctx.compactor.run_periodically(), name="compaction"),
         ]
         log(
             20,

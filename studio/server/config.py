@@ -78,6 +78,14 @@ class ServerConfig:
     server's clock are refused (docs/sync.md, "Timestamps")."""
     max_open_realm_files: int = DEFAULT_OPEN_REALM_FILES
     """Realm files the state worker keeps open (least recently used closed first)."""
+    history_retention: float | None = None
+    """Seconds: a client not heard of for this long no longer holds history
+    compaction back (it must reset when it returns). None: off, compaction
+    waits for every client (compaction.py)."""
+    compaction_interval: float = 3600.0
+    """Seconds between background compaction rounds over the loaded realms (0: none)."""
+    compaction_min_versions: int = 1000
+    """A background round compacts a realm only when this many versions can go."""
     store: str | None = field(default=None, repr=False)  # may hold a password
     """A PostgreSQL connection string (URI or libpq key=value, multi-host
     ones too): everything is kept there instead of SQLite files under
@@ -145,6 +153,31 @@ def build_parser(prog: str = "studio server") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="refuse uploads stamped more than this far ahead of the server's clock "
         "(default 300)",
+    )
+    # -- history compaction (docs/server.md, "History compaction")
+    p.add_argument(
+        "--history-retention",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="clients not heard of for this long (e.g. 30d, 12h, 90m; 0 = off, the "
+        "default) no longer hold history compaction back: they reset when they return",
+    )
+    p.add_argument(
+        "--compaction-interval",
+        type=_duration,
+        default=3600.0,
+        metavar="DURATION",
+        help="how often loaded realms are compacted in the background "
+        "(default 1h; 0 = only on POST /admin/realms/{realm}/compact)",
+    )
+    p.add_argument(
+        "--compaction-min-versions",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="a background compaction runs when at least N versions can be "
+        "squashed (default 1000)",
     )
     # -- connections, memory and quotas (docs/security.md)
     p.add_argument(
@@ -314,6 +347,8 @@ def parse_config(
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if args.compaction_min_versions < 1:
+        raise ConfigError("--compaction-min-versions must be at least 1")
     if args.max_open_realm_files < 1:
         raise ConfigError("--max-open-realm-files must be at least 1")
     if args.store is not None:
@@ -339,4 +374,26 @@ def parse_config(
         allow_insecure_data_dir=args.allow_insecure_data_dir,
         max_clock_skew=args.max_clock_skew,
         max_open_realm_files=args.max_open_realm_files,
+        history_retention=args.history_retention or None,
+        compaction_interval=args.compaction_interval,
+        compaction_min_versions=args.compaction_min_versions,
     )
+
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or plain seconds -> seconds."""
+    raw = text.strip().lower()
+    unit = _UNITS.get(raw[-1:], None)
+    number = raw[:-1] if unit is not None else raw
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: give a number with s, m, h, d or w (e.g. 30d), or 0"
+        )
+    return value

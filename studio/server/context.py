@@ -15,6 +15,7 @@ from aiohttp import web
 
 import studio
 from studio.server.accounts import Accounts, Clock
+from studio.server.compaction import Compactor
 from studio.server.config import ServerConfig
 from studio.server.durability import Committer
 from studio.server.events import EventBus
@@ -68,6 +69,7 @@ class ServerContext:
             on_stored=self._realm_stored,
         )
         self.accounts = Accounts(config, storage, self.run, clock)
+        self.compactor = Compactor(self)
         self.login_throttle = LoginThrottle()
 
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
@@ -56,7 +57,17 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
     history = ServerHistory()
     for _ in range(loaded.max_file_ident):
         history.allocate_file_ident()
-    for stored in loaded.entries:
+    rows = loaded.entries
+    base = loaded.base_version
+    if base:
+        # Compacted: the rows up to the floor are its snapshot.
+        snapshot = [s.entry for s in rows if s.entry.server_version <= base]
+        try:
+            history.restore_compaction(base, snapshot, loaded.client_floors)
+        except SyncError as exc:
+            raise StorageError(f"the stored snapshot does not load: {exc}") from exc
+        rows = [s for s in rows if s.entry.server_version > base]
+    for stored in rows:
         entry = stored.entry
         changeset = dataclasses.replace(
             entry.changeset,
@@ -80,7 +91,9 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
 
 def schema_of(history: ServerHistory) -> SchemaIndex:
     """The realm's schema as of the history's latest version."""
-    return SchemaIndex.from_changesets(e.changeset for e in history.entries())
+    return SchemaIndex.from_changesets(
+        e.changeset for e in itertools.chain(history.snapshot(), history.entries())
+    )
 
 
 class LoadedRealm:

@@ -96,3 +96,9 @@ class HistoryCompactedError(SyncError):
     compacted); the client must reset its local copy from the server."""
 
     default_code = 223  # client_file_expired
+
+
+class CompactionError(SyncError):
+    """The history could not be squashed into a snapshot (an integrated
+    instruction does not fit the state the ones before it built). Nothing
+    was compacted; the history stays as it was."""

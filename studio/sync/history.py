@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,11 +42,16 @@ from studio.sync.errors import (
     MergeError,
 )
 from studio.sync.merge import ConcurrentChangesets, TouchIndex
+from studio.sync.squash import DEFAULT_SNAPSHOT_INSTRUCTIONS, squash
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
 BAD_SERVER_VERSION = 209
 BAD_CLIENT_VERSION = 210
 BAD_ORIGIN_FILE_IDENT = 217
+
+SNAPSHOT_ORIGIN = 0
+"""The origin of the snapshot's changesets: no client (idents start at 1), so
+they are foreign to every client and never meet one of the same order key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,26 @@ class IntegrationResult:
     """The client's changesets up to this client version are now integrated."""
 
 
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """A squash of the history up to ``base_version`` (see
+    :meth:`ServerHistory.plan_compaction`), to store and then apply."""
+
+    base_version: int
+    """The new floor: the snapshot stands for server versions 1..base_version."""
+    previous_base: int
+    snapshot: tuple[HistoryEntry, ...]
+    """Numbered ``base_version - len(snapshot) + 1 .. base_version``."""
+    client_floors: dict[int, int]
+    """Per client file ident, its last client version at or before the floor."""
+    versions_before: int
+    """Changesets the history held up to ``base_version`` before (snapshot included)."""
+
+    @property
+    def versions_after(self) -> int:
+        return len(self.snapshot)
+
+
 @dataclass(slots=True)
 class _ClientRecord:
     versions: list[int] = field(default_factory=list)  # server versions of own changesets
@@ -126,6 +152,9 @@ class ServerHistory:
     def __init__(self) -> None:
         self._entries: list[HistoryEntry] = []
         self._base = 0  # entries[k] is server version _base + 1 + k
+        # What stands for versions 1.._base after a compaction: the state at
+        # _base as plain changesets, numbered up to _base (see compact()).
+        self._snapshot: list[HistoryEntry] = []
         self._clients: dict[int, _ClientRecord] = {}
         self._next_ident = 1
         # Uploaded (untransformed) changesets, needed while their client may
@@ -145,8 +174,37 @@ class ServerHistory:
 
     @property
     def base_version(self) -> int:
-        """Uploads and downloads must be based on this version or later."""
+        """The floor: versions up to here were compacted into the snapshot.
+        Uploads and downloads must be based on this version or later, except
+        a new client's (at version 0), which bootstraps from the snapshot."""
         return self._base
+
+    @property
+    def snapshot_start(self) -> int:
+        """The snapshot holds the versions after this one up to the floor."""
+        return self._base - len(self._snapshot)
+
+    def snapshot(self) -> Sequence[HistoryEntry]:
+        """The compacted state as changesets (empty before any compaction)."""
+        return tuple(self._snapshot)
+
+    def serves_from(self, ident: int, version: int, snapshot_of: int | None = None) -> bool:
+        """Whether a client at ``version`` can download and upload here.
+
+        Below the floor only a client that has nothing of the compacted
+        history is served: one at version 0 (it bootstraps from the
+        snapshot), or one part-way through the snapshot of this very
+        compaction (``snapshot_of`` is the floor its session started the
+        snapshot on), and only if none of its own changesets were compacted
+        (its local state would hold them twice). Any other client behind the
+        floor must reset its local copy.
+        """
+        if version >= self._base:
+            return True
+        if version != 0 and not (snapshot_of == self._base and version >= self.snapshot_start):
+            return False
+        record = self._clients.get(ident)
+        return record is None or record.floor_client_version == 0
 
     def allocate_file_ident(self) -> int:
         """A new client file identity (one per client copy of the realm)."""
@@ -157,6 +215,10 @@ class ServerHistory:
 
     def knows_file_ident(self, ident: int) -> bool:
         return ident in self._clients
+
+    def client_idents(self) -> list[int]:
+        """Every client file ident handed out."""
+        return list(self._clients)
 
     def last_client_version(self, ident: int) -> int:
         """The client's changesets up to this client version are integrated."""
@@ -178,15 +240,27 @@ class ServerHistory:
         return tuple(self._entries)
 
     def entry(self, server_version: int) -> HistoryEntry:
+        """The entry of ``server_version`` (a snapshot changeset at or below the floor)."""
+        if server_version <= self._base:
+            start = self.snapshot_start
+            if server_version <= start:
+                raise IndexError(f"server version {server_version} was compacted away")
+            return self._snapshot[server_version - start - 1]
         return self._entries[server_version - self._base - 1]
+
+    def _after(self, version: int) -> Iterable[HistoryEntry]:
+        """The entries after ``version`` (snapshot changesets first when it is below the floor)."""
+        if version >= self._base:
+            return self._entries[version - self._base :]
+        skip = max(0, version - self.snapshot_start)
+        return itertools.chain(self._snapshot[skip:], self._entries)
 
     def changesets_since(
         self, version: int, exclude_origin: int | None = None
     ) -> list[HistoryEntry]:
         """The entries after ``version``, without those from ``exclude_origin``."""
         self._check_base(version)
-        start = version - self._base
-        return [e for e in self._entries[start:] if e.origin_file_ident != exclude_origin]
+        return [e for e in self._after(version) if e.origin_file_ident != exclude_origin]
 
     def download(
         self,
@@ -194,11 +268,13 @@ class ServerHistory:
         since_version: int,
         max_changesets: int | None = None,
         until_version: int | None = None,
+        snapshot_of: int | None = None,
     ) -> DownloadBatch:
         """What client ``ident`` at ``since_version`` must download, at most
         ``max_changesets`` changesets of it (the rest in later batches), and
-        nothing after ``until_version`` (e.g. what is not stored yet)."""
-        self._check_base(since_version)
+        nothing after ``until_version`` (e.g. what is not stored yet).
+        Below the floor see :meth:`serves_from` (``snapshot_of``)."""
+        self._check_base(since_version, ident, snapshot_of)
         if since_version > self.latest_version:
             raise ChangesetError(
                 f"server version {since_version} does not exist yet "
@@ -207,12 +283,22 @@ class ServerHistory:
             )
         last_cv = self.client_version_at(ident, since_version)
         out: list[RemoteChangeset] = []
+        # Below the snapshot nothing is left: versions 1..snapshot_start are empty now.
         version = since_version
+        if since_version < self._base:
+            version = max(since_version, self.snapshot_start)
         stop = None if until_version is None else max(0, until_version - self._base)
         # One per changeset per receiving client: built without the named
         # tuple's Python-level __new__ (twice as fast).
         new, remote = tuple.__new__, RemoteChangeset
-        for entry in self._entries[since_version - self._base : stop]:
+        if since_version >= self._base:
+            after: Iterable[HistoryEntry] = self._entries[since_version - self._base : stop]
+        else:
+            after = itertools.chain(
+                self._snapshot[max(0, since_version - self.snapshot_start) :],
+                self._entries[:stop],
+            )
+        for entry in after:
             if entry.origin_file_ident == ident:
                 last_cv = entry.client_version
             else:
@@ -222,17 +308,26 @@ class ServerHistory:
             version = entry.server_version
         return DownloadBatch(tuple(out), version, last_cv)
 
-    def _check_base(self, version: int) -> None:
-        if version < self._base:
+    def _check_base(
+        self, version: int, ident: int | None = None, snapshot_of: int | None = None
+    ) -> None:
+        if version < self._base and (
+            ident is None or not self.serves_from(ident, version, snapshot_of)
+        ):
             raise HistoryCompactedError(
-                f"the history before server version {self._base} was compacted; "
+                f"the history up to server version {self._base} was compacted; "
                 f"a client at version {version} must reset its local realm"
             )
 
     # ------------------------------------------------------------------ integration
 
     def integrate(
-        self, ident: int, changesets: Sequence[Changeset], *, now_ms: int = 0
+        self,
+        ident: int,
+        changesets: Sequence[Changeset],
+        *,
+        now_ms: int = 0,
+        snapshot_of: int | None = None,
     ) -> IntegrationResult:
         """Integrate an upload of client ``ident``; all-or-nothing.
 
@@ -241,7 +336,9 @@ class ServerHistory:
         client's download progress). Changesets already integrated are skipped
         (a resend after a reconnect). Raises :class:`ChangesetError` for an
         upload that does not fit the history, :class:`MergeError` for schema
-        changes that disagree with the realm's schema.
+        changes that disagree with the realm's schema, and
+        :class:`HistoryCompactedError` for one based below the floor (see
+        :meth:`serves_from` for ``snapshot_of``).
         """
         record = self._clients.get(ident)
         if record is None:
@@ -249,7 +346,7 @@ class ServerHistory:
         last = self.last_client_version(ident)
         if not changesets:
             return IntegrationResult((), 0, last)
-        base = self._check_upload(ident, changesets)
+        base = self._check_upload(ident, changesets, snapshot_of)
         resent = {c.client_version: c for c in changesets if c.client_version <= last}
         new = [c for c in changesets if c.client_version > last]
         if not new:
@@ -264,6 +361,7 @@ class ServerHistory:
         foreign: ConcurrentChangesets | None = None
         if (
             resent
+            or base < self._base  # on the snapshot: the touch index knows the old entries
             or (record.versions and record.versions[-1] > base)
             or not self._touches.covers(base)
             or self._touches.interacts_after(base, (c.instructions for c in new))
@@ -309,7 +407,9 @@ class ServerHistory:
         record.progress = max(record.progress, base)
         return IntegrationResult(tuple(entries), len(resent), new[-1].client_version)
 
-    def _check_upload(self, ident: int, changesets: Sequence[Changeset]) -> int:
+    def _check_upload(
+        self, ident: int, changesets: Sequence[Changeset], snapshot_of: int | None
+    ) -> int:
         base = changesets[0].last_integrated_server_version
         previous = -1
         for c in changesets:
@@ -337,7 +437,7 @@ class ServerHistory:
                 f"upload based on server version {base}, but the latest is {self.latest_version}",
                 code=BAD_SERVER_VERSION,
             )
-        self._check_base(base)
+        self._check_base(base, ident, snapshot_of)
         return base
 
     def _foreign_since(
@@ -347,7 +447,7 @@ class ServerHistory:
         after all of ``ident``'s own changesets after ``base`` (see the module
         docstring): what the upload must be transformed against."""
         foreign = ConcurrentChangesets()
-        for entry in self._entries[base - self._base :]:
+        for entry in self._after(base):
             if entry.origin_file_ident != ident:
                 foreign.append(entry.changeset)
                 continue
@@ -397,32 +497,160 @@ class ServerHistory:
         record = self._clients.get(ident)
         return record.progress if record else 0
 
-    def compact_before(self, version: int) -> None:
-        """Forget the entries older than ``version``.
+    def compact_before(self, version: int, *, now_ms: int = 0) -> Compaction | None:
+        """Compact the versions older than ``version`` (see :meth:`compact`)."""
+        return self.compact(version - 1, now_ms=now_ms)
 
-        Afterwards uploads and downloads must be based on ``version - 1`` or
-        later; a client further behind gets :class:`HistoryCompactedError`
-        (protocol error ``client_file_expired``: it must reset its copy from the
-        server's state). Pick ``version`` at or below the lowest
-        :meth:`client_progress` of the clients you want to keep syncing. (Realm
-        can also rewrite old entries in place to drop overwritten values; that
-        is not done here.)
+    def compact(
+        self,
+        version: int,
+        *,
+        now_ms: int = 0,
+        max_instructions: int = DEFAULT_SNAPSHOT_INSTRUCTIONS,
+    ) -> Compaction | None:
+        """Squash the versions up to ``version`` into a snapshot, in one go
+        (:meth:`compaction_source`, :func:`plan_compaction`,
+        :meth:`apply_compaction`; the server runs the middle step on a worker
+        thread and stores the result in between). None: nothing to compact.
+
+        Afterwards a client behind the floor that has any of the compacted
+        history gets :class:`HistoryCompactedError` (protocol error
+        ``client_file_expired``: it must reset its copy from the server's
+        state), and a new client bootstraps from the snapshot. Pick
+        ``version`` at or below the lowest :meth:`client_progress` of the
+        clients you want to keep syncing.
         """
-        drop = min(version - 1, self.latest_version) - self._base
-        if drop <= 0:
-            return
-        new_base = self._base + drop
+        source = self.compaction_source(version)
+        if source is None:
+            return None
+        compaction = plan_compaction(source, now_ms=now_ms, max_instructions=max_instructions)
+        self.apply_compaction(compaction)
+        return compaction
+
+    def compaction_source(self, version: int) -> CompactionSource | None:
+        """What a compaction up to ``version`` (at most the latest) squashes,
+        copied so that :func:`plan_compaction` can run while more is
+        integrated. None when ``version`` is not past the floor."""
+        version = min(version, self.latest_version)
+        if version <= self._base:
+            return None
+        compacted = self._entries[: version - self._base]
+        floors = {
+            ident: self.client_version_at(ident, version)
+            for ident, record in self._clients.items()
+            if record.floor_client_version or (record.versions and record.versions[0] <= version)
+        }
+        return CompactionSource(
+            version,
+            self._base,
+            tuple(e.changeset for e in itertools.chain(self._snapshot, compacted)),
+            floors,
+        )
+
+    def apply_compaction(self, compaction: Compaction) -> None:
+        """Replace the versions up to ``compaction.base_version`` by its snapshot.
+
+        The compaction must have been planned on this history at its current
+        floor (versions after the planned ones may have been integrated since;
+        they stay as they are)."""
+        if compaction.previous_base != self._base:
+            raise HistoryCompactedError(
+                f"the compaction was planned on floor {compaction.previous_base}, "
+                f"but the history is at floor {self._base} now"
+            )
+        new_base = compaction.base_version
+        if new_base > self.latest_version:
+            raise ChangesetError(
+                f"cannot compact up to server version {new_base}: "
+                f"the latest is {self.latest_version}"
+            )
+        drop = new_base - self._base
         for dropped in self._entries[:drop]:
             self._originals.pop(dropped.server_version, None)
         del self._entries[:drop]
+        self._snapshot = list(compaction.snapshot)
         self._base = new_base
-        for record in self._clients.values():
-            stop = bisect.bisect_right(record.versions, new_base)
+        self._set_floors(compaction.client_floors)
+
+    def restore_compaction(
+        self, base_version: int, snapshot: Sequence[HistoryEntry], client_floors: dict[int, int]
+    ) -> None:
+        """Start a history loaded from storage at the floor ``base_version``
+        with its stored snapshot (before the entries after the floor are
+        integrated again)."""
+        if self._entries or self._base:
+            raise ChangesetError("a compaction can only be restored into an empty history")
+        if snapshot and snapshot[-1].server_version != base_version:
+            raise ChangesetError(
+                f"the snapshot ends at server version {snapshot[-1].server_version}, "
+                f"not at the floor {base_version}"
+            )
+        self._snapshot = list(snapshot)
+        self._base = base_version
+        self._touches = TouchIndex(first_version=base_version + 1)
+        for entry in snapshot:
+            _check_schema(entry.changeset.instructions, self._classes, self._properties)
+        for ident in client_floors:
+            while ident >= self._next_ident:
+                self.allocate_file_ident()
+        self._set_floors(client_floors)
+
+    def _set_floors(self, floors: dict[int, int]) -> None:
+        base = self._base
+        for ident, record in self._clients.items():
+            stop = bisect.bisect_right(record.versions, base)
             if stop:
-                record.floor_client_version = record.client_versions[stop - 1]
                 del record.versions[:stop]
                 del record.client_versions[:stop]
+            record.floor_client_version = max(record.floor_client_version, floors.get(ident, 0))
 
+
+@dataclass(frozen=True, slots=True)
+class CompactionSource:
+    """The input of :func:`plan_compaction` (see :meth:`ServerHistory.compaction_source`)."""
+
+    base_version: int
+    previous_base: int
+    changesets: tuple[Changeset, ...]
+    """The previous snapshot's and the compacted entries' changesets, in order."""
+    client_floors: dict[int, int]
+
+
+def plan_compaction(
+    source: CompactionSource,
+    *,
+    now_ms: int = 0,
+    max_instructions: int = DEFAULT_SNAPSHOT_INSTRUCTIONS,
+) -> Compaction:
+    """Squash ``source`` into a snapshot (pure: runs on any thread). Raises
+    :class:`~studio.sync.errors.CompactionError` when the history does not
+    apply (nothing is compacted then).
+
+    The snapshot's changesets come from :data:`SNAPSHOT_ORIGIN`, stamped with
+    the latest timestamp of what they replace: a new client's offline change
+    made before that loses a last-writer-wins conflict with the compacted
+    state, one made after wins (docs/sync.md). At most one per compacted
+    version, so they fit under the floor."""
+    base = source.base_version
+    runs, timestamp = squash(source.changesets, max_instructions, max_changesets=base)
+    # Never empty: the floor stays a stored version (storage reads the latest
+    # version off the last row), even when everything was erased.
+    runs = runs or [()]
+    first = base - len(runs) + 1
+    snapshot = tuple(
+        HistoryEntry(
+            version,
+            SNAPSHOT_ORIGIN,
+            version,
+            timestamp,
+            Changeset(SNAPSHOT_ORIGIN, version, version - 1, timestamp, run),
+            now_ms,
+        )
+        for version, run in enumerate(runs, start=first)
+    )
+    return Compaction(
+        base, source.previous_base, snapshot, dict(source.client_floors), len(source.changesets)
+    )
 
 def _check_schema(
     instructions: Iterable[Instruction],

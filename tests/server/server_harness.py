@@ -213,6 +213,8 @@ class RawClient:
         self.errors: list[SessionError | ConnectionFailed] = []
         self.closed = False
         self.applied = 0
+        self.received_bytes = 0
+        """Frame bytes received (downloads and all)."""
         self.progress = Progress()
         self.batched = batched
         """Upload like studio.sync.client: one upload in flight at a time
@@ -247,6 +249,7 @@ class RawClient:
         try:
             async for frame in self.ws:
                 assert isinstance(frame, bytes)
+                self.received_bytes += len(frame)
                 events = self.conn.receive_message(frame, now_ms=int(time.time() * 1000))
                 for event in events:
                     if isinstance(event, Bound):

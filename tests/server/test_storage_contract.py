@@ -4,8 +4,9 @@ the tests start, pg_support.py). Users and account ids, the token key,
 grants (to accounts and to names without one), realms and their quota,
 client idents with salts and their quota, the history (append, load, read
 since, the version check), concurrent appends from two storage objects on
-one database, realm stats; then each schema'd backend's upgrade from an
-older schema."""
+one database, realm stats, compaction (snapshot and floors replaced in one
+transaction, loaded again, the state rebuilt from the snapshot); then
+each schema'd backend's upgrade from an older schema."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_harness import SCHEMA, item
 
 from studio.primitives.instructions import Changeset, Instruction
+from studio.server.realms import build_history
 from studio.server.storage.base import (
     ClientIdent,
+    LoadedHistory,
     RealmWrite,
     ServerStorage,
     StoredEntry,
@@ -35,7 +38,7 @@ from studio.server.storage.errors import (
 )
 from studio.server.storage.memory import MemoryDatabase, MemoryServerStorage
 from studio.server.storage.sqlite import SqliteServerStorage
-from studio.sync.history import HistoryEntry
+from studio.sync.history import Compaction, HistoryEntry
 
 BACKENDS = ("memory", "sqlite", "postgresql")
 
@@ -470,3 +473,88 @@ def test_an_unreachable_store_is_a_clear_storage_error(tmp_path: Path) -> None:
         PostgresServerStorage(f"host={tmp_path} dbname=x connect_timeout=2", None)
 
 
+
+
+# ---------------------------------------------------------------------------- compaction
+
+
+def compacted_history(store_entries: list[StoredEntry], version: int) -> Compaction:
+    """A compaction up to ``version`` of a history holding ``store_entries``."""
+    history = build_history(LoadedHistory(store_entries, 2))
+    compaction = history.compact(version, max_instructions=4)
+    assert compaction is not None
+    return compaction
+
+
+def test_compaction_replaces_the_history_up_to_the_floor_in_one_go(backend: Backend) -> None:
+    storage = backend.open()
+    storage.create_realm("/shared/r", None)
+    store = storage.open_realm("/shared/r")
+    store.append(RealmWrite(entries(1, 8), [], {1: 6, 2: 5}))
+    compaction = compacted_history(entries(1, 8), 5)
+    snapshot_versions = [e.server_version for e in compaction.snapshot]
+    assert snapshot_versions[-1] == 5 and len(snapshot_versions) > 1  # cut in runs of 4
+    figures = store.compact(compaction)
+    assert (figures.versions_before, figures.versions_after) == (8, len(snapshot_versions) + 3)
+    assert figures.bytes_before > 0 and figures.bytes_after > 0
+    loaded = store.load()
+    assert loaded.base_version == 5
+    assert loaded.client_floors == {1: 4, 2: 5}  # the last of each client's compacted versions
+    assert loaded.progress == {1: 6, 2: 5}
+    assert [e.entry for e in loaded.entries] == [
+        *compaction.snapshot,
+        *(e.entry for e in entries(6, 3)),
+    ]
+    assert {e.user for e in loaded.entries[: len(snapshot_versions)]} == {""}
+    assert [e.entry.server_version for e in store.read_history(0, 100)] == [
+        *snapshot_versions,
+        6,
+        7,
+        8,
+    ]
+    assert [e.entry.server_version for e in store.read_history(6, 1)] == [7]
+    # The history goes on after the floor, and a second storage object (a
+    # second server process) loads the same.
+    store.append(RealmWrite(entries(9, 1)))
+    store.close()
+    other = backend.open().open_realm("/shared/r")
+    reloaded = other.load()
+    assert reloaded.base_version == 5 and reloaded.entries[-1].entry.server_version == 9
+    history = build_history(reloaded)
+    assert (history.base_version, history.latest_version) == (5, 9)
+    assert history.last_client_version(1) == 8 and history.last_client_version(2) == 9
+    other.close()
+
+
+def test_a_compaction_that_does_not_fit_the_stored_history_changes_nothing(
+    storage: ServerStorage,
+) -> None:
+    storage.create_realm("/shared/r", None)
+    store = storage.open_realm("/shared/r")
+    store.append(RealmWrite(entries(1, 4)))
+    # Past what is stored: the versions it replaces are not all on disk.
+    with pytest.raises(VersionConflict, match="before it is stored"):
+        store.compact(compacted_history(entries(1, 6), 6))
+    store.compact(compacted_history(entries(1, 4), 3))
+    # Planned on an older floor (another process compacted in between).
+    with pytest.raises(VersionConflict, match="another server process compacted"):
+        store.compact(compacted_history(entries(1, 4), 4))
+    loaded = store.load()
+    assert loaded.base_version == 3 and loaded.entries[-1].entry.server_version == 4
+    store.close()
+
+
+def test_the_state_of_a_compacted_realm_is_rebuilt_from_the_snapshot(
+    storage: ServerStorage,
+) -> None:
+    storage.create_realm("/shared/r", None)
+    store = storage.open_realm("/shared/r")
+    store.append(RealmWrite(entries(1, 9)))
+    store.compact(compacted_history(entries(1, 9), 7))
+    # The state never saw the history: it starts from the snapshot.
+    stats = store.update_state(max_changesets=3)
+    while stats.state_version < stats.server_version:
+        stats = store.update_state(max_changesets=3)
+    assert (stats.objects, stats.server_version, stats.state_error) == (5, 9, None)
+    store.close()
+    assert storage.realm_stats("/shared/r").server_version == 9

@@ -589,14 +589,35 @@ def test_compaction_past_a_bound_client_fails_its_session() -> None:
     server = ServerConnection()
     server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
     server.accept_bind(1, history)
-    server.frames_to_send()
-    for n in range(1, 4):
+    history.integrate(writer, [Changeset(writer, 1, 0, 1, (CreateObject(C, 1),))])
+    server.send_downloads()
+    server.frames_to_send()  # the session is at server version 1 now
+    for n in range(2, 4):
         history.integrate(writer, [Changeset(writer, n, n - 1, n, (CreateObject(C, n),))])
     history.compact_before(3)
     server.send_downloads()
     (error,) = [decode_server_message(f) for f in server.frames_to_send()]
     assert isinstance(error, Error) and error.code == ErrorCode.CLIENT_FILE_EXPIRED
     assert server.session_state(1) is SessionState.ERROR
+
+
+def test_compaction_before_a_new_client_downloads_sends_it_the_snapshot() -> None:
+    history = ServerHistory()
+    writer = history.allocate_file_ident()
+    server = ServerConnection()
+    server.receive_message(encode_message(Bind(1, PATH, "t")), now_ms=0)
+    server.accept_bind(1, history)
+    server.frames_to_send()
+    for n in range(1, 4):
+        history.integrate(writer, [Changeset(writer, n, n - 1, n, (CreateObject(C, n),))])
+    history.compact_before(3)
+    server.send_downloads()
+    (download,) = [decode_server_message(f) for f in server.frames_to_send()]
+    assert isinstance(download, Download)
+    # Versions 1 and 2 are one snapshot changeset now (numbered 2), then 3.
+    assert [r.server_version for r in download.changesets] == [2, 3]
+    assert download.changesets[0].changeset.instructions == (CreateObject(C, 1), CreateObject(C, 2))
+    assert server.session_state(1) is SessionState.BOUND
 
 
 # --------------------------------------------------------------------------- uploads in flight

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.server.storage.errors import VersionConflict
-from studio.sync.history import HistoryEntry
+from studio.sync.changeset import encode_changeset
+from studio.sync.history import Compaction, HistoryEntry
 
 
 def user_update_sql(
@@ -142,6 +143,11 @@ class LoadedHistory:
     """Per client file ident, the last server version it said it integrated."""
     idents: dict[int, ClientIdent] = field(default_factory=dict)
     """The stored owner and salt of each client file ident."""
+    base_version: int = 0
+    """The floor of the last compaction: ``entries`` up to here are its
+    snapshot (ServerHistory.restore_compaction)."""
+    client_floors: dict[int, int] = field(default_factory=dict)
+    """Per client file ident, its last client version at or before the floor."""
 
 
 @dataclass(slots=True)
@@ -156,6 +162,52 @@ class RealmWrite:
 
     def __bool__(self) -> bool:
         return bool(self.entries or self.new_idents or self.progress)
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionFigures:
+    """What a compaction did to the stored history."""
+
+    versions_before: int
+    """History rows stored before (a snapshot's rows count one each)."""
+    versions_after: int
+    bytes_before: int
+    """Changeset bytes of the stored history before."""
+    bytes_after: int
+
+
+def check_compaction(path: str, stored_base: int, latest: int, compaction: Compaction) -> None:
+    """Raise VersionConflict unless ``compaction`` fits the stored history:
+    planned on the stored floor, and every version it replaces stored."""
+    if compaction.previous_base != stored_base:
+        raise VersionConflict(
+            f"realm {path} was compacted up to server version {stored_base} in storage, "
+            f"not {compaction.previous_base}: another server process compacted it; "
+            "reload the realm"
+        )
+    if compaction.base_version > latest:
+        raise VersionConflict(
+            f"realm {path} is at server version {latest} in storage: cannot compact "
+            f"up to {compaction.base_version} before it is stored"
+        )
+
+
+def snapshot_rows(compaction: Compaction) -> list[tuple[int, int, int, int, int, str, bytes]]:
+    """The snapshot as history rows (server_version, origin_file_ident,
+    client_version, timestamp_ms, integrated_at_ms, user, changeset bytes);
+    the user is empty: no account uploaded it."""
+    return [
+        (
+            e.server_version,
+            e.origin_file_ident,
+            e.client_version,
+            e.timestamp_ms,
+            e.integrated_at_ms,
+            "",
+            encode_changeset(e.changeset),
+        )
+        for e in compaction.snapshot
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +241,18 @@ class RealmStorage(ABC):
     @abstractmethod
     def read_history(self, since: int, limit: int) -> list[StoredEntry]:
         """Entries after server version ``since``, at most ``limit``."""
+
+    @abstractmethod
+    def history_size(self) -> tuple[int, int]:
+        """The stored history's rows and changeset bytes."""
+
+    @abstractmethod
+    def compact(self, compaction: Compaction) -> CompactionFigures:
+        """Replace the stored history up to ``compaction.base_version`` by its
+        snapshot, and store the new floor and the clients' floors, in one
+        transaction (durable when this returns). Raises VersionConflict
+        when the stored history does not fit it (see :func:`check_compaction`)
+        and changes nothing then."""
 
     @abstractmethod
     def update_state(self, max_changesets: int = 128) -> RealmStats:

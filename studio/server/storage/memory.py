@@ -21,6 +21,7 @@ from pathlib import Path
 from studio.server.paths import file_stem
 from studio.server.storage.base import (
     ClientIdent,
+    CompactionFigures,
     LoadedHistory,
     RealmRecord,
     RealmStats,
@@ -29,7 +30,9 @@ from studio.server.storage.base import (
     ServerStorage,
     StoredEntry,
     UserRecord,
+    check_compaction,
     check_next_version,
+    snapshot_rows,
 )
 from studio.server.storage.cached_state import CachedState, closed_realm_stats
 from studio.server.storage.errors import (
@@ -41,7 +44,7 @@ from studio.server.storage.errors import (
 from studio.server.storage.state_worker import StateWorker
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
-from studio.sync.history import HistoryEntry
+from studio.sync.history import Compaction, HistoryEntry
 
 _Row = tuple[int, int, int, int, int, str, bytes]
 """server_version, origin_file_ident, client_version, timestamp_ms,
@@ -54,6 +57,7 @@ class _Client:
     user_id: str | None = None
     salt: int | None = None
     progress: int = 0
+    floor_client_version: int = 0
 
 
 @dataclass
@@ -64,6 +68,14 @@ class _Realm:
     history: list[_Row] = field(default_factory=list)
     history_bytes: int = 0
     clients: dict[int, _Client] = field(default_factory=dict)
+    base_version: int = 0
+
+    def rows_after(self, since: int, limit: int) -> list[_Row]:
+        # Versions have no gaps from the first stored row on (which is past
+        # 1 after a compaction): row i holds version first + i.
+        first = self.history[0][0] if self.history else 1
+        start = max(0, since - first + 1)
+        return self.history[start : start + limit]
 
 
 @dataclass
@@ -117,6 +129,7 @@ class MemoryRealmStorage(RealmStorage):
             realm = self._live()
             rows = list(realm.history)
             clients = {i: replace(c) for i, c in realm.clients.items()}
+            base = realm.base_version
         entries = [_entry(row) for row in rows]
         max_ident = max([*clients, *(e.entry.origin_file_ident for e in entries), 0])
         return LoadedHistory(
@@ -124,6 +137,8 @@ class MemoryRealmStorage(RealmStorage):
             max_ident,
             {i: c.progress for i, c in clients.items() if c.progress},
             {i: ClientIdent(i, c.user, c.user_id, c.salt) for i, c in clients.items()},
+            base,
+            {i: c.floor_client_version for i, c in clients.items() if c.floor_client_version},
         )
 
     def append(self, write: RealmWrite) -> None:
@@ -163,13 +178,35 @@ class MemoryRealmStorage(RealmStorage):
 
     def read_history(self, since: int, limit: int) -> list[StoredEntry]:
         with self._db.lock:
-            # versions are 1..n without gaps: row i holds version i + 1
-            rows = self._live().history[since : since + limit]
+            rows = self._live().rows_after(since, limit)
         return [_entry(row) for row in rows]
 
     def _rows(self, since: int, limit: int) -> list[tuple[int, bytes]]:
         with self._db.lock:
-            return [(r[0], r[6]) for r in self._live().history[since : since + limit]]
+            return [(r[0], r[6]) for r in self._live().rows_after(since, limit)]
+
+    def history_size(self) -> tuple[int, int]:
+        with self._db.lock:
+            realm = self._live()
+            return len(realm.history), realm.history_bytes
+
+    def compact(self, compaction: Compaction) -> CompactionFigures:
+        snapshot = snapshot_rows(compaction)
+        with self._db.lock:
+            realm = self._live()
+            latest = realm.history[-1][0] if realm.history else 0
+            check_compaction(self.path, realm.base_version, latest, compaction)
+            before, bytes_before = len(realm.history), realm.history_bytes
+            kept = [r for r in realm.history if r[0] > compaction.base_version]
+            realm.history = [*snapshot, *kept]
+            realm.history_bytes = sum(len(r[6]) for r in realm.history)
+            realm.base_version = compaction.base_version
+            for ident, floor in compaction.client_floors.items():
+                client = realm.clients.setdefault(ident, _Client(""))
+                client.floor_client_version = max(client.floor_client_version, floor)
+            return CompactionFigures(
+                before, len(realm.history), bytes_before, realm.history_bytes
+            )
 
     def _latest(self) -> tuple[int, int]:
         with self._db.lock:

@@ -18,19 +18,22 @@ from typing import Any
 
 from studio.server.storage.base import (
     ClientIdent,
+    CompactionFigures,
     LoadedHistory,
     RealmStats,
     RealmStorage,
     RealmWrite,
     StoredEntry,
+    check_compaction,
     check_next_version,
+    snapshot_rows,
 )
 from studio.server.storage.cached_state import CachedState
 from studio.server.storage.errors import Missing, StorageError
 from studio.server.storage.postgres_schema import ConnectionPool
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
-from studio.sync.history import HistoryEntry
+from studio.sync.history import Compaction, HistoryEntry
 
 _HISTORY_COLUMNS = (
     "server_version, origin_file_ident, client_version, timestamp_ms, "
@@ -75,10 +78,13 @@ class PostgresRealmStorage(RealmStorage):
                 (self.realm_id,),
             ).fetchall()
             clients = conn.execute(
-                "SELECT ident, progress, username, user_id, salt FROM studio_clients "
-                "WHERE realm_id = %s",
+                "SELECT ident, progress, username, user_id, salt, floor_client_version "
+                "FROM studio_clients WHERE realm_id = %s",
                 (self.realm_id,),
             ).fetchall()
+            found = conn.execute(
+                "SELECT history_base FROM studio_realms WHERE id = %s", (self.realm_id,)
+            ).fetchone()
         entries = self._entries(rows)
         max_ident = max(
             [int(r[0]) for r in clients] + [e.entry.origin_file_ident for e in entries] + [0]
@@ -91,8 +97,10 @@ class PostgresRealmStorage(RealmStorage):
                 int(ident): ClientIdent(
                     int(ident), user, user_id, None if salt is None else int(salt)
                 )
-                for ident, _, user, user_id, salt in clients
+                for ident, _, user, user_id, salt, _ in clients
             },
+            int(found[0]) if found else 0,
+            {int(r[0]): int(r[5]) for r in clients if r[5]},
         )
 
     def append(self, write: RealmWrite) -> None:
@@ -158,6 +166,65 @@ class PostgresRealmStorage(RealmStorage):
                         "greatest(studio_clients.progress, excluded.progress)",
                         [(realm_id, i, now_ms, v) for i, v in write.progress.items()],
                     )
+
+    def history_size(self) -> tuple[int, int]:
+        self._check_open()
+        with self._pool.transaction() as conn:
+            counted = conn.execute(
+                "SELECT count(*), coalesce(sum(octet_length(changeset)), 0) "
+                "FROM studio_history WHERE realm_id = %s",
+                (self.realm_id,),
+            ).fetchone()
+        return (int(counted[0]), int(counted[1])) if counted else (0, 0)
+
+    def compact(self, compaction: Compaction) -> CompactionFigures:
+        self._check_open()
+        realm_id = self.realm_id
+        snapshot = [(realm_id, *row) for row in snapshot_rows(compaction)]
+        now_ms = int(time.time() * 1000)
+        with self._pool.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (realm_id,))
+            found = conn.execute(
+                "SELECT server_version, history_bytes, history_base FROM studio_realms "
+                "WHERE id = %s",
+                (realm_id,),
+            ).fetchone()
+            if found is None:
+                raise Missing(f"realm {self.path} was deleted")
+            latest, bytes_before, stored_base = (int(v) for v in found)
+            check_compaction(self.path, stored_base, latest, compaction)
+            counted = conn.execute(
+                "SELECT count(*) FROM studio_history WHERE realm_id = %s", (realm_id,)
+            ).fetchone()
+            before = int(counted[0]) if counted else 0
+            dropped = conn.execute(
+                "DELETE FROM studio_history WHERE realm_id = %s AND server_version <= %s "
+                "RETURNING octet_length(changeset)",
+                (realm_id, compaction.base_version),
+            ).fetchall()
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO studio_history (realm_id, {_HISTORY_COLUMNS}) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    snapshot,
+                )
+                cur.executemany(
+                    "INSERT INTO studio_clients "
+                    "(realm_id, ident, username, created_ms, floor_client_version) "
+                    "VALUES (%s, %s, '', %s, %s) ON CONFLICT (realm_id, ident) "
+                    "DO UPDATE SET floor_client_version = greatest("
+                    "studio_clients.floor_client_version, excluded.floor_client_version)",
+                    [(realm_id, i, now_ms, v) for i, v in compaction.client_floors.items()],
+                )
+            bytes_after = (
+                bytes_before - sum(int(r[0]) for r in dropped) + sum(len(r[7]) for r in snapshot)
+            )
+            conn.execute(
+                "UPDATE studio_realms SET history_bytes = %s, history_base = %s WHERE id = %s",
+                (bytes_after, compaction.base_version, realm_id),
+            )
+        after = before - len(dropped) + len(snapshot)
+        return CompactionFigures(before, after, bytes_before, bytes_after)
 
     def read_history(self, since: int, limit: int) -> list[StoredEntry]:
         self._check_open()

@@ -94,6 +94,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
                   FROM studio_history GROUP BY realm_id) AS h
             WHERE h.realm_id = studio_realms.id""",
     ),
+    # 3: history compaction: each realm's floor, each client's last client
+    # version compacted into the snapshot (studio.sync.history.ServerHistory.compact).
+    (
+        "ALTER TABLE studio_realms ADD COLUMN history_base BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE studio_clients ADD COLUMN floor_client_version BIGINT NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA: Final = len(MIGRATIONS)
 

@@ -4,12 +4,18 @@ history tables.
 
 Layout (besides the core's own tables, docs/storage-layout.md)::
 
-    _server_meta(key TEXT PRIMARY KEY, value)            format, realm path
+    _server_meta(key TEXT PRIMARY KEY, value)            format, realm path,
+                                                         history_base (compaction floor)
     _server_history(server_version INTEGER PRIMARY KEY,   one row per version
         origin_file_ident, client_version, timestamp_ms,
         integrated_at_ms, user, changeset BLOB)           studio.sync.changeset wire bytes
     _server_clients(ident INTEGER PRIMARY KEY, user,      client file idents handed out
-        created_ms, progress, user_id, salt)             (owner account and salt: idents.py)
+        created_ms, progress, user_id, salt,             (owner account and salt: idents.py)
+        floor_client_version)                            (last client version compacted)
+
+After a compaction the history rows up to ``history_base`` are the snapshot
+(origin 0, see studio.sync.history.ServerHistory.compact): replaced in one
+transaction with the floor and the clients' floors.
 
 The history is the truth and is written with ``synchronous=FULL`` on its own
 connection: an append is on disk when :meth:`append` returns. The state is
@@ -31,12 +37,15 @@ from typing import Any, Final
 
 from studio.server.storage.base import (
     ClientIdent,
+    CompactionFigures,
     LoadedHistory,
     RealmStats,
     RealmStorage,
     RealmWrite,
     StoredEntry,
+    check_compaction,
     check_next_version,
+    snapshot_rows,
 )
 from studio.server.storage.errors import (
     StorageError,
@@ -53,7 +62,7 @@ from studio.server.storage.state_worker import (
 )
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
-from studio.sync.history import HistoryEntry
+from studio.sync.history import Compaction, HistoryEntry
 
 FORMAT: Final = "studio-server-1"
 
@@ -77,9 +86,14 @@ _DDL: Final = (
         created_ms INTEGER NOT NULL,
         progress INTEGER NOT NULL DEFAULT 0,
         user_id TEXT,
-        salt INTEGER)""",
+        salt INTEGER,
+        floor_client_version INTEGER NOT NULL DEFAULT 0)""",
 )
-_CLIENT_COLUMNS_ADDED: Final = (("user_id", "TEXT"), ("salt", "INTEGER"))
+_CLIENT_COLUMNS_ADDED: Final = (
+    ("user_id", "TEXT"),
+    ("salt", "INTEGER"),
+    ("floor_client_version", "INTEGER NOT NULL DEFAULT 0"),
+)
 """Columns added since the first release: added to older files when opened
 (their idents then have none; idents.py adopts them on their next bind)."""
 
@@ -114,6 +128,11 @@ def _insert_many(
         chunk = rows[start : start + per]
         values = ", ".join([one] * len(chunk))
         conn.execute(f"{head} VALUES {values}{tail}", [v for row in chunk for v in row])
+
+
+def _stored_base(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM _server_meta WHERE key = 'history_base'").fetchone()
+    return int(row[0]) if row else 0
 
 
 class SqliteRealmStorage(RealmStorage):
@@ -172,8 +191,10 @@ class SqliteRealmStorage(RealmStorage):
                     f"SELECT {_HISTORY_COLUMNS} FROM _server_history ORDER BY server_version"
                 ).fetchall()
                 clients = self._conn.execute(
-                    "SELECT ident, progress, user, user_id, salt FROM _server_clients"
+                    "SELECT ident, progress, user, user_id, salt, floor_client_version "
+                    "FROM _server_clients"
                 ).fetchall()
+                base = _stored_base(self._conn)
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot read the history of {self.path}: {exc}") from exc
         try:
@@ -189,8 +210,10 @@ class SqliteRealmStorage(RealmStorage):
             {row[0]: row[1] for row in clients if row[1]},
             {
                 ident: ClientIdent(ident, user, user_id, salt)
-                for ident, _, user, user_id, salt in clients
+                for ident, _, user, user_id, salt, _ in clients
             },
+            base,
+            {row[0]: row[5] for row in clients if row[5]},
         )
 
     def append(self, write: RealmWrite) -> None:
@@ -260,6 +283,64 @@ class SqliteRealmStorage(RealmStorage):
             return [_entry_from_row(row) for row in rows]
         except SyncError as exc:
             raise StorageError(f"the stored history of {self.path} is damaged: {exc}") from exc
+
+    def history_size(self) -> tuple[int, int]:
+        with self._lock:
+            self._check_open()
+            try:
+                rows, size = self._conn.execute(
+                    "SELECT count(*), coalesce(sum(length(changeset)), 0) FROM _server_history"
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot read the history of {self.path}: {exc}") from exc
+        return int(rows), int(size)
+
+    def compact(self, compaction: Compaction) -> CompactionFigures:
+        snapshot = snapshot_rows(compaction)
+        floors = list(compaction.client_floors.items())
+        now_ms = int(time.time() * 1000)
+        with self._write_lock.held(), self._lock:
+            self._check_open()
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before, bytes_before, latest = conn.execute(
+                        "SELECT count(*), coalesce(sum(length(changeset)), 0), "
+                        "coalesce(max(server_version), 0) FROM _server_history"
+                    ).fetchone()
+                    check_compaction(self.path, _stored_base(conn), int(latest), compaction)
+                    conn.execute(
+                        "DELETE FROM _server_history WHERE server_version <= ?",
+                        (compaction.base_version,),
+                    )
+                    _insert_many(
+                        conn, f"INSERT INTO _server_history ({_HISTORY_COLUMNS})", snapshot
+                    )
+                    conn.execute(
+                        "INSERT INTO _server_meta VALUES ('history_base', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (compaction.base_version,),
+                    )
+                    _insert_many(
+                        conn,
+                        "INSERT INTO _server_clients "
+                        "(ident, user, created_ms, floor_client_version)",
+                        [(ident, "", now_ms, floor) for ident, floor in floors],
+                        " ON CONFLICT (ident) DO UPDATE SET floor_client_version = "
+                        "max(floor_client_version, excluded.floor_client_version)",
+                    )
+                    after, bytes_after = conn.execute(
+                        "SELECT count(*), coalesce(sum(length(changeset)), 0) "
+                        "FROM _server_history"
+                    ).fetchone()
+                    conn.execute("COMMIT")  # synchronous=FULL: on disk after this
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot compact the history of {self.path}: {exc}") from exc
+        return CompactionFigures(int(before), int(after), int(bytes_before), int(bytes_after))
 
     # ------------------------------------------------------------------ state
 

@@ -106,6 +106,12 @@ class AdminApi:
     async def delete_realm(self, path: str) -> None:
         await self._call("DELETE", "/admin/realms?" + urllib.parse.urlencode({"path": path}))
 
+    async def compact_realm(self, path: str) -> dict[str, Any]:
+        """Compact the realm's history now (admin only): ``{realm, compacted,
+        base_version, versions_before, versions_after, bytes_before,
+        bytes_after, seconds, reason}``."""
+        return dict(await self._call("POST", f"/admin/realms/{_segment(path)}/compact"))
+
     async def realm_history(
         self, path: str, since: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -107,6 +107,12 @@ class EncodedChangesets:
             self._bytes[remote.server_version] = data
         return data
 
+    def forget_through(self, server_version: int) -> None:
+        """Drop the versions up to ``server_version`` (a compaction gave
+        them other changesets: the snapshot's)."""
+        for version in [v for v in self._bytes if v <= server_version]:
+            del self._bytes[version]
+
 
 # --------------------------------------------------------------------------- field kinds
 

@@ -118,6 +118,9 @@ class _Session:
     """Shared encoded changesets of the realm (see accept_bind)."""
     check_upload: UploadCheck | None = None
     """Run on every upload before it reaches the history (see accept_bind)."""
+    snapshot_of: int | None = None
+    """The floor of the snapshot this session streams to a new client (set
+    while it downloads from version 0; see ServerHistory.serves_from)."""
     marks: list[tuple[int, int]] | None = None
     """Marks not answered yet: (request id, the server version the client
     must have been sent first). Only with a download burst (see ServerConnection)."""
@@ -450,11 +453,12 @@ class ServerConnection:
     ) -> IntegrationResult:
         ident = s.client_file_ident
         mirror = s.sent
+        snapshot_of = s.snapshot_of
         if not changesets or mirror is None:
-            return history.integrate(ident, changesets, now_ms=now_ms)
+            return history.integrate(ident, changesets, now_ms=now_ms, snapshot_of=snapshot_of)
         base = changesets[0].last_integrated_server_version
         if base > mirror.last_integrated_server_version:
-            rebase_mirror(mirror, history, ident, base)
+            rebase_mirror(mirror, history, ident, base, snapshot_of)
         first = changesets[0].client_version
         if base == mirror.last_integrated_server_version:
             earlier = [c for c in mirror.pending if c.client_version < first]
@@ -463,16 +467,22 @@ class ServerConnection:
         if earlier and base != s.copies_base:
             # Some of our changesets after the base reached the history on
             # another base: it needs them as the client has them now.
-            result = history.integrate(ident, (*earlier, *changesets), now_ms=now_ms)
+            result = history.integrate(
+                ident, (*earlier, *changesets), now_ms=now_ms, snapshot_of=snapshot_of
+            )
         else:
             try:
-                result = history.integrate(ident, changesets, now_ms=now_ms)
+                result = history.integrate(
+                    ident, changesets, now_ms=now_ms, snapshot_of=snapshot_of
+                )
             except ChangesetError as exc:
                 if not earlier or exc.code != ErrorCode.BAD_SERVER_VERSION:
                     raise
                 # The history no longer holds them on this base (e.g. rebuilt
                 # after a restart): all or nothing, so try again with copies.
-                result = history.integrate(ident, (*earlier, *changesets), now_ms=now_ms)
+                result = history.integrate(
+                ident, (*earlier, *changesets), now_ms=now_ms, snapshot_of=snapshot_of
+            )
         mirror.pending = [*earlier, *changesets]
         mirror.last_integrated_server_version = base
         mirror.latest_client_version = max(
@@ -492,9 +502,16 @@ class ServerConnection:
                 return
         burst = self._burst
         while burst is None or burst > 0:
+            if s.download_version == 0:
+                # A new client: it streams the snapshot of the current floor.
+                s.snapshot_of = history.base_version
             try:
                 batch = history.download(
-                    s.client_file_ident, s.download_version, self._max_download, latest
+                    s.client_file_ident,
+                    s.download_version,
+                    self._max_download,
+                    latest,
+                    snapshot_of=s.snapshot_of,
                 )
             except (ChangesetError, HistoryCompactedError) as exc:
                 # E.g. the history was compacted past this client while it was bound.

@@ -9,7 +9,13 @@ from studio.sync.history import RemoteChangeset, ServerHistory
 from studio.sync.protocol.messages import Cursors, ErrorCode
 
 
-def rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, base: int) -> None:
+def rebase_mirror(
+    mirror: ClientHistory,
+    history: ServerHistory,
+    ident: int,
+    base: int,
+    snapshot_of: int | None = None,
+) -> None:
     """Move the mirrored changesets to ``base`` the way the client did: it
     integrated the downloads up to ``base`` (the same history, so the same
     changesets and cursors) with them pending."""
@@ -24,11 +30,13 @@ def rebase_mirror(mirror: ClientHistory, history: ServerHistory, ident: int, bas
         mirror.last_integrated_server_version = base
         return
     # The client version a download from `since` starts with.
-    last_cv = history.download(ident, since, 0).upload_ack
+    last_cv = history.download(ident, since, 0, snapshot_of=snapshot_of).upload_ack
     remotes: list[RemoteChangeset] = []
     # (download() checked that the history still holds ``since``; an upload
     # based past the latest version is refused by the history afterwards.)
-    for version in range(since + 1, min(base, history.latest_version) + 1):
+    # (Below the floor, versions up to the snapshot's first are empty now.)
+    first = max(since, history.snapshot_start) if since < history.base_version else since
+    for version in range(first + 1, min(base, history.latest_version) + 1):
         entry = history.entry(version)
         if entry.origin_file_ident == ident:
             last_cv = entry.client_version
@@ -47,11 +55,12 @@ def cursor_problem(
             f"the client is at server version {version}, "
             f"but the latest is {history.latest_version}",
         )
-    if version < history.base_version:
+    if not history.serves_from(ident, version):
         return (
             ErrorCode.CLIENT_FILE_EXPIRED,
-            f"the history before server version {history.base_version} was compacted; "
-            "reset the local realm",
+            f"the history up to server version {history.base_version} was compacted "
+            f"and this client is at version {version}: it must reset its local realm "
+            "(download the realm again)",
         )
     if cursors.last_acked_client_version > history.last_client_version(ident):
         return (

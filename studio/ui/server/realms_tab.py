@@ -1,5 +1,6 @@
 """The Realms tab: every realm on the server, search, create, delete, permissions,
-and "Open" (the realm in the normal browser, as a synced local copy)."""
+"Compact now" (squash its history: docs/server.md, "History compaction"), and
+"Open" (the realm in the normal browser, as a synced local copy)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,27 @@ from studio.ui.wording import plural
 
 LEVELS = ("read", "write", "admin")
 # Realm events that change what the list shows (clients, server version, activity, state).
-_REALM_EVENTS = frozenset({"session_bound", "session_unbound", "upload", "state_error"})
+_REALM_EVENTS = frozenset(
+    {"session_bound", "session_unbound", "upload", "state_error", "realm_compacted"}
+)
 STATE_FAILED = "⚠ failed: "
+
+
+def compaction_message(result: dict[str, Any]) -> tuple[str, str]:
+    """The message bar's text and level for a compaction's result (the
+    server's ``POST /admin/realms/{realm}/compact`` answer)."""
+    path = result.get("realm", "")
+    if not result.get("compacted"):
+        reason = result.get("reason") or "nothing can go yet"
+        return f"Nothing to compact in {path}: {reason}.", "info"
+    before, after = int(result["versions_before"]), int(result["versions_after"])
+    return (
+        f"Compacted {path} up to version {result['base_version']}: "
+        f"{plural(before, 'stored changeset')} → {after}, "
+        f"{fmt_size(result['bytes_before'])} → {fmt_size(result['bytes_after'])} "
+        f"in {float(result['seconds']):.2f} s.",
+        "success",
+    )
 
 
 def realm_state(record: dict[str, Any]) -> str:
@@ -171,6 +191,11 @@ class RealmsTab(AdminTab):
         self.open_button.setToolTip("Open a synced copy in the realm browser: edits there "
                                     "sync to every client, and theirs show up live")
         self.delete_button = self._button("Delete…", "deleteRealmButton", self.ask_delete, bar)
+        self.compact_button = self._button("Compact now", "compactRealmButton",
+                                           self.compact_selected, bar)
+        self.compact_button.setToolTip("Squash the history every client has (or, with "
+                                       "--history-retention, that is older than it) into a "
+                                       "snapshot: new clients download less")
         self.refresh_button = self._button("Refresh", "refreshRealmsButton",
                                            lambda: self.spawn(self.reload()), bar)
         self.outer.addLayout(bar)
@@ -234,7 +259,7 @@ class RealmsTab(AdminTab):
     def _selection_changed(self) -> None:
         record = selected_record(self.table)
         path = str(record["path"]) if record else ""
-        for button in (self.open_button, self.delete_button):
+        for button in (self.open_button, self.delete_button, self.compact_button):
             button.setEnabled(bool(path))
         if path != self.permissions.path:
             self.permissions.set_realm(path)
@@ -272,6 +297,18 @@ class RealmsTab(AdminTab):
     async def _delete(self, path: str) -> None:
         async with self.acting(f"Deleted {path}."):
             await self.link.admin.delete_realm(path)
+            await self.reload()
+
+    @async_slot()
+    async def compact_selected(self) -> None:
+        record = selected_record(self.table)
+        if record is None:
+            return
+        path = str(record["path"])
+        async with self.acting():
+            result = await self.link.admin.compact_realm(path)
+            text, level = compaction_message(result)
+            self.report(text, level, timeout_ms=10000)
             await self.reload()
 
     def open_selected(self) -> None:

@@ -1,0 +1,172 @@
+"""History compaction in a running server: POST /admin/realms/{realm}/compact,
+the realm_compacted admin event, a new client bootstrapping from the snapshot
+(fewer bytes, the same state), a client behind the floor told to reset
+(client_file_expired), and a restart that loads the compacted history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from server_harness import (
+    SCHEMA,
+    RawClient,
+    admin_token,
+    call,
+    item,
+    make_user,
+    running_server,
+    until,
+)
+
+from studio.primitives.instructions import EraseObject, Instruction
+from studio.primitives.instructions import Set as SetValue
+from studio.sync.protocol import ErrorCode, SessionError
+
+PATH = "/shared/long-lived"
+
+
+def rename(pk: int, name: str) -> list[Instruction]:
+    return [SetValue("Item", pk, ("name",), name)]
+
+
+async def state_caught_up(url: str, admin: str) -> None:
+    async def behind() -> bool:
+        _, body = await call(url, "GET", "/admin/realms", token=admin)
+        (realm,) = [r for r in body["realms"] if r["path"] == PATH]
+        return bool(realm["state_version"] < realm["server_version"])
+
+    deadline = time.monotonic() + 20
+    while await behind():
+        assert time.monotonic() < deadline, "the realm's state never caught up"
+        await asyncio.sleep(0.05)
+
+
+async def bootstrap(url: str, admin: str, name: str, version: int) -> RawClient:
+    client = await RawClient(url, admin, PATH, name).connect()
+    await client.wait_bound()
+    await client.wait_version(version)
+    await client.close()
+    return client
+
+
+def test_a_compacted_realm_bootstraps_new_clients_and_resets_old_ones(tmp_path: Path) -> None:
+    async def body() -> None:
+        # Retention 1 ms: a client not bound holds nothing back.
+        async with running_server(tmp_path, history_retention=0.001) as server:
+            url = server.url
+            admin = await admin_token(url)
+            events: list[dict[str, Any]] = []
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(url + f"/admin/events?token={admin}") as stream,
+            ):
+
+                async def collect() -> None:
+                    async for msg in stream:
+                        events.append(json.loads(msg.data))
+
+                reader = asyncio.get_running_loop().create_task(collect())
+                writer = await RawClient(url, admin, PATH, "writer").connect()
+                await writer.wait_bound()
+                await writer.commit(SCHEMA)
+                for pk in range(10):
+                    await writer.commit(item(pk, "new"))
+                await writer.sync()
+                lagging = await RawClient(url, admin, PATH, "lagging").connect()
+                await lagging.wait_bound()
+                await lagging.wait_version(writer.server_version)
+                await lagging.commit(rename(0, "lagging"))  # its progress is recorded
+                await lagging.sync()
+                await lagging.close()
+                # Many overwrites, objects made and erased again.
+                for round_ in range(12):
+                    for pk in range(10):
+                        await writer.commit(rename(pk, f"r{round_}"))
+                    gone = 100 + round_
+                    await writer.commit([*item(gone, "gone"), EraseObject("Item", gone)])
+                await writer.sync()
+                await writer.commit(rename(1, "last"))  # based on the latest: progress moves
+                await writer.sync()
+                latest = writer.server_version
+                await state_caught_up(url, admin)
+                before = await bootstrap(url, admin, "before", latest)
+                assert before.canonical() == writer.canonical()
+
+                status, answer = await call(
+                    url, "POST", "/admin/realms/shared/long-lived/compact", token=admin
+                )
+                assert status == 200, answer
+                assert answer["compacted"] is True and answer["realm"] == PATH
+                assert answer["base_version"] == latest - 1
+                assert answer["versions_before"] == latest
+                assert answer["versions_after"] < answer["versions_before"] // 10
+                assert answer["bytes_after"] < answer["bytes_before"]
+                assert answer["seconds"] >= 0
+                await until(lambda: any(e["type"] == "realm_compacted" for e in events))
+                event = next(e for e in events if e["type"] == "realm_compacted")
+                for key in ("versions_before", "versions_after", "bytes_before", "bytes_after"):
+                    assert event[key] == answer[key]
+                reader.cancel()
+
+            after = await bootstrap(url, admin, "after", latest)
+            assert after.canonical() == writer.canonical()
+            assert after.received_bytes < before.received_bytes / 2, (
+                after.received_bytes,
+                before.received_bytes,
+            )
+            # The writer was bound all along: it goes on syncing.
+            await writer.commit(rename(2, "after compaction"))
+            await writer.sync()
+            await after.connect()
+            await after.wait_version(writer.server_version)
+            assert after.canonical() == writer.canonical()
+            await after.close()
+            # The lagging client is behind the floor: it must reset.
+            await lagging.connect()
+            await until(lambda: bool(lagging.errors), what="lagging told to reset")
+            (error,) = lagging.errors
+            assert isinstance(error, SessionError)
+            assert error.code == ErrorCode.CLIENT_FILE_EXPIRED and "reset" in error.message
+            await lagging.close()
+            await writer.close()
+            final = writer.canonical()
+            version = writer.server_version
+
+        # A restart loads the snapshot and the entries after it.
+        async with running_server(tmp_path) as server:
+            admin = await admin_token(server.url)
+            again = await bootstrap(server.url, admin, "restarted", version)
+            assert again.canonical() == final
+
+    asyncio.run(body())
+
+
+def test_compact_endpoint_is_for_admins_and_known_realms(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(tmp_path) as server:
+            url = server.url
+            admin = await admin_token(url)
+            user = await make_user(url, admin, "eve")
+            status, _ = await call(url, "POST", "/admin/realms/shared/none/compact", token=admin)
+            assert status == 404
+            status, _ = await call(url, "POST", "/admin/realms", {"path": PATH}, admin)
+            assert status == 201
+            compact = "/admin/realms/shared/long-lived/compact"
+            status, _ = await call(url, "POST", compact, token=user)
+            assert status == 403
+            status, _ = await call(url, "POST", compact)
+            assert status == 401
+            # Nothing to compact yet: an answer that says so, with the figures.
+            status, answer = await call(
+                url, "POST", "/admin/realms/compact?path=/shared/long-lived", token=admin
+            )
+            assert status == 200, answer
+            assert answer["compacted"] is False and answer["reason"]
+            assert answer["versions_before"] == answer["versions_after"] == 0
+
+    asyncio.run(body())
