@@ -13,6 +13,7 @@ knows is refused (an older server must not write to it).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -173,27 +174,60 @@ class ConnectionPool:
         with self._slots:
             if self._closed:
                 raise StorageError("the PostgreSQL store is closed")
+            conn: psycopg.Connection[tuple[Any, ...]] | None = None
             try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self.connect()
-            try:
-                with conn.transaction():
+                with contextlib.ExitStack() as stack:
+                    conn = self._begin(stack)
                     yield conn
             except driver.errors.UniqueViolation as exc:
                 raise AlreadyExists(str(exc).strip()) from None
             except driver.Error as exc:
+                if isinstance(exc, driver.OperationalError) or (conn is not None and conn.broken):
+                    self._drop_idle()  # they were connected to the same lost server
                 raise StorageError(f"PostgreSQL store: {str(exc).strip()}") from None
             finally:
-                if conn.closed or conn.broken:
-                    conn.close()
-                else:
-                    self._idle.put(conn)
+                if conn is not None:
+                    if conn.closed or conn.broken:
+                        conn.close()
+                    else:
+                        self._idle.put(conn)
 
-    def close(self) -> None:
-        self._closed = True
+    def _begin(self, stack: contextlib.ExitStack) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection with a transaction begun (ended by ``stack``).
+
+        An idle connection may be dead: PostgreSQL was restarted, or a standby
+        promoted (docs/deployment.md). Its BEGIN fails before anything of the
+        caller's ran, so the work moves to a new connection (the DSN's
+        ``target_session_attrs=read-write`` finds the new primary), and the
+        other idle connections, as dead, are dropped: a failover costs no call.
+        """
+        driver = self._driver
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        else:
+            try:
+                stack.enter_context(conn.transaction())
+                return conn
+            except driver.OperationalError:
+                conn.close()
+                self._drop_idle()
+        conn = self.connect()
+        try:
+            stack.enter_context(conn.transaction())
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop_idle(self) -> None:
         while True:
             try:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+    def close(self) -> None:
+        self._closed = True
+        self._drop_idle()

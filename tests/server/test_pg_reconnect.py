@@ -1,0 +1,79 @@
+"""The PostgreSQL store outlives its database server: after PostgreSQL is
+restarted (or replaced by a promoted standby) the pooled connections are
+dead, and the store must reconnect by itself instead of failing one call per
+dead connection. A PostgreSQL of their own (pg_replication.py): these tests
+stop it, which the session's shared server must not be."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg_replication import ReplicatedPostgres
+
+from studio.server.storage.base import UserRecord
+from studio.server.storage.errors import StorageError
+from studio.server.storage.postgres import PostgresServerStorage
+
+
+@pytest.fixture
+def single() -> Iterator[ReplicatedPostgres]:
+    cluster = ReplicatedPostgres().start(with_standby=False)
+    yield cluster
+    cluster.close()
+
+
+def user(name: str) -> UserRecord:
+    return UserRecord(name, "hash", False, False, time.time(), 0, f"id-{name}")
+
+
+def fill_pool(storage: PostgresServerStorage, n: int) -> None:
+    """Make the pool hold ``n`` idle connections (n calls at once)."""
+    import threading
+
+    barrier = threading.Barrier(n)
+
+    def call() -> None:
+        barrier.wait()
+        storage.count_users()
+
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_every_call_after_a_postgresql_restart_succeeds(
+    single: ReplicatedPostgres, tmp_path: Path
+) -> None:
+    dsn = single.primary.dsn(single.create_database("studio"))
+    storage = PostgresServerStorage(dsn, tmp_path / "cache", state_in_process=True, pool_size=4)
+    try:
+        fill_pool(storage, 4)
+        storage.create_user(user("before"))
+        single.primary.restart()  # every pooled connection is cut
+        # Not one call fails: the dead idle connections are replaced.
+        for i in range(6):
+            storage.create_user(user(f"after{i}"))
+        assert storage.count_users() == 7
+    finally:
+        storage.close()
+
+
+def test_calls_fail_clearly_while_postgresql_is_down_and_work_once_it_is_back(
+    single: ReplicatedPostgres, tmp_path: Path
+) -> None:
+    dsn = single.primary.dsn(single.create_database("studio"))
+    storage = PostgresServerStorage(dsn, tmp_path / "cache", state_in_process=True, pool_size=4)
+    try:
+        fill_pool(storage, 4)
+        single.primary.kill()
+        with pytest.raises(StorageError, match="PostgreSQL"):
+            storage.count_users()
+        single.primary.start()
+        assert storage.count_users() == 0
+    finally:
+        storage.close()
