@@ -2,7 +2,7 @@
 
 ::
 
-    app = App("http://localhost:9080")
+    app = App("http://localhost:9080")         # or App(["http://a:9080", "http://b:9080"])
     user = await app.login("ann", "secret")
     realm = await app.open_realm(user, "/shared/chat", path="chat.realm", schema=SCHEMA)
     with realm.write():
@@ -29,6 +29,7 @@ from studio.sync.client.errors import (
     SessionClosedError,
     SyncSessionError,
 )
+from studio.sync.client.servers import ServerList
 from studio.sync.client.session import (
     Progress,
     SessionConnectionState,
@@ -60,6 +61,7 @@ __all__ = [
     "AuthenticationError",
     "ClientError",
     "Progress",
+    "ServerList",
     "ServerUnreachableError",
     "SessionClosedError",
     "SessionConnectionState",
