@@ -16,6 +16,7 @@ from pg_replication import ReplicatedPostgres
 from studio.server.storage.base import UserRecord
 from studio.server.storage.errors import StorageError
 from studio.server.storage.postgres import PostgresServerStorage
+from studio.server.storage.postgres_schema import LOST_SERVER_DEFAULTS, lost_server_settings
 
 
 @pytest.fixture
@@ -77,3 +78,21 @@ def test_calls_fail_clearly_while_postgresql_is_down_and_work_once_it_is_back(
         assert storage.count_users() == 0
     finally:
         storage.close()
+
+
+def test_a_dsn_gets_timeouts_for_a_vanished_machine_unless_it_sets_them() -> None:
+    """A dead machine refuses nothing: without connect and TCP timeouts the
+    server would wait minutes on it instead of trying the next host."""
+    added = lost_server_settings("host=a,b dbname=studio target_session_attrs=read-write", {})
+    assert added == LOST_SERVER_DEFAULTS
+    added = lost_server_settings(
+        "postgresql://u@a,b/studio?connect_timeout=3&tcp_user_timeout=5000", {}
+    )
+    assert "connect_timeout" not in added and "tcp_user_timeout" not in added
+    assert added["keepalives_idle"] == "10"
+    assert "connect_timeout" not in lost_server_settings("dbname=x", {"PGCONNECT_TIMEOUT": "4"})
+
+
+def test_a_dsn_libpq_cannot_read_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="not a valid PostgreSQL connection string"):
+        PostgresServerStorage("host=a dbname", tmp_path / "cache")

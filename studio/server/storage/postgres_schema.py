@@ -14,9 +14,10 @@ knows is refused (an older server must not write to it).
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -100,6 +101,31 @@ SCHEMA: Final = len(MIGRATIONS)
 
 
 
+LOST_SERVER_DEFAULTS: Final = {
+    # A machine that died (not just its PostgreSQL) refuses nothing: without
+    # a limit a connection attempt, or a query in flight, would wait for the
+    # kernel's TCP timeouts (minutes) instead of failing over.
+    "connect_timeout": "10",  # seconds per host, then the next host of the DSN
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "15000",  # ms a sent request may stay unacknowledged
+}
+"""libpq settings the server adds to a ``--store`` DSN lacking them (TCP ones
+do nothing on unix sockets); docs/deployment.md."""
+
+
+def lost_server_settings(dsn: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Those of :data:`LOST_SERVER_DEFAULTS` that neither ``dsn`` nor the
+    environment (``PGCONNECT_TIMEOUT``) sets."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = set(conninfo_to_dict(dsn))
+    if (os.environ if environ is None else environ).get("PGCONNECT_TIMEOUT"):
+        given.add("connect_timeout")
+    return {k: v for k, v in LOST_SERVER_DEFAULTS.items() if k not in given}
+
+
 def load_driver() -> Any:
     try:
         import psycopg
@@ -148,6 +174,12 @@ class ConnectionPool:
     def __init__(self, dsn: str, size: int = 8) -> None:
         self._driver = load_driver()
         self._dsn = dsn
+        try:
+            self._settings = lost_server_settings(dsn)
+        except self._driver.ProgrammingError as exc:  # not a connection string libpq reads
+            raise StorageError(
+                f"--store is not a valid PostgreSQL connection string: {exc}"
+            ) from None
         self._idle: queue.LifoQueue[psycopg.Connection[tuple[Any, ...]]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._closed = False
@@ -156,7 +188,7 @@ class ConnectionPool:
         driver = self._driver
         try:
             conn: psycopg.Connection[tuple[Any, ...]] = driver.connect(
-                self._dsn, autocommit=True, application_name="studio-server"
+                self._dsn, autocommit=True, application_name="studio-server", **self._settings
             )
             # Acknowledged means committed: never trade durability for speed,
             # whatever the database's default is.
