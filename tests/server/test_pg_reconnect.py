@@ -96,3 +96,39 @@ def test_a_dsn_gets_timeouts_for_a_vanished_machine_unless_it_sets_them() -> Non
 def test_a_dsn_libpq_cannot_read_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="not a valid PostgreSQL connection string"):
         PostgresServerStorage("host=a dbname", tmp_path / "cache")
+
+
+def test_http_calls_answer_503_while_the_store_is_down_and_work_after(
+    single: ReplicatedPostgres, tmp_path: Path
+) -> None:
+    """While PostgreSQL is down an HTTP call that needs it answers 503
+    ``store_unavailable`` with Retry-After (a client of several servers, or
+    a load balancer, may try another; all say the same when they share the
+    store), not an internal error; once it is back the same call works."""
+    import asyncio
+
+    import aiohttp
+    from server_harness import ADMIN_PASSWORD, running_server
+
+    dsn = single.primary.dsn(single.create_database("studio"))
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+
+    async def body() -> None:
+        async with (
+            running_server(tmp_path / "cache", store=dsn) as server,
+            aiohttp.ClientSession() as http,
+        ):
+            async with http.post(server.url + "/auth/login", json=login) as resp:
+                assert resp.status == 200
+            await asyncio.to_thread(single.primary.kill)
+            async with http.post(server.url + "/auth/login", json=login) as resp:
+                answer = await resp.json()
+                assert resp.status == 503, answer
+                assert answer["error"]["code"] == "store_unavailable"
+                assert "try again" in answer["error"]["message"]
+                assert int(resp.headers["Retry-After"]) > 0
+            await asyncio.to_thread(single.primary.start)
+            async with http.post(server.url + "/auth/login", json=login) as resp:
+                assert resp.status == 200
+
+    asyncio.run(body())
