@@ -153,7 +153,8 @@ async def run_failover(
         names = [f"c{i}" for i in range(clients)]
         await _admin_setup(urls[0], names)
         for i, name in enumerate(names):
-            app = App(urls[i % servers], config=CLIENT_CONFIG)
+            # every client knows every server, each starting at another one
+            app = App(urls[i % servers :] + urls[: i % servers], config=CLIENT_CONFIG)
             apps.append(app)
             user = await app.login(name, "pw")
             realm = await app.open_realm(

@@ -132,3 +132,34 @@ def test_http_calls_answer_503_while_the_store_is_down_and_work_after(
                 assert resp.status == 200
 
     asyncio.run(body())
+
+
+def test_the_uri_form_of_a_multi_host_dsn_finds_the_promoted_standby(tmp_path: Path) -> None:
+    """``postgresql://...?host=A,B&target_session_attrs=read-write`` (the
+    key=value form is the end-to-end test's): after the primary is killed
+    and the standby promoted, the store writes to the standby, with what it
+    had committed before."""
+    import urllib.parse
+
+    cluster = ReplicatedPostgres().start()
+    try:
+        database = cluster.create_database("studio")
+        hosts = urllib.parse.quote(f"{cluster.primary.socket_dir},{cluster.standby.socket_dir}")
+        uri = (
+            f"postgresql://postgres@/{database}?host={hosts}&port=5432,5432"
+            "&target_session_attrs=read-write"
+        )
+        storage = PostgresServerStorage(uri, tmp_path / "cache", state_in_process=True)
+        try:
+            storage.create_user(user("before"))
+            cluster.kill_primary()
+            with pytest.raises(StorageError):
+                storage.create_user(user("nobody writes now"))
+            cluster.promote_standby()
+            storage.create_user(user("after"))
+            assert [u.username for u in storage.list_users()] == ["after", "before"]
+        finally:
+            storage.close()
+        assert cluster.standby.query("SELECT count(*) FROM studio_users", database) == [(2,)]
+    finally:
+        cluster.close()
