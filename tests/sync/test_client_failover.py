@@ -187,6 +187,6 @@ def test_the_sync_connection_tries_the_servers_in_turn_with_growing_delays(
     gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(attempts[:6])]
     # each wait is between half and all of 0.02 * 2**n (at most 0.16)
     ceilings = [0.02, 0.04, 0.08, 0.16, 0.16]
+    # (lower bounds only: a loaded machine may wake the loop late, never early)
     for gap, ceiling in zip(gaps, ceilings, strict=True):
         assert ceiling / 2 - 0.005 <= gap, (gaps, ceilings)
-    assert gaps[3] > gaps[0]
