@@ -22,68 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from chat_clients import SCHEMA, Writer, texts
 from pg_replication import ReplicatedPostgres
 from server_process import ADMIN_PASSWORD, ServerProcess
 
-from studio.sync.client import App, SyncConfig, SyncedRealm
+from studio.sync.client import App, SyncConfig
 
 REALM = "/shared/failover"
-SCHEMA: list[dict[str, Any]] = [
-    {
-        "name": "Message",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "text": "string", "author": "string"},
-    },
-    {
-        "name": "Chat",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "messages": "Message[]"},
-    },
-]
 CLIENT_CONFIG = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
-
-
-def texts(realm: SyncedRealm) -> list[str]:
-    chat = realm.object_for_primary_key("Chat", "c")
-    return [] if chat is None else [m.text for m in chat.messages]
-
-
-class Poster:
-    """A client posting messages in a loop; remembers each one's client version."""
-
-    def __init__(self, name: str, realm: SyncedRealm) -> None:
-        self.name = name
-        self.realm = realm
-        self.versions: dict[str, int] = {}
-        self.stop = False
-
-    def post(self, n: int) -> int:
-        key = f"{self.name}-{n}"
-        with self.realm.write():
-            chat = self.realm.object_for_primary_key("Chat", "c") or self.realm.create(
-                "Chat", {"_id": "c"}
-            )
-            chat.messages.append(
-                self.realm.create("Message", {"_id": key, "text": key, "author": self.name})
-            )
-        version = self.realm.history()[-1].client_version
-        self.versions[key] = version
-        return version
-
-    async def run(self, interval: float) -> None:
-        n = 0
-        while not self.stop:
-            self.post(n)
-            n += 1
-            await asyncio.sleep(interval)
-
-    @property
-    def acked(self) -> int:
-        return self.realm.sync_session.history.last_acked_client_version
-
-    def acknowledged(self) -> set[str]:
-        acked = self.acked
-        return {key for key, version in self.versions.items() if version <= acked}
 
 
 @dataclass
@@ -140,7 +86,7 @@ async def run_failover(
     cluster = ReplicatedPostgres()
     procs: list[ServerProcess] = []
     apps: list[App] = []
-    posters: list[Poster] = []
+    writers: list[Writer] = []
     tasks: list[asyncio.Task[None]] = []
     try:
         await asyncio.to_thread(cluster.start)
@@ -164,16 +110,16 @@ async def run_failover(
                 lambda _s, e: result.errors.append(str(e)) if e.fatal else None
             )
             await realm.sync_session.wait_for_download_completion(20)
-            posters.append(Poster(name, realm))
-        tasks = [asyncio.ensure_future(p.run(interval)) for p in posters]
+            writers.append(Writer(name, realm))
+        tasks = [asyncio.ensure_future(p.run(interval)) for p in writers]
         await asyncio.sleep(before_kill)
 
-        acknowledged = set().union(*(p.acknowledged() for p in posters))
+        acknowledged = set().union(*(p.acknowledged() for p in writers))
         await asyncio.to_thread(cluster.kill_primary)
         killed = time.monotonic()
         # Acknowledgements that were under way when the primary died were
         # committed on both machines (synchronous commit) and count too.
-        acknowledged |= set().union(*(p.acknowledged() for p in posters))
+        acknowledged |= set().union(*(p.acknowledged() for p in writers))
         result.acknowledged_before_kill = len(acknowledged)
         await asyncio.sleep(down_for)
         started = time.monotonic()
@@ -185,29 +131,29 @@ async def run_failover(
         result.recovery_s = recovered - started
         # Sync has resumed for a client once something it wrote after the
         # recovery is acknowledged.
-        marks = [max(p.versions.values(), default=0) + 1 for p in posters]
+        marks = [max(p.versions.values(), default=0) + 1 for p in writers]
         deadline = recovered + resume_timeout
-        while not all(p.acked >= mark for p, mark in zip(posters, marks, strict=True)):
+        while not all(p.acked >= mark for p, mark in zip(writers, marks, strict=True)):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"sync did not resume after the {mode}: acknowledged "
-                    f"{[p.acked for p in posters]}, waiting for {marks}"
+                    f"{[p.acked for p in writers]}, waiting for {marks}"
                 )
             await asyncio.sleep(0.005)
         resumed = time.monotonic()
         result.resume_after_kill_s = resumed - killed
         result.resume_after_recovery_s = resumed - recovered
 
-        for p in posters:
+        for p in writers:
             p.stop = True
         await asyncio.gather(*tasks)
-        for p in posters:
+        for p in writers:
             await p.realm.sync_session.wait_for_upload_completion(20)
-        for p in posters:
+        for p in writers:
             await p.realm.sync_session.wait_for_download_completion(20)
-        everything = {key for p in posters for key in p.versions}
+        everything = {key for p in writers for key in p.versions}
         result.posted = len(everything)
-        lists = [texts(p.realm) for p in posters]
+        lists = [texts(p.realm) for p in writers]
         fresh_app = App(urls[-1], config=CLIENT_CONFIG)
         apps.append(fresh_app)
         user = await fresh_app.login(names[0], "pw")
@@ -221,7 +167,7 @@ async def run_failover(
         result.acknowledged_missing = len(acknowledged - set(server_copy))
         return result
     finally:
-        for p in posters:
+        for p in writers:
             p.stop = True
         for task in tasks:
             task.cancel()

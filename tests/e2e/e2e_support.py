@@ -3,28 +3,14 @@ shared helpers are tests/server_process.py)."""
 
 from __future__ import annotations
 
-import asyncio
-
+from chat_clients import SCHEMA, Writer, texts
 from server_process import ADMIN_PASSWORD, ServerProcess
 
-from studio.core import Realm
-from studio.sync.client import App, SyncConfig, SyncedRealm
+from studio.sync.client import App, SyncConfig
 
 FAST = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
 
-SCHEMA = [
-    {
-        "name": "Message",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "text": "string", "author": "string"},
-    },
-    {
-        "name": "Chat",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "title": "string?", "messages": "Message[]"},
-    },
-]
-
+__all__ = ["FAST", "SCHEMA", "Writer", "admin_app", "make_users", "texts"]
 
 async def admin_app(server: ServerProcess) -> App:
     app = App(server.url, config=FAST)
@@ -43,41 +29,3 @@ async def make_users(
         if user not in existing:
             await admin.admin.create_user(user, password)
         await admin.admin.set_permission(realm, user, level)  # type: ignore[arg-type]
-
-
-def texts(realm: Realm) -> list[str]:
-    chat = realm.object_for_primary_key("Chat", "c")
-    return [] if chat is None else [m.text for m in chat.messages]
-
-
-class Writer:
-    """A client posting messages in a loop; remembers each message's client version."""
-
-    def __init__(self, name: str, realm: SyncedRealm) -> None:
-        self.name = name
-        self.realm = realm
-        self.versions: dict[str, int] = {}
-        self.stop = False
-
-    def post(self, n: int) -> None:
-        key = f"{self.name}-{n}"
-        with self.realm.write():
-            chat = self.realm.object_for_primary_key("Chat", "c") or self.realm.create(
-                "Chat", {"_id": "c"}
-            )
-            chat.messages.append(
-                self.realm.create("Message", {"_id": key, "text": key, "author": self.name})
-            )
-        # The commit is still in the history: nothing is acknowledged synchronously.
-        self.versions[key] = self.realm.history()[-1].client_version
-
-    async def run(self) -> None:
-        n = 0
-        while not self.stop:
-            self.post(n)
-            n += 1
-            await asyncio.sleep(0.004)
-
-    def acknowledged(self) -> set[str]:
-        acked = self.realm.sync_session.history.last_acked_client_version
-        return {key for key, version in self.versions.items() if version <= acked}
