@@ -6,7 +6,7 @@
     studio convert SRC DST [--force]       Realm Core file -> editable studio realm
     studio demo-realm [PATH]               (re)generate the demo realm
     studio demo [--screenshot OUT.png]     a local server, two chat clients, the Studio watching
-    studio --connect URL                   the Studio's server window (log in, live dashboard)
+    studio --connect URL[,URL...]          the Studio's server window (log in, live dashboard)
 
 ``studio`` alone prints this help for now; the Studio issue makes it open the
 greeting window and ``studio PATH`` a realm browser, which is why a first argument
@@ -137,8 +137,9 @@ STUDIO_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--read-only", {"action": "store_true", "help": "open the files read-only"}),
     ("--theme", {"choices": ("light", "dark", "system"), "metavar": "{light,dark,system}",
                  "help": "colour theme"}),
-    ("--connect", {"metavar": "URL",
-                   "help": "open the server window for an object server (log in there)"}),
+    ("--connect", {"metavar": "URL", "action": "append",
+                   "help": "open the server window for an object server (log in there); "
+                           "several servers of one store: URL,URL or --connect repeated"}),
 )
 
 
@@ -183,7 +184,7 @@ def _open_in_studio(argv: list[str]) -> int:
         screenshot=args.screenshot,
         read_only=args.read_only,
         theme_mode=args.theme,
-        connect=args.connect,
+        connect=",".join(args.connect) if args.connect else None,
     )
 
 

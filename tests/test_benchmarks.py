@@ -98,3 +98,12 @@ def test_bench_client_history_small() -> None:
     assert data["offline_history_rows"] == 200
     for label in ("online", "after_sync", "online_again"):
         assert data[f"{label}_history_rows"] == 0, label
+
+
+def test_bench_failover_small() -> None:
+    data = run_benchmark("bench_failover.py", "--runs", "1", "--clients", "2")
+    assert data["runs"] == 1 and data["mode"] == "failover"
+    assert data["acknowledged_missing"] == data["duplicates"] == data["missing"] == 0
+    assert data["replicas_equal"] is True and data["acknowledged_before_kill"] > 0
+    for key in ("resume_after_kill_s_median", "resume_after_recovery_s_median", "recovery_s_max"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key

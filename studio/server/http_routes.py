@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -24,8 +24,19 @@ from studio.server.keys import CONTEXT
 from studio.server.logs import clip, log
 from studio.server.paths import MAX_USERNAME_LENGTH
 from studio.server.storage.base import UserRecord
+from studio.server.storage.errors import (
+    AlreadyExists,
+    Missing,
+    QuotaExceeded,
+    StorageError,
+    VersionConflict,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+STORE_RETRY_AFTER: Final = 2
+"""Seconds a client is asked to wait when the store is unavailable (503)."""
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -65,6 +76,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"no such endpoint: {request.method} {clip(request.path)}"
         return json_response(error_body(code, message), exc.status)
     except Exception as exc:
+        if _store_unavailable(exc):
+            return _unavailable_answer(request, exc)
         log(
             40,
             "http_internal_error",
@@ -73,6 +86,31 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error=clip(f"{type(exc).__name__}: {exc}", 1000),
         )
         return json_response(error_body("internal", "internal server error"), 500)
+
+
+def _store_unavailable(exc: Exception) -> bool:
+    """The store failed to serve (PostgreSQL restarting or failing over, a
+    disk error): retryable, unlike a bug. Its answers (a user exists, a
+    realm is missing ...) are not failures and are handled by the routes."""
+    return isinstance(exc, StorageError) and not isinstance(
+        exc, AlreadyExists | Missing | QuotaExceeded | VersionConflict
+    )
+
+
+def _unavailable_answer(request: web.Request, exc: Exception) -> web.Response:
+    """503 ``store_unavailable``: a load balancer, or a client of several
+    servers, may try another one (docs/deployment.md)."""
+    log(40, "http_store_unavailable", method=clip(request.method),
+        path=clip(request.path), error=clip(str(exc), 1000))  # fmt: skip
+    response = json_response(
+        error_body(
+            "store_unavailable",
+            "the server cannot reach its data store right now; try again shortly",
+        ),
+        503,
+    )
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return response
 
 
 def context(request: web.Request) -> ServerContext:

@@ -5,7 +5,7 @@ The ``studio`` command calls :func:`run`::
     studio                                  -> run()                      greeting window
     studio PATH... [--class C] [--query Q]  -> run([PATH...], class_name=C, query=Q)
     studio ... --screenshot OUT.png         -> run(..., screenshot="OUT.png")  offscreen, exit 0
-    studio --connect URL                    -> run(connect=URL)           server window
+    studio --connect URL[,URL...]           -> run(connect=URL)           server window
     studio demo [--screenshot OUT.png]      -> run_demo(...)              server + clients + window
 """
 
@@ -255,7 +255,8 @@ def run(
     ``class_name`` filtered by ``query`` when given. ``screenshot``: render the window
     offscreen, write the PNG, close everything and return 0 (1 when a file could not be
     opened, with the reason on stderr). ``connect``: a server window for that URL (its login
-    form; ``http://user@host:port`` prefills the username).
+    form; ``http://user@host:port`` prefills the username; several comma-separated
+    URLs: servers of one store, the window moves on when one cannot be reached).
     """
     app = ensure_application(offscreen=screenshot is not None)
     mode = theme_mode or str(settings().value("theme", "system"))
@@ -325,8 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--screenshot", help="write a PNG of the window and exit")
     parser.add_argument("--read-only", action="store_true", help="open without write access")
     parser.add_argument("--theme", choices=theme.MODES, help="light, dark or system palette")
-    parser.add_argument("--connect", metavar="URL", help="open the server window for URL")
+    parser.add_argument("--connect", metavar="URL", action="append",
+                        help="open the server window for URL (several: URL,URL or repeated)")
     args = parser.parse_args(argv)
     return run(args.paths, class_name=args.class_name, query=args.query,
                screenshot=args.screenshot, read_only=args.read_only, theme_mode=args.theme,
-               connect=args.connect)
+               connect=",".join(args.connect) if args.connect else None)

@@ -3,25 +3,14 @@ shared helpers are tests/server_process.py)."""
 
 from __future__ import annotations
 
+from chat_clients import SCHEMA, Writer, texts
 from server_process import ADMIN_PASSWORD, ServerProcess
 
 from studio.sync.client import App, SyncConfig
 
 FAST = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
 
-SCHEMA = [
-    {
-        "name": "Message",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "text": "string", "author": "string"},
-    },
-    {
-        "name": "Chat",
-        "primaryKey": "_id",
-        "properties": {"_id": "string", "title": "string?", "messages": "Message[]"},
-    },
-]
-
+__all__ = ["FAST", "SCHEMA", "Writer", "admin_app", "make_users", "texts"]
 
 async def admin_app(server: ServerProcess) -> App:
     app = App(server.url, config=FAST)

@@ -9,51 +9,12 @@ import asyncio
 import time
 from pathlib import Path
 
-from e2e_support import FAST, SCHEMA, admin_app, make_users
+from e2e_support import FAST, SCHEMA, Writer, admin_app, make_users, texts
 from server_process import ServerProcess, run
 
-from studio.core import Realm
-from studio.sync.client import App, SessionConnectionState, SyncedRealm
+from studio.sync.client import App, SessionConnectionState
 
 REALM = "/shared/e2e-crash"
-
-
-def texts(realm: Realm) -> list[str]:
-    chat = realm.object_for_primary_key("Chat", "c")
-    return [] if chat is None else [m.text for m in chat.messages]
-
-
-class Writer:
-    """A client posting messages in a loop; remembers each message's client version."""
-
-    def __init__(self, name: str, realm: SyncedRealm) -> None:
-        self.name = name
-        self.realm = realm
-        self.versions: dict[str, int] = {}
-        self.stop = False
-
-    def post(self, n: int) -> None:
-        key = f"{self.name}-{n}"
-        with self.realm.write():
-            chat = self.realm.object_for_primary_key("Chat", "c") or self.realm.create(
-                "Chat", {"_id": "c"}
-            )
-            chat.messages.append(
-                self.realm.create("Message", {"_id": key, "text": key, "author": self.name})
-            )
-        # The commit is still in the history: nothing is acknowledged synchronously.
-        self.versions[key] = self.realm.history()[-1].client_version
-
-    async def run(self) -> None:
-        n = 0
-        while not self.stop:
-            self.post(n)
-            n += 1
-            await asyncio.sleep(0.004)
-
-    def acknowledged(self) -> set[str]:
-        acked = self.realm.sync_session.history.last_acked_client_version
-        return {key for key, version in self.versions.items() if version <= acked}
 
 
 @run

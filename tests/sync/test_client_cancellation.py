@@ -11,6 +11,7 @@ import pytest
 
 from studio.sync.client import SyncConfig
 from studio.sync.client.connection import AppConnection
+from studio.sync.client.servers import ServerList
 
 
 def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
@@ -18,7 +19,7 @@ def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
 ) -> None:
     attempts: list[int] = []
 
-    async def swallowing_connect(self: AppConnection) -> None:
+    async def swallowing_connect(self: AppConnection, url: str) -> None:
         attempts.append(1)
         with contextlib.suppress(asyncio.CancelledError):  # what the loop must survive
             await asyncio.sleep(10)
@@ -29,7 +30,7 @@ def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
     async def main() -> None:
         # Long backoff: before the fix the task sat in it, then tried again.
         config = SyncConfig(reconnect_initial=20, reconnect_max=30, watch_files=False)
-        conn = AppConnection("ws://127.0.0.1:9/sync", config)
+        conn = AppConnection(ServerList("http://127.0.0.1:9"), config)
         task = asyncio.get_running_loop().create_task(conn._run())
         await asyncio.sleep(0.05)
         assert attempts == [1]
@@ -43,7 +44,7 @@ def test_connection_task_ends_when_a_cancellation_is_swallowed_below(
 
 
 def test_backoff_wait_ends_at_once_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def refused(self: AppConnection) -> None:
+    async def refused(self: AppConnection, url: str) -> None:
         return  # as when the server is gone: back off and try again
 
     monkeypatch.setattr(AppConnection, "_connect_and_serve", refused)
@@ -51,7 +52,7 @@ def test_backoff_wait_ends_at_once_when_cancelled(monkeypatch: pytest.MonkeyPatc
 
     async def main() -> None:
         config = SyncConfig(reconnect_initial=20, reconnect_max=30, watch_files=False)
-        conn = AppConnection("ws://127.0.0.1:9/sync", config)
+        conn = AppConnection(ServerList("http://127.0.0.1:9"), config)
         task = asyncio.get_running_loop().create_task(conn._run())
         await asyncio.sleep(0.05)  # now in the backoff wait
         task.cancel()

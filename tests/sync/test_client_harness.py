@@ -24,6 +24,7 @@ from websockets.typing import Subprotocol
 
 from studio.primitives.instructions import AddClass, AddProperty
 from studio.sync.client import App, SyncConfig, User
+from studio.sync.client.servers import ServerList
 from studio.sync.history import ServerHistory
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,
@@ -197,7 +198,9 @@ def make_user(name: str, token: str | None = None, expires_in: float = 900) -> U
 
 def make_app(server: FakeServer, tmp: Path, config: SyncConfig = FAST) -> App:
     app = App("http://127.0.0.1:1", config=config, base_dir=tmp)
-    app.sync_url = server.url
+    # the fake server speaks only websockets: the App syncs with it, and its
+    # local files stay under the first URL whatever the fake server's port
+    app.servers = ServerList(f"http://127.0.0.1:{server.port}")
     return app
 
 

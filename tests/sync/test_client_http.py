@@ -14,7 +14,7 @@ from test_client_harness import run
 
 from studio.sync.client import ApiError, App, AuthenticationError, ServerUnreachableError
 from studio.sync.client.config import Backoff
-from studio.sync.client.connection import sync_url
+from studio.sync.client.servers import sync_url
 
 
 class _Api(BaseHTTPRequestHandler):

@@ -14,7 +14,12 @@ from studio.ui.app import StudioWindows, run
 from studio.ui.demo import ServerProcess
 from studio.ui.recent import settings
 from studio.ui.server import ServerWindow
-from studio.ui.server.errors import describe_connect_error, normalize_url, username_in_url
+from studio.ui.server.errors import (
+    describe_connect_error,
+    normalize_url,
+    normalize_urls,
+    username_in_url,
+)
 from studio.ui.server.link import LinkState
 from studio.ui.server.login import remembered
 
@@ -131,6 +136,11 @@ def test_url_helpers() -> None:
             normalize_url(bad)
     assert username_in_url("http://ann@host:1") == "ann"
     assert username_in_url("host:1") == ""
+    assert normalize_urls("a:1, http://admin@b:2/,a:1") == "http://a:1,http://b:2"
+    with pytest.raises(ValueError, match="not a server address"):
+        normalize_urls("a:1,ftp://b")
+    with pytest.raises(ValueError, match="Enter the server"):
+        normalize_urls(" , ")
     assert describe_connect_error(None, "x") == ""
     assert "did not answer in time" in describe_connect_error(TimeoutError(), "http://x")
 
@@ -152,3 +162,18 @@ def test_greeting_offers_connect_and_connect_option_prefills(qtbot: Any, tmp_pat
     assert run(connect=url, screenshot=out) == 0
     image = QImage(str(out))
     assert not image.isNull() and image.width() > 600
+
+
+def test_connect_takes_several_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``studio --connect A,B`` and ``--connect A --connect B`` both open the
+    server window for the two servers (the client moves on between them)."""
+    import studio.ui.app
+    from studio.cli import main
+
+    opened: list[str | None] = []
+    monkeypatch.setattr(studio.ui.app, "run", lambda *_a, **kw: opened.append(kw["connect"]) or 0)
+    assert main(["--connect", "http://a:1,http://b:2"]) == 0
+    assert main(["--connect", "http://a:1", "--connect", "http://b:2"]) == 0
+    assert main(["--connect", "http://a:1"]) == 0
+    assert main([]) == 0
+    assert opened == ["http://a:1,http://b:2", "http://a:1,http://b:2", "http://a:1", None]

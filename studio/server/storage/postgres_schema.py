@@ -13,9 +13,11 @@ knows is refused (an older server must not write to it).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -105,6 +107,31 @@ SCHEMA: Final = len(MIGRATIONS)
 
 
 
+LOST_SERVER_DEFAULTS: Final = {
+    # A machine that died (not just its PostgreSQL) refuses nothing: without
+    # a limit a connection attempt, or a query in flight, would wait for the
+    # kernel's TCP timeouts (minutes) instead of failing over.
+    "connect_timeout": "10",  # seconds per host, then the next host of the DSN
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "15000",  # ms a sent request may stay unacknowledged
+}
+"""libpq settings the server adds to a ``--store`` DSN lacking them (TCP ones
+do nothing on unix sockets); docs/deployment.md."""
+
+
+def lost_server_settings(dsn: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Those of :data:`LOST_SERVER_DEFAULTS` that neither ``dsn`` nor the
+    environment (``PGCONNECT_TIMEOUT``) sets."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = set(conninfo_to_dict(dsn))
+    if (os.environ if environ is None else environ).get("PGCONNECT_TIMEOUT"):
+        given.add("connect_timeout")
+    return {k: v for k, v in LOST_SERVER_DEFAULTS.items() if k not in given}
+
+
 def load_driver() -> Any:
     try:
         import psycopg
@@ -153,6 +180,12 @@ class ConnectionPool:
     def __init__(self, dsn: str, size: int = 8) -> None:
         self._driver = load_driver()
         self._dsn = dsn
+        try:
+            self._settings = lost_server_settings(dsn)
+        except self._driver.ProgrammingError as exc:  # not a connection string libpq reads
+            raise StorageError(
+                f"--store is not a valid PostgreSQL connection string: {exc}"
+            ) from None
         self._idle: queue.LifoQueue[psycopg.Connection[tuple[Any, ...]]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._closed = False
@@ -161,7 +194,7 @@ class ConnectionPool:
         driver = self._driver
         try:
             conn: psycopg.Connection[tuple[Any, ...]] = driver.connect(
-                self._dsn, autocommit=True, application_name="studio-server"
+                self._dsn, autocommit=True, application_name="studio-server", **self._settings
             )
             # Acknowledged means committed: never trade durability for speed,
             # whatever the database's default is.
@@ -179,27 +212,60 @@ class ConnectionPool:
         with self._slots:
             if self._closed:
                 raise StorageError("the PostgreSQL store is closed")
+            conn: psycopg.Connection[tuple[Any, ...]] | None = None
             try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self.connect()
-            try:
-                with conn.transaction():
+                with contextlib.ExitStack() as stack:
+                    conn = self._begin(stack)
                     yield conn
             except driver.errors.UniqueViolation as exc:
                 raise AlreadyExists(str(exc).strip()) from None
             except driver.Error as exc:
+                if isinstance(exc, driver.OperationalError) or (conn is not None and conn.broken):
+                    self._drop_idle()  # they were connected to the same lost server
                 raise StorageError(f"PostgreSQL store: {str(exc).strip()}") from None
             finally:
-                if conn.closed or conn.broken:
-                    conn.close()
-                else:
-                    self._idle.put(conn)
+                if conn is not None:
+                    if conn.closed or conn.broken:
+                        conn.close()
+                    else:
+                        self._idle.put(conn)
 
-    def close(self) -> None:
-        self._closed = True
+    def _begin(self, stack: contextlib.ExitStack) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection with a transaction begun (ended by ``stack``).
+
+        An idle connection may be dead: PostgreSQL was restarted, or a standby
+        promoted (docs/deployment.md). Its BEGIN fails before anything of the
+        caller's ran, so the work moves to a new connection (the DSN's
+        ``target_session_attrs=read-write`` finds the new primary), and the
+        other idle connections, as dead, are dropped: a failover costs no call.
+        """
+        driver = self._driver
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        else:
+            try:
+                stack.enter_context(conn.transaction())
+                return conn
+            except driver.OperationalError:
+                conn.close()
+                self._drop_idle()
+        conn = self.connect()
+        try:
+            stack.enter_context(conn.transaction())
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop_idle(self) -> None:
         while True:
             try:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+    def close(self) -> None:
+        self._closed = True
+        self._drop_idle()

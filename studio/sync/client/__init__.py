@@ -2,7 +2,7 @@
 
 ::
 
-    app = App("http://localhost:9080")
+    app = App("http://localhost:9080")         # or App(["http://a:9080", "http://b:9080"])
     user = await app.login("ann", "secret")
     realm = await app.open_realm(user, "/shared/chat", path="chat.realm", schema=SCHEMA)
     with realm.write():
@@ -32,6 +32,7 @@ from studio.sync.client.errors import (
 )
 from studio.sync.client.recovery import RecoveryReport, UnrecoveredChange
 from studio.sync.client.reset import ClientResetMode, ClientResetResult
+from studio.sync.client.servers import ServerList
 from studio.sync.client.session import (
     Progress,
     SessionConnectionState,
@@ -67,6 +68,7 @@ __all__ = [
     "ClientResetResult",
     "Progress",
     "RecoveryReport",
+    "ServerList",
     "ServerUnreachableError",
     "SessionClosedError",
     "SessionConnectionState",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from studio.sync.client import http
 from studio.sync.client.auth import User
 from studio.sync.client.errors import ApiError, ClientError
+from studio.sync.client.servers import ServerList
 
 Level = Literal["read", "write", "admin"]
 LEVELS: frozenset[str] = frozenset({"read", "write", "admin"})
@@ -24,13 +25,17 @@ LEVELS: frozenset[str] = frozenset({"read", "write", "admin"})
 class AdminApi:
     """``app.admin``: users, realms, permissions, connections and the event stream."""
 
-    def __init__(self, base_url: str, current_user: Callable[[], User | None]) -> None:
-        self._base = base_url.rstrip("/")
+    def __init__(
+        self, base_url: str | ServerList, current_user: Callable[[], User | None]
+    ) -> None:
+        """``base_url``: the server, or the App's servers (calls go to the
+        one in use and move on when it cannot be reached)."""
+        self._servers = base_url if isinstance(base_url, ServerList) else ServerList(base_url)
         self._current_user = current_user
 
     def as_user(self, user: User) -> AdminApi:
         """The admin API acting as ``user`` rather than the App's current user."""
-        return AdminApi(self._base, lambda: user)
+        return AdminApi(self._servers, lambda: user)
 
     def _user(self) -> User:
         user = self._current_user()
@@ -42,12 +47,12 @@ class AdminApi:
         user = self._user()
         token = await user.access_token_for_use()
         try:
-            return await http.request(method, self._base + path, body, token=token)
+            return await self._servers.request(method, path, body, token=token)
         except ApiError as exc:
             if exc.status != 401:
                 raise
         await user.refresh()  # the token was refused (expired early, key rotated): once more
-        return await http.request(method, self._base + path, body, token=user.access_token)
+        return await self._servers.request(method, path, body, token=user.access_token)
 
     # ------------------------------------------------------------------ users
 
@@ -144,13 +149,14 @@ class AdminApi:
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """The admin event stream (``/admin/events``) as decoded JSON events, until
-        the server closes it or the iteration stops."""
+        the server closes it or the iteration stops. The events are those of
+        the server in use (each server process has its own)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed
 
         user = self._user()
         token = await user.access_token_for_use()
-        parts = urllib.parse.urlsplit(self._base)
+        parts = urllib.parse.urlsplit(self._servers.current)
         scheme = "wss" if parts.scheme == "https" else "ws"
         url = f"{scheme}://{parts.netloc}{parts.path}/admin/events?" + urllib.parse.urlencode(
             {"token": token}

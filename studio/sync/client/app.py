@@ -6,15 +6,15 @@ import asyncio
 import os
 import re
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from studio.core.realm import MigrationCallback, Realm, SchemaInput
-from studio.sync.client import http
 from studio.sync.client.admin import AdminApi
 from studio.sync.client.auth import User
 from studio.sync.client.config import SyncConfig
-from studio.sync.client.connection import AppConnection, sync_url
+from studio.sync.client.connection import AppConnection
 from studio.sync.client.errors import ClientError
 from studio.sync.client.reset import (
     AfterResetCallback,
@@ -23,6 +23,7 @@ from studio.sync.client.reset import (
     ClientResetMode,
     finish_interrupted_reset,
 )
+from studio.sync.client.servers import ServerList, sync_url
 from studio.sync.client.session import ErrorCallback, SyncSession
 
 
@@ -44,30 +45,40 @@ class SyncedRealm(Realm):
 
 
 class App:
-    """A client of one object server.
+    """A client of an object server, or of several in front of one store.
 
     ``App("http://host:port")`` is the server's HTTP base URL; the sync
-    websocket is ``/sync`` under it. All sessions of an App share one
+    websocket is ``/sync`` under it. ``App(["http://a:9080", "http://b:9080"])``
+    (or ``"http://a:9080,http://b:9080"``) names several servers sharing one
+    store: when the one in use cannot be reached the App moves on to the next
+    (servers.py; docs/deployment.md). All sessions of an App share one
     websocket. Use it on a running asyncio loop; ``await app.close()`` (or
     ``async with App(...) as app``) ends everything.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         config: SyncConfig | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.sync_url = sync_url(self.base_url)
+        self.servers = ServerList(base_url)
+        self.base_url = self.servers.urls[0]
+        """The first server's URL: the App's identity (local realm files are
+        kept and checked under it, whichever server is in use)."""
         self.config = config or SyncConfig()
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd() / "studio-sync"
         self.current_user: User | None = None
         self.users: list[User] = []
-        self.admin = AdminApi(self.base_url, lambda: self.current_user)
+        self.admin = AdminApi(self.servers, lambda: self.current_user)
         self._connection: AppConnection | None = None
         self._sessions: dict[str, SyncSession] = {}
+
+    @property
+    def sync_url(self) -> str:
+        """The sync websocket URL of the server in use."""
+        return sync_url(self.servers.current)
 
     # ------------------------------------------------------------------ users
 
@@ -77,10 +88,10 @@ class App:
         Raises :class:`~studio.sync.client.errors.AuthenticationError` for a wrong
         password (``bad_credentials``) or a suspended user (``suspended``).
         """
-        answer = await http.request(
-            "POST", f"{self.base_url}/auth/login", {"username": username, "password": password}
+        answer = await self.servers.request(
+            "POST", "/auth/login", {"username": username, "password": password}
         )
-        user = User.from_login(self.base_url, answer)
+        user = User.from_login(self.servers, answer)
         self.users = [u for u in self.users if u.username != user.username] + [user]
         self.current_user = user
         return user
@@ -206,7 +217,7 @@ class App:
 
     def _sync_connection(self) -> AppConnection:
         if self._connection is None:
-            self._connection = AppConnection(self.sync_url, self.config)
+            self._connection = AppConnection(self.servers, self.config)
         return self._connection
 
     def _default_path(self, user: User, realm_path: str) -> Path:
@@ -220,11 +231,11 @@ class App:
 
     async def health(self) -> dict[str, Any]:
         """``GET /health``."""
-        return dict(await http.request("GET", f"{self.base_url}/health"))
+        return dict(await self.servers.request("GET", "/health"))
 
     async def metrics(self) -> str:
         """``GET /metrics`` (Prometheus text)."""
-        return str(await http.request("GET", f"{self.base_url}/metrics") or "")
+        return str(await self.servers.request("GET", "/metrics") or "")
 
     # ------------------------------------------------------------------ closing
 
@@ -247,4 +258,5 @@ class App:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"<App {self.base_url}>"
+        urls = ", ".join(self.servers.urls)
+        return f"<App {urls}>"

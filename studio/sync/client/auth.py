@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from studio.sync.client import http
 from studio.sync.client.errors import ApiError
+from studio.sync.client.servers import ServerList
 
 REFRESH_MARGIN: Final = 60.0
 """Refresh an access token that expires within this many seconds (or within a
@@ -23,11 +23,12 @@ quarter of its lifetime, for servers configured with very short tokens)."""
 
 
 class User:
-    """A user logged in to one server (``App.login``)."""
+    """A user logged in to a server (``App.login``); with several servers in
+    front of one store, the user's tokens are good on all of them."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | ServerList,
         username: str,
         *,
         access_token: str,
@@ -36,7 +37,8 @@ class User:
         is_admin: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.servers = base_url if isinstance(base_url, ServerList) else ServerList(base_url)
+        self.base_url = self.servers.urls[0]
         self.username = username
         self.is_admin = is_admin
         self.refresh_token = refresh_token
@@ -48,7 +50,7 @@ class User:
         self.logged_in = True
 
     @classmethod
-    def from_login(cls, base_url: str, answer: Mapping[str, Any]) -> User:
+    def from_login(cls, base_url: str | ServerList, answer: Mapping[str, Any]) -> User:
         """A user from the answer of ``POST /auth/login``."""
         try:
             user = answer["user"]
@@ -96,8 +98,8 @@ class User:
         loop = asyncio.get_running_loop()
         self._refreshing = future = loop.create_future()
         try:
-            answer = await http.request(
-                "POST", f"{self.base_url}/auth/refresh", {"refresh_token": self.refresh_token}
+            answer = await self.servers.request(
+                "POST", "/auth/refresh", {"refresh_token": self.refresh_token}
             )
             self._adopt(answer)
             future.set_result(None)

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import time
 import urllib.parse
-from typing import Any, Literal
+from typing import Any
 
 import msgpack
 from websockets.asyncio.client import ClientConnection as WebSocket
@@ -42,6 +42,7 @@ from websockets.typing import Subprotocol
 from studio.sync.client.config import Backoff, SyncConfig
 from studio.sync.client.errors import AuthenticationError, SyncSessionError
 from studio.sync.client.http import is_loopback
+from studio.sync.client.servers import ServerList, SyncTargets
 from studio.sync.client.session import SyncSession, SyncSessionState
 from studio.sync.errors import RemoteProtocolError
 from studio.sync.protocol import (
@@ -69,20 +70,12 @@ _TRANSACTION_POLL = 0.002
 an ``await``) checks whether it may be applied yet."""
 
 
-def sync_url(base_url: str) -> str:
-    """``http://host:port/prefix`` -> ``ws://host:port/prefix/sync``."""
-    parts = urllib.parse.urlsplit(base_url.rstrip("/"))
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValueError(f"the server URL must be http(s)://host:port, not {base_url!r}")
-    return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/sync", "", ""))
-
-
 class AppConnection:
     """Connection management and protocol dispatch for the sessions of one App."""
 
-    def __init__(self, url: str, config: SyncConfig) -> None:
-        self.url = url
+    def __init__(self, servers: ServerList, config: SyncConfig) -> None:
+        """``servers``: the App's servers (shared with its HTTP calls); the
+        websocket goes to the current one and moves on when it fails."""
         self.config = config
         self.connected = False
         self.last_error: Exception | None = None
@@ -96,9 +89,14 @@ class AppConnection:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
-        host = urllib.parse.urlsplit(url).hostname or ""
-        self._proxy: Literal[True] | None = None if is_loopback(host) else True
+        self._targets = SyncTargets(
+            servers, Backoff(config.reconnect_initial, config.reconnect_max)
+        )
+
+    @property
+    def url(self) -> str:
+        """The websocket URL of the server in use (or tried next)."""
+        return self._targets.url
 
     # ------------------------------------------------------------------ sessions
 
@@ -244,17 +242,20 @@ class AppConnection:
                 if self._ws is None:
                     await self._wake.wait()
                     continue
+            url = self._targets.url
             try:
-                await self._connect_and_serve()
+                await self._connect_and_serve(url)
             except Exception as exc:  # a bug must not kill syncing for good: log, back off
-                log.exception("sync connection to %s failed", self.url)
+                log.exception("sync connection to %s failed", url)
                 self.last_error = exc
             _raise_if_cancelling()
             if self._closed:
                 return
             if not self._active():
                 continue
-            delay = self._backoff.next_delay()
+            # The connection could not be made or was lost: the next server
+            # (the same one when there is only one), after the backoff.
+            delay = self._targets.failed(url)
             log.info("reconnecting to %s in %.2f s", self.url, delay)
             self._wake.clear()
             await self._sleep_unless_woken(delay)
@@ -269,19 +270,21 @@ class AppConnection:
         finally:
             timer.cancel()
 
-    async def _connect_and_serve(self) -> None:
+    async def _connect_and_serve(self, url: str) -> None:
         for session in self._active():
             session.on_connecting()
+        host = urllib.parse.urlsplit(url).hostname or ""
         try:
             ws = await connect(
-                self.url,
+                url,
                 subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)],
                 compression=None,
                 open_timeout=self.config.connect_timeout,
                 ping_interval=self.config.ping_interval,
                 ping_timeout=self.config.ping_timeout,
                 max_size=self.config.max_message_size,
-                proxy=self._proxy,
+                # loopback servers are never reached through a proxy
+                proxy=None if is_loopback(host) else True,
                 # A dead server must not hold up the reconnect for long.
                 close_timeout=2.0,
                 user_agent_header=self.config.user_agent or USER_AGENT,
@@ -291,7 +294,7 @@ class AppConnection:
             if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403, 404):
                 log.error("the server refused the sync connection: %s", exc)
             else:
-                log.info("cannot connect to %s: %s", self.url, exc)
+                log.info("cannot connect to %s: %s", url, exc)
             return
         self._ws = ws
         self._proto = proto = ClientConnection(
@@ -404,7 +407,7 @@ class AppConnection:
             if session is None:
                 continue
             if isinstance(event, Bound):
-                self._backoff.reset()
+                self._targets.bound()
                 # The protocol uploaded every pending changeset with the bind.
                 session.uploaded_through = session.history.latest_client_version
                 session.on_bound(event.client_file_ident)

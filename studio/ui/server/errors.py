@@ -39,6 +39,16 @@ def normalize_url(text: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def normalize_urls(text: str) -> str:
+    """``a:9080, b:9080`` -> ``http://a:9080,http://b:9080``: several servers in
+    front of one store (the client moves on when one fails); ValueError as
+    :func:`normalize_url` for the first bad one."""
+    items = [item for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError("Enter the server's address, e.g. http://localhost:9080.")
+    return ",".join(dict.fromkeys(normalize_url(item) for item in items))
+
+
 def username_in_url(text: str) -> str:
     """The user of ``http://admin@host:port`` (so ``studio --connect`` can prefill it)."""
     if "://" not in text:

@@ -51,6 +51,8 @@ class ServerLink(QObject):
                  reconnect_max: float = RECONNECT_MAX, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.url = url.rstrip("/")
+        """As given: one server, or several separated by commas (the App moves on
+        from one that cannot be reached; the event stream is the current one's)."""
         self.base_dir = Path(base_dir)
         # Realms the Studio opens come back quickly after a server restart too; their
         # files need no sync-side watcher, the browser polls them already (every 100 ms)
@@ -167,14 +169,14 @@ class ServerLink(QObject):
         self._backoff.reset()
         self.attempts = 0
         self.retry_at = None
-        self._set_state(LinkState.CONNECTED, f"Connected to {self.url}")
+        self._set_state(LinkState.CONNECTED, f"Connected to {self.app.servers.current}")
         self.connected.emit()
 
     async def _wait_before_retry(self, error: BaseException | None) -> None:
         delay = self._backoff.next_delay()
         self.attempts += 1
         self.retry_at = time.monotonic() + delay
-        why = describe_connect_error(error, self.url) if error is not None else (
+        why = describe_connect_error(error, self.app.servers.current) if error is not None else (
             "The server closed the connection.")
         self._set_state(LinkState.RECONNECTING, why)
         self._wake.clear()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.recent import settings
-from studio.ui.server.errors import normalize_url, username_in_url
+from studio.ui.server.errors import normalize_urls, username_in_url
 
 URL_KEY = "server/url"
 USER_KEY = "server/username"
@@ -40,9 +40,10 @@ def remember(url: str, username: str) -> None:
 
 
 def _shown_url(url: str) -> str:
-    """``http://admin@host:port`` -> ``http://host:port`` (the user goes in its own field)."""
+    """``http://admin@host:port`` -> ``http://host:port`` (the user goes in its own
+    field); several comma-separated servers stay several."""
     try:
-        return normalize_url(url) if url else ""
+        return normalize_urls(url) if url else ""
     except ValueError:
         return url  # shown as typed; Connect says what is wrong with it
 
@@ -78,6 +79,9 @@ class LoginForm(QWidget):
         self.url_edit.setObjectName("serverUrl")
         self.url_edit.setPlaceholderText(DEFAULT_URL)
         self.url_edit.setText(_shown_url(url) or saved_url or DEFAULT_URL)
+        self.url_edit.setToolTip("The server's address. Several servers in front of one "
+                                 "store: separate them with commas; the window moves on "
+                                 "to the next when one cannot be reached.")
         form.addRow("Server", self.url_edit)
         self.user_edit = QLineEdit(box)
         self.user_edit.setObjectName("username")
@@ -116,7 +120,7 @@ class LoginForm(QWidget):
         if not self.connect_button.isEnabled():
             return  # a login is in flight
         try:
-            url = normalize_url(self.url_edit.text())
+            url = normalize_urls(self.url_edit.text())
         except ValueError as exc:
             self.show_error(str(exc))
             return
