@@ -46,6 +46,7 @@ from studio.sync.protocol import (
 
 if TYPE_CHECKING:
     from studio.server.context import ServerContext
+    from studio.server.realms import LoadedRealm
 
 _ids = itertools.count(1)
 _CLOSE: Final = None
@@ -227,8 +228,21 @@ class SyncConnection(BindHandling):
         self.ctx.metrics.bytes_in.inc(len(data))
         self.last_message = time.time()
         started = time.perf_counter()
+        held: LoadedRealm | None = None
         try:
-            events = self.sc.receive_message(data, now_ms=int(time.time() * 1000))
+            message = self.sc.decode(data)
+            cluster = self.ctx.cluster
+            if cluster is not None:
+                # Only one process integrates into a realm at a time.
+                session = self.sc.upload_session(message)
+                bound = None if session is None else self.sessions.get(session)
+                if bound is not None:
+                    await cluster.hold(bound.realm)
+                    held = bound.realm
+                    if self.sc.state is not ConnectionState.OPEN:
+                        return
+                    started = time.perf_counter()
+            events = self.sc.receive_decoded(message, now_ms=int(time.time() * 1000))
         except RemoteProtocolError as exc:
             log(30, "protocol_error", connection=self.id, code=exc.code, message=exc.message)
             self._flush()  # the protocol object queued the error message
@@ -240,6 +254,11 @@ class SyncConnection(BindHandling):
             log(40, "internal_error", connection=self.id, error=f"{type(exc).__name__}: {exc}")
             self._end(ErrorCode.OTHER_ERROR, "internal server error; reconnect")
             return
+        finally:
+            if held is not None:
+                assert self.ctx.cluster is not None
+                # What it integrated is stored with the commit noted last.
+                self.ctx.cluster.done(held, self.ctx.committer.seq)
         elapsed = time.perf_counter() - started
         for event in events:
             if isinstance(event, BindRequested):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from studio.primitives.instructions import Changeset
@@ -56,8 +56,19 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
     history = ServerHistory()
     for _ in range(loaded.max_file_ident):
         history.allocate_file_ident()
-    for stored in loaded.entries:
-        entry = stored.entry
+    replay(history, loaded.entries)
+    for ident, progress in loaded.progress.items():
+        history.record_progress(ident, progress)
+    return history
+
+
+def replay(history: ServerHistory, stored: Iterable[StoredEntry]) -> None:
+    """Append stored versions that follow the history's latest one (from a
+    load, or stored by another server process since)."""
+    for item in stored:
+        entry = item.entry
+        if not history.knows_file_ident(entry.origin_file_ident):
+            history.add_file_ident(entry.origin_file_ident)
         changeset = dataclasses.replace(
             entry.changeset,
             origin_file_ident=entry.origin_file_ident,
@@ -73,9 +84,6 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
                 f"stored history does not replay: server version {entry.server_version} "
                 "is missing or out of order"
             )
-    for ident, progress in loaded.progress.items():
-        history.record_progress(ident, progress)
-    return history
 
 
 def schema_of(history: ServerHistory) -> SchemaIndex:
