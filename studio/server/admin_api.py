@@ -1,5 +1,5 @@
 """The admin JSON API (docs/server-api.md): users, realms, permissions,
-connections and realm history.
+connections, realm history and the server processes (nodes).
 
 Server admins may do everything. A user with the ``admin`` level on a realm
 (including the owner of a ``/~/`` realm) may also read and change that
@@ -17,7 +17,8 @@ from aiohttp import web
 from studio.core.describe import describe
 from studio.server.accounts import check_new_username, user_json
 from studio.server.auth import hash_password
-from studio.server.errors import BadRequest, Conflict, Forbidden, InvalidPath, NotFound
+from studio.server.cluster import node_view, standalone_row
+from studio.server.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import (
     context,
     current_user,
@@ -381,6 +382,27 @@ async def list_connections(request: web.Request) -> web.Response:
     return json_response({"connections": [c.describe() for c in ctx.connections.values()]})
 
 
+# ---------------------------------------------------------------------------- nodes
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    """The server processes serving this store (one, without a shared store)."""
+    await require_admin(request)
+    ctx = context(request)
+    if ctx.cluster is None:
+        nodes = [node_view(standalone_row(ctx), time.time(), this=True)]
+    else:
+        try:
+            nodes = await ctx.cluster.nodes()
+        except StorageError as exc:
+            raise ApiError(
+                f"the nodes table cannot be read right now ({exc}); try again",
+                code="unavailable",
+                status=503,
+            ) from exc
+    return json_response({"nodes": nodes})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/admin/users", list_users)
@@ -397,3 +419,4 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/admin/permissions", set_permission)
     r.add_delete("/admin/permissions", revoke_permission)
     r.add_get("/admin/connections", list_connections)
+    r.add_get("/admin/nodes", list_nodes)

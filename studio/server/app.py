@@ -30,14 +30,18 @@ from aiohttp import web
 from studio.server import admin_api, http_routes, rest_api
 from studio.server.accounts import Clock
 from studio.server.admin_events import CounterTicker, events_handler
+from studio.server.cluster import Cluster
 from studio.server.config import ServerConfig, parse_config
 from studio.server.connection_guard import ConnectionGuard
 from studio.server.context import ServerContext
+from studio.server.data_lock import DataDirLock
 from studio.server.errors import ConfigError, ServerError
 from studio.server.keys import CONTEXT
 from studio.server.logs import LEVELS, BusHandler, configure_logging, log, remove_handler
 from studio.server.secret_files import prepare_data_dir
 from studio.server.storage.factory import describe_store, open_storage
+from studio.server.storage.postgres import PostgresServerStorage
+from studio.server.storage.postgres_cluster import ClusterLink
 from studio.server.sync_endpoint import sync_handler
 from studio.sync.protocol import ErrorCode
 
@@ -57,6 +61,7 @@ class Server:
         self._listener: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._bus_handler: logging.Handler | None = None
+        self._data_lock: DataDirLock | None = None
         self.host = config.host
         self.port = config.port
 
@@ -82,24 +87,37 @@ class Server:
                     prepare_data_dir, config.data_dir, allow_insecure=config.allow_insecure_data_dir
                 ),
             )
-        storage = await loop.run_in_executor(
-            None,
-            functools.partial(
-                open_storage,
-                config.store,
-                config.data_dir,
-                max_open_realm_files=config.max_open_realm_files,
-            ),
-        )
+            self._data_lock = DataDirLock(config.data_dir)
+        try:
+            storage = await loop.run_in_executor(
+                None,
+                functools.partial(
+                    open_storage,
+                    config.store,
+                    config.data_dir,
+                    max_open_realm_files=config.max_open_realm_files,
+                ),
+            )
+        except BaseException:
+            self._release_data_dir()
+            raise
         ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)
         except BaseException:
             await self._stop_listening()
+            if ctx.cluster is not None:
+                await ctx.cluster.stop()
             storage.close()
             ctx.close_executor()
             self._ctx = None
+            self._release_data_dir()
             raise
+
+    def _release_data_dir(self) -> None:
+        lock, self._data_lock = self._data_lock, None
+        if lock is not None:
+            lock.release()
 
     async def _start(self, ctx: ServerContext) -> None:
         config = self.config
@@ -144,6 +162,11 @@ class Server:
         )
         await runner.setup()
         assert runner.server is not None
+        if isinstance(ctx.storage, PostgresServerStorage):
+            # Before the first client: every bind and upload goes through it.
+            cluster = Cluster(ctx, ClusterLink(ctx.storage.dsn, ctx.storage.node))
+            await cluster.start()
+            ctx.cluster = cluster
         # Every connection goes through the guard (connection_guard.py), so
         # the socket is served here rather than by a web.TCPSite. A deep
         # backlog: hundreds of clients reconnect at once after a restart.
@@ -158,6 +181,9 @@ class Server:
         for sock in self._listener.sockets:
             self.port = int(sock.getsockname()[1])
             break
+        ctx.address = self.url
+        if ctx.cluster is not None:
+            await ctx.cluster.announce(self.url)
 
         def deliver(event: dict[str, object]) -> None:
             ctx.bus.publish("log", **event)
@@ -219,11 +245,14 @@ class Server:
         await self._stop_listening()
         await ctx.committer.drain()
         await ctx.hub.close()
+        if ctx.cluster is not None:
+            await ctx.cluster.stop()
         if self._bus_handler is not None:
             logging.getLogger("studio.server").removeHandler(self._bus_handler)
         ctx.storage.close()
         ctx.close_executor()
         self._ctx = None
+        self._release_data_dir()
         log(20, "server_stopped")
 
 

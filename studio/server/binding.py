@@ -81,6 +81,20 @@ class BindHandling:
         if new_client and not await self._ident_allowed(grant.user, event.session):
             ctx.hub.release(realm)
             return
+        if ctx.cluster is not None:
+            # Another process may have stored versions and idents this
+            # history has not heard of yet (the client may come from there).
+            try:
+                await ctx.cluster.catch_up(realm)
+            except StorageError as exc:
+                log(40, "realm_unavailable", path=event.path, error=str(exc))
+                ctx.hub.release(realm)
+                self._reject(
+                    event.session,
+                    ErrorCode.OTHER_SESSION_ERROR,
+                    "the realm cannot be opened right now; try again later",
+                )
+                return
         if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
             ctx.hub.release(realm)
             return
@@ -104,6 +118,23 @@ class BindHandling:
                 return
             # The client's own salt (checked), or the one an old ident gets now.
             salt = event.client_file_salt if adopted is None else adopted.salt or salt
+        allocated = 0
+        if requested == 0 and ctx.cluster is not None:
+            # Allocated (and stored) in the shared store: never twice.
+            try:
+                allocated = await ctx.cluster.new_ident(realm, idents.issue(0, grant.user, salt))
+            except StorageError as exc:
+                log(40, "ident_unavailable", path=event.path, error=str(exc))
+                ctx.hub.release(realm)
+                self._reject(
+                    event.session,
+                    ErrorCode.OTHER_SESSION_ERROR,
+                    "the server cannot store a new client now",
+                )
+                return
+            if self._closing or self.sc.state is not ConnectionState.OPEN or realm.failed:
+                ctx.hub.release(realm)
+                return
         writable = grant.level >= Level.WRITE
         # Read-only: the protocol refuses uploads before they reach the history.
         denied = f"{user} may only read {grant.path}; the upload was refused"
@@ -115,6 +146,7 @@ class BindHandling:
             encoded=realm.encoded,
             client_file_salt=salt,
             check_upload=realm.check_upload,
+            new_file_ident=allocated,
         ):
             ctx.hub.release(realm)  # the client unbound while we were deciding
             return
@@ -122,7 +154,7 @@ class BindHandling:
             ctx.hub.release(realm)  # refused by the protocol (unknown ident, bad cursors)
             return
         ident = self.sc.client_file_ident(event.session)
-        if requested == 0 or adopted is not None:
+        if (requested == 0 and not allocated) or adopted is not None:
             # Stored before the ident message (with its salt) leaves.
             realm.add_ident(adopted or idents.issue(ident, grant.user, salt))
             ctx.committer.note(realm)

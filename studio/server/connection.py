@@ -33,6 +33,7 @@ from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.protocol import (
     BindRequested,
     ChangesetsIntegrated,
+    ClientMessage,
     ClientUnbound,
     ConnectionState,
     Download,
@@ -226,26 +227,50 @@ class SyncConnection(BindHandling):
         self.bytes_in += len(data)
         self.ctx.metrics.bytes_in.inc(len(data))
         self.last_message = time.time()
-        started = time.perf_counter()
         try:
-            events = self.sc.receive_message(data, now_ms=int(time.time() * 1000))
-        except RemoteProtocolError as exc:
+            message = self.sc.decode(data)
+        except Exception as exc:
+            self._receive_failed(exc)
+            return
+        cluster = self.ctx.cluster
+        session = None if cluster is None else self.sc.upload_session(message)
+        bound = None if session is None else self.sessions.get(session)
+        if cluster is None or bound is None:
+            await self._on_message(message, len(data))
+            return
+        # Only one server process integrates into a realm at a time; the
+        # lease goes once what this upload changed is stored.
+        await cluster.hold(bound.realm)
+        try:
+            if self.sc.state is ConnectionState.OPEN:
+                await self._on_message(message, len(data))
+        finally:
+            cluster.done(bound.realm, self.ctx.committer.seq)
+
+    def _receive_failed(self, exc: Exception) -> None:
+        if isinstance(exc, RemoteProtocolError):
             log(30, "protocol_error", connection=self.id, code=exc.code, message=exc.message)
             self._flush()  # the protocol object queued the error message
             self._closing = True
             return
+        # A bug (here or in the protocol package) must cost this one
+        # connection, not the server.
+        log(40, "internal_error", connection=self.id, error=f"{type(exc).__name__}: {exc}")
+        self._end(ErrorCode.OTHER_ERROR, "internal server error; reconnect")
+
+    async def _on_message(self, message: ClientMessage, size: int) -> None:
+        started = time.perf_counter()
+        try:
+            events = self.sc.receive_decoded(message, now_ms=int(time.time() * 1000))
         except Exception as exc:
-            # A bug (here or in the protocol package) must cost this one
-            # connection, not the server.
-            log(40, "internal_error", connection=self.id, error=f"{type(exc).__name__}: {exc}")
-            self._end(ErrorCode.OTHER_ERROR, "internal server error; reconnect")
+            self._receive_failed(exc)
             return
         elapsed = time.perf_counter() - started
         for event in events:
             if isinstance(event, BindRequested):
                 await self._on_bind(event)
             elif isinstance(event, ChangesetsIntegrated):
-                self._on_integrated(event, elapsed, len(data))
+                self._on_integrated(event, elapsed, size)
             elif isinstance(event, ClientUnbound):
                 self._on_unbound(event.session, "unbind")
             elif isinstance(event, SessionError):

@@ -30,6 +30,7 @@ from studio.server.storage.errors import VersionConflict
 from studio.sync.protocol import ErrorCode
 
 if TYPE_CHECKING:
+    from studio.server.cluster import Cluster
     from studio.server.connection import SyncConnection
 
 _T = TypeVar("_T")
@@ -44,6 +45,8 @@ class ServerContext:
         self.storage = storage
         self.version = studio.__version__
         self.started = time.time()
+        self.address = ""
+        """The URL this process serves (set once it listens)."""
         # Storage calls block (fsync, scrypt): they run here, never on the loop.
         self._io = ThreadPoolExecutor(16, thread_name_prefix="studio-io")
         self.bus = EventBus()
@@ -66,10 +69,13 @@ class ServerContext:
             lambda realm, write: realm.store.append(write),
             self._commit_failed,
             self.metrics.commit,
-            on_stored=self._realm_stored,
+            on_stored=self.realm_stored,
         )
         self.accounts = Accounts(config, storage, self.run, clock)
         self.compactor = Compactor(self)
+        self.cluster: Cluster | None = None
+        """The other server processes sharing the store (a PostgreSQL
+        ``--store``; cluster.py), None for a server on its own."""
         self.login_throttle = LoginThrottle()
 
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
@@ -89,7 +95,7 @@ class ServerContext:
         """A realm's state file stopped following its history (admin event)."""
         self.bus.publish("state_error", realm=path, error=error)
 
-    def _realm_stored(self, realm: LoadedRealm) -> None:
+    def realm_stored(self, realm: LoadedRealm) -> None:
         """More of ``realm``'s history is on disk: every session bound to it
         downloads it (one download per commit, however many uploads it held)."""
         for conn, session in realm.bound():

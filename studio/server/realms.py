@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from studio.primitives.instructions import Changeset
@@ -67,8 +67,19 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
         except SyncError as exc:
             raise StorageError(f"the stored snapshot does not load: {exc}") from exc
         rows = [s for s in rows if s.entry.server_version > base]
-    for stored in rows:
-        entry = stored.entry
+    replay(history, rows)
+    for ident, progress in loaded.progress.items():
+        history.record_progress(ident, progress)
+    return history
+
+
+def replay(history: ServerHistory, stored: Iterable[StoredEntry]) -> None:
+    """Append stored versions that follow the history's latest one (from a
+    load, or stored by another server process since)."""
+    for item in stored:
+        entry = item.entry
+        if not history.knows_file_ident(entry.origin_file_ident):
+            history.add_file_ident(entry.origin_file_ident)
         changeset = dataclasses.replace(
             entry.changeset,
             origin_file_ident=entry.origin_file_ident,
@@ -84,9 +95,6 @@ def build_history(loaded: LoadedHistory) -> ServerHistory:
                 f"stored history does not replay: server version {entry.server_version} "
                 "is missing or out of order"
             )
-    for ident, progress in loaded.progress.items():
-        history.record_progress(ident, progress)
-    return history
 
 
 def schema_of(history: ServerHistory) -> SchemaIndex:

@@ -213,6 +213,14 @@ class ServerHistory:
         self._clients[ident] = _ClientRecord()
         return ident
 
+    def add_file_ident(self, ident: int) -> None:
+        """Know client file ``ident``, handed out by somebody else (another
+        server process sharing the realm's storage); the idents this history
+        allocates itself come after it."""
+        if ident not in self._clients:
+            self._clients[ident] = _ClientRecord()
+        self._next_ident = max(self._next_ident, ident + 1)
+
     def knows_file_ident(self, ident: int) -> bool:
         return ident in self._clients
 

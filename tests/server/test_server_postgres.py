@@ -199,15 +199,29 @@ def test_import_studio_server_needs_no_postgresql_driver() -> None:
     assert out.startswith("StorageError") and "studio[postgres]" in out
 
 
-def test_a_server_that_lost_an_append_race_reloads_and_merges_again(
+def _store_foreign_version(dsn: str, cache: Path, text: str) -> None:
+    """What another server process does: store the realm's next version."""
+    other = PostgresServerStorage(dsn, cache, state_in_process=True)
+    try:
+        store = other.open_realm(PATH)
+        latest = len(store.load().entries)
+        now_ms = int(time.time() * 1000)
+        foreign = Changeset(99, 1, latest, now_ms, tuple(item(50, text)))
+        entry = HistoryEntry(latest + 1, 99, 1, foreign.timestamp_ms, foreign, 0)
+        store.append(RealmWrite([StoredEntry(entry, "admin")]))
+        store.close()
+    finally:
+        other.close()
+
+
+def test_a_version_another_process_stored_reaches_this_servers_clients(
     postgres: PostgresForTests,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     """Another server process (here: another storage object on the same
-    database) stores a version of the realm behind this server's back; this
-    server's next append fails the version check, stores nothing, ends the
-    sessions, and the client's reconnect merges its upload with the other
-    process's version."""
+    database) stores a version of the realm: its NOTIFY makes this server
+    load it into its history, its client downloads it without reconnecting,
+    and the client's next upload merges on top of it."""
     dsn = postgres.dsn(postgres.new_database())
 
     async def body() -> None:
@@ -218,27 +232,49 @@ def test_a_server_that_lost_an_append_race_reloads_and_merges_again(
             await a.commit(SCHEMA)
             await a.commit(item(1, "first"))
             await a.sync()
+            _store_foreign_version(dsn, tmp_path / "other", "other")
+            await until(lambda: 50 in a.plain().get("Item", {}), what="the other version")
+            await a.commit(item(2, "after the other"))
+            await a.sync()
+            assert not a.closed and not a.errors
+            assert set(a.plain()["Item"]) == {1, 2, 50}
+            b = await RawClient(server.url, token, PATH, "b").connect()
+            await b.wait_bound()
+            await until(lambda: b.canonical() == a.canonical(), what="b has everything")
+            for client in (a, b):
+                await client.close()
 
-            other = PostgresServerStorage(dsn, tmp_path / "other", state_in_process=True)
-            try:
-                store = other.open_realm(PATH)
-                latest = len(store.load().entries)
-                now_ms = int(time.time() * 1000)
-                foreign = Changeset(99, 1, latest, now_ms, tuple(item(50, "other")))
-                store.append(
-                    RealmWrite(
-                        [
-                            StoredEntry(
-                                HistoryEntry(latest + 1, 99, 1, foreign.timestamp_ms, foreign, 0),
-                                "admin",
-                            )
-                        ]
-                    )
-                )
-                store.close()
-            finally:
-                other.close()
+    asyncio.run(body())
 
+
+def test_a_server_that_lost_an_append_race_reloads_and_merges_again(
+    postgres: PostgresForTests,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The safety net under the realm leases: should another process store a
+    version this server has not loaded (here: its catching up is switched
+    off), this server's next append fails the version check, stores
+    nothing, ends the sessions, and the client's reconnect merges its upload
+    with the other process's version."""
+    dsn = postgres.dsn(postgres.new_database())
+
+    async def body() -> None:
+        async with running_server(tmp_path / "cache", store=dsn) as server:
+            cluster = server.ctx.cluster
+            assert cluster is not None
+            token = await admin_token(server.url)
+            a = await RawClient(server.url, token, PATH, "a").connect()
+            await a.wait_bound()
+            await a.commit(SCHEMA)
+            await a.commit(item(1, "first"))
+            await a.sync()
+
+            async def deaf(realm: object) -> None:
+                return None
+
+            cluster.catch_up = deaf  # type: ignore[method-assign]
+            await asyncio.sleep(0.3)  # a catch-up already under way ends first
+            _store_foreign_version(dsn, tmp_path / "other", "other")
             await a.commit(item(2, "after the race"))
             await until(lambda: a.closed, what="the server ends the session")
             assert "another server process" in a.errors[0].message
@@ -255,3 +291,4 @@ def test_a_server_that_lost_an_append_race_reloads_and_merges_again(
                 await client.close()
 
     asyncio.run(body())
+

@@ -100,6 +100,9 @@ class PostgresServerStorage(ServerStorage):
         except OSError as exc:
             raise StorageError(f"cannot create the state cache {self._cache_dir}: {exc}") from exc
         self._worker = StateWorker(in_process=state_in_process, max_open=max_open_realm_files)
+        self.dsn = dsn
+        self.node = secrets.token_hex(6)
+        """This server process among those sharing the database."""
 
     # ------------------------------------------------------------------ users
 
@@ -275,7 +278,7 @@ class PostgresServerStorage(ServerStorage):
     def open_realm(self, path: str) -> RealmStorage:
         realm_id, _, _ = self._realm_row(path)
         state = CachedState(path, self._cache_file(path, realm_id), self._worker)
-        return PostgresRealmStorage(path, realm_id, self._pool, state)
+        return PostgresRealmStorage(path, realm_id, self._pool, state, self.node)
 
     def realm_stats(self, path: str) -> RealmStats:
         realm_id, latest, size = self._realm_row(path)

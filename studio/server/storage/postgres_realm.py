@@ -6,6 +6,12 @@ a race gets :class:`~studio.server.storage.errors.VersionConflict`, stores
 nothing, and reloads the realm to merge again. Committed with
 ``synchronous_commit=on`` before :meth:`append` returns.
 
+Each append also sends ``NOTIFY studio_cluster`` (in its transaction, so at
+its commit) with the realm's new latest version: the other processes load
+the new rows and send them to their clients (studio/server/cluster.py).
+Client file idents are allocated here too (:meth:`allocate_ident`), so that
+two processes never hand out the same one.
+
 The realm's current state is a local cache file (cached_state.py) built from
 the history: a server process keeps nothing else.
 """
@@ -30,7 +36,7 @@ from studio.server.storage.base import (
 )
 from studio.server.storage.cached_state import CachedState
 from studio.server.storage.errors import Missing, StorageError
-from studio.server.storage.postgres_schema import ConnectionPool
+from studio.server.storage.postgres_schema import NOTIFY_CHANNEL, ConnectionPool
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
 from studio.sync.history import Compaction, HistoryEntry
@@ -42,9 +48,14 @@ _HISTORY_COLUMNS = (
 
 
 class PostgresRealmStorage(RealmStorage):
-    def __init__(self, path: str, realm_id: int, pool: ConnectionPool, state: CachedState) -> None:
+    def __init__(
+        self, path: str, realm_id: int, pool: ConnectionPool, state: CachedState, node: str = ""
+    ) -> None:
+        """``node``: the id of this server process, sent with each NOTIFY
+        (a process skips its own)."""
         self.path = path
         self.realm_id = realm_id
+        self.node = node
         self._pool = pool
         self._state = state
         self._closed = False
@@ -142,6 +153,10 @@ class PostgresRealmStorage(RealmStorage):
                     "history_bytes = history_bytes + %s WHERE id = %s",
                     (rows[-1][1], sum(len(r[7]) for r in rows), realm_id),
                 )
+                conn.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    (NOTIFY_CHANNEL, version_payload(self.node, realm_id, rows[-1][1])),
+                )
             if write.new_idents:
                 with conn.cursor() as cur:
                     # an ident adopted after an upgrade gets its owner and salt
@@ -225,6 +240,39 @@ class PostgresRealmStorage(RealmStorage):
             )
         after = before - len(dropped) + len(snapshot)
         return CompactionFigures(before, after, bytes_before, bytes_after)
+    def allocate_ident(self, user: str, user_id: str | None, salt: int) -> int:
+        """Store a new client file ident issued to ``user`` with ``salt``;
+        returns it (one more than any stored, whichever process stored it)."""
+        self._check_open()
+        with self._pool.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.realm_id,))
+            row = conn.execute(
+                "INSERT INTO studio_clients (realm_id, ident, username, created_ms, user_id, salt) "
+                "SELECT %s, coalesce(max(ident), 0) + 1, %s, %s, %s, %s FROM studio_clients "
+                "WHERE realm_id = %s RETURNING ident",
+                (self.realm_id, user, int(time.time() * 1000), user_id, salt, self.realm_id),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def read_idents(self, above: int) -> list[ClientIdent]:
+        """The client file idents after ``above`` (those other processes issued)."""
+        self._check_open()
+        with self._pool.transaction() as conn:
+            rows = conn.execute(
+                "SELECT ident, username, user_id, salt FROM studio_clients "
+                "WHERE realm_id = %s AND ident > %s ORDER BY ident",
+                (self.realm_id, above),
+            ).fetchall()
+        return [
+            ClientIdent(int(i), str(u), uid, None if salt is None else int(salt))
+            for i, u, uid, salt in rows
+        ]
+
+    def latest_version(self) -> int:
+        """The latest server version stored (by any process)."""
+        self._check_open()
+        return self._latest()[0]
 
     def read_history(self, since: int, limit: int) -> list[StoredEntry]:
         self._check_open()
@@ -271,3 +319,10 @@ class PostgresRealmStorage(RealmStorage):
         if not self._closed:
             self._closed = True
             self._state.close()
+
+
+def version_payload(node: str, realm_id: int, version: int) -> str:
+    """The NOTIFY payload of an append: ``v <node> <realm id> <version>``
+    (the realm's id, not its path: a path may be longer than a payload's
+    8000 bytes)."""
+    return f"v {node} {realm_id} {version}"

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 MIGRATION_LOCK: Final = 0x53545544  # "STUD": the two-key advisory lock space
 QUOTA_LOCK: Final = 0x51554F54  # "QUOT": per-owner realm count checks
+NOTIFY_CHANNEL: Final = "studio_cluster"
+"""Where server processes sharing the database hear of each other's commits."""
+REALM_LEASE: Final = 0x4C454153  # "LEAS": which process integrates into a realm (cluster.py)
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: accounts, realms, grants, quotas, histories and client idents
@@ -101,6 +104,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
         "ALTER TABLE studio_realms ADD COLUMN history_base BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE studio_clients ADD COLUMN floor_client_version BIGINT NOT NULL DEFAULT 0",
+    ),
+    # 4: the server processes sharing the database (heartbeats, for
+    # GET /admin/nodes; postgres_cluster.py)
+    (
+        """CREATE TABLE studio_nodes (
+            node_id TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started DOUBLE PRECISION NOT NULL,
+            heartbeat DOUBLE PRECISION NOT NULL,
+            connections INTEGER NOT NULL DEFAULT 0,
+            sessions INTEGER NOT NULL DEFAULT 0,
+            realms INTEGER NOT NULL DEFAULT 0,
+            subscribers INTEGER NOT NULL DEFAULT 0,
+            version TEXT NOT NULL DEFAULT '')""",
     ),
 )
 SCHEMA: Final = len(MIGRATIONS)

@@ -58,6 +58,7 @@ from studio.sync.protocol.events import (
 )
 from studio.sync.protocol.messages import (
     Bind,
+    ClientMessage,
     Cursors,
     Download,
     DownloadProgress,
@@ -210,12 +211,34 @@ class ServerConnection:
 
     def receive_message(self, frame: bytes, *, now_ms: int) -> list[ServerEvent]:
         """Feed one complete message (a websocket frame)."""
+        return self.receive_decoded(self.decode(frame), now_ms=now_ms)
+
+    def decode(self, frame: bytes) -> ClientMessage:
+        """Decode one complete message without handling it yet (the app may
+        need to know what it is first, e.g. which realm an upload is for);
+        a malformed one fails the connection as :meth:`receive_message` does."""
         self._check_open()
         try:
-            return self._handle(decode_client_message(frame), now_ms)
+            return decode_client_message(frame)
         except RemoteProtocolError as exc:
             self._fail_connection(exc)
             raise
+
+    def receive_decoded(self, message: ClientMessage, *, now_ms: int) -> list[ServerEvent]:
+        """Handle a message from :meth:`decode`."""
+        self._check_open()
+        try:
+            return self._handle(message, now_ms)
+        except RemoteProtocolError as exc:
+            self._fail_connection(exc)
+            raise
+
+    def upload_session(self, message: ClientMessage) -> int | None:
+        """The session an upload with changesets is for (None for any other
+        message): what the app must prepare before :meth:`receive_decoded`."""
+        if isinstance(message, Upload) and message.changesets:
+            return message.session
+        return None
 
     def _handle(self, message: Message, now_ms: int) -> list[ServerEvent]:
         if isinstance(message, Ping):
@@ -334,6 +357,7 @@ class ServerConnection:
         encoded: EncodedChangesets | None = None,
         client_file_salt: int = 0,
         check_upload: UploadCheck | None = None,
+        new_file_ident: int = 0,
     ) -> bool:
         """Accept a :class:`BindRequested` (token, permissions and the
         ident's owner and salt are fine): assigns a new client file ident or
@@ -348,7 +372,10 @@ class ServerConnection:
         of ``history``, shared by all its sessions (each encoded once).
         ``check_upload(changesets, now_ms)`` runs on every upload before it
         reaches the history; a :class:`ChangesetError` from it ends the
-        session with that error's code and message, and nothing is stored."""
+        session with that error's code and message, and nothing is stored.
+        ``new_file_ident``: for a client asking for a new ident, the one the
+        app allocated already (servers sharing a store allocate idents in
+        it; the history must know it); 0: the history allocates one."""
         self._check_open()
         s = self._sessions.get(session)
         if s is None:
@@ -362,7 +389,10 @@ class ServerConnection:
         self._set_upload(s, can_upload, upload_denied)
         ident = s.requested_ident
         cursors = s.cursors
-        if ident == 0:
+        if ident == 0 and new_file_ident:
+            ident = new_file_ident
+            history.add_file_ident(ident)
+        elif ident == 0:
             ident = history.allocate_file_ident()
         elif not history.knows_file_ident(ident):
             unknown = f"client file ident {ident} is unknown to {s.path}; reset the local realm"

@@ -1,0 +1,205 @@
+"""Several real server processes on one PostgreSQL store (studio/server/cluster.py).
+
+* Two processes, clients of both uploading into one realm at once: the
+  realm leases serialise integration (no append ever loses the version race,
+  so no client is disconnected), and everything converges.
+* Three processes, six clients spread over them, uploading; one process is
+  SIGKILLed: its clients reconnect to another, nothing acknowledged is lost
+  or counted twice, and all converge.
+
+Clients reconnect elsewhere with a small test-side loop (:func:`follow`): the
+same local history reopened on the next URL. (Once the sync client takes a
+list of URLs, ``App([url1, url2, ...])``, a test of its own failover belongs
+here too.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
+from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
+from server_process import ServerProcess, run
+
+PATH = "/shared/cluster"
+
+
+@pytest.fixture
+def store(postgres: PostgresForTests) -> str:  # noqa: F811
+    return postgres.dsn(postgres.new_database())
+
+
+@pytest.fixture
+def servers(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[ServerProcess]]:
+    count = int(getattr(request, "param", 3))
+    started: list[ServerProcess] = []
+    try:
+        started = [ServerProcess(tmp_path / f"node{n}", "--store", store) for n in range(count)]
+        # The first alone (it creates the admin account), the others at once.
+        started[0].start()
+        others = [threading.Thread(target=s.start) for s in started[1:]]
+        for thread in others:
+            thread.start()
+        for thread in others:
+            thread.join()
+        assert all(s.port for s in started), "a server process did not start"
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+async def follow(client: RawClient, urls: list[str], stop: asyncio.Event) -> None:
+    """Keep ``client`` connected: when its server goes, reopen the same
+    local history on the next URL (what a client given several URLs does)."""
+    turn = urls.index(client.url)
+    while not stop.is_set():
+        await until(lambda: client.closed or stop.is_set(), timeout=3600, progress=client.progress)
+        if stop.is_set():
+            return
+        turn += 1
+        client.url = urls[turn % len(urls)]
+        try:
+            await client.connect()
+        except OSError:
+            await asyncio.sleep(0.05)  # refused: the next URL
+
+
+async def upload_for(client: RawClient, seconds: float, first: int, done: list[int]) -> None:
+    """Commit an item and a counter bump every few milliseconds, connected
+    or not (offline commits upload after the reconnect)."""
+    deadline = time.monotonic() + seconds
+    pk = first
+    while time.monotonic() < deadline:
+        await client.commit([*item(pk, client.name), *bump()])
+        done.append(pk)
+        pk += 1
+        await asyncio.sleep(0.02)
+
+
+def _counter(c: RawClient) -> object:
+    found = c.state.get("Counter", "c")
+    return None if found is None else found.get("value")
+
+
+def _state(c: RawClient) -> str:
+    counter = _counter(c)
+    return (
+        f"{c.name}@{c.url}: pending {len(c.history.pending)}, bound {c.bound}, "
+        f"closed {c.closed}, version {c.server_version}, counter {counter}, errors {c.errors}"
+    )
+
+
+async def converged(clients: list[RawClient], total: int, timeout: float = 30) -> None:
+    try:
+        await until(
+            # (the cheap checks first: the canonical form costs)
+            lambda: all(not c.history.pending and c.bound and _counter(c) == total for c in clients)
+            and len({c.canonical() for c in clients}) == 1,
+            timeout=timeout,
+            what="every client has every change once",
+        )
+    except TimeoutError:
+        raise AssertionError(
+            f"not converged ({total} commits):\n" + "\n".join(_state(c) for c in clients)
+        ) from None
+
+
+@pytest.mark.parametrize("servers", [2], indirect=True)
+@run
+async def test_two_processes_take_turns_on_one_realm(servers: list[ServerProcess]) -> None:
+    urls = [s.url for s in servers]
+    token = await admin_token(urls[0])
+    clients = [
+        RawClient(urls[n % 2], token, PATH, f"c{n}", batched=True) for n in range(4)
+    ]
+    await clients[0].connect()
+    await clients[0].wait_bound()
+    await clients[0].commit(SCHEMA)
+    await clients[0].wait_uploaded()
+    for client in clients[1:]:
+        await client.connect()
+        await client.wait_bound()
+    await until(lambda: all("Counter" in c.plain() for c in clients), what="the schema everywhere")
+    done: list[int] = []
+    await asyncio.gather(
+        *(upload_for(c, 1.5, 1000 * (n + 1), done) for n, c in enumerate(clients))
+    )
+    await converged(clients, len(done))
+    # The leases kept the processes from ever integrating at once: no
+    # append lost the version race, so nobody was disconnected.
+    assert not any(c.errors for c in clients), [c.errors for c in clients]
+    assert set(clients[0].plain()["Item"]) == set(done)
+    # A client of one process downloaded what the other's clients uploaded.
+    items = clients[0].plain()["Item"]
+    assert {items[pk]["name"] for pk in done} == {c.name for c in clients}
+    status, listing = await call(urls[0], "GET", "/admin/realms", token=token)
+    (realm,) = [r for r in listing["realms"] if r["path"] == PATH]
+    assert realm["server_version"] == 1 + len(done)  # each commit stored once
+    status, nodes = await call(urls[1], "GET", "/admin/nodes", token=token)
+    assert status == 200
+    assert sorted(n["address"] for n in nodes["nodes"]) == sorted(urls)
+    assert all(n["alive"] for n in nodes["nodes"])
+    assert [n["address"] for n in nodes["nodes"] if n["this"]] == [urls[1]]
+    assert sum(n["sessions"] for n in nodes["nodes"]) == 4
+    for client in clients:
+        await client.close()
+
+
+@run
+async def test_sigkill_of_one_of_three_processes_loses_nothing(
+    servers: list[ServerProcess],
+) -> None:
+    urls = [s.url for s in servers]
+    token = await admin_token(urls[0])
+    clients = [RawClient(urls[n % 3], token, PATH, f"c{n}", batched=True) for n in range(6)]
+    await clients[0].connect()
+    await clients[0].wait_bound()
+    await clients[0].commit(SCHEMA)
+    await clients[0].wait_uploaded()
+    for client in clients[1:]:
+        await client.connect()
+        await client.wait_bound()
+    await until(lambda: all("Counter" in c.plain() for c in clients), what="the schema everywhere")
+    stop = asyncio.Event()
+    followers = [asyncio.create_task(follow(c, urls, stop)) for c in clients]
+    done: list[int] = []
+    uploads = [
+        asyncio.create_task(upload_for(c, 3.0, 1000 * (n + 1), done))
+        for n, c in enumerate(clients)
+    ]
+    await asyncio.sleep(1.0)
+    moved = [c for c in clients if c.url == urls[0]]
+    acked_before = {c.name: c.acked for c in moved}
+    killed = time.monotonic()
+    servers[0].kill()
+    # Sync resumes when every client of the dead process has an upload
+    # acknowledged by another one.
+    await until(
+        lambda: all(c.url != urls[0] and c.acked > acked_before[c.name] for c in moved),
+        timeout=20,
+        what="the killed process's clients sync elsewhere",
+    )
+    resumed = time.monotonic() - killed
+    await asyncio.gather(*uploads)
+    await converged(clients, len(done))
+    stop.set()
+    for task in followers:
+        task.cancel()
+    assert set(clients[0].plain()["Item"]) == set(done)
+    assert len(done) == len(set(done))
+    # Stored once each: the schema's version, then one per commit.
+    status, listing = await call(urls[1], "GET", "/admin/realms", token=token)
+    assert status == 200
+    (realm,) = [r for r in listing["realms"] if r["path"] == PATH]
+    assert realm["server_version"] == 1 + len(done)
+    print(f"sync resumed {resumed:.2f} s after the SIGKILL; {len(done)} commits")
+    for client in clients:
+        await client.close()
