@@ -39,6 +39,7 @@ from studio.ui.browser_navigation import BrowserNavigation
 from studio.ui.class_list import ClassList
 from studio.ui.commands import Session
 from studio.ui.create_panel import CreatePanel
+from studio.ui.inspector import ObjectInspector, install_inspector
 from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
@@ -84,6 +85,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
     """One realm file's window. Several can be open at once."""
 
     closed = Signal(object)
+    closing = Signal()  # before the realm closes: listeners of other parts let go
     viewShown = Signal(object)  # the ViewSpec now on screen
 
     def __init__(self, realm: Realm, *, manager: Any = None, note: str = "",
@@ -108,6 +110,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.model.liveChange.connect(lambda _changes: self.update_status())
         self.model.sortChanged.connect(self._sort_changed)
         self.current_spec: ViewSpec | None = None
+        self.inspector: ObjectInspector | None = None  # set by install_inspector
+        self.inspector_dock: QDockWidget | None = None
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)
@@ -355,6 +359,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
                               self.refresh_action, self.classes_action, self.table_action])
         view_menu.addSeparator()
         view_menu.addAction(self.dark_action)
+        self.view_menu = view_menu
+        view_menu.addAction(install_inspector(self))
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
         help_menu = menus.addMenu("&Help")
@@ -481,6 +487,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
+        self.closing.emit()
         self.poll_timer.stop()
         self._realm_token.remove()
         self.model.close()
