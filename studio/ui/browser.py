@@ -39,6 +39,7 @@ from studio.ui.browser_navigation import BrowserNavigation
 from studio.ui.class_list import ClassList
 from studio.ui.commands import Session
 from studio.ui.create_panel import CreatePanel
+from studio.ui.goto import GoToDialog, install_goto
 from studio.ui.inspector import ObjectInspector, install_inspector
 from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
@@ -112,6 +113,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.current_spec: ViewSpec | None = None
         self.inspector: ObjectInspector | None = None  # set by install_inspector
         self.inspector_dock: QDockWidget | None = None
+        self.goto_dialog: GoToDialog | None = None  # set by install_goto
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)
@@ -361,6 +363,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         view_menu.addAction(self.dark_action)
         self.view_menu = view_menu
         view_menu.addAction(install_inspector(self))
+        view_menu.addAction(install_goto(self))
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
         help_menu = menus.addMenu("&Help")

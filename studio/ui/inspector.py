@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -90,6 +91,7 @@ class ObjectInspector(QWidget):
 
     navigateRequested = Signal(object)  # a Target
     objectShown = Signal()  # the form was filled (a new object, or a live update)
+    formCreated = Signal(QWidget)  # a class's form, built the first time it is needed
 
     def __init__(self, realm: Any, *, read_only: bool, commit: Commit | None = None,
                  link_choices: LinkChoices | None = None,
@@ -255,6 +257,7 @@ class ObjectInspector(QWidget):
             form.linkActivated.connect(self._link_activated)
             form.set_read_only(self.read_only)
             self._forms[schema.name] = form
+            self.formCreated.emit(form)
         return form
 
     def _show_form(self, form: ClassForm | None) -> None:
@@ -343,6 +346,9 @@ def install_inspector(browser: RealmBrowser) -> QAction:
                                 link_choices=None if browser.read_only
                                 else browser.primary_key_choices, parent=browser)
     inspector.navigateRequested.connect(lambda t: browser.navigate(target_spec(t)))
+    # The window's shortcuts (Ctrl+G, Ctrl+E ...) work while a field has the focus.
+    inspector.formCreated.connect(lambda form: browser.shortcut_guard.guard(
+        *form.findChildren(QLineEdit), *form.findChildren(QPlainTextEdit)))
     dock = QDockWidget("Inspector", browser)
     dock.setObjectName("inspectorDock")
     dock.setWidget(inspector)
