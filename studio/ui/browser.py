@@ -44,6 +44,7 @@ from studio.ui.inspector import ObjectInspector, install_inspector
 from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
+from studio.ui.query_history import BrowserQueries
 from studio.ui.recent import settings
 from studio.ui.shortcuts import ShortcutGuard
 from studio.ui.sources import BacklinkSource, CollectionSource
@@ -364,6 +365,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.view_menu = view_menu
         view_menu.addAction(install_inspector(self))
         view_menu.addAction(install_goto(self))
+        self.queries = BrowserQueries(self)
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
         help_menu = menus.addMenu("&Help")
