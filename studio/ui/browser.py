@@ -45,6 +45,7 @@ from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
 from studio.ui.query_history import BrowserQueries
+from studio.ui.quick_filter import QuickFilter
 from studio.ui.recent import settings
 from studio.ui.shortcuts import ShortcutGuard
 from studio.ui.sources import BacklinkSource, CollectionSource
@@ -88,6 +89,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
 
     closed = Signal(object)
     closing = Signal()  # before the realm closes: listeners of other parts let go
+    supports_queries = True  # the query bar and the quick filter row work on this file
     viewShown = Signal(object)  # the ViewSpec now on screen
 
     def __init__(self, realm: Realm, *, manager: Any = None, note: str = "",
@@ -366,6 +368,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         view_menu.addAction(install_inspector(self))
         view_menu.addAction(install_goto(self))
         self.queries = BrowserQueries(self)
+        self.quick_filter = QuickFilter(self, self.table.column_header)
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
         help_menu = menus.addMenu("&Help")
