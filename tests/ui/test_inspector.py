@@ -186,6 +186,27 @@ def test_embedded_objects_are_edited_in_place(tmp_path: Path, open_browser: Any,
     assert browser.realm.object_for_primary_key("Shop", 1)["address"]["city"] == "Bergen"
     browser.undo_action.trigger()
     assert browser.realm.object_for_primary_key("Shop", 1)["address"]["city"] == "Oslo"
+    # a list of embedded objects opened as a table: its rows are inspected and edited
+    href = next(h for h in inspector.form.fields["stock"].links.text().split("'")  # type: ignore
+                if h.startswith("collection:"))
+    inspector.form.fields["stock"].links.linkActivated.emit(href)  # type: ignore[union-attr]
+    assert browser.current_spec.kind == "collection"
+    with qtbot.waitSignal(inspector.objectShown):
+        browser.table.go_to_row(0, 0)
+    assert inspector.title.text() == "Item a"
+    editor(inspector, "label").setText("b")
+    assert inspector.save()
+    assert browser.realm.object_for_primary_key("Shop", 1)["stock"][0]["label"] == "b"
+
+
+def test_a_table_edit_shows_in_the_inspector(people_path: Path, open_browser: Any,
+                                             qtbot: Any) -> None:
+    browser = open_browser(people_path)
+    inspector = show_inspector(browser, qtbot, row=6)
+    index = browser.model.index(6, browser.model.column_named("name"))
+    with qtbot.waitSignal(inspector.objectShown):
+        assert browser.model.setData(index, "edited in the table")
+    assert editor(inspector, "name").text() == "edited in the table"
 
 
 def test_read_only_realm_shows_without_editing(people_path: Path, open_browser: Any,
