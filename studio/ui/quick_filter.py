@@ -11,7 +11,8 @@ Per box (:func:`filter_term`):
 * ``null`` (or ``nil``) is null: ``age == null``, ``!= null`` not null (in a string
   column only after an operator: there bare text is always searched).
 
-The boxes' terms are joined with AND. Realm's query language keeps a string exactly as
+The boxes' terms are joined with AND. A query that did not come from the boxes (typed
+in the bar, picked from the history, back and forward) empties them. Realm's query language keeps a string exactly as
 written between its quotes (it has no escapes), so a value is quoted with the quote
 character it does not contain (:func:`string_literal`); a value the language cannot
 write (both quote characters, or a backslash that would read as an escape) is said in
@@ -187,6 +188,14 @@ class QuickFilter(QObject):
                      and self.browser.supports_queries)
         self.header.set_filters_shown(shown)
         self.header.sync_filters()
+        query = spec.query if spec is not None else ""
+        if query != (self.last_query or "") and not self.timer.isActive():
+            # Another query (typed in the bar, from the history, back or forward): the
+            # boxes no longer describe the view.
+            for box in self.header.filters:
+                box.clear()
+                box.setStyleSheet("")
+            self.last_query = None
 
     def query(self) -> str:
         """The query of the boxes; a bad box is marked and its error raised."""

@@ -154,6 +154,11 @@ def test_typing_in_the_filter_row_writes_and_runs_the_query(
     # the boxes keep their text on the filtered view, and the query went to the history
     assert age.text() == "> 3" and name.text() == "1"
     assert browser.queries.history.recent()[0] == 'name CONTAINS[c] "1" AND age > 3'
+    # a query typed in the bar is not the boxes' any more: they empty
+    browser.query_edit.set_query("alive == true")
+    browser.query_edit.submit()
+    assert age.text() == "" and name.text() == ""
+    assert browser.current_spec.query == "alive == true"
 
 
 def test_a_bad_box_is_marked_and_runs_nothing(people_path: Path, open_browser: Any,
