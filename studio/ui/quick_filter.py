@@ -12,11 +12,13 @@ Per box (:func:`filter_term`):
   column only after an operator: there bare text is always searched).
 
 The boxes' terms are joined with AND. A query that did not come from the boxes (typed
-in the bar, picked from the history, back and forward) empties them. Realm's query language keeps a string exactly as
-written between its quotes (it has no escapes), so a value is quoted with the quote
-character it does not contain (:func:`string_literal`); a value the language cannot
-write (both quote characters, or a backslash that would read as an escape) is said in
-place instead of being run wrongly.
+in the bar, picked from the history, back and forward) empties them.
+
+Realm's query language keeps a string exactly as written between its quotes (it has
+no escapes), so a value is quoted with the quote character it does not contain
+(:func:`string_literal`); a value the language cannot write (both quote characters, or
+a backslash that would read as an escape) is said in place instead of being run
+wrongly.
 """
 
 from __future__ import annotations
