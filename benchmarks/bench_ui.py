@@ -10,6 +10,10 @@ window:
 - ``jump_to_last_row_ms``: Ctrl+End to the last row, painted (median of 4; the first
   one separately);
 - ``indexed_query_ms``: a query on an indexed property applied to the table, painted;
+- ``inspector_update_ms``: from a new current row to the object inspector filled with
+  that row's object and painted (median of 20 rows across the class; ``inspector_first_ms``: the
+  first one, which builds the class's form; ``inspector_fill_ms``: filled, before
+  the paint);
 - ``commit_to_cell_ms``: from another process's commit to the updated cell painted
   (median of several; the browser polls the file every 100 ms);
 - ``peak_rss_mb``: the benchmark process's peak resident memory.
@@ -51,7 +55,7 @@ SCHEMA = [
     }
 ]
 TARGETS = {"open_to_first_paint_s": 0.5, "jump_to_last_row_ms": 50, "indexed_query_ms": 300,
-           "peak_rss_mb": 400, "commit_to_cell_ms": 200}
+           "peak_rss_mb": 400, "commit_to_cell_ms": 200, "inspector_update_ms": 20}
 
 GENERATE = """
 import sys, json
@@ -178,6 +182,30 @@ def main() -> None:
     results["indexed_query_rows"] = browser.model.total_rows
     browser.go_back()  # the whole class again, scrolled to its end
     wait_for(app, lambda: browser.model.listening)
+
+    # -- the object inspector following the current row ---------------------------------------
+    inspector = browser.inspector
+    assert browser.inspector_dock is not None and inspector is not None
+    browser.inspector_dock.show()
+    wait_for(app, inspector.isVisible)
+    shown: list[float] = []
+    inspector.objectShown.connect(lambda: shown.append(time.perf_counter()))
+    updates, filled = [], []
+    total = browser.model.total_rows
+    for i in range(21):
+        row = (i * 7919 * 13) % total
+        shown.clear()
+        start = time.perf_counter()
+        table.go_to_row(row, 0)
+        wait_for(app, lambda: bool(shown))
+        filled.append((shown[0] - start) * 1000)
+        inspector.grab()  # filled and drawn (the inspector alone: not the table)
+        updates.append((time.perf_counter() - start) * 1000)
+        assert inspector.target == ("Item", browser.model.row_object(row)._key)
+    results["inspector_update_ms"] = round(statistics.median(updates[1:]), 2)
+    results["inspector_first_ms"] = round(updates[0], 2)
+    results["inspector_fill_ms"] = round(statistics.median(filled[1:]), 2)
+    browser.inspector_dock.hide()
 
     # -- another process's commit to the updated cell ------------------------------------------
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdin=subprocess.PIPE,

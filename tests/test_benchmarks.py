@@ -47,6 +47,7 @@ def test_bench_realmfile() -> None:
 def test_bench_ui_small() -> None:
     data = run_benchmark("bench_ui.py", "--objects", "3000", "--commits", "2")
     assert len(data) >= 5
+    assert 0 < data["inspector_update_ms"] <= data["inspector_first_ms"] * 50
 
 
 def test_bench_sync_small() -> None:

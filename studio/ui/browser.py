@@ -39,9 +39,13 @@ from studio.ui.browser_navigation import BrowserNavigation
 from studio.ui.class_list import ClassList
 from studio.ui.commands import Session
 from studio.ui.create_panel import CreatePanel
+from studio.ui.goto import GoToDialog, install_goto
+from studio.ui.inspector import ObjectInspector, install_inspector
 from studio.ui.message_bar import MessageBar
 from studio.ui.navigation import History, ViewSpec
 from studio.ui.query_bar import QueryBar
+from studio.ui.query_history import BrowserQueries
+from studio.ui.quick_filter import QuickFilter
 from studio.ui.recent import settings
 from studio.ui.shortcuts import ShortcutGuard
 from studio.ui.sources import BacklinkSource, CollectionSource
@@ -84,6 +88,8 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
     """One realm file's window. Several can be open at once."""
 
     closed = Signal(object)
+    closing = Signal()  # before the realm closes: listeners of other parts let go
+    supports_queries = True  # the query bar and the quick filter row work on this file
     viewShown = Signal(object)  # the ViewSpec now on screen
 
     def __init__(self, realm: Realm, *, manager: Any = None, note: str = "",
@@ -108,6 +114,9 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         self.model.liveChange.connect(lambda _changes: self.update_status())
         self.model.sortChanged.connect(self._sort_changed)
         self.current_spec: ViewSpec | None = None
+        self.inspector: ObjectInspector | None = None  # set by install_inspector
+        self.inspector_dock: QDockWidget | None = None
+        self.goto_dialog: GoToDialog | None = None  # set by install_goto
         self._closing = False
         self._build()
         self._realm_token = realm.add_listener(self._realm_changed)
@@ -355,6 +364,11 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
                               self.refresh_action, self.classes_action, self.table_action])
         view_menu.addSeparator()
         view_menu.addAction(self.dark_action)
+        self.view_menu = view_menu
+        view_menu.addAction(install_inspector(self))
+        view_menu.addAction(install_goto(self))
+        self.queries = BrowserQueries(self)
+        self.quick_filter = QuickFilter(self, self.table.column_header)
         schema_menu = menus.addMenu("&Schema")
         schema_menu.addActions([self.add_class_action, self.add_property_action])
         help_menu = menus.addMenu("&Help")
@@ -481,6 +495,7 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
+        self.closing.emit()
         self.poll_timer.stop()
         self._realm_token.remove()
         self.model.close()

@@ -74,6 +74,16 @@ class BrowserEdits(_Window):
 
     # -- editing cells --------------------------------------------------------------------------
 
+    def push(self, command: RealmCommand) -> bool:
+        """Run an undoable command on this window's undo stack; False when it failed
+        (the message bar says why)."""
+        return self._push(command)
+
+    def resolve_links(self, class_name: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Values typed in forms with links as primary keys, with the objects instead
+        (raises ValueError naming a key no object has)."""
+        return self._resolve_links(class_name, values)
+
     def _push(self, command: RealmCommand) -> bool:
         self.model.start_listening()  # the view must hear about its own change
         self.undo_stack.push(command)

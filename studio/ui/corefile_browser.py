@@ -211,6 +211,7 @@ class RealmCoreBrowser(RealmBrowser):
     """A read-only browser on a genuine Realm Core file (see the module docstring)."""
 
     conversionFinished = Signal(object)  # the new browser, or None (failed or cancelled)
+    supports_queries = False
 
     # CoreFileRealm stands in for a studio Realm (the read-only part) without being one.
     realm: CoreFileRealm  # type: ignore[assignment]

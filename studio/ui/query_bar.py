@@ -43,6 +43,10 @@ class QueryLineEdit(QLineEdit):
         self._timer.stop()
         self.querySubmitted.emit(self.text().strip())
 
+    def submit(self) -> None:
+        """Apply the text now, as Enter does."""
+        self._submit()
+
     def set_query(self, text: str) -> None:
         """Show a query without applying it (navigation restored it)."""
         self._timer.stop()
@@ -99,11 +103,11 @@ class QueryBar(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
+        self._row = QHBoxLayout()
+        self._row.setContentsMargins(0, 0, 0, 0)
         self.edit = QueryLineEdit(self, debounce_ms)
-        row.addWidget(self.edit, 1)
-        layout.addLayout(row)
+        self._row.addWidget(self.edit, 1)
+        layout.addLayout(self._row)
         self.error_label = QLabel(self)
         self.error_label.setObjectName("queryError")
         self.error_label.setTextFormat(Qt.TextFormat.RichText)
@@ -112,6 +116,10 @@ class QueryBar(QWidget):
         self.error_label.hide()
         layout.addWidget(self.error_label)
         self.setFocusProxy(self.edit)
+
+    def add_tool(self, widget: QWidget) -> None:
+        """A widget after the line edit (the history button)."""
+        self._row.addWidget(widget)
 
     def show_error(self, message: str, position: int) -> None:
         query = self.edit.text()

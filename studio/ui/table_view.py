@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from studio.ui.column_header import ColumnHeader
 from studio.ui.delegates import ValueDelegate, is_followable
 from studio.ui.table_model import KindRole, ObjectTableModel, cell_data
 
@@ -38,6 +39,9 @@ class ObjectTableView(QTableView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("objectTable")
+        # Names, types and the quick filter row (set first: the lines below wire it up).
+        self.column_header = ColumnHeader(self)
+        self.setHorizontalHeader(self.column_header)
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
