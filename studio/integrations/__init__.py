@@ -11,9 +11,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from studio.integrations.errors import HandlerSpecError, IntegrationError, NotifierError
+from studio.integrations.errors import (
+    DequeuerError,
+    FetcherError,
+    HandlerSpecError,
+    IntegrationError,
+    NotifierError,
+    PollerError,
+)
 
 if TYPE_CHECKING:
+    from studio.integrations.dequeuer import Dequeuer, QueueMessage, create_queue, enqueue
     from studio.integrations.events import RealmEvent
     from studio.integrations.notifier import Handler, Notifier
 
@@ -21,6 +29,10 @@ _LAZY = {
     "RealmEvent": "studio.integrations.events",
     "Handler": "studio.integrations.notifier",
     "Notifier": "studio.integrations.notifier",
+    "Dequeuer": "studio.integrations.dequeuer",
+    "QueueMessage": "studio.integrations.dequeuer",
+    "create_queue": "studio.integrations.dequeuer",
+    "enqueue": "studio.integrations.dequeuer",
 }
 
 
@@ -32,10 +44,17 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Dequeuer",
+    "DequeuerError",
+    "FetcherError",
     "Handler",
     "HandlerSpecError",
     "IntegrationError",
     "Notifier",
     "NotifierError",
+    "PollerError",
+    "QueueMessage",
     "RealmEvent",
+    "create_queue",
+    "enqueue",
 ]
