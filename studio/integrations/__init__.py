@@ -23,13 +23,19 @@ from studio.integrations.errors import (
 if TYPE_CHECKING:
     from studio.integrations.dequeuer import Dequeuer, QueueMessage, create_queue, enqueue
     from studio.integrations.events import RealmEvent
+    from studio.integrations.fetcher import FETCH_REQUEST_SCHEMA, Fetcher
     from studio.integrations.notifier import Handler, Notifier
+    from studio.integrations.poller import Poller, PollResult
 
 _LAZY = {
     "RealmEvent": "studio.integrations.events",
     "Handler": "studio.integrations.notifier",
     "Notifier": "studio.integrations.notifier",
     "Dequeuer": "studio.integrations.dequeuer",
+    "FETCH_REQUEST_SCHEMA": "studio.integrations.fetcher",
+    "Fetcher": "studio.integrations.fetcher",
+    "Poller": "studio.integrations.poller",
+    "PollResult": "studio.integrations.poller",
     "QueueMessage": "studio.integrations.dequeuer",
     "create_queue": "studio.integrations.dequeuer",
     "enqueue": "studio.integrations.dequeuer",
@@ -44,14 +50,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FETCH_REQUEST_SCHEMA",
     "Dequeuer",
     "DequeuerError",
+    "Fetcher",
     "FetcherError",
     "Handler",
     "HandlerSpecError",
     "IntegrationError",
     "Notifier",
     "NotifierError",
+    "PollResult",
+    "Poller",
     "PollerError",
     "QueueMessage",
     "RealmEvent",
