@@ -91,3 +91,15 @@ def test_bench_pg_append_small() -> None:
     for key in ("raw_insert_per_s", "psycopg_append_per_s", "asyncpg_append_per_s",
                 "studio_append_per_s"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_integrations_small() -> None:
+    data = run_benchmark(
+        "bench_integrations.py", "--quick", "--objects", "1000", "--samples", "10",
+        "--burst", "50",
+    )  # fmt: skip
+    assert data["objects"] == 1000 and data["samples"] == 10 and data["burst_transactions"] == 50
+    for key in ("commit_to_handler_p50_ms", "handler_write_to_device_p50_ms",
+                "handler_events_per_s", "handler_transactions_per_s", "rest_get_page_p50_ms",
+                "rest_post_to_device_p50_ms"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key

@@ -90,8 +90,8 @@ async def test_every_message_lands_exactly_once_across_sigkills(
     log_path = tmp_path / "dequeuer.log"
     kills = 0
     with log_path.open("w") as log:
-        for _round in range(6):
-            expected += add_orders(dsn, 20, rng)
+        for _round in range(4):
+            expected += add_orders(dsn, 25, rng)
             proc = start_dequeuer(server, tmp_path, dsn, log)
             try:
                 # Kill it once it has started moving this round's orders, at a random point.
@@ -116,7 +116,7 @@ async def test_every_message_lands_exactly_once_across_sigkills(
         assert not duplicates, f"{path}: written twice: {duplicates} ({context})"
         assert sorted(arrivals) == want, f"{path}: missing {set(want) - set(arrivals)} ({context})"
         assert orders == len(want), context
-    assert kills >= 3, context
+    assert kills >= 2, context
 
 
 def test_a_bad_queue_name_is_refused() -> None:
