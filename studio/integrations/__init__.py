@@ -1,6 +1,9 @@
 """Server-side helpers that connect realms to other backends (REST APIs, queues, PostgreSQL).
 
-:class:`Notifier` runs handlers on the changes devices make to realms
+:class:`Notifier` runs handlers on the changes devices make to realms;
+:class:`Fetcher` (a handler answering ``FetchRequest`` objects),
+:class:`Poller` (an HTTP API into a realm) and :class:`Dequeuer` (a PostgreSQL
+queue into realms, exactly once) are the integration patterns
 (docs/integrations.md). The names are loaded on first use, so that the
 ``studio`` command line can list ``studio notifier`` without loading the sync
 client.
@@ -21,7 +24,13 @@ from studio.integrations.errors import (
 )
 
 if TYPE_CHECKING:
-    from studio.integrations.dequeuer import Dequeuer, QueueMessage, create_queue, enqueue
+    from studio.integrations.dequeuer import (
+        Dequeuer,
+        QueueMessage,
+        create_queue,
+        enqueue,
+        queue_sql,
+    )
     from studio.integrations.events import RealmEvent
     from studio.integrations.fetcher import FETCH_REQUEST_SCHEMA, Fetcher
     from studio.integrations.notifier import Handler, Notifier
@@ -39,6 +48,7 @@ _LAZY = {
     "QueueMessage": "studio.integrations.dequeuer",
     "create_queue": "studio.integrations.dequeuer",
     "enqueue": "studio.integrations.dequeuer",
+    "queue_sql": "studio.integrations.dequeuer",
 }
 
 
@@ -67,4 +77,5 @@ __all__ = [
     "RealmEvent",
     "create_queue",
     "enqueue",
+    "queue_sql",
 ]
