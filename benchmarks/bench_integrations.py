@@ -1,7 +1,17 @@
-"""Backend integration benchmark (REST data API): prints one JSON line.
+"""Backend integration benchmark (notifier handlers, REST data API): prints one JSON line.
 
-The object server runs in its own process (``python -m studio.server``).
+The object server runs in its own process (``python -m studio.server``); the
+notifier and the devices are in this process (one clock for both ends).
 Measured:
+
+- ``commit_to_handler_p50_ms`` / ``_p99_ms``: from a device's commit to the
+  notifier calling the handler with it;
+- ``handler_write_to_device_p50_ms`` / ``_p99_ms``: from the handler's write
+  transaction to the device's change listener seeing it;
+- ``handler_transactions_per_s``: a device commits ``--burst`` transactions
+  (one object each) back to back; how many per second reach one handler. The
+  notifier makes one event of each download, so ``burst_events`` (handler
+  calls) is much smaller than the burst: ``handler_events_per_s`` is calls;
 
 - ``rest_get_page_p50_ms`` / ``_p99_ms``: GET of a 100-object page of a realm
   of ``--objects`` objects (served from the realm's state file), walking
@@ -10,7 +20,7 @@ Measured:
   the change listener of a synced device (an ``App`` in this process) seeing
   the new object.
 
-Usage: python benchmarks/bench_integrations.py [--quick] [--objects N] [--samples N]
+Usage: python benchmarks/bench_integrations.py [--quick] [--objects N] [--samples N] [--burst N]
 """
 
 from __future__ import annotations
@@ -34,9 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_sync import NO_WATCH, PASSWORD, SCHEMA, percentile, start_process
 
+from studio.integrations import Notifier, RealmEvent
 from studio.sync.client import App, User
 
 REALM = "/shared/rest"
+NOTIFY_REALM = "/bench/notify"
 ITEMS = "/api/v1/realms/%2Fshared%2Frest/classes/Item/objects"
 
 
@@ -117,9 +129,94 @@ async def bench_post_to_device(
     return out
 
 
+async def bench_notifier(
+    base: str, user: User, tmp: Path, samples: int, burst: int
+) -> dict[str, Any]:
+    """Device commit -> handler; handler write -> device; a burst through one handler."""
+    called: dict[int, float] = {}
+    written: dict[int, float] = {}
+    burst_seen: list[float] = []
+    events = 0
+
+    async def handler(event: RealmEvent) -> None:
+        nonlocal events
+        now = time.perf_counter()
+        events += 1
+        for ping in event.inserted("Ping"):
+            key = ping._id
+            if key >= 0:
+                called[key] = now
+                with event.realm.write():  # the answer, which the device listens for
+                    event.realm.create("Item", {"_id": key, "name": "pong", "value": 0.0,
+                                                "tag": "h"})  # fmt: skip
+                written[key] = time.perf_counter()
+            else:
+                burst_seen.append(now)
+
+    notifier = Notifier(base, username="admin", password=PASSWORD, data_dir=tmp / "notifier",
+                        sync_config=NO_WATCH, rescan_interval=0.5)  # fmt: skip
+    notifier.on(r"^/bench/", handler, classes=["Ping"])
+    app = App(base, config=NO_WATCH)
+    device = await app.open_realm(user, NOTIFY_REALM, path=tmp / "notify.realm", schema=SCHEMA)
+    await device.sync_session.wait_for_upload_completion(30)
+    arrived: dict[int, float] = {}
+    answers: dict[int, asyncio.Future[None]] = {}
+
+    def on_answer(results: Any, changes: Any) -> None:
+        now = time.perf_counter()
+        for index in changes.insertions:
+            key = results[index]._id
+            arrived[key] = now
+            future = answers.pop(key, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    token = device.objects("Item").add_listener(on_answer)
+    loop = asyncio.get_running_loop()
+    committed: dict[int, float] = {}
+    async with notifier:
+        deadline = time.monotonic() + 30
+        while NOTIFY_REALM not in notifier.realms and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for key in range(samples + 10):
+            answers[key] = loop.create_future()
+            with device.write():
+                device.create("Ping", {"_id": key, "sent": 0.0})
+            committed[key] = time.perf_counter()
+            await asyncio.wait_for(answers[key], 30)
+        # The burst: back-to-back commits, counted where the handler sees them.
+        start = time.perf_counter()
+        for i in range(burst):
+            with device.write():
+                device.create("Ping", {"_id": -1 - i, "sent": 0.0})
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # let the upload start, as an app's loop would
+        events_before = events
+        deadline = time.monotonic() + 120
+        while len(burst_seen) < burst and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        burst_s = max(burst_seen) - start
+        burst_events = events - events_before
+    token.remove()
+    await app.close()
+    keys = range(10, samples + 10)  # the first ten warm up
+    to_handler = [(called[k] - committed[k]) * 1000 for k in keys]
+    to_device = [(arrived[k] - written[k]) * 1000 for k in keys]
+    return {
+        "commit_to_handler_p50_ms": round(percentile(to_handler, 50), 2),
+        "commit_to_handler_p99_ms": round(percentile(to_handler, 99), 2),
+        "handler_write_to_device_p50_ms": round(percentile(to_device, 50), 2),
+        "handler_write_to_device_p99_ms": round(percentile(to_device, 99), 2),
+        "burst_transactions": burst,
+        "burst_events": burst_events,
+        "handler_events_per_s": round(burst_events / burst_s, 1),
+        "handler_transactions_per_s": round(len(burst_seen) / burst_s, 1),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-integrations-"))
-    objects = 2000 if args.quick else args.objects
+    objects = args.objects or (2000 if args.quick else 50_000)
     results: dict[str, Any] = {
         "benchmark": "integrations",
         "python": platform.python_version(),
@@ -136,7 +233,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         app = App(base, config=NO_WATCH)
         user = await app.login("admin", PASSWORD)
+        results.update(await bench_notifier(base, user, tmp, args.samples, args.burst))
+        started = time.perf_counter()
         await fill(base, user, tmp, objects)
+        results["fill_s"] = round(time.perf_counter() - started, 1)
         headers = {"Authorization": f"Bearer {await user.access_token_for_use()}"}
         async with aiohttp.ClientSession() as http:
             pages_wanted = min(args.samples, objects // 100)
@@ -161,9 +261,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 objects")
-    parser.add_argument("--objects", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 objects (unless --objects)")
+    parser.add_argument("--objects", type=int, help="objects of the REST realm (default 50,000)")
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=1000, help="transactions of the burst")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))))
 

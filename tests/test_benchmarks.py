@@ -108,3 +108,15 @@ def test_bench_failover_small() -> None:
     assert data["replicas_equal"] is True and data["acknowledged_before_kill"] > 0
     for key in ("resume_after_kill_s_median", "resume_after_recovery_s_median", "recovery_s_max"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_integrations_small() -> None:
+    data = run_benchmark(
+        "bench_integrations.py", "--quick", "--objects", "1000", "--samples", "10",
+        "--burst", "50",
+    )  # fmt: skip
+    assert data["objects"] == 1000 and data["samples"] == 10 and data["burst_transactions"] == 50
+    for key in ("commit_to_handler_p50_ms", "handler_write_to_device_p50_ms",
+                "handler_events_per_s", "handler_transactions_per_s", "rest_get_page_p50_ms",
+                "rest_post_to_device_p50_ms"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key

@@ -13,3 +13,15 @@ class NotifierError(IntegrationError):
 
 class HandlerSpecError(NotifierError):
     """A ``--handler`` argument or handler registration that cannot be used."""
+
+
+class DequeuerError(IntegrationError):
+    """The dequeuer cannot run: a bad queue name or setting."""
+
+
+class PollerError(IntegrationError):
+    """The poller cannot use what the API answered (not a list of objects with keys)."""
+
+
+class FetcherError(IntegrationError):
+    """A fetch request the fetcher refuses (a URL outside the allowed prefixes)."""

@@ -1,0 +1,1 @@
+"""The seed's example end to end: coupons checked by a handler (README.md)."""

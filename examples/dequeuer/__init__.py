@@ -1,0 +1,1 @@
+"""Orders from a PostgreSQL queue into realms, exactly once (README.md)."""

@@ -1,0 +1,1 @@
+"""Devices fetch from an HTTP API through the server (README.md)."""

@@ -1,0 +1,1 @@
+"""Prices polled from an HTTP API into a realm (README.md)."""
