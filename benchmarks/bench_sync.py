@@ -16,9 +16,14 @@ path. Measured in one run:
 - idle connections (each bound to a realm) held by one server process, and
   its resident memory;
 - time for a new client to download a realm of N objects (open_realm with
-  wait_for_download until everything is applied locally).
+  wait_for_download until everything is applied locally);
+- history compaction (sync_compaction.py): a new client's bootstrap of a realm
+  of ``--compaction-changesets`` changesets over ``--compaction-objects``
+  objects before and after compaction (time and bytes), and the compaction's
+  own time.
 
 Usage: python benchmarks/bench_sync.py [--quick] [--idle N] [--objects N]
+       [--compaction-changesets N] [--compaction-objects N] [--only-compaction]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sync_compaction import bench_compaction
 from websockets.asyncio.client import ClientConnection as WebSocket
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
@@ -388,6 +394,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"benchmark": "sync", "python": platform.python_version(),
                                "cpus": os.cpu_count(), "quick": args.quick}  # fmt: skip
     try:
+        if args.compaction_changesets:
+            results.update(await bench_compaction(
+                start_process, PASSWORD, tmp, args.compaction_changesets, args.compaction_objects
+            ))  # fmt: skip
+        if args.only_compaction:
+            return results
         async with processes(tmp) as (server, base, echo_url):
             app = App(base, config=NO_WATCH)
             user = await app.login("admin", PASSWORD)
@@ -434,13 +446,24 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
     parser.add_argument("--batch", type=int, default=10, help="changesets per upload (10)")
+    parser.add_argument("--compaction-changesets", type=int, default=None,
+                        help="changesets of the compaction realm (100000; 0: skip that part)")
+    parser.add_argument("--compaction-objects", type=int, default=None,
+                        help="objects of the compaction realm (10000)")
+    parser.add_argument("--only-compaction", action="store_true",
+                        help="run only the history compaction part")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         asyncio.run(echo_main())
         return
-    defaults = (1000, 10_000, 100, 2.0) if args.quick else (10_000, 100_000, 500, 5.0)
-    for name, value in zip(("idle", "objects", "pings", "seconds"), defaults, strict=True):
+    defaults = (
+        (1000, 10_000, 100, 2.0, 10_000, 1000)
+        if args.quick
+        else (10_000, 100_000, 500, 5.0, 100_000, 10_000)
+    )
+    names = ("idle", "objects", "pings", "seconds", "compaction_changesets", "compaction_objects")
+    for name, value in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
     print(json.dumps(asyncio.run(run(args))))

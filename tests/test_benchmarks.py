@@ -53,13 +53,27 @@ def test_bench_ui_small() -> None:
 def test_bench_sync_small() -> None:
     data = run_benchmark(
         "bench_sync.py", "--quick", "--idle", "50", "--objects", "500", "--pings", "10",
-        "--seconds", "0.5",
+        "--seconds", "0.5", "--compaction-changesets", "0",
     )  # fmt: skip
     assert data["latency_samples"] == 10 and data["idle_connections"] == 50
     assert data["download_objects"] == 500
     for key in ("echo_rtt_p50_ms", "latency_p50_ms", "changesets_per_s", "app_changesets_per_s",
                 "download_s", "idle_server_rss_mb"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_sync_compaction_small() -> None:
+    data = run_benchmark(
+        "bench_sync.py", "--only-compaction", "--compaction-changesets", "1500",
+        "--compaction-objects", "50",
+    )  # fmt: skip
+    assert data["bootstrap_before_changesets"] == 1500
+    assert data["compaction_versions_before"] == 1500
+    assert 1 <= data["bootstrap_after_changesets"] < 1500  # type: ignore[operator]
+    assert data["bootstrap_after_bytes"] < data["bootstrap_before_bytes"]  # type: ignore[operator]
+    assert data["compaction_bytes_after"] < data["compaction_bytes_before"]  # type: ignore[operator]
+    for key in ("bootstrap_before_s", "bootstrap_after_s", "compaction_s"):
+        assert isinstance(data[key], int | float) and data[key] >= 0, key
 
 
 def test_bench_merge_small() -> None:

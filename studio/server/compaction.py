@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from studio.server.logs import log
-from studio.sync.history import ServerHistory, plan_compaction
+from studio.sync.history import Compaction, CompactionSource, ServerHistory, plan_compaction
 
 if TYPE_CHECKING:
     from studio.server.context import ServerContext
@@ -106,16 +106,14 @@ class Compactor:
         if at least ``min_versions`` versions can go. Raises
         ``studio.sync.errors.CompactionError`` when its history does not
         squash and StorageError when storing fails (nothing changed then)."""
-        lock = self._locks.setdefault(path, asyncio.Lock())
-        async with lock:
+        # One lock per realm ever compacted (kept: a few bytes each).
+        async with self._locks.setdefault(path, asyncio.Lock()):
             ctx = self._ctx
             realm = await ctx.hub.acquire(path)
             try:
                 return await self._compact(realm, min_versions)
             finally:
                 ctx.hub.release(realm)
-                if not lock.locked():
-                    self._locks.pop(path, None)
 
     async def _compact(self, realm: LoadedRealm, min_versions: int) -> CompactionResult:
         ctx = self._ctx
@@ -197,7 +195,7 @@ class Compactor:
                     log(40, "compaction_failed", realm=realm.path, error=error)
 
 
-def _plan(source: Any) -> Any:
+def _plan(source: CompactionSource) -> Compaction:
     return plan_compaction(source, now_ms=int(time.time() * 1000))
 
 

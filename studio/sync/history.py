@@ -111,7 +111,7 @@ class IntegrationResult:
 @dataclass(frozen=True, slots=True)
 class Compaction:
     """A squash of the history up to ``base_version`` (see
-    :meth:`ServerHistory.plan_compaction`), to store and then apply."""
+    :func:`plan_compaction`), to store and then apply."""
 
     base_version: int
     """The new floor: the snapshot stands for server versions 1..base_version."""

@@ -170,3 +170,38 @@ def test_compact_endpoint_is_for_admins_and_known_realms(tmp_path: Path) -> None
             assert answer["versions_before"] == answer["versions_after"] == 0
 
     asyncio.run(body())
+
+
+def test_background_rounds_compact_a_realm_with_enough_versions(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with running_server(
+            tmp_path, compaction_interval=0.1, compaction_min_versions=5
+        ) as server:
+            url = server.url
+            admin = await admin_token(url)
+            writer = await RawClient(url, admin, PATH, "writer").connect()
+            await writer.wait_bound()
+            await writer.commit(SCHEMA)
+            await writer.commit(item(1, "a"))
+            await writer.sync()
+            for n in range(8):
+                await writer.commit(rename(1, f"n{n}"))
+                await writer.sync()  # each based on the latest: progress moves
+            query = f"/admin/realms/history?path={PATH}&since=0&limit=1"
+
+            async def floor_moved() -> bool:
+                _, body = await call(url, "GET", query, token=admin)
+                return bool(body["changesets"][0]["origin_file_ident"] == 0)
+
+            deadline = time.monotonic() + 20
+            while not await floor_moved():
+                assert time.monotonic() < deadline, "no background compaction"
+                await asyncio.sleep(0.05)
+            # It goes on syncing, and a new client gets the same state.
+            await writer.commit(rename(1, "after"))
+            await writer.sync()
+            fresh = await bootstrap(url, admin, "fresh", writer.server_version)
+            assert fresh.canonical() == writer.canonical()
+            await writer.close()
+
+    asyncio.run(body())

@@ -494,9 +494,12 @@ def test_compaction_replaces_the_history_up_to_the_floor_in_one_go(backend: Back
     compaction = compacted_history(entries(1, 8), 5)
     snapshot_versions = [e.server_version for e in compaction.snapshot]
     assert snapshot_versions[-1] == 5 and len(snapshot_versions) > 1  # cut in runs of 4
+    size_before = store.history_size()
     figures = store.compact(compaction)
     assert (figures.versions_before, figures.versions_after) == (8, len(snapshot_versions) + 3)
     assert figures.bytes_before > 0 and figures.bytes_after > 0
+    assert size_before == (figures.versions_before, figures.bytes_before)
+    assert store.history_size() == (figures.versions_after, figures.bytes_after)
     loaded = store.load()
     assert loaded.base_version == 5
     assert loaded.client_floors == {1: 4, 2: 5}  # the last of each client's compacted versions

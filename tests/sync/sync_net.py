@@ -167,7 +167,7 @@ class Network:
 
     def replay(self) -> State:
         state = State()
-        for entry in self.history.entries():
+        for entry in (*self.history.snapshot(), *self.history.entries()):
             model.apply(state, entry.changeset)
         return state
 

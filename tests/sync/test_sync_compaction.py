@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oracles import model
 from sync_gen import Generator, base_state
+from sync_net import Network, Peer
 from test_sync_convergence import SLOW
 
 from studio.primitives.instructions import (
@@ -172,6 +173,58 @@ def test_a_new_client_with_offline_changes_converges_after_compaction(
         replica.download(server)
     assert model.canonical(newcomer.state) == replay(server)
     assert model.canonical(old.state) == replay(server)
+
+
+def run_protocol_with_compaction(rnd: random.Random, steps: int) -> int:
+    """The whole protocol (ServerConnection, ClientConnection, frames in
+    random order, dropped connections) with the server compacting up to the
+    clients' recorded progress now and then, and a client that joins late
+    with offline changes. Returns how many compactions happened."""
+    names = ["a", "b", "c", "late"]
+    net = Network(names[:3])
+    _, instructions = base_state(rnd)
+    net.connect("a")
+    net.commit("a", instructions)
+    net.sync_all()
+    net.peers["late"] = Peer("late")  # never synced: no ident yet
+    _, offline = base_state(rnd, steps=4)
+    net.commit("late", offline)  # made before it ever synced
+    gens = {name: Generator(rnd) for name in names}
+    compactions = 0
+    for step in range(steps):
+        name = rnd.choice(names[:3] if step < steps // 2 else names)
+        peer = net.peers[name]
+        roll = rnd.random()
+        if roll < 0.3:
+            net.commit(name, gens[name].instructions(peer.state.copy(), rnd.randint(1, 3)))
+        elif roll < 0.55 and peer.up:
+            net.deliver_up(name)
+        elif roll < 0.8 and peer.down:
+            net.deliver_down(name)
+        elif roll < 0.86:
+            net.drop(name)
+        elif roll < 0.93:
+            history = net.history
+            idents = history.client_idents()
+            floor = min((history.client_progress(i) for i in idents), default=0)
+            if floor > history.base_version and history.compact(floor) is not None:
+                compactions += 1
+        elif not peer.connected:
+            net.connect(name)
+    net.sync_all()
+    net.assert_converged()
+    errors = [e for e in net.server_events if type(e).__name__ == "SessionError"]
+    assert not errors, errors
+    return compactions
+
+
+@SLOW
+@given(st.integers(0, 2**32 - 1), st.integers(20, 80))
+def test_protocol_with_compaction_and_a_late_offline_client_converges(
+    seed: int, steps: int
+) -> None:
+    # A failure names its seed: run_protocol_with_compaction(random.Random(seed), steps).
+    run_protocol_with_compaction(random.Random(seed), steps)
 
 
 # --------------------------------------------------------------------------- examples
