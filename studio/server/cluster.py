@@ -73,6 +73,8 @@ CATCH_UP_BATCH: Final = 5000
 class _Lease:
     realm_id: int
     held: bool = False
+    generation: int = 0
+    """The control connection it was taken on (a lost connection lost it)."""
     since: float = 0.0
     users: int = 0
     """Uploads being integrated under the lease right now."""
@@ -194,6 +196,9 @@ class Cluster:
         lease = self._lease(realm)
         loop = asyncio.get_running_loop()
         while True:
+            if lease.held and lease.generation != self._link.lost_leases:
+                # The control connection broke: PostgreSQL dropped the lock.
+                lease.held = lease.draining = False
             if lease.held and lease.draining:
                 lease.released.clear()
                 await lease.released.wait()
@@ -226,6 +231,7 @@ class Cluster:
                 log(40, "lease_failed", realm=realm.path, error=str(exc))
                 got = False
             if got:
+                lease.generation = self._link.lost_leases
                 try:
                     await self.catch_up(realm)
                 except StorageError as exc:
