@@ -399,7 +399,7 @@ class Cluster:
             if not self._outbox:
                 continue
             events, self._outbox = self._outbox, []
-            payloads = _pack(self.node, events)
+            payloads = pack_events(self.node, events)
             try:
                 await self._call(self._link.publish, payloads)
             except StorageError as exc:
@@ -486,7 +486,7 @@ def node_view(row: NodeRow, now: float, *, this: bool) -> dict[str, Any]:
     }
 
 
-def _pack(node: str, events: list[dict[str, Any]]) -> list[str]:
+def pack_events(node: str, events: list[dict[str, Any]]) -> list[str]:
     """Events as few NOTIFY payloads as fit (an event too big for one alone
     is replaced by a note saying so)."""
     prefix = f"e {node} "
