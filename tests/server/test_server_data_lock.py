@@ -25,7 +25,7 @@ def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: Path) -
                     data_dir=data, port=0, admin_password=ADMIN_PASSWORD, scrypt_n=FAST_SCRYPT
                 )
             )
-            with pytest.raises(ConfigError, match="another server process .* --data") as err:
+            with pytest.raises(ConfigError, match=r"another server process .* --data") as err:
                 await second.start()
             assert "PostgreSQL --store" in str(err.value)
             assert first.ctx.storage.count_users() == 1  # the first one goes on
