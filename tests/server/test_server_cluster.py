@@ -156,6 +156,9 @@ async def test_two_processes_take_turns_on_one_realm(servers: list[ServerProcess
     # The leases kept the processes from ever integrating at once: no
     # append lost the version race, so nobody was disconnected.
     assert not any(c.errors for c in clients), [c.errors for c in clients]
+    # Idents come from the store: clients of different processes never share one.
+    idents = [c.history.client_file_ident for c in clients]
+    assert len(set(idents)) == len(idents) and 0 not in idents
     assert set(clients[0].plain()["Item"]) == set(done)
     # A client of one process downloaded what the other's clients uploaded.
     items = clients[0].plain()["Item"]
