@@ -9,6 +9,9 @@ in one run:
 - latency from a commit on a client of process A to a listener on process B
   (``cross``), p50 and p99; the same with both clients on one process on
   PostgreSQL (``pg_one``), and on one process on SQLite (``sqlite_one``);
+  the samples of the three take turns, with the floor: a bare one-row
+  ``INSERT`` committed on the same database (``pg_commit``), since every
+  acknowledged commit waits for PostgreSQL's flush;
 - changesets per second into one realm and into 10 realms with 1, 2 and 3
   processes (``--uploaders`` clients spread over them, each uploading
   batches of ``--batch`` and waiting for the acknowledgement), with the
@@ -296,25 +299,33 @@ async def give_schema(url: str, token: str, path: str) -> None:
 # --------------------------------------------------------------------------- measurements
 
 
-async def latency(
-    writer_url: str, listener_url: str, token: str, path: str, n: int
-) -> list[float]:
-    """Milliseconds from a commit sent on one client to the other's download of it."""
-    await give_schema(writer_url, token, path)
-    writer = await Peer(writer_url, token, path).connect()
-    listener = await Peer(listener_url, token, path).connect()
-    await listener.wait(lambda: listener.server_version >= 1)
-    samples: list[float] = []
-    for k in range(n):
+class LatencyPair:
+    """A writer and a listener on one realm: milliseconds from a commit sent
+    by the writer to the listener's download of it."""
+
+    def __init__(self, writer_url: str, listener_url: str, token: str, path: str) -> None:
+        self.args = (writer_url, listener_url, token, path)
+        self.samples: list[float] = []
+
+    async def open(self) -> None:
+        writer_url, listener_url, token, path = self.args
+        await give_schema(writer_url, token, path)
+        self.writer = await Peer(writer_url, token, path).connect()
+        self.listener = await Peer(listener_url, token, path).connect()
+        await self.listener.wait(lambda: self.listener.server_version >= 1)
+
+    async def sample(self, k: int) -> None:
+        writer, listener = self.writer, self.listener
         before = listener.server_version
         started = time.perf_counter()
         await writer.upload(items(1_000_000 + k, 1))
-        await listener.wait(lambda b=before: listener.server_version > b)
-        samples.append((time.perf_counter() - started) * 1000)
+        await listener.wait(lambda: listener.server_version > before)
+        self.samples.append((time.perf_counter() - started) * 1000)
         await writer.wait(lambda: writer.acked >= writer.client_version)
-    for peer in (writer, listener):
-        await peer.close()
-    return samples
+
+    async def close(self) -> None:
+        for peer in (self.writer, self.listener):
+            await peer.close()
 
 
 async def throughput(
@@ -409,22 +420,60 @@ async def resume_after_kill(
 async def run(args: argparse.Namespace, tmp: Path, admin_dsn: str) -> dict[str, Any]:
     results: dict[str, Any] = {
         "benchmark": "cluster", "python": platform.python_version(), "cpus": os.cpu_count(),
-        "quick": args.quick, "load_1min": round(os.getloadavg()[0], 2),
+        "quick": args.quick, "parts": args.parts, "load_1min": round(os.getloadavg()[0], 2),
     }  # fmt: skip
-    # -- latency
+    parts = set(args.parts.split(","))
+    if "latency" in parts:
+        await measure_latency(args, tmp, admin_dsn, results)
+    if "throughput" in parts:
+        await measure_throughput(args, tmp, admin_dsn, results)
+    if "kill" in parts:
+        await measure_resume(args, tmp, admin_dsn, results)
+    results["load_1min_end"] = round(os.getloadavg()[0], 2)
+    results["targets"] = {"cross_latency_p50_ms": 10}
+    return results
+
+
+async def measure_latency(
+    args: argparse.Namespace, tmp: Path, admin_dsn: str, results: dict[str, Any]
+) -> None:
     store = new_database(admin_dsn, "latency")
     with nodes(tmp, store, 2, "lat") as pair, nodes(tmp, None, 1, "sqlite") as (lite,):
         token = await admin_token(pair[0].url)
         lite_token = await admin_token(lite.url)
-        for name, (a, b, tok) in {
-            "cross": (pair[0].url, pair[1].url, token),
-            "pg_one": (pair[0].url, pair[0].url, token),
-            "sqlite_one": (lite.url, lite.url, lite_token),
-        }.items():
-            samples = await latency(a, b, tok, f"/shared/latency-{name}", args.pings)
-            results[f"{name}_latency_p50_ms"] = round(percentile(samples, 50), 2)
-            results[f"{name}_latency_p99_ms"] = round(percentile(samples, 99), 2)
-    # -- throughput
+        pairs = {
+            "cross": LatencyPair(pair[0].url, pair[1].url, token, "/shared/latency-cross"),
+            "pg_one": LatencyPair(pair[0].url, pair[0].url, token, "/shared/latency-one"),
+            "sqlite_one": LatencyPair(lite.url, lite.url, lite_token, "/shared/latency"),
+        }
+        for measured in pairs.values():
+            await measured.open()
+        import psycopg
+
+        # The floor: a bare one-row INSERT committed (flushed) on the same database.
+        commits: list[float] = []
+        with psycopg.connect(store, autocommit=True) as conn:
+            conn.execute("SET synchronous_commit TO on")
+            conn.execute("CREATE TABLE bench_floor (id BIGINT PRIMARY KEY, data BYTEA)")
+            # Taking turns, sample by sample: a change of the machine's load
+            # weighs on all of them alike.
+            for k in range(args.pings):
+                for measured in pairs.values():
+                    await measured.sample(k)
+                started = time.perf_counter()
+                conn.execute("INSERT INTO bench_floor VALUES (%s, %s)", (k, b"x" * 200))
+                commits.append((time.perf_counter() - started) * 1000)
+        results["pg_commit_p50_ms"] = round(percentile(commits, 50), 2)
+        results["pg_commit_p99_ms"] = round(percentile(commits, 99), 2)
+        for name, measured in pairs.items():
+            await measured.close()
+            results[f"{name}_latency_p50_ms"] = round(percentile(measured.samples, 50), 2)
+            results[f"{name}_latency_p99_ms"] = round(percentile(measured.samples, 99), 2)
+
+
+async def measure_throughput(
+    args: argparse.Namespace, tmp: Path, admin_dsn: str, results: dict[str, Any]
+) -> None:
     throughput_runs: dict[str, dict[str, float]] = {}
     for processes in (1, 2, 3):
         store = new_database(admin_dsn, f"tp{processes}")
@@ -454,7 +503,11 @@ async def run(args: argparse.Namespace, tmp: Path, admin_dsn: str) -> dict[str, 
     three = throughput_runs["10_realms_3_processes"]
     cpu = (three["server_cpu_ms_per_changeset"] + three["postgres_cpu_ms_per_changeset"]) / 1000
     results["projected_8_cores_10_realms_per_s"] = round(8 / cpu) if cpu > 0 else None
-    # -- SIGKILL
+
+
+async def measure_resume(
+    args: argparse.Namespace, tmp: Path, admin_dsn: str, results: dict[str, Any]
+) -> None:
     resumes = []
     for k in range(args.kills):
         store = new_database(admin_dsn, f"kill{k}")
@@ -463,9 +516,6 @@ async def run(args: argparse.Namespace, tmp: Path, admin_dsn: str) -> dict[str, 
             resumes.append(await resume_after_kill(three, token, "/shared/kill", 6, 5))
     results["resume_after_sigkill_s"] = round(max(resumes), 3)
     results["resume_after_sigkill_s_each"] = [round(r, 3) for r in resumes]
-    results["load_1min_end"] = round(os.getloadavg()[0], 2)
-    results["targets"] = {"cross_latency_p50_ms": 10}
-    return results
 
 
 def main() -> None:
@@ -476,6 +526,8 @@ def main() -> None:
     parser.add_argument("--uploaders", type=int, default=6, help="clients uploading (6)")
     parser.add_argument("--batch", type=int, default=10, help="changesets per upload (10)")
     parser.add_argument("--kills", type=int, default=None, help="SIGKILL runs (3)")
+    parser.add_argument("--parts", default="latency,throughput,kill",
+                        help="what to measure (latency,throughput,kill)")
     parser.add_argument("--dsn", help="an existing PostgreSQL (dbname=postgres), not a private one")
     args = parser.parse_args()
     args.pings = args.pings or (20 if args.quick else 300)

@@ -5,10 +5,11 @@ the histories following it:
 
 * **One integrator per realm at a time.** Before an upload reaches a
   realm's history, the process takes the realm's lease (an advisory lock,
-  postgres_cluster.py) and loads what other processes stored meanwhile;
-  it gives the lease up once what it integrated is stored, and at the
-  latest after :data:`LEASE_SLICE` seconds of holding it (so a busy
-  process does not starve the others). Appends still check the version
+  postgres_cluster.py) and loads what other processes stored meanwhile.
+  It keeps the lease while nobody else asks for it (a refused process
+  says it waits); asked, it ends its turn after :data:`LEASE_SLICE`
+  seconds of holding it and gives the lease up once what it integrated
+  is stored (so a busy process does not starve the others). Appends still check the version
   (postgres_realm.py): should two processes ever integrate at once, the
   one that loses gets VersionConflict, drops the realm and its clients
   reconnect and re-upload (context.py).
@@ -73,6 +74,8 @@ CATCH_UP_BATCH: Final = 5000
 class _Lease:
     realm_id: int
     held: bool = False
+    generation: int = 0
+    """The control connection it was taken on (a lost connection lost it)."""
     since: float = 0.0
     users: int = 0
     """Uploads being integrated under the lease right now."""
@@ -194,6 +197,9 @@ class Cluster:
         lease = self._lease(realm)
         loop = asyncio.get_running_loop()
         while True:
+            if lease.held and lease.generation != self._link.lost_leases:
+                # The control connection broke: PostgreSQL dropped the lock.
+                lease.held = lease.draining = False
             if lease.held and lease.draining:
                 lease.released.clear()
                 await lease.released.wait()
@@ -203,8 +209,6 @@ class Cluster:
             if lease.acquiring is None or lease.acquiring.done():
                 lease.acquiring = loop.create_task(self._acquire(realm, lease))
             await asyncio.shield(lease.acquiring)
-        if loop.time() - lease.since > LEASE_SLICE:
-            lease.draining = True  # this upload is the turn's last
         lease.users += 1
 
     def done(self, realm: LoadedRealm, seq: int) -> None:
@@ -213,6 +217,25 @@ class Cluster:
         lease = self._lease(realm)
         lease.users = max(0, lease.users - 1)
         lease.seq = max(lease.seq, seq)
+        if lease.draining:
+            self._kick_release(lease)
+
+    def _wanted(self, lease: _Lease) -> None:
+        """Another process waits for the lease: this process ends its turn
+        (after :data:`LEASE_SLICE` of it), and gives the lease up once what
+        it integrated is stored. Nobody waiting, it keeps the lease: its
+        history is then up to date without asking the database."""
+        if not lease.held or lease.draining:
+            return
+        loop = asyncio.get_running_loop()
+        left = LEASE_SLICE - (loop.time() - lease.since)
+        if left > 0:
+            loop.call_later(left, self._wanted, lease)
+            return
+        lease.draining = True  # uploads from now on wait for the next turn
+        self._kick_release(lease)
+
+    def _kick_release(self, lease: _Lease) -> None:
         if lease.users == 0 and (lease.releasing is None or lease.releasing.done()):
             lease.releasing = asyncio.get_running_loop().create_task(self._release(lease))
 
@@ -221,11 +244,13 @@ class Cluster:
         while True:
             lease.released.clear()
             try:
+                # (a refusal tells the holder that we wait)
                 got = await self._call(self._link.try_lease, lease.realm_id)
             except StorageError as exc:
                 log(40, "lease_failed", realm=realm.path, error=str(exc))
                 got = False
             if got:
+                lease.generation = self._link.lost_leases
                 try:
                     await self.catch_up(realm)
                 except StorageError as exc:
@@ -254,7 +279,7 @@ class Cluster:
 
     # ------------------------------------------------------------------ catching up
 
-    async def catch_up(self, realm: LoadedRealm) -> None:
+    async def catch_up(self, realm: LoadedRealm, *, idents: bool = True) -> None:
         """Load what other processes stored into ``realm``: the client file
         idents they issued, and the versions they stored (unless this process
         has versions of its own that are not stored yet: then nothing else
@@ -264,9 +289,10 @@ class Cluster:
         async with lock:
             store = shared_store(realm)
             self._paths[store.realm_id] = realm.path
-            above = max(realm.idents, default=0)
-            for record in await ctx.run(store.read_idents, above):
-                self._know_ident(realm, record)
+            if idents:  # (a bind needs them; replaying versions does not)
+                above = max(realm.idents, default=0)
+                for record in await ctx.run(store.read_idents, above):
+                    self._know_ident(realm, record)
             loaded = 0
             while not realm.failed:
                 since = realm.history.latest_version
@@ -310,7 +336,7 @@ class Cluster:
 
     async def _catch_up_logged(self, realm: LoadedRealm) -> None:
         try:
-            await self.catch_up(realm)
+            await self.catch_up(realm, idents=False)
         except StorageError as exc:
             log(40, "catch_up_failed", realm=realm.path, error=str(exc))
 
@@ -338,6 +364,10 @@ class Cluster:
                 lease = self._leases.get(int(rest))
                 if lease is not None:
                     lease.released.set()
+            elif kind == "w":
+                lease = self._leases.get(int(rest))
+                if lease is not None:
+                    self._wanted(lease)
             elif kind == "s":
                 self._remote_listeners[node] = int(rest)
                 self._update_forwarding()
@@ -369,7 +399,7 @@ class Cluster:
             if not self._outbox:
                 continue
             events, self._outbox = self._outbox, []
-            payloads = _pack(self.node, events)
+            payloads = pack_events(self.node, events)
             try:
                 await self._call(self._link.publish, payloads)
             except StorageError as exc:
@@ -456,7 +486,7 @@ def node_view(row: NodeRow, now: float, *, this: bool) -> dict[str, Any]:
     }
 
 
-def _pack(node: str, events: list[dict[str, Any]]) -> list[str]:
+def pack_events(node: str, events: list[dict[str, Any]]) -> list[str]:
     """Events as few NOTIFY payloads as fit (an event too big for one alone
     is replaced by a note saying so)."""
     prefix = f"e {node} "

@@ -16,11 +16,13 @@ here too.)
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
@@ -128,14 +130,35 @@ async def test_two_processes_take_turns_on_one_realm(servers: list[ServerProcess
         await client.connect()
         await client.wait_bound()
     await until(lambda: all("Counter" in c.plain() for c in clients), what="the schema everywhere")
+    # The admin event stream of one process carries the other's events too.
+    events: list[dict[str, object]] = []
+    session = aiohttp.ClientSession()
+    stream = await session.ws_connect(f"{urls[1]}/admin/events?token={token}")
+
+    async def collect() -> None:
+        async for message in stream:
+            events.append(json.loads(message.data))
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(1.5)  # the other process hears of the subscriber
     done: list[int] = []
     await asyncio.gather(
         *(upload_for(c, 1.5, 1000 * (n + 1), done) for n, c in enumerate(clients))
     )
     await converged(clients, len(done))
+    await until(
+        lambda: len({e.get("node") for e in events if e["type"] == "upload"}) == 2,
+        what="upload events of both processes",
+    )
+    collector.cancel()
+    await stream.close()
+    await session.close()
     # The leases kept the processes from ever integrating at once: no
     # append lost the version race, so nobody was disconnected.
     assert not any(c.errors for c in clients), [c.errors for c in clients]
+    # Idents come from the store: clients of different processes never share one.
+    idents = [c.history.client_file_ident for c in clients]
+    assert len(set(idents)) == len(idents) and 0 not in idents
     assert set(clients[0].plain()["Item"]) == set(done)
     # A client of one process downloaded what the other's clients uploaded.
     items = clients[0].plain()["Item"]
@@ -149,6 +172,8 @@ async def test_two_processes_take_turns_on_one_realm(servers: list[ServerProcess
     assert all(n["alive"] for n in nodes["nodes"])
     assert [n["address"] for n in nodes["nodes"] if n["this"]] == [urls[1]]
     assert sum(n["sessions"] for n in nodes["nodes"]) == 4
+    uploaders = {e.get("node") for e in events if e["type"] == "upload"}
+    assert uploaders == {n["node"] for n in nodes["nodes"]}
     for client in clients:
         await client.close()
 

@@ -47,7 +47,7 @@ def test_login_shows_the_tabs_and_remembers_url_and_user_not_the_password(
     tabs = window.findChild(QTabWidget, "serverTabs")
     assert tabs is not None and window.pages.currentWidget() is tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == [
-        "Dashboard", "Realms", "Users", "Connections", "Sync events", "Logs", "History"]
+        "Dashboard", "Realms", "Users", "Connections", "Nodes", "Sync events", "Logs", "History"]
     assert window.findChild(QWidget, "dashboard") is window.dashboard
     assert "Connected" in window.indicator.text() and "admin" in window.indicator.text()
     assert remembered() == (server.url, "admin")

@@ -2,11 +2,12 @@
 (the server side of it is studio/server/cluster.py):
 
 * ``LISTEN studio_cluster``: each append notifies the realm's new latest
-  version (postgres_realm.py), a process that gives up a realm's lease says
-  so, and admin events travel to the other processes' event streams;
+  version (postgres_realm.py), a process refused a realm's lease says it
+  waits (``w``), one that gives a lease up says so (``r``), and admin events
+  travel to the other processes' event streams;
 * realm leases: a session-level advisory lock per realm, held by the one
-  process integrating uploads into it (released when what it integrated is
-  stored; PostgreSQL releases it when the process dies);
+  process integrating uploads into it (given up when another waits and what
+  it integrated is stored; PostgreSQL releases it when the process dies);
 * ``studio_nodes``: one row per process, refreshed by its heartbeat.
 
 Blocking calls, each on a connection of its own: :meth:`ClusterLink.listen`
@@ -93,11 +94,17 @@ class ClusterLink:
             raise StorageError(f"PostgreSQL cluster link: {str(exc).strip()}") from None
 
     def try_lease(self, realm_id: int) -> bool:
-        """Take the realm's lease unless another process holds it."""
+        """Take the realm's lease unless another process holds it; then tell
+        that one we wait (``w``: it ends its turn)."""
         rows = self._run(
             "SELECT pg_try_advisory_lock(%s, %s)", (REALM_LEASE, lease_key(realm_id))
         )
-        return bool(rows and rows[0][0])
+        got = bool(rows and rows[0][0])
+        if not got:
+            self._run(
+                "SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"w {self.node} {realm_id}")
+            )
+        return got
 
     def release_lease(self, realm_id: int) -> None:
         """Give the lease up, and tell the processes waiting for it."""

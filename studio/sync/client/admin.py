@@ -147,6 +147,11 @@ class AdminApi:
         answer = await self._call("GET", "/admin/connections")
         return list(answer["connections"])
 
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        """The server processes serving the store (``GET /admin/nodes``)."""
+        answer = await self._call("GET", "/admin/nodes")
+        return list(answer["nodes"])
+
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """The admin event stream (``/admin/events``) as decoded JSON events, until
         the server closes it or the iteration stops. The events are those of

@@ -37,6 +37,7 @@ from studio.ui.server.errors import describe_connect_error
 from studio.ui.server.history import HistoryPanel
 from studio.ui.server.link import LinkState, ServerLink
 from studio.ui.server.login import LoginForm
+from studio.ui.server.nodes_tab import NodesTab
 from studio.ui.server.realms_tab import RealmsTab
 from studio.ui.server.tails import LogsTab, SyncEventsTab
 from studio.ui.server.users_tab import UsersTab
@@ -147,6 +148,7 @@ class ServerWindow(QMainWindow):
         self.realms_tab = RealmsTab(link, self.open_realm, tabs)
         self.users_tab = UsersTab(link, tabs)
         self.connections_tab = ConnectionsTab(link, tabs)
+        self.nodes_tab = NodesTab(link, tabs)
         self.events_tab = SyncEventsTab(link, tabs)
         self.logs_tab = LogsTab(link, tabs)
         self.history_tab = HistoryPanel(link, parent=tabs)
@@ -155,7 +157,8 @@ class ServerWindow(QMainWindow):
             lambda: self.history_tab.set_realm_paths(self.realms_tab.paths()))
         for widget, title in ((self.dashboard, "Dashboard"), (self.realms_tab, "Realms"),
                               (self.users_tab, "Users"), (self.connections_tab, "Connections"),
-                              (self.events_tab, "Sync events"), (self.logs_tab, "Logs"),
+                              (self.nodes_tab, "Nodes"), (self.events_tab, "Sync events"),
+                              (self.logs_tab, "Logs"),
                               (self.history_tab, "History")):
             tabs.addTab(widget, title)
         self.tabs = tabs
