@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from studio.core.classinfo import parse_mixed_link
@@ -209,6 +209,24 @@ def object_with_row(
     _set_row_version(obj, store.version)
     return obj
 
+
+
+def new_objects(store: Store, info: ClassInfo, keys: Iterable[int]) -> list[RealmObject]:
+    """The objects of keys just created, rows not read yet (``RealmObject(store, info,
+    key)`` for each, without __init__'s calls: create_many makes one per object)."""
+    realm = store.realm
+    objects: list[RealmObject] = []
+    add = objects.append
+    for key in keys:
+        obj = _new_object(RealmObject)
+        _set_realm(obj, realm)
+        _set_store(obj, store)
+        _set_info(obj, info)
+        _set_key(obj, key)
+        _set_row(obj, None)
+        _set_row_version(obj, -1)
+        add(obj)
+    return objects
 
 
 def object_at(store: Store, class_name: str, key: int) -> RealmObject:

@@ -307,6 +307,22 @@ class Realm:
         writer = self._store.current_writer()
         return writer.create(realm_name(class_name), values or {}, update=update)
 
+    def create_many(
+        self,
+        class_name: str | type[Model],
+        objects: Iterable[Mapping[str, Any]],
+        update: bool = False,
+    ) -> list[RealmObject]:
+        """Create an object for each dict of ``objects``, in order; the created objects.
+
+        The same as ``[realm.create(class_name, v, update) for v in objects]`` (same
+        checks and errors, notifications, sync instructions; on an error the objects
+        before it stay created, as in the loop), but objects of primitive values take
+        a faster path: about twice the rate of the loop (docs/performance.md).
+        """
+        writer = self._store.current_writer()
+        return writer.create_many(realm_name(class_name), objects, update=update)
+
     def delete(self, target: RealmObject | Results | Iterable[RealmObject]) -> None:
         """Delete an object, or all objects of a Results or list. Links to them become null
         and they leave every list and set; their embedded objects go with them."""
