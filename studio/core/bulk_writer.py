@@ -7,13 +7,14 @@ runs a whole iterable through that path in one loop. A part of
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from studio.core.collection_writer import CollectionWriter
 from studio.core.errors import DuplicatePrimaryKeyError, MissingValueError, ValueTypeError
-from studio.core.objects import RealmObject, new_objects
+from studio.core.objects import CreatedObjects, RealmObject
 from studio.core.storage import KEY, column
 from studio.core.values import DEFAULT_VALUES, ENCODERS
 from studio.primitives import instructions as ins
@@ -197,7 +198,7 @@ class BulkCreateWriter(CollectionWriter):
 
     def create_many(
         self, class_name: str, objects: Iterable[Mapping[str, Any]], update: bool = False
-    ) -> list[RealmObject]:
+    ) -> CreatedObjects:
         """``[create(class_name, values, update) for values in objects]``, with the same
         checks, errors, notifications and sync instructions, in one loop: objects of
         primitive values go straight into the buffer, anything else (nested objects,
@@ -208,20 +209,19 @@ class BulkCreateWriter(CollectionWriter):
                 f"values, got {type(objects).__name__}"
             )
         info = self.store.info(class_name)
+        keys: array[int] = array("q")
         if info.simple_insert_sql is None or update:
             create = self.create
-            return [create(class_name, values, update) for values in objects]
-        created: list[RealmObject] = []
+            keys.extend(create(class_name, values, update)._key for values in objects)
+            return CreatedObjects(self.store, info, keys)
         pending = iter(objects)
         while True:
-            other = self._create_run(info, pending, created)
+            other = self._create_run(info, pending, keys)
             if other is _END:
-                return created
-            created.append(self.create(class_name, other))
+                return CreatedObjects(self.store, info, keys)
+            keys.append(self.create(class_name, other)._key)
 
-    def _create_run(
-        self, info: ClassInfo, pending: Iterator[Any], created: list[RealmObject]
-    ) -> Any:
+    def _create_run(self, info: ClassInfo, pending: Iterator[Any], created: array[int]) -> Any:
         """Create objects from ``pending`` on the fast path until one needs ``create``;
         return that one (or _END). What a loop of ``_create_simple`` does per object is
         done once per run where no one can tell the difference: the change set is
@@ -290,7 +290,7 @@ class BulkCreateWriter(CollectionWriter):
         finally:
             if key > first:
                 self.changes.insert_many(name, range(first, key))
-        created.extend(new_objects(store, info, range(first, key)))
+        created.extend(range(first, key))
         return end
 
 

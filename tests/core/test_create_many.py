@@ -349,3 +349,18 @@ def test_reads_between_objects_see_each_object_created_before(tmp_path: Path) ->
         seen.append(len(plain))
     assert seen == [[], [0], 2, [0, 1], [0, 1, 2], 4]
     realm.close()
+
+
+def test_the_created_objects_sequence(tmp_path: Path) -> None:
+    realm = Realm.open(tmp_path / "s.realm", schema=SCHEMA)
+    with realm.write():
+        created = realm.create_many("Item", [item(0), item(1, tags=["t"]), item(2)])
+    assert len(created) == 3
+    assert [o.id for o in created] == [0, 1, 2]
+    assert created[-1].id == 2 and [o.id for o in created[1:]] == [1, 2]
+    assert created == list(realm.objects("Item").sorted("id"))
+    assert created != [created[0]] and created != "abc"
+    assert repr(created) == "<3 created Item objects>"
+    with pytest.raises(IndexError):
+        created[3]
+    realm.close()
