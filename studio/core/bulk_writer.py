@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from studio.core.collection_writer import CollectionWriter
@@ -138,11 +137,12 @@ class BulkCreateWriter(CollectionWriter):
     def _simple_row(self, info: ClassInfo, values: Mapping[str, Any]) -> list[Any]:
         """The stored values of a fast-path object, in simple_encoders order (checked)."""
         assert info.encode_row is not None
-        return info.encode_row(values, partial(self._required_missing, info))
+        return info.encode_row(values, self._required_missing)
 
-    def _required_missing(self, info: ClassInfo, name: str, given_none: bool) -> Any:
+    def _required_missing(self, class_name: str, name: str, given_none: bool) -> Any:
         """A required property without a value: its default when sync replays, else the
         error ``create`` gives (None given, or nothing)."""
+        info = self.store.info(class_name)
         prop = info.columns[name].prop
         if given_none:
             raise ValueTypeError(
@@ -250,7 +250,7 @@ class BulkCreateWriter(CollectionWriter):
         versions = store.class_versions
         encode_row = info.encode_row
         assert encode_row is not None
-        missing = partial(self._required_missing, info)
+        missing = self._required_missing
         end: Any = _END
         # Cached results and rows are stamped with these versions: one step makes every
         # cache taken before the run stale (the objects are new: no row of an existing

@@ -114,6 +114,7 @@ def build_class_info(cls: ObjectSchema) -> ClassInfo:
             (name, c.encode, c.prop.optional) for name, c in columns.items() if c.encode
         ]
         info.encode_row = build_row_encoder(
+            cls.name,
             [(name, c.prop.type, c.prop.optional) for name, c in columns.items()]
         )
         cols = ", ".join(column(name) for name in columns)

@@ -23,8 +23,8 @@ from typing import Any, Final
 from studio.core.errors import ValueTypeError
 from studio.core.values import ENCODERS
 
-# (property name, the value was given as None) -> the stored default, or raises.
-MissingValue = Callable[[str, bool], Any]
+# (class name, property name, the value was given as None) -> the stored default, or raises.
+MissingValue = Callable[[str, str, bool], Any]
 RowEncoder = Callable[[Mapping[str, Any], MissingValue], list[Any]]
 
 # Per type: a condition on ``v`` (never None here) under which the stored form is the
@@ -49,8 +49,8 @@ def _checked(name: str, encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return checked
 
 
-def build_row_encoder(columns: Sequence[tuple[str, str, bool]]) -> RowEncoder:
-    """The encoder of rows of ``columns`` (property name, type name, optional)."""
+def build_row_encoder(class_name: str, columns: Sequence[tuple[str, str, bool]]) -> RowEncoder:
+    """The encoder of rows of ``columns`` (property name, type name, optional) of a class."""
     lines = ["def encode_row(values, missing):", "    get = values.get"]
     for i, (_, type_name, optional) in enumerate(columns):
         lines.append(f"    v = get(NAMES[{i}])")
@@ -58,7 +58,7 @@ def build_row_encoder(columns: Sequence[tuple[str, str, bool]]) -> RowEncoder:
         if optional:
             lines.append(f"        x{i} = None")
         else:
-            lines.append(f"        x{i} = missing(NAMES[{i}], NAMES[{i}] in values)")
+            lines.append(f"        x{i} = missing(CLASS, NAMES[{i}], NAMES[{i}] in values)")
         for condition, stored in INLINE_CASES.get(type_name, ()):
             lines.append(f"    elif {condition}:")
             lines.append(f"        x{i} = {stored}")
@@ -66,6 +66,7 @@ def build_row_encoder(columns: Sequence[tuple[str, str, bool]]) -> RowEncoder:
         lines.append(f"        x{i} = ENCODE[{i}](v)")
     lines.append(f"    return [{', '.join(f'x{i}' for i in range(len(columns)))}]")
     namespace: dict[str, Any] = {
+        "CLASS": class_name,
         "NAMES": tuple(name for name, _, _ in columns),
         "ENCODE": tuple(_checked(name, ENCODERS[type_name]) for name, type_name, _ in columns),
     }

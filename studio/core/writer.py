@@ -257,7 +257,7 @@ class Writer(BulkCreateWriter, DeleteWriter):
             info.simple_insert_sql is not None
             and not update
             and type(values) is dict
-            and values.keys() <= info.simple_property_names
+            and info.simple_property_names.issuperset(values)
         ):
             return self._create_simple(info, values)
         schema = info.schema

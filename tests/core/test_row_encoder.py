@@ -50,10 +50,10 @@ def _outcome(fn: Any, value: Any) -> tuple[str, Any]:
 @pytest.mark.parametrize("type_name", sorted(ENCODERS))
 @pytest.mark.parametrize("optional", [False, True])
 def test_every_value_encodes_as_the_type_encoder_does(type_name: str, optional: bool) -> None:
-    encode_row = build_row_encoder([("p", type_name, optional)])
+    encode_row = build_row_encoder("C", [("p", type_name, optional)])
     encode = ENCODERS[type_name]
 
-    def missing(name: str, given_none: bool) -> Any:
+    def missing(class_name: str, name: str, given_none: bool) -> Any:
         raise AssertionError("not reached for non-None values")
 
     for value in SAMPLES:
@@ -68,29 +68,29 @@ def test_every_value_encodes_as_the_type_encoder_does(type_name: str, optional: 
 
 
 def test_none_and_missing_values() -> None:
-    calls: list[tuple[str, bool]] = []
+    calls: list[tuple[str, str, bool]] = []
 
-    def missing(name: str, given_none: bool) -> Any:
-        calls.append((name, given_none))
+    def missing(class_name: str, name: str, given_none: bool) -> Any:
+        calls.append((class_name, name, given_none))
         if given_none:
             raise ValueTypeError("none given")
         raise MissingValueError("nothing given")
 
-    encode_row = build_row_encoder([("a b", "int", False), ('"q"', "string", True)])
+    encode_row = build_row_encoder("C d", [("a b", "int", False), ('"q"', "string", True)])
     assert encode_row({"a b": 1}, missing) == [1, None]
     assert encode_row({"a b": 1, '"q"': None}, missing) == [1, None]
     with pytest.raises(ValueTypeError, match="none given"):
         encode_row({"a b": None}, missing)
     with pytest.raises(MissingValueError):
         encode_row({}, missing)
-    assert calls == [("a b", True), ("a b", False)]
-    assert encode_row({"a b": 2}, lambda n, g: 0) == [2, None]
+    assert calls == [("C d", "a b", True), ("C d", "a b", False)]
+    assert encode_row({"a b": 2}, lambda c, n, g: 0) == [2, None]
 
 
 def test_the_first_bad_column_is_reported() -> None:
-    encode_row = build_row_encoder([("a", "int", False), ("b", "string", False)])
+    encode_row = build_row_encoder("C", [("a", "int", False), ("b", "string", False)])
     with pytest.raises(ValueTypeError, match=r"^property a: "):
-        encode_row({"a": "x", "b": 1}, lambda n, g: None)
+        encode_row({"a": "x", "b": 1}, lambda c, n, g: None)
 
 
 def test_inline_cases_cover_only_known_types() -> None:
