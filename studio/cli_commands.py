@@ -32,9 +32,9 @@ from studio.cli_support import (
 def inspect_realm(path: Path) -> dict[str, Any]:
     """The ``inspect --json`` document of a studio realm (classes sorted by name)."""
     from studio.core import Realm
-    from studio.core.storage import FORMAT
 
     with Realm.open(path, read_only=True) as realm:
+        storage_format = realm.storage_format
         classes = []
         for schema in sorted(realm.schema, key=lambda s: s.name):
             classes.append({
@@ -52,7 +52,7 @@ def inspect_realm(path: Path) -> dict[str, Any]:
                     for prop in schema.properties
                 ],
             })
-    return {"format": FORMAT, "classes": classes}
+    return {"format": storage_format, "classes": classes}
 
 
 def _inspect_realm_core(path: Path) -> dict[str, Any]:

@@ -28,10 +28,14 @@ def test_bench_core_small() -> None:
         "bench_core.py", "--objects", "3000", "--notify-objects", "20000", "--repeats", "1"
     )
     assert data["objects"] == 3000
-    for key in ("insert_objects_per_s", "raw_sqlite_executemany_rows_per_s", "pk_lookups_per_s",
-                "iterate_objects_per_s", "notify_latency_ms_modify", "notify_latency_ms_move"):
+    for key in ("insert_objects_per_s", "create_many_objects_per_s",
+                "plain_sqlite_executemany_rows_per_s", "raw_sqlite_executemany_rows_per_s",
+                "pk_lookups_per_s", "iterate_objects_per_s", "notify_latency_ms_modify",
+                "notify_latency_ms_move"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
-    assert 0 < data["insert_ratio_vs_raw"] < 5  # type: ignore[operator]
+    for key in ("insert_ratio_vs_raw", "insert_ratio_vs_plain", "create_many_ratio_vs_raw",
+                "create_many_ratio_vs_plain"):
+        assert 0 < data[key] < 5, key  # type: ignore[operator]
 
 
 def test_bench_query_small() -> None:

@@ -141,7 +141,7 @@ def test_default_demo_path(
 def test_inspect_text(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
     code, out, err = run(capsys, "inspect", str(demo))
     assert code == 0 and err == ""
-    assert "studio realm, format studio-1; 8 classes, 582 objects" in out
+    assert "studio realm, format studio-2; 8 classes, 582 objects" in out
     assert "Book  150 objects  (primary key isbn)" in out
     assert "Address  52 objects  (embedded)" in out
     assert "linkingObjects<Loan>" in out
@@ -153,7 +153,7 @@ def test_inspect_json_shape(capsys: pytest.CaptureFixture[str], demo: Path) -> N
     assert code == 0
     data = json.loads(out)
     assert list(data) == ["format", "classes"]
-    assert data["format"] == "studio-1"
+    assert data["format"] == "studio-2"
     names = [c["name"] for c in data["classes"]]
     assert names == sorted(names)
     for cls in data["classes"]:
@@ -438,7 +438,7 @@ def test_python_dash_m_studio(demo: Path, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "studio", "inspect", "--json", str(demo)],
                           capture_output=True, text=True, timeout=120, env=env, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["format"] == "studio-1"
+    assert json.loads(done.stdout)["format"] == "studio-2"
     junk = tmp_path / "junk.realm"
     junk.write_text("not a realm at all, not even close")
     done = subprocess.run([sys.executable, "-m", "studio", "inspect", str(junk)],

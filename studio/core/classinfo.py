@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.core.row_encoder import RowEncoder, build_row_encoder
 from studio.core.schema import ObjectSchema, Property
 from studio.core.storage import KEY, class_table, collection_table, column, quote, tag_column
 from studio.core.values import make_decoder, make_encoder
@@ -46,7 +47,10 @@ class ClassInfo:
     simple_insert_keyed_sql: str | None = None  # the same with the object key last
     pk_position: int = -1  # index of the primary key among simple_encoders
     simple_encoders: list[tuple[str, Callable[[Any], Any], bool]] = field(default_factory=list)
+    # The same columns' values checked and encoded by one compiled function (row_encoder.py).
+    encode_row: RowEncoder | None = None
     property_names: frozenset[str] = frozenset()
+    simple_property_names: frozenset[str] = frozenset()  # property_names minus collections
     incoming: list[IncomingLink] = field(default_factory=list)
     incoming_mixed: list[IncomingLink] = field(default_factory=list)
     pk_column: ColumnInfo | None = None
@@ -104,10 +108,15 @@ def build_class_info(cls: ObjectSchema) -> ClassInfo:
         info.pk_column = columns[cls.primary_key]
     # Settable properties: a linkingObjects name sends create() to the checks of the slow path.
     info.property_names = frozenset(p.name for p in cls.properties if not p.is_backlink)
+    info.simple_property_names = info.property_names - collections.keys()
     if not cls.embedded and all(c.encode is not None for c in columns.values()):
         info.simple_encoders = [
             (name, c.encode, c.prop.optional) for name, c in columns.items() if c.encode
         ]
+        info.encode_row = build_row_encoder(
+            cls.name,
+            [(name, c.prop.type, c.prop.optional) for name, c in columns.items()]
+        )
         cols = ", ".join(column(name) for name in columns)
         marks = ", ".join("?" * len(columns))
         info.simple_insert_sql = (

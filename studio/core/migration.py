@@ -396,7 +396,7 @@ def _migrate(
         old_by_name = {c.name: c for c in stored}
         for cls in merged:
             if cls.name in diff.rebuild:
-                _rebuild_class(store, old_by_name[cls.name], cls)
+                rebuild_class_table(store, old_by_name[cls.name], cls)
         rest = SchemaDiff(
             added_classes=diff.added_classes,
             added_properties=[(c, p) for c, p in diff.added_properties
@@ -440,10 +440,14 @@ def _run_migration(store: Store, old_realm: Realm, migration: MigrationCallback)
         store.reset_version += 1
 
 
-def _rebuild_class(store: Store, old: ObjectSchema, new: ObjectSchema) -> None:
+def rebuild_class_table(store: Store, old: ObjectSchema, new: ObjectSchema) -> None:
     """Recreate a class table for a new schema, keeping keys and unchanged columns."""
     conn = store.conn
     table = class_table(old.name)
+    # Object keys are never reused: the new table continues the old one's key sequence.
+    sequence = conn.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = ?", (f"class_{old.name}",)
+    ).fetchone()
     temp = quote(f"class_{old.name}@old")
     for prop in old.persisted_properties:
         if prop.fulltext:  # the new table's DDL recreates the ones it keeps
@@ -494,4 +498,14 @@ def _rebuild_class(store: Store, old: ObjectSchema, new: ObjectSchema) -> None:
     for stmt in fills:
         conn.execute(stmt)
     conn.execute(f"DROP TABLE {temp}")
+    if sequence is not None:
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+            (sequence[0], f"class_{new.name}"),
+        )
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+            (f"class_{new.name}", sequence[0], f"class_{new.name}"),
+        )
 

@@ -34,6 +34,10 @@ from studio.primitives.objectid import ObjectId
 
 MIXED = "mixed"
 LINK = "object"
+# Float and double columns have no declared type: a REAL column stores a float with an
+# integral value as an integer (SQLite's space optimization) and so turns -0.0 into
+# 0.0; without affinity the 8-byte IEEE value is kept as it is (docs/storage-layout.md).
+FLOAT_SQL_TYPE = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +104,17 @@ _TYPES = (
         numeric=True, ordered=True, indexable=True, primary_key=True, query_names=("int",),
     ),
     PropertyType(
-        "float", sql_type="REAL", encode=storage.encode_float, decode=storage.decode_float,
+        "float", sql_type=FLOAT_SQL_TYPE, encode=storage.encode_float, decode=storage.decode_float,
         default=0.0, mixed_tag=MixedTag.FLOAT, value_classes=(),
         parse=text.parse_float, format=text.format_float, hint="number",
-        examples=(0.0, -1.5, 3.25, math.inf, -math.inf),
+        examples=(0.0, -0.0, -1.5, 3.25, math.inf, -math.inf),
         numeric=True, ordered=True, query_names=("float",),
     ),
     PropertyType(
-        "double", sql_type="REAL", encode=storage.encode_float, decode=storage.decode_float,
+        "double", sql_type=FLOAT_SQL_TYPE, encode=storage.encode_float, decode=storage.decode_float,
         default=0.0, mixed_tag=MixedTag.FLOAT, value_classes=(float,),
         parse=text.parse_float, format=text.format_float, hint="number",
-        examples=(0.0, -1.5, 0.1, 1e300, 5e-324, math.inf, -math.inf),
+        examples=(0.0, -0.0, -1.5, 0.1, 1e300, 5e-324, math.inf, -math.inf),
         numeric=True, ordered=True, query_names=("double",),
     ),
     PropertyType(

@@ -17,14 +17,23 @@ from studio.core.errors import (
     WrongTransactionStateError,
 )
 from studio.core.history import decode_instructions
+from studio.core.layout_upgrade import upgrade_layout
 from studio.core.migration import apply_additive, reconcile_schema
 from studio.core.models import Model, realm_name
 from studio.core.notify import NotificationToken
-from studio.core.objects import RealmObject
+from studio.core.objects import CreatedObjects, RealmObject
 from studio.core.query import QueryPlan
 from studio.core.results import Results
 from studio.core.schema import NO_DEFAULT, ObjectSchema, parse_object_schema, parse_schema
-from studio.core.storage import FORMAT, HISTORY_TABLE, KEY, META_TABLE, column, configure_connection
+from studio.core.storage import (
+    FORMAT,
+    HISTORY_TABLE,
+    KEY,
+    META_TABLE,
+    UPGRADABLE_FORMATS,
+    column,
+    configure_connection,
+)
 from studio.core.store import Store
 from studio.core.transactions import collect_external_changes, commit, rollback
 from studio.core.writer import Writer
@@ -119,7 +128,9 @@ class Realm:
             if not read_only:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=" + ("FULL" if durability == "full" else "NORMAL"))
-            _check_format(store, kind)
+            found = _check_format(store, kind)
+            if found in UPGRADABLE_FORMATS and not read_only:
+                upgrade_layout(store)
             reconcile_schema(store, parsed, schema_version, migration, record_history, _snapshot)
             store.defaults = _defaults_of(parsed or [])
             store.begin_read()
@@ -147,6 +158,12 @@ class Realm:
     @property
     def path(self) -> str:
         return self._store.path
+
+    @property
+    def storage_format(self) -> str:
+        """The file's storage layout (docs/storage-layout.md): ``studio-2``; a file of an
+        earlier layout opened read-only keeps (and reports) its own."""
+        return str(self._store.meta("format"))
 
     @property
     def read_only(self) -> bool:
@@ -307,6 +324,23 @@ class Realm:
         writer = self._store.current_writer()
         return writer.create(realm_name(class_name), values or {}, update=update)
 
+    def create_many(
+        self,
+        class_name: str | type[Model],
+        objects: Iterable[Mapping[str, Any]],
+        update: bool = False,
+    ) -> CreatedObjects:
+        """Create an object for each dict of ``objects``, in order; the created objects (a
+        sequence that makes each ``RealmObject`` as it is read).
+
+        The same as ``[realm.create(class_name, v, update) for v in objects]`` (same
+        checks and errors, notifications, sync instructions; on an error the objects
+        before it stay created, as in the loop), but objects of primitive values take
+        a faster path: about twice the rate of the loop (docs/performance.md).
+        """
+        writer = self._store.current_writer()
+        return writer.create_many(realm_name(class_name), objects, update=update)
+
     def delete(self, target: RealmObject | Results | Iterable[RealmObject]) -> None:
         """Delete an object, or all objects of a Results or list. Links to them become null
         and they leave every list and set; their embedded objects go with them."""
@@ -399,7 +433,8 @@ def _snapshot(store: Store, stored: Sequence[ObjectSchema]) -> Realm:
     return old
 
 
-def _check_format(store: Store, kind: str) -> None:
+def _check_format(store: Store, kind: str) -> str | None:
+    """The file's storage format (None for a new file); refuses formats it cannot read."""
     try:
         listed = store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         tables = {row[0] for row in listed}
@@ -411,13 +446,14 @@ def _check_format(store: Store, kind: str) -> None:
                 f"{store.path} is an SQLite database but not a studio realm "
                 "(it has no _studio_meta table)"
             )
-        return
+        return None
     row = store.conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'format'").fetchone()
-    if row is None or row[0] != FORMAT:
+    if row is None or (row[0] != FORMAT and row[0] not in UPGRADABLE_FORMATS):
         raise FileFormatError(
             f"{store.path} has realm format {row[0] if row else 'unknown'!r}; this version of "
-            f"studio reads {FORMAT!r}"
+            f"studio reads {FORMAT!r} (and upgrades {', '.join(map(repr, UPGRADABLE_FORMATS))})"
         )
+    return str(row[0])
 
 
 def _defaults_of(classes: Sequence[ObjectSchema]) -> dict[str, dict[str, Any]]:

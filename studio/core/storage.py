@@ -13,7 +13,10 @@ from collections.abc import Callable
 from studio.core.schema import ObjectSchema, Property
 from studio.core.values import SQL_TYPES, compare_decimal_text
 
-FORMAT = "studio-1"
+FORMAT = "studio-2"
+# Layouts of earlier versions that opening a file for writing upgrades (layout_upgrade.py);
+# read-only, they are read as they are.
+UPGRADABLE_FORMATS = ("studio-1",)
 KEY = '"@key"'
 META_TABLE = "_studio_meta"
 SCHEMA_TABLE = "_studio_schema"

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from studio.core.bulk_writer import BulkCreateWriter
+from studio.core.bulk_writer import BulkCreateWriter, with_defaults
 from studio.core.changes import TransactionChanges
 from studio.core.classinfo import ClassInfo, mixed_link_text
 from studio.core.collection_writer import EMITTED, Address
@@ -67,6 +67,7 @@ class Writer(BulkCreateWriter, DeleteWriter):
         self._buffers = {}
         self._next_keys = {}
         self._known_keys = {}
+        self._rows_sql = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -251,13 +252,12 @@ class Writer(BulkCreateWriter, DeleteWriter):
         info = store.info(class_name)
         defaults = store.defaults.get(class_name)
         if defaults and not update and not self.fill_defaults:
-            values = _with_defaults(values, defaults)
+            values = with_defaults(values, defaults)
         if (
             info.simple_insert_sql is not None
             and not update
             and type(values) is dict
-            and values.keys() <= info.property_names
-            and not (values.keys() & info.collections.keys())
+            and info.simple_property_names.issuperset(values)
         ):
             return self._create_simple(info, values)
         schema = info.schema
@@ -296,7 +296,7 @@ class Writer(BulkCreateWriter, DeleteWriter):
                 if row is not None:
                     return self._update_existing(RealmObject(store, info, row[0]), values)
         if defaults and update and not self.fill_defaults:
-            values = _with_defaults(values, defaults)  # a new object after all
+            values = with_defaults(values, defaults)  # a new object after all
         nested = _has_nested(info, values)
         if nested:
             self._conn.execute("SAVEPOINT studio_create")
@@ -522,15 +522,3 @@ def _has_nested(info: ClassInfo, values: Mapping[str, Any]) -> bool:
             return True
     return False
 
-
-def _with_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``values`` with the schema's defaults for what it does not give (a
-    function as default is called for each object)."""
-    missing = [name for name in defaults if name not in values]
-    if not missing:
-        return values
-    out = dict(values)
-    for name in missing:
-        default = defaults[name]
-        out[name] = default() if callable(default) else default
-    return out

@@ -1,7 +1,8 @@
 """The bottom layer: the memory-mapped file, its 24-byte header, and Realm's nodes.
 
 A Realm Core file is a forest of *arrays* ("nodes"). Each node starts with an
-8-byte header (capacity, a check byte ``'A'``, flags, element count) followed by
+8-byte header (``AAAA`` or, in nodes of old writers, the capacity; flags; element
+count) followed by
 its payload, and is addressed by its byte offset in the file (a *ref*). Every
 structure above -- tables, clusters, B+trees, strings -- is built from nodes.
 
@@ -226,7 +227,8 @@ class RealmBuffer:
         self._check_open()
         self.check_ref(ref, f"ref to {what}")
         mm = self._mm
-        if mm[ref + 3] != 0x41:  # 'A'
+        marker = mm[ref + 3]
+        if marker != 0x41 and marker != 0:  # 'A', or a verbatim in-memory header (below)
             raise self.corrupt(f"{what} at offset {ref} does not start with a node header", ref)
         flags = mm[ref + 4]
         size = (mm[ref + 5] << 16) | (mm[ref + 6] << 8) | mm[ref + 7]
@@ -246,6 +248,8 @@ class RealmBuffer:
                 f"past the end of the file ({self.size} bytes)",
                 ref,
             )
+        if marker == 0:
+            _check_legacy_capacity(self, mm[ref : ref + 3], byte_size, what, ref)
         hdr = NodeHeader(
             ref,
             size,
@@ -336,6 +340,27 @@ class RealmBuffer:
                 hdr.ref,
             )
         return value >> 1
+
+
+def _check_legacy_capacity(
+    buf: RealmBuffer, capacity_bytes: bytes, byte_size: int, what: str, ref: int
+) -> None:
+    """Accept a node whose first four bytes are its in-memory capacity, not ``AAAA``.
+
+    Files first written by realm-core up to v0.96.0 (early 2016) hold such nodes:
+    in release builds ``GroupWriter::write_array`` (src/realm/group_writer.cpp,
+    ``#ifdef REALM_DEBUG`` around the checksum) copied the in-memory header
+    verbatim, i.e. ``|capacity (3 bytes, big-endian byte count)|reserved 0|``.
+    Later writers only rewrite the nodes a commit changes, so an upgraded file
+    (the .NET SDK's ForMigrationsToCopyAndMigrate.realm, format 22) still mixes
+    both kinds. realm-core itself never reads bytes 0-3 ("checksum (not yet
+    implemented)", src/realm/array.cpp); we check the capacity instead, so that
+    a ref into zeroed or foreign bytes is still caught: an allocation is a
+    multiple of 8 bytes and holds the header and the payload.
+    """
+    capacity = (capacity_bytes[0] << 16) | (capacity_bytes[1] << 8) | capacity_bytes[2]
+    if capacity % 8 or capacity < NODE_HEADER_SIZE + byte_size:
+        raise buf.corrupt(f"{what} at offset {ref} does not start with a node header", ref)
 
 
 def looks_encrypted(buf: RealmBuffer) -> bool:

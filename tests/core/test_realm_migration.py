@@ -212,3 +212,19 @@ def test_read_only_open_with_different_schema_is_an_error(path: Path) -> None:
         Realm.open(path, schema=_with({"nick": "string?"}), read_only=True)
     with Realm.open(path, schema=V1, read_only=True) as realm:
         assert len(realm.objects("Person")) == 2
+
+
+def test_a_rebuilt_class_does_not_reuse_the_keys_of_deleted_objects(tmp_path: Path) -> None:
+    path = tmp_path / "keys.realm"
+    realm = Realm.open(path, schema=V1)
+    with realm.write():
+        for i in range(3):
+            realm.create("Person", {"id": i, "first": "a", "last": "b", "age": i})
+        realm.delete(realm.object_for_primary_key("Person", 2))  # the highest key, 3
+    realm.close()
+    realm = Realm.open(path, schema=_with({"age": "string"}), schema_version=1)  # rebuilt
+    with realm.write():
+        new = realm.create("Person", {"id": 9, "first": "c", "last": "d", "age": "x"})
+    assert new._key == 4
+    assert sorted(p._key for p in realm.objects("Person")) == [1, 2, 4]
+    realm.close()

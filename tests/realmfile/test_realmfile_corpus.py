@@ -18,6 +18,7 @@ from studio.realmfile import (
 )
 
 FORMATS = {
+    "dotnet__Tests_Realm.Tests_EmbeddedResources_ForMigrationsToCopyAndMigrate.realm": 22,
     "js__integration-tests_assets_bundled.realm": 23,
     "js__packages_realm-tools_samples_default.realm": 22,
     "js__packages_realm-tools_samples_dict.realm": 22,
@@ -53,6 +54,11 @@ COUNTS = {
     "js__packages_realm-tools_samples_default.realm": {"Child": 6, "Parent": 5},
     "js__packages_realm_src_tests_realms_simple.realm": {"Person": 3},
     "swift__examples_ios_objc_Migration_RealmTemplates_default-v2.realm": {"Dog": 4, "Person": 3},
+    "dotnet__Tests_Realm.Tests_EmbeddedResources_ForMigrationsToCopyAndMigrate.realm": {
+        "Dog": 0,
+        "Owner": 0,
+        "Person": 1,
+    },
 }
 
 

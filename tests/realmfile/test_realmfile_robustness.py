@@ -25,6 +25,7 @@ FUZZ_FILES = [
     "js__packages_realm-tools_samples_default.realm",
     "js__packages_realm_src_tests_realms_simple.realm",
     "swift__examples_ios_objc_Migration_RealmTemplates_default-v2.realm",
+    "dotnet__Tests_Realm.Tests_EmbeddedResources_ForMigrationsToCopyAndMigrate.realm",
 ]
 
 

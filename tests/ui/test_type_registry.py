@@ -29,9 +29,12 @@ IDS = list(PROPERTY_TYPES)
 
 
 def same(a: Any, b: Any) -> bool:
-    """Equal, with NaN equal to NaN and the Python type kept (True is not 1)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
+    """Equal, with NaN equal to NaN, -0.0 not 0.0 and the Python type kept (True is not 1)."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        if math.copysign(1, a) != math.copysign(1, b):
+            return False
     if isinstance(a, Decimal) and isinstance(b, Decimal) and a.is_nan() and b.is_nan():
         return True
     return type(a) is type(b) and a == b
