@@ -6,7 +6,8 @@ the sans-I/O :class:`~studio.sync.protocol.ClientConnection` and writes what
 it queues. When the connection drops, the sessions keep their histories and
 are bound again on the next connection, after an exponential backoff with
 jitter; unacknowledged changesets are uploaded again and the server skips
-those it already integrated.
+those it already integrated. An App of several servers connects to the next
+one after a failed or lost connection (servers.py).
 
 Error handling, by protocol error:
 
