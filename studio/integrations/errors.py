@@ -13,3 +13,11 @@ class NotifierError(IntegrationError):
 
 class HandlerSpecError(NotifierError):
     """A ``--handler`` argument or handler registration that cannot be used."""
+
+
+class AdapterError(IntegrationError):
+    """The PostgreSQL adapter cannot run: bad settings, or PostgreSQL refused its tables."""
+
+
+class BadRowError(AdapterError):
+    """A row written by SQL that the realm cannot hold (it goes to the dead letters)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from server_process import ServerProcess
@@ -14,3 +16,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+# The adapter tests use the session's PostgreSQL of the server tests (one server
+# per session, whichever suite starts it first).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
