@@ -75,3 +75,64 @@ async def test_realm_to_postgres_every_type(
             assert sql(dsn, "SELECT count(*) FROM _studio_changes") == [(0,)]
     finally:
         await device.close()
+
+
+@run
+async def test_postgres_to_realm_every_type_without_echo(
+    server: ServerProcess, postgres: PostgresForTests, tmp_path: Path  # noqa: F811
+) -> None:
+    dsn = postgres.dsn(postgres.new_database())
+    device = Device(server, tmp_path / "device")
+    realm = await device.open("/adapt/sql")
+    with realm.write():
+        realm.create("Person", {"_id": OID, "name": "Ann"})
+    await realm.sync_session.wait_for_upload_completion(15)
+    adapter = make_adapter(server, tmp_path / "adapter", dsn)
+    try:
+        async with adapter:
+            await eventually(lambda: "/adapt/sql" in adapter.ready_realms)
+            sql(dsn, 'INSERT INTO "Item" (_realm, "_id", "count", flag, ratio, small, price, oid,'
+                ' uid, "when", blob, "any", tags, nums, attrs, owner, friends, address) VALUES'
+                " ('/adapt/sql', 'b', 5, false, 0.25, 2.5, 99.5, %s, %s, %s, '\\x0102',"
+                """ '{"$oid": "65f1a2b3c4d5e6f708192a3b"}', '["p"]', '[2, 2, 4]', '{"z": 1.25}',"""
+                """ %s, %s, '{"street": "Elm"}')""",
+                (str(OID), UID, WHEN, str(OID), psycopg_json([str(OID)])))  # fmt: skip
+
+            def item() -> object:
+                realm.refresh()
+                return realm.object_for_primary_key("Item", "b")
+
+            await eventually(lambda: item() is not None)
+            obj = realm.object_for_primary_key("Item", "b")
+            assert obj is not None
+            assert (obj["count"], obj["flag"], obj["ratio"], obj["small"], obj["price"]) == (
+                5, False, 0.25, 2.5, Decimal("99.5"))  # fmt: skip
+            assert (obj["oid"], obj["uid"], obj["when"], obj["blob"], obj["any"]) == (
+                OID, UID, WHEN, b"\x01\x02", OID)  # fmt: skip
+            assert list(obj["tags"]) == ["p"] and sorted(obj["nums"]) == [2, 4]
+            assert dict(obj["attrs"]) == {"z": 1.25}
+            assert obj["owner"]["name"] == "Ann" and [p["name"] for p in obj["friends"]] == ["Ann"]
+            assert (obj["address"]["street"], obj["address"]["city"]) == ("Elm", None)
+            # An UPDATE sets only the columns it changed; a DELETE erases.
+            with realm.write():
+                obj["ratio"] = 9.0  # the device's change to another property stays
+            await realm.sync_session.wait_for_upload_completion(15)
+            await eventually(lambda: sql(dsn, """SELECT ratio FROM "Item" WHERE "_id" = 'b'""")
+                             == [(9.0,)])  # fmt: skip
+            sql(dsn, """UPDATE "Item" SET "count" = 6, tags = '["q", "r"]' WHERE "_id" = 'b'""")
+            await eventually(lambda: item() is not None and obj["count"] == 6)
+            assert list(obj["tags"]) == ["q", "r"] and obj["ratio"] == 9.0
+            sql(dsn, """DELETE FROM "Item" WHERE "_id" = 'b'""")
+            await eventually(lambda: item() is None)
+            # No echo: nothing captured is left, no change went round again.
+            await eventually(lambda: sql(dsn, "SELECT count(*) FROM _studio_changes") == [(0,)])
+            assert sql(dsn, "SELECT count(*) FROM _studio_dead_letters") == [(0,)]
+            assert sql(dsn, 'SELECT count(*) FROM "Item"') == [(0,)]
+    finally:
+        await device.close()
+
+
+def psycopg_json(value: object) -> object:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
