@@ -1,7 +1,8 @@
 """Server-side helpers that connect realms to other backends (REST APIs, queues, PostgreSQL).
 
 :class:`Notifier` runs handlers on the changes devices make to realms
-(docs/integrations.md). The names are loaded on first use, so that the
+(docs/integrations.md); :class:`PostgresAdapter` keeps realms and PostgreSQL
+tables in step (docs/adapter.md). The names are loaded on first use, so that the
 ``studio`` command line can list ``studio notifier`` without loading the sync
 client.
 """
@@ -11,16 +12,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from studio.integrations.errors import HandlerSpecError, IntegrationError, NotifierError
+from studio.integrations.errors import (
+    AdapterError,
+    BadRowError,
+    HandlerSpecError,
+    IntegrationError,
+    NotifierError,
+)
 
 if TYPE_CHECKING:
     from studio.integrations.events import RealmEvent
+    from studio.integrations.adapter.adapter import PostgresAdapter
     from studio.integrations.notifier import Handler, Notifier
 
 _LAZY = {
     "RealmEvent": "studio.integrations.events",
     "Handler": "studio.integrations.notifier",
     "Notifier": "studio.integrations.notifier",
+    "PostgresAdapter": "studio.integrations.adapter.adapter",
 }
 
 
@@ -32,10 +41,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AdapterError",
+    "BadRowError",
     "Handler",
     "HandlerSpecError",
     "IntegrationError",
     "Notifier",
     "NotifierError",
+    "PostgresAdapter",
     "RealmEvent",
 ]
