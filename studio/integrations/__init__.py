@@ -21,8 +21,8 @@ from studio.integrations.errors import (
 )
 
 if TYPE_CHECKING:
-    from studio.integrations.events import RealmEvent
     from studio.integrations.adapter.adapter import PostgresAdapter
+    from studio.integrations.events import RealmEvent
     from studio.integrations.notifier import Handler, Notifier
 
 _LAZY = {

@@ -12,6 +12,7 @@ from server_process import ADMIN_PASSWORD, ServerProcess
 from studio.integrations.adapter import PostgresAdapter
 from studio.sync.client import App, SyncedRealm
 
+# fmt: off
 SCHEMA: list[dict[str, Any]] = [
     {
         "name": "Item",
@@ -23,12 +24,12 @@ SCHEMA: list[dict[str, Any]] = [
             "nums": "int<>", "attrs": "double{}", "owner": "Person?", "friends": "Person[]",
             "address": "Address?",
         },
-    },  # fmt: skip
+    },
     {"name": "Person", "primaryKey": "_id", "properties": {"_id": "objectId", "name": "string"}},
-    {"name": "Address", "embedded": True,
-     "properties": {"street": "string", "city": "string?"}},  # fmt: skip
+    {"name": "Address", "embedded": True, "properties": {"street": "string", "city": "string?"}},
     {"name": "Note", "primaryKey": "_id", "properties": {"_id": "int", "text": "string"}},
 ]
+# fmt: on
 
 
 def make_adapter(server: ServerProcess, data: Path, dsn: str, **options: Any) -> PostgresAdapter:

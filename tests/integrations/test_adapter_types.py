@@ -38,7 +38,7 @@ async def test_realm_to_postgres_every_type(
     with realm.write():
         realm.create("Item", full_item(realm))
     await realm.sync_session.wait_for_upload_completion(15)
-    adapter = make_adapter(server, tmp_path / "adapter", dsn)
+    adapter = make_adapter(server, tmp_path / "adapter", dsn, realms=r"^/adapt/types$")
     try:
         async with adapter:
             await eventually(lambda: "/adapt/types" in adapter.ready_realms)
@@ -87,7 +87,7 @@ async def test_postgres_to_realm_every_type_without_echo(
     with realm.write():
         realm.create("Person", {"_id": OID, "name": "Ann"})
     await realm.sync_session.wait_for_upload_completion(15)
-    adapter = make_adapter(server, tmp_path / "adapter", dsn)
+    adapter = make_adapter(server, tmp_path / "adapter", dsn, realms=r"^/adapt/sql$")
     try:
         async with adapter:
             await eventually(lambda: "/adapt/sql" in adapter.ready_realms)

@@ -47,6 +47,7 @@ from studio.integrations.adapter.realm_writes import (
     actions_for,
     apply_action,
     realm_key,
+    touch,
 )
 from studio.integrations.adapter.schema_adoption import adopt_classes
 from studio.integrations.adapter.tables import Change, Tables
@@ -134,6 +135,7 @@ class PostgresAdapter:
             await listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.tables.channel)))
             self._spawn(self._listen(listen))
             self._spawn(self._capture_loop())
+            self._spawn(self._watch_realms_with_rows())
             self._started.set()
             await self.notifier.run()
         finally:
@@ -176,6 +178,16 @@ class PostgresAdapter:
         task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ realms
+
+    async def _watch_realms_with_rows(self) -> None:
+        """Initial load PostgreSQL -> realm: realms the tables have rows for are
+        watched (created on the server if new) and loaded like any other."""
+        async with self._lock:
+            paths = await self.tables.realms_with_rows(self._connection)
+        await self.notifier.started()
+        for path in paths:
+            if self.pattern.search(path) and path not in self._realms:
+                self._await_realm(path)
 
     def _on_watched(self, path: str, realm: SyncedRealm) -> None:
         self._realms[path] = realm
@@ -242,8 +254,7 @@ class PostgresAdapter:
         async with conn.transaction(), conn.cursor() as cur:
             await self.tables.mark_own_writes(cur)
             stored = await self.tables.stored_version(cur, path)
-            if stored is None or (event is None and stored < local
-                                  and self.notifier.pending(path) == 0):  # fmt: skip
+            if stored is None or (event is None and stored < local and self._journal_lost(path)):
                 # First sight of this realm (or a data directory that lost its
                 # journal): everything, both ways.
                 await self._initial_load(cur, path, realm)
@@ -260,6 +271,12 @@ class PostgresAdapter:
             await self.tables.store_version(cur, path, event.server_version)
         log(logging.DEBUG, "adapter_mirrored", realm=path,
             server_version=event.server_version if event else local)  # fmt: skip
+
+    def _journal_lost(self, path: str) -> bool:
+        """No download was ever delivered from this copy (a new data directory)
+        though PostgreSQL has mirrored the realm: what the journal would have
+        said is unknown, so the realm is loaded in full once."""
+        return self.notifier.position(path) == 0 and self.notifier.pending(path) == 0
 
     async def _write_objects(
         self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm,
@@ -314,7 +331,8 @@ class PostgresAdapter:
             except BadRowError:
                 pass  # its row was deleted with the dead letter
         await self._write_objects(cur, path, realm, keys)
-        log(logging.INFO, "adapter_initial_load", realm=path, imported=sum(len(k) for k in touched.keys.values()),
+        imported = sum(len(k) for k in touched.keys.values())
+        log(logging.INFO, "adapter_initial_load", realm=path, imported=imported,
             objects=sum(len(k) for k in keys.values()), dead_letters=len(dead))  # fmt: skip
 
     async def _has_rows(self, cur: psycopg.AsyncCursor[Any], table: str, path: str) -> bool:
@@ -347,7 +365,8 @@ class PostgresAdapter:
         """Apply one batch of captured changes; False when none is left to apply."""
         async with self._lock:
             conn = self._connection
-            changes = await self.tables.pending_changes(conn, self.batch_size, sorted(self._waiting))
+            waiting = sorted(self._waiting)
+            changes = await self.tables.pending_changes(conn, self.batch_size, waiting)
             if not changes:
                 return False
             by_realm: dict[str, list[tuple[Change, list[Action]]]] = {}
@@ -399,42 +418,69 @@ class PostgresAdapter:
     def _apply_to_realm(
         self, realm: Realm, path: str, items: list[tuple[Change, list[Action]]], *, record: bool
     ) -> tuple[Touched, list[tuple[Change, str]]]:
-        """Write changes into the realm in one transaction, with the ids applied
-        (``record``); a change the realm cannot take is a dead letter. If the core
-        fails half-way through an object, every change gets a transaction of its own."""
-        done = set((get_sync_value(realm, APPLIED_KEY) or "").split(","))
-        fresh = [(c, actions) for c, actions in items if str(c.id) not in done]
-        ids = ",".join(str(c.id) for c, _ in items)
+        """Write changes into the realm in one transaction that also records which
+        were applied and which rejected (``record``); a change the realm cannot
+        take is a dead letter. If the core fails half-way through an object, every
+        change gets a transaction of its own."""
+        before = _Applied.read(realm)
         touched = Touched()
         dead: list[tuple[Change, str]] = []
+        fresh = []
+        for change, actions in items:
+            if change.id not in before.ids:
+                fresh.append((change, actions))
+                continue
+            # Applied before a crash or a failed PostgreSQL transaction: the
+            # realm has it; what follows in PostgreSQL is done again.
+            for action in actions:
+                touch(realm, action, touched)
+            if change.id in before.dead:
+                dead.append((change, before.dead[change.id]))
+        applied = _Applied(before.ids & {c.id for c, _ in items}, dict(before.dead))
         try:
             with realm.write():
                 for change, actions in fresh:
-                    try:
-                        for action in actions:
-                            apply_action(realm, action, touched)
-                    except BadRowError as exc:
-                        dead.append((change, str(exc)))
+                    self._apply_change(realm, change, actions, touched, dead, applied)
                 if record:
-                    set_sync_values(realm, {APPLIED_KEY: ids})
+                    applied.write(realm)
             return touched, dead
         except (RealmError, ValueError, TypeError):
-            pass
-        touched, dead, applied = Touched(), [], [str(c.id) for c, _ in items if str(c.id) in done]
+            pass  # rolled back: one transaction per change
+        touched, dead = Touched(), [d for d in dead if d[0].id in before.ids]
+        for change, actions in items:
+            if change.id in before.ids:
+                for action in actions:
+                    touch(realm, action, touched)
+        applied = _Applied(before.ids & {c.id for c, _ in items}, dict(before.dead))
         for change, actions in fresh:
-            applied.append(str(change.id))
             try:
                 with realm.write():
-                    for action in actions:
-                        apply_action(realm, action, touched)
+                    self._apply_change(realm, change, actions, touched, dead, applied)
                     if record:
-                        set_sync_values(realm, {APPLIED_KEY: ",".join(applied)})
-            except (BadRowError, RealmError, ValueError, TypeError) as exc:
+                        applied.write(realm)
+            except (RealmError, ValueError, TypeError) as exc:
                 dead.append((change, str(exc)))
-        if record:
-            with realm.write():
-                set_sync_values(realm, {APPLIED_KEY: ids})
+                applied.dead[change.id] = str(exc)
+                applied.ids.add(change.id)
+                for action in actions:
+                    touch(realm, action, touched)
+                if record:
+                    with realm.write():
+                        applied.write(realm)
         return touched, dead
+
+    @staticmethod
+    def _apply_change(
+        realm: Realm, change: Change, actions: list[Action], touched: Touched,
+        dead: list[tuple[Change, str]], applied: _Applied,
+    ) -> None:  # fmt: skip
+        applied.ids.add(change.id)
+        try:
+            for action in actions:
+                apply_action(realm, action, touched)
+        except BadRowError as exc:
+            dead.append((change, str(exc)))
+            applied.dead[change.id] = str(exc)
 
     async def _dead_letters(
         self, cur: psycopg.AsyncCursor[Any], path: str, dead: list[tuple[Change, str]]
@@ -452,6 +498,27 @@ class PostgresAdapter:
                                               " = %s::jsonb").format(
                         self.tables.name(change.table), sql.Identifier(key)),
                         (path, json.dumps(change.key, default=str)))  # fmt: skip
+
+
+class _Applied:
+    """The captured changes of the last batch written into a realm (ids) and
+    those rejected (id -> why), stored in the realm in the same transaction."""
+
+    def __init__(self, ids: set[int], dead: dict[int, str]) -> None:
+        self.ids = ids
+        self.dead = dead
+
+    @classmethod
+    def read(cls, realm: Realm) -> _Applied:
+        text = get_sync_value(realm, APPLIED_KEY)
+        if not text:
+            return cls(set(), {})
+        data = json.loads(text)
+        return cls(set(data["ids"]), {int(k): str(v) for k, v in data["dead"].items()})
+
+    def write(self, realm: Realm) -> None:
+        text = json.dumps({"ids": sorted(self.ids), "dead": self.dead}, separators=(",", ":"))
+        set_sync_values(realm, {APPLIED_KEY: text})
 
 
 def _server_version(realm: Realm) -> int:

@@ -41,9 +41,8 @@ def actions_for(change: Change, path: str) -> list[Action]:
     """The actions of ``change`` in the realm ``path`` (an UPDATE that moved a row
     to another key or realm is an erase at the old place and an insert at the new)."""
     out = []
-    if change.op == "DELETE" or change.moved:
-        if change.old_realm == path:
-            out.append(Action(change, delete=True))
+    if (change.op == "DELETE" or change.moved) and change.old_realm == path:
+        out.append(Action(change, delete=True))
     if change.op != "DELETE" and change.realm == path:
         out.append(Action(change, delete=False))
     return out
@@ -56,6 +55,17 @@ def realm_key(schema: ObjectSchema, json_key: Any) -> Any:
     if json_key is None and prop.optional:
         return None
     return scalar(prop.type, json_key, f"primary key {prop.name!r}")
+
+
+def touch(realm: Realm, action: Action, touched: Touched) -> None:
+    """Only note the object an action applied before a restart touched (its row is
+    written back again: the crash may have come before that)."""
+    change = action.change
+    try:
+        schema = _schema(realm, change.table)
+        touched.add(schema.name, realm_key(schema, change.old_key if action.delete else change.key))
+    except BadRowError:
+        pass  # a key the realm could not take: the row went with the dead letter
 
 
 def apply_action(realm: Realm, action: Action, touched: Touched) -> None:

@@ -17,8 +17,8 @@ which the trigger skips: the adapter never captures its own writes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -108,6 +108,26 @@ class Tables:
                 "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}"
             ).format(self.name(CAPTURE_FUNCTION), sql.Literal(body)))  # fmt: skip
         await self.load(conn)
+        async with conn.transaction():
+            # Tables made before the adapter (or by hand) are captured too.
+            for table, key in self.primary_keys.items():
+                await self._capture(conn, table, key)
+
+    async def realms_with_rows(self, conn: psycopg.AsyncConnection[Any]) -> list[str]:
+        """The realm paths the class tables hold rows for."""
+        found: set[str] = set()
+        for table in self.columns:
+            cur = await conn.execute(sql.SQL("SELECT DISTINCT {} FROM {}").format(
+                sql.Identifier(REALM_COLUMN), self.name(table)))  # fmt: skip
+            found.update(str(row[0]) for row in await cur.fetchall())
+        return sorted(found)
+
+    async def _capture(self, conn: psycopg.AsyncConnection[Any], table: str, key: str) -> None:
+        await conn.execute(sql.SQL(
+            "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {}"
+            " FOR EACH ROW EXECUTE FUNCTION {}({}, {})"
+        ).format(sql.Identifier(CAPTURE_FUNCTION), self.name(table), self.name(CAPTURE_FUNCTION),
+                 sql.Literal(key), sql.Literal(self.channel)))  # fmt: skip
 
     async def load(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Read the class tables PostgreSQL has (tables with a ``_realm`` column)."""
@@ -166,24 +186,23 @@ class Tables:
             await self.load(conn)
 
     async def _create_table(
-        self, conn: psycopg.AsyncConnection[Any], cls: ObjectSchema, classes: dict[str, ObjectSchema]
-    ) -> None:
+        self, conn: psycopg.AsyncConnection[Any], cls: ObjectSchema,
+        classes: dict[str, ObjectSchema],
+    ) -> None:  # fmt: skip
         assert cls.primary_key is not None
         ident = sql.Identifier
         columns = [sql.SQL("{} text NOT NULL").format(ident(REALM_COLUMN))]
         for prop in cls.persisted_properties:
             null = " NOT NULL" if prop.is_primary_key and not prop.optional else ""
-            columns.append(sql.SQL("{} " + column_type(prop, classes) + null).format(ident(prop.name)))
+            kind = column_type(prop, classes) + null
+            columns.append(sql.SQL("{} " + kind).format(ident(prop.name)))
         table = self.name(cls.name)
-        await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}, {}))").format(
-            table, sql.SQL(", ").join(columns), ident(REALM_COLUMN), ident(cls.primary_key)))  # fmt: skip
+        create = sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}, {}))")
+        await conn.execute(create.format(table, sql.SQL(", ").join(columns),
+                                         ident(REALM_COLUMN), ident(cls.primary_key)))  # fmt: skip
         for prop in cls.persisted_properties:
             await self._comment(conn, cls.name, prop)
-        await conn.execute(sql.SQL(
-            "CREATE OR REPLACE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {}"
-            " FOR EACH ROW EXECUTE FUNCTION {}({}, {})"
-        ).format(ident(CAPTURE_FUNCTION), table, self.name(CAPTURE_FUNCTION),
-                 sql.Literal(cls.primary_key), sql.Literal(self.channel)))  # fmt: skip
+        await self._capture(conn, cls.name, cls.primary_key)
         log(logging.INFO, "adapter_table_created", table=f"{self.schema}.{cls.name}")
 
     async def _add_column(
@@ -197,11 +216,16 @@ class Tables:
         log(logging.INFO, "adapter_column_added", table=f"{self.schema}.{table}", column=prop.name,
             type=prop.type_string)  # fmt: skip
 
-    async def _comment(self, conn: psycopg.AsyncConnection[Any], table: str, prop: Property) -> None:
-        await conn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-            self.name(table), sql.Identifier(prop.name), sql.Literal(type_comment(prop))))  # fmt: skip
+    async def _comment(
+        self, conn: psycopg.AsyncConnection[Any], table: str, prop: Property
+    ) -> None:
+        comment = sql.SQL("COMMENT ON COLUMN {}.{} IS {}")
+        await conn.execute(comment.format(self.name(table), sql.Identifier(prop.name),
+                                          sql.Literal(type_comment(prop))))  # fmt: skip
 
-    def mirrored_columns(self, cls: ObjectSchema, classes: dict[str, ObjectSchema]) -> list[Property]:
+    def mirrored_columns(
+        self, cls: ObjectSchema, classes: dict[str, ObjectSchema]
+    ) -> list[Property]:
         """The properties of ``cls`` written to its table: those whose column has
         the type the mapping gives (a clash between realms is logged once)."""
         have = self.columns.get(cls.name, {})
@@ -216,7 +240,8 @@ class Tables:
                     self._mismatch_logged.add((cls.name, prop.name))
                     log(logging.ERROR, "adapter_column_type_clash", table=cls.name,
                         column=prop.name, column_type=actual, realm_type=prop.type_string,
-                        advice="realms mirrored into one schema must agree on property types")  # fmt: skip
+                        advice="realms mirrored into one schema must agree on "
+                        "property types")  # fmt: skip
                 continue
             out.append(prop)
         return out
@@ -249,8 +274,9 @@ class Tables:
     ) -> None:
         rows = [(realm, k) for k in keys]
         if rows:
-            await cur.executemany(sql.SQL("DELETE FROM {} WHERE {} = %s AND {} = %s").format(
-                self.name(table), sql.Identifier(REALM_COLUMN), sql.Identifier(key)), rows)  # fmt: skip
+            query = sql.SQL("DELETE FROM {} WHERE {} = %s AND {} = %s").format(
+                self.name(table), sql.Identifier(REALM_COLUMN), sql.Identifier(key))
+            await cur.executemany(query, rows)
 
     async def stored_version(self, cur: psycopg.AsyncCursor[Any], realm: str) -> int | None:
         """The server version mirrored for ``realm`` (locked until the transaction ends)."""
@@ -283,7 +309,8 @@ class Tables:
         """The oldest captured changes, leaving out those of realms in ``waiting``."""
         cur = await conn.execute(sql.SQL(
             "SELECT id, realm, class, op, key, old_realm, old_key, \"row\", changed, captured_at"
-            " FROM {} WHERE NOT (coalesce(realm, '') = ANY(%s) OR coalesce(old_realm, '') = ANY(%s))"
+            " FROM {} WHERE NOT (coalesce(realm, '') = ANY(%s)"
+            " OR coalesce(old_realm, '') = ANY(%s))"
             " ORDER BY id LIMIT %s").format(self.name(CHANGES_TABLE)),
             (list(waiting), list(waiting), limit))  # fmt: skip
         return [Change(*row) for row in await cur.fetchall()]
