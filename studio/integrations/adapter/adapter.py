@@ -27,7 +27,9 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -112,6 +114,7 @@ class PostgresAdapter:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = asyncio.Event()
+        self.stats = MirrorStats()
 
     # ------------------------------------------------------------------ running
 
@@ -251,6 +254,7 @@ class PostgresAdapter:
         conn = self._connection
         await self.tables.ensure_classes(conn, realm.schema)
         local = _server_version(realm)
+        started = time.perf_counter()
         async with conn.transaction(), conn.cursor() as cur:
             await self.tables.mark_own_writes(cur)
             stored = await self.tables.stored_version(cur, path)
@@ -269,6 +273,8 @@ class PostgresAdapter:
                     keys.setdefault(class_name, {}).update(class_keys)
             await self._write_objects(cur, path, realm, keys)
             await self.tables.store_version(cur, path, event.server_version)
+        self.stats.transactions += 1
+        self.stats.seconds += time.perf_counter() - started
         log(logging.DEBUG, "adapter_mirrored", realm=path,
             server_version=event.server_version if event else local)  # fmt: skip
 
@@ -300,6 +306,7 @@ class PostgresAdapter:
                     rows.append(row_of(obj, columns, path))
             await self.tables.delete(cur, class_name, schema.primary_key, path, gone)
             await self.tables.upsert(cur, class_name, schema.primary_key, columns, rows)
+            self.stats.rows += len(rows) + len(gone)
 
     async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> None:
         """Rows the realm lacks go into the realm; then every object becomes a row
@@ -498,6 +505,17 @@ class PostgresAdapter:
                                               " = %s::jsonb").format(
                         self.tables.name(change.table), sql.Identifier(key)),
                         (path, json.dumps(change.key, default=str)))  # fmt: skip
+
+
+@dataclass(slots=True)
+class MirrorStats:
+    """Realm -> PostgreSQL so far: downloads mirrored (one transaction each), rows
+    written or deleted (write-backs included), seconds inside those transactions
+    (reading the realm, writing, committing)."""
+
+    transactions: int = 0
+    rows: int = 0
+    seconds: float = 0.0
 
 
 class _Applied:

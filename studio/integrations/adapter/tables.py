@@ -39,6 +39,8 @@ CHANGES_TABLE = "_studio_changes"
 DEAD_LETTERS_TABLE = "_studio_dead_letters"
 CAPTURE_FUNCTION = "_studio_capture"
 OWN_WRITE_SETTING = "studio.adapter_write"
+COPY_FROM_ROWS = 100
+"""From this many rows of a class in one transaction, they are written with COPY."""
 _INFORMATION_SCHEMA_NAMES = {"timestamptz": "timestamp with time zone"}
 
 _CAPTURE_BODY = """
@@ -256,18 +258,32 @@ class Tables:
         self, cur: psycopg.AsyncCursor[Any], table: str, key: str, columns: Sequence[Property],
         rows: Sequence[Sequence[Any]],
     ) -> None:  # fmt: skip
+        """Insert or update rows (``_realm`` first, then ``columns``): ``executemany``
+        for a few, ``COPY`` into a temporary table then one merge for many."""
         if not rows:
             return
         ident = sql.Identifier
-        names = [REALM_COLUMN, *(p.name for p in columns)]
+        names = sql.SQL(", ").join(map(ident, [REALM_COLUMN, *(p.name for p in columns)]))
         updates = [sql.SQL("{0} = EXCLUDED.{0}").format(ident(p.name)) for p in columns
                    if p.name != key]  # fmt: skip
-        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}, {}) DO {}").format(
-            self.name(table), sql.SQL(", ").join(map(ident, names)),
-            sql.SQL(", ").join(sql.Placeholder() * len(names)), ident(REALM_COLUMN), ident(key),
+        conflict = sql.SQL(" ON CONFLICT ({}, {}) DO {}").format(
+            ident(REALM_COLUMN), ident(key),
             sql.SQL("UPDATE SET ") + sql.SQL(", ").join(updates) if updates else sql.SQL("NOTHING"),
         )  # fmt: skip
-        await cur.executemany(query, rows)
+        if len(rows) < COPY_FROM_ROWS:
+            values = sql.SQL(", ").join(sql.Placeholder() * (len(columns) + 1))
+            await cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                self.name(table), names, values) + conflict, rows)  # fmt: skip
+            return
+        staging = ident(f"_studio_staging_{table}"[:63])
+        create = sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+        await cur.execute(create.format(staging, names, self.name(table)))
+        async with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, names)) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            self.name(table), names, names, staging) + conflict)  # fmt: skip
+        await cur.execute(sql.SQL("DROP TABLE {}").format(staging))
 
     async def delete(
         self, cur: psycopg.AsyncCursor[Any], table: str, key: str, realm: str, keys: Iterable[Any]
