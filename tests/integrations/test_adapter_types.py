@@ -136,3 +136,31 @@ def psycopg_json(value: object) -> object:
     from psycopg.types.json import Jsonb
 
     return Jsonb(value)
+
+
+@run
+async def test_sql_update_of_the_key_moves_the_object(
+    server: ServerProcess, postgres: PostgresForTests, tmp_path: Path  # noqa: F811
+) -> None:
+    dsn = postgres.dsn(postgres.new_database())
+    device = Device(server, tmp_path / "device")
+    realm = await device.open("/adapt/move")
+    with realm.write():
+        realm.create("Note", {"_id": 1, "text": "one"})
+    await realm.sync_session.wait_for_upload_completion(15)
+    adapter = make_adapter(server, tmp_path / "adapter", dsn, realms=r"^/adapt/move$")
+    try:
+        async with adapter:
+            await eventually(lambda: "/adapt/move" in adapter.ready_realms)
+            sql(dsn, """UPDATE "Note" SET "_id" = 2 WHERE "_id" = 1""")
+
+            def keys() -> list[int]:
+                realm.refresh()
+                return [o["_id"] for o in realm.objects("Note")]
+
+            await eventually(lambda: keys() == [2])
+            assert realm.object_for_primary_key("Note", 2)["text"] == "one"
+            await eventually(lambda: sql(dsn, "SELECT count(*) FROM _studio_changes") == [(0,)])
+            assert sql(dsn, 'SELECT "_id", text FROM "Note"') == [(2, "one")]
+    finally:
+        await device.close()
