@@ -47,7 +47,7 @@ from studio.cli_support import (
 from studio.version import package_version
 
 COMMANDS = ("inspect", "export", "import-csv", "convert", "demo-realm", "server", "demo",
-            "notifier")  # fmt: skip
+            "notifier", "adapter")  # fmt: skip
 DEFAULT_DEMO_PATH = "demo.realm"
 _GUI_OPTIONS = ("--class", "--query", "--screenshot", "--read-only", "--theme", "--connect")
 
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.integrations.cli import add_parser as add_notifier_parser
 
     add_notifier_parser(sub)
+    from studio.integrations.adapter.cli import add_parser as add_adapter_parser
+
+    add_adapter_parser(sub)
     # Parsed by the server itself (see docs/server.md); listed here for --help.
     sub.add_parser("server", help="run the object server (studio server --help)", add_help=False)
     # Parsed by studio.ui.demo (it needs the GUI extra); listed here for --help.

@@ -4,7 +4,8 @@
 :class:`Fetcher` (a handler answering ``FetchRequest`` objects),
 :class:`Poller` (an HTTP API into a realm) and :class:`Dequeuer` (a PostgreSQL
 queue into realms, exactly once) are the integration patterns
-(docs/integrations.md). The names are loaded on first use, so that the
+(docs/integrations.md); :class:`PostgresAdapter` keeps realms and PostgreSQL
+tables in step (docs/adapter.md). The names are loaded on first use, so that the
 ``studio`` command line can list ``studio notifier`` without loading the sync
 client.
 """
@@ -15,6 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from studio.integrations.errors import (
+    AdapterError,
+    BadRowError,
     DequeuerError,
     FetcherError,
     HandlerSpecError,
@@ -24,6 +27,7 @@ from studio.integrations.errors import (
 )
 
 if TYPE_CHECKING:
+    from studio.integrations.adapter.adapter import PostgresAdapter
     from studio.integrations.dequeuer import (
         Dequeuer,
         QueueMessage,
@@ -49,6 +53,7 @@ _LAZY = {
     "create_queue": "studio.integrations.dequeuer",
     "enqueue": "studio.integrations.dequeuer",
     "queue_sql": "studio.integrations.dequeuer",
+    "PostgresAdapter": "studio.integrations.adapter.adapter",
 }
 
 
@@ -61,6 +66,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "FETCH_REQUEST_SCHEMA",
+    "AdapterError",
+    "BadRowError",
     "Dequeuer",
     "DequeuerError",
     "Fetcher",
@@ -73,6 +80,7 @@ __all__ = [
     "PollResult",
     "Poller",
     "PollerError",
+    "PostgresAdapter",
     "QueueMessage",
     "RealmEvent",
     "create_queue",

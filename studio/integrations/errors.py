@@ -25,3 +25,11 @@ class PollerError(IntegrationError):
 
 class FetcherError(IntegrationError):
     """A fetch request the fetcher refuses (a URL outside the allowed prefixes)."""
+
+
+class AdapterError(IntegrationError):
+    """The PostgreSQL adapter cannot run: bad settings, or PostgreSQL refused its tables."""
+
+
+class BadRowError(AdapterError):
+    """A row written by SQL that the realm cannot hold (it goes to the dead letters)."""

@@ -47,6 +47,8 @@ from studio.sync.client.config import Backoff
 from studio.version import package_version
 
 HandlerFunction = Callable[[RealmEvent], Awaitable[None] | None]
+WatchListener = Callable[[str, SyncedRealm], None]
+"""``listener(path, realm)``: see :meth:`Notifier.add_watch_listener`."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Notifier:
         self._user: User | None = None
         self._slots: asyncio.Semaphore | None = None
         self._started: asyncio.Event | None = None
+        self._watch_listeners: list[WatchListener] = []
 
     # ------------------------------------------------------------------ registration
 
@@ -160,6 +163,26 @@ class Notifier:
     def pending(self, path: str) -> int:
         """How many events of a watched realm wait for (or are in) their handlers."""
         return self._worker(path).journal.pending_count
+
+    def realm(self, path: str) -> SyncedRealm:
+        """The notifier's synced copy of a watched realm (writes sync to devices)."""
+        realm = self._worker(path).realm
+        assert realm is not None  # a worker is listed once its realm is open
+        return realm
+
+    def add_watch_listener(self, listener: WatchListener) -> None:
+        """Call ``listener(path, realm)`` each time a realm starts being watched,
+        once its copy is open (it may not have downloaded everything yet)."""
+        self._watch_listeners.append(listener)
+
+    async def watch(self, path: str) -> bool:
+        """Watch a realm now rather than at the next discovery (a realm that does
+        not exist on the server yet is created); returns whether it is watched
+        (False: no handler matches it, or it could not be opened)."""
+        if self._app is None or self._user is None:
+            raise NotifierError("the notifier is not running")
+        await self._watch(path)
+        return path in self._realms
 
     def _worker(self, path: str) -> _RealmWorker:
         worker = self._realms.get(path)
@@ -297,6 +320,11 @@ class Notifier:
             return
         log(logging.INFO, "realm_watched", realm=path, handlers=[h.name for h in handlers],
             position=worker.journal.handled)  # fmt: skip
+        for listener in self._watch_listeners:
+            try:
+                listener(path, self.realm(path))
+            except Exception:
+                log_exception("watch_listener_failed", realm=path)
 
 
 def local_name(path: str) -> str:

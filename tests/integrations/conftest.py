@@ -20,3 +20,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+# The adapter tests use the session's PostgreSQL of the server tests (one server
+# per session, whichever suite starts it first).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))

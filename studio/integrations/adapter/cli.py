@@ -1,0 +1,120 @@
+"""``studio adapter``: keep realms and PostgreSQL tables in step (docs/adapter.md).
+
+::
+
+    studio adapter --server http://127.0.0.1:9080 --user admin --password-file pw \\
+        --postgres "dbname=reports" --realms '^/stores/.*' --data adapter-data
+
+Logs are JSON lines on stderr. SIGINT or SIGTERM stops it; so may SIGKILL at
+any moment: nothing is lost or applied twice on the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.integrations.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, read_password
+from studio.integrations.errors import IntegrationError
+
+if TYPE_CHECKING:
+    from studio.integrations.adapter.adapter import PostgresAdapter
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}  # fmt: skip
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``adapter`` to the ``studio`` command's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "adapter",
+        help="mirror realms into PostgreSQL tables and sync SQL changes back (docs/adapter.md)",
+        description="Mirror every realm whose path matches --realms into PostgreSQL tables "
+        "(one per class) and write what other SQL clients change back into the realms.",
+    )
+    p.add_argument("--server", required=True, metavar="URL",
+                   help="the object server, e.g. http://127.0.0.1:9080")  # fmt: skip
+    p.add_argument("--user", default="admin", help="an admin user (default: admin)")
+    p.add_argument("--password-file", required=True, type=Path, metavar="F",
+                   help="file with the user's password (keep it private: chmod 600)")  # fmt: skip
+    p.add_argument("--postgres", required=True, metavar="DSN",
+                   help="the PostgreSQL database, e.g. 'postgresql://user@host/db' or "
+                   "'host=... dbname=...' (a password: PGPASSWORD or ~/.pgpass)")  # fmt: skip
+    p.add_argument("--realms", required=True, metavar="REGEX",
+                   help="the realms to mirror: paths matching this regular expression")
+    p.add_argument("--pg-schema", default="public", metavar="NAME",
+                   help="the PostgreSQL schema of the tables (default: public)")
+    p.add_argument("--data", type=Path, default=Path("adapter-data"), metavar="DIR",
+                   help="the adapter's directory: realm copies, journals (default: adapter-data)")
+    p.add_argument("--batch-size", type=int, default=1000, metavar="N",
+                   help="captured SQL changes applied per realm transaction (default: 1000)")
+    p.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
+                   help="how often captured changes are looked for without a NOTIFY "
+                   "(default: 1)")  # fmt: skip
+    p.add_argument("--rescan-interval", type=float, default=10.0, metavar="S",
+                   help="how often the realm list is read again (default: 10)")  # fmt: skip
+    p.add_argument("--log-level", choices=sorted(_LEVELS), default="info")
+    p.set_defaults(handler=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """``studio adapter ...``; returns the exit status."""
+    from studio.integrations.logs import configure
+
+    restore_logging = configure(_LEVELS[args.log_level])
+    try:
+        return _run(args)
+    finally:
+        restore_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from studio.integrations.logs import log
+
+    try:
+        from studio.integrations.adapter.adapter import PostgresAdapter
+    except ImportError as exc:
+        print(f"studio adapter: error: {exc}; install the PostgreSQL driver: "
+              "pip install 'studio[postgres]'", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    try:
+        adapter = PostgresAdapter(
+            args.server,
+            username=args.user,
+            password=read_password(args.password_file),
+            data_dir=args.data,
+            dsn=args.postgres,
+            realms=args.realms,
+            pg_schema=args.pg_schema,
+            batch_size=args.batch_size,
+            poll_interval=args.poll_interval,
+            rescan_interval=args.rescan_interval,
+        )
+    except (IntegrationError, ValueError) as exc:
+        log(logging.ERROR, "adapter_usage_error", error=str(exc))
+        print(f"studio adapter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_serve(adapter))
+
+
+async def _serve(adapter: PostgresAdapter) -> int:
+    from studio.integrations.logs import log
+    from studio.sync.client import ClientError
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(signum, adapter.stop)
+    try:
+        await adapter.run()
+    except (ClientError, IntegrationError, OSError) as exc:
+        log(logging.ERROR, "adapter_failed", error=str(exc), kind=type(exc).__name__)
+        return EXIT_FAILED
+    return EXIT_OK
