@@ -170,5 +170,11 @@ def test_circles_and_boxes_match_the_reference(points: list[tuple[float, float]]
         east_of_left = (lng - lng1) % 360
         return lat1 <= lat <= lat2 and east_of_left <= (lng2 - lng1) % 360
 
-    assume(all(lng not in (lng1, lng2) for lng, _ in points))  # -180 and 180 are one line
+    def near_edge(lng: float) -> bool:  # (-180 and 180 are one line)
+        # The reference's modulo rounds: a point 1e-59 east of an edge can
+        # come out on it (found by hypothesis), so the edges themselves are
+        # left out, as the circle's are above.
+        return any(abs((lng - edge + 180) % 360 - 180) <= 1e-9 for edge in (lng1, lng2))
+
+    assume(not any(near_edge(lng) for lng, _ in points))
     assert db.keys_of(box) == [k for k, p in zip(keys, points, strict=True) if in_box(*p)]
