@@ -34,7 +34,7 @@ class BulkCreateWriter(CollectionWriter):
     """Mixed into Writer; the attributes below are the Writer's."""
 
     # The buffers and key counters of the fast path (Writer.__init__ sets them up).
-    __slots__ = ("_buffers", "_known_keys", "_next_keys", "_rows_sql", "buffered")
+    __slots__ = ("_buffers", "_known_keys", "_next_keys", "buffered")
     buffered: bool
     # Per class, the buffered rows one after the other in one flat list (each row is
     # the class's simple_encoders values, then the object key).
@@ -43,8 +43,6 @@ class BulkCreateWriter(CollectionWriter):
     # Primary keys created in this transaction, per class whose table was empty before;
     # None for classes that had rows (duplicates are then checked with a query).
     _known_keys: dict[str, set[Any] | None]
-    # Per class: (rows per statement, the INSERT of that many rows).
-    _rows_sql: dict[str, tuple[int, str]]
 
     if TYPE_CHECKING:
         store: Store
@@ -90,13 +88,13 @@ class BulkCreateWriter(CollectionWriter):
     def _statement_for(
         self, conn: sqlite3.Connection, info: ClassInfo, width: int
     ) -> tuple[int, str]:
-        found = self._rows_sql.get(info.name)
+        found = info.rows_insert
         if found is None:
             # SQLite builds before 3.32 allow only 999 parameters per statement.
             limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             per = max(1, min(ROWS_PER_STATEMENT, limit // width))
             head, _, marks = (info.simple_insert_keyed_sql or "").rpartition(" VALUES ")
-            found = self._rows_sql[info.name] = (per, f"{head} VALUES {', '.join([marks] * per)}")
+            found = info.rows_insert = (per, f"{head} VALUES {', '.join([marks] * per)}")
         return found
 
     def _record_simple_create(

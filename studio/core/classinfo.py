@@ -45,6 +45,9 @@ class ClassInfo:
     # encoders in column order (the bulk-create fast path).
     simple_insert_sql: str | None = None
     simple_insert_keyed_sql: str | None = None  # the same with the object key last
+    # (rows per statement, the INSERT of that many keyed rows): made on first use, as the
+    # number depends on the connection's parameter limit.
+    rows_insert: tuple[int, str] | None = None
     pk_position: int = -1  # index of the primary key among simple_encoders
     simple_encoders: list[tuple[str, Callable[[Any], Any], bool]] = field(default_factory=list)
     # The same columns' values checked and encoded by one compiled function (row_encoder.py).

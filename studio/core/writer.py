@@ -67,7 +67,6 @@ class Writer(BulkCreateWriter, DeleteWriter):
         self._buffers = {}
         self._next_keys = {}
         self._known_keys = {}
-        self._rows_sql = {}
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -364,3 +364,20 @@ def test_the_created_objects_sequence(tmp_path: Path) -> None:
     with pytest.raises(IndexError):
         created[3]
     realm.close()
+
+
+def test_a_replica_that_applies_the_changeset_holds_the_same_objects(tmp_path: Path) -> None:
+    from studio.core.synced import apply_remote
+
+    source = Realm.open(tmp_path / "a.realm", schema=SYNCED_SCHEMA, record_history=True)
+    replica = Realm.open(tmp_path / "b.realm", schema=SYNCED_SCHEMA, record_history=True)
+    objects = [item(i, note=None if i % 2 else f"n{i}") for i in range(300)]
+    objects[7] = item(7, tags=["x", "y"])
+    with source.write():
+        source.create_many("Item", objects)
+    apply_remote(replica, source.history()[-1].instructions)
+    as_read = [o.to_dict() for o in replica.objects("Item").sorted("id")]
+    assert as_read == [o.to_dict() for o in source.objects("Item").sorted("id")]
+    assert len(as_read) == 300 and as_read[7]["tags"] == ["x", "y"]
+    source.close()
+    replica.close()
