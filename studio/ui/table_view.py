@@ -148,7 +148,9 @@ class ObjectTableView(QTableView):
         try:
             for column in range(model.columnCount()) if columns is None else columns:
                 title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-                width = header_metrics.horizontalAdvance(title) + 28  # room for the sort arrow
+                type_line = self.column_header.section_type_text(column)
+                width = max(header_metrics.horizontalAdvance(title) + 28,  # the sort arrow
+                            header_metrics.horizontalAdvance(type_line) + 12)
                 for row in range(rows):
                     index = model.index(row, column)
                     text = model.data(index)

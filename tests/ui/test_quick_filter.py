@@ -196,3 +196,16 @@ def test_ctrl_g_from_a_filter_box(people_path: Path, open_browser: Any, qtbot: A
     box.setFocus()
     qtbot.keyClick(box, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(browser.goto_dialog.isVisible)
+
+
+def test_columns_are_wide_enough_for_their_type(tmp_path: Path, open_browser: Any) -> None:
+    path = tmp_path / "narrow.realm"
+    schema = [{"name": "T", "properties": {"d": "decimal128?", "w": "objectId?"}}]
+    with Realm.open(path, schema=schema) as realm, realm.write():
+        realm.create("T", {})
+    browser = open_browser(path)
+    header = browser.table.column_header
+    for name in ("d", "w"):
+        col = column(browser, name)
+        needed = header.fontMetrics().horizontalAdvance(header.section_type_text(col))
+        assert browser.table.columnWidth(col) >= needed + 12, name
