@@ -136,23 +136,28 @@ async def bench_compaction(
         sys.executable, "-m", "studio.server", "--data", str(data), "--port", "0",
         "--admin-password", password, "--log-level", "error",
         "--history-retention", "1s", "--compaction-interval", "0",
+        "--access-token-ttl", "86400",  # loading a long history takes minutes
     ])  # fmt: skip
     sync_url = base.replace("http", "ws", 1) + "/sync"
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(
-                base + "/auth/login", json={"username": "admin", "password": password}
-            ) as resp:
-                token = (await resp.json())["access_token"]
-            load_s, _, _ = await bootstrap(sync_url, token)  # loads the realm into memory
-            before_s, before_bytes, before_count = await bootstrap(sync_url, token)
+
+            async def login() -> str:
+                async with http.post(
+                    base + "/auth/login", json={"username": "admin", "password": password}
+                ) as resp:
+                    return str((await resp.json())["access_token"])
+
+            load_s, _, _ = await bootstrap(sync_url, await login())  # loads the realm
+            before_s, before_bytes, before_count = await bootstrap(sync_url, await login())
+            token = await login()
             async with http.post(
                 base + "/admin/realms/shared/long-lived/compact",
                 headers={"Authorization": f"Bearer {token}"},
             ) as resp:
                 answer = await resp.json()
                 assert resp.status == 200 and answer["compacted"], answer
-            after_s, after_bytes, after_count = await bootstrap(sync_url, token)
+            after_s, after_bytes, after_count = await bootstrap(sync_url, await login())
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

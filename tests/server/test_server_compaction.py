@@ -22,9 +22,11 @@ from server_harness import (
     running_server,
     until,
 )
+from server_process import ADMIN_PASSWORD
 
 from studio.primitives.instructions import EraseObject, Instruction
 from studio.primitives.instructions import Set as SetValue
+from studio.sync.client import App, SyncConfig
 from studio.sync.protocol import ErrorCode, SessionError
 
 PATH = "/shared/long-lived"
@@ -40,7 +42,9 @@ async def state_caught_up(url: str, admin: str) -> None:
         (realm,) = [r for r in body["realms"] if r["path"] == PATH]
         return bool(realm["state_version"] < realm["server_version"])
 
-    deadline = time.monotonic() + 20
+    # Generous: the state worker is a process of its own, slow to start on a
+    # loaded machine.
+    deadline = time.monotonic() + 90
     while await behind():
         assert time.monotonic() < deadline, "the realm's state never caught up"
         await asyncio.sleep(0.05)
@@ -203,5 +207,46 @@ def test_background_rounds_compact_a_realm_with_enough_versions(tmp_path: Path) 
             fresh = await bootstrap(url, admin, "fresh", writer.server_version)
             assert fresh.canonical() == writer.canonical()
             await writer.close()
+
+    asyncio.run(body())
+
+
+def test_the_sync_client_bootstraps_a_compacted_realm(tmp_path: Path) -> None:
+    """studio.sync.client (the real store) applies the snapshot's changesets."""
+    schema = [{"name": "Item", "primaryKey": "_id",
+               "properties": {"_id": "int", "name": "string?", "n": "int?"}}]  # fmt: skip
+    config = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
+
+    async def body() -> None:
+        async with running_server(tmp_path / "server", history_retention=0.001) as server:
+            url = server.url
+            writer_app = App(url, config=config, base_dir=tmp_path / "w")
+            user = await writer_app.login("admin", ADMIN_PASSWORD)
+            writer = await writer_app.open_realm(
+                user, PATH, path=tmp_path / "w.realm", schema=schema
+            )
+            for n in range(30):
+                with writer.write():
+                    writer.create("Item", {"_id": n % 5, "name": f"v{n}", "n": n}, update=True)
+                    if n % 7 == 0:
+                        writer.create("Item", {"_id": 100 + n})
+                        writer.delete(writer.object_for_primary_key("Item", 100 + n))
+                await writer.sync_session.wait_for_upload_completion(20)
+                await writer.sync_session.wait_for_download_completion(20)
+            admin = await admin_token(url)
+            await state_caught_up(url, admin)
+            status, answer = await call(url, "POST", "/admin/realms/compact?path=" + PATH,
+                                        token=admin)  # fmt: skip
+            assert status == 200 and answer["compacted"], answer
+            reader_app = App(url, config=config, base_dir=tmp_path / "r")
+            reader_user = await reader_app.login("admin", ADMIN_PASSWORD)
+            reader = await reader_app.open_realm(
+                reader_user, PATH, path=tmp_path / "r.realm", wait_for_download=True, timeout=30
+            )
+            got = {o["_id"]: (o["name"], o["n"]) for o in reader.objects("Item")}
+            want = {o["_id"]: (o["name"], o["n"]) for o in writer.objects("Item")}
+            assert got == want and len(got) == 5
+            await reader_app.close()
+            await writer_app.close()
 
     asyncio.run(body())
