@@ -91,3 +91,10 @@ def test_bench_pg_append_small() -> None:
     for key in ("raw_insert_per_s", "psycopg_append_per_s", "asyncpg_append_per_s",
                 "studio_append_per_s"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_cluster_latency_small() -> None:
+    data = run_benchmark("bench_cluster.py", "--parts", "latency", "--pings", "5")
+    for key in ("cross_latency_p50_ms", "pg_one_latency_p50_ms", "sqlite_one_latency_p50_ms",
+                "pg_commit_p50_ms"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key
