@@ -146,3 +146,10 @@ def test_bench_adapter_small() -> None:
     for key in ("realm_to_pg_rows_per_s", "end_to_end_rows_per_s", "raw_executemany_rows_per_s",
                 "raw_copy_rows_per_s", "sql_update_to_device_p50_ms"):
         assert isinstance(data[key], int | float) and data[key] > 0, key
+
+
+def test_bench_cluster_latency_small() -> None:
+    data = run_benchmark("bench_cluster.py", "--parts", "latency", "--pings", "5")
+    for key in ("cross_latency_p50_ms", "pg_one_latency_p50_ms", "sqlite_one_latency_p50_ms",
+                "pg_commit_p50_ms"):
+        assert isinstance(data[key], int | float) and data[key] > 0, key

@@ -114,19 +114,20 @@ class Cluster:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.address = ""
         self.started = time.time()
         self.catch_ups = 0
         """Versions loaded from other processes (for tests and metrics)."""
 
     def _call(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
+        if self._stop.is_set():
+            raise StorageError("this server process is leaving the cluster")
         return asyncio.get_running_loop().run_in_executor(self._control, fn, *args)
 
     # ------------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         connected = asyncio.Event()
 
         def on_connected() -> None:
@@ -142,10 +143,14 @@ class Cluster:
             daemon=True,
         )
         self._listener.start()
-        await self._call(self._link.heartbeat, self._row())
-        # Listening before serving: no commit of another process is missed.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(connected.wait(), 10)
+        try:
+            await self._call(self._link.heartbeat, self._row())
+            # Listening before serving: no commit of another process is missed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(connected.wait(), 10)
+        except BaseException:
+            self._stop.set()  # the listener thread ends too
+            raise
         bus = self._ctx.bus
         bus.forward, bus.node, bus.on_subscribers_changed = (
             self._forward,
@@ -166,13 +171,17 @@ class Cluster:
     async def stop(self) -> None:
         bus = self._ctx.bus
         bus.forward = bus.on_subscribers_changed = None
-        for task in [*self._tasks, *self._catch_tasks]:
+        tasks = [*self._tasks, *self._catch_tasks]
+        for lease in self._leases.values():
+            tasks += [t for t in (lease.acquiring, lease.releasing) if t is not None]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._catch_tasks]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # Leaving drops every lease with the control connection.
+        await asyncio.get_running_loop().run_in_executor(self._control, self._link.leave)
         self._stop.set()
-        await self._call(self._link.leave)
         self._control.shutdown(wait=True)
         if self._listener is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._listener.join, 5)
