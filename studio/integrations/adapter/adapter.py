@@ -51,7 +51,7 @@ from studio.integrations.adapter.realm_writes import (
     realm_key,
     touch,
 )
-from studio.integrations.adapter.schema_adoption import adopt_classes
+from studio.integrations.adapter.schema_adoption import adopt_classes, linking_rows
 from studio.integrations.adapter.tables import Change, Tables
 from studio.integrations.errors import AdapterError, BadRowError
 from studio.integrations.events import RealmEvent
@@ -286,10 +286,15 @@ class PostgresAdapter:
 
     async def _write_objects(
         self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm,
-        keys: Mapping[str, Iterable[Any]],
+        keys: Mapping[str, Iterable[Any]], *, follow_links: bool = True,
     ) -> None:  # fmt: skip
-        """Rows = the realm's objects now, for these keys (deleted objects: no row)."""
+        """Rows = the realm's objects now, for these keys (deleted objects: no row).
+
+        Erasing an object nullifies the links to it in the realm without any
+        instruction about the linking objects, so their rows are written again too.
+        """
         classes = {s.name: s for s in realm.schema}
+        linking: dict[str, dict[Any, None]] = {}
         for class_name, class_keys in keys.items():
             schema = classes.get(class_name)
             if schema is None or not is_mirrored(schema):
@@ -307,6 +312,12 @@ class PostgresAdapter:
             await self.tables.delete(cur, class_name, schema.primary_key, path, gone)
             await self.tables.upsert(cur, class_name, schema.primary_key, columns, rows)
             self.stats.rows += len(rows) + len(gone)
+            if gone and follow_links:
+                for name, found in (await linking_rows(cur, self.tables, realm, path,
+                                                       class_name, gone)).items():  # fmt: skip
+                    linking.setdefault(name, {}).update(dict.fromkeys(found))
+        if linking:
+            await self._write_objects(cur, path, realm, linking, follow_links=False)
 
     async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> None:
         """Rows the realm lacks go into the realm; then every object becomes a row
