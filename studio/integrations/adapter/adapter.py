@@ -261,19 +261,20 @@ class PostgresAdapter:
             if stored is None or (event is None and stored < local and self._journal_lost(path)):
                 # First sight of this realm (or a data directory that lost its
                 # journal): everything, both ways.
-                await self._initial_load(cur, path, realm)
+                rows = await self._initial_load(cur, path, realm)
                 await self.tables.store_version(cur, path, local)
-                return
-            if event is None or stored >= event.server_version:
+            elif event is None or stored >= event.server_version:
                 return  # mirrored before a crash or restart: not again
-            changes = event.changes
-            keys: dict[str, dict[Any, None]] = {}
-            for part in (changes.inserted, changes.modified, changes.deleted):
-                for class_name, class_keys in part.items():
-                    keys.setdefault(class_name, {}).update(class_keys)
-            await self._write_objects(cur, path, realm, keys)
-            await self.tables.store_version(cur, path, event.server_version)
+            else:
+                changes = event.changes
+                keys: dict[str, dict[Any, None]] = {}
+                for part in (changes.inserted, changes.modified, changes.deleted):
+                    for class_name, class_keys in part.items():
+                        keys.setdefault(class_name, {}).update(class_keys)
+                rows = await self._write_objects(cur, path, realm, keys)
+                await self.tables.store_version(cur, path, event.server_version)
         self.stats.transactions += 1
+        self.stats.rows += rows
         self.stats.seconds += time.perf_counter() - started
         log(logging.DEBUG, "adapter_mirrored", realm=path,
             server_version=event.server_version if event else local)  # fmt: skip
@@ -287,14 +288,16 @@ class PostgresAdapter:
     async def _write_objects(
         self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm,
         keys: Mapping[str, Iterable[Any]], *, follow_links: bool = True,
-    ) -> None:  # fmt: skip
-        """Rows = the realm's objects now, for these keys (deleted objects: no row).
+    ) -> int:  # fmt: skip
+        """Rows = the realm's objects now, for these keys (deleted objects: no row);
+        returns how many rows were written or deleted.
 
         Erasing an object nullifies the links to it in the realm without any
         instruction about the linking objects, so their rows are written again too.
         """
         classes = {s.name: s for s in realm.schema}
         linking: dict[str, dict[Any, None]] = {}
+        written = 0
         for class_name, class_keys in keys.items():
             schema = classes.get(class_name)
             if schema is None or not is_mirrored(schema):
@@ -311,15 +314,16 @@ class PostgresAdapter:
                     rows.append(row_of(obj, columns, path))
             await self.tables.delete(cur, class_name, schema.primary_key, path, gone)
             await self.tables.upsert(cur, class_name, schema.primary_key, columns, rows)
-            self.stats.rows += len(rows) + len(gone)
+            written += len(rows) + len(gone)
             if gone and follow_links:
                 for name, found in (await linking_rows(cur, self.tables, realm, path,
                                                        class_name, gone)).items():  # fmt: skip
                     linking.setdefault(name, {}).update(dict.fromkeys(found))
         if linking:
-            await self._write_objects(cur, path, realm, linking, follow_links=False)
+            written += await self._write_objects(cur, path, realm, linking, follow_links=False)
+        return written
 
-    async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> None:
+    async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> int:
         """Rows the realm lacks go into the realm; then every object becomes a row
         and rows of objects the realm does not have are deleted."""
         conn = self._connection
@@ -348,10 +352,11 @@ class PostgresAdapter:
                                                             change.key)] = None  # fmt: skip
             except BadRowError:
                 pass  # its row was deleted with the dead letter
-        await self._write_objects(cur, path, realm, keys)
+        written = await self._write_objects(cur, path, realm, keys)
         imported = sum(len(k) for k in touched.keys.values())
         log(logging.INFO, "adapter_initial_load", realm=path, imported=imported,
             objects=sum(len(k) for k in keys.values()), dead_letters=len(dead))  # fmt: skip
+        return written
 
     async def _has_rows(self, cur: psycopg.AsyncCursor[Any], table: str, path: str) -> bool:
         await cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _realm = %s)").format(
@@ -520,8 +525,8 @@ class PostgresAdapter:
 
 @dataclass(slots=True)
 class MirrorStats:
-    """Realm -> PostgreSQL so far: downloads mirrored (one transaction each), rows
-    written or deleted (write-backs included), seconds inside those transactions
+    """Realm -> PostgreSQL so far: mirroring transactions (one per download, one
+    per initial load), the rows they wrote or deleted, and the seconds inside them
     (reading the realm, writing, committing)."""
 
     transactions: int = 0
