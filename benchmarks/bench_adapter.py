@@ -13,7 +13,9 @@ this process. Measured in one run:
   (one per download; they share the process with the sync client applying the
   next downloads, which runs during their awaits, so this is a lower bound);
   ``end_to_end_rows_per_s``: from the device's first commit to the last row
-  visible in PostgreSQL (upload, server, download, mirroring);
+  visible in PostgreSQL (upload, server, download, mirroring), beside
+  ``sync_only_rows_per_s``: to the last object in the adapter's realm copy
+  (the sync alone, the bound of the end-to-end rate);
 - ``raw_executemany_rows_per_s`` and ``raw_copy_rows_per_s``: the same rows
   written by bare psycopg ``executemany`` (1,000 a transaction) and ``COPY``
   into a table of the same columns: what PostgreSQL itself allows here;
@@ -96,6 +98,16 @@ def bench_raw(dsn: str, objects: int) -> tuple[float, float]:
     return many, copied
 
 
+async def wait_copy(adapter: PostgresAdapter, count: int, timeout: float = 600) -> float:
+    """The time the adapter's realm copy holds ``count`` objects."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(adapter.notifier.realm(REALM).objects("Item")) >= count:
+            return time.perf_counter()
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"the adapter's copy did not get {count} objects in {timeout} s")
+
+
 async def bench_updates(dsn: str, device: SyncedRealm, samples: int) -> list[float]:
     waiting: dict[str, asyncio.Future[float]] = {}
     items = device.objects("Item")
@@ -164,7 +176,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for key in range(first, min(objects, first + BATCH)):
                         device.create("Item", item(key))
                 await asyncio.sleep(0)
+            copied_task = asyncio.create_task(wait_copy(adapter, 2 * objects))
             done = await wait_rows(dsn, 2 * objects)
+            synced = await copied_task
             stats = adapter.stats
             updates = await bench_updates(dsn, device, samples)
         await app.close()
@@ -175,6 +189,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                           / (stats.seconds - initial.seconds), 1),
             "streaming_transactions": stats.transactions - initial.transactions,
             "end_to_end_rows_per_s": round(objects / (done - started), 1),
+            "sync_only_rows_per_s": round(objects / (synced - started), 1),
             "raw_executemany_rows_per_s": round(many, 1),
             "raw_copy_rows_per_s": round(copied, 1),
             "sql_update_to_device_p50_ms": round(percentile(updates, 50), 2),
