@@ -434,9 +434,19 @@ class PostgresAdapter:
             self._spawn(self._watch(path))
 
     async def _watch(self, path: str) -> None:
-        with contextlib.suppress(Exception):
-            if not await self.notifier.watch(path):
-                log(logging.ERROR, "adapter_realm_unavailable", realm=path)
+        try:
+            watched = await self.notifier.watch(path)
+        except Exception as exc:
+            watched, error = False, str(exc)
+        else:
+            error = "the realm could not be opened"
+        if not watched:
+            # Its changes wait; they are offered again (and the realm opened
+            # again) after the rescan interval.
+            log(logging.ERROR, "adapter_realm_unavailable", realm=path, error=error)
+            await asyncio.sleep(self.notifier.rescan_interval)
+            self._waiting.discard(path)
+            self._wake.set()
 
     def _apply_to_realm(
         self, realm: Realm, path: str, items: list[tuple[Change, list[Action]]], *, record: bool
