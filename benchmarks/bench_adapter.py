@@ -4,11 +4,18 @@ A private object server (``python -m studio.server``) and a private PostgreSQL
 (the ``pgserver`` package, the test extra) are started; the adapter runs in
 this process. Measured in one run:
 
-- ``realm_to_pg_rows_per_s``: a device writes ``--objects`` objects in
-  transactions of 1,000; rows per second over the adapter's mirroring
-  transactions (reading the objects from its realm, the upserts, the commit
-  with the server version); ``end_to_end_rows_per_s``: from the device's first
-  commit to the last row visible in PostgreSQL (sync included);
+- ``realm_to_pg_rows_per_s``: a realm of ``--objects`` objects (written by a
+  device in transactions of 1,000) and an empty database: rows per second of
+  the adapter's initial load transaction (reading the objects from its realm
+  copy, ``COPY`` and merge, the commit with the server version);
+- ``streaming_rows_per_s``: then the device writes ``--objects`` more while
+  the adapter runs: rows per second over the adapter's mirroring transactions
+  (one per download; they share the process with the sync client applying the
+  next downloads, which runs during their awaits, so this is a lower bound);
+  ``end_to_end_rows_per_s``: from the device's first commit to the last row
+  visible in PostgreSQL (upload, server, download, mirroring), beside
+  ``sync_only_rows_per_s``: to the last object in the adapter's realm copy
+  (the sync alone, the bound of the end-to-end rate);
 - ``raw_executemany_rows_per_s`` and ``raw_copy_rows_per_s``: the same rows
   written by bare psycopg ``executemany`` (1,000 a transaction) and ``COPY``
   into a table of the same columns: what PostgreSQL itself allows here;
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -90,6 +98,16 @@ def bench_raw(dsn: str, objects: int) -> tuple[float, float]:
     return many, copied
 
 
+async def wait_copy(adapter: PostgresAdapter, count: int, timeout: float = 600) -> float:
+    """The time the adapter's realm copy holds ``count`` objects."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(adapter.notifier.realm(REALM).objects("Item")) >= count:
+            return time.perf_counter()
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"the adapter's copy did not get {count} objects in {timeout} s")
+
+
 async def bench_updates(dsn: str, device: SyncedRealm, samples: int) -> list[float]:
     waiting: dict[str, asyncio.Future[float]] = {}
     items = device.objects("Item")
@@ -139,30 +157,39 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         app = App(url, config=NO_WATCH, base_dir=tmp / "device")
         user = await app.login("admin", PASSWORD)
         device = await app.open_realm(user, REALM, schema=SCHEMA)
-        with device.write():
-            device.create("Item", item(-1))
-        await device.sync_session.wait_for_upload_completion(60)
+        for first in range(-objects, 0, BATCH):
+            with device.write():
+                for key in range(first, min(0, first + BATCH)):
+                    device.create("Item", item(key))
+        await device.sync_session.wait_for_upload_completion(600)
         adapter = PostgresAdapter(url, username="admin", password=PASSWORD,
                                   data_dir=tmp / "adapter", dsn=dsn, realms=f"^{REALM}$",
                                   poll_interval=0.5, sync_config=NO_WATCH)  # fmt: skip
         async with adapter:
             while REALM not in adapter.ready_realms:
                 await asyncio.sleep(0.02)
+            await wait_rows(dsn, objects)
+            initial = dataclasses.replace(adapter.stats)
             started = time.perf_counter()
             for first in range(0, objects, BATCH):
                 with device.write():
                     for key in range(first, min(objects, first + BATCH)):
                         device.create("Item", item(key))
                 await asyncio.sleep(0)
-            done = await wait_rows(dsn, objects + 1)
+            copied_task = asyncio.create_task(wait_copy(adapter, 2 * objects))
+            done = await wait_rows(dsn, 2 * objects)
+            synced = await copied_task
             stats = adapter.stats
             updates = await bench_updates(dsn, device, samples)
         await app.close()
         many, copied = bench_raw(dsn, objects)
         results.update({
-            "realm_to_pg_rows_per_s": round(stats.rows / stats.seconds, 1),
-            "realm_to_pg_transactions": stats.transactions,
+            "realm_to_pg_rows_per_s": round(initial.rows / initial.seconds, 1),
+            "streaming_rows_per_s": round((stats.rows - initial.rows)
+                                          / (stats.seconds - initial.seconds), 1),
+            "streaming_transactions": stats.transactions - initial.transactions,
             "end_to_end_rows_per_s": round(objects / (done - started), 1),
+            "sync_only_rows_per_s": round(objects / (synced - started), 1),
             "raw_executemany_rows_per_s": round(many, 1),
             "raw_copy_rows_per_s": round(copied, 1),
             "sql_update_to_device_p50_ms": round(percentile(updates, 50), 2),

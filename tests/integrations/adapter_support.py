@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,9 @@ def sql(dsn: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
+
+
+async def asql(dsn: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """:func:`sql` in a thread: a statement that waits for a lock the adapter
+    holds must not block the event loop the adapter runs on."""
+    return await asyncio.to_thread(sql, dsn, query, params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapter_support import Device, make_adapter, sql
+from adapter_support import Device, asql, make_adapter, sql
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_process import ServerProcess, eventually, run
 
@@ -34,7 +34,7 @@ async def test_database_rows_load_into_a_new_realm(
             # The realm's class came from the table: int key, optional text.
             assert realm.object_schema("Note").get_property("text").type_string == "string?"
             # The hand-made table is captured like the adapter's own.
-            sql(dsn, """UPDATE "Note" SET text = 'uno' WHERE "_id" = 1""")
+            await asql(dsn, """UPDATE "Note" SET text = 'uno' WHERE "_id" = 1""")
             await eventually(lambda: realm.refresh() is not None and
                              realm.object_for_primary_key("Note", 1)["text"] == "uno")  # fmt: skip
             assert sql(dsn, "SELECT realm FROM _studio_state") == [("/adapt/seeded",)]
@@ -56,15 +56,17 @@ async def test_bad_rows_go_to_the_dead_letters_and_nothing_else_stops(
     try:
         async with adapter:
             await eventually(lambda: "/adapt/dead" in adapter.ready_realms)
-            sql(dsn, """INSERT INTO "Note" VALUES ('/adapt/dead', 2, NULL)""")  # required text
-            sql(dsn, """UPDATE "Note" SET text = NULL WHERE "_id" = 1""")
-            sql(dsn, """INSERT INTO "Item" (_realm, "_id", "count", ratio, oid, "any", tags,"""
-                """ nums, attrs, friends) VALUES ('/adapt/dead', 'x', 1, 1, 'not an object id',"""
-                """ 'null', '[]', '[]', '{}', '[]')""")  # fmt: skip
-            sql(dsn, """INSERT INTO "Item" (_realm, "_id", "count", ratio, "any", tags, nums,"""
-                """ attrs, friends) VALUES ('/adapt/dead', 'y', 1, 1, 'null', '["a", 5]',"""
-                """ '[]', '{}', '[]')""")  # fmt: skip
-            sql(dsn, """INSERT INTO "Note" VALUES ('/adapt/dead', 3, 'after the bad ones')""")
+            # text is required
+            await asql(dsn, """INSERT INTO "Note" VALUES ('/adapt/dead', 2, NULL)""")
+            await asql(dsn, """UPDATE "Note" SET text = NULL WHERE "_id" = 1""")
+            await asql(dsn, """INSERT INTO "Item" (_realm, "_id", "count", ratio, oid, "any","""
+                       """ tags, nums, attrs, friends) VALUES ('/adapt/dead', 'x', 1, 1,"""
+                       """ 'not an object id', 'null', '[]', '[]', '{}', '[]')""")  # fmt: skip
+            await asql(dsn, """INSERT INTO "Item" (_realm, "_id", "count", ratio, "any", tags,"""
+                       """ nums, attrs, friends) VALUES ('/adapt/dead', 'y', 1, 1, 'null',"""
+                       """ '["a", 5]', '[]', '{}', '[]')""")  # fmt: skip
+            await asql(dsn, """INSERT INTO "Note" VALUES"""
+                       """ ('/adapt/dead', 3, 'after the bad ones')""")  # fmt: skip
 
             def note(key: int) -> object:
                 realm.refresh()
@@ -121,7 +123,7 @@ async def test_a_class_and_a_property_added_while_running(
                              == [(True,)])  # fmt: skip
             await eventually(lambda: sql(dsn, 'SELECT "_id" FROM "Tag"') == [("red",)])
             assert sql(dsn, 'SELECT "_id", text, stars FROM "Note"') == [(1, "before", 5)]
-            sql(dsn, """UPDATE "Note" SET stars = 4 WHERE "_id" = 1""")
+            await asql(dsn, """UPDATE "Note" SET stars = 4 WHERE "_id" = 1""")
 
             def stars() -> object:
                 realm.refresh()

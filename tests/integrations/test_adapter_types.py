@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from adapter_support import Device, make_adapter, sql
+from adapter_support import Device, asql, make_adapter, sql
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_process import ServerProcess, eventually, run
 
@@ -91,7 +91,8 @@ async def test_postgres_to_realm_every_type_without_echo(
     try:
         async with adapter:
             await eventually(lambda: "/adapt/sql" in adapter.ready_realms)
-            sql(dsn, 'INSERT INTO "Item" (_realm, "_id", "count", flag, ratio, small, price, oid,'
+            await asql(
+                dsn, 'INSERT INTO "Item" (_realm, "_id", "count", flag, ratio, small, price, oid,'
                 ' uid, "when", blob, "any", tags, nums, attrs, owner, friends, address) VALUES'
                 " ('/adapt/sql', 'b', 5, false, 0.25, 2.5, 99.5, %s, %s, %s, '\\x0102',"
                 """ '{"$oid": "65f1a2b3c4d5e6f708192a3b"}', '["p"]', '[2, 2, 4]', '{"z": 1.25}',"""
@@ -119,10 +120,11 @@ async def test_postgres_to_realm_every_type_without_echo(
             await realm.sync_session.wait_for_upload_completion(15)
             await eventually(lambda: sql(dsn, """SELECT ratio FROM "Item" WHERE "_id" = 'b'""")
                              == [(9.0,)])  # fmt: skip
-            sql(dsn, """UPDATE "Item" SET "count" = 6, tags = '["q", "r"]' WHERE "_id" = 'b'""")
+            await asql(dsn, """UPDATE "Item" SET "count" = 6, tags = '["q", "r"]'"""
+                       """ WHERE "_id" = 'b'""")  # fmt: skip
             await eventually(lambda: item() is not None and obj["count"] == 6)
             assert list(obj["tags"]) == ["q", "r"] and obj["ratio"] == 9.0
-            sql(dsn, """DELETE FROM "Item" WHERE "_id" = 'b'""")
+            await asql(dsn, """DELETE FROM "Item" WHERE "_id" = 'b'""")
             await eventually(lambda: item() is None)
             # No echo: nothing captured is left, no change went round again.
             await eventually(lambda: sql(dsn, "SELECT count(*) FROM _studio_changes") == [(0,)])
@@ -152,7 +154,7 @@ async def test_sql_update_of_the_key_moves_the_object(
     try:
         async with adapter:
             await eventually(lambda: "/adapt/move" in adapter.ready_realms)
-            sql(dsn, """UPDATE "Note" SET "_id" = 2 WHERE "_id" = 1""")
+            await asql(dsn, """UPDATE "Note" SET "_id" = 2 WHERE "_id" = 1""")
 
             def keys() -> list[int]:
                 realm.refresh()
@@ -162,5 +164,44 @@ async def test_sql_update_of_the_key_moves_the_object(
             assert realm.object_for_primary_key("Note", 2)["text"] == "one"
             await eventually(lambda: sql(dsn, "SELECT count(*) FROM _studio_changes") == [(0,)])
             assert sql(dsn, 'SELECT "_id", text FROM "Note"') == [(2, "one")]
+    finally:
+        await device.close()
+
+
+@run
+async def test_erasing_a_linked_object_rewrites_the_rows_that_linked_to_it(
+    server: ServerProcess, postgres: PostgresForTests, tmp_path: Path  # noqa: F811
+) -> None:
+    dsn = postgres.dsn(postgres.new_database())
+    device = Device(server, tmp_path / "device")
+    realm = await device.open("/adapt/unlink")
+    with realm.write():
+        realm.create("Item", full_item(realm))
+    await realm.sync_session.wait_for_upload_completion(15)
+    adapter = make_adapter(server, tmp_path / "adapter", dsn, realms=r"^/adapt/unlink$")
+    try:
+        async with adapter:
+            await eventually(lambda: "/adapt/unlink" in adapter.ready_realms)
+            assert sql(dsn, 'SELECT owner, friends FROM "Item"') == [(str(OID), [str(OID)])]
+            with realm.write():  # the device erases Ann: the realm drops the links to her
+                realm.delete(realm.object_for_primary_key("Person", OID))
+            await realm.sync_session.wait_for_upload_completion(15)
+            await eventually(lambda: sql(dsn, 'SELECT owner, friends FROM "Item"') == [(None, [])])
+            assert sql(dsn, 'SELECT count(*) FROM "Person"') == [(0,)]
+            # The same when SQL erases the target.
+            await asql(dsn, """INSERT INTO "Person" VALUES ('/adapt/unlink', %s, 'Bob')""",
+                       (str(OID),))  # fmt: skip
+            await asql(dsn, """UPDATE "Item" SET owner = %s, friends = %s""",
+                (str(OID), psycopg_json([str(OID)])))  # fmt: skip
+
+            def owner() -> object:
+                realm.refresh()
+                item = realm.object_for_primary_key("Item", "a")
+                return item is not None and item["owner"] is not None
+
+            await eventually(owner)
+            await asql(dsn, 'DELETE FROM "Person"')
+            await eventually(lambda: sql(dsn, 'SELECT owner, friends FROM "Item"') == [(None, [])])
+            await eventually(lambda: not owner())
     finally:
         await device.close()

@@ -51,7 +51,7 @@ from studio.integrations.adapter.realm_writes import (
     realm_key,
     touch,
 )
-from studio.integrations.adapter.schema_adoption import adopt_classes
+from studio.integrations.adapter.schema_adoption import adopt_classes, linking_rows
 from studio.integrations.adapter.tables import Change, Tables
 from studio.integrations.errors import AdapterError, BadRowError
 from studio.integrations.events import RealmEvent
@@ -261,19 +261,20 @@ class PostgresAdapter:
             if stored is None or (event is None and stored < local and self._journal_lost(path)):
                 # First sight of this realm (or a data directory that lost its
                 # journal): everything, both ways.
-                await self._initial_load(cur, path, realm)
+                rows = await self._initial_load(cur, path, realm)
                 await self.tables.store_version(cur, path, local)
-                return
-            if event is None or stored >= event.server_version:
+            elif event is None or stored >= event.server_version:
                 return  # mirrored before a crash or restart: not again
-            changes = event.changes
-            keys: dict[str, dict[Any, None]] = {}
-            for part in (changes.inserted, changes.modified, changes.deleted):
-                for class_name, class_keys in part.items():
-                    keys.setdefault(class_name, {}).update(class_keys)
-            await self._write_objects(cur, path, realm, keys)
-            await self.tables.store_version(cur, path, event.server_version)
+            else:
+                changes = event.changes
+                keys: dict[str, dict[Any, None]] = {}
+                for part in (changes.inserted, changes.modified, changes.deleted):
+                    for class_name, class_keys in part.items():
+                        keys.setdefault(class_name, {}).update(class_keys)
+                rows = await self._write_objects(cur, path, realm, keys)
+                await self.tables.store_version(cur, path, event.server_version)
         self.stats.transactions += 1
+        self.stats.rows += rows
         self.stats.seconds += time.perf_counter() - started
         log(logging.DEBUG, "adapter_mirrored", realm=path,
             server_version=event.server_version if event else local)  # fmt: skip
@@ -286,10 +287,17 @@ class PostgresAdapter:
 
     async def _write_objects(
         self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm,
-        keys: Mapping[str, Iterable[Any]],
-    ) -> None:  # fmt: skip
-        """Rows = the realm's objects now, for these keys (deleted objects: no row)."""
+        keys: Mapping[str, Iterable[Any]], *, follow_links: bool = True,
+    ) -> int:  # fmt: skip
+        """Rows = the realm's objects now, for these keys (deleted objects: no row);
+        returns how many rows were written or deleted.
+
+        Erasing an object nullifies the links to it in the realm without any
+        instruction about the linking objects, so their rows are written again too.
+        """
         classes = {s.name: s for s in realm.schema}
+        linking: dict[str, dict[Any, None]] = {}
+        written = 0
         for class_name, class_keys in keys.items():
             schema = classes.get(class_name)
             if schema is None or not is_mirrored(schema):
@@ -306,9 +314,16 @@ class PostgresAdapter:
                     rows.append(row_of(obj, columns, path))
             await self.tables.delete(cur, class_name, schema.primary_key, path, gone)
             await self.tables.upsert(cur, class_name, schema.primary_key, columns, rows)
-            self.stats.rows += len(rows) + len(gone)
+            written += len(rows) + len(gone)
+            if gone and follow_links:
+                for name, found in (await linking_rows(cur, self.tables, realm, path,
+                                                       class_name, gone)).items():  # fmt: skip
+                    linking.setdefault(name, {}).update(dict.fromkeys(found))
+        if linking:
+            written += await self._write_objects(cur, path, realm, linking, follow_links=False)
+        return written
 
-    async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> None:
+    async def _initial_load(self, cur: psycopg.AsyncCursor[Any], path: str, realm: Realm) -> int:
         """Rows the realm lacks go into the realm; then every object becomes a row
         and rows of objects the realm does not have are deleted."""
         conn = self._connection
@@ -337,10 +352,11 @@ class PostgresAdapter:
                                                             change.key)] = None  # fmt: skip
             except BadRowError:
                 pass  # its row was deleted with the dead letter
-        await self._write_objects(cur, path, realm, keys)
+        written = await self._write_objects(cur, path, realm, keys)
         imported = sum(len(k) for k in touched.keys.values())
         log(logging.INFO, "adapter_initial_load", realm=path, imported=imported,
             objects=sum(len(k) for k in keys.values()), dead_letters=len(dead))  # fmt: skip
+        return written
 
     async def _has_rows(self, cur: psycopg.AsyncCursor[Any], table: str, path: str) -> bool:
         await cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE _realm = %s)").format(
@@ -418,9 +434,19 @@ class PostgresAdapter:
             self._spawn(self._watch(path))
 
     async def _watch(self, path: str) -> None:
-        with contextlib.suppress(Exception):
-            if not await self.notifier.watch(path):
-                log(logging.ERROR, "adapter_realm_unavailable", realm=path)
+        try:
+            watched = await self.notifier.watch(path)
+        except Exception as exc:
+            watched, error = False, str(exc)
+        else:
+            error = "the realm could not be opened"
+        if not watched:
+            # Its changes wait; they are offered again (and the realm opened
+            # again) after the rescan interval.
+            log(logging.ERROR, "adapter_realm_unavailable", realm=path, error=error)
+            await asyncio.sleep(self.notifier.rescan_interval)
+            self._waiting.discard(path)
+            self._wake.set()
 
     def _apply_to_realm(
         self, realm: Realm, path: str, items: list[tuple[Change, list[Action]]], *, record: bool
@@ -509,8 +535,8 @@ class PostgresAdapter:
 
 @dataclass(slots=True)
 class MirrorStats:
-    """Realm -> PostgreSQL so far: downloads mirrored (one transaction each), rows
-    written or deleted (write-backs included), seconds inside those transactions
+    """Realm -> PostgreSQL so far: mirroring transactions (one per download, one
+    per initial load), the rows they wrote or deleted, and the seconds inside them
     (reading the realm, writing, committing)."""
 
     transactions: int = 0

@@ -1,5 +1,8 @@
-"""PostgreSQL -> realm schema: a realm that lacks a class whose table has rows for it
-gets the class, read from the table's columns.
+"""What the adapter learns from the tables: realm classes from table columns, and the
+rows that link to erased objects.
+
+A realm that lacks a class whose table has rows for it gets the class, read
+from the table's columns.
 
 A column the adapter created carries the realm type in its comment
 (``studio:int?``), so the class comes back exactly; a column of a table made by
@@ -13,13 +16,51 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from studio.core import Realm
 from studio.core.errors import RealmError
-from studio.integrations.adapter.mapping import REALM_COLUMN, realm_property_spec
+from studio.integrations.adapter.mapping import REALM_COLUMN, is_mirrored, realm_property_spec
 from studio.integrations.adapter.tables import Tables
 from studio.integrations.errors import AdapterError
 from studio.integrations.logs import log
+from studio.primitives.objectid import ObjectId
+
+
+async def linking_rows(
+    cur: psycopg.AsyncCursor[Any], tables: Tables, realm: Realm, path: str, target: str,
+    gone: Sequence[Any],
+) -> dict[str, list[Any]]:  # fmt: skip
+    """Keys (realm values) of the objects whose rows link to the ``gone`` rows
+    (their keys as PostgreSQL has them) of class ``target``."""
+    out: dict[str, list[Any]] = {}
+    for schema in realm.schema:
+        if not is_mirrored(schema):
+            continue
+        assert schema.primary_key is not None
+        key_type = schema.get_property(schema.primary_key).type
+        for prop in schema.persisted_properties:
+            if not prop.is_link or prop.object_type != target:
+                continue
+            if prop.name not in tables.columns.get(schema.name, {}):
+                continue
+            column = sql.Identifier(prop.name)
+            if prop.collection is None:
+                where = sql.SQL("{} = ANY(%s)").format(column)
+                values: list[Any] = list(gone)
+            else:
+                dictionary = prop.collection == "dictionary"
+                elements = "jsonb_each" if dictionary else "jsonb_array_elements"
+                where = sql.SQL("EXISTS (SELECT 1 FROM " + elements + "({}) e"
+                                " WHERE e.value = ANY(%s::jsonb[]))").format(column)  # fmt: skip
+                values = [Jsonb(k) for k in gone]
+            await cur.execute(sql.SQL("SELECT {} FROM {} WHERE {} = %s AND ").format(
+                sql.Identifier(schema.primary_key), tables.name(schema.name),
+                sql.Identifier(REALM_COLUMN)) + where, (path, values))  # fmt: skip
+            keys = [ObjectId(k) if key_type == "objectId" else k for (k,) in await cur.fetchall()]
+            out.setdefault(schema.name, []).extend(keys)
+    return out
 
 
 async def class_spec(
