@@ -15,9 +15,14 @@ SCHEMA = [
     {
         "name": "Person",
         "primaryKey": "_id",
-        "properties": {"_id": "int", "name": "string", "home": "Address?",
-                       "past": "Address[]", "places": "Address{}"},
-    },  # fmt: skip
+        "properties": {
+            "_id": "int",
+            "name": "string",
+            "home": "Address?",
+            "past": "Address[]",
+            "places": "Address{}",
+        },
+    },
     {"name": "Address", "embedded": True, "properties": {"city": "string", "geo": "Geo?"}},
     {"name": "Geo", "embedded": True, "properties": {"lat": "double", "lon": "double"}},
 ]
