@@ -191,20 +191,15 @@ class Dequeuer:
         listener: asyncio.Task[None] | None = None
         try:
             self._user = await self._app.login(self.username, self._password)
-            async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
-                listener = asyncio.create_task(self._listen())
-                log(logging.INFO, "dequeuer_started", queue=self.queue, server=self.server_url)
-                while not self._stop.is_set():
-                    self._wake.clear()
-                    try:
-                        while not self._stop.is_set() and await self.take_batch(conn):
-                            pass
-                    except Exception as exc:
-                        # PostgreSQL or the object server is away: the batch was
-                        # rolled back; try again after the poll interval.
-                        log(logging.WARNING, "dequeue_failed", queue=self.queue, error=str(exc))
-                        if conn.closed:
-                            raise
+            listener = asyncio.create_task(self._listen())
+            log(logging.INFO, "dequeuer_started", queue=self.queue, server=self.server_url)
+            while not self._stop.is_set():
+                try:
+                    async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+                        await self._move(conn)
+                except psycopg.OperationalError as exc:  # PostgreSQL away: connect again
+                    log(logging.WARNING, "queue_connection_failed", queue=self.queue,
+                        error=str(exc))  # fmt: skip
                     await self._sleep()
         finally:
             if listener is not None:
@@ -213,6 +208,22 @@ class Dequeuer:
                     await listener
             await self._close()
             log(logging.INFO, "dequeuer_stopped", queue=self.queue)
+
+    async def _move(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Move batches until stopped, sleeping when the queue is empty; returns if
+        the connection is lost."""
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and await self.take_batch(conn):
+                    pass
+            except Exception as exc:
+                # PostgreSQL or the object server is away: the batch was rolled
+                # back; try again after the poll interval.
+                log(logging.WARNING, "dequeue_failed", queue=self.queue, error=str(exc))
+                if conn.closed:
+                    return
+            await self._sleep()
 
     def stop(self) -> None:
         """Make :meth:`run` return after the batch in hand."""

@@ -16,7 +16,7 @@ from typing import Any, Final
 from studio.core.errors import BadValueError
 from studio.core.property_types import PROPERTY_TYPES
 from studio.primitives.instructions import (
-    AddClass,
+    EMBEDDED,
     Clear,
     CreateObject,
     DictSet,
@@ -35,8 +35,6 @@ _TEXT_TYPES: Final = frozenset({"data", "date", "objectId", "uuid", "decimal128"
 """Types whose JSON form is a string read with the type's text parser."""
 
 MAX_PRIMARY_KEY_CHARS: Final = 1024
-_NONE: Final = ClassInfo(AddClass("", None, None, True, False))
-"""Stands in for a class the schema lacks (the upload check then refuses it)."""
 
 
 def _kind(value: Any) -> str:
@@ -131,21 +129,66 @@ def property_value(
         target = schema.classes.get(prop.object_type or "")
         if target is None or target.embedded or target.definition.primary_key is None:
             raise BadRequest(
-                f"{what} links to {prop.object_type}, which the REST API cannot write "
-                "(embedded, or without a primary key)"
+                f"{what} links to {prop.object_type}, which has no primary key to link by"
             )
         return Link(target.name, primary_key_value(target, value, f"the link {what}"))
     return _scalar(prop.base, value, what)
 
 
-def _collection(schema: SchemaIndex, prop: PropertyInfo, pk: Any, value: Any) -> list[Instruction]:
+Path = tuple[str | int, ...]
+
+
+def _embedded_class(schema: SchemaIndex, prop: PropertyInfo) -> ClassInfo | None:
+    """The embedded class ``prop`` holds objects of, or None."""
+    if prop.base != "object":
+        return None
+    target = schema.classes.get(prop.object_type or "")
+    return target if target is not None and target.embedded else None
+
+
+def _embedded(
+    schema: SchemaIndex, target: ClassInfo, cls: str, pk: Any, path: Path, value: Any, what: str
+) -> list[Instruction]:
+    """The fields of a new embedded object at ``path`` (created by the caller's
+    instruction), from its JSON object."""
+    if not isinstance(value, dict):
+        raise BadRequest(f"{what} holds an embedded {target.name}: send a JSON object; "
+                         f"got {_kind(value)}")  # fmt: skip
+    return _sets(schema, target, cls, pk, value, path)
+
+
+def _write(
+    schema: SchemaIndex, prop: PropertyInfo, cls: str, pk: Any, path: Path, value: Any
+) -> list[Instruction]:
+    """The instructions that write ``value`` to ``prop`` at ``path`` of the
+    top-level object ``(cls, pk)``."""
+    if prop.collection is not None:
+        return _collection(schema, prop, cls, pk, path, value)
+    target = _embedded_class(schema, prop)
+    if target is None or value is None:
+        return [Set(cls, pk, path, property_value(schema, prop, value))]
+    what = f"{prop.class_name}.{prop.name}"
+    return [Set(cls, pk, path, EMBEDDED), *_embedded(schema, target, cls, pk, path, value, what)]
+
+
+def _element(
+    schema: SchemaIndex, prop: PropertyInfo, cls: str, pk: Any, path: Path, item: Any
+) -> tuple[Any, list[Instruction]]:
+    """A collection element's instruction value, and the instructions that fill it
+    (an embedded object's fields, at ``path``: the element's own path)."""
+    target = _embedded_class(schema, prop)
+    if target is None or item is None:
+        return property_value(schema, prop, item, element=True), []
+    what = f"{prop.class_name}.{prop.name}"
+    return EMBEDDED, _embedded(schema, target, cls, pk, path, item, what)
+
+
+def _collection(
+    schema: SchemaIndex, prop: PropertyInfo, cls: str, pk: Any, path: Path, value: Any
+) -> list[Instruction]:
     """Replace the whole collection: Clear, then its elements (as a device's
     assignment of a new list does)."""
     what = f"{prop.class_name}.{prop.name}"
-    path = (prop.name,)
-    cls = prop.class_name
-    if prop.base == "object" and (schema.classes.get(prop.object_type or "") or _NONE).embedded:
-        raise BadRequest(f"{what} holds embedded objects, which the REST API cannot write yet")
     out: list[Instruction] = [Clear(cls, pk, path)]
     if prop.collection == "dictionary":
         if not isinstance(value, dict):
@@ -153,21 +196,25 @@ def _collection(schema: SchemaIndex, prop: PropertyInfo, pk: Any, value: Any) ->
         for key, item in value.items():
             if not key or key.startswith("$") or "." in key:
                 raise BadRequest(f"{what}: a key may not be empty, start with $ or hold a dot")
-            out.append(
-                DictSet(cls, pk, path, key, property_value(schema, prop, item, element=True))
-            )
+            element, fill = _element(schema, prop, cls, pk, (*path, key), item)
+            out += [DictSet(cls, pk, path, key, element), *fill]
         return out
     if not isinstance(value, list):
         raise BadRequest(f"{what} is a {prop.collection}: send a JSON array; got {_kind(value)}")
-    items = [property_value(schema, prop, item, element=True) for item in value]
     if prop.collection == "set":
-        out += [SetInsert(cls, pk, path, item) for item in items]
-    else:
-        out += [ListInsert(cls, pk, path, i, item) for i, item in enumerate(items)]
+        items = [property_value(schema, prop, item, element=True) for item in value]
+        return out + [SetInsert(cls, pk, path, item) for item in items]
+    for index, item in enumerate(value):
+        element, fill = _element(schema, prop, cls, pk, (*path, index), item)
+        out += [ListInsert(cls, pk, path, index, element), *fill]
     return out
 
 
-def _sets(schema: SchemaIndex, info: ClassInfo, pk: Any, body: dict[str, Any]) -> list[Instruction]:
+def _sets(
+    schema: SchemaIndex, info: ClassInfo, cls: str, pk: Any, body: dict[str, Any], prefix: Path
+) -> list[Instruction]:
+    """Write the properties of ``body`` to the object of class ``info`` at ``prefix``
+    (``()``: the top-level object ``(cls, pk)`` itself; else an embedded object in it)."""
     out: list[Instruction] = []
     for name, value in body.items():
         prop = info.properties.get(name)
@@ -175,10 +222,7 @@ def _sets(schema: SchemaIndex, info: ClassInfo, pk: Any, body: dict[str, Any]) -
             raise BadRequest(f"{info.name} has no property {name[:100]!r} to write")
         if prop.is_primary_key:
             continue  # checked by the caller
-        if prop.collection is not None:
-            out += _collection(schema, prop, pk, value)
-            continue
-        out.append(Set(info.name, pk, (name,), property_value(schema, prop, value)))
+        out += _write(schema, prop, cls, pk, (*prefix, name), value)
     return out
 
 
@@ -194,7 +238,7 @@ def create_instructions(
     if pk_name not in body and not info.pk_nullable:
         raise BadRequest(f"the body must give {info.name}'s primary key {pk_name!r}")
     pk = primary_key_value(info, body.get(pk_name), f"{info.name}.{pk_name}")
-    return pk, [CreateObject(info.name, pk), *_sets(schema, info, pk, body)]
+    return pk, [CreateObject(info.name, pk), *_sets(schema, info, info.name, pk, body, ())]
 
 
 def update_instructions(
@@ -206,7 +250,7 @@ def update_instructions(
         given = primary_key_value(info, body[pk_name], f"{info.name}.{pk_name}")
         if given != pk:
             raise BadRequest(f"the primary key {pk_name!r} cannot be changed")
-    return _sets(schema, info, pk, body)
+    return _sets(schema, info, info.name, pk, body, ())
 
 
 def erase_instructions(info: ClassInfo, pk: Any) -> list[Instruction]:

@@ -191,3 +191,33 @@ async def test_a_receipt_in_the_realm_means_the_row_is_only_deleted(
     assert queue_size(dsn, "again") == 0
     contents = await realm_contents(server, tmp_path / "check", "/dq/again")
     assert contents == ([first], 1)
+
+
+@run
+async def test_the_dequeuer_connects_again_when_postgresql_drops_its_connections(
+    server: ServerProcess, postgres: PostgresForTests, tmp_path: Path
+) -> None:
+    dsn = postgres.dsn(postgres.new_database())
+    with psycopg.connect(dsn) as conn:
+        create_queue(conn, "drops")
+        enqueue(conn, "/dq/drops", {"item": "tea", "qty": 1}, queue="drops")
+        conn.commit()
+    dequeuer = Dequeuer(server.url, username="admin", password=ADMIN_PASSWORD,
+                        data_dir=tmp_path / "dq", dsn=dsn, write=write_order, schema=SCHEMA,
+                        queue="drops", poll_interval=0.05, sync_config=FAST)  # fmt: skip
+    task = asyncio.create_task(dequeuer.run())
+    try:
+        await eventually(lambda: dequeuer.written == 1)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            dropped = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            assert len(dropped) == 2  # the dequeuer's and its listener's
+            second = enqueue(conn, "/dq/drops", {"item": "mate", "qty": 2}, queue="drops")
+        await eventually(lambda: dequeuer.written == 2)
+    finally:
+        dequeuer.stop()
+        await task
+    assert queue_size(dsn, "drops") == 0
+    assert (await realm_contents(server, tmp_path / "check", "/dq/drops"))[0][-1] == second

@@ -4,13 +4,16 @@ fetches it from an HTTP API (a local server here) and the answer syncs back."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from api_support import serve
 from notifier_support import FAST, make_notifier
-from server_process import ADMIN_PASSWORD, ServerProcess, eventually, run
+from server_process import ADMIN_PASSWORD, ROOT, ServerProcess, eventually, run
 
 from examples.fetcher.handler import SCHEMA
 from studio.integrations import Fetcher, FetcherError
@@ -110,3 +113,32 @@ def test_allowed_prefixes_must_name_a_host() -> None:
         Fetcher(allow="https://api.example.com/")
     with pytest.raises(FetcherError, match=r"not 'https://api\.example\.com'"):
         Fetcher(allow=["https://api.example.com"])  # would allow api.example.com.evil.org
+
+
+@run
+async def test_the_example_handler_runs_in_studio_notifier(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "pw").write_text(ADMIN_PASSWORD + "\n")
+    (tmp_path / "pw").chmod(0o600)
+    async with serve(weather_api([], asyncio.Event())) as api:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "FETCH_ALLOW": f"{api}/weather/"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "studio", "notifier", "--server", server.url,
+            "--password-file", str(tmp_path / "pw"), "--data", str(tmp_path / "notifier"),
+            "--rescan-interval", "0.5", "--handler", "^/fetch/=examples.fetcher.handler:fetch",
+            stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+        )  # fmt: skip
+        device = App(server.url, config=FAST, base_dir=tmp_path / "device")
+        try:
+            user = await device.login("admin", ADMIN_PASSWORD)
+            realm = await device.open_realm(user, "/fetch/example", schema=SCHEMA)
+            with realm.write():
+                request = realm.create("FetchRequest", {"_id": "1", "url": f"{api}/weather/oslo"})
+            await eventually(lambda: request.status == 200, timeout=30)
+            assert request.body == '{"city": "oslo", "celsius": 21}'
+        finally:
+            await device.close()
+            proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, err.decode()

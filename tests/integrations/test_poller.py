@@ -4,6 +4,9 @@ a synced realm; only what changed is written, and a device sees just that."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 from aiohttp import web
 from api_support import serve
 from notifier_support import FAST
-from server_process import ADMIN_PASSWORD, ServerProcess, eventually, run
+from server_process import ADMIN_PASSWORD, ROOT, ServerProcess, eventually, run
 
 from examples.poller.prices import REALM, SCHEMA
 from studio.core import Realm
@@ -140,3 +143,32 @@ def test_a_class_without_primary_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PollerError, match="Row has no primary key"):
         Poller(realm, "http://unused/", class_name="Row")
     realm.close()
+
+
+@run
+async def test_the_example_script_polls_into_the_realm(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    prices = {"tea": {"sku": "tea", "price": 3.5, "currency": "EUR"}}
+    (tmp_path / "pw").write_text(ADMIN_PASSWORD + "\n")
+    async with serve(price_api(prices, [])) as api:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "examples.poller.prices", "--server", server.url,
+            "--password-file", str(tmp_path / "pw"), "--data", str(tmp_path / "poller"),
+            "--api", f"{api}/prices", "--interval", "0.1",
+            stderr=asyncio.subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        device = App(server.url, config=FAST, base_dir=tmp_path / "device")
+        try:
+            user = await device.login("admin", ADMIN_PASSWORD)
+            realm = await device.open_realm(user, REALM, schema=SCHEMA)
+            await eventually(lambda: realm.object_for_primary_key("Price", "tea") is not None,
+                             timeout=30)  # fmt: skip
+            prices["tea"]["price"] = 4.0
+            await eventually(lambda: realm.object_for_primary_key("Price", "tea").price == 4.0)
+        finally:
+            await device.close()
+            proc.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, err.decode()
+    assert b'"event":"poll_changed"' in err
