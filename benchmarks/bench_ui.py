@@ -39,6 +39,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import studio.ui  # noqa: F401  (first: the PySide6 refcount guard)
+from studio.core.storage import FORMAT as STORAGE_FORMAT
 
 SCHEMA = [
     {
@@ -85,9 +86,12 @@ def realm_path(objects: int) -> Path:
     """The cached benchmark realm (generated in a child process: its memory is not ours)."""
     folder = Path(tempfile.gettempdir()) / "studio-bench-ui"
     folder.mkdir(exist_ok=True)
-    path = folder / f"items-{objects}.realm"
+    # The storage format in the name: a cache written by another version of
+    # the code (another checkout) is never opened by this one.
+    stem = f"items-{objects}-{STORAGE_FORMAT}"
+    path = folder / f"{stem}.realm"
     if not path.exists():
-        partial = folder / f"items-{objects}.partial.realm"
+        partial = folder / f"{stem}.partial.realm"
         for leftover in folder.glob(partial.name + "*"):
             leftover.unlink()
         subprocess.run([sys.executable, "-c", GENERATE, str(partial), str(objects),

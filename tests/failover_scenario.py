@@ -161,6 +161,19 @@ async def run_failover(
             user, REALM, path=workdir / "fresh.realm", wait_for_download=True, timeout=20
         )
         server_copy = texts(fresh)
+        # With several server processes, a process learns of another's
+        # versions by NOTIFY, or within a second by its heartbeat when a
+        # notification was lost (while PostgreSQL was down): download
+        # completion only means "as far as my server knows", so the
+        # replicas converge within that bound, not at once.
+        converge_by = time.monotonic() + 10
+        while not all(lst == server_copy for lst in lists) and time.monotonic() < converge_by:
+            await asyncio.sleep(0.2)
+            for p in [*writers]:
+                await p.realm.sync_session.wait_for_download_completion(20)
+            await fresh.sync_session.wait_for_download_completion(20)
+            lists = [texts(p.realm) for p in writers]
+            server_copy = texts(fresh)
         result.replicas_equal = all(lst == server_copy for lst in lists)
         result.duplicates = len(server_copy) - len(set(server_copy))
         result.missing = len(everything - set(server_copy))

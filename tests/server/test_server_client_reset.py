@@ -1,21 +1,10 @@
 """Client reset end to end, against the real object server (in process).
 
 ``run_client_reset_scenario(tmp_path, expire)`` takes the step that makes the
-offline client's file unsyncable as a parameter. Today that step is
-``expire_by_recreating_the_realm`` (the admin deletes the realm and creates it
-again). Once history compaction is merged, plug it in::
-
-    async def expire_by_compacting(ctx: ScenarioContext) -> None:
-        # write past ctx.client_server_version (another client), then compact
-        # the history of ctx.path so that its base is above it
-
-    def test_client_reset_after_compaction(tmp_path: Path) -> None:
-        outcome = asyncio.run(run_client_reset_scenario(tmp_path, expire_by_compacting))
-        check_common(outcome)
-        check_after_compaction(outcome)
-
-(The fresh download is a new client binding at version 0: compaction must
-serve new clients for it to work.)
+offline client's file unsyncable as a parameter: the admin deletes the realm
+and creates it again (``expire_by_recreating_the_realm``), or another writer
+moves the realm on and its history is compacted past the offline client
+(``expire_by_compacting``, on a server with a short ``history_retention``).
 """
 
 from __future__ import annotations
@@ -24,9 +13,11 @@ import asyncio
 import os
 import signal
 import sys
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from server_harness import admin_token, call, grant, make_user, running_server
 
@@ -92,11 +83,32 @@ async def expire_by_recreating_the_realm(ctx: ScenarioContext) -> None:
         await grant(ctx.url, ctx.admin, ctx.path, name, "write")
 
 
-async def run_client_reset_scenario(tmp_path: Path, expire: Expire) -> ScenarioOutcome:
+async def expire_by_compacting(ctx: ScenarioContext) -> None:
+    """The admin writes past the offline client (the REST API), then compacts
+    the history above the version the client last integrated (the server's
+    retention is short, so the silent client no longer holds it back)."""
+    realm = urllib.parse.quote(ctx.path, safe="")
+    status, body = await call(ctx.url, "POST", f"/api/v1/realms/{realm}/classes/Note/objects",
+                              {"_id": "r1", "text": "written past the offline client"},
+                              ctx.admin)  # fmt: skip
+    assert status == 201, body
+    async with asyncio.timeout(20):
+        while True:  # until the state file has applied the write and the retention passed
+            status, body = await call(ctx.url, "POST", f"/admin/realms/{realm}/compact",
+                                      None, ctx.admin)  # fmt: skip
+            assert status == 200, body
+            if body["compacted"] and body["base_version"] > ctx.client_server_version:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def run_client_reset_scenario(
+    tmp_path: Path, expire: Expire, **server_settings: Any
+) -> ScenarioOutcome:
     """alice syncs n0, goes offline, creates a1 and a2 and edits n0; ``expire``
     makes her file unsyncable; carol writes c1 on the server; alice comes back,
     resets (RECOVER) and both converge."""
-    async with running_server(tmp_path / "server") as server:
+    async with running_server(tmp_path / "server", **server_settings) as server:
         url = server.url
         admin = await admin_token(url)
         for name in ("alice", "carol"):
@@ -171,6 +183,15 @@ def check_after_compaction(outcome: ScenarioOutcome) -> None:
     assert outcome.errors[0].code == ErrorCode.CLIENT_FILE_EXPIRED
     assert outcome.kept_object == "edited offline"
     assert outcome.result.unrecovered == []
+
+
+def test_client_reset_after_the_history_was_compacted_past_the_client(tmp_path: Path) -> None:
+    outcome = asyncio.run(
+        run_client_reset_scenario(tmp_path, expire_by_compacting, history_retention=0.05)
+    )
+    check_common(outcome)
+    check_after_compaction(outcome)
+    assert outcome.other_notes["r1"] == "written past the offline client"
 
 
 def test_client_reset_after_the_realm_was_deleted_and_created_again(tmp_path: Path) -> None:
