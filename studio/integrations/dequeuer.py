@@ -114,8 +114,9 @@ def create_queue(conn: psycopg.Connection[Any], queue: str = "studio_queue") -> 
 def enqueue(
     conn: psycopg.Connection[Any], realm: str, body: Any, *, queue: str = "studio_queue"
 ) -> int:
-    """Add a message for ``realm`` (its JSON ``body``); returns its id. Producers may
-    as well insert rows with their own SQL."""
+    """Add a message for ``realm`` (its JSON ``body``) in the connection's current
+    transaction (it counts once committed); returns its id. Producers may as well
+    insert rows with their own SQL."""
     q = check_queue_name(queue)
     row = conn.execute(
         f"INSERT INTO {q} (realm, body) VALUES (%s, %s) RETURNING id".encode(),
