@@ -42,6 +42,7 @@ class SortRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job = 0
+        self.cancelled = threading.Event()  # of the running job: set by cancel()
         self._callbacks: dict[int, Callable[[Sequence[int] | None, Exception | None],
                                             None]] = {}
         self._finished.connect(self._deliver)
@@ -53,24 +54,38 @@ class SortRunner(QObject):
     def start(self, path: str, class_name: str, query: str, prop: str, ascending: bool,
               done: Callable[[Sequence[int] | None, Exception | None], None]) -> int:
         """Start a sort (cancelling the one running); returns its job number."""
+        return self.start_job(
+            lambda _cancelled: sorted_keys(path, class_name, query, prop, ascending), done)
+
+    def start_job(self, work: Callable[[Callable[[], bool]], Any],
+                  done: Callable[[Any, Exception | None], None]) -> int:
+        """Run ``work(cancelled)`` in a thread, cancelling the job running
+        (``cancelled()`` says whether to give up); ``done(answer, error)`` is called on
+        the UI thread unless cancelled meanwhile. Any job that computes an order or a
+        selection off the UI thread (Realm Core files: a query's scan) runs here."""
         self.cancel()
         self._job += 1
         job = self._job
         self._callbacks[job] = done
+        self.cancelled = threading.Event()
+        cancelled = self.cancelled
 
-        def work() -> None:
+        def run() -> None:
             try:
-                keys: Any = sorted_keys(path, class_name, query, prop, ascending)
+                answer: Any = work(cancelled.is_set)
                 error = None
             except Exception as exc:  # reported on the UI thread
-                keys, error = None, exc
-            self._finished.emit(job, keys, error)
+                answer, error = None, exc
+            if not cancelled.is_set():
+                self._finished.emit(job, answer, error)
 
-        threading.Thread(target=work, name=f"studio-sort-{job}", daemon=True).start()
+        threading.Thread(target=run, name=f"studio-sort-{job}", daemon=True).start()
         return job
 
     def cancel(self) -> None:
-        """Forget the running sort: its answer, when it comes, is dropped."""
+        """Forget the running sort: its answer, when it comes, is dropped (a job that
+        watches :attr:`cancelled` also stops early)."""
+        self.cancelled.set()
         self._callbacks.clear()
 
     def _deliver(self, job: int, keys: Any, error: Any) -> None:

@@ -209,10 +209,15 @@ class BrowserNavigation(_Window):
 
     def _query_ok(self, spec: ViewSpec) -> bool:
         try:
-            self.realm.objects(spec.class_name).filtered(spec.query)
+            self.check_query(spec.class_name, spec.query)
         except QueryError:
             return False
         return True
+
+    def check_query(self, class_name: str, query: str) -> None:
+        """Raise QueryError if ``query`` cannot run on the class (a realm that evaluates
+        queries slowly only compiles it here)."""
+        self.realm.objects(class_name).filtered(query)
 
     def show_class(self, name: str, query: str = "") -> bool:
         return self.navigate(ViewSpec("class", name, query=query))
@@ -227,7 +232,8 @@ class BrowserNavigation(_Window):
         if spec is None or spec.kind != "class":
             return
         try:
-            self.realm.objects(spec.class_name).filtered(query) if query else None
+            if query:
+                self.check_query(spec.class_name, query)
         except QueryError as exc:
             self.query_bar.show_error(exc.message, exc.position)
             return

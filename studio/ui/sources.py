@@ -64,7 +64,7 @@ def _is_core_results(results: Any) -> bool:
     return isinstance(results, Results)
 
 
-def _sortable(prop: Property | None) -> bool:
+def sortable_property(prop: Property | None) -> bool:
     return (
         prop is not None
         and prop.collection is None
@@ -186,7 +186,7 @@ class ResultsSource(RowSource):
         return list(self.results.page(start, stop - start))
 
     def can_sort(self, column: Column) -> bool:
-        return column.kind == "property" and _sortable(column.prop) and hasattr(
+        return column.kind == "property" and sortable_property(column.prop) and hasattr(
             self.unsorted, "sorted"
         )
 
@@ -201,6 +201,16 @@ class ResultsSource(RowSource):
             realm=self.realm, read_only=self.read_only, title=self.title,
             unsorted=self.unsorted, sort=(column.name, ascending), query=self.query,
         )
+
+    # A source that is slow to sort in place whatever its size (a Realm Core file is
+    # read in Python) sorts every time in the worker.
+    always_sorts_in_background = False
+
+    def sort_job(self, column: Column, ascending: bool
+                 ) -> Callable[[Callable[[], bool]], Sequence[int]] | None:
+        """The work of a background sort (``job(cancelled) -> the order``), when this
+        source computes its own; None: the default (a read-only realm of the worker's)."""
+        return None
 
     @property
     def sorts_in_background(self) -> bool:
