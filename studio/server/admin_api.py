@@ -8,6 +8,7 @@ realm's permissions and read its history: that is what the level means.
 
 from __future__ import annotations
 
+import base64
 import time
 import urllib.parse
 from typing import Any
@@ -32,6 +33,7 @@ from studio.server.paths import MAX_USERNAME_LENGTH, owner_of, resolve_path
 from studio.server.permissions import Level, parse_level
 from studio.server.storage.base import RealmRecord, UserRecord
 from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.sync.changeset import encode_changeset
 from studio.sync.errors import CompactionError
 
 MAX_HISTORY_PAGE = 1000
@@ -277,6 +279,9 @@ async def realm_history(request: web.Request) -> web.Response:
     await _require_realm_admin(request, user, path)
     since = _int_param(request, "since", 0, 0, 2**62)
     limit = _int_param(request, "limit", 100, 1, MAX_HISTORY_PAGE)
+    raw = request.query.get("raw", "0")
+    if raw not in ("0", "1"):
+        raise BadRequest(f"raw must be 0 or 1, not {clip(raw)!r}")
     loaded = ctx.hub.get(path)
     if loaded is not None:
         store = loaded.store
@@ -287,22 +292,23 @@ async def realm_history(request: web.Request) -> web.Response:
             entries = await ctx.run(store.read_history, since, limit)
         finally:
             await ctx.run(store.close)
-    return json_response(
-        {
-            "changesets": [
-                {
-                    "server_version": s.entry.server_version,
-                    "origin_file_ident": s.entry.origin_file_ident,
-                    "client_version": s.entry.client_version,
-                    "user": s.user,
-                    "timestamp_ms": s.entry.timestamp_ms,
-                    "integrated_at_ms": s.entry.integrated_at_ms,
-                    "instructions": [describe(i) for i in s.entry.changeset.instructions],
-                }
-                for s in entries
-            ]
+    rows = []
+    for s in entries:
+        row: dict[str, Any] = {
+            "server_version": s.entry.server_version,
+            "origin_file_ident": s.entry.origin_file_ident,
+            "client_version": s.entry.client_version,
+            "user": s.user,
+            "timestamp_ms": s.entry.timestamp_ms,
+            "integrated_at_ms": s.entry.integrated_at_ms,
+            "instructions": [describe(i) for i in s.entry.changeset.instructions],
         }
-    )
+        if raw == "1":  # what the Studio replays to show the realm as of a version
+            encoded = s.encoded if s.encoded is not None else encode_changeset(
+                s.entry.changeset)
+            row["changeset"] = base64.b64encode(encoded).decode("ascii")
+        rows.append(row)
+    return json_response({"changesets": rows})
 
 
 # ---------------------------------------------------------------------------- permissions
