@@ -118,9 +118,14 @@ class AdminApi:
         return dict(await self._call("POST", f"/admin/realms/{_segment(path)}/compact"))
 
     async def realm_history(
-        self, path: str, since: int = 0, limit: int = 100
+        self, path: str, since: int = 0, limit: int = 100, *, raw: bool = False
     ) -> list[dict[str, Any]]:
-        query = urllib.parse.urlencode({"path": path, "since": since, "limit": limit})
+        """Changesets after server version ``since``; ``raw``: each with its wire bytes
+        too (``"changeset"``, base64), to replay them."""
+        fields: dict[str, Any] = {"path": path, "since": since, "limit": limit}
+        if raw:
+            fields["raw"] = 1
+        query = urllib.parse.urlencode(fields)
         answer = await self._call("GET", "/admin/realms/history?" + query)
         return list(answer["changesets"])
 
