@@ -48,6 +48,7 @@ class Change:
     what: str  # the instruction as the History tab writes it
     old: str  # the value before ("" when none or not known)
     new: str  # the value after ("" when none)
+    primary_key: Any = None  # of the object (to show it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,8 @@ def _change(realm: Realm, instruction: ins.Instruction) -> Change:
     cls = getattr(instruction, "class_name", "")
     if isinstance(instruction, ins.AddClass | ins.AddProperty):
         return Change(cls, "", what, "", "")
-    key = repr(getattr(instruction, "primary_key", ""))
+    primary_key = getattr(instruction, "primary_key", None)
+    key = repr(primary_key)
     old, new = "", ""
     if isinstance(instruction, ins.CreateObject):
         new = "created"
@@ -133,7 +135,7 @@ def _change(realm: Realm, instruction: ins.Instruction) -> Change:
         new = shown(instruction.value)
     elif isinstance(instruction, ins.SetErase):
         old = shown(instruction.value)
-    return Change(cls, key, what, old, new)
+    return Change(cls, key, what, old, new, primary_key)
 
 
 class StateBuilder:
