@@ -19,6 +19,7 @@ from studio.core.describe import describe
 from studio.server.accounts import check_new_username, user_json
 from studio.server.auth import hash_password
 from studio.server.cluster import node_view, standalone_row
+from studio.server.device_view import MAX_RECENT, device_view
 from studio.server.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import (
     context,
@@ -388,6 +389,19 @@ async def list_connections(request: web.Request) -> web.Response:
     return json_response({"connections": [c.describe() for c in ctx.connections.values()]})
 
 
+async def connection_device(request: web.Request) -> web.Response:
+    """One connection's sessions: client file ident, integrated vs latest server version,
+    recent uploads (device_view.py)."""
+    await require_admin(request)
+    ctx = context(request)
+    ident = _int_param(request, "id", 0, 0, 2**62)
+    recent = _int_param(request, "recent", 20, 0, MAX_RECENT)
+    connection = ctx.connections.get(ident)
+    if connection is None:
+        raise NotFound(f"there is no connection {ident} (it may have closed)")
+    return json_response(device_view(connection, recent))
+
+
 # ---------------------------------------------------------------------------- nodes
 
 
@@ -425,4 +439,5 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/admin/permissions", set_permission)
     r.add_delete("/admin/permissions", revoke_permission)
     r.add_get("/admin/connections", list_connections)
+    r.add_get("/admin/connections/device", connection_device)
     r.add_get("/admin/nodes", list_nodes)

@@ -264,6 +264,25 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             assert conn["bytes_in"] > 0 and conn["bytes_out"] > 0
             # What the client said it is (its User-Agent), for the Studio's views.
             assert conn["agent"].startswith("Python/") and "websockets" in conn["agent"]
+            # One device in detail: its session's ident, progress and recent uploads.
+            status, device = await call(
+                url, "GET", f"/admin/connections/device?id={conn['id']}&recent=1", token=admin
+            )
+            assert status == 200 and device["user"] == "bob"
+            (session,) = device["sessions"]
+            assert session["realm"] == "/shared/notes" and session["client_file_ident"] > 0
+            assert session["latest_version"] == 2 and session["level"] == "write"
+            assert session["missing_versions"] == 2 - session["integrated_version"]
+            (upload,) = session["uploads"]  # recent=1: the newest only
+            assert upload["server_version"] == 2 and upload["instructions"] == [
+                "CreateObject Item[1]", "Set Item[1].name = 'hello'"]
+            for query, expected in ((f"id={conn['id'] + 99}", 404), ("id=x", 400)):
+                status, _ = await call(
+                    url, "GET", f"/admin/connections/device?{query}", token=admin)
+                assert status == expected
+            status, _ = await call(
+                url, "GET", f"/admin/connections/device?id={conn['id']}", token=bob)
+            assert status == 403
 
             status, listing = await call(url, "GET", "/admin/realms", token=admin)
             paths = {r["path"]: r for r in listing["realms"]}
