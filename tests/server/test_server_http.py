@@ -273,6 +273,7 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             assert session["realm"] == "/shared/notes" and session["client_file_ident"] > 0
             assert session["latest_version"] == 2 and session["level"] == "write"
             assert session["missing_versions"] == 2 - session["integrated_version"]
+            assert session["sent_version"] == 2  # the server sent it everything
             (upload,) = session["uploads"]  # recent=1: the newest only
             assert upload["server_version"] == 2 and upload["instructions"] == [
                 "CreateObject Item[1]", "Set Item[1].name = 'hello'"]

@@ -152,6 +152,13 @@ class AdminApi:
         answer = await self._call("GET", "/admin/connections")
         return list(answer["connections"])
 
+    async def connection_device(self, connection_id: int, recent: int = 20) -> dict[str, Any]:
+        """One connection in detail (``GET /admin/connections/device``): per session its
+        realm, client file ident, integrated and latest server versions, missing versions
+        and ``recent`` latest uploads."""
+        query = urllib.parse.urlencode({"id": connection_id, "recent": recent})
+        return dict(await self._call("GET", "/admin/connections/device?" + query))
+
     async def list_nodes(self) -> list[dict[str, Any]]:
         """The server processes serving the store (``GET /admin/nodes``)."""
         answer = await self._call("GET", "/admin/nodes")
