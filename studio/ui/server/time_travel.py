@@ -155,9 +155,11 @@ class TimeTravelWindow(AdminTab):
             target = self._target
             self.waiting.setText(f"Building the realm as of server version {target}…")
             await self._fetch_upto(target)
-            if self._target != target and self._target is not None:
-                continue
+            if self._target != target:
+                continue  # another version was asked for meanwhile
+            # Below the compaction floor there is only the snapshot: show the floor.
             target = max(target, self.floor)
+            self._target = target
             state = await loop.run_in_executor(self.executor, self.builder.build, target,
                                                dict(self.changesets))
             self._show_state(state)
