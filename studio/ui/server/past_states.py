@@ -26,7 +26,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,38 @@ def _change(realm: Realm, instruction: ins.Instruction) -> Change:
     return Change(cls, key, what, old, new, primary_key)
 
 
+def creates_with_fields(instructions: Iterable[ins.Instruction]) -> list[ins.Instruction]:
+    """A squashed state (schema, every creation, then every field) reordered so that
+    each object's plain fields follow its creation: the replay then inserts the object
+    with its values in one row instead of creating it and updating it field by field.
+    Links, embedded objects and collections stay after all creations (a link never
+    points to an object not created yet)."""
+    schema: list[ins.Instruction] = []
+    creates: list[ins.CreateObject] = []
+    created: set[tuple[str, Any]] = set()
+    fields: dict[tuple[str, Any], list[ins.Instruction]] = {}
+    rest: list[ins.Instruction] = []
+    for instruction in instructions:
+        if isinstance(instruction, ins.AddClass | ins.AddProperty):
+            schema.append(instruction)
+        elif isinstance(instruction, ins.CreateObject):
+            creates.append(instruction)
+            created.add((instruction.class_name, instruction.primary_key))
+        elif (isinstance(instruction, ins.Set) and len(instruction.path) == 1
+              and (instruction.class_name, instruction.primary_key) in created
+              and not isinstance(instruction.value, ins.Link | ins.EmbeddedObject)):
+            fields.setdefault((instruction.class_name, instruction.primary_key),
+                              []).append(instruction)
+        else:
+            rest.append(instruction)
+    out = schema
+    for create in creates:
+        out.append(create)
+        out.extend(fields.pop((create.class_name, create.primary_key), ()))
+    out.extend(rest)
+    return out
+
+
 class StateBuilder:
     """States of one realm at server versions (see the module docstring). Use it from
     one thread only; :meth:`close` removes its files."""
@@ -208,7 +240,7 @@ class StateBuilder:
         times is written once. False (nothing written) if they do not fold."""
         try:
             state = SquashedState().fold(decode_changeset(changesets[v]) for v in versions)
-            instructions = list(state.instructions())
+            instructions = creates_with_fields(state.instructions())
         except CompactionError:
             return False
         apply_remote(realm, instructions)
