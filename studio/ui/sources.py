@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import difflib
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -273,6 +274,12 @@ class ResultsSource(RowSource):
             return None
 
 
+def _owned(keys: Sequence[int]) -> Sequence[int]:
+    """Keys handed over by a worker are kept as they come (an array or a list of its
+    own); anything else is copied."""
+    return keys if isinstance(keys, list | array) else list(keys)
+
+
 class KeyedSource(ResultsSource):
     """Objects in an order computed off the UI thread: the rows are object keys, each
     object is read by key when shown. A change to the objects asks for the order again
@@ -284,7 +291,7 @@ class KeyedSource(ResultsSource):
                  query: str) -> None:
         super().__init__(unsorted, realm=realm, read_only=read_only, title=title,
                          unsorted=unsorted, sort=sort, query=query)
-        self.keys = list(keys)
+        self.keys = _owned(keys)
         self._positions: dict[int, int] | None = None
         self._resort = resort
 
@@ -305,7 +312,7 @@ class KeyedSource(ResultsSource):
 
         def sorted_again(keys: Sequence[int]) -> None:
             if live:
-                self.keys = list(keys)
+                self.keys = _owned(keys)
                 self._positions = None
                 on_change(TableChanges(reset=True))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, SignalInstance
 
-from studio.ui.background_sort import SortRunner, sorted_keys
+from studio.ui.background_sort import SortRunner, sorted_keys_in_child
 from studio.ui.sources import Column, ResultsSource, RowSource
 from studio.ui.wording import plural
 
@@ -72,8 +72,9 @@ class TableSorting:
         name = source.object_schema.name
         job = source.sort_job(column, ascending)
         if job is None:
-            def job(_cancelled: Callable[[], bool]) -> Any:
-                return sorted_keys(realm.path, name, source.query, column.name, ascending)
+            def job(cancelled: Callable[[], bool]) -> Any:
+                return sorted_keys_in_child(realm.path, name, source.query, column.name,
+                                            ascending, cancelled)
 
         def resort(done: Callable[[Any], None]) -> None:  # after a change: quietly
             self.sorter.start_job(job, lambda keys, error: self._report(error, always=True)
