@@ -224,7 +224,9 @@ def bench_time_travel(app: object, history: int, version: int) -> dict[str, obje
         for target in (version, min(history, version + 100)):
             start = time.perf_counter()
             future = worker.submit(builder.build, target, changesets)
-            wait_for(app, future.done, timeout=600)  # the event loop runs meanwhile
+            # The event loop runs meanwhile, idle as in the window (a loop that spins
+            # would take the interpreter lock from the worker half the time).
+            wait_for(app, lambda f=future: f.done() or time.sleep(0.005), timeout=600)
             state = future.result()
             browser = RealmBrowser.open(state.path, read_only=True)
             probe = PaintProbe(browser.table.viewport(), browser.model)

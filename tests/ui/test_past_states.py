@@ -63,3 +63,25 @@ def test_states_forward_by_the_delta_and_back_from_a_kept_state(tmp_path: Path) 
     finally:
         builder.close()
     assert not (tmp_path / "past").exists()
+
+
+def test_new_objects_replay_as_they_are_and_rewrites_fold_first(tmp_path: Path) -> None:
+    from studio.sync.changeset import decode_changeset
+    from studio.ui.server.past_states import rewrites_much
+
+    creates = {1: history(1)[1]}
+    for v in range(2, 41):
+        creates[v] = _changeset(v, ins.CreateObject("Counter", v),
+                                ins.Set("Counter", v, ("count",), v),
+                                ins.Set("Counter", v, ("label",), f"n{v}"))
+    assert not rewrites_much([decode_changeset(b) for b in creates.values()])
+    assert rewrites_much([decode_changeset(b) for b in history(40).values()])
+    builder = StateBuilder(tmp_path / "past")
+    try:
+        state = builder.build(30, creates)
+        with Realm.open(state.path, read_only=True) as realm:
+            assert sorted(o["count"] for o in realm.objects("Counter")) == [0, *range(2, 31)]
+            assert realm.object_for_primary_key("Counter", 30)["label"] == "n30"
+        assert [c.new for c in state.changes] == ["created", "30", "'n30'"]
+    finally:
+        builder.close()

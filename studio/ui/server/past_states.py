@@ -9,8 +9,9 @@ realm belongs to the thread that opened it):
 
 - a *work* realm holds the state at :attr:`StateBuilder.work_version`; asking for a
   later version applies only the changesets in between (in batches of one write
-  transaction); from empty, the changesets are first folded in memory into the state
-  they build (the server's compaction squash), so each object is written once;
+  transaction); from empty, a history that writes the same places again and again is
+  first folded in memory into the state it builds (the server's compaction squash), so
+  each field is written once;
 - each version shown is kept as a file of its own (the last :data:`VIEWS_KEPT`), which
   the Studio opens read-only; asking for an earlier version starts from the nearest
   kept state at or below it (or from empty);
@@ -26,7 +27,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,22 @@ def creates_with_fields(instructions: Iterable[ins.Instruction]) -> list[ins.Ins
     return out
 
 
+def rewrites_much(decoded: Sequence[ins.Changeset]) -> bool:
+    """Whether the changesets write the same places again and again (at least twice
+    per place on average): then folding them first pays; a history of mostly new
+    objects replays faster as it is (measured: 0.8 s against 1.3 s for 10,000 chat
+    messages; 0.5 s against 0.9 s for 10,000 updates of one counter)."""
+    places: set[tuple[Any, ...]] = set()
+    total = 0
+    for changeset in decoded:
+        for instruction in changeset.instructions:
+            total += 1
+            places.add((type(instruction), getattr(instruction, "class_name", None),
+                        getattr(instruction, "primary_key", None),
+                        getattr(instruction, "path", None)))
+    return total >= 2 * len(places)
+
+
 class StateBuilder:
     """States of one realm at server versions (see the module docstring). Use it from
     one thread only; :meth:`close` removes its files."""
@@ -203,20 +220,20 @@ class StateBuilder:
         todo = sorted(v for v in changesets if self.work_version < v <= version)
         last = todo[-1] if todo and todo[-1] == version else None
         before = todo[:-1] if last is not None else todo
-        if before and self.work_version == 0 and self._replay_squashed(realm, before,
-                                                                      changesets):
-            before = []
+        decoded = [decode_changeset(changesets[v]) for v in before]
+        if (decoded and self.work_version == 0 and rewrites_much(decoded)
+                and self._replay_squashed(realm, decoded, before[-1])):
+            decoded = []
         # The versions before the one asked for in one transaction per batch (a commit
         # per changeset would cost more than the replay), the last one on its own: what
         # it overwrites is read first.
-        for start in range(0, len(before), BATCH):
-            batch = before[start:start + BATCH]
+        for start in range(0, len(decoded), BATCH):
             instructions: list[ins.Instruction] = []
-            for v in batch:  # in order: one replay of their instructions is the same
-                instructions.extend(decode_changeset(changesets[v]).instructions)
+            for changeset in decoded[start:start + BATCH]:  # in order: one replay of
+                instructions.extend(changeset.instructions)  # their instructions is the same
             apply_remote(realm, instructions)
-            self.applied += len(batch)
-            self.work_version = batch[-1]
+            self.applied += len(decoded[start:start + BATCH])
+            self.work_version = before[min(start + BATCH, len(before)) - 1]
         if last is not None:
             changeset = decode_changeset(changesets[last])
             changes = tuple(_change(realm, i) for i in changeset.instructions)
@@ -233,19 +250,19 @@ class StateBuilder:
             dropped.path.unlink(missing_ok=True)
         return state
 
-    def _replay_squashed(self, realm: Realm, versions: list[int],
-                         changesets: Mapping[int, bytes]) -> bool:
+    def _replay_squashed(self, realm: Realm, decoded: list[ins.Changeset],
+                         upto: int) -> bool:
         """From empty: fold the changesets into the state they build (the server's
         compaction squash, in memory) and write only that state: a field set a thousand
         times is written once. False (nothing written) if they do not fold."""
         try:
-            state = SquashedState().fold(decode_changeset(changesets[v]) for v in versions)
+            state = SquashedState().fold(decoded)
             instructions = creates_with_fields(state.instructions())
         except CompactionError:
             return False
         apply_remote(realm, instructions)
-        self.applied += len(versions)
-        self.work_version = versions[-1]
+        self.applied += len(decoded)
+        self.work_version = upto
         return True
 
     def _restart_below(self, version: int) -> None:
