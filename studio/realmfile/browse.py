@@ -2,8 +2,8 @@
 
 The browser and the export are written against a ``studio.core`` Realm.
 :class:`CoreFileRealm` gives them the same read surface over a :class:`RealmFile` --
-``schema``, ``objects(name)``, ``object_for_key``, listeners that never fire -- and
-refuses writes.
+``schema``, ``objects(name)``, ``object_for_key``, listeners that never fire,
+``filtered(query)`` by a scan (:mod:`studio.realmfile.query`) -- and refuses writes.
 
 Objects are handed out as :class:`CoreObject` wrappers so that they carry what the table
 and :mod:`studio.core.export_files` expect of an object (``object_schema``, ``_key``,
