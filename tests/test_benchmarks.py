@@ -49,9 +49,12 @@ def test_bench_realmfile() -> None:
 
 
 def test_bench_ui_small() -> None:
-    data = run_benchmark("bench_ui.py", "--objects", "3000", "--commits", "2")
+    data = run_benchmark("bench_ui.py", "--objects", "3000", "--commits", "2", "--history", "300")
     assert len(data) >= 5
     assert 0 < data["inspector_update_ms"] <= data["inspector_first_ms"] * 50
+    assert data["sort_unindexed_s"] > 0 and data["sort_stall_max_ms"] >= 0
+    assert data["history_changesets"] == 300 and data["past_version"] == 150
+    assert data["past_version_open_s"] > 0 and data["past_version_forward_ms"] > 0
 
 
 def test_bench_sync_small() -> None:

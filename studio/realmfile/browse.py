@@ -2,8 +2,8 @@
 
 The browser and the export are written against a ``studio.core`` Realm.
 :class:`CoreFileRealm` gives them the same read surface over a :class:`RealmFile` --
-``schema``, ``objects(name)``, ``object_for_key``, listeners that never fire -- and
-refuses writes.
+``schema``, ``objects(name)``, ``object_for_key``, listeners that never fire,
+``filtered(query)`` by a scan (:mod:`studio.realmfile.query`) -- and refuses writes.
 
 Objects are handed out as :class:`CoreObject` wrappers so that they carry what the table
 and :mod:`studio.core.export_files` expect of an object (``object_schema``, ``_key``,
@@ -33,11 +33,13 @@ from studio.core.realm import sniff_file
 from studio.core.schema import ObjectSchema, Property
 from studio.realmfile.errors import RealmFileError
 from studio.realmfile.objects import RealmObject
+from studio.realmfile.query import compile_query
 from studio.realmfile.reader import RealmFile, is_realm_core_file
 
 BACKLINK_PREFIX = "@links."
-QUERY_NOTE = ("Queries and sorting are not available on a read-only Realm Core file: "
-              "convert it to an editable copy to query it.")
+QUERY_NOTE = ("Queries on a Realm Core file run in Python over its objects (one scan per "
+              "query); query arguments, SUBQUERY, arithmetic and geospatial queries need "
+              "an editable copy (Convert to editable copy…).")
 READ_ONLY_NOTE = ("A Realm Core file is read-only in the Studio: use \"Convert to editable "
                   "copy…\" to change its objects.")
 
@@ -295,5 +297,53 @@ class CoreResults(Sequence[CoreObject]):
         for obj in self._results:
             yield CoreObject(realm, obj)
 
-    def filtered(self, query: str, *_args: Any) -> CoreResults:
-        raise QueryError(QUERY_NOTE, 0, query)
+    def filtered(self, query: str, *args: Any) -> CoreSelection:
+        """The objects matching ``query`` (evaluated now, by a scan: see
+        :mod:`studio.realmfile.query`); query arguments are not supported."""
+        if args:
+            raise QueryError("query arguments are not supported on a Realm Core file", 0,
+                             query)
+        compiled = compile_query(query, self.name, self.realm.object_schema)
+        return CoreSelection(self.realm, self.name, compiled.run(self), query=query)
+
+
+class CoreSelection(Sequence[CoreObject]):
+    """Some objects of one class, by their positions in the class (a query's answer, a
+    sorted order), read from the file as they are shown."""
+
+    def __init__(self, realm: CoreFileRealm, name: str, positions: Sequence[int],
+                 query: str = "") -> None:
+        self.realm = realm
+        self.name = name
+        self.positions = list(positions)
+        self.query = query
+        self._all = CoreResults(realm, name)
+        self._rows: dict[int, int] | None = None
+
+    @property
+    def object_schema(self) -> ObjectSchema:
+        return self.realm.object_schema(self.name)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @overload
+    def __getitem__(self, index: int) -> CoreObject: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CoreObject]: ...
+
+    def __getitem__(self, index: int | slice) -> CoreObject | list[CoreObject]:
+        if isinstance(index, slice):
+            return [self._all[p] for p in self.positions[index]]
+        return self._all[self.positions[index]]
+
+    def __iter__(self) -> Iterator[CoreObject]:
+        for position in self.positions:
+            yield self._all[position]
+
+    def row_of_position(self, position: int) -> int | None:
+        """Where the class's object at ``position`` is in this selection, if it is."""
+        if self._rows is None:
+            self._rows = {p: row for row, p in enumerate(self.positions)}
+        return self._rows.get(position)

@@ -8,6 +8,7 @@ realm's permissions and read its history: that is what the level means.
 
 from __future__ import annotations
 
+import base64
 import time
 import urllib.parse
 from typing import Any
@@ -18,6 +19,7 @@ from studio.core.describe import describe
 from studio.server.accounts import check_new_username, user_json
 from studio.server.auth import hash_password
 from studio.server.cluster import node_view, standalone_row
+from studio.server.device_view import MAX_RECENT, device_view
 from studio.server.errors import ApiError, BadRequest, Conflict, Forbidden, InvalidPath, NotFound
 from studio.server.http_routes import (
     context,
@@ -32,6 +34,7 @@ from studio.server.paths import MAX_USERNAME_LENGTH, owner_of, resolve_path
 from studio.server.permissions import Level, parse_level
 from studio.server.storage.base import RealmRecord, UserRecord
 from studio.server.storage.errors import AlreadyExists, Missing, StorageError
+from studio.sync.changeset import encode_changeset
 from studio.sync.errors import CompactionError
 
 MAX_HISTORY_PAGE = 1000
@@ -277,6 +280,9 @@ async def realm_history(request: web.Request) -> web.Response:
     await _require_realm_admin(request, user, path)
     since = _int_param(request, "since", 0, 0, 2**62)
     limit = _int_param(request, "limit", 100, 1, MAX_HISTORY_PAGE)
+    raw = request.query.get("raw", "0")
+    if raw not in ("0", "1"):
+        raise BadRequest(f"raw must be 0 or 1, not {clip(raw)!r}")
     loaded = ctx.hub.get(path)
     if loaded is not None:
         store = loaded.store
@@ -287,22 +293,23 @@ async def realm_history(request: web.Request) -> web.Response:
             entries = await ctx.run(store.read_history, since, limit)
         finally:
             await ctx.run(store.close)
-    return json_response(
-        {
-            "changesets": [
-                {
-                    "server_version": s.entry.server_version,
-                    "origin_file_ident": s.entry.origin_file_ident,
-                    "client_version": s.entry.client_version,
-                    "user": s.user,
-                    "timestamp_ms": s.entry.timestamp_ms,
-                    "integrated_at_ms": s.entry.integrated_at_ms,
-                    "instructions": [describe(i) for i in s.entry.changeset.instructions],
-                }
-                for s in entries
-            ]
+    rows = []
+    for s in entries:
+        row: dict[str, Any] = {
+            "server_version": s.entry.server_version,
+            "origin_file_ident": s.entry.origin_file_ident,
+            "client_version": s.entry.client_version,
+            "user": s.user,
+            "timestamp_ms": s.entry.timestamp_ms,
+            "integrated_at_ms": s.entry.integrated_at_ms,
+            "instructions": [describe(i) for i in s.entry.changeset.instructions],
         }
-    )
+        if raw == "1":  # what the Studio replays to show the realm as of a version
+            encoded = s.encoded if s.encoded is not None else encode_changeset(
+                s.entry.changeset)
+            row["changeset"] = base64.b64encode(encoded).decode("ascii")
+        rows.append(row)
+    return json_response({"changesets": rows})
 
 
 # ---------------------------------------------------------------------------- permissions
@@ -382,6 +389,19 @@ async def list_connections(request: web.Request) -> web.Response:
     return json_response({"connections": [c.describe() for c in ctx.connections.values()]})
 
 
+async def connection_device(request: web.Request) -> web.Response:
+    """One connection's sessions: client file ident, integrated vs latest server version,
+    recent uploads (device_view.py)."""
+    await require_admin(request)
+    ctx = context(request)
+    ident = _int_param(request, "id", 0, 0, 2**62)
+    recent = _int_param(request, "recent", 20, 0, MAX_RECENT)
+    connection = ctx.connections.get(ident)
+    if connection is None:
+        raise NotFound(f"there is no connection {ident} (it may have closed)")
+    return json_response(device_view(connection, recent))
+
+
 # ---------------------------------------------------------------------------- nodes
 
 
@@ -419,4 +439,5 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/admin/permissions", set_permission)
     r.add_delete("/admin/permissions", revoke_permission)
     r.add_get("/admin/connections", list_connections)
+    r.add_get("/admin/connections/device", connection_device)
     r.add_get("/admin/nodes", list_nodes)

@@ -10,8 +10,12 @@ never waited for it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from array import array
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -24,14 +28,62 @@ BACKGROUND_SORT_ROWS = 20_000
 
 
 def sorted_keys(path: str, class_name: str, query: str, prop: str,
-                ascending: bool) -> list[int]:
+                ascending: bool) -> Sequence[int]:
     """The keys of ``class_name`` objects matching ``query``, sorted by ``prop``, read
-    through a realm of this thread's own."""
+    through a realm of this thread's own (an ``array``: a million keys copied into a list
+    would hold the interpreter lock, and so the window, for tens of milliseconds)."""
     with Realm.open(path, read_only=True) as realm:
         results = realm.objects(class_name)
         if query:
             results = results.filtered(query)
-        return list(results.sorted(prop, reverse=not ascending).keys())
+        return results.sorted(prop, reverse=not ascending).keys()
+
+
+# The sort in a child process: a million keys come back from SQLite as one JSON text
+# whose parsing is one long C call holding the interpreter lock; in a thread of the
+# Studio's own process that froze the window for 200-400 ms at a time (measured by
+# bench_ui's sort_stall_* on a loaded machine). The child writes the keys as raw int64.
+_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from studio.core import Realm
+path, name, query, prop, ascending = sys.argv[2:7]
+with Realm.open(path, read_only=True) as realm:
+    results = realm.objects(name)
+    if query:
+        results = results.filtered(query)
+    keys = results.sorted(prop, reverse=ascending != "1").keys()
+sys.stdout.buffer.write(keys.tobytes())
+"""
+_ROOT = str(Path(__file__).resolve().parents[2])
+POLL_S = 0.05  # how often a child sort looks whether it was cancelled
+
+
+def sorted_keys_in_child(path: str, class_name: str, query: str, prop: str,
+                         ascending: bool, cancelled: Callable[[], bool] = lambda: False
+                         ) -> Sequence[int]:
+    """:func:`sorted_keys` computed by a child process (its own interpreter lock: the
+    window's thread never waits for it); a cancel kills the child. Raises RuntimeError
+    with the child's last error line if it failed."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, _ROOT, path, class_name, query, prop,
+         "1" if ascending else "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while True:
+        try:
+            out, err = child.communicate(timeout=POLL_S)
+            break
+        except subprocess.TimeoutExpired:
+            if cancelled():
+                child.kill()
+                child.communicate()
+                return array("q")
+    if child.returncode != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"the sort stopped ({child.returncode})")
+    keys = array("q")
+    keys.frombytes(out)
+    return keys
 
 
 class SortRunner(QObject):
@@ -42,6 +94,7 @@ class SortRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job = 0
+        self.cancelled = threading.Event()  # of the running job: set by cancel()
         self._callbacks: dict[int, Callable[[Sequence[int] | None, Exception | None],
                                             None]] = {}
         self._finished.connect(self._deliver)
@@ -53,24 +106,38 @@ class SortRunner(QObject):
     def start(self, path: str, class_name: str, query: str, prop: str, ascending: bool,
               done: Callable[[Sequence[int] | None, Exception | None], None]) -> int:
         """Start a sort (cancelling the one running); returns its job number."""
+        return self.start_job(
+            lambda _cancelled: sorted_keys(path, class_name, query, prop, ascending), done)
+
+    def start_job(self, work: Callable[[Callable[[], bool]], Any],
+                  done: Callable[[Any, Exception | None], None]) -> int:
+        """Run ``work(cancelled)`` in a thread, cancelling the job running
+        (``cancelled()`` says whether to give up); ``done(answer, error)`` is called on
+        the UI thread unless cancelled meanwhile. Any job that computes an order or a
+        selection off the UI thread (Realm Core files: a query's scan) runs here."""
         self.cancel()
         self._job += 1
         job = self._job
         self._callbacks[job] = done
+        self.cancelled = threading.Event()
+        cancelled = self.cancelled
 
-        def work() -> None:
+        def run() -> None:
             try:
-                keys: Any = sorted_keys(path, class_name, query, prop, ascending)
+                answer: Any = work(cancelled.is_set)
                 error = None
             except Exception as exc:  # reported on the UI thread
-                keys, error = None, exc
-            self._finished.emit(job, keys, error)
+                answer, error = None, exc
+            if not cancelled.is_set():
+                self._finished.emit(job, answer, error)
 
-        threading.Thread(target=work, name=f"studio-sort-{job}", daemon=True).start()
+        threading.Thread(target=run, name=f"studio-sort-{job}", daemon=True).start()
         return job
 
     def cancel(self) -> None:
-        """Forget the running sort: its answer, when it comes, is dropped."""
+        """Forget the running sort: its answer, when it comes, is dropped (a job that
+        watches :attr:`cancelled` also stops early)."""
+        self.cancelled.set()
         self._callbacks.clear()
 
     def _deliver(self, job: int, keys: Any, error: Any) -> None:

@@ -38,6 +38,11 @@ else:
 class BrowserNavigation(_Window):
     """Navigation of the browser window (needs the attributes declared below)."""
 
+    # A sort _build_source left for the worker, started once the view is installed.
+    _sort_after_install: tuple[str, bool] | None = None
+    # The view (and history entry) whose row and scroll wait for that sort.
+    _restore_after_sort: tuple[ViewSpec, HistoryEntry | None] | None = None
+
     if TYPE_CHECKING:
         realm: Realm
         read_only: bool
@@ -124,10 +129,17 @@ class BrowserNavigation(_Window):
                         self.query_edit.set_query(spec.query)
                         self.query_bar.show_error(exc.message, exc.position)
                 unsorted = results
-                if spec.sort is not None:
-                    results = results.sorted(spec.sort[0], reverse=not spec.sort[1])
+                sort = spec.sort
+                self._sort_after_install = None
+                if sort is not None and len(unsorted) >= self.model.background_sort_rows:
+                    # Many rows: shown unsorted, then sorted off the UI thread, as a
+                    # header click does (see _install).
+                    self._sort_after_install = sort
+                    sort = None
+                elif sort is not None:
+                    results = results.sorted(sort[0], reverse=not sort[1])
                 return ResultsSource(results, realm=realm, read_only=self.read_only,
-                                     unsorted=unsorted, sort=spec.sort, query=query)
+                                     unsorted=unsorted, sort=sort, query=query)
             owner = realm.object_for_key(spec.class_name, spec.owner_key or 0)
             if owner is None:
                 self.show_message(f"That {spec.class_name} object was deleted.", "warning")
@@ -141,6 +153,7 @@ class BrowserNavigation(_Window):
             return None
 
     def _install(self, spec: ViewSpec, source: RowSource, entry: HistoryEntry | None) -> None:
+        self._restore_after_sort = None
         self.current_spec = spec
         self.model.set_source(source)
         self.table.show_sort_indicator()
@@ -155,6 +168,33 @@ class BrowserNavigation(_Window):
         # Widths are kept per class (and per collection): a query or a sort keeps them,
         # going back to a class finds them as they were left.
         self.table.show_columns(f"{source.title}|" + ",".join(c.name for c in source.columns))
+        pending_sort, self._sort_after_install = self._sort_after_install, None
+        if pending_sort is not None and self._start_background_sort(spec, pending_sort,
+                                                                    entry):
+            self.update_status()
+            self.viewShown.emit(spec)
+            return
+        self._restore_position(spec, entry)
+        self.update_status()
+        self.viewShown.emit(spec)
+
+    def _start_background_sort(self, spec: ViewSpec, sort: tuple[str, bool],
+                               entry: HistoryEntry | None) -> bool:
+        """Sort the view just installed in the worker; its row and scroll position are
+        restored once the sorted rows are in. False if the column is gone."""
+        column = self.model.column_named(sort[0])
+        if column < 0:
+            return False
+        order = Qt.SortOrder.AscendingOrder if sort[1] else Qt.SortOrder.DescendingOrder
+        self.model.sort(column, order)
+        if self.model.sorter.busy:
+            self._restore_after_sort = (spec, entry)
+            self.table.show_sort_indicator()
+        else:  # (sorted in place after all)
+            self._restore_position(spec, entry)
+        return True
+
+    def _restore_position(self, spec: ViewSpec, entry: HistoryEntry | None) -> None:
         if spec.focus_key is not None:
             row = self.model.find_row(spec.focus_key)
             if row >= 0:
@@ -166,15 +206,18 @@ class BrowserNavigation(_Window):
             scroll = entry.scroll
             self.table.verticalScrollBar().setValue(scroll)
             QTimer.singleShot(0, lambda: self.table.verticalScrollBar().setValue(scroll))
-        self.update_status()
-        self.viewShown.emit(spec)
 
     def _query_ok(self, spec: ViewSpec) -> bool:
         try:
-            self.realm.objects(spec.class_name).filtered(spec.query)
+            self.check_query(spec.class_name, spec.query)
         except QueryError:
             return False
         return True
+
+    def check_query(self, class_name: str, query: str) -> None:
+        """Raise QueryError if ``query`` cannot run on the class (a realm that evaluates
+        queries slowly only compiles it here)."""
+        self.realm.objects(class_name).filtered(query)
 
     def show_class(self, name: str, query: str = "") -> bool:
         return self.navigate(ViewSpec("class", name, query=query))
@@ -189,7 +232,8 @@ class BrowserNavigation(_Window):
         if spec is None or spec.kind != "class":
             return
         try:
-            self.realm.objects(spec.class_name).filtered(query) if query else None
+            if query:
+                self.check_query(spec.class_name, query)
         except QueryError as exc:
             self.query_bar.show_error(exc.message, exc.position)
             return
@@ -223,6 +267,9 @@ class BrowserNavigation(_Window):
         new_spec = ViewSpec("class", spec.class_name, query=spec.query, sort=source.sort_state)
         self.current_spec = new_spec
         self.history.replace_current(new_spec)
+        restore, self._restore_after_sort = self._restore_after_sort, None
+        if restore is not None and restore[0] == new_spec:
+            self._restore_position(*restore)
 
     def follow(self, index: QModelIndex) -> None:
         """Follow a link, or open a collection or backlinks, as a new view."""

@@ -3,7 +3,10 @@
 :class:`RealmCoreBrowser` is the normal :class:`~studio.ui.browser.RealmBrowser` over a
 :class:`~studio.realmfile.browse.CoreFileRealm`: the same class list (internal tables behind
 "Show system classes"), table, link following, collections and backlinks, history,
-copy and export. Editing, queries and sorting are off.
+copy and export. Editing is off. Queries (the query bar, the quick filter row) and sorts
+are scans in Python over the file's objects (:mod:`studio.realmfile.query`), run in the
+table's worker thread with a busy message and Cancel; their answers are kept (the last
+16) so going back to a query shows it at once.
 
 A banner at the top names the format ("Realm Core file, format 24, read-only") and
 offers "Convert to editable copy…": it asks for a new file, runs
@@ -38,10 +41,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.realmfile.browse import QUERY_NOTE, READ_ONLY_NOTE, CoreFileRealm, format_label
+from studio.core import QueryError
+from studio.realmfile.browse import (
+    QUERY_NOTE,
+    READ_ONLY_NOTE,
+    CoreFileRealm,
+    CoreSelection,
+    format_label,
+)
+from studio.realmfile.query import compile_query
 from studio.ui import errors
 from studio.ui.browser import RealmBrowser
-from studio.ui.corefile import CoreResultsSource
+from studio.ui.corefile import CoreResultsSource, core_positions
 from studio.ui.navigation import HistoryEntry, ViewSpec
 from studio.ui.sources import RowSource
 from studio.ui.wording import plural
@@ -207,17 +218,24 @@ def default_destination(src: str) -> Path:
     return candidate
 
 
+ANSWERS_KEPT = 16  # query answers kept per window: going back to one shows it at once
+
+
 class RealmCoreBrowser(RealmBrowser):
     """A read-only browser on a genuine Realm Core file (see the module docstring)."""
 
     conversionFinished = Signal(object)  # the new browser, or None (failed or cancelled)
-    supports_queries = False
+    queryFinished = Signal()  # a query's scan came back (or failed) and is shown
 
     # CoreFileRealm stands in for a studio Realm (the read-only part) without being one.
     realm: CoreFileRealm  # type: ignore[assignment]
 
     def __init__(self, realm: CoreFileRealm, *, manager: Any = None,
                  parent: QWidget | None = None) -> None:
+        # (class, query, sort) -> (matching positions, ordered positions)
+        self._answers: dict[tuple[str, str, tuple[str, bool] | None],
+                            tuple[list[int], list[int]]] = {}
+        self._scan_after_install: ViewSpec | None = None
         super().__init__(realm, manager=manager, parent=parent)  # type: ignore[arg-type]
         self.poll_timer.stop()  # a snapshot: nothing to watch
         self.conversion: ConversionJob | None = None
@@ -240,7 +258,7 @@ class RealmCoreBrowser(RealmBrowser):
         if isinstance(file_menu, QMenu):
             file_menu.insertAction(file_menu.actions()[1], self.convert_action)
         self.status.set_read_only(True, READ_ONLY_NOTE)
-        self._disable_query()
+        self.query_bar.setToolTip(QUERY_NOTE)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
@@ -270,11 +288,11 @@ class RealmCoreBrowser(RealmBrowser):
     def poll(self) -> None:
         """Nothing to look for: the file is read as it was when it was opened."""
 
-    def navigate(self, spec: ViewSpec) -> bool:
-        if spec.query or spec.sort is not None:
-            self.show_message(QUERY_NOTE, "info")
-            spec = replace(spec, query="", sort=None)
-        return super().navigate(spec)
+    # -- queries and sorts: scans in the worker ------------------------------------------------
+
+    def check_query(self, class_name: str, query: str) -> None:
+        """Compile only: the scan runs in the worker (see :meth:`_build_source`)."""
+        compile_query(query, class_name, self.realm.object_schema)
 
     def _build_source(self, spec: ViewSpec) -> RowSource | None:
         if spec.kind != "class":
@@ -283,20 +301,81 @@ class RealmCoreBrowser(RealmBrowser):
             self.show_message(f"This file has no class {spec.class_name!r}.", "error")
             return None
         try:
-            return CoreResultsSource(self.realm.objects(spec.class_name))
+            objects = self.realm.objects(spec.class_name)
+            if spec.query:
+                try:
+                    self.check_query(spec.class_name, spec.query)
+                except QueryError as exc:
+                    self.query_edit.set_query(spec.query)
+                    self.query_bar.show_error(exc.message, exc.position)
+                    spec = replace(spec, query="")
+            if not spec.query and spec.sort is None:
+                return CoreResultsSource(objects)
+            answer = self._answers.get((spec.class_name, spec.query, spec.sort))
+            if answer is not None:
+                return self._answer_source(spec, answer)
+            # Scanned in the worker once the view is installed; empty meanwhile.
+            self._scan_after_install = spec
+            return CoreResultsSource(CoreSelection(self.realm, spec.class_name, [],
+                                                   spec.query), query=spec.query)
         except Exception as exc:
             self.report_error(exc)
             return None
 
-    def _install(self, spec: ViewSpec, source: RowSource, entry: HistoryEntry | None) -> None:
-        super()._install(spec, source, entry)
-        self._disable_query()
+    def _answer_source(self, spec: ViewSpec, answer: tuple[list[int], list[int]]
+                       ) -> CoreResultsSource:
+        matching, ordered = answer
+        name = spec.class_name
+        unsorted: Any = (CoreSelection(self.realm, name, matching, spec.query) if spec.query
+                         else self.realm.objects(name))
+        rows = (CoreSelection(self.realm, name, ordered, spec.query) if spec.sort is not None
+                else unsorted)
+        return CoreResultsSource(rows, unsorted=unsorted, sort=spec.sort, query=spec.query)
 
-    def _disable_query(self) -> None:
-        self.query_bar.setEnabled(False)
-        self.query_bar.setToolTip(QUERY_NOTE)
-        self.query_bar.edit.setPlaceholderText(
-            "Queries need an editable copy of this file (Convert to editable copy…)")
+    def _install(self, spec: ViewSpec, source: RowSource, entry: HistoryEntry | None) -> None:
+        scan, self._scan_after_install = self._scan_after_install, None
+        super()._install(spec, source, entry)
+        if scan is not None:
+            self._start_scan(scan, entry)
+
+    def _start_scan(self, spec: ViewSpec, entry: HistoryEntry | None) -> None:
+        path, name, query, sort = self.realm.path, spec.class_name, spec.query, spec.sort
+        total = self.realm.count(name)
+        what = (f"Running the query on {plural(total, name + ' object')}…" if query
+                else f"Sorting {plural(total, 'object')} by {sort[0] if sort else ''}…")
+
+        def done(answer: Any, error: Exception | None) -> None:
+            self.message_bar.clear("sort")
+            self.queryFinished.emit()
+            if error is not None:
+                self.report_error(error)
+                return
+            self._keep_answer((name, query, sort), answer)
+            if self.current_spec == spec:
+                self._install(spec, self._answer_source(spec, answer), entry)
+
+        self.model.sorter.start_job(
+            lambda cancelled: core_positions(path, name, query, sort, cancelled), done)
+        self.message_bar.show_message(what, "info", actions=[("Cancel", self.cancel_scan)],
+                                      topic="sort", busy=True)
+
+    def cancel_scan(self) -> None:
+        """Stop a query's scan: the class is shown whole again."""
+        spec = self.current_spec
+        self.model.sorter.cancel()
+        self.message_bar.clear("sort")
+        if spec is None or spec.kind != "class":
+            return
+        whole = ViewSpec("class", spec.class_name)
+        self.history.replace_current(whole)
+        self._install(whole, CoreResultsSource(self.realm.objects(spec.class_name)), None)
+        self.show_message("The query was stopped: the whole class is shown.", "info")
+
+    def _keep_answer(self, key: tuple[str, str, tuple[str, bool] | None],
+                     answer: tuple[list[int], list[int]]) -> None:
+        self._answers[key] = answer
+        while len(self._answers) > ANSWERS_KEPT:
+            self._answers.pop(next(iter(self._answers)))
 
     def export_models(self, path: str, language: str) -> bool:
         from studio.ui.codegen import LANGUAGES, generate

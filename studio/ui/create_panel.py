@@ -36,6 +36,7 @@ from studio.ui.create_fields import (
     editor_value,
     set_editor_text,
 )
+from studio.ui.delegates import TypedLineEdit
 
 __all__ = ["CreatePanel", "FieldSpec", "default_value", "field_for_property",
            "fields_for_class"]
@@ -99,6 +100,18 @@ def field_for_property(prop: Property, classes: dict[str, ObjectSchema],
     return FieldSpec(prop.name, prop.type, prop.optional and not prop.is_primary_key, default)
 
 
+def _field_path(editor: QWidget, form: QWidget) -> str:
+    """The dotted field name of an editor (``address.city``), from its object name or
+    that of the field it is part of (a mixed value's line)."""
+    widget: QWidget | None = editor
+    while widget is not None and widget is not form:
+        name = widget.objectName()
+        if name.startswith("field_"):
+            return name.removeprefix("field_")
+        widget = widget.parentWidget()
+    return "value"
+
+
 class CreatePanel(QWidget):
     """A form built from :class:`FieldSpec` s; ``submit(values) -> bool`` does the work."""
 
@@ -160,6 +173,12 @@ class CreatePanel(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.editors = add_rows(form, fields, form_widget, self.link_choices, self.submit)
+        # Enter on text a field refuses (``abc`` in an int) is said here too, with the
+        # field's name: the red frame alone is easy to miss in a long form.
+        for line in form_widget.findChildren(TypedLineEdit):
+            field_name = _field_path(line, form_widget)
+            line.rejected.connect(
+                lambda problem, name=field_name: self.show_error(f"{name}: {problem}"))
         self.scroll_area.setWidget(form_widget)
         self.error.hide()
         self.show()

@@ -183,8 +183,7 @@ class QuickFilter(QObject):
         self.last_query: str | None = None  # what the row wrote into the query bar
 
     def update_shown(self) -> None:
-        """Filters for views that take queries: a class's objects (not a collection, not a
-        Realm Core file)."""
+        """Filters for views that take queries: a class's objects (not a collection)."""
         spec = self.browser.current_spec
         shown = bool(spec is not None and spec.kind == "class"
                      and self.browser.supports_queries)

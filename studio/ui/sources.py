@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import difflib
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -64,7 +65,7 @@ def _is_core_results(results: Any) -> bool:
     return isinstance(results, Results)
 
 
-def _sortable(prop: Property | None) -> bool:
+def sortable_property(prop: Property | None) -> bool:
     return (
         prop is not None
         and prop.collection is None
@@ -186,7 +187,7 @@ class ResultsSource(RowSource):
         return list(self.results.page(start, stop - start))
 
     def can_sort(self, column: Column) -> bool:
-        return column.kind == "property" and _sortable(column.prop) and hasattr(
+        return column.kind == "property" and sortable_property(column.prop) and hasattr(
             self.unsorted, "sorted"
         )
 
@@ -201,6 +202,16 @@ class ResultsSource(RowSource):
             realm=self.realm, read_only=self.read_only, title=self.title,
             unsorted=self.unsorted, sort=(column.name, ascending), query=self.query,
         )
+
+    # A source that is slow to sort in place whatever its size (a Realm Core file is
+    # read in Python) sorts every time in the worker.
+    always_sorts_in_background = False
+
+    def sort_job(self, column: Column, ascending: bool
+                 ) -> Callable[[Callable[[], bool]], Sequence[int]] | None:
+        """The work of a background sort (``job(cancelled) -> the order``), when this
+        source computes its own; None: the default (a read-only realm of the worker's)."""
+        return None
 
     @property
     def sorts_in_background(self) -> bool:
@@ -263,6 +274,12 @@ class ResultsSource(RowSource):
             return None
 
 
+def _owned(keys: Sequence[int]) -> Sequence[int]:
+    """Keys handed over by a worker are kept as they come (an array or a list of its
+    own); anything else is copied."""
+    return keys if isinstance(keys, list | array) else list(keys)
+
+
 class KeyedSource(ResultsSource):
     """Objects in an order computed off the UI thread: the rows are object keys, each
     object is read by key when shown. A change to the objects asks for the order again
@@ -274,7 +291,7 @@ class KeyedSource(ResultsSource):
                  query: str) -> None:
         super().__init__(unsorted, realm=realm, read_only=read_only, title=title,
                          unsorted=unsorted, sort=sort, query=query)
-        self.keys = list(keys)
+        self.keys = _owned(keys)
         self._positions: dict[int, int] | None = None
         self._resort = resort
 
@@ -295,7 +312,7 @@ class KeyedSource(ResultsSource):
 
         def sorted_again(keys: Sequence[int]) -> None:
             if live:
-                self.keys = list(keys)
+                self.keys = _owned(keys)
                 self._positions = None
                 on_change(TableChanges(reset=True))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, SignalInstance
 
-from studio.ui.background_sort import SortRunner
+from studio.ui.background_sort import SortRunner, sorted_keys_in_child
 from studio.ui.sources import Column, ResultsSource, RowSource
 from studio.ui.wording import plural
 
@@ -50,7 +50,8 @@ class TableSorting:
         elif self.can_sort(column):
             ascending = order == Qt.SortOrder.AscendingOrder
             if (isinstance(source, ResultsSource) and source.sorts_in_background
-                    and self._total >= self.background_sort_rows):
+                    and (self._total >= self.background_sort_rows
+                         or source.always_sorts_in_background)):
                 self._sort_in_background(source, self._columns[column], ascending)
                 return
             sorted_source = source.with_sort(self._columns[column], ascending)
@@ -69,11 +70,15 @@ class TableSorting:
         stops waiting for it."""
         realm = source.realm
         name = source.object_schema.name
+        job = source.sort_job(column, ascending)
+        if job is None:
+            def job(cancelled: Callable[[], bool]) -> Any:
+                return sorted_keys_in_child(realm.path, name, source.query, column.name,
+                                            ascending, cancelled)
 
         def resort(done: Callable[[Any], None]) -> None:  # after a change: quietly
-            self.sorter.start(realm.path, name, source.query, column.name, ascending,
-                              lambda keys, error: self._report(error, always=True)
-                              if error is not None else done(keys))
+            self.sorter.start_job(job, lambda keys, error: self._report(error, always=True)
+                                  if error is not None else done(keys))
 
         def finished(keys: Any, error: Exception | None) -> None:
             self.sortFinished.emit()
@@ -89,7 +94,7 @@ class TableSorting:
             self.sortChanged.emit()
 
         self.sortStarted.emit(f"Sorting {plural(self._total, 'object')} by {column.name}…")
-        self.sorter.start(realm.path, name, source.query, column.name, ascending, finished)
+        self.sorter.start_job(job, finished)
 
     def cancel_sort(self) -> None:
         """Stop waiting for a sort running in the background: the rows stay as they are."""

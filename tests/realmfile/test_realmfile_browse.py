@@ -14,7 +14,6 @@ from studio.core.errors import QueryError
 from studio.core.export_files import export_object, export_value, write_csv, write_json
 from studio.realmfile import EncryptedRealmError, RealmFileError
 from studio.realmfile.browse import (
-    QUERY_NOTE,
     READ_ONLY_NOTE,
     CoreFileRealm,
     CoreObject,
@@ -61,7 +60,7 @@ def test_objects_links_backlinks_and_lookups(corpus: Path) -> None:
         assert [o["name"] for o in realm.objects("Child")[1:3]] == ["Frederick", "George"]
 
 
-def test_writes_and_queries_are_refused_with_a_note(corpus: Path) -> None:
+def test_writes_are_refused_with_a_note_and_queries_scan(corpus: Path) -> None:
     with closing(CoreFileRealm.open(corpus / FAMILY)) as realm:
         assert realm.read_only and not realm.refresh()
         realm.add_listener(lambda *_a: None).remove()
@@ -71,8 +70,11 @@ def test_writes_and_queries_are_refused_with_a_note(corpus: Path) -> None:
         with pytest.raises(RealmFileError, match="read-only"):
             realm.objects("Child")[0]["name"] = "x"
         with pytest.raises(QueryError) as query:
-            realm.objects("Child").filtered("age > 1")
-        assert QUERY_NOTE in str(query.value)
+            realm.objects("Child").filtered("age > $0", 1)
+        assert "query arguments" in str(query.value)
+        adults = realm.objects("Child").filtered("age > 1")
+        assert [o["age"] for o in adults] == [o["age"] for o in realm.objects("Child")
+                                              if o["age"] > 1]
     assert realm.is_closed
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 from server_harness import (
@@ -19,6 +20,9 @@ from server_harness import (
 )
 from server_process import ADMIN_PASSWORD
 from websockets.asyncio.client import connect
+
+from studio.core.describe import describe
+from studio.sync.changeset import decode_changeset
 
 
 def test_health_metrics_login_refresh(tmp_path: Path) -> None:
@@ -260,6 +264,26 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             assert conn["bytes_in"] > 0 and conn["bytes_out"] > 0
             # What the client said it is (its User-Agent), for the Studio's views.
             assert conn["agent"].startswith("Python/") and "websockets" in conn["agent"]
+            # One device in detail: its session's ident, progress and recent uploads.
+            status, device = await call(
+                url, "GET", f"/admin/connections/device?id={conn['id']}&recent=1", token=admin
+            )
+            assert status == 200 and device["user"] == "bob"
+            (session,) = device["sessions"]
+            assert session["realm"] == "/shared/notes" and session["client_file_ident"] > 0
+            assert session["latest_version"] == 2 and session["level"] == "write"
+            assert session["missing_versions"] == 2 - session["integrated_version"]
+            assert session["sent_version"] == 2  # the server sent it everything
+            (upload,) = session["uploads"]  # recent=1: the newest only
+            assert upload["server_version"] == 2 and upload["instructions"] == [
+                "CreateObject Item[1]", "Set Item[1].name = 'hello'"]
+            for query, expected in ((f"id={conn['id'] + 99}", 404), ("id=x", 400)):
+                status, _ = await call(
+                    url, "GET", f"/admin/connections/device?{query}", token=admin)
+                assert status == expected
+            status, _ = await call(
+                url, "GET", f"/admin/connections/device?id={conn['id']}", token=bob)
+            assert status == 403
 
             status, listing = await call(url, "GET", "/admin/realms", token=admin)
             paths = {r["path"]: r for r in listing["realms"]}
@@ -275,10 +299,19 @@ def test_admin_realms_permissions_connections_history(tmp_path: Path) -> None:
             (entry,) = history["changesets"]
             assert entry["server_version"] == 2 and entry["user"] == "bob"
             assert entry["instructions"] == ["CreateObject Item[1]", "Set Item[1].name = 'hello'"]
-            status, _ = await call(
-                url, "GET", "/admin/realms/history?path=/shared/notes&limit=x", token=admin
+            assert "changeset" not in entry
+            # raw=1: the changesets' wire bytes too (the Studio replays them: time travel)
+            status, raw = await call(
+                url, "GET", "/admin/realms/history?path=/shared/notes&since=1&raw=1", token=admin
             )
-            assert status == 400
+            assert status == 200
+            decoded = decode_changeset(base64.b64decode(raw["changesets"][0]["changeset"]))
+            assert [describe(i) for i in decoded.instructions] == entry["instructions"]
+            for bad in ("limit=x", "raw=yes"):
+                status, _ = await call(
+                    url, "GET", f"/admin/realms/history?path=/shared/notes&{bad}", token=admin
+                )
+                assert status == 400
 
             status, _ = await call(
                 url,

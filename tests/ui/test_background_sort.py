@@ -80,3 +80,30 @@ def test_leaving_the_view_cancels_the_sort(people_path: Path, open_browser: Any,
     QApplication.processEvents()
     assert browser.model.source is not None
     assert browser.model.source.object_schema.name == "Dog"
+
+
+def test_a_sorted_view_restored_by_back_sorts_in_the_worker(
+        people_path: Path, open_browser: Any, qtbot: Any) -> None:
+    browser = open_browser(people_path)
+    browser.show_class("Person")
+    browser.model.background_sort_rows = 10
+    column = browser.model.column_named("name")
+    browser.table.cycle_sort(column)
+    qtbot.waitUntil(lambda: isinstance(browser.model.source, KeyedSource), timeout=10_000)
+    browser.table.cycle_sort(column)  # descending
+    qtbot.waitUntil(lambda: _names(browser, 1) == ["person 49"], timeout=10_000)
+    browser.table.go_to_row(7, column)
+    browser.show_class("Dog")
+    browser.go_back()
+    # Shown at once unsorted, the sort running in the worker, as for a header click.
+    assert browser.message_bar.text.startswith("Sorting 50 objects by name")
+    assert not isinstance(browser.model.source, KeyedSource)
+    qtbot.waitUntil(lambda: isinstance(browser.model.source, KeyedSource), timeout=10_000)
+    assert _names(browser, 2) == ["person 49", "person 48"]
+    assert browser.table.currentIndex().row() == 7  # the row left, in the sorted order
+    assert browser.model.sort_state() is not None
+    browser.go_forward()
+    assert browser.model.source.object_schema.name == "Dog"
+    browser.go_back()
+    qtbot.waitUntil(lambda: isinstance(browser.model.source, KeyedSource), timeout=10_000)
+    assert browser.history.current.spec.sort == ("name", False)

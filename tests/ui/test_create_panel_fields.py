@@ -106,3 +106,26 @@ def test_a_link_field_completes_primary_keys(demo_path: Path, open_browser: Any)
     isbn = str(browser.realm.objects("Book")[3]["isbn"])
     completer.setCompletionPrefix(isbn[-6:])  # any part of the key, not only its start
     assert completer.currentCompletion() == isbn
+
+
+def test_a_field_that_refuses_its_text_says_why_in_the_panel(
+        demo_path: Path, open_browser: Any, qtbot: Any) -> None:
+    browser: RealmBrowser = open_browser(demo_path)
+    browser.show_class("Book")
+    browser.new_object()
+    panel = browser.create_panel
+    pages = panel.editor("pages")
+    pages.setFocus()
+    pages.selectAll()
+    qtbot.keyClicks(pages, "abc")
+    qtbot.keyClick(pages, Qt.Key.Key_Return)
+    assert panel.error.isVisible()  # (isVisible: the panel is shown)
+    assert panel.error.text().startswith("pages: ") and "abc" in panel.error.text()
+    assert pages.text() == "abc"  # nothing lost, nothing created
+    # A mixed value's line names its field too.
+    extra = panel.editor("extra")
+    extra.type_box.setCurrentText("int")  # type: ignore[attr-defined]
+    line = extra.line  # type: ignore[attr-defined]
+    line.setText("x1")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert panel.error.text().startswith("extra: ")

@@ -118,9 +118,14 @@ class AdminApi:
         return dict(await self._call("POST", f"/admin/realms/{_segment(path)}/compact"))
 
     async def realm_history(
-        self, path: str, since: int = 0, limit: int = 100
+        self, path: str, since: int = 0, limit: int = 100, *, raw: bool = False
     ) -> list[dict[str, Any]]:
-        query = urllib.parse.urlencode({"path": path, "since": since, "limit": limit})
+        """Changesets after server version ``since``; ``raw``: each with its wire bytes
+        too (``"changeset"``, base64), to replay them."""
+        fields: dict[str, Any] = {"path": path, "since": since, "limit": limit}
+        if raw:
+            fields["raw"] = 1
+        query = urllib.parse.urlencode(fields)
         answer = await self._call("GET", "/admin/realms/history?" + query)
         return list(answer["changesets"])
 
@@ -146,6 +151,13 @@ class AdminApi:
     async def list_connections(self) -> list[dict[str, Any]]:
         answer = await self._call("GET", "/admin/connections")
         return list(answer["connections"])
+
+    async def connection_device(self, connection_id: int, recent: int = 20) -> dict[str, Any]:
+        """One connection in detail (``GET /admin/connections/device``): per session its
+        realm, client file ident, integrated and latest server versions, missing versions
+        and ``recent`` latest uploads."""
+        query = urllib.parse.urlencode({"id": connection_id, "recent": recent})
+        return dict(await self._call("GET", "/admin/connections/device?" + query))
 
     async def list_nodes(self) -> list[dict[str, Any]]:
         """The server processes serving the store (``GET /admin/nodes``)."""

@@ -180,6 +180,12 @@ class ServerConnection:
     def client_file_ident(self, session: int) -> int:
         return self._session(session).client_file_ident
 
+    def sent_version(self, session: int) -> int:
+        """The client has been sent everything up to this server version (0 for a
+        session not bound)."""
+        s = self._sessions.get(session)
+        return s.download_version if s is not None else 0
+
     def downloads_pending(self, session: int, until_version: int | None = None) -> bool:
         """Whether a bound session has not been sent everything up to
         ``until_version`` (or the latest version) yet, changesets or the

@@ -1,4 +1,5 @@
-"""The Connections tab: every sync websocket open on the server right now."""
+"""The Connections tab: every sync websocket open on the server right now; "Debug this
+device" (or a double click) opens one in detail (:mod:`studio.ui.server.device`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from studio.ui.server.common import AdminTab, Debounce
+from studio.ui.server.device import DeviceWindow
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
     Column,
@@ -51,16 +53,42 @@ class ConnectionsTab(AdminTab):
         refresh.setObjectName("refreshConnectionsButton")
         refresh.clicked.connect(lambda _checked=False: self.spawn(self.reload()))
         row.addWidget(refresh)
+        self.debug_button = QPushButton("Debug this device…", self)
+        self.debug_button.setObjectName("debugDeviceButton")
+        self.debug_button.setToolTip("What the selected client uploaded recently and how far "
+                                     "behind the server it is, per realm")
+        self.debug_button.setEnabled(False)
+        self.debug_button.clicked.connect(lambda _checked=False: self.debug_device())
+        row.addWidget(self.debug_button)
         self.outer.addLayout(row)
         self.model = RecordModel(CONNECTION_COLUMNS)
         self.proxy = FilterProxy(self.model, self)
         self.table = make_table(self.proxy, self, "connectionsTable")
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.debug_button.setEnabled(selected_record(self.table) is not None))
+        self.table.doubleClicked.connect(lambda _index: self.debug_device())
         self.outer.addWidget(self.table, 1)
+        self.device_windows: list[DeviceWindow] = []
         self._loading = False
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._poll)
         self._reload_soon = Debounce(self, 300, self._poll)
+
+    def debug_device(self) -> DeviceWindow | None:
+        """Open the selected connection in detail."""
+        connection = selected_record(self.table)
+        if connection is None:
+            return None
+        window = DeviceWindow(self.link, connection)
+        self.device_windows.append(window)
+        window.destroyed.connect(lambda _o=None, w=window: self._forget(w))
+        window.show()
+        return window
+
+    def _forget(self, window: DeviceWindow) -> None:
+        if window in self.device_windows:
+            self.device_windows.remove(window)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)

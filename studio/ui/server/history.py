@@ -41,6 +41,7 @@ from studio.ui.server.tables import (
     select_where,
     selected_record,
 )
+from studio.ui.server.time_travel import TimeTravelWindow
 
 PAGE = 500
 MAX_SERVER_ROWS = 5000  # the newest ones; older history stays on the server
@@ -129,6 +130,15 @@ class HistoryPanel(AdminTab):
         self.refresh_button.setObjectName("refreshHistoryButton")
         self.refresh_button.clicked.connect(lambda _c=False: self.spawn(self.reload(full=True)))
         bar.addWidget(self.refresh_button)
+        self.time_travel_button = QPushButton("Open as of this version", self)
+        self.time_travel_button.setObjectName("timeTravelButton")
+        self.time_travel_button.setToolTip(
+            "The realm as it was right after the selected changeset (read-only), with "
+            "what it changed")
+        self.time_travel_button.setEnabled(False)
+        self.time_travel_button.clicked.connect(lambda _c=False: self.open_as_of())
+        bar.addWidget(self.time_travel_button)
+        self.time_travel_windows: list[TimeTravelWindow] = []
         self.outer.addLayout(bar)
         if realm is not None:
             self.realm_combo.setEnabled(False)  # a browser's dock shows its own realm only
@@ -316,9 +326,34 @@ class HistoryPanel(AdminTab):
         self.summary.setText(text + f" · updated {time.strftime('%H:%M:%S')}")
         self._show_details()
 
+    def selected_version(self) -> int | None:
+        """The server version of the selected changeset (None: none, or not uploaded)."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        version = self.proxy.record(rows[0].row()).get("server_version")
+        return int(version) if version is not None else None
+
+    def open_as_of(self, version: int | None = None) -> TimeTravelWindow | None:
+        """Open the realm as of ``version`` (default: the selected changeset's)."""
+        version = version if version is not None else self.selected_version()
+        if version is None or not self.realm_path:
+            return None
+        window = TimeTravelWindow(self.link, self.realm_path, version,
+                                  latest=self.loaded_version)
+        self.time_travel_windows.append(window)
+        window.destroyed.connect(lambda _o=None, w=window: self._forget_window(w))
+        window.show()
+        return window
+
+    def _forget_window(self, window: TimeTravelWindow) -> None:
+        if window in self.time_travel_windows:
+            self.time_travel_windows.remove(window)
+
     def _show_details(self) -> None:
         if self._rebuilding:
             return
+        self.time_travel_button.setEnabled(self.selected_version() is not None)
         rows = self.table.selectionModel().selectedRows()
         text = ""
         if rows:
@@ -332,6 +367,8 @@ class HistoryPanel(AdminTab):
             self.details.setPlainText(text)
 
     def close_panel(self) -> None:
+        for window in list(self.time_travel_windows):
+            window.close()
         self.local_poll.stop()
         self._server_soon.stop()
         self._local_soon.stop()

@@ -1,0 +1,271 @@
+"""Time travel: a synced realm as it was at any server version, read-only.
+
+Opened from the History panel (the server window's tab, or a synced realm's browser
+dock) on a selected changeset. The window shows a read-only browser on the realm as of
+that version, under a banner that says so, with a slider and a version field to move
+through the history, and beside it what that version's changeset changed, object by
+object (old -> new values; a click shows the object).
+
+The changesets come from the admin API (``/admin/realms/history?raw=1``, pages of
+1,000, fetched as far as needed and kept); :class:`~studio.ui.server.past_states.StateBuilder`
+replays them in one worker thread (a realm belongs to the thread that opened it), so
+the window never waits: moving forward applies only the versions in between, moving
+back starts from the nearest state kept. Versions below a compaction floor were
+squashed into one snapshot by the server: the slider starts at the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.browser import RealmBrowser
+from studio.ui.formatting import object_key
+from studio.ui.navigation import ViewSpec
+from studio.ui.server.common import AdminTab
+from studio.ui.server.link import ServerLink
+from studio.ui.server.past_states import Change, PastState, StateBuilder
+
+PAGE = 1000  # the admin API's largest history page
+BANNER_STYLE = ("QLabel { background: #fff3cd; color: #664d03; padding: 6px; "
+                "font-weight: bold; border: 1px solid #ffe69c; }")
+CHANGE_COLUMNS = ("Object", "Change", "Before", "After")
+
+
+def banner_text(path: str, version: int) -> str:
+    return f"{path} as of server version {version} (read-only)"
+
+
+class TimeTravelWindow(AdminTab):
+    """A realm as of a server version (see the module docstring)."""
+
+    stateShown = Signal(int)  # a version's state is on screen
+
+    def __init__(self, link: ServerLink, realm_path: str, version: int,
+                 latest: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(link, parent)
+        self.setObjectName("timeTravelWindow")
+        self.setWindowFlag(Qt.WindowType.Window)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.realm_path = realm_path
+        self.version = 0  # the version shown (0: none yet)
+        self.latest = max(latest, version)
+        self.floor = 0  # the first version the server still has (a snapshot below it)
+        self.changesets: dict[int, bytes] = {}
+        self.fetched_upto = 0
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="studio-past")
+        self.builder = StateBuilder()
+        self.browser: RealmBrowser | None = None
+        self.changes: tuple[Change, ...] = ()
+        self._target: int | None = None
+        self._runner: asyncio.Task[Any] | None = None
+
+        self.banner = QLabel(banner_text(realm_path, version), self)
+        self.banner.setObjectName("timeTravelBanner")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.outer.addWidget(self.banner)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Server version", self))
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setObjectName("versionSlider")
+        self.field = QSpinBox(self)
+        self.field.setObjectName("versionField")
+        self.field.setKeyboardTracking(False)  # Enter or focus out, not every digit
+        for widget in (self.slider, self.field):
+            widget.setRange(1, self.latest)
+            widget.setValue(version)
+        self.slider.sliderReleased.connect(lambda: self.show_version(self.slider.value()))
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.field.valueChanged.connect(self.show_version)
+        bar.addWidget(self.slider, 1)
+        bar.addWidget(self.field)
+        self.latest_button = QPushButton("Latest", self)
+        self.latest_button.setObjectName("latestVersionButton")
+        self.latest_button.clicked.connect(lambda _c=False: self.show_version(self.latest))
+        bar.addWidget(self.latest_button)
+        self.range_label = QLabel("", self)
+        self.range_label.setObjectName("versionRange")
+        bar.addWidget(self.range_label)
+        self.outer.addLayout(bar)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.holder = QWidget(splitter)
+        self.holder_layout = QVBoxLayout(self.holder)
+        self.holder_layout.setContentsMargins(0, 0, 0, 0)
+        self.waiting = QLabel("Building the realm as of this version…", self.holder)
+        self.holder_layout.addWidget(self.waiting)
+        splitter.addWidget(self.holder)
+        side = QWidget(splitter)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        self.changes_title = QLabel("", side)
+        self.changes_title.setObjectName("changesTitle")
+        side_layout.addWidget(self.changes_title)
+        self.changes_table = QTableWidget(0, len(CHANGE_COLUMNS), side)
+        self.changes_table.setObjectName("changesTable")
+        self.changes_table.setHorizontalHeaderLabels(list(CHANGE_COLUMNS))
+        self.changes_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.changes_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.changes_table.verticalHeader().hide()
+        self.changes_table.currentCellChanged.connect(
+            lambda row, _c, _pr, _pc: self.show_change(row))
+        side_layout.addWidget(self.changes_table, 1)
+        splitter.addWidget(side)
+        splitter.setSizes([700, 420])
+        self.outer.addWidget(splitter, 1)
+        self.resize(1200, 760)
+        self.setWindowTitle(banner_text(realm_path, version))
+        self.show_version(version)
+
+    # -- moving through the history ------------------------------------------------------------
+
+    def _slider_moved(self, value: int) -> None:
+        if not self.slider.isSliderDown():  # keys, clicks on the groove: go there now
+            self.show_version(value)
+
+    def show_version(self, version: int) -> None:
+        """Show the state at ``version`` (the last one asked for wins; earlier requests
+        still being built are skipped)."""
+        version = max(self.floor or 1, min(version, self.latest))
+        self._target = version
+        if self._runner is None or self._runner.done():
+            self._runner = self.spawn(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._target is not None and self._target != self.version:
+            target = self._target
+            self.waiting.setText(f"Building the realm as of server version {target}…")
+            await self._fetch_upto(target)
+            if self._target != target:
+                continue  # another version was asked for meanwhile
+            # Below the compaction floor there is only the snapshot: show the floor.
+            target = max(target, self.floor)
+            self._target = target
+            state = await loop.run_in_executor(self.executor, self.builder.build, target,
+                                               dict(self.changesets))
+            self._show_state(state)
+
+    async def _fetch_upto(self, version: int) -> None:
+        """Fetch (once) the changesets up to ``version``."""
+        while self.fetched_upto < version:
+            page = await self.link.admin.realm_history(
+                self.realm_path, since=self.fetched_upto, limit=PAGE, raw=True)
+            if not page:
+                break
+            for row in page:
+                self.changesets[int(row["server_version"])] = base64.b64decode(
+                    row["changeset"])
+            if not self.floor:
+                self.floor = int(page[0]["server_version"])
+            self.fetched_upto = int(page[-1]["server_version"])
+            self.latest = max(self.latest, self.fetched_upto)
+            if len(page) < PAGE:
+                break
+        self._update_range()
+
+    def _update_range(self) -> None:
+        for widget in (self.slider, self.field):
+            widget.blockSignals(True)
+            widget.setRange(max(1, self.floor), self.latest)
+            widget.blockSignals(False)
+        note = f"{self.floor:,} to {self.latest:,}"
+        if self.floor > 1:
+            note += f" (versions up to {self.floor:,} were compacted into one snapshot)"
+        self.range_label.setText(note)
+
+    # -- showing ---------------------------------------------------------------------------------
+
+    def _show_state(self, state: PastState) -> None:
+        old = self.browser
+        spec = old.current_spec if old is not None else None
+        browser = RealmBrowser.open(state.path, read_only=True)
+        browser.setWindowFlags(Qt.WindowType.Widget)
+        self.holder_layout.addWidget(browser)
+        self.waiting.hide()
+        if spec is not None and spec.kind == "class" and browser.schema_of(spec.class_name):
+            browser.navigate(ViewSpec("class", spec.class_name, query=spec.query))
+        browser.show()
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        self.browser = browser
+        self.version = state.version
+        text = banner_text(self.realm_path, state.version)
+        self.banner.setText(text)
+        self.setWindowTitle(text)
+        for widget in (self.slider, self.field):
+            widget.blockSignals(True)
+            widget.setValue(state.version)
+            widget.blockSignals(False)
+        self._fill_changes(state)
+        self.stateShown.emit(state.version)
+
+    def _fill_changes(self, state: PastState) -> None:
+        self.changes = state.changes
+        objects = {(c.class_name, c.key) for c in state.changes if c.key}
+        self.changes_title.setText(
+            f"What server version {state.version} changed: {len(state.changes)} "
+            f"instruction{'s' if len(state.changes) != 1 else ''} on {len(objects)} "
+            f"object{'s' if len(objects) != 1 else ''}")
+        table = self.changes_table
+        table.blockSignals(True)
+        table.setRowCount(len(state.changes))
+        for row, change in enumerate(state.changes):
+            cells = (f"{change.class_name}[{change.key}]" if change.key else change.class_name,
+                     change.what, change.old, change.new)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                table.setItem(row, column, item)
+        table.blockSignals(False)
+        table.resizeColumnsToContents()
+
+    def show_change(self, row: int) -> None:
+        """Show the object a change is about in the browser, selected."""
+        if not 0 <= row < len(self.changes) or self.browser is None:
+            return
+        change = self.changes[row]
+        if not change.key:
+            if self.browser.schema_of(change.class_name) is not None:
+                self.browser.show_class(change.class_name)
+            return
+        try:
+            obj = self.browser.realm.object_for_primary_key(change.class_name,
+                                                            change.primary_key)
+        except Exception:  # a class or object erased since: nothing to show
+            obj = None
+        if obj is None:
+            self.report(f"{change.class_name}[{change.key}] does not exist as of version "
+                        f"{self.version} (erased by it or later in it).", "info",
+                        timeout_ms=6000)
+            return
+        self.browser.navigate(ViewSpec("class", change.class_name,
+                                       focus_key=object_key(obj)))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.cancel_tasks()
+        if self.browser is not None:
+            self.browser.close()
+        # The builder's realm belongs to the worker thread: closed there.
+        self.executor.submit(self.builder.close)
+        self.executor.shutdown(wait=False)
+        super().closeEvent(event)
