@@ -27,6 +27,7 @@ import pytest
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
 from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
 from server_process import ServerProcess, run
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 PATH = "/shared/cluster"
 
@@ -70,8 +71,9 @@ async def follow(client: RawClient, urls: list[str], stop: asyncio.Event) -> Non
         client.url = urls[turn % len(urls)]
         try:
             await client.connect()
-        except OSError:
-            await asyncio.sleep(0.05)  # refused: the next URL
+        except (OSError, TimeoutError, WebSocketException):
+            client.closed = True  # refused or cut short: the next URL
+            await asyncio.sleep(0.05)
 
 
 async def upload_for(client: RawClient, seconds: float, first: int, done: list[int]) -> None:
@@ -80,7 +82,10 @@ async def upload_for(client: RawClient, seconds: float, first: int, done: list[i
     deadline = time.monotonic() + seconds
     pk = first
     while time.monotonic() < deadline:
-        await client.commit([*item(pk, client.name), *bump()])
+        try:
+            await client.commit([*item(pk, client.name), *bump()])
+        except ConnectionClosed:
+            pass  # its server just died: committed locally, uploaded after the reconnect
         done.append(pk)
         pk += 1
         await asyncio.sleep(0.02)
