@@ -300,6 +300,36 @@ async def bench_app_throughput(
     return count * clients / elapsed
 
 
+async def bench_app_to_app(base: str, user: User, tmp: Path, n: int) -> float:
+    """One App commits ``n`` one-object transactions back to back (yielding to
+    the loop between them, as an app does); returns changesets per second until
+    another App (its own websocket, same process) has them all applied."""
+    writer_app, reader_app = App(base, config=NO_WATCH), App(base, config=NO_WATCH)
+    a = await writer_app.open_realm(user, "/shared/a2a", path=tmp / "a2a-w.realm", schema=SCHEMA)
+    b = await reader_app.open_realm(user, "/shared/a2a", path=tmp / "a2a-r.realm", schema=SCHEMA)
+    await a.sync_session.wait_for_download_completion(60)
+    await b.sync_session.wait_for_download_completion(60)
+    items = b.objects("Item")
+    done = asyncio.get_running_loop().create_future()
+
+    def on_change(results: Any, changes: Any) -> None:
+        if len(results) >= n and not done.done():
+            done.set_result(None)
+
+    token = items.add_listener(on_change)
+    start = time.perf_counter()
+    for key in range(n):
+        with a.write():
+            a.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+        await asyncio.sleep(0)
+    await asyncio.wait_for(done, 300)
+    elapsed = time.perf_counter() - start
+    token.remove()
+    await writer_app.close()
+    await reader_app.close()
+    return n / elapsed
+
+
 async def _ws(url: str) -> WebSocket:
     return await connect(
         url, subprotocols=[Subprotocol(WEBSOCKET_SUBPROTOCOL)], compression=None,
@@ -404,29 +434,42 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             app = App(base, config=NO_WATCH)
             user = await app.login("admin", PASSWORD)
             sync = app.sync_url
+            parts = set(args.parts.split(","))
+            results["parts"] = sorted(parts)
+            results["load_avg_1m"] = round(os.getloadavg()[0], 2)
             echo = await bench_echo(echo_url, args.pings)
-            latency = await bench_latency(base, user, tmp, args.pings)
-            results.update({
-                "echo_rtt_p50_ms": round(percentile(echo, 50), 3),
-                "echo_rtt_p99_ms": round(percentile(echo, 99), 3),
-                "latency_p50_ms": round(percentile(latency, 50), 3),
-                "latency_p99_ms": round(percentile(latency, 99), 3),
-                "latency_mean_ms": round(statistics.fmean(latency), 3),
-                "latency_samples": len(latency),
-            })  # fmt: skip
+            results["echo_rtt_p50_ms"] = round(percentile(echo, 50), 3)
+            results["echo_rtt_p99_ms"] = round(percentile(echo, 99), 3)
+            if "latency" in parts:
+                latency = await bench_latency(base, user, tmp, args.pings)
+                results.update({
+                    "latency_p50_ms": round(percentile(latency, 50), 3),
+                    "latency_p99_ms": round(percentile(latency, 99), 3),
+                    "latency_mean_ms": round(statistics.fmean(latency), 3),
+                    "latency_samples": len(latency),
+                })  # fmt: skip
             token = await user.access_token_for_use()
-            await create_schema(base, user, tmp, "/shared/throughput")
-            results["changesets_per_s"] = round(
-                await bench_throughput(sync, token, 10, args.seconds, args.batch)
-            )
-            results["throughput_batch"] = args.batch
-            results["app_changesets_per_s"] = round(
-                await bench_app_throughput(base, user, tmp, 10, args.seconds)
-            )
-            results.update(await bench_download(base, user, tmp, args.objects))
-            if idle:
+            if "throughput" in parts:
+                await create_schema(base, user, tmp, "/shared/throughput")
+                results["changesets_per_s"] = round(
+                    await bench_throughput(sync, token, 10, args.seconds, args.batch)
+                )
+                results["throughput_batch"] = args.batch
+            if "a2a" in parts:
+                results["app_to_app_changesets_per_s"] = round(
+                    await bench_app_to_app(base, user, tmp, args.app_to_app)
+                )
+                results["app_to_app_transactions"] = args.app_to_app
+            if "app" in parts:
+                results["app_changesets_per_s"] = round(
+                    await bench_app_throughput(base, user, tmp, 10, args.seconds)
+                )
+            if "download" in parts:
+                results.update(await bench_download(base, user, tmp, args.objects))
+            if idle and "idle" in parts:
                 token = await user.access_token_for_use()
                 results.update(await bench_idle(sync, token, idle, server.pid))
+            results["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
             results["server_rss_mb"] = round(rss_mb(server.pid), 1)
             await app.close()
     finally:
@@ -445,6 +488,10 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=None, help="objects to download (100000)")
     parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
+    parser.add_argument("--parts", default="latency,throughput,a2a,app,download,idle",
+                        help="comma-separated parts to run (all; the echo always runs)")
+    parser.add_argument("--app-to-app", type=int, default=10_000,
+                        help="one-object transactions of the App -> App run (10000)")
     parser.add_argument("--batch", type=int, default=10, help="changesets per upload (10)")
     parser.add_argument("--compaction-changesets", type=int, default=None,
                         help="changesets of the compaction realm (100000; 0: skip that part)")
