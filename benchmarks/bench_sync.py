@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -55,6 +57,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from studio.primitives.instructions import Changeset, CreateObject, Set
+from studio.sync import timeline
 from studio.sync.client import App, SyncConfig, User
 from studio.sync.protocol import (
     WEBSOCKET_SUBPROTOCOL,
@@ -149,7 +152,54 @@ async def bench_echo(url: str, n: int) -> list[float]:
     return out
 
 
-async def bench_latency(base: str, user: User, tmp: Path, n: int) -> list[float]:
+_THREAD_OF = {"server.commit_start": "server-commit", "server.fsynced": "server-commit"}
+
+
+def stage_timeline(
+    client: list[timeline.Mark], server: list[timeline.Mark], windows: list[tuple[float, float]],
+    names: dict[int, str],
+) -> list[dict[str, Any]]:
+    """Per ping (a window from commit to listener), the marks of every process
+    in wall-clock order; per stage, the median gap from the mark before it
+    (wall ms, and CPU ms of the thread when both marks are on one thread)."""
+    tagged = [(m, names.get(m.key, "") + m.stage, "client") for m in client]
+    tagged += [(m, m.stage, _THREAD_OF.get(m.stage, "server")) for m in server]
+    tagged.sort(key=lambda t: t[0].wall)
+    walls = [t[0].wall for t in tagged]
+    gaps: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
+    order: dict[str, float] = {}
+    for start, end in windows:
+        lo, hi = bisect.bisect_left(walls, start), bisect.bisect_right(walls, end)
+        seen: set[str] = set()
+        prev: tuple[timeline.Mark, str, str] | None = None
+        for i, item in enumerate(tagged[lo:hi]):
+            mark, label, thread = item
+            if label in seen:
+                continue
+            seen.add(label)
+            order.setdefault(label, 0.0)
+            order[label] += i
+            if prev is not None:
+                gaps.setdefault(label, []).append((mark.wall - prev[0].wall) * 1000)
+                if prev[2] == thread:
+                    cpus.setdefault(label, []).append((mark.cpu - prev[0].cpu) * 1000)
+            prev = item
+            if label == "listener":
+                break
+    out = []
+    for label in sorted(gaps, key=lambda k: order[k]):
+        row: dict[str, Any] = {"stage": label, "n": len(gaps[label]),
+                               "wall_p50_ms": round(statistics.median(gaps[label]), 3)}  # fmt: skip
+        if len(cpus.get(label, [])) * 2 >= len(gaps[label]):
+            row["cpu_p50_ms"] = round(statistics.median(cpus[label]), 3)
+        out.append(row)
+    return out
+
+
+async def bench_latency(
+    base: str, user: User, tmp: Path, n: int, trace: dict[str, Any] | None = None
+) -> list[float]:
     app_a, app_b = App(base, config=NO_WATCH), App(base, config=NO_WATCH)
     a = await app_a.open_realm(user, "/shared/latency", path=tmp / "lat-a.realm", schema=SCHEMA)
     b = await app_b.open_realm(user, "/shared/latency", path=tmp / "lat-b.realm", schema=SCHEMA)
@@ -161,6 +211,7 @@ async def bench_latency(base: str, user: User, tmp: Path, n: int) -> list[float]
 
     def on_change(results: Any, changes: Any) -> None:
         now = time.perf_counter()
+        timeline.mark("listener")
         for index in changes.insertions:
             key = results[index]._id
             arrived[key] = now
@@ -171,17 +222,28 @@ async def bench_latency(base: str, user: User, tmp: Path, n: int) -> list[float]
     token = pings.add_listener(on_change)
     loop = asyncio.get_running_loop()
     out = []
+    windows = []
+    recorder = timeline.Timeline() if trace is not None else None
+    timeline.install(recorder)
     for i in range(n + 20):
         future: asyncio.Future[None] = loop.create_future()
         waiting[i] = future
         with a.write():
             a.create("Ping", {"_id": i, "sent": 0.0})
         committed = time.perf_counter()
+        timeline.mark("commit")
         await asyncio.wait_for(future, 10)
         if i >= 20:
             out.append((arrived[i] - committed) * 1000)
+            windows.append((committed, arrived[i] + 0.001))  # through its "listener" mark
         await asyncio.sleep(0.002)  # an idle moment between commits, as in a chat
     token.remove()
+    timeline.install(None)
+    if trace is not None and recorder is not None:
+        trace["client_marks"] = recorder.marks
+        trace["windows"] = windows
+        trace["names"] = {a.sync_session.client_file_ident: "A.",
+                          b.sync_session.client_file_ident: "B."}  # fmt: skip
     await app_a.close()
     await app_b.close()
     return out
@@ -405,6 +467,7 @@ async def processes(tmp: Path) -> AsyncIterator[tuple[subprocess.Popen[str], str
         "--admin-password", PASSWORD, "--log-level", "error",
         "--max-connections-per-address", "0",  # thousands of idle clients from loopback
     ])  # fmt: skip
+    os.environ.pop("STUDIO_SYNC_TIMELINE", None)  # the server's only
     echo, echo_url = start_process([sys.executable, __file__, "--echo-server"])
     try:
         yield server, base, echo_url
@@ -430,6 +493,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ))  # fmt: skip
         if args.only_compaction:
             return results
+        if args.timeline:
+            os.environ["STUDIO_SYNC_TIMELINE"] = str(tmp / "timeline.txt")
         async with processes(tmp) as (server, base, echo_url):
             app = App(base, config=NO_WATCH)
             user = await app.login("admin", PASSWORD)
@@ -441,7 +506,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["echo_rtt_p50_ms"] = round(percentile(echo, 50), 3)
             results["echo_rtt_p99_ms"] = round(percentile(echo, 99), 3)
             if "latency" in parts:
-                latency = await bench_latency(base, user, tmp, args.pings)
+                trace: dict[str, Any] | None = {} if args.timeline else None
+                latency = await bench_latency(base, user, tmp, args.pings, trace)
+                if trace is not None:
+                    results["timeline"] = stage_timeline(
+                        trace["client_marks"], timeline.read_marks(str(tmp / "timeline.txt")),
+                        trace["windows"], trace["names"],
+                    )  # fmt: skip
                 results.update({
                     "latency_p50_ms": round(percentile(latency, 50), 3),
                     "latency_p99_ms": round(percentile(latency, 99), 3),
@@ -490,6 +561,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
     parser.add_argument("--parts", default="latency,throughput,a2a,app,download,idle",
                         help="comma-separated parts to run (all; the echo always runs)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="per-stage times of the latency pings (wall and CPU ms)")
+    parser.add_argument("--uploads-in-flight", type=int, default=None,
+                        help="the Apps' max_uploads_in_flight (the SyncConfig default)")
     parser.add_argument("--app-to-app", type=int, default=10_000,
                         help="one-object transactions of the App -> App run (10000)")
     parser.add_argument("--batch", type=int, default=10, help="changesets per upload (10)")
@@ -501,6 +576,9 @@ def main() -> None:
                         help="run only the history compaction part")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.uploads_in_flight is not None:
+        global NO_WATCH
+        NO_WATCH = dataclasses.replace(NO_WATCH, max_uploads_in_flight=args.uploads_in_flight)
     if args.echo_server:
         asyncio.run(echo_main())
         return
