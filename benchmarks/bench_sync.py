@@ -93,6 +93,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -362,7 +369,10 @@ async def bench_app_throughput(
     return count * clients / elapsed
 
 
-async def bench_app_to_app(base: str, user: User, tmp: Path, n: int) -> float:
+async def bench_app_to_app(
+    base: str, user: User, tmp: Path, n: int, server_pid: int,
+    counts: dict[str, Any] | None = None,
+) -> tuple[float, dict[str, float]]:
     """One App commits ``n`` one-object transactions back to back (yielding to
     the loop between them, as an app does); returns changesets per second until
     another App (its own websocket, same process) has them all applied."""
@@ -379,6 +389,9 @@ async def bench_app_to_app(base: str, user: User, tmp: Path, n: int) -> float:
             done.set_result(None)
 
     token = items.add_listener(on_change)
+    recorder = timeline.Timeline() if counts is not None else None
+    timeline.install(recorder)
+    cpu_clients, cpu_server = time.process_time(), cpu_s(server_pid)
     start = time.perf_counter()
     for key in range(n):
         with a.write():
@@ -386,10 +399,22 @@ async def bench_app_to_app(base: str, user: User, tmp: Path, n: int) -> float:
         await asyncio.sleep(0)
     await asyncio.wait_for(done, 300)
     elapsed = time.perf_counter() - start
+    cpu = {
+        # CPU per changeset does not depend on how loaded the machine is.
+        "a2a_clients_cpu_us_per_changeset": round((time.process_time() - cpu_clients) / n * 1e6),
+        "a2a_server_cpu_us_per_changeset": round((cpu_s(server_pid) - cpu_server) / n * 1e6),
+    }
+    timeline.install(None)
+    if counts is not None and recorder is not None:
+        ident_a, ident_b = a.sync_session.client_file_ident, b.sync_session.client_file_ident
+        stages = [(m.stage, m.key) for m in recorder.marks]
+        counts["a2a_uploads"] = stages.count(("client.upload_encode", ident_a))
+        counts["a2a_acks_received"] = stages.count(("client.frame_received", ident_a))
+        counts["a2a_downloads_received"] = stages.count(("client.frame_received", ident_b))
     token.remove()
     await writer_app.close()
     await reader_app.close()
-    return n / elapsed
+    return n / elapsed, cpu
 
 
 async def _ws(url: str) -> WebSocket:
@@ -527,9 +552,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 results["throughput_batch"] = args.batch
             if "a2a" in parts:
-                results["app_to_app_changesets_per_s"] = round(
-                    await bench_app_to_app(base, user, tmp, args.app_to_app)
+                counts: dict[str, Any] | None = {} if args.timeline else None
+                rate, cpu = await bench_app_to_app(
+                    base, user, tmp, args.app_to_app, server.pid, counts
                 )
+                results["app_to_app_changesets_per_s"] = round(rate)
+                results.update(cpu)
+                results.update(counts or {})
                 results["app_to_app_transactions"] = args.app_to_app
             if "app" in parts:
                 results["app_changesets_per_s"] = round(
