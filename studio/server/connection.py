@@ -29,6 +29,7 @@ from studio.server.binding import BindHandling, BoundSession
 from studio.server.logs import log
 from studio.server.permissions import Level
 from studio.server.sync_socket import SyncSocket
+from studio.sync import timeline
 from studio.sync.errors import LocalProtocolError, RemoteProtocolError
 from studio.sync.protocol import (
     BindRequested,
@@ -227,11 +228,13 @@ class SyncConnection(BindHandling):
         self.bytes_in += len(data)
         self.ctx.metrics.bytes_in.inc(len(data))
         self.last_message = time.time()
+        timeline.mark("server.frame_received")
         try:
             message = self.sc.decode(data)
         except Exception as exc:
             self._receive_failed(exc)
             return
+        timeline.mark("server.decoded")
         cluster = self.ctx.cluster
         session = None if cluster is None else self.sc.upload_session(message)
         bound = None if session is None else self.sessions.get(session)
@@ -266,6 +269,7 @@ class SyncConnection(BindHandling):
             self._receive_failed(exc)
             return
         elapsed = time.perf_counter() - started
+        timeline.mark("server.merged")
         for event in events:
             if isinstance(event, BindRequested):
                 await self._on_bind(event)
@@ -287,6 +291,7 @@ class SyncConnection(BindHandling):
             # A bind, upload or mark produced the first download of a burst.
             self._behind.update(self.sessions)
             self._schedule_stream()
+        timeline.mark("server.queued")
 
     def _on_integrated(self, event: ChangesetsIntegrated, elapsed: float, size: int) -> None:
         ctx = self.ctx
@@ -459,11 +464,13 @@ class SyncConnection(BindHandling):
                     break
                 if not committer.is_durable(item.seq):
                     await committer.wait(item.seq)
+                    timeline.mark("server.durable_seen")
                 if item.generation != self._generation:
                     continue  # dropped by abort()
                 for frame, info in item.frames:
                     await self.ws.send_bytes(frame)
                     self._account_sent(frame, info)
+                timeline.mark("server.sent")
                 if item.generation == self._generation:  # else abort() released it
                     self._queued_bytes -= item.size
                     self.ctx.outbound.release(item.size)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from studio.server.logs import log
 from studio.server.metrics import Summary
 from studio.server.storage.base import RealmWrite
+from studio.sync import timeline
 
 if TYPE_CHECKING:
     from studio.server.realms import LoadedRealm
@@ -129,9 +130,11 @@ class Committer:
                     stop = True
                     break
                 handed.append(item)
+            timeline.mark("server.commit_start")
             started = time.perf_counter()
             stored, failures = self._commit(handed)
             elapsed = time.perf_counter() - started
+            timeline.mark("server.fsynced")
             self._report(handed[-1][0], stored, failures, elapsed)
             if stop:
                 return
@@ -188,6 +191,7 @@ class Committer:
         failures: list[_Failure],
         elapsed: float,
     ) -> None:
+        timeline.mark("server.stored_on_loop")
         self._timing.observe(elapsed)
         for realm, version in realms:
             realm.stored_seq = max(realm.stored_seq, target)

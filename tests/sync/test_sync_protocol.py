@@ -662,6 +662,49 @@ def test_rebased_uploads_in_flight_are_not_sent_again(net: Network, deliver_firs
     assert not a.history.pending
 
 
+def test_pipelined_uploads_are_acknowledged_in_order_and_survive_a_reconnect(
+    net: Network,
+) -> None:
+    """Five uploads in flight at once (no ack awaited between them), another
+    client's change concurrent with them; the server integrates two, the
+    connection breaks with the rest in flight and the acks lost; after the
+    reconnect nothing is integrated twice and nothing is lost."""
+    a = net.peers["a"]
+    for n in range(5):
+        net.commit("a", [ListInsert(C, 1, ("tags",), n, f"a{n}")])
+    assert _uploaded_versions(a.up) == [2, 3, 4, 5, 6]  # five frames, none waited for
+    assert len(a.up) == 5
+    net.commit("b", [ListInsert(C, 1, ("tags",), 0, "b0")])
+    net.deliver_up("b")
+    net.deliver_up("a")
+    net.deliver_up("a")  # the server has a's 2 and 3 (after b's change)
+    acks = [
+        e.client_version
+        for _ in range(len(a.down))
+        for e in net.deliver_down("a")
+        if isinstance(e, UploadAcknowledged)
+    ]
+    assert acks == sorted(acks) and acks[-1] == 3  # in order
+    assert [c.client_version for c in a.history.pending] == [4, 5, 6]
+    net.deliver_up("a")  # 4 is integrated, its ack is lost with the connection
+    net.drop("a")
+    net.commit("a", [ListInsert(C, 1, ("tags",), 5, "a5")])  # offline meanwhile
+    net.sync_all()
+    net.assert_converged()
+    integrated = [
+        (e.client_file_ident, entry.client_version)
+        for e in net.server_events
+        if isinstance(e, ChangesetsIntegrated)
+        for entry in e.entries
+    ]
+    assert len(integrated) == len(set(integrated))  # nothing twice
+    mine = sorted(v for ident, v in integrated if ident == a.history.client_file_ident)
+    assert mine == [1, 2, 3, 4, 5, 6, 7]  # nothing lost
+    tags = item(net, "server")["tags"]
+    assert sorted(tags) == ["a0", "a1", "a2", "a3", "a4", "a5", "b0"]
+    assert not a.history.pending
+
+
 def test_read_only_session_refuses_uploads_without_integrating() -> None:
     history = ServerHistory()
     server = ServerConnection()

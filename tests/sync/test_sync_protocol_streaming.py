@@ -101,3 +101,21 @@ def test_an_acknowledgement_alone_is_pending_too() -> None:
     assert isinstance(download, Download)
     assert download.changesets == () and download.upload_ack == 3
     assert not server.downloads_pending(1)
+
+
+def test_a_connection_that_never_reads_a_stream_holds_no_stream_buffer() -> None:
+    """Websocket connections get whole frames (receive_message) and never feed
+    the stream reader: an idle one must not hold its ~512 KB buffer."""
+    import tracemalloc
+
+    from studio.sync.protocol import ClientConnection, ServerConnection
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = [ServerConnection(), ClientConnection()]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(held) == 2
+    assert grown < 32 * 1024, f"{grown} bytes for two idle connections"

@@ -28,6 +28,13 @@ class SyncConfig:
     ping_timeout: float | None = 20.0
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_upload_changesets: int = DEFAULT_MAX_UPLOAD_CHANGESETS
+    max_uploads_in_flight: int = 1
+    """Uploads of one session sent and not yet acknowledged at most (the server
+    acknowledges in order); commits made while the window is full go out
+    together in the next upload. 1 (stop-and-wait) costs the least CPU per
+    changeset when a client commits faster than the server acknowledges
+    (bigger uploads; see docs/performance.md); more helps on links whose
+    round trip is long next to the time a batch takes to integrate."""
     watch_files: bool = True
     """Poll each synced realm file so that commits by other processes upload too."""
     watch_interval: float = 0.1

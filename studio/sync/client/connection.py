@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.http11 import USER_AGENT
 from websockets.typing import Subprotocol
 
+from studio.sync import timeline
 from studio.sync.client.config import Backoff, SyncConfig
 from studio.sync.client.errors import AuthenticationError, SyncSessionError
 from studio.sync.client.http import is_loopback
@@ -141,26 +142,34 @@ class AppConnection:
         return sid if proto.session_state(sid) is ProtocolSessionState.BOUND else None
 
     def upload(self, session: SyncSession) -> None:
-        """Upload new local changesets, one batch in flight at a time.
+        """Upload new local changesets, at most ``max_uploads_in_flight``
+        unacknowledged uploads at a time (the server acknowledges in order).
 
-        While a batch is unacknowledged, downloads rebase the pending
-        changesets onto newer server versions, and the protocol can then only
-        upload by resending every pending changeset on the new base. Waiting
-        for the acknowledgement (about one round trip) lets the commits of that
-        time go out together as the next batch instead.
+        The protocol sends each changeset once per connection, also when a
+        download rebases it while it is in flight (the server rebases its copy
+        the same way), so uploads can overlap. The window keeps a client that
+        commits faster than the server acknowledges from sending one upload
+        per commit: while it is full, commits pile up and go out together.
         """
         sid = self._bound_id(session)
         proto = self._proto
         if sid is None or proto is None:
             return
         history = session.history
-        if session.uploaded_through > history.last_acked_client_version:
-            return  # in flight; the download that acknowledges it calls us again
-        if history.latest_client_version <= history.last_acked_client_version:
+        acked = history.last_acked_client_version
+        in_flight = session.uploads_in_flight
+        while in_flight and in_flight[0] <= acked:
+            in_flight.pop(0)
+        if len(in_flight) >= max(1, self.config.max_uploads_in_flight):
+            return  # the download that acknowledges one calls us again
+        if history.latest_client_version <= max(acked, session.uploaded_through):
             return
+        timeline.mark("client.upload_encode", history.client_file_ident)
         proto.upload_pending(sid)
         session.uploaded_through = history.latest_client_version
+        in_flight.append(session.uploaded_through)
         self._flush()
+        timeline.mark("client.upload_queued", history.client_file_ident)
 
     def send_mark(self, session: SyncSession, request_id: int) -> None:
         """Ask for a mark now if bound; otherwise ``on_bound`` asks again."""
@@ -340,6 +349,7 @@ class AppConnection:
             frames, self._outbox = self._outbox, []
             for frame in frames:
                 await ws.send(frame)
+            timeline.mark("client.sent")
 
     def _flush(self) -> None:
         proto = self._proto
@@ -356,6 +366,8 @@ class AppConnection:
         """Handle one frame; False when the connection must be dropped."""
         kind, sid, latest = _peek(frame)
         session = self._ids.get(sid) if sid is not None else None
+        ident = 0 if session is None else session.history.client_file_ident
+        timeline.mark("client.frame_received", ident)
         if session is not None:
             realm = session.realm
             # Apply nothing inside a write transaction the app keeps open across an
@@ -390,8 +402,10 @@ class AppConnection:
             self._fail_session(proto, session, sid, int(ErrorCode.BAD_CHANGESET), message)
             self._flush()
             return True
+        timeline.mark("client.integrated", ident)
         result = self._dispatch(proto, events, latest)
         self._flush()
+        timeline.mark("client.dispatched", ident)
         return result
 
     def _dispatch(self, proto: ClientConnection, events: list[ClientEvent], latest: int) -> bool:
@@ -410,7 +424,13 @@ class AppConnection:
             if isinstance(event, Bound):
                 self._targets.bound()
                 # The protocol uploaded every pending changeset with the bind.
-                session.uploaded_through = session.history.latest_client_version
+                history = session.history
+                session.uploaded_through = history.latest_client_version
+                session.uploads_in_flight[:] = (
+                    [history.latest_client_version]
+                    if history.latest_client_version > history.last_acked_client_version
+                    else []
+                )
                 session.on_bound(event.client_file_ident)
             elif isinstance(event, DownloadProgressed):
                 downloaded.add(session)

@@ -158,6 +158,8 @@ class SyncSession:
         self.force_refresh = False
         self.uploaded_through = 0
         """Local changesets up to this client version were uploaded on this binding."""
+        self.uploads_in_flight: list[int] = []
+        """The last client version of each upload on this binding not yet acknowledged."""
         self.retry_backoff = Backoff(config.reconnect_initial, config.reconnect_max)
         self.retry_handle: asyncio.TimerHandle | None = None
         self._next_mark = 0
@@ -352,6 +354,7 @@ class SyncSession:
     def on_disconnected(self) -> None:
         self.sid = None
         self.uploaded_through = 0
+        self.uploads_in_flight.clear()
         self.unbinding = False
         if self.state is SyncSessionState.ACTIVE:
             self._set_connection_state(SessionConnectionState.CONNECTING)
@@ -433,6 +436,7 @@ class SyncSession:
         self.store.reload_into(self.history)
         self.latest_server_version = self.history.last_integrated_server_version
         self.uploaded_through = 0
+        self.uploads_in_flight.clear()
         self.last_reset = result
         self.resetting = False
         self.retry_backoff.reset()

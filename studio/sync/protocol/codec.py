@@ -522,21 +522,27 @@ class MessageReader:
     ) -> None:
         self._allowed = allowed
         self._max = max_message_size
-        self._unpacker = msgpack.Unpacker(
-            raw=False, strict_map_key=True, use_list=True, max_buffer_size=max_message_size
-        )
+        # Made on the first feed: an Unpacker allocates a buffer of about 512 KB
+        # at once, and a websocket connection (which frames messages itself and
+        # never feeds a stream) would hold one per idle client.
+        self._unpacker: msgpack.Unpacker | None = None
 
     def feed(self, data: bytes) -> Iterator[Message]:
         """Add bytes; yields every message completed by them."""
+        unpacker = self._unpacker
+        if unpacker is None:
+            unpacker = self._unpacker = msgpack.Unpacker(
+                raw=False, strict_map_key=True, use_list=True, max_buffer_size=self._max
+            )
         try:
-            self._unpacker.feed(data)
+            unpacker.feed(data)
         except msgpack.BufferFull:
             raise _fail(
                 f"a message is larger than {self._max} bytes", ErrorCode.LIMITS_EXCEEDED
             ) from None
         while True:
             try:
-                raw = next(self._unpacker)
+                raw = next(unpacker)
             except StopIteration:
                 return
             except Exception as exc:
