@@ -81,9 +81,8 @@ def _category(value: Any) -> tuple[str, Any]:
         return "objectId", value
     if isinstance(value, uuid.UUID):
         return "uuid", value
-    key = getattr(value, "_key", None)
-    if key is not None:
-        return "object", key
+    if hasattr(value, "object_schema"):  # an object (compared by ==: class and key)
+        return "object", value
     return "other", value
 
 
@@ -184,7 +183,7 @@ def order_key(value: Any) -> tuple[int, Any]:
         return (2, float(normal) if isinstance(normal, Decimal) else normal)
     rank = {"bool": 3, "str": 4, "data": 5, "date": 6, "objectId": 7, "uuid": 8,
             "object": 9}.get(kind, 10)
-    if kind in ("objectId", "uuid") or rank == 10:
+    if kind in ("objectId", "uuid", "object") or rank == 10:
         return (rank, str(normal))
     return (rank, normal)
 

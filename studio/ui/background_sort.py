@@ -10,12 +10,12 @@ never waited for it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 from array import array
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -45,9 +45,8 @@ def sorted_keys(path: str, class_name: str, query: str, prop: str,
 # bench_ui's sort_stall_* on a loaded machine). The child writes the keys as raw int64.
 _CHILD = """
 import sys
-sys.path.insert(0, sys.argv[1])
 from studio.core import Realm
-path, name, query, prop, ascending = sys.argv[2:7]
+path, name, query, prop, ascending = sys.argv[1:6]
 with Realm.open(path, read_only=True) as realm:
     results = realm.objects(name)
     if query:
@@ -55,7 +54,6 @@ with Realm.open(path, read_only=True) as realm:
     keys = results.sorted(prop, reverse=ascending != "1").keys()
 sys.stdout.buffer.write(keys.tobytes())
 """
-_ROOT = str(Path(__file__).resolve().parents[2])
 POLL_S = 0.05  # how often a child sort looks whether it was cancelled
 
 
@@ -64,11 +62,16 @@ def sorted_keys_in_child(path: str, class_name: str, query: str, prop: str,
                          ) -> Sequence[int]:
     """:func:`sorted_keys` computed by a child process (its own interpreter lock: the
     window's thread never waits for it); a cancel kills the child. Raises RuntimeError
-    with the child's last error line if it failed."""
+    with the child's last error line if it failed. A frozen Studio (PyInstaller) has no
+    interpreter to start: there the sort runs in this thread."""
+    if getattr(sys, "frozen", False):
+        return sorted_keys(path, class_name, query, prop, ascending)
+    # The child imports the same studio package as this process: the same import path.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, _ROOT, path, class_name, query, prop,
+        [sys.executable, "-c", _CHILD, path, class_name, query, prop,
          "1" if ascending else "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     while True:
         try:
             out, err = child.communicate(timeout=POLL_S)
