@@ -22,12 +22,12 @@ import signal
 import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studio.integrations.errors import HandlerSpecError, IntegrationError
 
 if TYPE_CHECKING:
-    from studio.integrations.notifier import HandlerFunction, Notifier
+    from studio.integrations.notifier import HandlerFunction
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -143,20 +143,30 @@ def _run(args: argparse.Namespace) -> int:
         log(logging.ERROR, "notifier_usage_error", error=str(exc))
         print(f"studio notifier: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_serve(notifier))
+    return asyncio.run(serve(notifier, "notifier"))
 
 
-async def _serve(notifier: Notifier) -> int:
+class Service(Protocol):
+    """What ``serve`` runs: the notifier, or the adapter built on it."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+async def serve(service: Service, name: str) -> int:
+    """Run ``service`` (the notifier, or the adapter built on it) until
+    SIGINT/SIGTERM stops it; the exit status for the command ``name``."""
     from studio.integrations.logs import log
     from studio.sync.client import ClientError
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            loop.add_signal_handler(signum, notifier.stop)
+            loop.add_signal_handler(signum, service.stop)
     try:
-        await notifier.run()
+        await service.run()
     except (ClientError, IntegrationError, OSError) as exc:
-        log(logging.ERROR, "notifier_failed", error=str(exc), kind=type(exc).__name__)
+        log(logging.ERROR, f"{name}_failed", error=str(exc), kind=type(exc).__name__)
         return EXIT_FAILED
     return EXIT_OK

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from studio.integrations.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, read_password
+from studio.integrations.cli import EXIT_USAGE, read_password, serve
 from studio.integrations.errors import IntegrationError
-
-if TYPE_CHECKING:
-    from studio.integrations.adapter.adapter import PostgresAdapter
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
@@ -101,20 +96,4 @@ def _run(args: argparse.Namespace) -> int:
         log(logging.ERROR, "adapter_usage_error", error=str(exc))
         print(f"studio adapter: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_serve(adapter))
-
-
-async def _serve(adapter: PostgresAdapter) -> int:
-    from studio.integrations.logs import log
-    from studio.sync.client import ClientError
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            loop.add_signal_handler(signum, adapter.stop)
-    try:
-        await adapter.run()
-    except (ClientError, IntegrationError, OSError) as exc:
-        log(logging.ERROR, "adapter_failed", error=str(exc), kind=type(exc).__name__)
-        return EXIT_FAILED
-    return EXIT_OK
+    return asyncio.run(serve(adapter, "adapter"))
