@@ -5,22 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
-from studio.ui.server.common import AdminTab, Debounce
+from studio.ui.server.common import Debounce
 from studio.ui.server.device import DeviceWindow
 from studio.ui.server.link import ServerLink
+from studio.ui.server.polled_tab import PolledTableTab
 from studio.ui.server.tables import (
     Column,
-    FilterProxy,
-    RecordModel,
-    fit_columns,
     fmt_list,
     fmt_size,
     fmt_time,
-    make_table,
-    select_where,
     selected_record,
 )
 from studio.ui.wording import plural
@@ -42,37 +37,21 @@ CONNECTION_COLUMNS = (
 )
 
 
-class ConnectionsTab(AdminTab):
+class ConnectionsTab(PolledTableTab):
     def __init__(self, link: ServerLink, parent: QWidget | None = None) -> None:
-        super().__init__(link, parent)
-        self.setObjectName("connectionsTab")
-        row = QHBoxLayout()
-        self.count_label = QLabel("", self)
-        row.addWidget(self.count_label, 1)
-        refresh = QPushButton("Refresh", self)
-        refresh.setObjectName("refreshConnectionsButton")
-        refresh.clicked.connect(lambda _checked=False: self.spawn(self.reload()))
-        row.addWidget(refresh)
+        super().__init__(link, parent, name="connections", columns=CONNECTION_COLUMNS,
+                         poll_ms=POLL_MS)  # fmt: skip
         self.debug_button = QPushButton("Debug this device…", self)
         self.debug_button.setObjectName("debugDeviceButton")
         self.debug_button.setToolTip("What the selected client uploaded recently and how far "
                                      "behind the server it is, per realm")
         self.debug_button.setEnabled(False)
         self.debug_button.clicked.connect(lambda _checked=False: self.debug_device())
-        row.addWidget(self.debug_button)
-        self.outer.addLayout(row)
-        self.model = RecordModel(CONNECTION_COLUMNS)
-        self.proxy = FilterProxy(self.model, self)
-        self.table = make_table(self.proxy, self, "connectionsTable")
+        self.toolbar.addWidget(self.debug_button)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.debug_button.setEnabled(selected_record(self.table) is not None))
         self.table.doubleClicked.connect(lambda _index: self.debug_device())
-        self.outer.addWidget(self.table, 1)
         self.device_windows: list[DeviceWindow] = []
-        self._loading = False
-        self.poll = QTimer(self)
-        self.poll.setInterval(POLL_MS)
-        self.poll.timeout.connect(self._poll)
         self._reload_soon = Debounce(self, 300, self._poll)
 
     def debug_device(self) -> DeviceWindow | None:
@@ -90,35 +69,13 @@ class ConnectionsTab(AdminTab):
         if window in self.device_windows:
             self.device_windows.remove(window)
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        self.poll.start()
-        self._poll()
-
-    def hideEvent(self, event: Any) -> None:
-        super().hideEvent(event)
-        self.poll.stop()
-
     def on_events(self, events: list[dict[str, Any]]) -> None:
         if self.isVisible() and any(e.get("type") in _CONNECTION_EVENTS for e in events):
             self._reload_soon()
 
-    def _poll(self) -> None:
-        # One request at a time: a slow server must not pile reloads up.
-        if self.link.is_connected and not self._loading:
-            self.spawn(self.reload())
+    async def fetch(self) -> list[dict[str, Any]]:
+        return await self.link.admin.list_connections()
 
-    async def reload(self) -> None:
-        self._loading = True
-        try:
-            connections = await self.link.admin.list_connections()
-        finally:
-            self._loading = False
-        chosen = selected_record(self.table)
-        self.model.set_records(connections)
-        fit_columns(self.table)
-        if chosen is not None:
-            select_where(self.table, lambda c: c.get("id") == chosen.get("id"))
-        users = {c.get("user") for c in connections if c.get("user")}
-        self.count_label.setText(
-            f"{plural(len(connections), 'connection')} from {plural(len(users), 'user')}")
+    def summary(self, records: list[dict[str, Any]]) -> str:
+        users = {c.get("user") for c in records if c.get("user")}
+        return f"{plural(len(records), 'connection')} from {plural(len(users), 'user')}"

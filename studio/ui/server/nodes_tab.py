@@ -10,20 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QWidget
 
-from studio.ui.server.common import AdminTab
 from studio.ui.server.link import ServerLink
+from studio.ui.server.polled_tab import PolledTableTab
 from studio.ui.server.tables import (
     Column,
-    FilterProxy,
-    RecordModel,
-    fit_columns,
     fmt_time,
-    make_table,
-    select_where,
-    selected_record,
 )
 from studio.ui.wording import plural
 
@@ -67,55 +60,19 @@ NODE_COLUMNS = (
 )
 
 
-class NodesTab(AdminTab):
+class NodesTab(PolledTableTab):
+    key_field = "node"
+
     def __init__(self, link: ServerLink, parent: QWidget | None = None) -> None:
-        super().__init__(link, parent)
-        self.setObjectName("nodesTab")
-        row = QHBoxLayout()
-        self.count_label = QLabel("", self)
-        row.addWidget(self.count_label, 1)
-        refresh = QPushButton("Refresh", self)
-        refresh.setObjectName("refreshNodesButton")
-        refresh.clicked.connect(lambda _checked=False: self.spawn(self.reload()))
-        row.addWidget(refresh)
-        self.outer.addLayout(row)
-        self.model = RecordModel(NODE_COLUMNS)
-        self.proxy = FilterProxy(self.model, self)
-        self.table = make_table(self.proxy, self, "nodesTable")
-        self.outer.addWidget(self.table, 1)
-        self._loading = False
-        self.poll = QTimer(self)
-        self.poll.setInterval(POLL_MS)
-        self.poll.timeout.connect(self._poll)
+        super().__init__(link, parent, name="nodes", columns=NODE_COLUMNS, poll_ms=POLL_MS)
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        self.poll.start()
-        self._poll()
+    async def fetch(self) -> list[dict[str, Any]]:
+        return await self.link.admin.list_nodes()
 
-    def hideEvent(self, event: Any) -> None:
-        super().hideEvent(event)
-        self.poll.stop()
-
-    def _poll(self) -> None:
-        # One request at a time: a slow server must not pile reloads up.
-        if self.link.is_connected and not self._loading:
-            self.spawn(self.reload())
-
-    async def reload(self) -> None:
-        self._loading = True
-        try:
-            nodes = await self.link.admin.list_nodes()
-        finally:
-            self._loading = False
-        chosen = selected_record(self.table)
-        self.model.set_records(nodes)
-        fit_columns(self.table)
-        if chosen is not None:
-            select_where(self.table, lambda n: n.get("node") == chosen.get("node"))
-        alive = sum(1 for n in nodes if n.get("alive"))
-        text = f"{plural(len(nodes), 'server process', 'server processes')}"
-        if alive != len(nodes):
-            text += f", {len(nodes) - alive} without a recent heartbeat"
-        connections = sum(int(n.get("connections") or 0) for n in nodes)
-        self.count_label.setText(f"{text}; {plural(connections, 'connection')} in all")
+    def summary(self, records: list[dict[str, Any]]) -> str:
+        alive = sum(1 for n in records if n.get("alive"))
+        text = plural(len(records), "server process", "server processes")
+        if alive != len(records):
+            text += f", {len(records) - alive} without a recent heartbeat"
+        connections = sum(int(n.get("connections") or 0) for n in records)
+        return f"{text}; {plural(connections, 'connection')} in all"
