@@ -366,3 +366,34 @@ async def test_closing_fails_pending_waits(tmp_path: Path) -> None:
             raise AssertionError("closing must end the wait")
         server.hold = False
         await app.close()
+
+
+@run
+async def test_reopening_a_closed_realm_on_the_same_app(tmp_path: Path) -> None:
+    """Close unbinds; a reopen of the same path while that unbind is in flight
+    waits for it (the protocol binds a path once per connection), several times
+    in a row, and no local write is lost."""
+    async with server_running() as server:
+        apps, a, b = await open_pair(server, tmp_path)
+        app = apps[0]
+        user = a.sync_session.user
+        await a.sync_session.wait_for_download_completion(5)
+        for n in range(4):
+            post(a, f"r{n}", f"round {n}")
+            a.close()  # its unbind is still in flight: the reopen must wait for it
+            a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+            await a.sync_session.wait_for_upload_completion(5)
+            assert a.sync_session.error is None
+            assert a.sync_session.connection_state is SessionConnectionState.CONNECTED
+        await b.sync_session.wait_for_download_completion(5)
+        assert texts(b) == [f"round {n}" for n in range(4)]
+        assert texts(a) == texts(b)
+        # Closed after the unbind finished (not in flight any more) works too.
+        a.close()
+        await eventually(lambda: not app.sessions)
+        a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+        post(a, "last", "last")
+        await a.sync_session.wait_for_upload_completion(5)
+        await eventually(lambda: texts(b)[-1:] == ["last"])
+        for each in apps:
+            await each.close()
