@@ -390,6 +390,14 @@ async def test_reopening_a_closed_realm_on_the_same_app(tmp_path: Path) -> None:
         await b.sync_session.wait_for_download_completion(5)
         assert texts(b) == [f"round {n}" for n in range(4)]
         assert texts(a) == texts(b)
+        # Closed right after opening, before its bind finished, twice.
+        for n in range(2):
+            a.close()
+            a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+            await asyncio.sleep(0)
+            post(a, f"early{n}", f"early {n}")
+        await a.sync_session.wait_for_upload_completion(5)
+        await eventually(lambda: texts(b)[-2:] == ["early 0", "early 1"])
         # Closed after the unbind finished (not in flight any more) works too.
         a.close()
         await eventually(lambda: not app.sessions)
