@@ -7,10 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_client_harness import SCHEMA, FakeServer, eventually, make_app, make_user, run
 from test_client_harness import running_server as server_running
 
 from studio.core import Realm
+from studio.core.errors import WrongTransactionStateError
 from studio.sync.client import (
     Progress,
     SessionClosedError,
@@ -366,3 +368,83 @@ async def test_closing_fails_pending_waits(tmp_path: Path) -> None:
             raise AssertionError("closing must end the wait")
         server.hold = False
         await app.close()
+
+
+@run
+async def test_reopening_a_closed_realm_on_the_same_app(tmp_path: Path) -> None:
+    """Close unbinds; a reopen of the same path while that unbind is in flight
+    waits for it (the protocol binds a path once per connection), several times
+    in a row, and no local write is lost."""
+    async with server_running() as server:
+        apps, a, b = await open_pair(server, tmp_path)
+        app = apps[0]
+        user = a.sync_session.user
+        await a.sync_session.wait_for_download_completion(5)
+        for n in range(4):
+            post(a, f"r{n}", f"round {n}")
+            a.close()  # its unbind is still in flight: the reopen must wait for it
+            a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+            await a.sync_session.wait_for_upload_completion(5)
+            assert a.sync_session.error is None
+            assert a.sync_session.connection_state is SessionConnectionState.CONNECTED
+        await b.sync_session.wait_for_download_completion(5)
+        assert texts(b) == [f"round {n}" for n in range(4)]
+        assert texts(a) == texts(b)
+        # Closed right after opening, before its bind finished, twice.
+        for n in range(2):
+            a.close()
+            a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+            await asyncio.sleep(0)
+            post(a, f"early{n}", f"early {n}")
+        await a.sync_session.wait_for_upload_completion(5)
+        await eventually(lambda: texts(b)[-2:] == ["early 0", "early 1"])
+        # Closed after the unbind finished (not in flight any more) works too.
+        a.close()
+        await eventually(lambda: not app.sessions)
+        a = await app.open_realm(user, CHAT, path=tmp_path / "a.realm")
+        post(a, "last", "last")
+        await a.sync_session.wait_for_upload_completion(5)
+        await eventually(lambda: texts(b)[-1:] == ["last"])
+        for each in apps:
+            await each.close()
+
+
+TAG = {"name": "Tag", "primaryKey": "_id", "properties": {"_id": "string", "hue": "int?"}}
+MESSAGE_WITH_STARS = {
+    "name": "Message",
+    "primaryKey": "_id",
+    "properties": {
+        "_id": "string", "text": "string", "author": "string", "n": "int", "stars": "int?",
+    },
+}
+
+
+@run
+async def test_schema_added_inside_a_write_reaches_other_devices(tmp_path: Path) -> None:
+    """The Studio editor's additive path: update_schema inside a write
+    transaction, then objects of the new class and property in the same write."""
+    async with server_running() as server:
+        apps, a, b = await open_pair(server, tmp_path)
+        post(a, "m1", "one")
+        await a.sync_session.wait_for_upload_completion(5)
+        # Outside a write transaction it is refused and changes nothing (that
+        # path is opening the realm with the larger schema: a migration).
+        with pytest.raises(WrongTransactionStateError, match="outside a write transaction"):
+            a.update_schema([TAG])
+        assert "Tag" not in {c.name for c in a.schema}
+        with a.write():
+            a.update_schema([TAG, MESSAGE_WITH_STARS])
+            a.create("Tag", {"_id": "red", "hue": 3})
+            a.object_for_primary_key("Message", "m1")["stars"] = 5
+        await a.sync_session.wait_for_upload_completion(5)
+        await b.sync_session.wait_for_download_completion(5)
+        assert "Tag" in {c.name for c in b.schema}
+        tag = b.object_for_primary_key("Tag", "red")
+        assert tag is not None and tag["hue"] == 3
+        assert b.object_for_primary_key("Message", "m1")["stars"] == 5
+        # And the other way: b writes to what it learnt from a.
+        with b.write():
+            b.create("Tag", {"_id": "blue", "hue": 4})
+        await eventually(lambda: a.object_for_primary_key("Tag", "blue") is not None)
+        for app in apps:
+            await app.close()
