@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.integrations.errors import DequeuerError
 from studio.integrations.logs import log, log_exception
+from studio.primitives.waiting import wait_event
 from studio.sync.client import App, SyncConfig, SyncedRealm, User
 
 if TYPE_CHECKING:
@@ -232,8 +233,7 @@ class Dequeuer:
         self._wake.set()
 
     async def _sleep(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        await wait_event(self._wake, self.poll_interval)
 
     async def _listen(self) -> None:
         """Wake the loop on each NOTIFY of the queue (reconnecting on failure)."""

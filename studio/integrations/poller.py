@@ -32,6 +32,7 @@ import aiohttp
 from studio.core import Realm
 from studio.integrations.errors import PollerError
 from studio.integrations.logs import log
+from studio.primitives.waiting import wait_event
 
 ToObjects = Callable[[Any], Iterable[Mapping[str, Any]]]
 
@@ -98,8 +99,7 @@ class Poller:
                     self.failures += 1
                     log(logging.WARNING, "poll_failed", url=self.url,
                         error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.interval)
+                await wait_event(self._stop, self.interval)
 
     def stop(self) -> None:
         self._stop.set()

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from studio.primitives.waiting import wait_event
 from studio.server.logs import log
 from studio.server.realms import LoadedRealm, replay
 from studio.server.storage.base import ClientIdent
@@ -146,8 +147,7 @@ class Cluster:
         try:
             await self._call(self._link.heartbeat, self._row())
             # Listening before serving: no commit of another process is missed.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(connected.wait(), 10)
+            await wait_event(connected, 10)
         except BaseException:
             self._stop.set()  # the listener thread ends too
             raise
@@ -267,8 +267,7 @@ class Cluster:
                     log(40, "catch_up_failed", realm=realm.path, error=str(exc))
                 lease.held, lease.draining, lease.since = True, False, loop.time()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lease.released.wait(), LEASE_RETRY)
+            await wait_event(lease.released, LEASE_RETRY)
 
     async def _release(self, lease: _Lease) -> None:
         committer = self._ctx.committer

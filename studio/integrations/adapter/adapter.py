@@ -57,6 +57,7 @@ from studio.integrations.errors import AdapterError, BadRowError
 from studio.integrations.events import RealmEvent
 from studio.integrations.logs import log, log_exception
 from studio.integrations.notifier import Notifier
+from studio.primitives.waiting import wait_event
 from studio.sync.client import SyncConfig, SyncedRealm
 from studio.sync.client.config import Backoff
 
@@ -380,8 +381,7 @@ class PostgresAdapter:
             except Exception:
                 log_exception("adapter_capture_failed")
                 await asyncio.sleep(backoff.next_delay())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await wait_event(self._wake, self.poll_interval)
             self._wake.clear()
 
     async def _drain_once(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from studio.primitives.waiting import wait_event
 from studio.sync.client import App, SyncConfig, User
 from studio.sync.client.admin import AdminApi
 from studio.sync.client.config import Backoff
@@ -180,8 +181,7 @@ class ServerLink(QObject):
             "The server closed the connection.")
         self._set_state(LinkState.RECONNECTING, why)
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+        await wait_event(self._wake, delay)
         self.retry_at = None
 
     # -- delivery --------------------------------------------------------------------------
