@@ -37,10 +37,16 @@ CONNECTION_COLUMNS = (
 )
 
 
+def summarize_connections(records: list[dict[str, Any]]) -> str:
+    users = {c.get("user") for c in records if c.get("user")}
+    return f"{plural(len(records), 'connection')} from {plural(len(users), 'user')}"
+
+
 class ConnectionsTab(PolledTableTab):
     def __init__(self, link: ServerLink, parent: QWidget | None = None) -> None:
         super().__init__(link, parent, name="connections", columns=CONNECTION_COLUMNS,
-                         poll_ms=POLL_MS)  # fmt: skip
+                         poll_ms=POLL_MS, fetch=lambda: link.admin.list_connections(),
+                         summary=summarize_connections)  # fmt: skip
         self.debug_button = QPushButton("Debug this device…", self)
         self.debug_button.setObjectName("debugDeviceButton")
         self.debug_button.setToolTip("What the selected client uploaded recently and how far "
@@ -72,10 +78,3 @@ class ConnectionsTab(PolledTableTab):
     def on_events(self, events: list[dict[str, Any]]) -> None:
         if self.isVisible() and any(e.get("type") in _CONNECTION_EVENTS for e in events):
             self._reload_soon()
-
-    async def fetch(self) -> list[dict[str, Any]]:
-        return await self.link.admin.list_connections()
-
-    def summary(self, records: list[dict[str, Any]]) -> str:
-        users = {c.get("user") for c in records if c.get("user")}
-        return f"{plural(len(records), 'connection')} from {plural(len(users), 'user')}"

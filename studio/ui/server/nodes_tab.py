@@ -64,15 +64,14 @@ class NodesTab(PolledTableTab):
     key_field = "node"
 
     def __init__(self, link: ServerLink, parent: QWidget | None = None) -> None:
-        super().__init__(link, parent, name="nodes", columns=NODE_COLUMNS, poll_ms=POLL_MS)
+        super().__init__(link, parent, name="nodes", columns=NODE_COLUMNS, poll_ms=POLL_MS,
+                         fetch=lambda: link.admin.list_nodes(), summary=summarize_nodes)
 
-    async def fetch(self) -> list[dict[str, Any]]:
-        return await self.link.admin.list_nodes()
 
-    def summary(self, records: list[dict[str, Any]]) -> str:
-        alive = sum(1 for n in records if n.get("alive"))
-        text = plural(len(records), "server process", "server processes")
-        if alive != len(records):
-            text += f", {len(records) - alive} without a recent heartbeat"
-        connections = sum(int(n.get("connections") or 0) for n in records)
-        return f"{text}; {plural(connections, 'connection')} in all"
+def summarize_nodes(records: list[dict[str, Any]]) -> str:
+    alive = sum(1 for n in records if n.get("alive"))
+    text = plural(len(records), "server process", "server processes")
+    if alive != len(records):
+        text += f", {len(records) - alive} without a recent heartbeat"
+    connections = sum(int(n.get("connections") or 0) for n in records)
+    return f"{text}; {plural(connections, 'connection')} in all"

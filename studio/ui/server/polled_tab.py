@@ -2,13 +2,13 @@
 
 The Connections and Nodes tabs are this: a count line with a Refresh button,
 a table of records, a poll while visible, the selection kept across reloads.
-A subclass says where the records come from (:meth:`PolledTableTab.fetch`)
-and what the count line says (:meth:`PolledTableTab.summary`).
+A subclass passes where the records come from (``fetch``) and what the
+count line says of them (``summary``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -39,10 +39,14 @@ class PolledTableTab(AdminTab):
         name: str,
         columns: Sequence[Column],
         poll_ms: int,
+        fetch: Callable[[], Awaitable[list[dict[str, Any]]]],
+        summary: Callable[[list[dict[str, Any]]], str],
     ) -> None:
         """``name``: the tab's object name stem (``connections`` gives
         ``connectionsTab``, ``connectionsTable``, ``refreshConnectionsButton``)."""
         super().__init__(link, parent)
+        self.fetch = fetch
+        self.summary = summary
         self.setObjectName(f"{name}Tab")
         self.toolbar = QHBoxLayout()
         self.count_label = QLabel("", self)
@@ -60,12 +64,6 @@ class PolledTableTab(AdminTab):
         self.poll = QTimer(self)
         self.poll.setInterval(poll_ms)
         self.poll.timeout.connect(self._poll)
-
-    async def fetch(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def summary(self, records: list[dict[str, Any]]) -> str:
-        raise NotImplementedError
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
