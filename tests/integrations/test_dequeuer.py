@@ -102,9 +102,15 @@ async def test_every_message_lands_exactly_once_across_sigkills(
                     os.kill(proc.pid, signal.SIGKILL)
                     kills += 1
                 proc.wait()
+        starts = log_path.read_text().count("dequeuer_started")
         proc = start_dequeuer(server, tmp_path, dsn, log)
         try:
             await eventually(lambda: queue_size(dsn) == 0, timeout=30)
+            # The queue may be empty before this process has even started (the
+            # killed ones moved everything): SIGTERM only once it handles it.
+            await eventually(
+                lambda: log_path.read_text().count("dequeuer_started") > starts, timeout=30
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(10) == 0
