@@ -21,6 +21,7 @@ import os
 import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="longest wait before retrying a failed handler (default: 60)")  # fmt: skip
     p.add_argument("--rescan-interval", type=float, default=10.0, metavar="S",
                    help="how often the realm list is read again (default: 10)")  # fmt: skip
-    p.add_argument("--log-level", choices=sorted(_LEVELS), default="info")
+    p.add_argument("--log-level", choices=sorted(LOG_LEVELS), default="info")
     p.set_defaults(handler=run)
     return p
 
@@ -110,15 +111,21 @@ def read_password(path: Path) -> str:
     return password
 
 
-def run(args: argparse.Namespace) -> int:
-    """``studio notifier ...``; returns the exit status."""
+def run_logged(args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
+    """Run a command's ``body`` with the integrations' JSON logs at
+    ``--log-level`` on stderr, put back as they were afterwards."""
     from studio.integrations.logs import configure
 
-    restore_logging = configure(_LEVELS[args.log_level])
+    restore_logging = configure(LOG_LEVELS[args.log_level])
     try:
-        return _run(args)
+        return body(args)
     finally:
         restore_logging()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``studio notifier ...``; returns the exit status."""
+    return run_logged(args, _run)
 
 
 def _run(args: argparse.Namespace) -> int:

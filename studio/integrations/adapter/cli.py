@@ -18,11 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.integrations.cli import EXIT_USAGE, read_password, serve
+from studio.integrations.cli import EXIT_USAGE, LOG_LEVELS, read_password, run_logged, serve
 from studio.integrations.errors import IntegrationError
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}  # fmt: skip
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -54,20 +51,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "(default: 1)")  # fmt: skip
     p.add_argument("--rescan-interval", type=float, default=10.0, metavar="S",
                    help="how often the realm list is read again (default: 10)")  # fmt: skip
-    p.add_argument("--log-level", choices=sorted(_LEVELS), default="info")
+    p.add_argument("--log-level", choices=sorted(LOG_LEVELS), default="info")
     p.set_defaults(handler=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """``studio adapter ...``; returns the exit status."""
-    from studio.integrations.logs import configure
-
-    restore_logging = configure(_LEVELS[args.log_level])
-    try:
-        return _run(args)
-    finally:
-        restore_logging()
+    return run_logged(args, _run)
 
 
 def _run(args: argparse.Namespace) -> int:
