@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import threading
@@ -43,8 +42,18 @@ from studio.primitives.waiting import wait_event
 from studio.server.logs import log
 from studio.server.realms import LoadedRealm, replay
 from studio.server.storage.base import ClientIdent
-from studio.server.storage.errors import StorageError
-from studio.server.storage.postgres_cluster import MAX_PAYLOAD, ClusterLink, NodeRow
+from studio.server.storage.cluster_messages import (
+    ForwardedEvents,
+    LeaseReleased,
+    LeaseWanted,
+    ListenerCount,
+    VersionStored,
+    encode_message,
+    pack_events,
+    parse_message,
+)
+from studio.server.storage.errors import ClusterPayloadError, StorageError
+from studio.server.storage.postgres_cluster import ClusterLink, NodeRow
 from studio.server.storage.postgres_realm import PostgresRealmStorage
 
 if TYPE_CHECKING:
@@ -357,33 +366,33 @@ class Cluster:
             self._schedule_catch_up(realm.path)
 
     def _on_payload(self, payload: str) -> None:
-        kind, _, rest = payload.partition(" ")
-        node, _, rest = rest.partition(" ")
-        if node == self.node:
-            return
         try:
-            if kind == "v":
-                realm_id, version = (int(x) for x in rest.split())
+            message = parse_message(payload)
+        except ClusterPayloadError as exc:
+            log(30, "cluster_payload_ignored", payload=payload[:200], error=str(exc))
+            return
+        if message.node == self.node:
+            return
+        match message:
+            case VersionStored(_, realm_id, version):
                 path = self._paths.get(realm_id)
                 realm = self._ctx.hub.get(path) if path is not None else None
                 if realm is not None and realm.durable_version < version:
                     self._schedule_catch_up(realm.path)
-            elif kind == "r":
-                lease = self._leases.get(int(rest))
+            case LeaseReleased(_, realm_id):
+                lease = self._leases.get(realm_id)
                 if lease is not None:
                     lease.released.set()
-            elif kind == "w":
-                lease = self._leases.get(int(rest))
+            case LeaseWanted(_, realm_id):
+                lease = self._leases.get(realm_id)
                 if lease is not None:
                     self._wanted(lease)
-            elif kind == "s":
-                self._remote_listeners[node] = int(rest)
+            case ListenerCount(node, count):
+                self._remote_listeners[node] = count
                 self._update_forwarding()
-            elif kind == "e":
-                for event in json.loads(rest):
+            case ForwardedEvents(node, events):
+                for event in events:
                     self._ctx.bus.deliver({**event, "node": node})
-        except (ValueError, TypeError, AttributeError) as exc:
-            log(30, "cluster_payload_ignored", payload=payload[:200], error=str(exc))
 
     # ------------------------------------------------------------------ admin events
 
@@ -391,7 +400,7 @@ class Cluster:
         """This process's admin subscriber count changed: tell the others,
         so that they forward their events (or stop)."""
         count = self._ctx.bus.subscriber_count
-        sent = self._call(self._link.publish, [f"s {self.node} {count}"])
+        sent = self._call(self._link.publish, [encode_message(ListenerCount(self.node, count))])
         sent.add_done_callback(_log_failure)
 
     def _update_forwarding(self) -> None:
@@ -492,24 +501,3 @@ def node_view(row: NodeRow, now: float, *, this: bool) -> dict[str, Any]:
         "realms": row.realms,
         "this": this,
     }
-
-
-def pack_events(node: str, events: list[dict[str, Any]]) -> list[str]:
-    """Events as few NOTIFY payloads as fit (an event too big for one alone
-    is replaced by a note saying so)."""
-    prefix = f"e {node} "
-    payloads: list[str] = []
-    batch: list[str] = []
-    size = len(prefix) + 2
-    for event in events:
-        text = json.dumps(event, default=str, separators=(",", ":"))
-        if len(text) + len(prefix) + 2 > MAX_PAYLOAD:
-            text = json.dumps({"type": "event_too_large", "event": event.get("type")})
-        if batch and size + len(text) + 1 > MAX_PAYLOAD:
-            payloads.append(prefix + "[" + ",".join(batch) + "]")
-            batch, size = [], len(prefix) + 2
-        batch.append(text)
-        size += len(text) + 1
-    if batch:
-        payloads.append(prefix + "[" + ",".join(batch) + "]")
-    return payloads
