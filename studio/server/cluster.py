@@ -33,7 +33,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -43,10 +43,13 @@ from studio.server.logs import log
 from studio.server.realms import LoadedRealm, replay
 from studio.server.storage.base import ClientIdent
 from studio.server.storage.cluster_messages import (
+    AccessChanged,
+    ClusterMessage,
     ForwardedEvents,
     LeaseReleased,
     LeaseWanted,
     ListenerCount,
+    RealmDeleted,
     VersionStored,
     encode_message,
     pack_events,
@@ -360,10 +363,13 @@ class Cluster:
     # ------------------------------------------------------------------ notifications
 
     def _on_listening(self, connected: asyncio.Event) -> None:
+        reconnected = connected.is_set()
         connected.set()
         # Whatever was notified while the listener was away.
         for realm in self._ctx.hub.loaded():
             self._schedule_catch_up(realm.path)
+        if reconnected:
+            self._background(self._recheck_everything())
 
     def _on_payload(self, payload: str) -> None:
         try:
@@ -393,6 +399,41 @@ class Cluster:
             case ForwardedEvents(node, events):
                 for event in events:
                     self._ctx.bus.deliver({**event, "node": node})
+            case AccessChanged(_, path, user):
+                self._background(self._ctx.recheck_sessions(path=path, user=user))
+            case RealmDeleted(_, path):
+                self._background(
+                    self._ctx.drop_realm(path, f"realm {path} was deleted by an admin")
+                )
+
+    def tell(self, message: ClusterMessage) -> None:
+        """Send ``message`` to the other processes (not waited for: they act
+        on it when it arrives; a failure to send is logged)."""
+        try:
+            sent = self._call(self._link.publish, [encode_message(message)])
+        except StorageError:
+            return  # leaving the cluster: nobody to tell
+        sent.add_done_callback(_log_failure)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._logged(work))
+        self._catch_tasks.add(task)
+        task.add_done_callback(self._catch_tasks.discard)
+
+    @staticmethod
+    async def _logged(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except StorageError as exc:
+            log(40, "cluster_message_failed", error=str(exc))
+
+    async def _recheck_everything(self) -> None:
+        """After the listener was away: permissions, users and realms may have
+        changed without this process hearing of it."""
+        await self._ctx.recheck_sessions()
+        for realm in list(self._ctx.hub.loaded()):
+            if await self._ctx.run(self._ctx.storage.get_realm, realm.path) is None:
+                await self._ctx.drop_realm(realm.path, f"realm {realm.path} was deleted")
 
     # ------------------------------------------------------------------ admin events
 

@@ -10,10 +10,12 @@ import pytest
 from studio.server.cluster import node_view
 from studio.server.storage.cluster_messages import (
     MAX_PAYLOAD,
+    AccessChanged,
     ForwardedEvents,
     LeaseReleased,
     LeaseWanted,
     ListenerCount,
+    RealmDeleted,
     VersionStored,
     encode_message,
     pack_events,
@@ -64,6 +66,10 @@ def test_node_view_says_whether_the_heartbeat_is_recent() -> None:
         LeaseReleased("n1", 3),
         ListenerCount("n1", 0),
         ForwardedEvents("n1", ({"type": "upload", "realm": "/a b"}, {"type": "log"})),
+        AccessChanged("n1", "/shared/a b", "ann"),
+        AccessChanged("n1", None, "bob"),
+        AccessChanged("n1", "/x", None),
+        RealmDeleted("n1", '/~/a "quoted" path'),
     ],
 )
 def test_every_message_reads_back_as_written(message: object) -> None:
@@ -89,11 +95,15 @@ def test_packed_events_read_back_as_forwarded_events() -> None:
         ("w n1 ", "expected 1 non-negative integer after"),
         ("r n1 1e3", "expected 1 non-negative integer after"),
         ("s n1 many", "expected 1 non-negative integer after"),
-        ("e n1 [{", "the events are not JSON"),
+        ("e n1 [{", "what follows the node is not JSON"),
         ("e n1 {}", "expected a JSON list of events"),
         ("e n1 [1, 2]", "expected a JSON list of events"),
         ('e n1 [{"no": "type"}]', 'each an object with a "type" string'),
-        ("x n1 1", "unknown kind 'x'"),
+        ("q n1 1", "unknown kind 'q'"),
+        ("a n1 {", "what follows the node is not JSON"),
+        ('a n1 {"path": "/p"}', '"path": ..., "user": ...'),
+        ('a n1 {"path": 3, "user": null}', "each a string or null"),
+        ("x n1 null", "the realm's path as a JSON string"),
     ],
 )
 def test_a_malformed_payload_is_refused_with_what_was_wrong(payload: str, says: str) -> None:

@@ -28,11 +28,22 @@ import pytest
 from chat_clients import SCHEMA as CHAT
 from chat_clients import Writer, texts
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
-from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
+from server_harness import (
+    SCHEMA,
+    RawClient,
+    admin_token,
+    bump,
+    call,
+    grant,
+    item,
+    make_user,
+    until,
+)
 from server_process import ADMIN_PASSWORD, ServerProcess, run
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from studio.sync.client import App, SyncConfig
+from studio.sync.protocol import ErrorCode
 
 PATH = "/shared/cluster"
 
@@ -285,3 +296,48 @@ async def test_apps_given_both_processes_move_on_when_one_is_killed(
     finally:
         for app in apps:
             await app.close()
+
+
+@pytest.mark.parametrize("servers", [2], indirect=True)
+@run
+async def test_an_access_change_or_deletion_on_one_process_ends_sessions_on_the_other(
+    servers: list[ServerProcess],
+) -> None:
+    """A revoked permission, a downgrade and a deleted realm take effect at
+    once on every process, not only on the one the admin talked to."""
+    here, there = (s.url for s in servers)
+    admin = await admin_token(here)
+    path = "/shared/access"
+    status, _ = await call(here, "POST", "/admin/realms", {"path": path}, admin)
+    assert status == 201
+    tokens = {name: await make_user(here, admin, name) for name in ("revoked", "downgraded")}
+    await grant(here, admin, path, "revoked", "read")
+    await grant(here, admin, path, "downgraded", "write")
+    clients = {name: RawClient(there, token, path, name) for name, token in tokens.items()}
+    clients["admin"] = RawClient(there, admin, path, "admin")
+    for client in clients.values():
+        await client.connect()
+        await client.wait_bound()
+
+    body = {"path": path, "username": "revoked"}
+    status, _ = await call(here, "DELETE", "/admin/permissions", body, admin)
+    assert status == 204
+    revoked = clients["revoked"]
+    await until(lambda: bool(revoked.errors), timeout=10, what="the revoked session ends there")
+    assert revoked.errors[0].code == ErrorCode.PERMISSION_DENIED
+
+    await grant(here, admin, path, "downgraded", "read")
+    downgraded = clients["downgraded"]
+    await until(lambda: downgraded.bound, what="still bound")  # reading is still allowed
+    await asyncio.sleep(1.0)  # the change reaches the other process (NOTIFY)
+    await downgraded.commit(SCHEMA)
+    await until(lambda: bool(downgraded.errors), timeout=10, what="its upload refused there")
+    assert downgraded.errors[0].code == ErrorCode.PERMISSION_DENIED
+
+    status, _ = await call(here, "DELETE", f"/admin/realms?path={path}", token=admin)
+    assert status == 204
+    owner = clients["admin"]
+    await until(lambda: bool(owner.errors), timeout=10, what="the deleted realm's session ends")
+    assert owner.errors[0].code == ErrorCode.NO_SUCH_REALM
+    for client in clients.values():
+        await client.close()

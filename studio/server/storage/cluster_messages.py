@@ -65,7 +65,35 @@ class ForwardedEvents:
     events: tuple[dict[str, Any], ...]
 
 
-ClusterMessage = VersionStored | LeaseWanted | LeaseReleased | ListenerCount | ForwardedEvents
+@dataclass(frozen=True)
+class AccessChanged:
+    """``a``: an admin changed a permission, or a user (suspended, deleted,
+    made admin or not) on ``node``: the others re-decide their sessions of
+    ``path`` and/or ``user`` (None: any)."""
+
+    node: str
+    path: str | None
+    user: str | None
+
+
+@dataclass(frozen=True)
+class RealmDeleted:
+    """``x``: an admin deleted the realm at ``path`` on ``node``: the others
+    end its sessions and drop what they hold of it."""
+
+    node: str
+    path: str
+
+
+ClusterMessage = (
+    VersionStored
+    | LeaseWanted
+    | LeaseReleased
+    | ListenerCount
+    | ForwardedEvents
+    | AccessChanged
+    | RealmDeleted
+)
 
 
 def encode_message(message: ClusterMessage) -> str:
@@ -82,6 +110,11 @@ def encode_message(message: ClusterMessage) -> str:
             return f"s {node} {count}"
         case ForwardedEvents(node, events):
             return f"e {node} " + json.dumps(list(events), default=str, separators=(",", ":"))
+        case AccessChanged(node, path, user):
+            # Paths and user names are short (paths.py): a payload always fits.
+            return f"a {node} " + json.dumps({"path": path, "user": user})
+        case RealmDeleted(node, path):
+            return f"x {node} " + json.dumps(path)
 
 
 def pack_events(node: str, events: list[dict[str, Any]]) -> list[str]:
@@ -127,9 +160,28 @@ def parse_message(payload: str) -> ClusterMessage:
         return ListenerCount(node, count)
     if kind == "e":
         return ForwardedEvents(node, _events(payload, body))
+    if kind == "a":
+        scope = _json(payload, body)
+        if (
+            not isinstance(scope, dict)
+            or set(scope) != {"path", "user"}
+            or not all(v is None or isinstance(v, str) for v in scope.values())
+        ):
+            raise ClusterPayloadError(
+                f'cluster payload {payload[:80]!r}: expected {{"path": ..., "user": ...}}, '
+                "each a string or null"
+            )
+        return AccessChanged(node, scope["path"], scope["user"])
+    if kind == "x":
+        path = _json(payload, body)
+        if not isinstance(path, str):
+            raise ClusterPayloadError(
+                f"cluster payload {payload[:80]!r}: expected the realm's path as a JSON string"
+            )
+        return RealmDeleted(node, path)
     raise ClusterPayloadError(
         f"cluster payload {payload[:80]!r} has unknown kind {kind!r} "
-        "(expected v, w, r, s or e; is a newer server version on this database?)"
+        "(expected v, w, r, s, e, a or x; is a newer server version on this database?)"
     )
 
 
@@ -143,13 +195,17 @@ def _integers(payload: str, body: str, count: int) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _events(payload: str, body: str) -> tuple[dict[str, Any], ...]:
+def _json(payload: str, body: str) -> Any:
     try:
-        events = json.loads(body)
+        return json.loads(body)
     except ValueError as exc:
         raise ClusterPayloadError(
-            f"cluster payload {payload[:80]!r}: the events are not JSON ({exc})"
+            f"cluster payload {payload[:80]!r}: what follows the node is not JSON ({exc})"
         ) from None
+
+
+def _events(payload: str, body: str) -> tuple[dict[str, Any], ...]:
+    events = _json(payload, body)
     if not isinstance(events, list) or not all(
         isinstance(e, dict) and isinstance(e.get("type"), str) for e in events
     ):
