@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 import msgpack
 
 from studio.sync.changeset import encode_changeset
+from studio.sync.changeset.format import pack_uint as uint_bytes
 from studio.sync.history import RemoteChangeset
 
 if TYPE_CHECKING:
@@ -35,19 +36,6 @@ _PROGRESS_SERVER_VERSION: Final = (
 )
 _LATEST_SERVER_VERSION: Final = msgpack.packb("latest_server_version")
 _UPLOAD_ACK: Final = msgpack.packb("upload_ack")
-
-
-def uint_bytes(n: int) -> bytes:
-    """A non-negative integer as msgpack packs it (the smallest form)."""
-    if n < 0x80:
-        return bytes((n,))
-    if n < 0x100:
-        return bytes((0xCC, n))
-    if n < 0x10000:
-        return b"\xcd" + n.to_bytes(2, "big")
-    if n < 0x100000000:
-        return b"\xce" + n.to_bytes(4, "big")
-    return b"\xcf" + n.to_bytes(8, "big")
 
 
 def array_header(n: int) -> bytes:
