@@ -93,9 +93,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as fh:
+def cpu_s(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads,
+    or only ``thread``: the main thread's id is the pid)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -111,10 +113,11 @@ def child_pids(pid: int) -> list[int]:
 
 
 def process_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds so far of ``pid`` ("main") and of its children, by kind:
+    """CPU seconds so far of ``pid`` ("main"; "main_thread": its main thread,
+    the server's event loop) and of its children, by kind:
     "state_worker" (the spawned pool process that keeps the state file) or
     "other" (e.g. multiprocessing's resource tracker)."""
-    out = {"main": cpu_s(pid), "state_worker": 0.0, "other": 0.0}
+    out = {"main": cpu_s(pid), "main_thread": cpu_s(pid, pid), "state_worker": 0.0, "other": 0.0}
     for child in child_pids(pid):
         with contextlib.suppress(OSError):
             with open(f"/proc/{child}/cmdline", "rb") as fh:
@@ -287,6 +290,7 @@ class RawUploader:
         self.ident = 0
         self.server_version = 0
         self.acked = 0
+        self.downloads = 0
         self._changed = asyncio.Event()
 
     async def bind(self) -> None:
@@ -304,6 +308,7 @@ class RawUploader:
                 if kind == "ident":
                     self.ident = raw["client_file_ident"]
                 elif kind == "download":
+                    self.downloads += 1
                     self.server_version = raw["progress"]["server_version"]
                     self.acked = max(self.acked, raw["upload_ack"])
                 elif kind == "error":
@@ -357,6 +362,7 @@ async def bench_throughput(
     for u in uploaders:
         await u.bind()
     cpu_before, cpu_clients = process_cpu(server_pid), time.process_time()
+    downloads = sum(u.downloads for u in uploaders)
     load = os.getloadavg()[0]
     start = time.perf_counter()
     counts = await asyncio.gather(
@@ -364,6 +370,7 @@ async def bench_throughput(
     )
     elapsed = time.perf_counter() - start
     cpu_after, cpu_clients = process_cpu(server_pid), time.process_time() - cpu_clients
+    downloads = sum(u.downloads for u in uploaders) - downloads
     for ws in sockets:
         await ws.close()
     n = sum(counts)
@@ -378,10 +385,18 @@ async def bench_throughput(
         "throughput_server_cpu_us_per_changeset": per_changeset(
             cpu_after["main"] - cpu_before["main"]
         ),
+        # The event loop's share (decode, merge, downloads, websocket I/O);
+        # the rest of the process is the commit thread (SQLite) and the
+        # threads feeding the state worker.
+        "throughput_server_loop_cpu_us_per_changeset": per_changeset(
+            cpu_after["main_thread"] - cpu_before["main_thread"]
+        ),
         "throughput_state_worker_cpu_us_per_changeset": per_changeset(
             cpu_after["state_worker"] - cpu_before["state_worker"]
         ),
         "throughput_clients_cpu_us_per_changeset": per_changeset(cpu_clients),
+        # Download messages (each with acks and/or others' changesets) per upload.
+        "throughput_downloads_per_upload": round(downloads / (n / batch), 2),
         # How busy the server's process was: 1.0 is one core all the time.
         "throughput_server_cores": round((cpu_after["main"] - cpu_before["main"]) / elapsed, 2),
     }
