@@ -88,3 +88,11 @@ def test_the_cache_keeps_its_latest_entries() -> None:
     assert encode_message(message, cache) == packed(message)
     cache.forget_through(2)
     assert len(cache) == 1
+
+
+def test_integers_the_splice_cannot_write_are_left_to_msgpack() -> None:
+    # Never made by the server; encoded (and refused by the decoder) as before.
+    message = Download(1, (RemoteChangeset(-1, 0, item(1)),), DownloadProgress(0, 0), 0)
+    assert encode_message(message) == packed(message)
+    with pytest.raises(OverflowError):
+        encode_message(Download(1, (), DownloadProgress(0, 0), 2**64))

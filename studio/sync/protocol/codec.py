@@ -444,7 +444,10 @@ def encode_message(message: Message, cache: EncodedChangesets | None = None) -> 
     """One message as bytes (a websocket frame, or a piece of a stream)."""
     if type(message) is Download:
         # The server's most frequent message: spliced from encoded changesets.
-        return encode_download(message, cache)
+        try:
+            return encode_download(message, cache)
+        except (ValueError, OverflowError):
+            pass  # an integer the splice cannot write (negative): msgpack says what
     to_wire = _TO_WIRE.get(type(message))
     if to_wire is None:
         raise TypeError(f"not a protocol message: {message!r}")
