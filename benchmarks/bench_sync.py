@@ -93,11 +93,37 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as fh:
+def cpu_s(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads,
+    or only ``thread``: the main thread's id is the pid)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (e.g. the server's state worker)."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out.extend(int(n) for n in fh.read().split())
+    return out
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of ``pid`` ("main"; "main_thread": its main thread,
+    the server's event loop) and of its children, by kind:
+    "state_worker" (the spawned pool process that keeps the state file) or
+    "other" (e.g. multiprocessing's resource tracker)."""
+    out = {"main": cpu_s(pid), "main_thread": cpu_s(pid, pid), "state_worker": 0.0, "other": 0.0}
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                kind = "state_worker" if b"spawn_main" in fh.read() else "other"
+            out[kind] += cpu_s(child)
+    return out
 
 
 def raise_fd_limit() -> int:
@@ -264,6 +290,7 @@ class RawUploader:
         self.ident = 0
         self.server_version = 0
         self.acked = 0
+        self.downloads = 0
         self._changed = asyncio.Event()
 
     async def bind(self) -> None:
@@ -281,6 +308,7 @@ class RawUploader:
                 if kind == "ident":
                     self.ident = raw["client_file_ident"]
                 elif kind == "download":
+                    self.downloads += 1
                     self.server_version = raw["progress"]["server_version"]
                     self.acked = max(self.acked, raw["upload_ack"])
                 elif kind == "error":
@@ -323,20 +351,55 @@ async def create_schema(base: str, user: User, tmp: Path, path: str) -> None:
 
 
 async def bench_throughput(
-    sync: str, token: str, clients: int, seconds: float, batch: int
-) -> float:
+    sync: str, token: str, clients: int, seconds: float, batch: int, server_pid: int
+) -> dict[str, Any]:
+    """Changesets per second into one realm from ``clients`` RawUploaders, and
+    the CPU each process spent per changeset (comparable under load, where
+    the rate is not): the server's main process, its state worker, and the
+    clients (this process)."""
     sockets = [await _ws(sync) for _ in range(clients)]
     uploaders = [RawUploader(ws, 1, token, "/shared/throughput") for ws in sockets]
     for u in uploaders:
         await u.bind()
+    cpu_before, cpu_clients = process_cpu(server_pid), time.process_time()
+    downloads = sum(u.downloads for u in uploaders)
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     counts = await asyncio.gather(
         *(u.upload_for(seconds, batch, (n + 1) * 10_000_000) for n, u in enumerate(uploaders))
     )
     elapsed = time.perf_counter() - start
+    cpu_after, cpu_clients = process_cpu(server_pid), time.process_time() - cpu_clients
+    downloads = sum(u.downloads for u in uploaders) - downloads
     for ws in sockets:
         await ws.close()
-    return sum(counts) / elapsed
+    n = sum(counts)
+
+    def per_changeset(seconds: float) -> float:
+        return round(seconds / n * 1e6, 1)
+
+    return {
+        "changesets_per_s": round(n / elapsed),
+        "throughput_changesets": n,
+        "throughput_load_avg_1m": round(load, 2),
+        "throughput_server_cpu_us_per_changeset": per_changeset(
+            cpu_after["main"] - cpu_before["main"]
+        ),
+        # The event loop's share (decode, merge, downloads, websocket I/O);
+        # the rest of the process is the commit thread (SQLite) and the
+        # threads feeding the state worker.
+        "throughput_server_loop_cpu_us_per_changeset": per_changeset(
+            cpu_after["main_thread"] - cpu_before["main_thread"]
+        ),
+        "throughput_state_worker_cpu_us_per_changeset": per_changeset(
+            cpu_after["state_worker"] - cpu_before["state_worker"]
+        ),
+        "throughput_clients_cpu_us_per_changeset": per_changeset(cpu_clients),
+        # Download messages (each with acks and/or others' changesets) per upload.
+        "throughput_downloads_per_upload": round(downloads / (n / batch), 2),
+        # How busy the server's process was: 1.0 is one core all the time.
+        "throughput_server_cores": round((cpu_after["main"] - cpu_before["main"]) / elapsed, 2),
+    }
 
 
 async def bench_app_throughput(
@@ -547,8 +610,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             token = await user.access_token_for_use()
             if "throughput" in parts:
                 await create_schema(base, user, tmp, "/shared/throughput")
-                results["changesets_per_s"] = round(
-                    await bench_throughput(sync, token, 10, args.seconds, args.batch)
+                results.update(
+                    await bench_throughput(sync, token, 10, args.seconds, args.batch, server.pid)
                 )
                 results["throughput_batch"] = args.batch
             if "a2a" in parts:
