@@ -28,6 +28,7 @@ from studio.core.storage import META_TABLE
 
 if TYPE_CHECKING:
     from studio.core.realm import Realm
+    from studio.primitives.instructions import Changeset
     from studio.core.schema import ObjectSchema
     from studio.core.writer import Writer
 
@@ -66,6 +67,11 @@ class Store:
         self.recording = False
         self.file_ident = 0
         self.notifier = Notifier(realm)
+        self.recent_recorded: list[Changeset] = []
+        """This connection's last recorded commits, as committed and in client version
+        order: ``Realm.history`` hands them over instead of decoding the rows it just
+        wrote (the history table stays the truth: anything else writing to it clears
+        this, and a gap or a later row sends ``history`` back to the table)."""
 
     @property
     def realm(self) -> Realm:

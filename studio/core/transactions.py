@@ -16,12 +16,15 @@ from studio.core.changes import TransactionChanges
 from studio.core.history import encode_instructions
 from studio.core.migration import load_stored_schema
 from studio.core.storage import CHANGES_TABLE, HISTORY_TABLE
+from studio.primitives.instructions import Changeset
 
 if TYPE_CHECKING:
     from studio.core.store import Store
     from studio.core.writer import Writer
 
 CHANGE_LOG_KEEP = 1000
+RECENT_RECORDED_KEEP = 1000
+"""Recorded commits kept in memory for ``Realm.history``; beyond, it reads the table."""
 
 
 def commit(store: Store, writer: Writer) -> None:
@@ -38,18 +41,28 @@ def commit(store: Store, writer: Writer) -> None:
                 f"DELETE FROM {CHANGES_TABLE} WHERE version <= ?", (version - CHANGE_LOG_KEEP,)
             )
         store.seen_change = version
+    recorded: Changeset | None = None
     if writer.instructions:
-        server_version = store.meta("sync.server_version")
-        conn.execute(
+        server_version = int(store.meta("sync.server_version") or 0)
+        timestamp_ms = int(time.time() * 1000)
+        cur = conn.execute(
             f"INSERT INTO {HISTORY_TABLE} "
             "(timestamp_ms, last_integrated_server_version, instructions) VALUES (?, ?, ?)",
-            (
-                int(time.time() * 1000),
-                int(server_version or 0),
-                encode_instructions(writer.instructions),
-            ),
+            (timestamp_ms, server_version, encode_instructions(writer.instructions)),
+        )
+        recorded = Changeset(
+            store.file_ident,
+            cur.lastrowid or 0,
+            server_version,
+            timestamp_ms,
+            tuple(writer.instructions),
         )
     conn.execute("COMMIT")
+    if recorded is not None:
+        recent = store.recent_recorded
+        if len(recent) >= RECENT_RECORDED_KEEP:
+            recent.clear()  # nobody takes them: Realm.history reads the table
+        recent.append(recorded)
 
 
 def rollback(store: Store, writer: Writer) -> None:
