@@ -28,9 +28,9 @@ from studio.core.storage import META_TABLE
 
 if TYPE_CHECKING:
     from studio.core.realm import Realm
-    from studio.primitives.instructions import Changeset
     from studio.core.schema import ObjectSchema
     from studio.core.writer import Writer
+    from studio.primitives.instructions import Changeset
 
 
 class Store:
