@@ -171,6 +171,16 @@ class AppConnection:
         self._flush()
         timeline.mark("client.upload_queued", history.client_file_ident)
 
+    def upload_window_full(self, session: SyncSession) -> bool:
+        """Whether ``session`` is bound with ``max_uploads_in_flight`` uploads
+        unacknowledged: a commit now cannot go out before an acknowledgement,
+        and integrating that acknowledgement picks it up anyway."""
+        if self._bound_id(session) is None:
+            return False
+        acked = session.history.last_acked_client_version
+        in_flight = sum(1 for version in session.uploads_in_flight if version > acked)
+        return in_flight >= max(1, self.config.max_uploads_in_flight)
+
     def send_mark(self, session: SyncSession, request_id: int) -> None:
         """Ask for a mark now if bound; otherwise ``on_bound`` asks again."""
         sid = self._bound_id(session)
