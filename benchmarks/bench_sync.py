@@ -38,6 +38,7 @@ import os
 import platform
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -369,6 +370,47 @@ async def bench_app_throughput(
     return count * clients / elapsed
 
 
+def bench_core_transaction(tmp: Path, n: int = 3000) -> dict[str, float]:
+    """CPU per one-object write transaction: the core's (a realm that records
+    history, as a synced one) next to raw sqlite3 ``BEGIN; INSERT; COMMIT`` in
+    WAL with synchronous=NORMAL (the core's settings), and raw sqlite3 writing
+    what a core commit writes (the object, its change-log row, its history row)."""
+    from studio.core import Realm
+
+    realm = Realm.open(tmp / "core-txn.realm", schema=SCHEMA, record_history=True)
+    cpu = time.process_time()
+    for key in range(n):
+        with realm.write():
+            realm.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+    core = (time.process_time() - cpu) / n * 1e6
+    realm.close()
+    raw: dict[str, float] = {}
+    for name, tables in (("one_table", False), ("three_tables", True)):
+        conn = sqlite3.connect(tmp / f"raw-{name}.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE item (k INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER UNIQUE,"
+                     " name TEXT, value REAL, tag TEXT)")  # fmt: skip
+        conn.execute("CREATE TABLE log (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        conn.execute("CREATE TABLE hist (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        cpu = time.process_time()
+        for key in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO item (id, name, value, tag) VALUES (?, 'x', 1.0, 't')", (key,))
+            if tables:
+                conn.execute("INSERT INTO log (body) VALUES (?)", (f"[[{key}]]",))
+                conn.execute("INSERT INTO hist (body) VALUES (?)", (f"[{key}]",))
+            conn.execute("COMMIT")
+        raw[name] = (time.process_time() - cpu) / n * 1e6
+        conn.close()
+    return {
+        "core_txn_cpu_us": round(core, 1),
+        "sqlite_txn_cpu_us": round(raw["one_table"], 1),
+        "sqlite_txn_three_tables_cpu_us": round(raw["three_tables"], 1),
+        "core_over_sqlite_txn": round(core / raw["one_table"], 1),
+    }
+
+
 async def a2a_reader_main(base: str, realm_path: str, path: str, n: int) -> None:
     """The reader App of ``bench_app_to_app`` in a process of its own: prints
     ``ready`` once bound and caught up, then when it has ``n`` Items a JSON line
@@ -625,6 +667,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.update(cpu)
                 results.update(counts or {})
                 results["app_to_app_transactions"] = args.app_to_app
+                results.update(bench_core_transaction(tmp))
             if "a2a-processes" in parts:
                 rate, cpu = await bench_app_to_app_processes(
                     base, user, tmp, args.app_to_app, server.pid
