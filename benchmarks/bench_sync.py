@@ -396,7 +396,7 @@ def bench_core_transaction(tmp: Path, n: int = 3000) -> dict[str, float]:
         cpu = time.process_time()
         for key in range(n):
             conn.execute("BEGIN")
-            conn.execute("INSERT INTO item (id, name, value, tag) VALUES (?, 'x', 1.0, 't')", (key,))
+            conn.execute("INSERT INTO item (id, name, value, tag) VALUES (?, 'x', 1, 't')", (key,))
             if tables:
                 conn.execute("INSERT INTO log (body) VALUES (?)", (f"[[{key}]]",))
                 conn.execute("INSERT INTO hist (body) VALUES (?)", (f"[{key}]",))
