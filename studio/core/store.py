@@ -67,6 +67,11 @@ class Store:
         self.recording = False
         self.file_ident = 0
         self.notifier = Notifier(realm)
+        self.next_keys: dict[str, int] = {}
+        """Per class, the object key the next create gets, as this connection's last
+        commit left it, so that a write transaction does not look it up again.
+        Only while no other connection commits: emptied when their commits are
+        collected, on rollback and on schema changes."""
         self.recent_recorded: list[Changeset] = []
         """This connection's last recorded commits, as committed and in client version
         order: ``Realm.history`` hands them over instead of decoding the rows it just

@@ -58,6 +58,7 @@ def commit(store: Store, writer: Writer) -> None:
             tuple(writer.instructions),
         )
     conn.execute("COMMIT")
+    store.next_keys = {} if changes.schema_changed else writer.next_keys()
     if recorded is not None:
         recent = store.recent_recorded
         if len(recent) >= RECENT_RECORDED_KEEP:
@@ -69,6 +70,7 @@ def rollback(store: Store, writer: Writer) -> None:
     """Undo ``writer``'s transaction and start reading again."""
     with contextlib.suppress(sqlite3.Error):
         store.sqlite.execute("ROLLBACK")
+    store.next_keys = {}
     if writer.changes.schema_changed:
         store.install_schema(load_stored_schema(store))
         store.schema_generation = int(store.meta("schema_generation") or 0)
@@ -88,6 +90,7 @@ def collect_external_changes(store: Store) -> TransactionChanges | None:
     ).fetchall()
     if not rows and generation == store.schema_generation:
         return None
+    store.next_keys = {}  # others may have created objects since
     changes = TransactionChanges()
     if generation != store.schema_generation:
         store.schema_generation = generation
