@@ -38,6 +38,7 @@ import os
 import platform
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -432,6 +433,112 @@ async def bench_app_throughput(
     return count * clients / elapsed
 
 
+def bench_core_transaction(tmp: Path, n: int = 3000) -> dict[str, float]:
+    """CPU per one-object write transaction: the core's (a realm that records
+    history, as a synced one) next to raw sqlite3 ``BEGIN; INSERT; COMMIT`` in
+    WAL with synchronous=NORMAL (the core's settings), and raw sqlite3 writing
+    what a core commit writes (the object, its change-log row, its history row)."""
+    from studio.core import Realm
+
+    realm = Realm.open(tmp / "core-txn.realm", schema=SCHEMA, record_history=True)
+    cpu = time.process_time()
+    for key in range(n):
+        with realm.write():
+            realm.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+    core = (time.process_time() - cpu) / n * 1e6
+    realm.close()
+    raw: dict[str, float] = {}
+    for name, tables in (("one_table", False), ("three_tables", True)):
+        conn = sqlite3.connect(tmp / f"raw-{name}.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE item (k INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER UNIQUE,"
+                     " name TEXT, value REAL, tag TEXT)")  # fmt: skip
+        conn.execute("CREATE TABLE log (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        conn.execute("CREATE TABLE hist (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        cpu = time.process_time()
+        for key in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO item (id, name, value, tag) VALUES (?, 'x', 1, 't')", (key,))
+            if tables:
+                conn.execute("INSERT INTO log (body) VALUES (?)", (f"[[{key}]]",))
+                conn.execute("INSERT INTO hist (body) VALUES (?)", (f"[{key}]",))
+            conn.execute("COMMIT")
+        raw[name] = (time.process_time() - cpu) / n * 1e6
+        conn.close()
+    return {
+        "core_txn_cpu_us": round(core, 1),
+        "sqlite_txn_cpu_us": round(raw["one_table"], 1),
+        "sqlite_txn_three_tables_cpu_us": round(raw["three_tables"], 1),
+        "core_over_sqlite_txn": round(core / raw["one_table"], 1),
+    }
+
+
+async def a2a_reader_main(base: str, realm_path: str, path: str, n: int) -> None:
+    """The reader App of ``bench_app_to_app`` in a process of its own: prints
+    ``ready`` once bound and caught up, then when it has ``n`` Items a JSON line
+    with that moment (epoch seconds) and its CPU seconds since ``ready``."""
+    app = App(base, config=NO_WATCH)
+    user = await app.login("admin", PASSWORD)
+    realm = await app.open_realm(user, realm_path, path=Path(path), schema=SCHEMA)
+    await realm.sync_session.wait_for_download_completion(60)
+    items = realm.objects("Item")
+    done = asyncio.get_running_loop().create_future()
+
+    def on_change(results: Any, changes: Any) -> None:
+        if len(results) >= n and not done.done():
+            done.set_result(time.time())
+
+    token = items.add_listener(on_change)
+    print("ready", flush=True)
+    cpu = time.process_time()
+    done_at = await asyncio.wait_for(done, 300)
+    print(json.dumps({"done_at": done_at, "cpu_s": time.process_time() - cpu}), flush=True)
+    token.remove()
+    await app.close()
+
+
+async def bench_app_to_app_processes(
+    base: str, user: User, tmp: Path, n: int, server_pid: int
+) -> tuple[float, dict[str, float]]:
+    """``bench_app_to_app`` with the reader App in its own process (as in the
+    latency setup), so the writer's and the reader's CPU are measured apart."""
+    writer_app = App(base, config=NO_WATCH)
+    realm_path = "/shared/a2a-processes"
+    a = await writer_app.open_realm(user, realm_path, path=tmp / "a2a-pw.realm", schema=SCHEMA)
+    await a.sync_session.wait_for_download_completion(60)
+    reader = subprocess.Popen(
+        [sys.executable, __file__, "--a2a-reader", base, realm_path, str(tmp / "a2a-pr.realm"),
+         str(n)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert reader.stdout is not None
+    try:
+        line = await asyncio.to_thread(reader.stdout.readline)
+        assert line.strip() == "ready", line
+        cpu_writer, cpu_server = time.process_time(), cpu_s(server_pid)
+        start = time.time()
+        for key in range(n):
+            with a.write():
+                a.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+            await asyncio.sleep(0)
+        await a.sync_session.wait_for_upload_completion(300)
+        cpu_writer = time.process_time() - cpu_writer
+        report = json.loads(await asyncio.to_thread(reader.stdout.readline))
+        cpu_server = cpu_s(server_pid) - cpu_server
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reader.wait(30)
+        if reader.poll() is None:
+            reader.kill()
+    await writer_app.close()
+    return n / (report["done_at"] - start), {
+        "a2a_writer_cpu_us_per_changeset": round(cpu_writer / n * 1e6),
+        "a2a_reader_cpu_us_per_changeset": round(report["cpu_s"] / n * 1e6),
+        "a2a_server_cpu_us_per_changeset": round(cpu_server / n * 1e6),
+    }
+
+
 async def bench_app_to_app(
     base: str, user: User, tmp: Path, n: int, server_pid: int,
     counts: dict[str, Any] | None = None,
@@ -623,6 +730,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.update(cpu)
                 results.update(counts or {})
                 results["app_to_app_transactions"] = args.app_to_app
+                results.update(bench_core_transaction(tmp))
+            if "a2a-processes" in parts:
+                rate, cpu = await bench_app_to_app_processes(
+                    base, user, tmp, args.app_to_app, server.pid
+                )
+                results["app_to_app_processes_changesets_per_s"] = round(rate)
+                results.update(cpu)
             if "app" in parts:
                 results["app_changesets_per_s"] = round(
                     await bench_app_throughput(base, user, tmp, 10, args.seconds)
@@ -653,7 +767,8 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
     parser.add_argument("--parts", default="latency,throughput,a2a,app,download,idle",
-                        help="comma-separated parts to run (all; the echo always runs)")
+                        help="comma-separated parts to run (all; the echo always runs; "
+                        "a2a-processes: the a2a run with the reader App in its own process)")
     parser.add_argument("--timeline", action="store_true",
                         help="per-stage times of the latency pings (wall and CPU ms)")
     parser.add_argument("--uploads-in-flight", type=int, default=None,
@@ -668,12 +783,17 @@ def main() -> None:
     parser.add_argument("--only-compaction", action="store_true",
                         help="run only the history compaction part")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--a2a-reader", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.uploads_in_flight is not None:
         global NO_WATCH
         NO_WATCH = dataclasses.replace(NO_WATCH, max_uploads_in_flight=args.uploads_in_flight)
     if args.echo_server:
         asyncio.run(echo_main())
+        return
+    if args.a2a_reader:
+        base, realm_path, path, n = args.a2a_reader
+        asyncio.run(a2a_reader_main(base, realm_path, path, int(n)))
         return
     defaults = (
         (1000, 10_000, 100, 2.0, 10_000, 1000)
