@@ -7,8 +7,9 @@ through the history, and beside it what that version's changeset changed, object
 object (old -> new values; a click shows the object).
 
 The changesets come from the admin API (``/admin/realms/history?raw=1``, pages of
-1,000, fetched as far as needed and kept); :class:`~studio.ui.server.past_states.StateBuilder`
-replays them in one worker thread (a realm belongs to the thread that opened it), so
+1,000, fetched as far as needed and kept, each page decoded in the worker while the
+next one downloads); :class:`~studio.ui.server.past_states.StateBuilder`
+builds the states in one worker thread (a realm belongs to the thread that opened it), so
 the window never waits: moving forward applies only the versions in between, moving
 back starts from the nearest state kept. Versions below a compaction floor were
 squashed into one snapshot by the server: the slider starts at the floor.
@@ -69,7 +70,6 @@ class TimeTravelWindow(AdminTab):
         self.version = 0  # the version shown (0: none yet)
         self.latest = max(latest, version)
         self.floor = 0  # the first version the server still has (a snapshot below it)
-        self.changesets: dict[int, bytes] = {}
         self.fetched_upto = 0
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="studio-past")
         self.builder = StateBuilder()
@@ -160,8 +160,7 @@ class TimeTravelWindow(AdminTab):
             # Below the compaction floor there is only the snapshot: show the floor.
             target = max(target, self.floor)
             self._target = target
-            state = await loop.run_in_executor(self.executor, self.builder.build, target,
-                                               dict(self.changesets))
+            state = await loop.run_in_executor(self.executor, self.builder.build, target)
             self._show_state(state)
 
     async def _fetch_upto(self, version: int) -> None:
@@ -171,9 +170,10 @@ class TimeTravelWindow(AdminTab):
                 self.realm_path, since=self.fetched_upto, limit=PAGE, raw=True)
             if not page:
                 break
-            for row in page:
-                self.changesets[int(row["server_version"])] = base64.b64decode(
-                    row["changeset"])
+            # Decoded in the builder's worker while the next page downloads (its one
+            # thread runs them in order, so they are all in before a build asks).
+            self.executor.submit(self.builder.add, {
+                int(row["server_version"]): base64.b64decode(row["changeset"]) for row in page})
             if not self.floor:
                 self.floor = int(page[0]["server_version"])
             self.fetched_upto = int(page[-1]["server_version"])
