@@ -67,6 +67,7 @@ class _Members(dict[Hashable, Any]):
     """A set property's value: ``value_key(v) -> v``."""
 
 
+_COLLECTIONS: Final = frozenset({list, _Dictionary, _Members})
 # Values that are not one column of the object's row: written as instructions.
 _NOT_PLAIN: Final = frozenset({Link, dict, list, _Dictionary, _Members})
 
@@ -103,6 +104,16 @@ class SquashedState:
 
     def _apply(self, ins: Instruction) -> None:
         t = type(ins)
+        if t is SetValue:  # the most common by far: a plain value into a top-level field
+            assert isinstance(ins, SetValue)
+            path, value = ins.path, ins.value
+            if len(path) == 1 and type(value) is not Link and value is not EMBEDDED:
+                obj = self.objects.get((ins.class_name, value_key(ins.primary_key)))
+                name = path[0]
+                if obj is not None and type(name) is str \
+                        and type(obj.get(name)) not in _COLLECTIONS:
+                    obj[name] = value  # what _set_at does here, without its walk
+                    return
         if t is CreateObject or t is EraseObject:
             assert isinstance(ins, CreateObject | EraseObject)
             key = (ins.class_name, value_key(ins.primary_key))
