@@ -44,12 +44,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.sync.history import SNAPSHOT_ORIGIN
 from studio.ui.browser import RealmBrowser
 from studio.ui.formatting import object_key
 from studio.ui.navigation import ViewSpec
 from studio.ui.server.common import AdminTab
 from studio.ui.server.link import ServerLink
-from studio.sync.history import SNAPSHOT_ORIGIN
 from studio.ui.server.past_states import Change, PastState, StateBuilder
 
 PAGE = 1000  # the admin API's largest history page
