@@ -101,6 +101,7 @@ class Server:
         except BaseException:
             self._release_data_dir()
             raise
+        storage.start_workers()
         ctx = self._ctx = ServerContext(config, storage, clock=self._clock)
         try:
             await self._start(ctx)

@@ -67,6 +67,11 @@ class _Members(dict[Hashable, Any]):
     """A set property's value: ``value_key(v) -> v``."""
 
 
+_COLLECTIONS: Final = frozenset({list, _Dictionary, _Members})
+# Values that are not one column of the object's row: written as instructions.
+_NOT_PLAIN: Final = frozenset({Link, dict, list, _Dictionary, _Members})
+
+
 @dataclass
 class SquashedState:
     """A realm's content as the history up to some version built it."""
@@ -99,6 +104,16 @@ class SquashedState:
 
     def _apply(self, ins: Instruction) -> None:
         t = type(ins)
+        if t is SetValue:  # the most common by far: a plain value into a top-level field
+            assert isinstance(ins, SetValue)
+            path, value = ins.path, ins.value
+            if len(path) == 1 and type(value) is not Link and value is not EMBEDDED:
+                obj = self.objects.get((ins.class_name, value_key(ins.primary_key)))
+                name = path[0]
+                if obj is not None and type(name) is str \
+                        and type(obj.get(name)) not in _COLLECTIONS:
+                    obj[name] = value  # what _set_at does here, without its walk
+                    return
         if t is CreateObject or t is EraseObject:
             assert isinstance(ins, CreateObject | EraseObject)
             key = (ins.class_name, value_key(ins.primary_key))
@@ -198,6 +213,34 @@ class SquashedState:
             class_name, pk = key[0], self.primary_keys[key]
             for name, value in obj.items():
                 yield from _write_value(class_name, pk, (name,), value)
+
+    def rows(self) -> tuple[list[Instruction], dict[str, list[dict[str, Any]]], list[Instruction]]:
+        """The state for a bulk write: the schema instructions; per class with a
+        primary key, one dict per object of its primary key and plain fields (what
+        ``Realm.create_many`` takes); and the instructions of everything else (links,
+        embedded objects, collections), which apply once every object exists. The
+        three together build the same state as :meth:`instructions`."""
+        schema: list[Instruction] = [*self.classes.values(), *self.properties.values()]
+        rows: dict[str, list[dict[str, Any]]] = {}
+        creates: list[Instruction] = []  # of classes without a primary key
+        rest: list[Instruction] = []
+        pk_names = {name: c.primary_key for name, c in self.classes.items()}
+        for key, obj in self.objects.items():
+            class_name, pk = key[0], self.primary_keys[key]
+            pk_name = pk_names.get(class_name)
+            if pk_name is None:  # no primary key: created by instructions, as in a replay
+                creates.append(CreateObject(class_name, pk))
+                for name, value in obj.items():
+                    rest.extend(_write_value(class_name, pk, (name,), value))
+                continue
+            row: dict[str, Any] = {pk_name: pk}
+            for name, value in obj.items():
+                if type(value) in _NOT_PLAIN:
+                    rest.extend(_write_value(class_name, pk, (name,), value))
+                else:
+                    row[name] = value
+            rows.setdefault(class_name, []).append(row)
+        return schema, rows, creates + rest
 
     def changesets(
         self, max_instructions: int = DEFAULT_SNAPSHOT_INSTRUCTIONS, max_changesets: int = 0

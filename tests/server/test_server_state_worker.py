@@ -73,6 +73,29 @@ def test_a_dead_worker_is_reported_and_replaced(tmp_path: Path) -> None:
         worker.shutdown()
 
 
+def test_the_server_starts_its_worker_before_any_realm_is_opened(tmp_path: Path) -> None:
+    """The worker's start (an interpreter and its imports: seconds under load) must not
+    fall on the first realm opened, with its first client waiting."""
+    import multiprocessing
+
+    from studio.server.storage.factory import open_storage
+
+    before = set(multiprocessing.active_children())
+    storage = open_storage(None, tmp_path / "data")
+    try:
+        assert set(multiprocessing.active_children()) == before  # not by opening the store
+        storage.start_workers()
+        assert wait_until(lambda: set(multiprocessing.active_children()) - before, 30)
+    finally:
+        storage.close()
+    # The worker imports its module, not the whole server (aiohttp, the HTTP API).
+    code = ("import sys, studio.server.storage.state_worker; "
+            "print('aiohttp' in sys.modules, 'studio.server.app' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_write_locks_on_one_file_exclude_each_other(tmp_path: Path) -> None:
     file = tmp_path / "r.realm"
     ours, theirs = WriteLock(file), WriteLock(file)  # two holders, as two processes have

@@ -5,10 +5,15 @@ from the nearest kept state, and what a version changed with old -> new values."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from studio.core import Realm
 from studio.primitives import instructions as ins
-from studio.sync.changeset import encode_changeset
+from studio.sync.changeset import decode_changeset, encode_changeset
+from studio.sync.errors import CompactionError
+from studio.sync.squash import SquashedState
 from studio.ui.server.past_states import StateBuilder
 
 
@@ -65,23 +70,76 @@ def test_states_forward_by_the_delta_and_back_from_a_kept_state(tmp_path: Path) 
     assert not (tmp_path / "past").exists()
 
 
-def test_new_objects_replay_as_they_are_and_rewrites_fold_first(tmp_path: Path) -> None:
-    from studio.sync.changeset import decode_changeset
-    from studio.ui.server.past_states import rewrites_much
+def _replayed(tmp_path: Path, changesets: dict[int, bytes], upto: int) -> list[Any]:
+    """The realm's objects after a plain replay, one changeset after the other."""
+    from studio.core.synced import apply_remote
 
-    creates = {1: history(1)[1]}
-    for v in range(2, 41):
-        creates[v] = _changeset(v, ins.CreateObject("Counter", v),
-                                ins.Set("Counter", v, ("count",), v),
-                                ins.Set("Counter", v, ("label",), f"n{v}"))
-    assert not rewrites_much([decode_changeset(b) for b in creates.values()])
-    assert rewrites_much([decode_changeset(b) for b in history(40).values()])
+    with Realm.open(tmp_path / "replayed.realm") as realm:
+        for v in range(1, upto + 1):
+            apply_remote(realm, decode_changeset(changesets[v]).instructions)
+        return _contents(realm)
+
+
+def _contents(realm: Realm) -> list[Any]:
+    return sorted((o["id"], o["count"], o["label"], o["next"]["id"] if o["next"] else None,
+                   list(o["tags"])) for o in realm.objects("Node"))
+
+
+def _nodes(count: int) -> dict[int, bytes]:
+    """Objects with plain fields, a link, a list; erased and re-linked along the way."""
+    out = {1: _changeset(
+        1,
+        ins.AddClass("Node", "id", "int", False, False),
+        ins.AddProperty("Node", "id", "int"),
+        ins.AddProperty("Node", "count", "int"),
+        ins.AddProperty("Node", "label", "string?"),
+        ins.AddProperty("Node", "next", "Node?"),
+        ins.AddProperty("Node", "tags", "string[]"),
+    )}
+    for v in range(2, count + 1):
+        steps: list[ins.Instruction] = [
+            ins.CreateObject("Node", v), ins.Set("Node", v, ("count",), v),
+            ins.Set("Node", v, ("label",), f"n{v}"),
+            ins.ListInsert("Node", v, ("tags",), 0, f"t{v}")]
+        if v > 2:
+            steps.append(ins.Set("Node", v, ("next",), ins.Link("Node", v - 1)))
+        if v % 7 == 0:
+            steps += [ins.EraseObject("Node", v - 3), ins.AddInteger("Node", v - 1, ("count",), 5)]
+        out[v] = _changeset(v, *steps)
+    return out
+
+
+def test_from_empty_the_folded_state_is_written_in_bulk_as_a_replay_builds_it(
+        tmp_path: Path) -> None:
+    changesets = _nodes(40)
     builder = StateBuilder(tmp_path / "past")
     try:
-        state = builder.build(30, creates)
+        state = builder.build(30, changesets)
         with Realm.open(state.path, read_only=True) as realm:
-            assert sorted(o["count"] for o in realm.objects("Counter")) == [0, *range(2, 31)]
-            assert realm.object_for_primary_key("Counter", 30)["label"] == "n30"
-        assert [c.new for c in state.changes] == ["created", "30", "'n30'"]
+            built = _contents(realm)
+        assert built == _replayed(tmp_path, changesets, 30)
+        assert len(built) == 25 and (5, 5, "n5", None, ["t5"]) in built  # 4 and 11 erased
+        assert [c.new for c in state.changes][:4] == ["created", "30", "'n30'", "'t30'"]
+        assert builder.build(35, changesets).version == 35  # forward: the delta replayed
+        assert builder.applied == 35
+    finally:
+        builder.close()
+
+
+def test_a_history_the_fold_refuses_is_replayed_as_the_store_applies_it(
+        tmp_path: Path) -> None:
+    changesets = _nodes(10)
+    # A Set on an object that does not exist: the store ignores it, the fold refuses it.
+    changesets[11] = _changeset(11, ins.Set("Node", 999, ("count",), 1))
+    changesets[12] = _changeset(12, ins.Set("Node", 10, ("count",), 12))
+    with pytest.raises(CompactionError):
+        SquashedState().fold([decode_changeset(changesets[v]) for v in range(1, 12)])
+    builder = StateBuilder(tmp_path / "past")
+    try:
+        builder.add({v: changesets[v] for v in range(1, 13)})  # decoded ahead, as fetched
+        state = builder.build(12)
+        with Realm.open(state.path, read_only=True) as realm:
+            assert _contents(realm) == _replayed(tmp_path, changesets, 12)
+        assert builder.applied == 12
     finally:
         builder.close()

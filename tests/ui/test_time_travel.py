@@ -80,3 +80,78 @@ def test_open_a_realm_as_of_a_version_and_move_through_its_history(
     assert window.browser.table.currentIndex().isValid()
     window.close()
     qtbot.waitUntil(lambda: not panel.time_travel_windows, timeout=5_000)
+
+
+def _texts_at(changesets: dict[int, bytes], version: int, folder: Path) -> list[str]:
+    """The messages as of ``version``, replayed from an uncompacted history."""
+    from studio.core import Realm
+    from studio.ui.server.past_states import StateBuilder
+
+    builder = StateBuilder(folder)
+    try:
+        state = builder.build(version, changesets)
+        with Realm.open(state.path, read_only=True) as realm:
+            return sorted(str(m["text"]) for m in realm.objects("Message"))
+    finally:
+        builder.close()
+
+
+def test_time_travel_on_a_compacted_history_starts_at_the_floor(
+        admin_window: ServerWindow, client: Any, qtbot: Any, tmp_path: Path) -> None:
+    import base64
+    import time
+
+    path = "/shared/time-travel-compacted"
+    app = client("admin", ADMIN_PASSWORD)
+    device = run(qtbot, app.open_realm(app.current_user, path,
+                                       path=tmp_path / "device.realm", schema=CHAT_SCHEMA))
+    for text in ("one", "two", "three", "four"):
+        post(device, "d", text)
+        run(qtbot, device.sync_session.wait_for_upload_completion(10))
+    with device.write():
+        device.objects("Message").filtered("text == 'two'")[0]["text"] = "TWO"
+    run(qtbot, device.sync_session.wait_for_upload_completion(10))
+    post(device, "d", "five")  # based on what it downloaded: its progress moves up
+    run(qtbot, device.sync_session.wait_for_upload_completion(10))
+    rows = run(qtbot, app.admin.realm_history(path, limit=1000, raw=True))
+    before = {int(r["server_version"]): base64.b64decode(r["changeset"]) for r in rows}
+    latest = max(before)
+    # Compact (the server's state file may still be catching up: ask until it does).
+    deadline = time.monotonic() + 20
+    while not (answer := run(qtbot, app.admin.compact_realm(path)))["compacted"]:
+        assert time.monotonic() < deadline, answer
+        qtbot.wait(200)
+    floor = int(answer["base_version"])
+    assert 1 < floor < latest
+    panel = admin_window.show_tab("History")
+    assert isinstance(panel, HistoryPanel)
+    panel.show_realm(path)
+    wait(qtbot, lambda: panel.loaded_version >= latest and panel.busy == 0)
+    # A version below the floor (what a device last integrated, say): the floor is shown,
+    # and the window says why.
+    window = panel.open_as_of(1)
+    assert window is not None
+    qtbot.waitUntil(lambda: window.version == floor, timeout=20_000)
+    assert window.floor == floor
+    assert window.banner.text() == f"{path} as of server version {floor} (read-only)"
+    assert window.floor_note.isVisible()
+    assert window.floor_note.text() == (
+        f"Server version 1 was compacted: the server keeps only the realm as of version "
+        f"{floor} (the compaction floor), shown here.")
+    assert _messages(window) == _texts_at(before, floor, tmp_path / "reference")
+    # The floor's changeset is the snapshot's last piece: no per-object changes claimed.
+    assert window.changes == () and window.changes_table.rowCount() == 0
+    assert "is the compaction floor" in window.changes_title.text()
+    # The slider and the field cannot go below the floor.
+    assert window.slider.minimum() == floor and window.field.minimum() == floor
+    assert f"versions up to {floor} were compacted" in window.range_label.text()
+    # Above the floor: the history as it was, with what each version changed.
+    with qtbot.waitSignal(window.stateShown, timeout=20_000):
+        window.field.setValue(latest)
+    assert not window.floor_note.isVisible()
+    assert _messages(window) == ["TWO", "five", "four", "one", "three"]
+    assert any(c.class_name == "Message" and c.new == "'five'" for c in window.changes)
+    window.slider.setValue(1)  # clamped to the floor: the floor's state again
+    qtbot.waitUntil(lambda: window.version == floor, timeout=20_000)
+    assert not window.floor_note.isVisible()  # asked at the floor, not below it
+    window.close()

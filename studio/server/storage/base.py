@@ -277,6 +277,10 @@ class RealmStorage(ABC):
 class ServerStorage(ABC):
     """Server-wide data: users, the realm registry, permissions, the token key."""
 
+    def start_workers(self) -> None:  # noqa: B027 (most stores have none)
+        """Start the store's background workers now rather than when first needed
+        (the server calls it as it starts). Nothing by default."""
+
     # -- users
     @abstractmethod
     def count_users(self) -> int: ...

@@ -358,6 +358,9 @@ class PostgresServerStorage(ServerStorage):
         assert row is not None
         return bytes.fromhex(str(row[0]))
 
+    def start_workers(self) -> None:
+        self._worker.start()
+
     def close(self) -> None:
         self._pool.close()
         self._worker.shutdown()

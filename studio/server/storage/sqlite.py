@@ -471,6 +471,9 @@ class SqliteServerStorage(ServerStorage):
             row = conn.execute("SELECT value FROM meta WHERE key = 'token_key'").fetchone()
         return bytes.fromhex(str(row[0]))
 
+    def start_workers(self) -> None:
+        self._state.start()
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -586,8 +586,11 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
     return out
 
 
-def decode_changeset(data: bytes) -> Changeset:
+def decode_changeset(data: bytes, *, remember: bool = True) -> Changeset:
     """Decode bytes written by :func:`encode_changeset`.
+
+    ``remember=False``: the changeset will not be encoded again (the Studio's time
+    travel only replays it), so its body is not kept for that (see body_cache).
 
     Raises :class:`RemoteProtocolError` (and nothing else) for malformed
     input: wrong types, unknown codes, out-of-range string-table indexes,
@@ -602,5 +605,6 @@ def decode_changeset(data: bytes) -> Changeset:
     except Exception as exc:  # msgpack documents that it may raise anything
         raise RemoteProtocolError(f"malformed changeset: not valid msgpack ({exc})") from None
     changeset = changeset_from_wire(raw)
-    body_cache.remember(changeset.instructions, data)
+    if remember:
+        body_cache.remember(changeset.instructions, data)
     return changeset

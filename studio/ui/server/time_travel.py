@@ -7,11 +7,18 @@ through the history, and beside it what that version's changeset changed, object
 object (old -> new values; a click shows the object).
 
 The changesets come from the admin API (``/admin/realms/history?raw=1``, pages of
-1,000, fetched as far as needed and kept); :class:`~studio.ui.server.past_states.StateBuilder`
-replays them in one worker thread (a realm belongs to the thread that opened it), so
+1,000, fetched as far as needed and kept, each page decoded in the worker while the
+next one downloads); :class:`~studio.ui.server.past_states.StateBuilder`
+builds the states in one worker thread (a realm belongs to the thread that opened it), so
 the window never waits: moving forward applies only the versions in between, moving
-back starts from the nearest state kept. Versions below a compaction floor were
-squashed into one snapshot by the server: the slider starts at the floor.
+back starts from the nearest state kept.
+
+After a history compaction the server keeps, for the versions up to its floor, only
+the state they built (the snapshot: the first stored rows, from no client, the last
+one numbered as the floor). The realm as of an earlier version cannot be rebuilt: the
+slider and the field start at the floor, a version below it asked for (from the History
+panel's snapshot rows, say) shows the floor's state with a note saying so, and the
+floor's "what it changed" says that the versions up to it were compacted.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.sync.history import SNAPSHOT_ORIGIN
 from studio.ui.browser import RealmBrowser
 from studio.ui.formatting import object_key
 from studio.ui.navigation import ViewSpec
@@ -45,6 +53,7 @@ from studio.ui.server.link import ServerLink
 from studio.ui.server.past_states import Change, PastState, StateBuilder
 
 PAGE = 1000  # the admin API's largest history page
+NOTE_STYLE = "QLabel { color: #664d03; padding: 2px 6px; }"
 BANNER_STYLE = ("QLabel { background: #fff3cd; color: #664d03; padding: 6px; "
                 "font-weight: bold; border: 1px solid #ffe69c; }")
 CHANGE_COLUMNS = ("Object", "Change", "Before", "After")
@@ -52,6 +61,11 @@ CHANGE_COLUMNS = ("Object", "Change", "Before", "After")
 
 def banner_text(path: str, version: int) -> str:
     return f"{path} as of server version {version} (read-only)"
+
+
+def below_floor_text(asked: int, floor: int) -> str:
+    return (f"Server version {asked:,} was compacted: the server keeps only the realm as "
+            f"of version {floor:,} (the compaction floor), shown here.")
 
 
 class TimeTravelWindow(AdminTab):
@@ -68,8 +82,9 @@ class TimeTravelWindow(AdminTab):
         self.realm_path = realm_path
         self.version = 0  # the version shown (0: none yet)
         self.latest = max(latest, version)
-        self.floor = 0  # the first version the server still has (a snapshot below it)
-        self.changesets: dict[int, bytes] = {}
+        self.floor = 0  # the compaction floor: the state up to it is all the server keeps
+        self.asked_below_floor: int | None = None  # the version asked for, if compacted
+        self._in_snapshot = True  # still reading the history's leading snapshot rows
         self.fetched_upto = 0
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="studio-past")
         self.builder = StateBuilder()
@@ -82,6 +97,12 @@ class TimeTravelWindow(AdminTab):
         self.banner.setObjectName("timeTravelBanner")
         self.banner.setStyleSheet(BANNER_STYLE)
         self.outer.addWidget(self.banner)
+        self.floor_note = QLabel("", self)
+        self.floor_note.setObjectName("compactedNote")
+        self.floor_note.setStyleSheet(NOTE_STYLE)
+        self.floor_note.setWordWrap(True)
+        self.floor_note.hide()
+        self.outer.addWidget(self.floor_note)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Server version", self))
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -144,7 +165,7 @@ class TimeTravelWindow(AdminTab):
     def show_version(self, version: int) -> None:
         """Show the state at ``version`` (the last one asked for wins; earlier requests
         still being built are skipped)."""
-        version = max(self.floor or 1, min(version, self.latest))
+        version = max(1, min(version, self.latest))
         self._target = version
         if self._runner is None or self._runner.done():
             self._runner = self.spawn(self._catch_up())
@@ -158,27 +179,36 @@ class TimeTravelWindow(AdminTab):
             if self._target != target:
                 continue  # another version was asked for meanwhile
             # Below the compaction floor there is only the snapshot: show the floor.
+            self.asked_below_floor = target if target < self.floor else None
             target = max(target, self.floor)
             self._target = target
-            state = await loop.run_in_executor(self.executor, self.builder.build, target,
-                                               dict(self.changesets))
+            state = await loop.run_in_executor(self.executor, self.builder.build, target)
             self._show_state(state)
 
     async def _fetch_upto(self, version: int) -> None:
-        """Fetch (once) the changesets up to ``version``."""
-        while self.fetched_upto < version:
+        """Fetch (once) the changesets up to ``version``, and at least the whole
+        snapshot of a compacted history (its end is the floor)."""
+        while self.fetched_upto < version or self._in_snapshot:
             page = await self.link.admin.realm_history(
                 self.realm_path, since=self.fetched_upto, limit=PAGE, raw=True)
             if not page:
+                self._in_snapshot = False
                 break
-            for row in page:
-                self.changesets[int(row["server_version"])] = base64.b64decode(
-                    row["changeset"])
-            if not self.floor:
-                self.floor = int(page[0]["server_version"])
+            # Decoded in the builder's worker while the next page downloads (its one
+            # thread runs them in order, so they are all in before a build asks).
+            self.executor.submit(self.builder.add, {
+                int(row["server_version"]): base64.b64decode(row["changeset"]) for row in page})
+            for row in page:  # the snapshot's rows come first, the last one is the floor
+                if not self._in_snapshot:
+                    break
+                if int(row["origin_file_ident"]) != SNAPSHOT_ORIGIN:
+                    self._in_snapshot = False
+                else:
+                    self.floor = int(row["server_version"])
             self.fetched_upto = int(page[-1]["server_version"])
             self.latest = max(self.latest, self.fetched_upto)
             if len(page) < PAGE:
+                self._in_snapshot = False  # the whole history is in
                 break
         self._update_range()
 
@@ -187,9 +217,9 @@ class TimeTravelWindow(AdminTab):
             widget.blockSignals(True)
             widget.setRange(max(1, self.floor), self.latest)
             widget.blockSignals(False)
-        note = f"{self.floor:,} to {self.latest:,}"
-        if self.floor > 1:
-            note += f" (versions up to {self.floor:,} were compacted into one snapshot)"
+        note = f"{max(1, self.floor):,} to {self.latest:,}"
+        if self.floor:
+            note += f" (versions up to {self.floor:,} were compacted)"
         self.range_label.setText(note)
 
     # -- showing ---------------------------------------------------------------------------------
@@ -216,20 +246,29 @@ class TimeTravelWindow(AdminTab):
             widget.blockSignals(True)
             widget.setValue(state.version)
             widget.blockSignals(False)
+        asked = self.asked_below_floor
+        self.floor_note.setText(below_floor_text(asked, self.floor) if asked else "")
+        self.floor_note.setVisible(asked is not None)
         self._fill_changes(state)
         self.stateShown.emit(state.version)
 
     def _fill_changes(self, state: PastState) -> None:
-        self.changes = state.changes
-        objects = {(c.class_name, c.key) for c in state.changes if c.key}
+        # The floor's changeset is the last piece of the snapshot, not one version's change.
+        compacted = self.floor > 0 and state.version <= self.floor
+        self.changes = () if compacted else state.changes
+        objects = {(c.class_name, c.key) for c in self.changes if c.key}
         self.changes_title.setText(
-            f"What server version {state.version} changed: {len(state.changes)} "
-            f"instruction{'s' if len(state.changes) != 1 else ''} on {len(objects)} "
+            f"Server version {state.version:,} is the compaction floor: what each version "
+            "up to it changed is no longer kept (the server squashed them into the state "
+            "they built)" if compacted else
+            f"What server version {state.version} changed: {len(self.changes)} "
+            f"instruction{'s' if len(self.changes) != 1 else ''} on {len(objects)} "
             f"object{'s' if len(objects) != 1 else ''}")
+        self.changes_title.setWordWrap(True)
         table = self.changes_table
         table.blockSignals(True)
-        table.setRowCount(len(state.changes))
-        for row, change in enumerate(state.changes):
+        table.setRowCount(len(self.changes))
+        for row, change in enumerate(self.changes):
             cells = (f"{change.class_name}[{change.key}]" if change.key else change.class_name,
                      change.what, change.old, change.new)
             for column, text in enumerate(cells):
