@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 
 from studio.ui.commands import (
     CollectionCommand,
@@ -60,6 +60,7 @@ class BrowserEdits(_Window):
         message_bar: MessageBar
         create_panel: CreatePanel
         create_dock: Any
+        inspector_dock: Any
         class_list: ClassList
         current_spec: ViewSpec | None
         manager: Any
@@ -201,7 +202,21 @@ class BrowserEdits(_Window):
         self.create_dock.setWindowTitle(f"New {schema.name}")
         self.create_panel.open_form(f"New {schema.name}", fields_for_class(schema, classes),
                                     lambda values: self.create_object(schema.name, values))
+        self.show_create_dock()
+
+    def show_create_dock(self) -> None:
+        """Show the create panel with room for its fields. Docked above the inspector it
+        would get half the side or less (a single field showed at 1200×760): it takes
+        three quarters of the height while it is open."""
         self.create_dock.show()
+        other = self.inspector_dock
+        if other is None or not other.isVisible() or other.isFloating() \
+                or self.create_dock.isFloating() \
+                or self.dockWidgetArea(other) != self.dockWidgetArea(self.create_dock):
+            return
+        height = self.create_dock.height() + other.height()
+        self.resizeDocks([self.create_dock, other], [height * 3 // 4, height - height * 3 // 4],
+                         Qt.Orientation.Vertical)
 
     def _resolve_links(self, class_name: str, values: dict[str, Any]) -> dict[str, Any]:
         """Fields typed as a target's primary key become the target object (also the
@@ -341,7 +356,7 @@ class BrowserEdits(_Window):
 
             self.create_panel.open_form(f"Add to {source.title}", fields, submit, "Add")
             self.create_dock.setWindowTitle(f"Add to {source.title}")
-            self.create_dock.show()
+            self.show_create_dock()
             return True
         if value is ...:
             if target is not None:  # embedded: a new object with default values

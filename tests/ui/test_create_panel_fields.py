@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QCompleter, QLineEdit
 
 from studio.ui.browser import RealmBrowser
@@ -35,6 +36,33 @@ def test_every_field_is_wide_and_tall_enough(demo_path: Path, open_browser: Any,
         assert editor.height() >= editor.minimumSizeHint().height(), name
         if isinstance(editor, QLineEdit):
             assert editor.height() >= editor.sizeHint().height(), name
+
+
+@pytest.mark.parametrize("size", [(1200, 760), (1600, 1000)])
+def test_the_panel_has_room_beside_an_open_inspector(demo_path: Path, open_browser: Any,
+                                                     qtbot: Any, size: tuple[int, int]) -> None:
+    # Docked above the inspector the panel once got a strip that showed a single field.
+    browser: RealmBrowser = open_browser(demo_path)
+    browser.resize(*size)
+    browser.show_class("Book")
+    inspector = browser.findChild(QAction, "inspectorAction")
+    assert isinstance(inspector, QAction)
+    inspector.trigger()
+    browser.table.selectRow(2)
+    qtbot.waitUntil(lambda: browser.inspector_dock is not None
+                    and browser.inspector_dock.isVisible())
+    qtbot.keyClick(browser.table, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    panel = browser.create_panel
+    qtbot.waitUntil(panel.isVisible)
+    QApplication.processEvents()
+    viewport = panel.scroll_area.viewport()
+    shown = [name for name, editor in panel.editors.items()
+             if editor.isVisible() and 0 <= editor.mapTo(viewport, QPoint(0, 0)).y()
+             and editor.mapTo(viewport, QPoint(0, editor.height())).y() <= viewport.height()]
+    assert len(shown) >= 5, shown
+    assert viewport.height() >= size[1] // 2
+    panel.close_panel()
+    assert browser.inspector_dock is not None and browser.inspector_dock.isVisible()
 
 
 def test_links_collections_and_embedded_objects_are_filled_in_the_panel(
