@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QToolBar,
@@ -338,6 +340,9 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         # The query bar would keep some of these keys (Ctrl+E on X11) to itself.
         self.shortcut_guard = ShortcutGuard(self)
         self.shortcut_guard.guard(self.query_edit)
+        # ...and so would the New-object panel's fields (Ctrl+E, Ctrl+W ... from a field).
+        self.create_panel.formCreated.connect(lambda form: self.shortcut_guard.guard(
+            *form.findChildren(QLineEdit), *form.findChildren(QPlainTextEdit)))
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")

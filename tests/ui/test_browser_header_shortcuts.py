@@ -10,9 +10,10 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLineEdit, QWidget
 
 from studio.ui.browser import RealmBrowser
+from studio.ui.delegates import TypedLineEdit
 from studio.ui.query_bar import QueryLineEdit
 
 
@@ -89,7 +90,11 @@ def emacs_line_edits(monkeypatch: pytest.MonkeyPatch) -> None:
             return True
         return original(self, e)
 
-    monkeypatch.setattr(QueryLineEdit, "event", event)
+    # The query bar and the typed fields of the inspector and of the New-object panel.
+    # (Not QLineEdit itself, the filter boxes' class: PySide keeps a pointer to an
+    # override of a Qt class's method after it is removed.)
+    for cls in (QueryLineEdit, TypedLineEdit):
+        monkeypatch.setattr(cls, "event", event)
 
 
 def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
@@ -102,15 +107,37 @@ def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
     return found
 
 
-@pytest.mark.parametrize("focus", ["query", "table", "classes"])
+def _focus_widget(browser: RealmBrowser, focus: str, qtbot: Any) -> QWidget:
+    if focus == "filter":
+        return browser.table.column_header.filter_box(browser.model.column_named("title"))
+    if focus == "inspector":
+        action = browser.findChild(QAction, "inspectorAction")
+        assert isinstance(action, QAction)
+        action.trigger()
+        browser.table.selectRow(0)
+        inspector = browser.inspector
+        assert inspector is not None
+        qtbot.waitUntil(lambda: inspector.form is not None and inspector.form.isVisible())
+        assert inspector.form is not None
+        return inspector.form.findChildren(TypedLineEdit)[0]
+    if focus == "create":
+        browser.new_object()
+        qtbot.waitUntil(browser.create_panel.isVisible)
+        return browser.create_panel.editor("title")
+    return {"query": browser.query_edit, "table": browser.table,
+            "classes": browser.class_list}[focus]
+
+
+@pytest.mark.parametrize("focus", ["query", "table", "classes", "filter", "inspector",
+                                   "create"])
 def test_every_shortcut_works_wherever_the_focus_is(demo_path: Path, open_browser: Any,
                                                     qtbot: Any, focus: str,
                                                     emacs_line_edits: None) -> None:
     browser = open_browser(demo_path)
     browser.show_class("Book")
     browser.activateWindow()
-    widget = {"query": browser.query_edit, "table": browser.table,
-              "classes": browser.class_list}[focus]
+    widget = _focus_widget(browser, focus, qtbot)
+    text_field = focus not in ("table", "classes")
     actions = _shortcut_actions(browser)
     names = {text for text, _ in actions}
     assert {"Ctrl+E", "Ctrl+N", "Ctrl+F", "Ctrl+I", "Ctrl+W", "F5"} <= names
@@ -120,7 +147,7 @@ def test_every_shortcut_works_wherever_the_focus_is(demo_path: Path, open_browse
         action.triggered.connect(lambda _c=False, a=action: fired.append(a))
     missed = []
     for text, action in actions:
-        if focus == "query" and text in TEXT_KEYS:
+        if text_field and text in TEXT_KEYS:
             continue
         widget.setFocus()
         qtbot.waitUntil(widget.hasFocus, timeout=2000)
