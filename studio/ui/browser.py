@@ -461,9 +461,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
             except Exception as exc:
                 self.report_error(exc)
         source = self.model.source
-        if isinstance(source, CollectionSource | BacklinkSource) and source.owner_deleted:
-            self.show_message(f"The {source.owner.object_schema.name} object whose "
-                              f"{source.prop.name} this is was deleted.", "warning")
+        # The owner itself, not the source's flag: the model reads its rows again after
+        # this listener, so the flag is still the old one here.
+        if isinstance(source, CollectionSource | BacklinkSource) and (
+                source.owner_deleted or not getattr(source.owner, "is_valid", True)):
+            self.show_message(f"The {source.owner.object_schema.name} these "
+                              f"{source.prop.name} belonged to was deleted.", "warning")
         self.update_status()
 
     # -- status ---------------------------------------------------------------------------------
