@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+
 from studio.core import Realm
 
 SCHEMA = [
@@ -62,15 +65,21 @@ def test_user_width_is_not_refitted_when_rows_arrive(tmp_path: Path, open_browse
     assert _width(browser, "title") == 90
 
 
-def test_double_click_on_the_edge_fits_the_column(tmp_path: Path, open_browser: Any) -> None:
+def test_double_click_on_the_edge_fits_the_column(tmp_path: Path, open_browser: Any,
+                                                  qtbot: Any) -> None:
     path = _notes(tmp_path)
     with Realm.open(path) as realm, realm.write():
         realm.create("Note", {"title": LONG, "body": "b"})
     browser = open_browser(path)
     browser.show_class("Note")
-    fitted = _width(browser, "title")
+    fitted = _width(browser, "title")  # fitted to the content on load
+    assert fitted >= min(browser.table.fontMetrics().horizontalAdvance(LONG), 320)
     column = browser.model.column_named("title")
     header = browser.table.horizontalHeader()
     header.resizeSection(column, 80)
-    header.sectionHandleDoubleClicked.emit(column)
+    QApplication.processEvents()
+    # A real double-click on the section's right edge (the resize handle).
+    edge = QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) - 1,
+                  header.height() // 2)
+    qtbot.mouseDClick(header.viewport(), Qt.MouseButton.LeftButton, pos=edge)
     assert _width(browser, "title") == fitted
