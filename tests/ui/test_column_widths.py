@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from studio.core import Realm
+from studio.ui.navigation import ViewSpec
 
 SCHEMA = [
     {"name": "Note", "properties": {"title": "string", "body": "string"}},
@@ -83,3 +84,20 @@ def test_double_click_on_the_edge_fits_the_column(tmp_path: Path, open_browser: 
                   header.height() // 2)
     qtbot.mouseDClick(header.viewport(), Qt.MouseButton.LeftButton, pos=edge)
     assert _width(browser, "title") == fitted
+
+
+def test_a_class_first_shown_empty_by_its_query_is_fitted_when_rows_show(
+        tmp_path: Path, open_browser: Any) -> None:
+    path = tmp_path / "later.realm"
+    with Realm.open(path, schema=list(reversed(SCHEMA))) as realm, realm.write():
+        realm.create("Note", {"title": LONG, "body": "b"})
+    browser = open_browser(path)
+    assert browser.current_spec.class_name == "Tag"  # Note is not shown yet
+    browser.navigate(ViewSpec("class", "Note", query="title == 'nothing like it'"))
+    assert browser.model.total_rows == 0
+    narrow = _width(browser, "title")
+    browser.navigate(ViewSpec("class", "Note"))
+    assert browser.model.total_rows == 1
+    assert _width(browser, "title") > narrow
+    assert _width(browser, "title") >= min(browser.table.fontMetrics().horizontalAdvance(LONG),
+                                           320)
