@@ -206,7 +206,7 @@ class BrowserEdits(_Window):
 
     def show_create_dock(self) -> None:
         """Show the create panel with room for its fields. Docked above the inspector it
-        would get half the side or less (a single field showed at 1200×760): it takes
+        would get half the side or less (a single field showed at 1200x760): it takes
         three quarters of the height while it is open."""
         self.create_dock.show()
         other = self.inspector_dock
