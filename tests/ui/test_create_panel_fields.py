@@ -57,7 +57,7 @@ def test_the_panel_has_room_beside_an_open_inspector(demo_path: Path, open_brows
     QApplication.processEvents()
     viewport = panel.scroll_area.viewport()
     shown = [name for name, editor in panel.editors.items()
-             if editor.isVisible() and 0 <= editor.mapTo(viewport, QPoint(0, 0)).y()
+             if editor.isVisible() and editor.mapTo(viewport, QPoint(0, 0)).y() >= 0
              and editor.mapTo(viewport, QPoint(0, editor.height())).y() <= viewport.height()]
     assert len(shown) >= 5, shown
     assert viewport.height() >= size[1] // 2
