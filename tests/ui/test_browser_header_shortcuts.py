@@ -3,6 +3,7 @@ shortcut works wherever the focus is (defect 3)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,6 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from studio.ui.browser import RealmBrowser
 from studio.ui.delegates import TypedLineEdit
-from studio.ui.query_bar import QueryLineEdit
 
 
 def _click_header(browser: RealmBrowser, qtbot: Any, name: str) -> None:
@@ -77,24 +77,34 @@ TEXT_KEYS = {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"}
 # line"); the offscreen platform has the Windows bindings, so the test adds them.
 EMACS_KEYS = {"Ctrl+E", "Ctrl+K", "Ctrl+U", "Ctrl+W", "Ctrl+F", "Ctrl+N", "Ctrl+I",
               "Ctrl+L", "Ctrl+T", "Ctrl+O"}
+_EMACS = {"on": False}
+_QT_LINE_EDIT_EVENT = QLineEdit.event
+
+
+def _line_edit_event(self: QLineEdit, e: QEvent) -> bool:
+    if _EMACS["on"] and e.type() == QEvent.Type.ShortcutOverride \
+            and isinstance(e, QKeyEvent) \
+            and QKeySequence(e.keyCombination()).toString() in EMACS_KEYS:
+        e.accept()
+        return True
+    return bool(_QT_LINE_EDIT_EVENT(self, e))
 
 
 @pytest.fixture
-def emacs_line_edits(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = QLineEdit.event
+def emacs_line_edits() -> Iterator[None]:
+    """Every line edit (query bar, filter boxes, the inspector's and the New-object
+    panel's fields) claims the emacs keys, as on X11.
 
-    def event(self: QLineEdit, e: QEvent) -> bool:
-        if e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent) \
-                and QKeySequence(e.keyCombination()).toString() in EMACS_KEYS:
-            e.accept()
-            return True
-        return original(self, e)
-
-    # The query bar and the typed fields of the inspector and of the New-object panel.
-    # (Not QLineEdit itself, the filter boxes' class: PySide keeps a pointer to an
-    # override of a Qt class's method after it is removed.)
-    for cls in (QueryLineEdit, TypedLineEdit):
-        monkeypatch.setattr(cls, "event", event)
+    Installed once and never removed: PySide keeps calling an override of a Qt class's
+    virtual method after it is deleted (monkeypatch's undo left later tests calling a
+    freed function). Switched off after each test, it only passes the events on."""
+    if QLineEdit.__dict__.get("event") is not _line_edit_event:
+        setattr(QLineEdit, "event", _line_edit_event)  # noqa: B010
+    _EMACS["on"] = True
+    try:
+        yield
+    finally:
+        _EMACS["on"] = False
 
 
 def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
