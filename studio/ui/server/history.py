@@ -42,6 +42,7 @@ from studio.ui.server.tables import (
     selected_record,
 )
 from studio.ui.server.time_travel import TimeTravelWindow
+from studio.ui.wording import plural
 
 PAGE = 500
 MAX_SERVER_ROWS = 5000  # the newest ones; older history stays on the server
@@ -319,10 +320,9 @@ class HistoryPanel(AdminTab):
         self.model.refresh_texts()  # the Instructions cells show the matching ones only
         self.proxy.set_predicate((lambda r: bool(r["shown"])) if cls or obj else None)
         pending = len(self.local_rows)
-        text = (f"{self.proxy.rowCount():,} of {self.model.rowCount():,} changesets shown"
-                f" · {pending} local change{'s' if pending != 1 else ''} not uploaded yet"
-                if self.realm is not None else
-                f"{self.proxy.rowCount():,} of {self.model.rowCount():,} changesets shown")
+        text = f"{self.proxy.rowCount():,} of {plural(self.model.rowCount(), 'changeset')} shown"
+        if self.realm is not None:
+            text += f" · {plural(pending, 'local change')} not uploaded yet"
         self.summary.setText(text + f" · updated {time.strftime('%H:%M:%S')}")
         self._show_details()
 
