@@ -249,17 +249,24 @@ class BrowserEdits(_Window):
             raise ValueError(f"{field}: no {class_name} has the primary key {key!r}")
         return target
 
-    def primary_key_choices(self, class_name: str, limit: int = 2000) -> list[str]:
-        """The primary keys a link field suggests as it is typed (the first ``limit``)."""
+    def primary_key_choices(self, class_name: str, limit: int = 2000
+                            ) -> list[tuple[str, str]]:
+        """The objects a link field suggests as it is typed (the first ``limit``): each
+        one's primary key, and a label with its first two string values, so that a
+        name finds the object whose key nobody remembers."""
         schema = self.schema_of(class_name)
         if schema is None or schema.primary_key is None:
             return []
-        keys: list[str] = []
+        strings = [p.name for p in schema.properties if p.type == "string"
+                   and p.collection is None and p.name != schema.primary_key][:2]
+        choices: list[tuple[str, str]] = []
         for obj in self.realm.objects(class_name):
-            keys.append(edit_text(obj[schema.primary_key]))
-            if len(keys) >= limit:
+            key = edit_text(obj[schema.primary_key])
+            words = [str(obj[name]) for name in strings if obj[name]]
+            choices.append((key, " — ".join([key, *words])))
+            if len(choices) >= limit:
                 break
-        return keys
+        return choices
 
     def create_object(self, class_name: str, values: dict[str, Any]) -> bool:
         try:

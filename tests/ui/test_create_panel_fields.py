@@ -136,6 +136,35 @@ def test_a_link_field_completes_primary_keys(demo_path: Path, open_browser: Any)
     assert completer.currentCompletion() == isbn
 
 
+def test_a_link_field_finds_objects_by_their_text(demo_path: Path, open_browser: Any,
+                                                  qtbot: Any) -> None:
+    # Nobody remembers an ISBN or an ObjectId: typing part of a title finds the book,
+    # and picking it puts its primary key into the field.
+    browser: RealmBrowser = open_browser(demo_path)
+    browser.show_class("Loan")
+    browser.new_object()
+    panel = browser.create_panel
+    field = panel.editor("book")
+    assert isinstance(field, QLineEdit)
+    assert field.placeholderText() == "primary key of a Book, or text to search"
+    titles = [str(b["title"]) for b in browser.realm.objects("Book")]
+    title = next(t for t in titles if titles.count(t) == 1)
+    book = browser.realm.objects("Book").filtered("title == $0", title)[0]
+    field.setFocus()
+    qtbot.keyClicks(field, title.lower()[2:12])
+    popup = field.completer().popup()
+    qtbot.waitUntil(popup.isVisible)
+    labels = [popup.model().index(r, 0).data() for r in range(popup.model().rowCount())]
+    row = next(r for r, label in enumerate(labels) if title in label)
+    popup.setCurrentIndex(popup.model().index(row, 0))
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert field.text() == str(book["isbn"])
+    # An Author link names the class with "an", and finds authors by name.
+    browser.show_class("Book")
+    browser.new_object()
+    assert panel.editor("authors").placeholderText() == "one 'primary key of an Author' per line"
+
+
 def test_a_field_that_refuses_its_text_says_why_in_the_panel(
         demo_path: Path, open_browser: Any, qtbot: Any) -> None:
     browser: RealmBrowser = open_browser(demo_path)

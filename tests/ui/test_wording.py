@@ -12,7 +12,7 @@ from studio.sync.client import ServerUnreachableError
 from studio.ui import errors
 from studio.ui.server.errors import describe_connect_error
 from studio.ui.status import BrowserStatus
-from studio.ui.wording import plural
+from studio.ui.wording import article, plural
 
 
 def test_plural() -> None:
@@ -75,3 +75,9 @@ def test_duplicate_object_id_key_is_written_as_the_table_shows_it(tmp_path: Path
             text = errors.describe(exc)
     assert "ObjectId(" not in text
     assert "_id = 59682f0006264bb8174552f4 already exists" in text
+
+
+def test_article() -> None:
+    assert article("Author") == "an Author"
+    assert article("Book") == "a Book"
+    assert article("item") == "an item"
