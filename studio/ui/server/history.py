@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import Realm
 from studio.core.synced import get_sync_value
-from studio.ui.server.common import AdminTab, Debounce, async_slot
+from studio.ui.server.common import AdminTab, async_slot
 from studio.ui.server.instructions_text import describe, matches, target_of
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
@@ -162,9 +162,9 @@ class HistoryPanel(AdminTab):
         self.summary.setStyleSheet("QLabel { color: gray; }")
         self.outer.addWidget(self.summary)
 
-        self._server_soon = Debounce(self, 400, lambda: self.spawn(self.reload()))
-        self._local_soon = Debounce(self, 150, self.reload_local)
-        self._paths_soon = Debounce(self, 300, lambda: self.spawn(self.reload_paths()))
+        self._server_soon = self.debounce(400, lambda: self.spawn(self.reload()))
+        self._local_soon = self.debounce(150, self.reload_local)
+        self._paths_soon = self.debounce(300, lambda: self.spawn(self.reload_paths()))
         self._token = realm.add_listener(lambda *_: self._local_soon()) if realm else None
         # Acknowledgements trim the local history without a change to listen for: poll.
         self.local_poll = QTimer(self)
