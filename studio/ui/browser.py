@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QToolBar,
@@ -338,6 +340,9 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
         # The query bar would keep some of these keys (Ctrl+E on X11) to itself.
         self.shortcut_guard = ShortcutGuard(self)
         self.shortcut_guard.guard(self.query_edit)
+        # ...and so would the New-object panel's fields (Ctrl+E, Ctrl+W ... from a field).
+        self.create_panel.formCreated.connect(lambda form: self.shortcut_guard.guard(
+            *form.findChildren(QLineEdit), *form.findChildren(QPlainTextEdit)))
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
@@ -456,9 +461,12 @@ class RealmBrowser(BrowserNavigation, BrowserActions, QMainWindow):
             except Exception as exc:
                 self.report_error(exc)
         source = self.model.source
-        if isinstance(source, CollectionSource | BacklinkSource) and source.owner_deleted:
-            self.show_message(f"The {source.owner.object_schema.name} object whose "
-                              f"{source.prop.name} this is was deleted.", "warning")
+        # The owner itself, not the source's flag: the model reads its rows again after
+        # this listener, so the flag is still the old one here.
+        if isinstance(source, CollectionSource | BacklinkSource) and (
+                source.owner_deleted or not getattr(source.owner, "is_valid", True)):
+            self.show_message(f"The {source.owner.object_schema.name} these "
+                              f"{source.prop.name} belonged to was deleted.", "warning")
         self.update_status()
 
     # -- status ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 
 from studio.ui.commands import (
     CollectionCommand,
@@ -60,6 +60,7 @@ class BrowserEdits(_Window):
         message_bar: MessageBar
         create_panel: CreatePanel
         create_dock: Any
+        inspector_dock: Any
         class_list: ClassList
         current_spec: ViewSpec | None
         manager: Any
@@ -201,7 +202,21 @@ class BrowserEdits(_Window):
         self.create_dock.setWindowTitle(f"New {schema.name}")
         self.create_panel.open_form(f"New {schema.name}", fields_for_class(schema, classes),
                                     lambda values: self.create_object(schema.name, values))
+        self.show_create_dock()
+
+    def show_create_dock(self) -> None:
+        """Show the create panel with room for its fields. Docked above the inspector it
+        would get half the side or less (a single field showed at 1200x760): it takes
+        three quarters of the height while it is open."""
         self.create_dock.show()
+        other = self.inspector_dock
+        if other is None or not other.isVisible() or other.isFloating() \
+                or self.create_dock.isFloating() \
+                or self.dockWidgetArea(other) != self.dockWidgetArea(self.create_dock):
+            return
+        height = self.create_dock.height() + other.height()
+        self.resizeDocks([self.create_dock, other], [height * 3 // 4, height - height * 3 // 4],
+                         Qt.Orientation.Vertical)
 
     def _resolve_links(self, class_name: str, values: dict[str, Any]) -> dict[str, Any]:
         """Fields typed as a target's primary key become the target object (also the
@@ -234,17 +249,24 @@ class BrowserEdits(_Window):
             raise ValueError(f"{field}: no {class_name} has the primary key {key!r}")
         return target
 
-    def primary_key_choices(self, class_name: str, limit: int = 2000) -> list[str]:
-        """The primary keys a link field suggests as it is typed (the first ``limit``)."""
+    def primary_key_choices(self, class_name: str, limit: int = 2000
+                            ) -> list[tuple[str, str]]:
+        """The objects a link field suggests as it is typed (the first ``limit``): each
+        one's primary key, and a label with its first two string values, so that a
+        name finds the object whose key nobody remembers."""
         schema = self.schema_of(class_name)
         if schema is None or schema.primary_key is None:
             return []
-        keys: list[str] = []
+        strings = [p.name for p in schema.properties if p.type == "string"
+                   and p.collection is None and p.name != schema.primary_key][:2]
+        choices: list[tuple[str, str]] = []
         for obj in self.realm.objects(class_name):
-            keys.append(edit_text(obj[schema.primary_key]))
-            if len(keys) >= limit:
+            key = edit_text(obj[schema.primary_key])
+            words = [str(obj[name]) for name in strings if obj[name]]
+            choices.append((key, " — ".join([key, *words])))
+            if len(choices) >= limit:
                 break
-        return keys
+        return choices
 
     def create_object(self, class_name: str, values: dict[str, Any]) -> bool:
         try:
@@ -341,7 +363,7 @@ class BrowserEdits(_Window):
 
             self.create_panel.open_form(f"Add to {source.title}", fields, submit, "Add")
             self.create_dock.setWindowTitle(f"Add to {source.title}")
-            self.create_dock.show()
+            self.show_create_dock()
             return True
         if value is ...:
             if target is not None:  # embedded: a new object with default values

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QCompleter,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui import formatting as fmt
 from studio.ui.delegates import DateTimeEditor, MixedEditor, TypedLineEdit
+from studio.ui.wording import article
 
 VALUE, LINK, LIST, SET, DICTIONARY, EMBEDDED = (
     "value", "link", "list", "set", "dictionary", "embedded")
@@ -35,7 +37,29 @@ COLLECTIONS = (LIST, SET, DICTIONARY)
 FIELD_MIN_HEIGHT = 26  # a line edit's height at the default font, with its frame
 LINES_SHOWN = 4  # a collection field's height in text lines
 
-LinkChoices = Callable[[str], list[str]]
+# A class name -> its objects a link field offers: (primary key text, what the object
+# says about itself: its primary key and first string values).
+LinkChoices = Callable[[str], list[tuple[str, str]]]
+KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class KeyCompleter(QCompleter):
+    """Completes a link field from the target objects' labels (any part of the key or
+    of the object's text, "Ximena" finds "59e96… — Ximena Varga") and puts only the
+    primary key into the field."""
+
+    def __init__(self, choices: list[tuple[str, str]], parent: QWidget) -> None:
+        model = QStandardItemModel(parent)
+        for key, label in choices:
+            item = QStandardItem(label)
+            item.setData(key, KEY_ROLE)
+            model.appendRow(item)
+        super().__init__(model, parent)
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)  # search, not only prefixes
+
+    def pathFromIndex(self, index: QModelIndex | QPersistentModelIndex) -> str:
+        return str(index.data(KEY_ROLE) or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,19 +132,12 @@ def make_editor(spec: FieldSpec, parent: QWidget, link_choices: LinkChoices | No
     if spec.default is not None:
         line.set_value(spec.default)
     if spec.link_to and link_choices is not None:
-        _complete(line, link_choices(spec.link_to))
-        line.setPlaceholderText(f"primary key of a {spec.link_to} (type to search)")
+        choices = link_choices(spec.link_to)
+        if choices:
+            line.setCompleter(KeyCompleter(choices, line))
+        line.setPlaceholderText(f"primary key of {article(spec.link_to)}, or text to search")
     line.returnPressed.connect(on_return)
     return line
-
-
-def _complete(line: TypedLineEdit | QPlainTextEdit, choices: list[str]) -> None:
-    if not isinstance(line, TypedLineEdit) or not choices:
-        return
-    completer = QCompleter(choices, line)
-    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    completer.setFilterMode(Qt.MatchFlag.MatchContains)  # search, not only prefixes
-    line.setCompleter(completer)
 
 
 def editor_value(editor: QWidget) -> Any:
@@ -151,7 +168,7 @@ class CollectionEditor(QPlainTextEdit):
         super().__init__(parent)
         self.spec = spec
         self.setTabChangesFocus(True)  # Tab moves on, as in the line edits
-        element = f"primary key of a {spec.link_to}" if spec.link_to else spec.type_name
+        element = f"primary key of {article(spec.link_to)}" if spec.link_to else spec.type_name
         self.setPlaceholderText(
             f"one '{'key: ' if spec.kind == DICTIONARY else ''}{element}' per line")
         line_height = self.fontMetrics().lineSpacing()

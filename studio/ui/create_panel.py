@@ -116,6 +116,7 @@ class CreatePanel(QWidget):
     """A form built from :class:`FieldSpec` s; ``submit(values) -> bool`` does the work."""
 
     closed = Signal()
+    formCreated = Signal(QWidget)  # the fields of a form just opened
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -180,6 +181,7 @@ class CreatePanel(QWidget):
             line.rejected.connect(
                 lambda problem, name=field_name: self.show_error(f"{name}: {problem}"))
         self.scroll_area.setWidget(form_widget)
+        self.formCreated.emit(form_widget)
         self.error.hide()
         self.show()
         first = next(iter(self.editors.values()), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import sqlite3
 
 from studio.core.errors import (
@@ -13,6 +14,8 @@ from studio.core.errors import (
     WrongTransactionStateError,
 )
 from studio.realmfile.errors import RealmFileError
+
+_PYTHON_VALUE = re.compile(r"\b(?:ObjectId|UUID|Decimal128|Decimal)\('([^']*)'\)")
 
 
 def describe(exc: BaseException, path: str = "") -> str:
@@ -51,6 +54,8 @@ def describe(exc: BaseException, path: str = "") -> str:
     if isinstance(exc, DuplicatePrimaryKeyError):
         # The core's text speaks to programmers ("use update=True"); say what to do here.
         what = text.split("; use update=True", 1)[0]
+        # ...and writes keys as Python does (ObjectId('59…')): as the table shows them.
+        what = _PYTHON_VALUE.sub(r"\1", what)
         return (f"{what[:1].upper()}{what[1:]}. Choose another primary key, or edit the "
                 "existing object instead.")
     if isinstance(exc, QueryError):

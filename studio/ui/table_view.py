@@ -182,6 +182,9 @@ class ObjectTableView(QTableView):
                 self._empty_fits.add(key)
         self._width_key = key
         self._widths[key] = [self.columnWidth(c) for c in range(count)]
+        # Shown again with rows (a query's answer from a worker, a query that matched
+        # nothing taken away): a reset, not an insertion, so fit here.
+        self._rows_arrived()
 
     def _section_resized(self, column: int, _old: int, new: int) -> None:
         widths = self._widths.get(self._width_key)

@@ -3,6 +3,7 @@ shortcut works wherever the focus is (defect 3)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,10 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLineEdit, QWidget
 
 from studio.ui.browser import RealmBrowser
-from studio.ui.query_bar import QueryLineEdit
+from studio.ui.delegates import TypedLineEdit
 
 
 def _click_header(browser: RealmBrowser, qtbot: Any, name: str) -> None:
@@ -76,20 +77,34 @@ TEXT_KEYS = {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"}
 # line"); the offscreen platform has the Windows bindings, so the test adds them.
 EMACS_KEYS = {"Ctrl+E", "Ctrl+K", "Ctrl+U", "Ctrl+W", "Ctrl+F", "Ctrl+N", "Ctrl+I",
               "Ctrl+L", "Ctrl+T", "Ctrl+O"}
+_EMACS = {"on": False}
+_QT_LINE_EDIT_EVENT = QLineEdit.event
+
+
+def _line_edit_event(self: QLineEdit, e: QEvent) -> bool:
+    if _EMACS["on"] and e.type() == QEvent.Type.ShortcutOverride \
+            and isinstance(e, QKeyEvent) \
+            and QKeySequence(e.keyCombination()).toString() in EMACS_KEYS:
+        e.accept()
+        return True
+    return bool(_QT_LINE_EDIT_EVENT(self, e))
 
 
 @pytest.fixture
-def emacs_line_edits(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = QLineEdit.event
+def emacs_line_edits() -> Iterator[None]:
+    """Every line edit (query bar, filter boxes, the inspector's and the New-object
+    panel's fields) claims the emacs keys, as on X11.
 
-    def event(self: QLineEdit, e: QEvent) -> bool:
-        if e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent) \
-                and QKeySequence(e.keyCombination()).toString() in EMACS_KEYS:
-            e.accept()
-            return True
-        return original(self, e)
-
-    monkeypatch.setattr(QueryLineEdit, "event", event)
+    Installed once and never removed: PySide keeps calling an override of a Qt class's
+    virtual method after it is deleted (monkeypatch's undo left later tests calling a
+    freed function). Switched off after each test, it only passes the events on."""
+    if QLineEdit.__dict__.get("event") is not _line_edit_event:
+        setattr(QLineEdit, "event", _line_edit_event)  # noqa: B010
+    _EMACS["on"] = True
+    try:
+        yield
+    finally:
+        _EMACS["on"] = False
 
 
 def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
@@ -102,15 +117,37 @@ def _shortcut_actions(browser: RealmBrowser) -> list[tuple[str, QAction]]:
     return found
 
 
-@pytest.mark.parametrize("focus", ["query", "table", "classes"])
+def _focus_widget(browser: RealmBrowser, focus: str, qtbot: Any) -> QWidget:
+    if focus == "filter":
+        return browser.table.column_header.filter_box(browser.model.column_named("title"))
+    if focus == "inspector":
+        action = browser.findChild(QAction, "inspectorAction")
+        assert isinstance(action, QAction)
+        action.trigger()
+        browser.table.selectRow(0)
+        inspector = browser.inspector
+        assert inspector is not None
+        qtbot.waitUntil(lambda: inspector.form is not None and inspector.form.isVisible())
+        assert inspector.form is not None
+        return inspector.form.findChildren(TypedLineEdit)[0]
+    if focus == "create":
+        browser.new_object()
+        qtbot.waitUntil(browser.create_panel.isVisible)
+        return browser.create_panel.editor("title")
+    return {"query": browser.query_edit, "table": browser.table,
+            "classes": browser.class_list}[focus]
+
+
+@pytest.mark.parametrize("focus", ["query", "table", "classes", "filter", "inspector",
+                                   "create"])
 def test_every_shortcut_works_wherever_the_focus_is(demo_path: Path, open_browser: Any,
                                                     qtbot: Any, focus: str,
                                                     emacs_line_edits: None) -> None:
     browser = open_browser(demo_path)
     browser.show_class("Book")
     browser.activateWindow()
-    widget = {"query": browser.query_edit, "table": browser.table,
-              "classes": browser.class_list}[focus]
+    widget = _focus_widget(browser, focus, qtbot)
+    text_field = focus not in ("table", "classes")
     actions = _shortcut_actions(browser)
     names = {text for text, _ in actions}
     assert {"Ctrl+E", "Ctrl+N", "Ctrl+F", "Ctrl+I", "Ctrl+W", "F5"} <= names
@@ -120,7 +157,7 @@ def test_every_shortcut_works_wherever_the_focus_is(demo_path: Path, open_browse
         action.triggered.connect(lambda _c=False, a=action: fired.append(a))
     missed = []
     for text, action in actions:
-        if focus == "query" and text in TEXT_KEYS:
+        if text_field and text in TEXT_KEYS:
             continue
         widget.setFocus()
         qtbot.waitUntil(widget.hasFocus, timeout=2000)

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from studio.core import Realm
 from studio.ui.delegates import TypedLineEdit
 from studio.ui.formatting import object_key
 from studio.ui.navigation import ViewSpec
@@ -62,3 +63,14 @@ def test_list_buttons(people_path: Path, open_browser: Any, qtbot: Any) -> None:
     browser.navigate(ViewSpec("collection", "Person", owner_key=object_key(owner),
                               prop="tags"))
     assert browser.collection_bar.isVisible() and browser.move_up_button.isHidden()
+
+
+def test_a_deleted_owner_is_said_in_words(people_path: Path, open_browser: Any,
+                                          qtbot: Any) -> None:
+    browser = open_browser(people_path)
+    _open_scores(browser)
+    with Realm.open(people_path) as other, other.write():  # another program deletes it
+        other.delete(other.object_for_primary_key("Person", 1))
+    qtbot.waitUntil(lambda: browser.message_bar.level == "warning", timeout=5000)
+    assert browser.model.total_rows == 0
+    assert browser.message_bar.text == "The Person these scores belonged to was deleted."

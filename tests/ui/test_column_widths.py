@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+
 from studio.core import Realm
+from studio.ui.navigation import ViewSpec
 
 SCHEMA = [
     {"name": "Note", "properties": {"title": "string", "body": "string"}},
@@ -62,15 +66,38 @@ def test_user_width_is_not_refitted_when_rows_arrive(tmp_path: Path, open_browse
     assert _width(browser, "title") == 90
 
 
-def test_double_click_on_the_edge_fits_the_column(tmp_path: Path, open_browser: Any) -> None:
+def test_double_click_on_the_edge_fits_the_column(tmp_path: Path, open_browser: Any,
+                                                  qtbot: Any) -> None:
     path = _notes(tmp_path)
     with Realm.open(path) as realm, realm.write():
         realm.create("Note", {"title": LONG, "body": "b"})
     browser = open_browser(path)
     browser.show_class("Note")
-    fitted = _width(browser, "title")
+    fitted = _width(browser, "title")  # fitted to the content on load
+    assert fitted >= min(browser.table.fontMetrics().horizontalAdvance(LONG), 320)
     column = browser.model.column_named("title")
     header = browser.table.horizontalHeader()
     header.resizeSection(column, 80)
-    header.sectionHandleDoubleClicked.emit(column)
+    QApplication.processEvents()
+    # A real double-click on the section's right edge (the resize handle).
+    edge = QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) - 1,
+                  header.height() // 2)
+    qtbot.mouseDClick(header.viewport(), Qt.MouseButton.LeftButton, pos=edge)
     assert _width(browser, "title") == fitted
+
+
+def test_a_class_first_shown_empty_by_its_query_is_fitted_when_rows_show(
+        tmp_path: Path, open_browser: Any) -> None:
+    path = tmp_path / "later.realm"
+    with Realm.open(path, schema=list(reversed(SCHEMA))) as realm, realm.write():
+        realm.create("Note", {"title": LONG, "body": "b"})
+    browser = open_browser(path)
+    assert browser.current_spec.class_name == "Tag"  # Note is not shown yet
+    browser.navigate(ViewSpec("class", "Note", query="title == 'nothing like it'"))
+    assert browser.model.total_rows == 0
+    narrow = _width(browser, "title")
+    browser.navigate(ViewSpec("class", "Note"))
+    assert browser.model.total_rows == 1
+    assert _width(browser, "title") > narrow
+    assert _width(browser, "title") >= min(browser.table.fontMetrics().horizontalAdvance(LONG),
+                                           320)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QCompleter, QLineEdit
 
 from studio.ui.browser import RealmBrowser
@@ -35,6 +36,33 @@ def test_every_field_is_wide_and_tall_enough(demo_path: Path, open_browser: Any,
         assert editor.height() >= editor.minimumSizeHint().height(), name
         if isinstance(editor, QLineEdit):
             assert editor.height() >= editor.sizeHint().height(), name
+
+
+@pytest.mark.parametrize("size", [(1200, 760), (1600, 1000)])
+def test_the_panel_has_room_beside_an_open_inspector(demo_path: Path, open_browser: Any,
+                                                     qtbot: Any, size: tuple[int, int]) -> None:
+    # Docked above the inspector the panel once got a strip that showed a single field.
+    browser: RealmBrowser = open_browser(demo_path)
+    browser.resize(*size)
+    browser.show_class("Book")
+    inspector = browser.findChild(QAction, "inspectorAction")
+    assert isinstance(inspector, QAction)
+    inspector.trigger()
+    browser.table.selectRow(2)
+    qtbot.waitUntil(lambda: browser.inspector_dock is not None
+                    and browser.inspector_dock.isVisible())
+    qtbot.keyClick(browser.table, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    panel = browser.create_panel
+    qtbot.waitUntil(panel.isVisible)
+    QApplication.processEvents()
+    viewport = panel.scroll_area.viewport()
+    shown = [name for name, editor in panel.editors.items()
+             if editor.isVisible() and editor.mapTo(viewport, QPoint(0, 0)).y() >= 0
+             and editor.mapTo(viewport, QPoint(0, editor.height())).y() <= viewport.height()]
+    assert len(shown) >= 5, shown
+    assert viewport.height() >= size[1] // 2
+    panel.close_panel()
+    assert browser.inspector_dock is not None and browser.inspector_dock.isVisible()
 
 
 def test_links_collections_and_embedded_objects_are_filled_in_the_panel(
@@ -106,6 +134,35 @@ def test_a_link_field_completes_primary_keys(demo_path: Path, open_browser: Any)
     isbn = str(browser.realm.objects("Book")[3]["isbn"])
     completer.setCompletionPrefix(isbn[-6:])  # any part of the key, not only its start
     assert completer.currentCompletion() == isbn
+
+
+def test_a_link_field_finds_objects_by_their_text(demo_path: Path, open_browser: Any,
+                                                  qtbot: Any) -> None:
+    # Nobody remembers an ISBN or an ObjectId: typing part of a title finds the book,
+    # and picking it puts its primary key into the field.
+    browser: RealmBrowser = open_browser(demo_path)
+    browser.show_class("Loan")
+    browser.new_object()
+    panel = browser.create_panel
+    field = panel.editor("book")
+    assert isinstance(field, QLineEdit)
+    assert field.placeholderText() == "primary key of a Book, or text to search"
+    titles = [str(b["title"]) for b in browser.realm.objects("Book")]
+    title = next(t for t in titles if titles.count(t) == 1)
+    book = browser.realm.objects("Book").filtered("title == $0", title)[0]
+    field.setFocus()
+    qtbot.keyClicks(field, title.lower()[2:12])
+    popup = field.completer().popup()
+    qtbot.waitUntil(popup.isVisible)
+    labels = [popup.model().index(r, 0).data() for r in range(popup.model().rowCount())]
+    row = next(r for r, label in enumerate(labels) if title in label)
+    popup.setCurrentIndex(popup.model().index(row, 0))
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert field.text() == str(book["isbn"])
+    # An Author link names the class with "an", and finds authors by name.
+    browser.show_class("Book")
+    browser.new_object()
+    assert panel.editor("authors").placeholderText() == "one 'primary key of an Author' per line"
 
 
 def test_a_field_that_refuses_its_text_says_why_in_the_panel(

@@ -48,3 +48,30 @@ def _option(box: QCheckBox) -> Any:
     option = QStyleOptionButton()
     option.initFrom(box)
     return option
+
+
+def test_unchecked_bool_cell_is_visible_on_the_dark_palette(people_path: Any, open_browser: Any,
+                                                            qtbot: Any) -> None:
+    # The bool columns of the table draw their own indicator (an item view check).
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = app.palette()
+    try:
+        theme.apply("dark")
+        browser = open_browser(people_path)
+        browser.show_class("Person")
+        browser.resize(1200, 760)
+        table = browser.table
+        index = browser.model.index(1, browser.model.column_named("alive"))
+        assert browser.realm.object_for_primary_key("Person", 1)["alive"] is False
+        table.scrollTo(index)
+        qtbot.wait(50)
+        cell = table.visualRect(index)
+        image = table.viewport().grab().toImage()
+        # The indicator sits at the cell's left, before the word "false".
+        indicator = image.copy(cell.left(), cell.top(), 22, cell.height())
+        background = indicator.pixelColor(1, 1)
+        assert _contrast(indicator, background) > 150
+    finally:
+        theme.apply("light")
+        app.setPalette(before)

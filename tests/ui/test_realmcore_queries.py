@@ -17,6 +17,7 @@ from studio.ui.corefile_browser import RealmCoreBrowser
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "realm-corpus"
 BIG = CORPUS / "rc__test_upgrade_database_1000_24.realm"
 ASSET = CORPUS / "studio__asset_file_2024-03-26_154b6ff3.realm"
+JS_DEFAULT = CORPUS / "js__packages_realm-tools_samples_default.realm"
 
 
 def _column(browser: RealmCoreBrowser, name: str, rows: int) -> list[Any]:
@@ -115,3 +116,22 @@ def test_the_quick_filter_row_works_on_core_files(open_browser: Callable[..., An
     assert browser.query_edit.text() == f'name CONTAINS[c] "{typed}"'
     names = _column(browser, "name", browser.model.total_rows)
     assert names and all(typed in (n or "").lower() for n in names)
+
+
+def test_a_query_shown_first_fits_its_columns_when_the_answer_comes(
+        open_browser: Callable[..., Any], qtbot: Any) -> None:
+    # `studio FILE --class Parent --query ...`: the class is first shown empty (the scan
+    # runs), then the answer comes as a new source: the columns fit it, not the header.
+    from studio.ui.navigation import ViewSpec
+
+    browser: RealmCoreBrowser = open_browser(JS_DEFAULT)
+    with qtbot.waitSignal(browser.queryFinished, timeout=20_000):
+        browser.navigate(ViewSpec("class", "Parent", query="children.@count >= 2"))
+    assert browser.model.total_rows == 4
+    table, model = browser.table, browser.model
+    metrics = table.fontMetrics()
+    for name in ("city", "marriedTo", "children"):
+        column = model.column_named(name)
+        widest = max(metrics.horizontalAdvance(str(model.data(model.index(row, column))))
+                     for row in range(model.rowCount()))
+        assert table.columnWidth(column) >= min(widest, 320), name

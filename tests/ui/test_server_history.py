@@ -82,6 +82,10 @@ def test_enter_in_the_realm_box_lists_each_changeset_once(
     versions = [r["server_version"] for r in panel.model.records]
     assert len(versions) == len(set(versions)), versions
     assert versions == sorted(versions, reverse=True)
+    count = len(versions)
+    assert panel.summary.text().startswith(f"{count} of {count} changesets shown")
+    panel.object_filter.setText("no object has this key")
+    assert panel.summary.text().startswith(f"0 of {count} changesets shown")
 
 
 def test_realm_created_in_the_realms_tab_appears_in_the_history_drop_down(

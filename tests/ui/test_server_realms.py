@@ -194,3 +194,22 @@ def test_compaction_message_shows_the_figures() -> None:
     assert level == "success"
     assert text.startswith("Compacted /shared/big up to version 1200: 1,250 stored changesets → 51")
     assert "in 0.50 s" in text
+
+
+def test_logging_out_stops_a_pending_reload(admin_window: ServerWindow, qtbot: Any,
+                                            monkeypatch: Any) -> None:
+    # A reload due 1.5 s after an event fired after the window had closed (on a closed
+    # link, or in the next test with no event loop left).
+    tab = admin_window.show_tab("Realms")
+    wait(qtbot, lambda: tab.busy == 0)
+    reloads: list[int] = []
+
+    async def reload() -> None:
+        reloads.append(1)
+
+    monkeypatch.setattr(tab, "reload", reload)
+    tab.on_events([{"type": "upload"}])  # schedules a reload in 1.5 s
+    admin_window.log_out()
+    wait(qtbot, lambda: admin_window.link is None)
+    qtbot.wait(2000)
+    assert reloads == []

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.core import Realm
+from studio.core import ObjectId, Realm
 from studio.core.errors import DuplicatePrimaryKeyError
 from studio.sync.client import ServerUnreachableError
 from studio.ui import errors
 from studio.ui.server.errors import describe_connect_error
 from studio.ui.status import BrowserStatus
-from studio.ui.wording import plural
+from studio.ui.wording import article, plural
 
 
 def test_plural() -> None:
@@ -61,3 +61,23 @@ def test_window_title_leaves_the_application_name_to_qt(people_path: Path,
     # Qt appends " — Studio" (the display name) to every title that does not end in it.
     browser = open_browser(people_path, read_only=True)
     assert browser.windowTitle() == "people.realm (read-only)"
+
+
+def test_duplicate_object_id_key_is_written_as_the_table_shows_it(tmp_path: Path) -> None:
+    schema = [{"name": "Author", "primaryKey": "_id",
+               "properties": {"_id": "objectId", "name": "string?"}}]
+    key = ObjectId("59682f0006264bb8174552f4")
+    with Realm.open(tmp_path / "a.realm", schema=schema) as realm, realm.write():
+        realm.create("Author", {"_id": key})
+        try:
+            realm.create("Author", {"_id": key})
+        except DuplicatePrimaryKeyError as exc:
+            text = errors.describe(exc)
+    assert "ObjectId(" not in text
+    assert "_id = 59682f0006264bb8174552f4 already exists" in text
+
+
+def test_article() -> None:
+    assert article("Author") == "an Author"
+    assert article("Book") == "a Book"
+    assert article("item") == "an item"

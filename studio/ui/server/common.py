@@ -73,6 +73,14 @@ class AdminTab(QWidget):
         self.message_bar = MessageBar(self)
         self.outer.addWidget(self.message_bar)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._debounces: list[Debounce] = []
+
+    def debounce(self, delay_ms: int, fn: Callable[[], Any]) -> Debounce:
+        """A :class:`Debounce` that :meth:`cancel_tasks` stops too (a reload due after
+        the window closed would start on a closed link, or with no event loop left)."""
+        debounce = Debounce(self, delay_ms, fn)
+        self._debounces.append(debounce)
+        return debounce
 
     def report(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
         self.message_bar.show_message(text, level, timeout_ms=timeout_ms)
@@ -107,5 +115,7 @@ class AdminTab(QWidget):
         return task
 
     def cancel_tasks(self) -> None:
+        for debounce in self._debounces:
+            debounce.stop()
         for task in list(self._tasks):
             task.cancel()

@@ -7,7 +7,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from studio.ui.server.common import Debounce
 from studio.ui.server.device import DeviceWindow
 from studio.ui.server.link import ServerLink
 from studio.ui.server.polled_tab import PolledTableTab
@@ -58,7 +57,7 @@ class ConnectionsTab(PolledTableTab):
             lambda *_: self.debug_button.setEnabled(selected_record(self.table) is not None))
         self.table.doubleClicked.connect(lambda _index: self.debug_device())
         self.device_windows: list[DeviceWindow] = []
-        self._reload_soon = Debounce(self, 300, self._poll)
+        self._reload_soon = self.debounce(300, self._poll)
 
     def debug_device(self) -> DeviceWindow | None:
         """Open the selected connection in detail."""

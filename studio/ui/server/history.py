@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import Realm
 from studio.core.synced import get_sync_value
-from studio.ui.server.common import AdminTab, Debounce, async_slot
+from studio.ui.server.common import AdminTab, async_slot
 from studio.ui.server.instructions_text import describe, matches, target_of
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
@@ -42,6 +42,7 @@ from studio.ui.server.tables import (
     selected_record,
 )
 from studio.ui.server.time_travel import TimeTravelWindow
+from studio.ui.wording import plural
 
 PAGE = 500
 MAX_SERVER_ROWS = 5000  # the newest ones; older history stays on the server
@@ -161,9 +162,9 @@ class HistoryPanel(AdminTab):
         self.summary.setStyleSheet("QLabel { color: gray; }")
         self.outer.addWidget(self.summary)
 
-        self._server_soon = Debounce(self, 400, lambda: self.spawn(self.reload()))
-        self._local_soon = Debounce(self, 150, self.reload_local)
-        self._paths_soon = Debounce(self, 300, lambda: self.spawn(self.reload_paths()))
+        self._server_soon = self.debounce(400, lambda: self.spawn(self.reload()))
+        self._local_soon = self.debounce(150, self.reload_local)
+        self._paths_soon = self.debounce(300, lambda: self.spawn(self.reload_paths()))
         self._token = realm.add_listener(lambda *_: self._local_soon()) if realm else None
         # Acknowledgements trim the local history without a change to listen for: poll.
         self.local_poll = QTimer(self)
@@ -319,10 +320,9 @@ class HistoryPanel(AdminTab):
         self.model.refresh_texts()  # the Instructions cells show the matching ones only
         self.proxy.set_predicate((lambda r: bool(r["shown"])) if cls or obj else None)
         pending = len(self.local_rows)
-        text = (f"{self.proxy.rowCount():,} of {self.model.rowCount():,} changesets shown"
-                f" · {pending} local change{'s' if pending != 1 else ''} not uploaded yet"
-                if self.realm is not None else
-                f"{self.proxy.rowCount():,} of {self.model.rowCount():,} changesets shown")
+        text = f"{self.proxy.rowCount():,} of {plural(self.model.rowCount(), 'changeset')} shown"
+        if self.realm is not None:
+            text += f" · {plural(pending, 'local change')} not uploaded yet"
         self.summary.setText(text + f" · updated {time.strftime('%H:%M:%S')}")
         self._show_details()
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.server.common import AdminTab, Debounce, async_slot
+from studio.ui.server.common import AdminTab, async_slot
 from studio.ui.server.link import ServerLink
 from studio.ui.server.tables import (
     Column,
@@ -218,7 +218,7 @@ class RealmsTab(AdminTab):
         self.count_label = QLabel("", self)
         self.count_label.setStyleSheet("QLabel { color: gray; }")
         self.outer.addWidget(self.count_label)
-        self._reload_soon = Debounce(self, 1500, lambda: self.spawn(self.reload()))
+        self._reload_soon = self.debounce(1500, lambda: self.spawn(self.reload()))
         self._selection_changed()
 
     def _button(self, text: str, name: str, slot: Any, row: QHBoxLayout) -> QPushButton:
