@@ -133,7 +133,7 @@ def stage_timeline(
     return out
 
 
-_COMMIT_THREAD = {"server.commit_start", "server.fsynced"}
+_COMMIT_THREAD = {"server.commit_start", "server.appended", "server.fsynced"}
 
 
 def _server_mark(mark: timeline.Mark) -> tuple[str, str]:

@@ -97,9 +97,10 @@ class ServerContext:
 
     def realm_stored(self, realm: LoadedRealm) -> None:
         """More of ``realm``'s history is on disk: every session bound to it
-        downloads it (one download per commit, however many uploads it held)."""
+        downloads it (one download per commit, however many uploads it held),
+        built and written right away."""
         for conn, session in realm.bound():
-            conn.push_downloads(session)
+            conn.stream_stored(session)
 
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds
