@@ -268,6 +268,7 @@ async def bench_latency(
     config: SyncConfig,
     password: str,
     schema: list[dict[str, Any]],
+    server_cpu: Callable[[], float],
     trace: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Milliseconds from A's commit to B's listener, ``n`` samples, and the
@@ -283,8 +284,11 @@ async def bench_latency(
     windows = []
     recorder = timeline.Timeline() if trace is not None else None
     timeline.install(recorder)
+    cpu_start = 0.0
     try:
         for i in range(n + WARMUP):
+            if i == WARMUP:
+                cpu_start = server_cpu()
             arrived = b.expect(i)
             with a.write():
                 a.create("Ping", {"_id": i, "sent": 0.0})
@@ -297,6 +301,8 @@ async def bench_latency(
             await asyncio.sleep(0.001)  # an idle moment between commits, as in a chat
             raw.sample(keep=i >= WARMUP)
             await asyncio.sleep(0.001)
+        # The server's CPU per ping does not depend on how loaded the machine is.
+        server_us = (server_cpu() - cpu_start) / n * 1e6
     finally:
         timeline.install(None)
         raw.close()
@@ -307,7 +313,10 @@ async def bench_latency(
         trace["windows"] = windows
         trace["names"] = {a.sync_session.client_file_ident: "A.", b.ident: "B."}
     await app_a.close()
-    return latency_figures(out, raw.sqlite, raw.fdatasync)
+    return {
+        **latency_figures(out, raw.sqlite, raw.fdatasync),
+        "latency_server_cpu_us_per_ping": round(server_us),
+    }
 
 
 def timeline_of(trace: dict[str, Any], server_marks: list[timeline.Mark]) -> list[dict[str, Any]]:
