@@ -358,16 +358,6 @@ class SyncConnection(BindHandling):
         self._behind.add(session)
         self._schedule_stream()
 
-    def stream_stored(self, session: int) -> None:
-        """The realm this session has bound stored new changesets, and the
-        commit's report is being handled on the loop: the download is built
-        and written now (before the uploader's acknowledgement, which is
-        written in the same step), not a loop iteration later."""
-        if self._closing:
-            return
-        self._behind.add(session)
-        self._stream()
-
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
             self._stream_scheduled = True

@@ -97,10 +97,11 @@ class ServerContext:
 
     def realm_stored(self, realm: LoadedRealm) -> None:
         """More of ``realm``'s history is on disk: every session bound to it
-        downloads it (one download per commit, however many uploads it held),
-        built and written right away."""
+        downloads it (one download per commit, however many uploads it held;
+        built at the end of this loop iteration, so that the reports of
+        several commits handled in one iteration make one download)."""
         for conn, session in realm.bound():
-            conn.stream_stored(session)
+            conn.push_downloads(session)
 
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds
