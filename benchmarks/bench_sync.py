@@ -39,6 +39,7 @@ import os
 import platform
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -93,11 +94,37 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as fh:
+def cpu_s(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads,
+    or only ``thread``: the main thread's id is the pid)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (e.g. the server's state worker)."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out.extend(int(n) for n in fh.read().split())
+    return out
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of ``pid`` ("main"; "main_thread": its main thread,
+    the server's event loop) and of its children, by kind:
+    "state_worker" (the spawned pool process that keeps the state file) or
+    "other" (e.g. multiprocessing's resource tracker)."""
+    out = {"main": cpu_s(pid), "main_thread": cpu_s(pid, pid), "state_worker": 0.0, "other": 0.0}
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                kind = "state_worker" if b"spawn_main" in fh.read() else "other"
+            out[kind] += cpu_s(child)
+    return out
 
 
 def raise_fd_limit() -> int:
@@ -167,6 +194,7 @@ class RawUploader:
         self.ident = 0
         self.server_version = 0
         self.acked = 0
+        self.downloads = 0
         self._changed = asyncio.Event()
 
     async def bind(self) -> None:
@@ -184,6 +212,7 @@ class RawUploader:
                 if kind == "ident":
                     self.ident = raw["client_file_ident"]
                 elif kind == "download":
+                    self.downloads += 1
                     self.server_version = raw["progress"]["server_version"]
                     self.acked = max(self.acked, raw["upload_ack"])
                 elif kind == "error":
@@ -226,20 +255,55 @@ async def create_schema(base: str, user: User, tmp: Path, path: str) -> None:
 
 
 async def bench_throughput(
-    sync: str, token: str, clients: int, seconds: float, batch: int
-) -> float:
+    sync: str, token: str, clients: int, seconds: float, batch: int, server_pid: int
+) -> dict[str, Any]:
+    """Changesets per second into one realm from ``clients`` RawUploaders, and
+    the CPU each process spent per changeset (comparable under load, where
+    the rate is not): the server's main process, its state worker, and the
+    clients (this process)."""
     sockets = [await _ws(sync) for _ in range(clients)]
     uploaders = [RawUploader(ws, 1, token, "/shared/throughput") for ws in sockets]
     for u in uploaders:
         await u.bind()
+    cpu_before, cpu_clients = process_cpu(server_pid), time.process_time()
+    downloads = sum(u.downloads for u in uploaders)
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     counts = await asyncio.gather(
         *(u.upload_for(seconds, batch, (n + 1) * 10_000_000) for n, u in enumerate(uploaders))
     )
     elapsed = time.perf_counter() - start
+    cpu_after, cpu_clients = process_cpu(server_pid), time.process_time() - cpu_clients
+    downloads = sum(u.downloads for u in uploaders) - downloads
     for ws in sockets:
         await ws.close()
-    return sum(counts) / elapsed
+    n = sum(counts)
+
+    def per_changeset(seconds: float) -> float:
+        return round(seconds / n * 1e6, 1)
+
+    return {
+        "changesets_per_s": round(n / elapsed),
+        "throughput_changesets": n,
+        "throughput_load_avg_1m": round(load, 2),
+        "throughput_server_cpu_us_per_changeset": per_changeset(
+            cpu_after["main"] - cpu_before["main"]
+        ),
+        # The event loop's share (decode, merge, downloads, websocket I/O);
+        # the rest of the process is the commit thread (SQLite) and the
+        # threads feeding the state worker.
+        "throughput_server_loop_cpu_us_per_changeset": per_changeset(
+            cpu_after["main_thread"] - cpu_before["main_thread"]
+        ),
+        "throughput_state_worker_cpu_us_per_changeset": per_changeset(
+            cpu_after["state_worker"] - cpu_before["state_worker"]
+        ),
+        "throughput_clients_cpu_us_per_changeset": per_changeset(cpu_clients),
+        # Download messages (each with acks and/or others' changesets) per upload.
+        "throughput_downloads_per_upload": round(downloads / (n / batch), 2),
+        # How busy the server's process was: 1.0 is one core all the time.
+        "throughput_server_cores": round((cpu_after["main"] - cpu_before["main"]) / elapsed, 2),
+    }
 
 
 async def bench_app_throughput(
@@ -270,6 +334,112 @@ async def bench_app_throughput(
     for app in apps:
         await app.close()
     return count * clients / elapsed
+
+
+def bench_core_transaction(tmp: Path, n: int = 3000) -> dict[str, float]:
+    """CPU per one-object write transaction: the core's (a realm that records
+    history, as a synced one) next to raw sqlite3 ``BEGIN; INSERT; COMMIT`` in
+    WAL with synchronous=NORMAL (the core's settings), and raw sqlite3 writing
+    what a core commit writes (the object, its change-log row, its history row)."""
+    from studio.core import Realm
+
+    realm = Realm.open(tmp / "core-txn.realm", schema=SCHEMA, record_history=True)
+    cpu = time.process_time()
+    for key in range(n):
+        with realm.write():
+            realm.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+    core = (time.process_time() - cpu) / n * 1e6
+    realm.close()
+    raw: dict[str, float] = {}
+    for name, tables in (("one_table", False), ("three_tables", True)):
+        conn = sqlite3.connect(tmp / f"raw-{name}.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE item (k INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER UNIQUE,"
+                     " name TEXT, value REAL, tag TEXT)")  # fmt: skip
+        conn.execute("CREATE TABLE log (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        conn.execute("CREATE TABLE hist (v INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        cpu = time.process_time()
+        for key in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO item (id, name, value, tag) VALUES (?, 'x', 1, 't')", (key,))
+            if tables:
+                conn.execute("INSERT INTO log (body) VALUES (?)", (f"[[{key}]]",))
+                conn.execute("INSERT INTO hist (body) VALUES (?)", (f"[{key}]",))
+            conn.execute("COMMIT")
+        raw[name] = (time.process_time() - cpu) / n * 1e6
+        conn.close()
+    return {
+        "core_txn_cpu_us": round(core, 1),
+        "sqlite_txn_cpu_us": round(raw["one_table"], 1),
+        "sqlite_txn_three_tables_cpu_us": round(raw["three_tables"], 1),
+        "core_over_sqlite_txn": round(core / raw["one_table"], 1),
+    }
+
+
+async def a2a_reader_main(base: str, realm_path: str, path: str, n: int) -> None:
+    """The reader App of ``bench_app_to_app`` in a process of its own: prints
+    ``ready`` once bound and caught up, then when it has ``n`` Items a JSON line
+    with that moment (epoch seconds) and its CPU seconds since ``ready``."""
+    app = App(base, config=NO_WATCH)
+    user = await app.login("admin", PASSWORD)
+    realm = await app.open_realm(user, realm_path, path=Path(path), schema=SCHEMA)
+    await realm.sync_session.wait_for_download_completion(60)
+    items = realm.objects("Item")
+    done = asyncio.get_running_loop().create_future()
+
+    def on_change(results: Any, changes: Any) -> None:
+        if len(results) >= n and not done.done():
+            done.set_result(time.time())
+
+    token = items.add_listener(on_change)
+    print("ready", flush=True)
+    cpu = time.process_time()
+    done_at = await asyncio.wait_for(done, 300)
+    print(json.dumps({"done_at": done_at, "cpu_s": time.process_time() - cpu}), flush=True)
+    token.remove()
+    await app.close()
+
+
+async def bench_app_to_app_processes(
+    base: str, user: User, tmp: Path, n: int, server_pid: int
+) -> tuple[float, dict[str, float]]:
+    """``bench_app_to_app`` with the reader App in its own process (as in the
+    latency setup), so the writer's and the reader's CPU are measured apart."""
+    writer_app = App(base, config=NO_WATCH)
+    realm_path = "/shared/a2a-processes"
+    a = await writer_app.open_realm(user, realm_path, path=tmp / "a2a-pw.realm", schema=SCHEMA)
+    await a.sync_session.wait_for_download_completion(60)
+    reader = subprocess.Popen(
+        [sys.executable, __file__, "--a2a-reader", base, realm_path, str(tmp / "a2a-pr.realm"),
+         str(n)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert reader.stdout is not None
+    try:
+        line = await asyncio.to_thread(reader.stdout.readline)
+        assert line.strip() == "ready", line
+        cpu_writer, cpu_server = time.process_time(), cpu_s(server_pid)
+        start = time.time()
+        for key in range(n):
+            with a.write():
+                a.create("Item", {"_id": key, "name": "x", "value": 1.0, "tag": "t"})
+            await asyncio.sleep(0)
+        await a.sync_session.wait_for_upload_completion(300)
+        cpu_writer = time.process_time() - cpu_writer
+        report = json.loads(await asyncio.to_thread(reader.stdout.readline))
+        cpu_server = cpu_s(server_pid) - cpu_server
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reader.wait(30)
+        if reader.poll() is None:
+            reader.kill()
+    await writer_app.close()
+    return n / (report["done_at"] - start), {
+        "a2a_writer_cpu_us_per_changeset": round(cpu_writer / n * 1e6),
+        "a2a_reader_cpu_us_per_changeset": round(report["cpu_s"] / n * 1e6),
+        "a2a_server_cpu_us_per_changeset": round(cpu_server / n * 1e6),
+    }
 
 
 async def bench_app_to_app(
@@ -453,8 +623,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             token = await user.access_token_for_use()
             if "throughput" in parts:
                 await create_schema(base, user, tmp, "/shared/throughput")
-                results["changesets_per_s"] = round(
-                    await bench_throughput(sync, token, 10, args.seconds, args.batch)
+                results.update(
+                    await bench_throughput(sync, token, 10, args.seconds, args.batch, server.pid)
                 )
                 results["throughput_batch"] = args.batch
             if "a2a" in parts:
@@ -466,6 +636,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.update(cpu)
                 results.update(counts or {})
                 results["app_to_app_transactions"] = args.app_to_app
+                results.update(bench_core_transaction(tmp))
+            if "a2a-processes" in parts:
+                rate, cpu = await bench_app_to_app_processes(
+                    base, user, tmp, args.app_to_app, server.pid
+                )
+                results["app_to_app_processes_changesets_per_s"] = round(rate)
+                results.update(cpu)
             if "app" in parts:
                 results["app_changesets_per_s"] = round(
                     await bench_app_throughput(base, user, tmp, 10, args.seconds)
@@ -497,7 +674,8 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=None, help="latency samples (500)")
     parser.add_argument("--seconds", type=float, default=None, help="throughput run (5 s)")
     parser.add_argument("--parts", default="latency,throughput,a2a,app,download,idle",
-                        help="comma-separated parts to run (all; the echo always runs)")
+                        help="comma-separated parts to run (all; the echo always runs; "
+                        "a2a-processes: the a2a run with the reader App in its own process)")
     parser.add_argument("--timeline", action="store_true",
                         help="per-stage times of the latency pings (wall and CPU ms)")
     parser.add_argument("--uploads-in-flight", type=int, default=None,
@@ -513,6 +691,7 @@ def main() -> None:
                         help="run only the history compaction part")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--latency-listener", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--a2a-reader", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.uploads_in_flight is not None:
         global NO_WATCH
@@ -523,6 +702,10 @@ def main() -> None:
     if args.latency_listener:
         base, directory = args.latency_listener
         asyncio.run(listener_main(base, PASSWORD, directory, NO_WATCH, SCHEMA))
+        return
+    if args.a2a_reader:
+        base, realm_path, path, n = args.a2a_reader
+        asyncio.run(a2a_reader_main(base, realm_path, path, int(n)))
         return
     defaults = (
         (1000, 10_000, 100, 2.0, 10_000, 1000)

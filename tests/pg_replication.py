@@ -30,6 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Final
 
+from pg_orphans import claim, reap_orphans
+
 STANDBY_NAME: Final = "studio_standby"
 """The standby's ``application_name``, named in the primary's ``synchronous_standby_names``."""
 
@@ -194,7 +196,11 @@ class ReplicatedPostgres:
     failover is :meth:`kill_primary` then :meth:`promote_standby`."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="studio-pg-repl-")) if root is None else root
+        if root is None:
+            reap_orphans()  # servers of an earlier run that was killed
+            root = Path(tempfile.mkdtemp(prefix="studio-pg-repl-"))
+            claim(root)
+        self.root = root
         os.chmod(self.root, 0o755)  # the servers' user must reach its directories
         self._user = _system_user()
         self.primary = PgNode(self.root, "primary", self._user)

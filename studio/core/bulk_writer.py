@@ -116,6 +116,10 @@ class BulkCreateWriter(CollectionWriter):
             if name != pk_name and name in values:
                 emit.append(ins.Set(info.name, pk, (name,), value))
 
+    def next_keys(self) -> dict[str, int]:
+        """Per class used so far, the key the next created object would get."""
+        return self._next_keys
+
     def _next_key(self, info: ClassInfo) -> int:
         """The key the next object of the class gets (the counter starts on first use)."""
         name = info.name

@@ -35,6 +35,10 @@ class ClassChanges:
         )
 
 
+# One encoder for every commit: json.dumps with arguments builds a new one each time.
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _ranges(keys: Iterable[int]) -> list[list[int]]:
     """Compress keys into [start, stop) runs; bulk inserts are consecutive keys."""
     out: list[list[int]] = []
@@ -111,10 +115,7 @@ class TransactionChanges:
         return self.full_reset or self.schema_changed or any(self.classes.values())
 
     def to_json(self) -> str:
-        return json.dumps(
-            {name: c.to_json() for name, c in self.classes.items() if c},
-            separators=(",", ":"),
-        )
+        return _JSON.encode({name: c.to_json() for name, c in self.classes.items() if c})
 
     @classmethod
     def from_json(cls, text: str) -> TransactionChanges:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import operator
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -29,12 +30,15 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 _PATH_INDEX: dict[type, int] = {
     cls: names.index("path") for cls, names in _FIELDS.items() if "path" in names
 }
-_PLAIN = (str, int, float, bool, type(None))
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def encode_value(value: Any) -> Any:
-    if type(value) in _PLAIN:
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is tuple:  # a path, mostly
+        return [v if type(v) in _PLAIN else encode_value(v) for v in value]
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode("ascii")}
     if isinstance(value, datetime):
@@ -75,13 +79,28 @@ def decode_value(value: Any) -> Any:
     return value
 
 
+# One encoder for every call: json.dumps with arguments builds a new one each time.
+_JSON = json.JSONEncoder(separators=(",", ":"))
+# Per instruction type: its name and all its fields at once (a commit encodes its
+# instructions on the way to disk, so this runs for every recorded write).
+_GETTERS: dict[type, tuple[str, Any]] = {
+    cls: (cls.__name__, operator.attrgetter(*names) if len(names) > 1 else None)
+    for cls, names in _FIELDS.items()
+}
+
+
 def encode_instructions(instructions: Iterable[ins.Instruction]) -> str:
     out = []
+    plain = _PLAIN
     for instruction in instructions:
         cls = type(instruction)
-        fields = [encode_value(getattr(instruction, name)) for name in _FIELDS[cls]]
-        out.append([cls.__name__, *fields])
-    return json.dumps(out, separators=(",", ":"))
+        name, getter = _GETTERS[cls]
+        if getter is None:
+            fields: Any = tuple(getattr(instruction, f) for f in _FIELDS[cls])
+        else:
+            fields = getter(instruction)
+        out.append([name, *[v if type(v) in plain else encode_value(v) for v in fields]])
+    return _JSON.encode(out)
 
 
 def decode_instructions(text: str) -> list[ins.Instruction]:

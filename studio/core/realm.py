@@ -400,7 +400,21 @@ class Realm:
         """Recorded changesets with a client version above ``since`` (realms opened with
         ``record_history=True``)."""
         store = self._store
-        rows = store.conn.execute(
+        conn = store.conn
+        recent = store.recent_recorded
+        if recent:
+            handed = _recent_since(recent, since)
+            if handed is not None:
+                # Only if they are every row after `since` (another connection or
+                # process may have recorded some in between or after).
+                (latest,) = conn.execute(
+                    f"SELECT COALESCE(MAX(client_version), 0) FROM {HISTORY_TABLE}"
+                ).fetchone()
+                if handed and handed[-1].client_version == latest:
+                    return handed
+                if not handed and latest <= since:
+                    return []
+        rows = conn.execute(
             f"SELECT client_version, timestamp_ms, last_integrated_server_version, instructions "
             f"FROM {HISTORY_TABLE} WHERE client_version > ? ORDER BY client_version",
             (since,),
@@ -409,6 +423,25 @@ class Realm:
             ins.Changeset(store.file_ident, v, s or 0, t, tuple(decode_instructions(text)))
             for v, t, s, text in rows
         ]
+
+
+def _recent_since(recent: list[ins.Changeset], since: int) -> list[ins.Changeset] | None:
+    """The recorded commits kept in memory after ``since``, if they follow it without a
+    gap (None: the table must be read). Those up to ``since`` are dropped: they were
+    taken."""
+    first = recent[0].client_version
+    if first > since + 1:
+        return None
+    drop = since + 1 - first
+    if drop > 0:
+        del recent[:drop]
+    expected = since + 1
+    for changeset in recent:
+        if changeset.client_version != expected:
+            recent.clear()
+            return None
+        expected += 1
+    return list(recent)
 
 
 def store_of(realm: Realm) -> Store:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from studio.core.realm import Realm
     from studio.core.schema import ObjectSchema
     from studio.core.writer import Writer
+    from studio.primitives.instructions import Changeset
 
 
 class Store:
@@ -66,6 +67,16 @@ class Store:
         self.recording = False
         self.file_ident = 0
         self.notifier = Notifier(realm)
+        self.next_keys: dict[str, int] = {}
+        """Per class, the object key the next create gets, as this connection's last
+        commit left it, so that a write transaction does not look it up again.
+        Only while no other connection commits: emptied when their commits are
+        collected, on rollback and on schema changes."""
+        self.recent_recorded: list[Changeset] = []
+        """This connection's last recorded commits, as committed and in client version
+        order: ``Realm.history`` hands them over instead of decoding the rows it just
+        wrote (the history table stays the truth: anything else writing to it clears
+        this, and a gap or a later row sends ``history`` back to the table)."""
 
     @property
     def realm(self) -> Realm:

@@ -5,6 +5,7 @@ API stays the one apps use."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from studio.core.history import encode_instructions
 from studio.core.realm import store_of
 from studio.core.replay import apply_instructions
 from studio.core.storage import HISTORY_TABLE, META_TABLE
+from studio.core.transactions import collect_external_changes
 from studio.primitives import instructions as ins
 
 if TYPE_CHECKING:
@@ -72,10 +74,52 @@ def apply_remote(
         if cursors:
             set_sync_values(realm, cursors)
         if rewritten_local:
+            store_of(realm).recent_recorded.clear()
             store_of(realm).conn.executemany(
                 f"UPDATE {HISTORY_TABLE} SET instructions = ? WHERE client_version = ?",
                 [(encode_instructions(v), k) for k, v in rewritten_local.items()],
             )
+
+
+def store_sync_state(
+    realm: Realm, values: Mapping[str, str | int], trim_through: int = 0
+) -> None:
+    """Store cursors and forget the local changesets up to ``trim_through`` (0: none),
+    in one transaction of their own that changes no objects: no write transaction,
+    no listeners for it (a download that only acknowledges uploads).
+
+    Commits of other connections it comes across are delivered, as ``refresh`` does
+    (the read snapshot moves past them)."""
+    store = store_of(realm)
+    store.check_open()
+    if store.writer is not None:
+        raise WrongTransactionStateError(
+            "store_sync_state runs outside write transactions; inside one use "
+            "set_sync_values and trim_history"
+        )
+    conn = store.conn
+    store.end_read()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)",
+            [(_PREFIX + k, str(v)) for k, v in values.items()],
+        )
+        if trim_through > 0:
+            conn.execute(
+                f"DELETE FROM {HISTORY_TABLE} WHERE client_version <= ?", (trim_through,)
+            )
+            store.recent_recorded.clear()
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        store.begin_read()
+        raise
+    store.begin_read()
+    external = collect_external_changes(store)
+    if external:
+        store.notifier.deliver(external, local=False)
 
 
 def trim_history(realm: Realm, upto_client_version: int) -> None:
@@ -87,6 +131,7 @@ def trim_history(realm: Realm, upto_client_version: int) -> None:
         store.end_read()
         conn.execute("BEGIN IMMEDIATE")
     conn.execute(f"DELETE FROM {HISTORY_TABLE} WHERE client_version <= ?", (upto_client_version,))
+    store.recent_recorded.clear()
     if own:
         conn.execute("COMMIT")
         store.begin_read()
@@ -117,7 +162,9 @@ def record_instructions(realm: Realm, instructions: Sequence[ins.Instruction]) -
 def clear_history(realm: Realm) -> None:
     """Forget every recorded local changeset (inside the open write transaction).
     Client versions go on counting up from where they were."""
-    store_of(realm).conn.execute(f"DELETE FROM {HISTORY_TABLE}")
+    store = store_of(realm)
+    store.conn.execute(f"DELETE FROM {HISTORY_TABLE}")
+    store.recent_recorded.clear()
 
 
 def history_row_count(realm: Realm) -> int:
@@ -129,8 +176,6 @@ def history_row_count(realm: Realm) -> int:
 def write_backup(realm: Realm, destination: str) -> None:
     """Copy the realm file, as it is committed now, to ``destination`` (SQLite's
     online backup: consistent while the realm stays open and in WAL mode)."""
-    import sqlite3
-
     # A connection of its own: the realm's keeps a read snapshot that may be older.
     source = sqlite3.connect(store_of(realm).path)
     target = sqlite3.connect(destination)

@@ -16,12 +16,15 @@ from studio.core.changes import TransactionChanges
 from studio.core.history import encode_instructions
 from studio.core.migration import load_stored_schema
 from studio.core.storage import CHANGES_TABLE, HISTORY_TABLE
+from studio.primitives.instructions import Changeset
 
 if TYPE_CHECKING:
     from studio.core.store import Store
     from studio.core.writer import Writer
 
 CHANGE_LOG_KEEP = 1000
+RECENT_RECORDED_KEEP = 1000
+"""Recorded commits kept in memory for ``Realm.history``; beyond, it reads the table."""
 
 
 def commit(store: Store, writer: Writer) -> None:
@@ -38,24 +41,36 @@ def commit(store: Store, writer: Writer) -> None:
                 f"DELETE FROM {CHANGES_TABLE} WHERE version <= ?", (version - CHANGE_LOG_KEEP,)
             )
         store.seen_change = version
+    recorded: Changeset | None = None
     if writer.instructions:
-        server_version = store.meta("sync.server_version")
-        conn.execute(
+        server_version = int(store.meta("sync.server_version") or 0)
+        timestamp_ms = int(time.time() * 1000)
+        cur = conn.execute(
             f"INSERT INTO {HISTORY_TABLE} "
             "(timestamp_ms, last_integrated_server_version, instructions) VALUES (?, ?, ?)",
-            (
-                int(time.time() * 1000),
-                int(server_version or 0),
-                encode_instructions(writer.instructions),
-            ),
+            (timestamp_ms, server_version, encode_instructions(writer.instructions)),
+        )
+        recorded = Changeset(
+            store.file_ident,
+            cur.lastrowid or 0,
+            server_version,
+            timestamp_ms,
+            tuple(writer.instructions),
         )
     conn.execute("COMMIT")
+    store.next_keys = {} if changes.schema_changed else writer.next_keys()
+    if recorded is not None:
+        recent = store.recent_recorded
+        if len(recent) >= RECENT_RECORDED_KEEP:
+            recent.clear()  # nobody takes them: Realm.history reads the table
+        recent.append(recorded)
 
 
 def rollback(store: Store, writer: Writer) -> None:
     """Undo ``writer``'s transaction and start reading again."""
     with contextlib.suppress(sqlite3.Error):
         store.sqlite.execute("ROLLBACK")
+    store.next_keys = {}
     if writer.changes.schema_changed:
         store.install_schema(load_stored_schema(store))
         store.schema_generation = int(store.meta("schema_generation") or 0)
@@ -75,6 +90,7 @@ def collect_external_changes(store: Store) -> TransactionChanges | None:
     ).fetchall()
     if not rows and generation == store.schema_generation:
         return None
+    store.next_keys = {}  # others may have created objects since
     changes = TransactionChanges()
     if generation != store.schema_generation:
         store.schema_generation = generation

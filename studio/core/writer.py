@@ -65,7 +65,9 @@ class Writer(BulkCreateWriter, DeleteWriter):
         # The bulk-create fast path's state (see bulk_writer.py).
         self.buffered = False
         self._buffers = {}
-        self._next_keys = {}
+        # Carried over from this connection's last commit (Store.next_keys); the
+        # duplicate check then asks the table (no _known_keys for those classes).
+        self._next_keys = dict(store.next_keys)
         self._known_keys = {}
 
     # -- helpers ----------------------------------------------------------------------------

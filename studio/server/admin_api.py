@@ -33,6 +33,7 @@ from studio.server.logs import clip, log
 from studio.server.paths import MAX_USERNAME_LENGTH, owner_of, resolve_path
 from studio.server.permissions import Level, parse_level
 from studio.server.storage.base import RealmRecord, UserRecord
+from studio.server.storage.cluster_messages import RealmDeleted
 from studio.server.storage.errors import AlreadyExists, Missing, StorageError
 from studio.sync.changeset import encode_changeset
 from studio.sync.errors import CompactionError
@@ -163,7 +164,7 @@ async def update_user(request: web.Request) -> web.Response:
         raise NotFound(f"there is no user {username!r}") from None
     log(20, "user_updated", user=username, by=admin.username, fields=sorted(body))
     if is_admin is not None or suspended is not None:
-        await ctx.recheck_sessions(user=username)
+        await ctx.access_changed(user=username)
     return json_response(user_json(user, await _user_realms(request, user)))
 
 
@@ -177,7 +178,7 @@ async def delete_user(request: web.Request) -> web.Response:
     except Missing:
         raise NotFound(f"there is no user {username!r}") from None
     log(20, "user_deleted", user=username, by=admin.username)
-    await ctx.recheck_sessions(user=username)
+    await ctx.access_changed(user=username)
     return web.Response(status=204)
 
 
@@ -227,16 +228,13 @@ async def delete_realm(request: web.Request) -> web.Response:
     path = _path(request.query.get("path"), admin)
     if await ctx.run(ctx.storage.get_realm, path) is None:
         raise NotFound(f"there is no realm {path}")
-    ctx.end_realm_sessions(path, f"realm {path} was deleted by an admin")
-    ctx.hub.forget_state_error(path)
-    await ctx.committer.drain()  # nothing of it may be half-written when the file goes
-    loaded = ctx.hub.get(path)
-    if loaded is not None:
-        await ctx.hub.unload(loaded)
+    await ctx.drop_realm(path, f"realm {path} was deleted by an admin")
     try:
         await ctx.run(ctx.storage.delete_realm, path)
     except Missing:
         raise NotFound(f"there is no realm {path}") from None
+    if ctx.cluster is not None:
+        ctx.cluster.tell(RealmDeleted(ctx.cluster.node, path))
     log(20, "realm_deleted", realm=path, by=admin.username)
     return web.Response(status=204)
 
@@ -366,7 +364,7 @@ async def set_permission(request: web.Request) -> web.Response:
             pass
     await ctx.run(ctx.storage.set_permission, path, username, level.label)
     log(20, "permission_set", realm=path, user=username, level=level.label, by=user.username)
-    await ctx.recheck_sessions(path=path, user=username)
+    await ctx.access_changed(path=path, user=username)
     return json_response({"path": path, "username": username, "level": level.label})
 
 
@@ -376,7 +374,7 @@ async def revoke_permission(request: web.Request) -> web.Response:
     if not await ctx.run(ctx.storage.revoke_permission, path, username):
         raise NotFound(f"{username} has no permission on {path}")
     log(20, "permission_revoked", realm=path, user=username, by=user.username)
-    await ctx.recheck_sessions(path=path, user=username)
+    await ctx.access_changed(path=path, user=username)
     return web.Response(status=204)
 
 

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -43,8 +42,21 @@ from studio.primitives.waiting import wait_event
 from studio.server.logs import log
 from studio.server.realms import LoadedRealm, replay
 from studio.server.storage.base import ClientIdent
-from studio.server.storage.errors import StorageError
-from studio.server.storage.postgres_cluster import MAX_PAYLOAD, ClusterLink, NodeRow
+from studio.server.storage.cluster_messages import (
+    AccessChanged,
+    ClusterMessage,
+    ForwardedEvents,
+    LeaseReleased,
+    LeaseWanted,
+    ListenerCount,
+    RealmDeleted,
+    VersionStored,
+    encode_message,
+    pack_events,
+    parse_message,
+)
+from studio.server.storage.errors import ClusterPayloadError, StorageError
+from studio.server.storage.postgres_cluster import ClusterLink, NodeRow
 from studio.server.storage.postgres_realm import PostgresRealmStorage
 
 if TYPE_CHECKING:
@@ -351,39 +363,77 @@ class Cluster:
     # ------------------------------------------------------------------ notifications
 
     def _on_listening(self, connected: asyncio.Event) -> None:
+        reconnected = connected.is_set()
         connected.set()
         # Whatever was notified while the listener was away.
         for realm in self._ctx.hub.loaded():
             self._schedule_catch_up(realm.path)
+        if reconnected:
+            self._background(self._recheck_everything())
 
     def _on_payload(self, payload: str) -> None:
-        kind, _, rest = payload.partition(" ")
-        node, _, rest = rest.partition(" ")
-        if node == self.node:
-            return
         try:
-            if kind == "v":
-                realm_id, version = (int(x) for x in rest.split())
+            message = parse_message(payload)
+        except ClusterPayloadError as exc:
+            log(30, "cluster_payload_ignored", payload=payload[:200], error=str(exc))
+            return
+        if message.node == self.node:
+            return
+        match message:
+            case VersionStored(_, realm_id, version):
                 path = self._paths.get(realm_id)
                 realm = self._ctx.hub.get(path) if path is not None else None
                 if realm is not None and realm.durable_version < version:
                     self._schedule_catch_up(realm.path)
-            elif kind == "r":
-                lease = self._leases.get(int(rest))
+            case LeaseReleased(_, realm_id):
+                lease = self._leases.get(realm_id)
                 if lease is not None:
                     lease.released.set()
-            elif kind == "w":
-                lease = self._leases.get(int(rest))
+            case LeaseWanted(_, realm_id):
+                lease = self._leases.get(realm_id)
                 if lease is not None:
                     self._wanted(lease)
-            elif kind == "s":
-                self._remote_listeners[node] = int(rest)
+            case ListenerCount(node, count):
+                self._remote_listeners[node] = count
                 self._update_forwarding()
-            elif kind == "e":
-                for event in json.loads(rest):
+            case ForwardedEvents(node, events):
+                for event in events:
                     self._ctx.bus.deliver({**event, "node": node})
-        except (ValueError, TypeError, AttributeError) as exc:
-            log(30, "cluster_payload_ignored", payload=payload[:200], error=str(exc))
+            case AccessChanged(_, path, user):
+                self._background(self._ctx.recheck_sessions(path=path, user=user))
+            case RealmDeleted(_, path):
+                self._background(
+                    self._ctx.drop_realm(path, f"realm {path} was deleted by an admin")
+                )
+
+    def tell(self, message: ClusterMessage) -> None:
+        """Send ``message`` to the other processes (not waited for: they act
+        on it when it arrives; a failure to send is logged)."""
+        try:
+            sent = self._call(self._link.publish, [encode_message(message)])
+        except StorageError:
+            return  # leaving the cluster: nobody to tell
+        sent.add_done_callback(_log_failure)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._logged(work))
+        self._catch_tasks.add(task)
+        task.add_done_callback(self._catch_tasks.discard)
+
+    @staticmethod
+    async def _logged(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except StorageError as exc:
+            log(40, "cluster_message_failed", error=str(exc))
+
+    async def _recheck_everything(self) -> None:
+        """After the listener was away: permissions, users and realms may have
+        changed without this process hearing of it."""
+        await self._ctx.recheck_sessions()
+        for realm in list(self._ctx.hub.loaded()):
+            if await self._ctx.run(self._ctx.storage.get_realm, realm.path) is None:
+                await self._ctx.drop_realm(realm.path, f"realm {realm.path} was deleted")
 
     # ------------------------------------------------------------------ admin events
 
@@ -391,7 +441,7 @@ class Cluster:
         """This process's admin subscriber count changed: tell the others,
         so that they forward their events (or stop)."""
         count = self._ctx.bus.subscriber_count
-        sent = self._call(self._link.publish, [f"s {self.node} {count}"])
+        sent = self._call(self._link.publish, [encode_message(ListenerCount(self.node, count))])
         sent.add_done_callback(_log_failure)
 
     def _update_forwarding(self) -> None:
@@ -492,24 +542,3 @@ def node_view(row: NodeRow, now: float, *, this: bool) -> dict[str, Any]:
         "realms": row.realms,
         "this": this,
     }
-
-
-def pack_events(node: str, events: list[dict[str, Any]]) -> list[str]:
-    """Events as few NOTIFY payloads as fit (an event too big for one alone
-    is replaced by a note saying so)."""
-    prefix = f"e {node} "
-    payloads: list[str] = []
-    batch: list[str] = []
-    size = len(prefix) + 2
-    for event in events:
-        text = json.dumps(event, default=str, separators=(",", ":"))
-        if len(text) + len(prefix) + 2 > MAX_PAYLOAD:
-            text = json.dumps({"type": "event_too_large", "event": event.get("type")})
-        if batch and size + len(text) + 1 > MAX_PAYLOAD:
-            payloads.append(prefix + "[" + ",".join(batch) + "]")
-            batch, size = [], len(prefix) + 2
-        batch.append(text)
-        size += len(text) + 1
-    if batch:
-        payloads.append(prefix + "[" + ",".join(batch) + "]")
-    return payloads

@@ -26,6 +26,7 @@ from studio.server.metrics import Metrics
 from studio.server.permissions import Level
 from studio.server.realms import LoadedRealm, RealmHub
 from studio.server.storage.base import ServerStorage, UserRecord
+from studio.server.storage.cluster_messages import AccessChanged
 from studio.server.storage.errors import VersionConflict
 from studio.sync.protocol import ErrorCode
 
@@ -149,6 +150,24 @@ class ServerContext:
                 else:
                     conn.set_level(session, level)
         log(10, "sessions_rechecked", realm=path, user=user)
+
+    async def access_changed(self, *, path: str | None = None, user: str | None = None) -> None:
+        """An admin changed a permission or a user: re-decide the sessions
+        of this process, and tell the other server processes (cluster.py)
+        to re-decide theirs."""
+        await self.recheck_sessions(path=path, user=user)
+        if self.cluster is not None:
+            self.cluster.tell(AccessChanged(self.cluster.node, path, user))
+
+    async def drop_realm(self, path: str, message: str) -> None:
+        """The realm at ``path`` is deleted (here or on another process): end
+        its sessions with ``message`` and drop what this process holds of it."""
+        self.end_realm_sessions(path, message)
+        self.hub.forget_state_error(path)
+        await self.committer.drain()  # nothing of it may be half-written when the file goes
+        loaded = self.hub.get(path)
+        if loaded is not None:
+            await self.hub.unload(loaded)
 
     def end_realm_sessions(self, path: str, message: str) -> None:
         for conn in list(self.connections.values()):

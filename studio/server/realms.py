@@ -30,7 +30,7 @@ from studio.server.storage.base import (
 from studio.server.storage.errors import StorageError
 from studio.sync.errors import SyncError
 from studio.sync.history import HistoryEntry, RemoteChangeset, ServerHistory
-from studio.sync.protocol.codec import EncodedChangesets
+from studio.sync.protocol.spliced import EncodedChangesets
 from studio.sync.upload_check import SchemaIndex, check_changesets
 
 if TYPE_CHECKING:

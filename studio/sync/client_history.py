@@ -10,6 +10,7 @@ the pending ones are rewritten to come after it.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Iterable, Sequence
 
@@ -47,11 +48,30 @@ class ClientHistory:
         with every bind so that nobody else can bind as this ident."""
         self.last_integrated_server_version = last_integrated_server_version
         self.last_acked_client_version = last_acked_client_version
-        self.pending: list[Changeset] = list(pending)
+        self._pending: list[Changeset] = list(pending)
+        # Set when downloads moved the base and _pending was not restamped yet:
+        # restamping every pending changeset on every download costs O(pending)
+        # dataclass copies per download, and mostly nobody looks at them.
+        self._restamp = False
         self.latest_client_version = max(
             [latest_client_version, last_acked_client_version]
-            + [c.client_version for c in self.pending]
+            + [c.client_version for c in self._pending]
         )
+
+    @property
+    def pending(self) -> list[Changeset]:
+        """The unacknowledged local changesets, in client version order, each
+        based on ``last_integrated_server_version``."""
+        if self._restamp:
+            base = self.last_integrated_server_version
+            self._pending = [_based_on(c, base) for c in self._pending]
+            self._restamp = False
+        return self._pending
+
+    @pending.setter
+    def pending(self, changesets: list[Changeset]) -> None:
+        self._pending = changesets
+        self._restamp = False
 
     def set_file_ident(self, ident: int) -> None:
         """Adopt the identity the server assigned; stamps the pending changesets."""
@@ -76,7 +96,7 @@ class ClientHistory:
             origin_file_ident=self.client_file_ident,
             last_integrated_server_version=self.last_integrated_server_version,
         )
-        self.pending.append(queued)
+        self._pending.append(queued)
         self.latest_client_version = changeset.client_version
         return queued
 
@@ -93,8 +113,10 @@ class ClientHistory:
         )
 
     def unacknowledged_since(self, client_version: int) -> list[Changeset]:
-        """Pending changesets after ``client_version``."""
-        return [c for c in self.pending if c.client_version > client_version]
+        """Pending changesets after ``client_version`` (based on
+        ``last_integrated_server_version``)."""
+        base = self.last_integrated_server_version
+        return [_based_on(c, base) for c in _after(self._pending, client_version)]
 
     def acknowledge(self, client_version: int) -> None:
         """The server has integrated our changesets up to ``client_version``."""
@@ -106,7 +128,7 @@ class ClientHistory:
             )
         if client_version > self.last_acked_client_version:
             self.last_acked_client_version = client_version
-            self.pending = [c for c in self.pending if c.client_version > client_version]
+            self._pending = _after(self._pending, client_version)
 
     def integrate_download(
         self, changesets: Sequence[RemoteChangeset], server_version: int, upload_ack: int
@@ -161,16 +183,34 @@ class ClientHistory:
                 f"but the latest local one is {self.latest_client_version}",
                 code=BAD_CLIENT_VERSION,
             )
-        pending = self.pending if sequence is None else sequence.changesets()
+        pending = self._pending if sequence is None else sequence.changesets()
         if upload_ack > acked:
             acked = upload_ack
-            pending = [c for c in pending if c.client_version > upload_ack]
-        self.pending = [
-            c
-            if c.last_integrated_server_version == server_version
-            else dataclasses.replace(c, last_integrated_server_version=server_version)
-            for c in pending
-        ]
+            pending = _after(pending, upload_ack)
+        self._pending = pending
+        self._restamp = self._restamp or server_version != self.last_integrated_server_version
         self.last_integrated_server_version = server_version
         self.last_acked_client_version = acked
         return out
+
+
+def _after(changesets: list[Changeset], client_version: int) -> list[Changeset]:
+    """The changesets (in client version order) after ``client_version``."""
+    start = bisect.bisect_right(changesets, client_version, key=_client_version)
+    return changesets[start:]
+
+
+def _client_version(changeset: Changeset) -> int:
+    return changeset.client_version
+
+
+def _based_on(changeset: Changeset, server_version: int) -> Changeset:
+    if changeset.last_integrated_server_version == server_version:
+        return changeset
+    return Changeset(
+        changeset.origin_file_ident,
+        changeset.client_version,
+        server_version,
+        changeset.timestamp_ms,
+        changeset.instructions,
+    )

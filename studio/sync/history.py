@@ -32,7 +32,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from studio.primitives.instructions import AddClass, AddProperty, Changeset, Instruction
 from studio.sync.changeset import canonical_encoding
@@ -42,6 +42,7 @@ from studio.sync.errors import (
     MergeError,
 )
 from studio.sync.merge import ConcurrentChangesets, TouchIndex
+from studio.sync.slots import slot_setters
 from studio.sync.squash import DEFAULT_SNAPSHOT_INSTRUCTIONS, squash
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
@@ -65,6 +66,29 @@ class HistoryEntry:
     changeset: Changeset
     """As integrated: transformed to apply on top of ``server_version - 1``."""
     integrated_at_ms: int = 0
+
+
+_CHANGESET: Final = slot_setters(
+    Changeset,
+    (
+        "origin_file_ident",
+        "client_version",
+        "last_integrated_server_version",
+        "timestamp_ms",
+        "instructions",
+    ),
+)
+_ENTRY: Final = slot_setters(
+    HistoryEntry,
+    (
+        "server_version",
+        "origin_file_ident",
+        "client_version",
+        "timestamp_ms",
+        "changeset",
+        "integrated_at_ms",
+    ),
+)
 
 
 class RemoteChangeset(NamedTuple):
@@ -383,27 +407,29 @@ class ServerHistory:
         classes, properties = dict(self._classes), dict(self._properties)
         entries: list[HistoryEntry] = []
         version = self.latest_version
+        # Built without the frozen dataclasses' __init__ (twice as fast; see
+        # studio.sync.slots): one of each per integrated changeset.
+        new_object = object.__new__
+        set_origin, set_client_version, set_base, set_timestamp, set_instructions = _CHANGESET
+        set_version, set_entry_origin, set_entry_cv, set_entry_ts, set_changeset, set_at = _ENTRY
         for changeset in new:
             transformed = changeset if foreign is None else foreign.transform(changeset)
             _check_schema(transformed.instructions, classes, properties)
+            based = new_object(Changeset)  # on the version before it
+            set_origin(based, transformed.origin_file_ident)
+            set_client_version(based, transformed.client_version)
+            set_base(based, version)
+            set_timestamp(based, transformed.timestamp_ms)
+            set_instructions(based, transformed.instructions)
             version += 1
-            transformed = Changeset(  # dataclasses.replace() costs 3x as much
-                transformed.origin_file_ident,
-                transformed.client_version,
-                version - 1,
-                transformed.timestamp_ms,
-                transformed.instructions,
-            )
-            entries.append(
-                HistoryEntry(
-                    version,
-                    ident,
-                    changeset.client_version,
-                    changeset.timestamp_ms,
-                    transformed,
-                    now_ms,
-                )
-            )
+            entry = new_object(HistoryEntry)
+            set_version(entry, version)
+            set_entry_origin(entry, ident)
+            set_entry_cv(entry, changeset.client_version)
+            set_entry_ts(entry, changeset.timestamp_ms)
+            set_changeset(entry, based)
+            set_at(entry, now_ms)
+            entries.append(entry)
         # Commit: nothing above changed self, so a failure leaves no trace.
         self._classes, self._properties = classes, properties
         for changeset, entry in zip(new, entries, strict=True):

@@ -404,3 +404,35 @@ def test_object_for_primary_key_errors(realm: Realm) -> None:
         realm.object_for_primary_key("Nope", 1)
     with pytest.raises(ValueTypeError):
         realm.object_for_primary_key("Item", "1")
+
+
+def test_object_keys_stay_unique_with_another_connection_creating_between(
+    tmp_path: Path,
+) -> None:
+    # A connection carries the next object key from one of its commits to the next;
+    # commits of another connection (and rollbacks) must not make it hand out a
+    # key that is taken.
+    schema = [{"name": "Thing", "primaryKey": "id", "properties": {"id": "int"}}]
+    path = tmp_path / "keys.realm"
+    first = Realm.open(path, schema=schema)
+    second = Realm.open(path)
+    for n in range(0, 12, 3):
+        with first.write():
+            first.create("Thing", {"id": n})
+        with second.write():
+            second.create("Thing", {"id": n + 1})
+        try:
+            with first.write():
+                first.create("Thing", {"id": 100 + n})
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        with first.write():
+            first.create("Thing", {"id": n + 2})
+    for realm in (first, second):
+        realm.refresh()
+        assert sorted(t.id for t in realm.objects("Thing")) == [  # type: ignore[attr-defined]
+            n for base in range(0, 12, 3) for n in (base, base + 1, base + 2)
+        ]
+    first.close()
+    second.close()

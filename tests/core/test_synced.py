@@ -54,3 +54,68 @@ def test_cursors_roll_back_with_a_failed_remote_apply(tmp_path: Path) -> None:
     assert get_sync_value(realm, "server_version") is None
     assert len(realm.objects("Msg")) == 0
     realm.close()
+
+
+def _table_history(path: Path, since: int) -> list[Any]:
+    """The history as another connection decodes it from the table."""
+    other = Realm.open(path)
+    try:
+        return other.history(since=since)
+    finally:
+        other.close()
+
+
+def test_history_hands_over_own_commits_as_the_table_holds_them(tmp_path: Path) -> None:
+    path = tmp_path / "a.realm"
+    realm = Realm.open(path, schema=SCHEMA, record_history=True)
+    other = Realm.open(path, record_history=True)
+    base = realm.history()[-1].client_version  # the schema's changeset
+    with realm.write():
+        realm.create("Msg", {"id": 1, "text": "hi", "likes": 0})
+    with realm.write():
+        realm.object_for_primary_key("Msg", 1).likes = 2  # type: ignore[union-attr]
+    assert realm.history(since=base) == _table_history(path, base)
+    # Another connection records a commit after ours: history reads the table.
+    with other.write():
+        other.create("Msg", {"id": 2, "text": "other", "likes": 0})
+    with realm.write():
+        realm.create("Msg", {"id": 3, "text": "mine", "likes": 0})
+    taken = realm.history(since=base + 2)
+    assert [c.client_version for c in taken] == [base + 3, base + 4]
+    assert taken == _table_history(path, base + 2)
+    assert taken[0].instructions[0] == other.history()[-1].instructions[0]
+    # ... also when it comes right after ours.
+    with realm.write():
+        realm.create("Msg", {"id": 5, "text": "mine", "likes": 0})
+    with other.write():
+        other.create("Msg", {"id": 6, "text": "other", "likes": 0})
+    realm.refresh()
+    after = realm.history(since=base + 4)
+    assert [c.client_version for c in after] == [base + 5, base + 6]
+    assert after == _table_history(path, base + 4)
+    # Rows rewritten or trimmed outside a commit: the table is the truth.
+    with realm.write():
+        realm.create("Msg", {"id": 4, "text": "x", "likes": 0})
+    latest = realm.history()[-1].client_version
+    trim_history(realm, latest)
+    assert realm.history(since=latest - 1) == []
+    realm.close()
+    other.close()
+
+
+def test_a_rolled_back_commit_is_not_handed_over(tmp_path: Path) -> None:
+    path = tmp_path / "a.realm"
+    realm = Realm.open(path, schema=SCHEMA, record_history=True)
+    since = realm.history()[-1].client_version
+    try:
+        with realm.write():
+            realm.create("Msg", {"id": 1, "text": "hi", "likes": 0})
+            raise RuntimeError("no")
+    except RuntimeError:
+        pass
+    assert realm.history(since=since) == []
+    with realm.write():
+        realm.create("Msg", {"id": 1, "text": "again", "likes": 0})
+    (taken,) = realm.history(since=since)
+    assert taken == _table_history(path, since)[0]
+    realm.close()

@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_orphans import claim, reap_orphans
 
 
 class PostgresForTests:
     def __init__(self) -> None:
+        reap_orphans()  # servers of an earlier run that was killed
         self._dir = Path(tempfile.mkdtemp(prefix="studio-pg-tests-"))
+        claim(self._dir)
         # pgserver keeps a lock in the user's runtime directory (else a warning)
         runtime = self._dir / "run"
         runtime.mkdir(mode=0o700)

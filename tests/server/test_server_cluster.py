@@ -7,10 +7,11 @@
   SIGKILLed: its clients reconnect to another, nothing acknowledged is lost
   or counted twice, and all converge.
 
-Clients reconnect elsewhere with a small test-side loop (:func:`follow`): the
-same local history reopened on the next URL. (Once the sync client takes a
-list of URLs, ``App([url1, url2, ...])``, a test of its own failover belongs
-here too.)
+These are the server's tests, so the clients are protocol-level and
+reconnect elsewhere with a small test-side loop (:func:`follow`): the same
+local history reopened on the next URL. The sync client's own failover
+(``App([url1, url2, ...])``) against several processes is tested in
+tests/e2e/test_e2e_client_failover.py and tests/e2e/test_e2e_pg_failover.py.
 """
 
 from __future__ import annotations
@@ -24,10 +25,25 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from chat_clients import SCHEMA as CHAT
+from chat_clients import Writer, texts
 from pg_support import PostgresForTests, postgres  # noqa: F401 (the fixture)
-from server_harness import SCHEMA, RawClient, admin_token, bump, call, item, until
-from server_process import ServerProcess, run
+from server_harness import (
+    SCHEMA,
+    RawClient,
+    admin_token,
+    bump,
+    call,
+    grant,
+    item,
+    make_user,
+    until,
+)
+from server_process import ADMIN_PASSWORD, ServerProcess, run
 from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from studio.sync.client import App, SyncConfig
+from studio.sync.protocol import ErrorCode
 
 PATH = "/shared/cluster"
 
@@ -232,4 +248,96 @@ async def test_sigkill_of_one_of_three_processes_loses_nothing(
     assert realm["server_version"] == 1 + len(done)
     print(f"sync resumed {resumed:.2f} s after the SIGKILL; {len(done)} commits")
     for client in clients:
+        await client.close()
+
+
+@pytest.mark.parametrize("servers", [2], indirect=True)
+@run
+async def test_apps_given_both_processes_move_on_when_one_is_killed(
+    servers: list[ServerProcess], tmp_path: Path
+) -> None:
+    """The sync client's own failover against a live cluster: two Apps, each
+    given both URLs in another order, write while the process one of them
+    uses is SIGKILLed; that App moves to the other process by itself and
+    nothing acknowledged is lost or doubled."""
+    first, second = (s.url for s in servers)
+    fast = SyncConfig(reconnect_initial=0.05, reconnect_max=0.5, watch_files=False)
+    apps = [App([first, second], config=fast), App([second, first], config=fast)]
+    try:
+        writers = []
+        for n, app in enumerate(apps):
+            user = await app.login("admin", ADMIN_PASSWORD)
+            realm = await app.open_realm(
+                user, "/shared/app-failover", path=tmp_path / f"w{n}.realm", schema=CHAT
+            )
+            await realm.sync_session.wait_for_download_completion(20)
+            writers.append(Writer(f"w{n}", realm))
+        assert [app.servers.current for app in apps] == [first, second]
+        tasks = [asyncio.ensure_future(w.run(0.02)) for w in writers]
+        await asyncio.sleep(0.5)
+        servers[0].kill()
+        acknowledged = set().union(*(w.acknowledged() for w in writers))
+        assert acknowledged, "uploads were acknowledged before the kill"
+        mark = max(writers[0].versions.values()) + 1  # a commit after the kill
+        await until(lambda: writers[0].acked >= mark, timeout=20,
+                    what="the App of the killed process syncing with the other")  # fmt: skip
+        assert apps[0].servers.current == second
+        for w in writers:
+            w.stop = True
+        await asyncio.gather(*tasks)
+        for w in writers:
+            await w.realm.sync_session.wait_for_upload_completion(20)
+        for w in writers:
+            await w.realm.sync_session.wait_for_download_completion(20)
+        lists = [texts(w.realm) for w in writers]
+        assert lists[0] == lists[1]
+        assert len(lists[0]) == len(set(lists[0])) == sum(len(w.versions) for w in writers)
+        assert acknowledged <= set(lists[0])
+    finally:
+        for app in apps:
+            await app.close()
+
+
+@pytest.mark.parametrize("servers", [2], indirect=True)
+@run
+async def test_an_access_change_or_deletion_on_one_process_ends_sessions_on_the_other(
+    servers: list[ServerProcess],
+) -> None:
+    """A revoked permission, a downgrade and a deleted realm take effect at
+    once on every process, not only on the one the admin talked to."""
+    here, there = (s.url for s in servers)
+    admin = await admin_token(here)
+    path = "/shared/access"
+    status, _ = await call(here, "POST", "/admin/realms", {"path": path}, admin)
+    assert status == 201
+    tokens = {name: await make_user(here, admin, name) for name in ("revoked", "downgraded")}
+    await grant(here, admin, path, "revoked", "read")
+    await grant(here, admin, path, "downgraded", "write")
+    clients = {name: RawClient(there, token, path, name) for name, token in tokens.items()}
+    clients["admin"] = RawClient(there, admin, path, "admin")
+    for client in clients.values():
+        await client.connect()
+        await client.wait_bound()
+
+    body = {"path": path, "username": "revoked"}
+    status, _ = await call(here, "DELETE", "/admin/permissions", body, admin)
+    assert status == 204
+    revoked = clients["revoked"]
+    await until(lambda: bool(revoked.errors), timeout=10, what="the revoked session ends there")
+    assert revoked.errors[0].code == ErrorCode.PERMISSION_DENIED
+
+    await grant(here, admin, path, "downgraded", "read")
+    downgraded = clients["downgraded"]
+    await until(lambda: downgraded.bound, what="still bound")  # reading is still allowed
+    await asyncio.sleep(1.0)  # the change reaches the other process (NOTIFY)
+    await downgraded.commit(SCHEMA)
+    await until(lambda: bool(downgraded.errors), timeout=10, what="its upload refused there")
+    assert downgraded.errors[0].code == ErrorCode.PERMISSION_DENIED
+
+    status, _ = await call(here, "DELETE", f"/admin/realms?path={path}", token=admin)
+    assert status == 204
+    owner = clients["admin"]
+    await until(lambda: bool(owner.errors), timeout=10, what="the deleted realm's session ends")
+    assert owner.errors[0].code == ErrorCode.NO_SUCH_REALM
+    for client in clients.values():
         await client.close()

@@ -12,6 +12,7 @@ from sync_strategies import changeset_key, changesets
 
 from studio.primitives.instructions import Changeset, CreateObject, Set
 from studio.sync.changeset import body_cache, canonical_encoding, decode_changeset, encode_changeset
+from studio.sync.slots import slot_setters
 
 
 @settings(max_examples=150)
@@ -75,17 +76,22 @@ def test_the_cache_is_bounded_and_keyed_by_identity() -> None:
 
 
 def test_fast_built_instructions_are_ordinary_instructions() -> None:
-    from studio.sync.changeset import decode
-
     made = (CreateObject("Item", 7), Set("Item", 7, ("name",), "x"))
-    decoded = decode_changeset(encode_changeset(Changeset(1, 1, 0, 0, made))).instructions
+    changeset = Changeset(1, 1, 0, 0, made)
+    decoded_changeset = decode_changeset(encode_changeset(changeset))
+    decoded = decoded_changeset.instructions
     assert decoded == made and hash(decoded) == hash(made) and repr(decoded) == repr(made)
     assert [type(i) for i in decoded] == [CreateObject, Set]
     with pytest.raises(dataclasses.FrozenInstanceError):
         decoded[1].value = "y"  # type: ignore[misc]
+    # The changeset is built the same way.
+    assert decoded_changeset == changeset and hash(decoded_changeset) == hash(changeset)
+    assert repr(decoded_changeset) == repr(changeset) and type(decoded_changeset) is Changeset
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded_changeset.client_version = 2  # type: ignore[misc]
     # A class whose fields changed makes the fast constructor refuse, loudly.
     with pytest.raises(RuntimeError, match="out of date"):
-        decode._slot_setters(Set, ("class_name", "primary_key", "path"))
+        slot_setters(Set, ("class_name", "primary_key", "path"))
 
 
 def test_empty_changesets_are_never_served_from_the_cache() -> None:

@@ -93,3 +93,31 @@ async def test_connection_lost_with_uploads_in_flight_loses_and_repeats_nothing(
         assert sorted(m.n for m in b.objects("Message")) == list(range(8))
         await app_a.close()
         await app_b.close()
+
+
+@run
+async def test_commits_behind_a_full_window_are_pulled_by_the_acknowledgement(
+    tmp_path: Path,
+) -> None:
+    async with server_running() as server:
+        app, a = await open_realm(server, tmp_path, "a", window=1)
+        session = a.sync_session
+        start = session.history.latest_client_version
+        await commit_while_held(server, a, range(4))
+        # The window is full: the later commits stay in the realm's history for now.
+        assert session.history.latest_client_version == start + 1
+        # Counted all the same once someone asks about upload progress.
+        seen: list[int] = []
+        token = session.add_progress_listener(
+            lambda p: seen.append(p.transferable), "upload", "current"
+        )
+        assert session.history.latest_client_version == start + 4
+        server.hold = False
+        # The acknowledgement of the first pulls and uploads the other three.
+        await eventually(lambda: session.history.last_acked_client_version == start + 4)
+        assert integrated_versions(server, session.client_file_ident)[-4:] == list(
+            range(start + 1, start + 5)
+        )
+        assert seen and set(seen) == {start + 4}
+        token.remove()
+        await app.close()

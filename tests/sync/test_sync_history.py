@@ -306,3 +306,25 @@ def test_acknowledge_pops_pending() -> None:
     assert history.unacknowledged_since(2) == history.pending
     with pytest.raises(RemoteProtocolError):
         history.acknowledge(4)
+
+
+def test_pending_changesets_are_based_on_the_latest_download_when_read() -> None:
+    history = ClientHistory(2, last_integrated_server_version=1)
+    for n in range(4):
+        history.commit([put("x", n)], n)
+    # Ack-only downloads move the base past our own changesets, several times.
+    history.integrate_download([], 3, 1)
+    history.integrate_download([], 5, 2)
+    history.commit([put("x", 9)], 9)  # queued on the newest base
+    sent = history.unacknowledged_since(3)
+    assert [(c.client_version, c.last_integrated_server_version) for c in sent] == [(4, 5), (5, 5)]
+    assert [(c.client_version, c.last_integrated_server_version) for c in history.pending] == [
+        (3, 5), (4, 5), (5, 5)
+    ]
+    # A download with changes transforms the pending ones on top of the new base.
+    remote = RemoteChangeset(6, 2, cs(3, 1, 5, 50, put("y", "theirs")))
+    history.integrate_download([remote], 6, 2)
+    assert {c.last_integrated_server_version for c in history.pending} == {6}
+    assert [c.instructions for c in history.pending] == [
+        (put("x", 2),), (put("x", 3),), (put("x", 9),)
+    ]

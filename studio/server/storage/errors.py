@@ -67,3 +67,9 @@ class VersionConflict(StorageError):
     versions of the realm first: what this process merged was based on a
     stale history. Nothing of this write was stored; reload the realm from
     storage and merge the uploads again."""
+
+
+class ClusterPayloadError(StorageError):
+    """A payload on the cluster's NOTIFY channel is not a message this server
+    writes (another program, or a newer server version, sent it): logged and
+    skipped, never fatal."""

@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from studio.server.storage.cluster_messages import LeaseReleased, LeaseWanted, encode_message
 from studio.server.storage.errors import StorageError
 from studio.server.storage.postgres_schema import NOTIFY_CHANNEL, REALM_LEASE, load_driver
 
 if TYPE_CHECKING:
     import psycopg
 
-MAX_PAYLOAD: Final = 7900
-"""Bytes of one NOTIFY payload (PostgreSQL's limit is 8000)."""
 LISTEN_POLL: Final = 0.5
 """Seconds the listener waits for a notification before checking whether to stop."""
 
@@ -96,13 +95,12 @@ class ClusterLink:
     def try_lease(self, realm_id: int) -> bool:
         """Take the realm's lease unless another process holds it; then tell
         that one we wait (``w``: it ends its turn)."""
-        rows = self._run(
-            "SELECT pg_try_advisory_lock(%s, %s)", (REALM_LEASE, lease_key(realm_id))
-        )
+        rows = self._run("SELECT pg_try_advisory_lock(%s, %s)", (REALM_LEASE, lease_key(realm_id)))
         got = bool(rows and rows[0][0])
         if not got:
             self._run(
-                "SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"w {self.node} {realm_id}")
+                "SELECT pg_notify(%s, %s)",
+                (NOTIFY_CHANNEL, encode_message(LeaseWanted(self.node, realm_id))),
             )
         return got
 
@@ -110,7 +108,12 @@ class ClusterLink:
         """Give the lease up, and tell the processes waiting for it."""
         self._run(
             "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, %s)",
-            (REALM_LEASE, lease_key(realm_id), NOTIFY_CHANNEL, f"r {self.node} {realm_id}"),
+            (
+                REALM_LEASE,
+                lease_key(realm_id),
+                NOTIFY_CHANNEL,
+                encode_message(LeaseReleased(self.node, realm_id)),
+            ),
         )
 
     def latest_versions(self, realm_ids: Iterable[int]) -> dict[int, int]:
@@ -119,9 +122,7 @@ class ClusterLink:
         ids = list(realm_ids)
         if not ids:
             return {}
-        rows = self._run(
-            "SELECT id, server_version FROM studio_realms WHERE id = ANY(%s)", (ids,)
-        )
+        rows = self._run("SELECT id, server_version FROM studio_realms WHERE id = ANY(%s)", (ids,))
         return {int(i): int(v) for i, v in rows}
 
     def publish(self, payloads: Iterable[str]) -> None:
@@ -198,8 +199,6 @@ class ClusterLink:
             finally:
                 if conn is not None:
                     conn.close()
-
-
 
 
 def _node(r: tuple[Any, ...]) -> NodeRow:

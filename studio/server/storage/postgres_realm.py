@@ -35,6 +35,7 @@ from studio.server.storage.base import (
     snapshot_rows,
 )
 from studio.server.storage.cached_state import CachedState
+from studio.server.storage.cluster_messages import VersionStored, encode_message
 from studio.server.storage.errors import Missing, StorageError
 from studio.server.storage.postgres_schema import NOTIFY_CHANNEL, ConnectionPool
 from studio.sync.changeset import decode_changeset, encode_changeset
@@ -155,7 +156,10 @@ class PostgresRealmStorage(RealmStorage):
                 )
                 conn.execute(
                     "SELECT pg_notify(%s, %s)",
-                    (NOTIFY_CHANNEL, version_payload(self.node, realm_id, rows[-1][1])),
+                    (
+                        NOTIFY_CHANNEL,
+                        encode_message(VersionStored(self.node, realm_id, rows[-1][1])),
+                    ),
                 )
             if write.new_idents:
                 with conn.cursor() as cur:
@@ -240,6 +244,7 @@ class PostgresRealmStorage(RealmStorage):
             )
         after = before - len(dropped) + len(snapshot)
         return CompactionFigures(before, after, bytes_before, bytes_after)
+
     def allocate_ident(self, user: str, user_id: str | None, salt: int) -> int:
         """Store a new client file ident issued to ``user`` with ``salt``;
         returns it (one more than any stored, whichever process stored it)."""
@@ -319,10 +324,3 @@ class PostgresRealmStorage(RealmStorage):
         if not self._closed:
             self._closed = True
             self._state.close()
-
-
-def version_payload(node: str, realm_id: int, version: int) -> str:
-    """The NOTIFY payload of an append: ``v <node> <realm id> <version>``
-    (the realm's id, not its path: a path may be longer than a payload's
-    8000 bytes)."""
-    return f"v {node} {realm_id} {version}"

@@ -34,6 +34,11 @@ _LOCK: Final = threading.Lock()
 
 # Bytes a msgpack integer takes, by its first byte (fixints take one).
 _INT_SIZE: Final = {0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9}
+# ... and for any first byte: fixints one, anything else (not an integer) so
+# much that reading on goes past the end.
+_SIZE_BY_FIRST_BYTE: Final = tuple(
+    1 if b < 0x80 or b >= 0xE0 else _INT_SIZE.get(b, 1 << 62) for b in range(256)
+)
 _HEADER_INTS: Final = 5  # format, origin, client version, base version, timestamp
 ARRAY_OF_SEVEN: Final = 0x97  # fixarray header of an encoded changeset
 
@@ -43,18 +48,15 @@ def body_offset(data: bytes | bytearray | memoryview) -> int | None:
     header and the five header integers), or None for another layout."""
     if len(data) < 1 + _HEADER_INTS or data[0] != ARRAY_OF_SEVEN:
         return None
-    pos = 1
-    for _ in range(_HEADER_INTS):
-        if pos >= len(data):
-            return None
-        first = data[pos]
-        if first < 0x80 or first >= 0xE0:
-            pos += 1
-        else:
-            size = _INT_SIZE.get(first)
-            if size is None:
-                return None
-            pos += size
+    sizes = _SIZE_BY_FIRST_BYTE
+    try:  # unrolled: this runs for every decoded changeset
+        pos = 1 + sizes[data[1]]
+        pos += sizes[data[pos]]
+        pos += sizes[data[pos]]
+        pos += sizes[data[pos]]
+        pos += sizes[data[pos]]
+    except IndexError:  # past the end (a non-integer's huge size lands there too)
+        return None
     return pos if pos < len(data) else None
 
 

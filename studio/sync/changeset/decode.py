@@ -8,7 +8,6 @@ describes the format).
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -54,6 +53,7 @@ from studio.sync.changeset.format import (
     UINT64_MAX,
 )
 from studio.sync.errors import RemoteProtocolError
+from studio.sync.slots import slot_setters
 from studio.sync.values import INT64_MAX, INT64_MIN
 
 
@@ -381,11 +381,21 @@ def changeset_from_wire(raw: object) -> Changeset:
             f"malformed changeset: unknown format version {_describe(raw[0])} "
             f"(this side speaks {FORMAT_VERSION})"
         )
-    origin = _header(raw, 1, "origin_file_ident")
-    client_version = _header(raw, 2, "client_version")
-    server_version = _header(raw, 3, "last_integrated_server_version")
-    timestamp = _header(raw, 4, "timestamp_ms", INT64_MAX)
-    strings, instructions = raw[5], raw[6]
+    _, origin, client_version, server_version, timestamp, strings, instructions = raw
+    if not (
+        type(origin) is int
+        and type(client_version) is int
+        and type(server_version) is int
+        and type(timestamp) is int
+        and 0 <= origin <= UINT64_MAX
+        and 0 <= client_version <= UINT64_MAX
+        and 0 <= server_version <= UINT64_MAX
+        and 0 <= timestamp <= INT64_MAX
+    ):  # the error of the first bad one
+        _header(raw, 1, "origin_file_ident")
+        _header(raw, 2, "client_version")
+        _header(raw, 3, "last_integrated_server_version")
+        _header(raw, 4, "timestamp_ms", INT64_MAX)
     if type(strings) is not list:
         raise RemoteProtocolError(
             f"malformed changeset: string table must be an array, got {_describe(strings)}"
@@ -397,7 +407,17 @@ def changeset_from_wire(raw: object) -> Changeset:
             f"malformed changeset: instructions must be an array, got {_describe(instructions)}"
         )
     out = _decode_instructions(instructions, strings)
-    return Changeset(origin, client_version, server_version, timestamp, tuple(out))
+    # One per uploaded changeset on the server: built as the instructions are.
+    changeset = object.__new__(Changeset)
+    set_origin, set_client_version, set_server_version, set_timestamp, set_instructions = (
+        _CHANGESET_SLOTS
+    )
+    set_origin(changeset, origin)
+    set_client_version(changeset, client_version)
+    set_server_version(changeset, server_version)
+    set_timestamp(changeset, timestamp)
+    set_instructions(changeset, tuple(out))
+    return changeset
 
 
 def _distinct_strings(strings: list[Any]) -> bool:
@@ -430,22 +450,26 @@ _UUID: Final = uuid.UUID
 _PLAIN_VALUES: Final = frozenset({str, float, bool, type(None), bytes, ObjectId, _UUID, Decimal})
 
 
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of a frozen slotted dataclass's slots, in field order.
+_CREATE_SLOTS: Final = slot_setters(CreateObject, ("class_name", "primary_key"))
+_SET_SLOTS: Final = slot_setters(SetValue, ("class_name", "primary_key", "path", "value"))
+_CHANGESET_SLOTS: Final = slot_setters(
+    Changeset,
+    (
+        "origin_file_ident",
+        "client_version",
+        "last_integrated_server_version",
+        "timestamp_ms",
+        "instructions",
+    ),
+)
 
-    The decoder builds the most common instructions (CreateObject, Set: most
-    of what a download holds) with ``object.__new__`` and these instead of
-    calling ``__init__``, which sets each field through ``object.__setattr__``:
-    about twice as fast. Checked here, once, that the fields are exactly these
-    and that nothing runs after ``__init__``, so a changed class fails loudly."""
-    fields = tuple(f.name for f in dataclasses.fields(cls))
-    if fields != names or hasattr(cls, "__post_init__"):
-        raise RuntimeError(f"the decoder's fast constructor of {cls.__name__} is out of date")
-    return tuple(getattr(cls, name).__set__ for name in names)
 
-
-_CREATE_SLOTS: Final = _slot_setters(CreateObject, ("class_name", "primary_key"))
-_SET_SLOTS: Final = _slot_setters(SetValue, ("class_name", "primary_key", "path", "value"))
+def _positioned(dec: _Decoder | None, strings: list[str], n: int, code: int | None) -> _Decoder:
+    """The decoder (made now if need be) at instruction ``n`` (for its errors)."""
+    if dec is None:
+        dec = _Decoder(strings)
+    dec.position, dec.code = n, code
+    return dec
 
 
 def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[Instruction]:
@@ -455,7 +479,8 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
     fields have their usual types, a one-name path, a msgpack-native value)
     and hands anything else to :class:`_Decoder`, which checks everything in
     the same order, so an error is reported exactly as it always was."""
-    dec = _Decoder(strings)
+    # The checking decoder is made only when something takes the slow path.
+    dec: _Decoder | None = None
     size = len(strings)
     lengths = _OBJECT_LENGTHS
     plain = _PLAIN_VALUES
@@ -468,7 +493,7 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
     append = out.append
     for n, raw in enumerate(instructions):
         if type(raw) is not list or len(raw) < 3:
-            dec.position, dec.code = n, None
+            dec = _positioned(dec, strings, n, None)
             append(dec.instruction(raw))
             continue
         code, c, pk = raw[0], raw[1], raw[2]
@@ -487,12 +512,12 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
                 or t is _UUID
             )
         ):
-            dec.position, dec.code = n, None
+            dec = _positioned(dec, strings, n, None)
             append(dec.instruction(raw))
             continue
         cls = strings[c]
         if not cls:
-            dec.position, dec.code = n, None
+            dec = _positioned(dec, strings, n, None)
             append(dec.instruction(raw))
             continue
         if code == 2:
@@ -504,7 +529,6 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
         if code == 3:
             append(EraseObject(cls, pk))
             continue
-        dec.position, dec.code = n, code  # for the errors below
         p = raw[3]
         path: Path | None = None
         if type(p) is list and len(p) == 1:
@@ -514,10 +538,12 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
                 if path is None and 0 <= e < size and strings[e]:
                     path = paths[e] = (strings[e],)
         if path is None:
+            dec = _positioned(dec, strings, n, code)
             path = dec.path(p)
         if code == 4:
             v = raw[4]
             if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                dec = _positioned(dec, strings, n, code)
                 v = dec.value(v)
             value_set = new(SetValue)
             set_class(value_set, cls)
@@ -528,8 +554,10 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
         elif code == 6 or code == 7:
             i, v = raw[4], raw[5]
             if not (type(i) is int and 0 <= i <= int64_max):
+                dec = _positioned(dec, strings, n, code)
                 i = dec.index(i)
             if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                dec = _positioned(dec, strings, n, code)
                 v = dec.value(v)
             append((ListInsert if code == 6 else ListSet)(cls, pk, path, i, v))
         elif code == 13:
@@ -537,18 +565,23 @@ def _decode_instructions(instructions: list[Any], strings: list[str]) -> list[In
             if type(k) is int and 0 <= k < size:
                 key = strings[k]
             else:
+                dec = _positioned(dec, strings, n, code)
                 key = dec.string(k, "dictionary key")
             if not (type(v) in plain or (type(v) is int and v <= int64_max)):
+                dec = _positioned(dec, strings, n, code)
                 v = dec.value(v)
             append(DictSet(cls, pk, path, key, v))
         elif code == 5:
+            dec = _positioned(dec, strings, n, code)
             append(_add_integer(dec, cls, pk, path, raw))
         elif code == 8:
             i = raw[4]
             if not (type(i) is int and 0 <= i <= int64_max):
+                dec = _positioned(dec, strings, n, code)
                 i = dec.index(i)
             append(ListErase(cls, pk, path, i))
         else:
+            dec = _positioned(dec, strings, n, code)
             append(_OBJECT_BUILDERS[code](dec, cls, pk, path, raw))
     return out
 

@@ -35,6 +35,7 @@ from studio.sync.changeset.format import (
     TAG_EMBEDDED,
     TAG_LINK,
     UINT64_MAX,
+    pack_uint,
 )
 from studio.sync.errors import ChangesetError
 from studio.sync.values import INT64_MAX, INT64_MIN
@@ -345,6 +346,10 @@ def _encode_instructions(enc: _Encoder, instructions: Sequence[Instruction]) -> 
     return out
 
 
+# An encoded changeset starts with these: a fixarray of seven, the format version.
+_SEVEN_AND_FORMAT: Final = bytes((body_cache.ARRAY_OF_SEVEN, FORMAT_VERSION))
+
+
 def encode_changeset(changeset: Changeset) -> bytes:
     """Encode ``changeset``; raises :class:`ChangesetError` for values or
     instructions that cannot be synced (naive datetimes, 65-bit ints, ...).
@@ -356,6 +361,26 @@ def encode_changeset(changeset: Changeset) -> bytes:
     body = body_cache.body_of(changeset.instructions)
     if body is None:
         return msgpack.packb(changeset_to_wire(changeset), use_bin_type=True)
+    origin, client_version = changeset.origin_file_ident, changeset.client_version
+    server_version, timestamp = changeset.last_integrated_server_version, changeset.timestamp_ms
+    if (
+        type(origin) is int
+        and type(client_version) is int
+        and type(server_version) is int
+        and type(timestamp) is int
+        and 0 <= origin <= UINT64_MAX
+        and 0 <= client_version <= UINT64_MAX
+        and 0 <= server_version <= UINT64_MAX
+        and 0 <= timestamp <= INT64_MAX
+    ):  # the server's store-and-forward path: spliced without msgpack
+        return b"".join((
+            _SEVEN_AND_FORMAT,
+            pack_uint(origin),
+            pack_uint(client_version),
+            pack_uint(server_version),
+            pack_uint(timestamp),
+            body,
+        ))  # fmt: skip
     header = msgpack.packb([
         FORMAT_VERSION,
         _header_int(changeset.origin_file_ident, "origin_file_ident"),

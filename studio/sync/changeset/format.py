@@ -75,3 +75,17 @@ LENGTHS: Final = {
     13: 6,
     14: 5,
 }
+
+
+def pack_uint(n: int) -> bytes:
+    """A non-negative integer (at most UINT64_MAX) as msgpack packs it: the
+    smallest form. For headers spliced around encoded bytes."""
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x100:
+        return bytes((0xCC, n))
+    if n < 0x10000:
+        return b"\xcd" + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return b"\xce" + n.to_bytes(4, "big")
+    return b"\xcf" + n.to_bytes(8, "big")

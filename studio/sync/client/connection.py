@@ -171,6 +171,16 @@ class AppConnection:
         self._flush()
         timeline.mark("client.upload_queued", history.client_file_ident)
 
+    def upload_window_full(self, session: SyncSession) -> bool:
+        """Whether ``session`` is bound with ``max_uploads_in_flight`` uploads
+        unacknowledged: a commit now cannot go out before an acknowledgement,
+        and integrating that acknowledgement picks it up anyway."""
+        if self._bound_id(session) is None:
+            return False
+        acked = session.history.last_acked_client_version
+        in_flight = sum(1 for version in session.uploads_in_flight if version > acked)
+        return in_flight >= max(1, self.config.max_uploads_in_flight)
+
     def send_mark(self, session: SyncSession, request_id: int) -> None:
         """Ask for a mark now if bound; otherwise ``on_bound`` asks again."""
         sid = self._bound_id(session)
@@ -364,7 +374,7 @@ class AppConnection:
 
     async def _receive(self, proto: ClientConnection, frame: bytes) -> bool:
         """Handle one frame; False when the connection must be dropped."""
-        kind, sid, latest = _peek(frame)
+        kind, sid, latest, has_changesets = _peek(frame)
         session = self._ids.get(sid) if sid is not None else None
         ident = 0 if session is None else session.history.client_file_ident
         timeline.mark("client.frame_received", ident)
@@ -384,7 +394,9 @@ class AppConnection:
                 and proto.session_state(sid) is ProtocolSessionState.BOUND
             ):
                 events = session.store.integrate(
-                    session.history, lambda: proto.receive_message(frame, now_ms=now_ms)
+                    session.history,
+                    lambda: proto.receive_message(frame, now_ms=now_ms),
+                    acknowledgement_only=not has_changesets,
                 )
             else:
                 events = proto.receive_message(frame, now_ms=now_ms)
@@ -531,22 +543,25 @@ async def _close_socket(ws: WebSocket, writer: asyncio.Task[None]) -> None:
     await ws.close()
 
 
-def _peek(frame: bytes) -> tuple[str | None, int | None, int]:
-    """Type, session id and latest server version of a frame, without decoding
-    its changesets (they are msgpack ``bin``): which realm must be locked before
-    the protocol integrates it. Garbage yields Nones; the codec reports it."""
+def _peek(frame: bytes) -> tuple[str | None, int | None, int, bool]:
+    """Type, session id, latest server version of a frame and whether it carries
+    changesets, without decoding them (they are msgpack ``bin``): which realm must
+    be locked before the protocol integrates it, and whether a download only
+    acknowledges. Garbage yields Nones; the codec reports it."""
     try:
         raw: Any = msgpack.unpackb(frame, raw=False)
     except Exception:
-        return None, None, 0
+        return None, None, 0, True
     if not isinstance(raw, dict):
-        return None, None, 0
+        return None, None, 0, True
     kind, sid, latest = raw.get("type"), raw.get("session"), 0
     progress = raw.get("progress")
     if isinstance(progress, dict) and isinstance(progress.get("latest_server_version"), int):
         latest = progress["latest_server_version"]
+    changesets = raw.get("changesets")
     return (
         kind if isinstance(kind, str) else None,
         sid if type(sid) is int else None,
         latest,
+        not (isinstance(changesets, list) and not changesets),
     )

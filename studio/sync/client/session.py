@@ -252,6 +252,8 @@ class SyncSession:
         ``mode="current"`` reports only the work known now and removes itself
         once that is done (it is called at once if nothing is outstanding).
         """
+        if direction == "upload":
+            self.local_changes()  # commits not pulled yet (a full upload window) count
         listeners = self._progress_listeners[direction]
         if mode == "indefinitely":
             return listeners.add(callback)
@@ -326,6 +328,11 @@ class SyncSession:
             # The app awaits inside a write; its rows are not committed yet.
             self._pull_scheduled = True
             self._loop.call_later(0.005, self._scheduled_pull)
+            return
+        if self._connection.upload_window_full(self) and not self._progress_listeners["upload"]:
+            # Nothing can go out before an acknowledgement, and integrating it pulls
+            # these commits first (wait_for_upload_completion and binding pull too):
+            # a commit loop saves a history read per commit.
             return
         self.local_changes()
 

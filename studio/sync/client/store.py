@@ -14,7 +14,13 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from studio.core.realm import Realm
-from studio.core.synced import apply_remote, get_sync_value, set_sync_values, trim_history
+from studio.core.synced import (
+    apply_remote,
+    get_sync_value,
+    set_sync_values,
+    store_sync_state,
+    trim_history,
+)
 from studio.primitives.instructions import Changeset
 from studio.sync.client.errors import ClientError
 from studio.sync.client_history import ClientHistory
@@ -122,7 +128,11 @@ class RealmStore:
             set_sync_values(self.realm, changed)
 
     def integrate(
-        self, history: ClientHistory, receive: Callable[[], list[ClientEvent]]
+        self,
+        history: ClientHistory,
+        receive: Callable[[], list[ClientEvent]],
+        *,
+        acknowledgement_only: bool = False,
     ) -> list[ClientEvent]:
         """Integrate one download: ``receive`` feeds it to the protocol (which
         transforms it against ``history``); the result is applied, the cursors
@@ -133,6 +143,8 @@ class RealmStore:
         another process cannot slip in between. If applying fails, the file is
         unchanged and ``history`` is reloaded from it before the error propagates.
         """
+        if acknowledgement_only:
+            return self._integrate_acknowledgement(history, receive)
         realm = self.realm
         received = False
         self.applying = True
@@ -152,6 +164,34 @@ class RealmStore:
             raise
         finally:
             self.applying = False
+        return events
+
+    def _integrate_acknowledgement(
+        self, history: ClientHistory, receive: Callable[[], list[ClientEvent]]
+    ) -> list[ClientEvent]:
+        """A download without changesets (it acknowledges uploads and moves the
+        server version past them): nothing to transform or apply, so no write
+        transaction and no listeners, just the cursors (and the trim) in one small
+        transaction, durable before anyone hears of the acknowledgement.
+
+        Outside the write lock: with nothing to transform, a local commit of
+        another process landing meanwhile is simply pulled by the next pull."""
+        self.pull_local(history)
+        acked_before = history.last_acked_client_version
+        version_before = history.last_integrated_server_version
+        events = receive()
+        try:
+            if any(isinstance(e, RemoteChanges) and e.changesets for e in events):
+                raise ClientError("a download announced without changesets brought some")
+            acked = history.last_acked_client_version
+            version = history.last_integrated_server_version
+            if acked != acked_before or version != version_before:
+                cursors = {KEY_SERVER_VERSION: version, KEY_UPLOAD_ACK: acked}
+                trim = acked if acked > acked_before else 0
+                store_sync_state(self.realm, cursors, trim)
+        except BaseException:
+            self.reload_into(history)  # the file is as it was: so must the history be
+            raise
         return events
 
     def _store_download(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from studio.sync.protocol.client_connection import ClientConnection
 from studio.sync.protocol.codec import (
-    EncodedChangesets,
     MessageReader,
     decode_client_message,
     decode_server_message,
@@ -51,6 +50,7 @@ from studio.sync.protocol.messages import (
 )
 from studio.sync.protocol.outgoing import OutgoingFrame
 from studio.sync.protocol.server_connection import ServerConnection
+from studio.sync.protocol.spliced import EncodedChangesets
 from studio.sync.protocol.states import ConnectionState, SessionState
 
 __all__ = [

@@ -28,7 +28,6 @@ report (bad_syntax, unknown_message, bad_changeset, limits_exceeded).
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -58,6 +57,7 @@ from studio.sync.protocol.messages import (
     Upload,
     UploadProgress,
 )
+from studio.sync.protocol.spliced import EncodedChangesets, encode_download
 from studio.sync.values import INT64_MAX, INT64_MIN
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
@@ -77,41 +77,6 @@ def _check_uint(value: Any, what: str, minimum: int = 0) -> int:
     if type(value) is not int or not minimum <= value <= _UINT64_MAX:
         raise _fail(f"{what} must be an integer >= {minimum}, got {_shown(value)}")
     return value
-
-
-# --------------------------------------------------------------------------- encoding
-
-
-class EncodedChangesets:
-    """Encoded changesets of one server history by server version, shared by
-    the connections bound to that realm: a download going to many clients
-    encodes each changeset once. Keeps the ``max_entries`` latest added."""
-
-    __slots__ = ("_bytes", "_max")
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        # OrderedDict: dropping the oldest is O(1) (``del d[next(iter(d))]``
-        # on a dict scans every slot deleted before it).
-        self._bytes: OrderedDict[int, bytes] = OrderedDict()
-        self._max = max_entries
-
-    def __len__(self) -> int:
-        return len(self._bytes)
-
-    def encode(self, remote: RemoteChangeset) -> bytes:
-        data = self._bytes.get(remote.server_version)
-        if data is None:
-            data = encode_changeset(remote.changeset)
-            if len(self._bytes) >= self._max:
-                self._bytes.popitem(last=False)  # the oldest added
-            self._bytes[remote.server_version] = data
-        return data
-
-    def forget_through(self, server_version: int) -> None:
-        """Drop the versions up to ``server_version`` (a compaction gave
-        them other changesets: the snapshot's)."""
-        for version in [v for v in self._bytes if v <= server_version]:
-            del self._bytes[version]
 
 
 # --------------------------------------------------------------------------- field kinds
@@ -477,6 +442,12 @@ def message_to_wire(message: Message, cache: EncodedChangesets | None = None) ->
 
 def encode_message(message: Message, cache: EncodedChangesets | None = None) -> bytes:
     """One message as bytes (a websocket frame, or a piece of a stream)."""
+    if type(message) is Download:
+        # The server's most frequent message: spliced from encoded changesets.
+        try:
+            return encode_download(message, cache)
+        except (ValueError, OverflowError):
+            pass  # an integer the splice cannot write (negative): msgpack says what
     to_wire = _TO_WIRE.get(type(message))
     if to_wire is None:
         raise TypeError(f"not a protocol message: {message!r}")

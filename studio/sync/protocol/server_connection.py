@@ -44,7 +44,6 @@ from studio.sync.history import IntegrationResult, ServerHistory
 from studio.sync.protocol.codec import (
     CLIENT_MESSAGE_TYPES,
     DEFAULT_MAX_MESSAGE_SIZE,
-    EncodedChangesets,
     MessageReader,
     decode_client_message,
     encode_message,
@@ -76,6 +75,7 @@ from studio.sync.protocol.messages import (
 )
 from studio.sync.protocol.outgoing import OutgoingFrame, describe_frame
 from studio.sync.protocol.server_mirror import cursor_problem, rebase_mirror
+from studio.sync.protocol.spliced import EncodedChangesets
 from studio.sync.protocol.states import (
     SERVER_TRANSITIONS,
     ConnectionState,
