@@ -358,6 +358,15 @@ class SyncConnection(BindHandling):
         self._behind.add(session)
         self._schedule_stream()
 
+    def stream_stored(self, session: int) -> None:
+        """As :meth:`push_downloads`, but the download is built and written
+        now: the commit's report is being handled and no other can follow in
+        this loop iteration (nothing to gather)."""
+        if self._closing:
+            return
+        self._behind.add(session)
+        self._stream()
+
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
             self._stream_scheduled = True

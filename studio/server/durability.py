@@ -48,8 +48,10 @@ if TYPE_CHECKING:
 Store = Callable[["LoadedRealm", RealmWrite], None]
 """Stores one realm's write durably (blocking; called on the commit thread)."""
 FailureHandler = Callable[["LoadedRealm", BaseException], None]
-StoredHandler = Callable[["LoadedRealm"], None]
-"""Called on the loop when more of a realm's history is stored."""
+StoredHandler = Callable[["LoadedRealm", bool], None]
+"""Called on the loop when more of a realm's history is stored; the flag
+says that nothing else is being committed (no other report can follow in the
+same loop iteration)."""
 
 DurableCallback = Callable[[], None]
 """Called on the loop once the sequence number it waits for is stored."""
@@ -217,12 +219,13 @@ class Committer:
     ) -> None:
         timeline.mark("server.stored_on_loop")
         self._timing.observe(elapsed)
+        settled = target == self.seq
         for realm, version in realms:
             realm.stored_seq = max(realm.stored_seq, target)
             if version > realm.durable_version:
                 realm.durable_version = version
                 if self._on_stored is not None:
-                    self._on_stored(realm)
+                    self._on_stored(realm, settled)
         for realm, exc, changesets in failures:
             log(40, "commit_failed", realm=realm.path, error=str(exc), changesets=changesets)
             # Before ``durable`` moves: the frames that depend on this write

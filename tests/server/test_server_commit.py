@@ -120,7 +120,7 @@ def test_stored_realms_advance_their_durable_version_and_are_announced() -> None
             store,
             lambda r, e: None,
             TIMING,
-            on_stored=lambda r: announced.append(r.durable_version),
+            on_stored=lambda r, settled: announced.append(r.durable_version),
         )
         result = history.integrate(ident, [Changeset(ident, 1, 0, 5, (CreateObject("A", 1),))])
         target.add_entries(result.entries, "ann", ident)
@@ -151,7 +151,7 @@ def test_durable_callbacks_run_once_stored_in_order_after_failures_are_handled()
             store,
             lambda r, e: events.append(f"failed {r.path}"),
             TIMING,
-            on_stored=lambda r: events.append(f"stored {r.path}"),
+            on_stored=lambda r, settled: events.append(f"stored {r.path}"),
         )
         good, bad = realm("/good"), realm("/bad")
         history = ServerHistory()
