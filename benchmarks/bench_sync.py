@@ -5,7 +5,9 @@ websocket echo server runs in another, as the physical limit of the network
 path. Measured in one run:
 
 - latency from a commit on client A to the listener on client B (two Apps with
-  their own websockets, one realm), p50 and p99, next to the echo round trip;
+  their own websockets, one realm; B in a process of its own, sync_latency.py),
+  p50 and p99, next to the echo round trip and a raw SQLite commit with
+  ``synchronous=FULL`` (the limits of the network and of the server's commit);
 - changesets per second integrated into one realm from 10 clients uploading at
   once (protocol-level clients: each uploads batches of ``--batch`` changesets
   and waits for the acknowledgement, as the client library does when writes
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import contextlib
 import dataclasses
 import json
@@ -39,7 +40,6 @@ import platform
 import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +53,12 @@ import msgpack
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sync_compaction import bench_compaction
+from sync_latency import (
+    bench_latency,
+    listener_main,
+    percentile,
+    timeline_of,
+)
 from websockets.asyncio.client import ClientConnection as WebSocket
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
@@ -78,12 +84,6 @@ SCHEMA = [
     },
 ]
 NO_WATCH = SyncConfig(watch_files=False, reconnect_initial=0.05, reconnect_max=1.0)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 def rss_mb(pid: int) -> float:
@@ -183,103 +183,6 @@ async def bench_echo(url: str, n: int) -> list[float]:
             await ws.recv()
             if i >= 20:
                 out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-_THREAD_OF = {"server.commit_start": "server-commit", "server.fsynced": "server-commit"}
-
-
-def stage_timeline(
-    client: list[timeline.Mark], server: list[timeline.Mark], windows: list[tuple[float, float]],
-    names: dict[int, str],
-) -> list[dict[str, Any]]:
-    """Per ping (a window from commit to listener), the marks of every process
-    in wall-clock order; per stage, the median gap from the mark before it
-    (wall ms, and CPU ms of the thread when both marks are on one thread)."""
-    tagged = [(m, names.get(m.key, "") + m.stage, "client") for m in client]
-    tagged += [(m, m.stage, _THREAD_OF.get(m.stage, "server")) for m in server]
-    tagged.sort(key=lambda t: t[0].wall)
-    walls = [t[0].wall for t in tagged]
-    gaps: dict[str, list[float]] = {}
-    cpus: dict[str, list[float]] = {}
-    order: dict[str, float] = {}
-    for start, end in windows:
-        lo, hi = bisect.bisect_left(walls, start), bisect.bisect_right(walls, end)
-        seen: set[str] = set()
-        prev: tuple[timeline.Mark, str, str] | None = None
-        for i, item in enumerate(tagged[lo:hi]):
-            mark, label, thread = item
-            if label in seen:
-                continue
-            seen.add(label)
-            order.setdefault(label, 0.0)
-            order[label] += i
-            if prev is not None:
-                gaps.setdefault(label, []).append((mark.wall - prev[0].wall) * 1000)
-                if prev[2] == thread:
-                    cpus.setdefault(label, []).append((mark.cpu - prev[0].cpu) * 1000)
-            prev = item
-            if label == "listener":
-                break
-    out = []
-    for label in sorted(gaps, key=lambda k: order[k]):
-        row: dict[str, Any] = {"stage": label, "n": len(gaps[label]),
-                               "wall_p50_ms": round(statistics.median(gaps[label]), 3)}  # fmt: skip
-        if len(cpus.get(label, [])) * 2 >= len(gaps[label]):
-            row["cpu_p50_ms"] = round(statistics.median(cpus[label]), 3)
-        out.append(row)
-    return out
-
-
-async def bench_latency(
-    base: str, user: User, tmp: Path, n: int, trace: dict[str, Any] | None = None
-) -> list[float]:
-    app_a, app_b = App(base, config=NO_WATCH), App(base, config=NO_WATCH)
-    a = await app_a.open_realm(user, "/shared/latency", path=tmp / "lat-a.realm", schema=SCHEMA)
-    b = await app_b.open_realm(user, "/shared/latency", path=tmp / "lat-b.realm", schema=SCHEMA)
-    await a.sync_session.wait_for_download_completion(30)
-    await b.sync_session.wait_for_download_completion(30)
-    arrived: dict[int, float] = {}
-    pings = b.objects("Ping")
-    waiting: dict[int, asyncio.Future[None]] = {}
-
-    def on_change(results: Any, changes: Any) -> None:
-        now = time.perf_counter()
-        timeline.mark("listener")
-        for index in changes.insertions:
-            key = results[index]._id
-            arrived[key] = now
-            future = waiting.pop(key, None)
-            if future is not None and not future.done():
-                future.set_result(None)
-
-    token = pings.add_listener(on_change)
-    loop = asyncio.get_running_loop()
-    out = []
-    windows = []
-    recorder = timeline.Timeline() if trace is not None else None
-    timeline.install(recorder)
-    for i in range(n + 20):
-        future: asyncio.Future[None] = loop.create_future()
-        waiting[i] = future
-        with a.write():
-            a.create("Ping", {"_id": i, "sent": 0.0})
-        committed = time.perf_counter()
-        timeline.mark("commit")
-        await asyncio.wait_for(future, 10)
-        if i >= 20:
-            out.append((arrived[i] - committed) * 1000)
-            windows.append((committed, arrived[i] + 0.001))  # through its "listener" mark
-        await asyncio.sleep(0.002)  # an idle moment between commits, as in a chat
-    token.remove()
-    timeline.install(None)
-    if trace is not None and recorder is not None:
-        trace["client_marks"] = recorder.marks
-        trace["windows"] = windows
-        trace["names"] = {a.sync_session.client_file_ident: "A.",
-                          b.sync_session.client_file_ident: "B."}  # fmt: skip
-    await app_a.close()
-    await app_b.close()
     return out
 
 
@@ -679,6 +582,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     fd_limit = raise_fd_limit()
     idle = min(args.idle, max(0, fd_limit - 200))
     tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    # The server writes a line per mark: in memory where there is a tmpfs, as
+    # on the disk its appends would join the journal commits of its fsyncs.
+    shm = Path("/dev/shm")
+    timeline_file = str(
+        Path(tempfile.mkdtemp(prefix="bench-sync-timeline-", dir=shm if shm.is_dir() else tmp))
+        / "timeline.txt"
+    )
     results: dict[str, Any] = {"benchmark": "sync", "python": platform.python_version(),
                                "cpus": os.cpu_count(), "quick": args.quick}  # fmt: skip
     try:
@@ -689,7 +599,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.only_compaction:
             return results
         if args.timeline:
-            os.environ["STUDIO_SYNC_TIMELINE"] = str(tmp / "timeline.txt")
+            os.environ["STUDIO_SYNC_TIMELINE"] = timeline_file
         async with processes(tmp) as (server, base, echo_url):
             app = App(base, config=NO_WATCH)
             user = await app.login("admin", PASSWORD)
@@ -702,18 +612,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["echo_rtt_p99_ms"] = round(percentile(echo, 99), 3)
             if "latency" in parts:
                 trace: dict[str, Any] | None = {} if args.timeline else None
-                latency = await bench_latency(base, user, tmp, args.pings, trace)
+                figures = await bench_latency(
+                    base, user, tmp, args.pings, NO_WATCH, PASSWORD, SCHEMA,
+                    lambda: cpu_s(server.pid), trace,
+                )  # fmt: skip
                 if trace is not None:
-                    results["timeline"] = stage_timeline(
-                        trace["client_marks"], timeline.read_marks(str(tmp / "timeline.txt")),
-                        trace["windows"], trace["names"],
-                    )  # fmt: skip
-                results.update({
-                    "latency_p50_ms": round(percentile(latency, 50), 3),
-                    "latency_p99_ms": round(percentile(latency, 99), 3),
-                    "latency_mean_ms": round(statistics.fmean(latency), 3),
-                    "latency_samples": len(latency),
-                })  # fmt: skip
+                    server_marks = timeline.read_marks(timeline_file)
+                    results["timeline"] = timeline_of(trace, server_marks)
+                results.update(figures)
             token = await user.access_token_for_use()
             if "throughput" in parts:
                 await create_schema(base, user, tmp, "/shared/throughput")
@@ -751,6 +657,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await app.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(Path(timeline_file).parent, ignore_errors=True)
     # Issue 21's targets (same machine, same run as the echo).
     results["targets"] = {"latency_p50_ms": 1, "latency_p99_ms": 5, "changesets_per_s": 20000,
                           "app_to_app_changesets_per_s": 5000, "idle_connections": 20000,
@@ -783,6 +690,7 @@ def main() -> None:
     parser.add_argument("--only-compaction", action="store_true",
                         help="run only the history compaction part")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--latency-listener", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--a2a-reader", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.uploads_in_flight is not None:
@@ -790,6 +698,10 @@ def main() -> None:
         NO_WATCH = dataclasses.replace(NO_WATCH, max_uploads_in_flight=args.uploads_in_flight)
     if args.echo_server:
         asyncio.run(echo_main())
+        return
+    if args.latency_listener:
+        base, directory = args.latency_listener
+        asyncio.run(listener_main(base, PASSWORD, directory, NO_WATCH, SCHEMA))
         return
     if args.a2a_reader:
         base, realm_path, path, n = args.a2a_reader

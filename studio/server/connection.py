@@ -98,6 +98,10 @@ class SyncConnection(BindHandling):
         """When a queued message last left (or the queue was empty): a client
         that reads nothing leaves it behind (see relieve_budget)."""
         self._generation = 0
+        self._sending = False
+        """The send task is writing an item (and may be waiting for the socket)."""
+        self._writing = False
+        """_write_ready is writing."""
         self._closing = False
         ws.on_too_big = self._too_big
 
@@ -354,6 +358,15 @@ class SyncConnection(BindHandling):
         self._behind.add(session)
         self._schedule_stream()
 
+    def stream_stored(self, session: int) -> None:
+        """As :meth:`push_downloads`, but the download is built and written
+        now: the commit's report is being handled and no other can follow in
+        this loop iteration (nothing to gather)."""
+        if self._closing:
+            return
+        self._behind.add(session)
+        self._stream()
+
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
             self._stream_scheduled = True
@@ -429,13 +442,19 @@ class SyncConnection(BindHandling):
         if not frames:
             return
         size = sum(len(f) for f, _ in frames)
-        seq = 0 if durable else self.ctx.committer.seq
+        committer = self.ctx.committer
+        seq = 0 if durable else committer.seq
         if self._queued_bytes == 0:  # nothing waiting, nothing being sent
             self.last_drained = time.monotonic()
         self._queue.append(_Outgoing(seq, frames, size, self._generation))
         self._queued_bytes += size
         self.ctx.outbound.add(size)
-        self._wakeup.set()
+        if committer.is_durable(seq):
+            self._write_ready()
+        else:
+            # It leaves from the commit's report on the loop (_write_ready),
+            # not from a send task woken for it.
+            committer.call_when_durable(seq, self._write_ready)
         limit = self.ctx.config.limits.max_outbound_bytes
         if self._queued_bytes > limit and not self._closing:
             log(30, "client_too_slow", connection=self.id, queued=self._queued_bytes)
@@ -450,33 +469,79 @@ class SyncConnection(BindHandling):
         self.ctx.outbound.release(self._queued_bytes)
         self._queued_bytes = 0
 
+    def _ready(self) -> _Outgoing | None:
+        """The item at the head of the queue if it may leave now (None: the
+        queue is empty, or its head waits for a commit; _CLOSE is not ready)."""
+        if not self._queue:
+            return None
+        item = self._queue[0]
+        if item is _CLOSE or not self.ctx.committer.is_durable(item.seq):
+            return None
+        return item
+
+    def _write_ready(self) -> None:
+        """Write what may leave now, here, instead of waking the send task for
+        it: called when frames are queued that need no commit, and when a
+        commit that queued frames wait for is stored (in the step of the loop
+        that learns it, durability.py). The send task takes over whatever
+        cannot be written without waiting (a full socket buffer, a close)."""
+        if self._sending or self._writing:
+            # The send task is inside an item, or this is a call from within
+            # the loop below (_sent -> _stream -> _flush): they go on by themselves.
+            return
+        timeline.mark("server.durable_seen")
+        ws = self.ws
+        self._writing = True
+        try:
+            while (item := self._ready()) is not None and ws.can_write_now():
+                self._queue.popleft()
+                for frame, info in item.frames:
+                    ws.write_now(frame)
+                    self._account_sent(frame, info)
+                timeline.mark("server.sent")
+                self._sent(item)
+        finally:
+            self._writing = False
+        if self._queue and (self._queue[0] is _CLOSE or self._ready() is not None):
+            self._wakeup.set()
+
+    def _sent(self, item: _Outgoing) -> None:
+        """Bookkeeping once ``item`` left."""
+        if item.generation == self._generation:  # else abort() released it
+            self._queued_bytes -= item.size
+            self.ctx.outbound.release(item.size)
+        self.last_drained = time.monotonic()
+        if self._behind and self._queued_bytes < self.ctx.config.limits.download_window:
+            self._stream()
+
     async def _send_loop(self) -> None:
-        committer = self.ctx.committer
-        window = self.ctx.config.limits.download_window
         try:
             while True:
                 if not self._queue:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                item = self._queue.popleft()
-                if item is _CLOSE:
+                if self._queue[0] is _CLOSE:
                     break
-                if not committer.is_durable(item.seq):
-                    await committer.wait(item.seq)
-                    timeline.mark("server.durable_seen")
+                item = self._ready()
+                if item is None:
+                    # Its commit is not stored yet: _write_ready sends it,
+                    # or wakes this task if it cannot.
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                self._queue.popleft()
                 if item.generation != self._generation:
                     continue  # dropped by abort()
-                for frame, info in item.frames:
-                    await self.ws.send_bytes(frame)
-                    self._account_sent(frame, info)
+                self._sending = True
+                try:
+                    for frame, info in item.frames:
+                        await self.ws.send_bytes(frame)
+                        self._account_sent(frame, info)
+                finally:
+                    self._sending = False
                 timeline.mark("server.sent")
-                if item.generation == self._generation:  # else abort() released it
-                    self._queued_bytes -= item.size
-                    self.ctx.outbound.release(item.size)
-                self.last_drained = time.monotonic()
-                if self._behind and self._queued_bytes < window:
-                    self._stream()
+                self._sent(item)
         except (ConnectionError, RuntimeError) as exc:
             log(10, "send_failed", connection=self.id, error=str(exc))
         finally:

@@ -96,11 +96,18 @@ class ServerContext:
         """A realm's state file stopped following its history (admin event)."""
         self.bus.publish("state_error", realm=path, error=error)
 
-    def realm_stored(self, realm: LoadedRealm) -> None:
+    def realm_stored(self, realm: LoadedRealm, settled: bool = False) -> None:
         """More of ``realm``'s history is on disk: every session bound to it
-        downloads it (one download per commit, however many uploads it held)."""
+        downloads it (one download per commit, however many uploads it held).
+        While other commits are in flight, built at the end of this loop
+        iteration (the reports of several commits handled in one iteration
+        make one download); when nothing else is (``settled``), built and
+        written now."""
         for conn, session in realm.bound():
-            conn.push_downloads(session)
+            if settled:
+                conn.stream_stored(session)
+            else:
+                conn.push_downloads(session)
 
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds

@@ -48,8 +48,13 @@ if TYPE_CHECKING:
 Store = Callable[["LoadedRealm", RealmWrite], None]
 """Stores one realm's write durably (blocking; called on the commit thread)."""
 FailureHandler = Callable[["LoadedRealm", BaseException], None]
-StoredHandler = Callable[["LoadedRealm"], None]
-"""Called on the loop when more of a realm's history is stored."""
+StoredHandler = Callable[["LoadedRealm", bool], None]
+"""Called on the loop when more of a realm's history is stored; the flag
+says that nothing else is being committed (no other report can follow in the
+same loop iteration)."""
+
+DurableCallback = Callable[[], None]
+"""Called on the loop once the sequence number it waits for is stored."""
 
 _Handed = tuple[int, "LoadedRealm", RealmWrite]
 _Failure = tuple["LoadedRealm", BaseException, int]
@@ -72,7 +77,7 @@ class Committer:
         self._on_failure = on_failure
         self._on_stored = on_stored
         self._timing = timing
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, DurableCallback]] = []
         self._counter = itertools.count()
         self._queue: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -94,11 +99,32 @@ class Committer:
     def is_durable(self, seq: int) -> bool:
         return seq <= self.durable
 
+    @property
+    def idle(self) -> bool:
+        """Everything noted is stored: nothing is being committed, so the
+        next change noted is committed alone, at once."""
+        return self.durable == self.seq
+
+    def call_when_durable(self, seq: int, callback: DurableCallback) -> None:
+        """Call ``callback`` (on the loop, synchronously, in the same step
+        that makes ``seq`` durable) once everything up to ``seq`` is stored;
+        at once if it is. A connection writes its waiting frames from there,
+        without a task wake-up between the commit's report and the socket."""
+        if seq <= self.durable:
+            callback()
+            return
+        heapq.heappush(self._waiters, (seq, next(self._counter), callback))
+
     async def wait(self, seq: int) -> None:
         if seq <= self.durable:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (seq, next(self._counter), future))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        heapq.heappush(self._waiters, (seq, next(self._counter), wake))
         await future
 
     async def drain(self) -> None:
@@ -193,12 +219,13 @@ class Committer:
     ) -> None:
         timeline.mark("server.stored_on_loop")
         self._timing.observe(elapsed)
+        settled = target == self.seq
         for realm, version in realms:
             realm.stored_seq = max(realm.stored_seq, target)
             if version > realm.durable_version:
                 realm.durable_version = version
                 if self._on_stored is not None:
-                    self._on_stored(realm)
+                    self._on_stored(realm, settled)
         for realm, exc, changesets in failures:
             log(40, "commit_failed", realm=realm.path, error=str(exc), changesets=changesets)
             # Before ``durable`` moves: the frames that depend on this write
@@ -206,9 +233,11 @@ class Committer:
             self._on_failure(realm, exc)
         self.durable = max(self.durable, target)
         while self._waiters and self._waiters[0][0] <= self.durable:
-            _, _, future = heapq.heappop(self._waiters)
-            if not future.done():
-                future.set_result(None)
+            _, _, callback = heapq.heappop(self._waiters)
+            try:
+                callback()
+            except Exception as exc:  # one connection's failure is not everyone's
+                log(40, "durable_callback_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _merge_into(write: RealmWrite, later: RealmWrite) -> None:

@@ -120,7 +120,7 @@ def test_stored_realms_advance_their_durable_version_and_are_announced() -> None
             store,
             lambda r, e: None,
             TIMING,
-            on_stored=lambda r: announced.append(r.durable_version),
+            on_stored=lambda r, settled: announced.append(r.durable_version),
         )
         result = history.integrate(ident, [Changeset(ident, 1, 0, 5, (CreateObject("A", 1),))])
         target.add_entries(result.entries, "ann", ident)
@@ -133,6 +133,51 @@ def test_stored_realms_advance_their_durable_version_and_are_announced() -> None
         seq = committer.note(target)
         await asyncio.wait_for(committer.wait(seq), 10)
         assert announced == [1]
+        committer.close()
+
+    asyncio.run(body())
+
+
+def test_durable_callbacks_run_once_stored_in_order_after_failures_are_handled() -> None:
+    """What the connections write from (SyncConnection._write_ready): a
+    callback runs in the loop step that learns its sequence number is stored,
+    never before, in sequence order, after a failed realm was reported (its
+    frames dropped) and after the stored realms were announced."""
+
+    async def body() -> None:
+        store = SlowStore(fail_path="/bad")
+        events: list[str] = []
+        committer = Committer(
+            store,
+            lambda r, e: events.append(f"failed {r.path}"),
+            TIMING,
+            on_stored=lambda r, settled: events.append(f"stored {r.path}"),
+        )
+        good, bad = realm("/good"), realm("/bad")
+        history = ServerHistory()
+        ident = history.allocate_file_ident()
+        good.history = history
+        result = history.integrate(ident, [Changeset(ident, 1, 0, 5, (CreateObject("A", 1),))])
+        good.add_entries(result.entries, "ann", ident)
+        first = committer.note(good)
+        await asyncio.to_thread(store.started.wait, 10)  # its commit runs
+        change(bad, 2)
+        second = committer.note(bad)  # the next commit's
+        committer.call_when_durable(second, lambda: events.append(f"durable {second}"))
+        committer.call_when_durable(first, lambda: events.append(f"durable {first}"))
+        await asyncio.sleep(0.05)
+        assert events == []  # the store has not returned: nothing may leave
+        store.release.set()
+        await asyncio.wait_for(committer.drain(), 10)
+        assert events == [
+            "stored /good",
+            f"durable {first}",
+            "failed /bad",  # its connections aborted (frames dropped) ...
+            f"durable {second}",  # ... before anything waiting for it runs
+        ]
+        # Registered for what is stored already: called at once.
+        committer.call_when_durable(first, lambda: events.append("at once"))
+        assert events[-1] == "at once"
         committer.close()
 
     asyncio.run(body())

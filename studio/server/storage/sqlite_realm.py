@@ -60,6 +60,7 @@ from studio.server.storage.state_worker import (
     state_stats,
     update_state,
 )
+from studio.sync import timeline
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import SyncError
 from studio.sync.history import Compaction, HistoryEntry
@@ -261,6 +262,7 @@ class SqliteRealmStorage(RealmStorage):
                         " ON CONFLICT (ident) DO UPDATE SET "
                         "progress = max(progress, excluded.progress)",
                     )
+                    timeline.mark("server.appended")  # what follows is the commit's fsync
                     conn.execute("COMMIT")  # synchronous=FULL: on disk after this
                 except BaseException:
                     conn.execute("ROLLBACK")
