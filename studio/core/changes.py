@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.core.compact_json import compact_json
+
 
 @dataclass(slots=True)
 class ClassChanges:
@@ -33,10 +35,6 @@ class ClassChanges:
             _unranges(data.get("d", [])),
             {int(k): set(v) for k, v in data.get("m", {}).items()},
         )
-
-
-# One encoder for every commit: json.dumps with arguments builds a new one each time.
-_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _ranges(keys: Iterable[int]) -> list[list[int]]:
@@ -115,7 +113,7 @@ class TransactionChanges:
         return self.full_reset or self.schema_changed or any(self.classes.values())
 
     def to_json(self) -> str:
-        return _JSON.encode({name: c.to_json() for name, c in self.classes.items() if c})
+        return compact_json({name: c.to_json() for name, c in self.classes.items() if c})
 
     @classmethod
     def from_json(cls, text: str) -> TransactionChanges:

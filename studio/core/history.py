@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from studio.core.compact_json import compact_json
 from studio.core.errors import RealmError
 from studio.core.values import date_from_storage, date_to_storage
 from studio.primitives import instructions as ins
@@ -79,8 +80,6 @@ def decode_value(value: Any) -> Any:
     return value
 
 
-# One encoder for every call: json.dumps with arguments builds a new one each time.
-_JSON = json.JSONEncoder(separators=(",", ":"))
 # Per instruction type: its name and all its fields at once (a commit encodes its
 # instructions on the way to disk, so this runs for every recorded write).
 _GETTERS: dict[type, tuple[str, Any]] = {
@@ -100,7 +99,7 @@ def encode_instructions(instructions: Iterable[ins.Instruction]) -> str:
         else:
             fields = getter(instruction)
         out.append([name, *[v if type(v) in plain else encode_value(v) for v in fields]])
-    return _JSON.encode(out)
+    return compact_json(out)
 
 
 def decode_instructions(text: str) -> list[ins.Instruction]:

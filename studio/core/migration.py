@@ -254,6 +254,7 @@ def _create_file(
 
 def _set_meta(store: Store, key: str, value: str) -> None:
     store.conn.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", (key, value))
+    store.forget_meta()
 
 
 def _bump_generation(store: Store) -> None:

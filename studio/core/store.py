@@ -54,6 +54,12 @@ class Store:
         self.seen_change = 0
         """The last row of the change log this connection has seen."""
         self.schema_generation = 0
+        self.data_version: int | None = None
+        """SQLite's data_version when this connection last collected others' commits."""
+        self.cached_server_version: int | None = None
+        """``sync.server_version`` as last read, stamped on each recorded commit; valid
+        until others commit (see collect_external_changes) or this connection writes
+        meta values (forget_meta)."""
         self.schema: list[ObjectSchema] = []
         self.schema_map: dict[str, ObjectSchema] = {}
         self.infos: dict[str, ClassInfo] = {}
@@ -124,6 +130,17 @@ class Store:
     def meta(self, key: str) -> Any:
         row = self.conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    def server_version(self) -> int:
+        """The server version the last integrated download left (``sync.server_version``)."""
+        version = self.cached_server_version
+        if version is None:
+            version = self.cached_server_version = int(self.meta("sync.server_version") or 0)
+        return version
+
+    def forget_meta(self) -> None:
+        """Meta values may have changed (this connection wrote them or rolled back)."""
+        self.cached_server_version = None
 
     # -- cache versions -------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ def set_sync_values(realm: Realm, values: Mapping[str, str | int]) -> None:
         f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)",
         [(_PREFIX + k, str(v)) for k, v in values.items()],
     )
+    store.forget_meta()
     if own:
         conn.execute("COMMIT")
         store.begin_read()
@@ -105,6 +106,7 @@ def store_sync_state(
             f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)",
             [(_PREFIX + k, str(v)) for k, v in values.items()],
         )
+        store.forget_meta()
         if trim_through > 0:
             conn.execute(
                 f"DELETE FROM {HISTORY_TABLE} WHERE client_version <= ?", (trim_through,)

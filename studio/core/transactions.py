@@ -43,7 +43,7 @@ def commit(store: Store, writer: Writer) -> None:
         store.seen_change = version
     recorded: Changeset | None = None
     if writer.instructions:
-        server_version = int(store.meta("sync.server_version") or 0)
+        server_version = store.server_version()
         timestamp_ms = int(time.time() * 1000)
         cur = conn.execute(
             f"INSERT INTO {HISTORY_TABLE} "
@@ -58,7 +58,11 @@ def commit(store: Store, writer: Writer) -> None:
             tuple(writer.instructions),
         )
     conn.execute("COMMIT")
-    store.next_keys = {} if changes.schema_changed else writer.next_keys()
+    if changes.schema_changed:
+        store.next_keys = {}
+        store.forget_meta()
+    else:
+        store.next_keys = writer.next_keys()
     if recorded is not None:
         recent = store.recent_recorded
         if len(recent) >= RECENT_RECORDED_KEEP:
@@ -71,6 +75,7 @@ def rollback(store: Store, writer: Writer) -> None:
     with contextlib.suppress(sqlite3.Error):
         store.sqlite.execute("ROLLBACK")
     store.next_keys = {}
+    store.forget_meta()
     if writer.changes.schema_changed:
         store.install_schema(load_stored_schema(store))
         store.schema_generation = int(store.meta("schema_generation") or 0)
@@ -83,6 +88,14 @@ def rollback(store: Store, writer: Writer) -> None:
 def collect_external_changes(store: Store) -> TransactionChanges | None:
     """Changes committed by other connections since this one last looked."""
     conn = store.conn
+    # SQLite bumps data_version only for commits of other connections: when it has not
+    # moved, neither the schema generation nor the change log can have, and one pragma
+    # replaces reading both (the common case of a connection that mostly writes).
+    (data_version,) = conn.execute("PRAGMA data_version").fetchone()
+    if data_version == store.data_version:
+        return None
+    store.data_version = data_version
+    store.forget_meta()  # others may have written sync cursors
     generation = int(store.meta("schema_generation") or 0)
     rows = conn.execute(
         f"SELECT version, changes FROM {CHANGES_TABLE} WHERE version > ? ORDER BY version",

@@ -119,3 +119,40 @@ def test_a_rolled_back_commit_is_not_handed_over(tmp_path: Path) -> None:
     (taken,) = realm.history(since=since)
     assert taken == _table_history(path, since)[0]
     realm.close()
+
+
+def test_commits_stamp_the_server_version_however_it_was_last_stored(tmp_path: Path) -> None:
+    """The server version a recorded commit is based on follows every way it is stored:
+    by this connection (alone, inside a write, with a remote apply) and by another one."""
+    path = tmp_path / "a.realm"
+    realm = Realm.open(path, schema=SCHEMA, record_history=True)
+    other = Realm.open(path, record_history=True)
+    stamps: list[int] = []
+
+    def commit(key: int) -> None:
+        with realm.write():
+            realm.create("Msg", {"id": key, "text": "x", "likes": 0})
+        stamps.append(realm.history()[-1].last_integrated_server_version)
+
+    commit(1)
+    set_sync_values(realm, {"server_version": 3})
+    commit(2)
+    set_sync_values(other, {"server_version": 5})  # another connection, no refresh
+    commit(3)
+    with realm.write():
+        set_sync_values(realm, {"server_version": 6})
+        realm.create("Msg", {"id": 4, "text": "x", "likes": 0})
+    stamps.append(realm.history()[-1].last_integrated_server_version)
+    apply_remote(realm, [], cursors={"server_version": 8})
+    commit(5)
+    try:
+        with realm.write():
+            set_sync_values(realm, {"server_version": 99})
+            raise RuntimeError("abandoned")
+    except RuntimeError:
+        pass
+    commit(6)
+    assert stamps == [0, 3, 5, 6, 8, 8]
+    assert [c.last_integrated_server_version for c in _table_history(path, 0)][-6:] == stamps
+    realm.close()
+    other.close()
