@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.ui.demo import CHAT_SCHEMA, post
+from studio.ui.formatting import scalar_text
 from studio.ui.server import ServerWindow
 from studio.ui.server.history import HistoryPanel
 from studio.ui.server.tables import select_where
@@ -55,17 +56,30 @@ def test_open_a_realm_as_of_a_version_and_move_through_its_history(
     assert window.banner.text() == f"{PATH} as of server version {version} (read-only)"
     assert window.browser is not None and window.browser.read_only
     assert _messages(window) == ["one", "three", "two"]
-    # what the version changed: the new message's values, and the chat's list
-    rows = [(c.class_name, c.what, c.old, c.new) for c in window.changes]
-    assert ("Message", rows[0][1], "", "created") in rows
-    assert any(c.class_name == "Message" and c.new == "'three'" for c in window.changes)
+    # what the version changed, one row per object: the new message with its fields,
+    # and the chat whose list got it; named as the tables name objects
+    kinds = {(c.class_name, c.kind) for c in window.changes}
+    assert ("Message", "created") in kinds
+    (created,) = [c for c in window.changes if c.class_name == "Message"]
+    assert ("text", "", "'three'") in created.properties
+    assert len({(c.class_name, c.key) for c in window.changes}) == len(window.changes)
     assert window.changes_table.rowCount() == len(window.changes)
+    row = window.changes.index(created)
+    assert window.changes_table.item(row, 0).text() == \
+        f"Message {scalar_text(created.primary_key)}"
+    assert "ObjectId(" not in window.changes_table.item(row, 0).text()
+    assert window.changes_table.item(row, 1).text() == "created"
+    assert "text: 'three'" in window.changes_table.item(row, 3).text()
+    # the status bar names the server's realm, not the temporary file
+    assert window.browser.status.path_label.text() == \
+        f"{PATH} as of server version {version}"
     # forward with the version field: the last version renamed "two", old -> new
     with qtbot.waitSignal(window.stateShown, timeout=20_000):
         window.field.setValue(latest)
     assert _messages(window) == ["TWO", "four", "one", "three"]
-    (rename,) = [c for c in window.changes if c.what.endswith(".text = 'TWO'")]
-    assert (rename.old, rename.new) == ("'two'", "'TWO'")
+    (rename,) = window.changes
+    assert (rename.kind, rename.properties) == ("changed", (("text", "'two'", "'TWO'"),))
+    assert window.changes_table.item(0, 2).text() == "text: 'two'"
     applied = window.builder.applied
     # back with the slider: from the state kept at the first version shown
     with qtbot.waitSignal(window.stateShown, timeout=20_000):
@@ -150,7 +164,8 @@ def test_time_travel_on_a_compacted_history_starts_at_the_floor(
         window.field.setValue(latest)
     assert not window.floor_note.isVisible()
     assert _messages(window) == ["TWO", "five", "four", "one", "three"]
-    assert any(c.class_name == "Message" and c.new == "'five'" for c in window.changes)
+    assert any(c.class_name == "Message" and c.kind == "created"
+               and ("text", "", "'five'") in c.properties for c in window.changes)
     window.slider.setValue(1)  # clamped to the floor: the floor's state again
     qtbot.waitUntil(lambda: window.version == floor, timeout=20_000)
     assert not window.floor_note.isVisible()  # asked at the floor, not below it
