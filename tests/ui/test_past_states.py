@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from studio.core import Realm
+from studio.primitives import ObjectId
 from studio.primitives import instructions as ins
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import CompactionError
@@ -167,3 +168,9 @@ def test_changes_are_grouped_by_object_with_old_and_new_per_property() -> None:
 def test_collections_are_counted_in_plain_english() -> None:
     assert shown(["one"]) == "1 item"
     assert shown(["one", "two"]) == "2 items"
+
+
+def test_links_are_named_as_the_tables_name_objects() -> None:
+    key = ObjectId("6b177bfe6e33220d9d6140a9")
+    assert shown(ins.Link("Message", key)) == "Message 6b177bfe6e33220d9d6140a9"
+    assert shown(True) == "true"

@@ -27,6 +27,17 @@ def _messages(window: TimeTravelWindow) -> list[str]:
     return sorted(str(m["text"]) for m in browser.realm.objects("Message"))
 
 
+def _assert_before_after_visible(window: TimeTravelWindow) -> None:
+    table = window.changes_table
+    header = table.horizontalHeader()
+    visible = table.viewport().width()
+    for column in (2, 3):  # Before, After
+        left = header.sectionViewportPosition(column)
+        assert left >= 0 and left + header.sectionSize(column) <= visible + 1, \
+            (column, left, header.sectionSize(column), visible)
+        assert header.sectionSize(column) >= 100
+
+
 def test_open_a_realm_as_of_a_version_and_move_through_its_history(
         admin_window: ServerWindow, client: Any, qtbot: Any, tmp_path: Path) -> None:
     app = client("admin", ADMIN_PASSWORD)
@@ -70,6 +81,11 @@ def test_open_a_realm_as_of_a_version_and_move_through_its_history(
     assert "ObjectId(" not in window.changes_table.item(row, 0).text()
     assert window.changes_table.item(row, 1).text() == "created"
     assert "text: 'three'" in window.changes_table.item(row, 3).text()
+    # old -> new on screen, not scrolled off to the right, at both usual window sizes
+    for size in ((1200, 760), (1600, 1000)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda size=size: window.width() == size[0], timeout=5_000)
+        _assert_before_after_visible(window)
     # the status bar names the server's realm, not the temporary file
     assert window.browser.status.path_label.text() == \
         f"{PATH} as of server version {version}"

@@ -42,6 +42,7 @@ from studio.primitives import instructions as ins
 from studio.sync.changeset import decode_changeset
 from studio.sync.errors import CompactionError
 from studio.sync.squash import SquashedState
+from studio.ui.formatting import scalar_text
 from studio.ui.wording import plural
 
 VIEWS_KEPT = 8
@@ -126,9 +127,11 @@ class PastState:
 
 
 def shown(value: Any) -> str:
-    """A value as the changes list shows it: objects by class and key, text cut."""
+    """A value as the changes list shows it: objects by class and key as the tables
+    show keys ("Message 6b177bfe…", not ``Message[ObjectId('…')]``), text quoted and
+    cut."""
     if isinstance(value, ins.Link):
-        text = f"{value.class_name}[{value.primary_key!r}]"
+        text = f"{value.class_name} {scalar_text(value.primary_key)}"
     elif value is ins.EMBEDDED:
         text = "(embedded object)"
     elif isinstance(value, str):
@@ -138,11 +141,11 @@ def shown(value: Any) -> str:
     else:
         object_schema = getattr(value, "object_schema", None)
         if object_schema is not None and object_schema.primary_key:
-            text = f"{object_schema.name}[{value[object_schema.primary_key]!r}]"
+            text = f"{object_schema.name} {scalar_text(value[object_schema.primary_key])}"
         elif hasattr(value, "__len__") and not isinstance(value, bytes | dict):
             text = plural(len(value), "item")
         else:
-            text = str(value)
+            text = scalar_text(value)  # true/false, dates and numbers as the tables
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
 
 

@@ -73,7 +73,10 @@ def object_text(class_name: str, primary_key: Any) -> str:
 
 def properties_text(change: ObjectChange, column: int) -> str:
     """The Before (column 0) or After (column 1) cell: one line per property."""
-    return "\n".join(f"{name}: {values[column]}" if values[column] else name
+    if change.kind == "schema":
+        return "\n".join(name for name, *_values in change.properties) if column else ""
+    # A new object has no Before; a value that did not exist yet (an item added) is "—".
+    return "\n".join(f"{name}: {values[column] or '—'}"
                      for name, *values in change.properties
                      if values[column] or change.kind != "created")
 
@@ -169,7 +172,7 @@ class TimeTravelWindow(AdminTab):
         header = self.changes_table.horizontalHeader()
         # Object and Change as wide as they need (up to a limit), Before and After share
         # the rest: old -> new stay on screen at any window size (full text in tooltips).
-        header.setMaximumSectionSize(260)
+        header.setMaximumSectionSize(220)
         for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,
                                        QHeaderView.ResizeMode.ResizeToContents,
                                        QHeaderView.ResizeMode.Stretch,
