@@ -28,7 +28,7 @@ import base64
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -90,6 +90,10 @@ class TimeTravelWindow(AdminTab):
     """A realm as of a server version (see the module docstring)."""
 
     stateShown = Signal(int)  # a version's state is on screen
+    # Emitted by closeEvent, while the window is still whole: whoever keeps a list of
+    # these windows drops it then (``destroyed`` comes from a half-destroyed object,
+    # and a lambda connected to it keeps the window's wrapper alive).
+    windowClosed = Signal(QObject)
 
     def __init__(self, link: ServerLink, realm_path: str, version: int,
                  latest: int = 0, parent: QWidget | None = None) -> None:
@@ -357,8 +361,10 @@ class TimeTravelWindow(AdminTab):
         self.changes_table.blockSignals(True)
         if self.browser is not None:
             self.browser.close()  # closes its realm before the builder removes the file
+            self.browser.deleteLater()
             self.browser = None
         # The builder's realm belongs to the worker thread: closed there.
         self.executor.submit(self.builder.close)
         self.executor.shutdown(wait=False)
         super().closeEvent(event)
+        self.windowClosed.emit(self)
