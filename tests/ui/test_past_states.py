@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from studio.core import Realm
+from studio.primitives import ObjectId
 from studio.primitives import instructions as ins
 from studio.sync.changeset import decode_changeset, encode_changeset
 from studio.sync.errors import CompactionError
 from studio.sync.squash import SquashedState
-from studio.ui.server.past_states import StateBuilder
+from studio.ui.server.past_states import Change, StateBuilder, by_object, shown
 
 
 def _changeset(version: int, *instructions: ins.Instruction) -> bytes:
@@ -143,3 +144,33 @@ def test_a_history_the_fold_refuses_is_replayed_as_the_store_applies_it(
         assert builder.applied == 12
     finally:
         builder.close()
+
+
+def test_changes_are_grouped_by_object_with_old_and_new_per_property() -> None:
+    changes = (
+        Change("Chat", "", "AddClass Chat", "", ""),
+        Change("Message", "'a'", "Create", "", "created", "a"),
+        Change("Message", "'a'", "Set text", "", "'hi'", "a", "text"),
+        Change("Message", "'a'", "Set n", "", "1", "a", "n"),
+        Change("Message", "'b'", "Set text", "'x'", "'y'", "b", "text"),
+        Change("Message", "'b'", "Set text", "'y'", "'z'", "b", "text"),
+        Change("Message", "'c'", "Erase", "existed", "erased", "c"),
+    )
+    grouped = by_object(changes)
+    assert [(g.class_name, g.key, g.kind) for g in grouped] == [
+        ("Chat", "", "schema"), ("Message", "'a'", "created"),
+        ("Message", "'b'", "changed"), ("Message", "'c'", "deleted")]
+    assert grouped[1].properties == (("text", "", "'hi'"), ("n", "", "1"))
+    assert grouped[2].properties == (("text", "'x'", "'z'"),)  # first old, last new
+    assert grouped[1].primary_key == "a"
+
+
+def test_collections_are_counted_in_plain_english() -> None:
+    assert shown(["one"]) == "1 item"
+    assert shown(["one", "two"]) == "2 items"
+
+
+def test_links_are_named_as_the_tables_name_objects() -> None:
+    key = ObjectId("6b177bfe6e33220d9d6140a9")
+    assert shown(ins.Link("Message", key)) == "Message 6b177bfe6e33220d9d6140a9"
+    assert shown(True) == "true"

@@ -17,6 +17,7 @@ from studio.ui.server import ServerWindow
 from studio.ui.server.history import PENDING
 from studio.ui.server.instructions_text import matches, target_of
 from studio.ui.server.realms_tab import compaction_message
+from studio.ui.server.tables import select_where
 
 pytest_plugins = ("test_server_support",)
 
@@ -142,6 +143,19 @@ def test_open_in_browser_syncs_edits_both_ways_and_shows_history(
                             if r["status"] == "uploaded"))
     wait(qtbot, lambda: device.objects("Message")[0]["text"] == "written while paused"
          or device.objects("Message")[1]["text"] == "written while paused")
+
+    # Time travel from the browser's History dock too: the realm as of the Studio's edit.
+    edited = int(record["server_version"])
+    select_where(panel.table, lambda r: r.get("server_version") == edited)
+    assert panel.time_travel_button.isEnabled()
+    past = panel.open_as_of()
+    assert past is not None
+    qtbot.waitUntil(lambda: past.version == edited, timeout=20_000)
+    assert past.banner.text() == f"{path} as of server version {edited} (read-only)"
+    assert past.browser is not None and past.browser.read_only
+    assert {m["text"] for m in past.browser.realm.objects("Message")} == \
+        {"edited in the Studio"}
+    past.close()
 
     # Closing the browser ends the sync session of the Studio's copy.
     session = browser.realm.sync_session

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSplitter, QWidget
 
@@ -175,13 +175,12 @@ class DeviceWindow(AdminTab):
                                   int(session["integrated_version"]),
                                   latest=int(session["latest_version"]))
         self.time_travel_windows.append(window)
-        window.destroyed.connect(lambda _o=None, w=window: self._forget(w))
+        window.windowClosed.connect(self._forget)
         window.show()
         return window
 
-    def _forget(self, window: TimeTravelWindow) -> None:
-        if window in self.time_travel_windows:
-            self.time_travel_windows.remove(window)
+    def _forget(self, window: QObject) -> None:
+        self.time_travel_windows = [w for w in self.time_travel_windows if w is not window]
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel_tasks()

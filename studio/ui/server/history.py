@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -342,13 +342,12 @@ class HistoryPanel(AdminTab):
         window = TimeTravelWindow(self.link, self.realm_path, version,
                                   latest=self.loaded_version)
         self.time_travel_windows.append(window)
-        window.destroyed.connect(lambda _o=None, w=window: self._forget_window(w))
+        window.windowClosed.connect(self._forget_window)
         window.show()
         return window
 
-    def _forget_window(self, window: TimeTravelWindow) -> None:
-        if window in self.time_travel_windows:
-            self.time_travel_windows.remove(window)
+    def _forget_window(self, window: QObject) -> None:
+        self.time_travel_windows = [w for w in self.time_travel_windows if w is not window]
 
     def _show_details(self) -> None:
         if self._rebuilding:

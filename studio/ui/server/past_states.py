@@ -42,6 +42,8 @@ from studio.primitives import instructions as ins
 from studio.sync.changeset import decode_changeset
 from studio.sync.errors import CompactionError
 from studio.sync.squash import SquashedState
+from studio.ui.formatting import scalar_text
+from studio.ui.wording import plural
 
 VIEWS_KEPT = 8
 BATCH = 5000  # changesets replayed per write transaction
@@ -58,6 +60,61 @@ class Change:
     old: str  # the value before ("" when none or not known)
     new: str  # the value after ("" when none)
     primary_key: Any = None  # of the object (to show it)
+    prop: str = ""  # the property (path) it writes, "" for create/erase/schema
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChange:
+    """What one changeset did to one object (or, ``key`` empty, to one class's schema):
+    ``kind`` is "created", "deleted", "created and deleted", "changed" or "schema";
+    ``properties`` are (property, old, new), one per property written (its value
+    before the changeset and after its last write)."""
+
+    class_name: str
+    key: str
+    kind: str
+    properties: tuple[tuple[str, str, str], ...]
+    primary_key: Any = None
+
+
+def by_object(changes: tuple[Change, ...]) -> tuple[ObjectChange, ...]:
+    """The instructions of a changeset grouped by the object they are about, in the
+    order the objects first appear (a new object with five fields is one entry)."""
+    order: list[tuple[str, str]] = []
+    created: set[tuple[str, str]] = set()
+    erased: set[tuple[str, str]] = set()
+    props: dict[tuple[str, str], dict[str, list[str]]] = {}
+    primary_keys: dict[tuple[str, str], Any] = {}
+    for change in changes:
+        ident = (change.class_name, change.key)
+        if ident not in props:
+            order.append(ident)
+            props[ident] = {}
+            primary_keys[ident] = change.primary_key
+        if not change.key:  # schema: one line per class or property added
+            props[ident][change.what] = ["", "added"]
+        elif change.new == "created":
+            created.add(ident)
+        elif change.new == "erased":
+            erased.add(ident)
+        elif change.prop:
+            seen = props[ident].get(change.prop)
+            if seen is None:
+                props[ident][change.prop] = [change.old, change.new]
+            else:  # written again: keep the first old value, take the last new one
+                seen[1] = change.new
+    grouped = []
+    for ident in order:
+        if not ident[1]:
+            kind = "schema"
+        elif ident in created:
+            kind = "created and deleted" if ident in erased else "created"
+        else:
+            kind = "deleted" if ident in erased else "changed"
+        properties = tuple((name, old, new) for name, (old, new) in props[ident].items())
+        grouped.append(ObjectChange(ident[0], ident[1], kind, properties,
+                                    primary_keys[ident]))
+    return tuple(grouped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +127,11 @@ class PastState:
 
 
 def shown(value: Any) -> str:
-    """A value as the changes list shows it: objects by class and key, text cut."""
+    """A value as the changes list shows it: objects by class and key as the tables
+    show keys ("Message 6b177bfe…", not ``Message[ObjectId('…')]``), text quoted and
+    cut."""
     if isinstance(value, ins.Link):
-        text = f"{value.class_name}[{value.primary_key!r}]"
+        text = f"{value.class_name} {scalar_text(value.primary_key)}"
     elif value is ins.EMBEDDED:
         text = "(embedded object)"
     elif isinstance(value, str):
@@ -82,11 +141,11 @@ def shown(value: Any) -> str:
     else:
         object_schema = getattr(value, "object_schema", None)
         if object_schema is not None and object_schema.primary_key:
-            text = f"{object_schema.name}[{value[object_schema.primary_key]!r}]"
+            text = f"{object_schema.name} {scalar_text(value[object_schema.primary_key])}"
         elif hasattr(value, "__len__") and not isinstance(value, bytes | dict):
-            text = f"{len(value)} items"
+            text = plural(len(value), "item")
         else:
-            text = str(value)
+            text = scalar_text(value)  # true/false, dates and numbers as the tables
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
 
 
@@ -144,7 +203,22 @@ def _change(realm: Realm, instruction: ins.Instruction) -> Change:
         new = shown(instruction.value)
     elif isinstance(instruction, ins.SetErase):
         old = shown(instruction.value)
-    return Change(cls, key, what, old, new, primary_key)
+    return Change(cls, key, what, old, new, primary_key, _prop_of(instruction))
+
+
+def _prop_of(instruction: Any) -> str:
+    """The property (path) an instruction writes: ``tags``, ``address.city``,
+    ``tags[2]``, ``scores['x']``."""
+    path = getattr(instruction, "path", None)
+    if not path:
+        return ""
+    text = str(path[0]) + "".join(f"[{step!r}]" if not isinstance(step, str) else f".{step}"
+                                  for step in path[1:])
+    if isinstance(instruction, ins.ListSet):
+        text += f"[{instruction.index}]"
+    elif isinstance(instruction, ins.DictSet | ins.DictErase):
+        text += f"[{instruction.key!r}]"
+    return text
 
 
 class StateBuilder:

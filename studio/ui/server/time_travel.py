@@ -28,11 +28,12 @@ import base64
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSlider,
@@ -46,11 +47,12 @@ from PySide6.QtWidgets import (
 
 from studio.sync.history import SNAPSHOT_ORIGIN
 from studio.ui.browser import RealmBrowser
-from studio.ui.formatting import object_key
+from studio.ui.formatting import object_key, scalar_text
 from studio.ui.navigation import ViewSpec
 from studio.ui.server.common import AdminTab
 from studio.ui.server.link import ServerLink
-from studio.ui.server.past_states import Change, PastState, StateBuilder
+from studio.ui.server.past_states import ObjectChange, PastState, StateBuilder, by_object
+from studio.ui.wording import plural
 
 PAGE = 1000  # the admin API's largest history page
 NOTE_STYLE = "QLabel { color: #664d03; padding: 2px 6px; }"
@@ -63,6 +65,22 @@ def banner_text(path: str, version: int) -> str:
     return f"{path} as of server version {version} (read-only)"
 
 
+def object_text(class_name: str, primary_key: Any) -> str:
+    """An object as the tables name it: its class and its key as the browser shows
+    keys ("Message 6b177bfe…"), not Python's repr."""
+    return f"{class_name} {scalar_text(primary_key)}"
+
+
+def properties_text(change: ObjectChange, column: int) -> str:
+    """The Before (column 0) or After (column 1) cell: one line per property."""
+    if change.kind == "schema":
+        return "\n".join(name for name, *_values in change.properties) if column else ""
+    # A new object has no Before; a value that did not exist yet (an item added) is "—".
+    return "\n".join(f"{name}: {values[column] or '—'}"
+                     for name, *values in change.properties
+                     if values[column] or change.kind != "created")
+
+
 def below_floor_text(asked: int, floor: int) -> str:
     return (f"Server version {asked:,} was compacted: the server keeps only the realm as "
             f"of version {floor:,} (the compaction floor), shown here.")
@@ -72,6 +90,10 @@ class TimeTravelWindow(AdminTab):
     """A realm as of a server version (see the module docstring)."""
 
     stateShown = Signal(int)  # a version's state is on screen
+    # Emitted by closeEvent, while the window is still whole: whoever keeps a list of
+    # these windows drops it then (``destroyed`` comes from a half-destroyed object,
+    # and a lambda connected to it keeps the window's wrapper alive).
+    windowClosed = Signal(QObject)
 
     def __init__(self, link: ServerLink, realm_path: str, version: int,
                  latest: int = 0, parent: QWidget | None = None) -> None:
@@ -89,7 +111,8 @@ class TimeTravelWindow(AdminTab):
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="studio-past")
         self.builder = StateBuilder()
         self.browser: RealmBrowser | None = None
-        self.changes: tuple[Change, ...] = ()
+        self.changes: tuple[ObjectChange, ...] = ()  # one per object, shown in the table
+        self._closed = False
         self._target: int | None = None
         self._runner: asyncio.Task[Any] | None = None
 
@@ -113,14 +136,16 @@ class TimeTravelWindow(AdminTab):
         for widget in (self.slider, self.field):
             widget.setRange(1, self.latest)
             widget.setValue(version)
-        self.slider.sliderReleased.connect(lambda: self.show_version(self.slider.value()))
+        # Bound methods, not lambdas holding ``self``: Qt drops those connections when
+        # the window is deleted, so no signal reaches a half-destroyed window.
+        self.slider.sliderReleased.connect(self._slider_released)
         self.slider.valueChanged.connect(self._slider_moved)
         self.field.valueChanged.connect(self.show_version)
         bar.addWidget(self.slider, 1)
         bar.addWidget(self.field)
         self.latest_button = QPushButton("Latest", self)
         self.latest_button.setObjectName("latestVersionButton")
-        self.latest_button.clicked.connect(lambda _c=False: self.show_version(self.latest))
+        self.latest_button.clicked.connect(self._show_latest)
         bar.addWidget(self.latest_button)
         self.range_label = QLabel("", self)
         self.range_label.setObjectName("versionRange")
@@ -146,17 +171,39 @@ class TimeTravelWindow(AdminTab):
         self.changes_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.changes_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.changes_table.verticalHeader().hide()
-        self.changes_table.currentCellChanged.connect(
-            lambda row, _c, _pr, _pc: self.show_change(row))
+        self.changes_table.setWordWrap(False)
+        self.changes_table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.changes_table.horizontalHeader()
+        # Object and Change as wide as they need (up to a limit), Before and After share
+        # the rest: old -> new stay on screen at any window size (full text in tooltips).
+        header.setMaximumSectionSize(220)
+        for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,
+                                       QHeaderView.ResizeMode.ResizeToContents,
+                                       QHeaderView.ResizeMode.Stretch,
+                                       QHeaderView.ResizeMode.Stretch)):
+            header.setSectionResizeMode(column, mode)
+        self.changes_table.currentCellChanged.connect(self._current_cell_changed)
         side_layout.addWidget(self.changes_table, 1)
         splitter.addWidget(side)
-        splitter.setSizes([700, 420])
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([660, 520])
         self.outer.addWidget(splitter, 1)
         self.resize(1200, 760)
         self.setWindowTitle(banner_text(realm_path, version))
         self.show_version(version)
 
     # -- moving through the history ------------------------------------------------------------
+
+    def _slider_released(self) -> None:
+        self.show_version(self.slider.value())
+
+    def _show_latest(self, _checked: bool = False) -> None:
+        self.show_version(self.latest)
+
+    def _current_cell_changed(self, row: int, _column: int, _old_row: int,
+                              _old_column: int) -> None:
+        self.show_change(row)
 
     def _slider_moved(self, value: int) -> None:
         if not self.slider.isSliderDown():  # keys, clicks on the groove: go there now
@@ -165,6 +212,8 @@ class TimeTravelWindow(AdminTab):
     def show_version(self, version: int) -> None:
         """Show the state at ``version`` (the last one asked for wins; earlier requests
         still being built are skipped)."""
+        if self._closed:
+            return
         version = max(1, min(version, self.latest))
         self._target = version
         if self._runner is None or self._runner.done():
@@ -172,7 +221,7 @@ class TimeTravelWindow(AdminTab):
 
     async def _catch_up(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._target is not None and self._target != self.version:
+        while not self._closed and self._target is not None and self._target != self.version:
             target = self._target
             self.waiting.setText(f"Building the realm as of server version {target}…")
             await self._fetch_upto(target)
@@ -183,6 +232,8 @@ class TimeTravelWindow(AdminTab):
             target = max(target, self.floor)
             self._target = target
             state = await loop.run_in_executor(self.executor, self.builder.build, target)
+            if self._closed:  # closed while it was built: its browser would outlive it
+                return
             self._show_state(state)
 
     async def _fetch_upto(self, version: int) -> None:
@@ -229,6 +280,9 @@ class TimeTravelWindow(AdminTab):
         spec = old.current_spec if old is not None else None
         browser = RealmBrowser.open(state.path, read_only=True)
         browser.setWindowFlags(Qt.WindowType.Widget)
+        # The file is a temporary copy: the status bar names the server's realm.
+        browser.status.set_path(f"{self.realm_path} as of server version {state.version}")
+        browser.status.update_size(str(state.path))
         self.holder_layout.addWidget(browser)
         self.waiting.hide()
         if spec is not None and spec.kind == "class" and browser.schema_of(spec.class_name):
@@ -255,28 +309,29 @@ class TimeTravelWindow(AdminTab):
     def _fill_changes(self, state: PastState) -> None:
         # The floor's changeset is the last piece of the snapshot, not one version's change.
         compacted = self.floor > 0 and state.version <= self.floor
-        self.changes = () if compacted else state.changes
-        objects = {(c.class_name, c.key) for c in self.changes if c.key}
+        instructions = () if compacted else state.changes
+        self.changes = by_object(instructions)
+        objects = sum(1 for c in self.changes if c.key)
         self.changes_title.setText(
             f"Server version {state.version:,} is the compaction floor: what each version "
             "up to it changed is no longer kept (the server squashed them into the state "
             "they built)" if compacted else
-            f"What server version {state.version} changed: {len(self.changes)} "
-            f"instruction{'s' if len(self.changes) != 1 else ''} on {len(objects)} "
-            f"object{'s' if len(objects) != 1 else ''}")
+            f"What server version {state.version} changed: "
+            f"{plural(objects, 'object')} ({plural(len(instructions), 'instruction')})")
         self.changes_title.setWordWrap(True)
         table = self.changes_table
         table.blockSignals(True)
         table.setRowCount(len(self.changes))
         for row, change in enumerate(self.changes):
-            cells = (f"{change.class_name}[{change.key}]" if change.key else change.class_name,
-                     change.what, change.old, change.new)
+            cells = (object_text(change.class_name, change.primary_key) if change.key
+                     else change.class_name,
+                     change.kind, properties_text(change, 0), properties_text(change, 1))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 table.setItem(row, column, item)
         table.blockSignals(False)
-        table.resizeColumnsToContents()
+        table.resizeRowsToContents()
 
     def show_change(self, row: int) -> None:
         """Show the object a change is about in the browser, selected."""
@@ -293,18 +348,23 @@ class TimeTravelWindow(AdminTab):
         except Exception:  # a class or object erased since: nothing to show
             obj = None
         if obj is None:
-            self.report(f"{change.class_name}[{change.key}] does not exist as of version "
-                        f"{self.version} (erased by it or later in it).", "info",
-                        timeout_ms=6000)
+            self.report(f"{object_text(change.class_name, change.primary_key)} does not "
+                        f"exist as of version {self.version} (deleted by it or later in "
+                        "it).", "info", timeout_ms=6000)
             return
         self.browser.navigate(ViewSpec("class", change.class_name,
                                        focus_key=object_key(obj)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         self.cancel_tasks()
+        self.changes_table.blockSignals(True)
         if self.browser is not None:
-            self.browser.close()
+            self.browser.close()  # closes its realm before the builder removes the file
+            self.browser.deleteLater()
+            self.browser = None
         # The builder's realm belongs to the worker thread: closed there.
         self.executor.submit(self.builder.close)
         self.executor.shutdown(wait=False)
         super().closeEvent(event)
+        self.windowClosed.emit(self)
