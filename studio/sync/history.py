@@ -42,7 +42,7 @@ from studio.sync.errors import (
     MergeError,
 )
 from studio.sync.merge import ConcurrentChangesets, TouchIndex
-from studio.sync.slots import slot_setters
+from studio.sync.slots import CHANGESET_SLOTS, slot_setters
 from studio.sync.squash import DEFAULT_SNAPSHOT_INSTRUCTIONS, squash
 
 # Protocol error codes used below (see studio.sync.protocol.messages.ErrorCode).
@@ -68,16 +68,6 @@ class HistoryEntry:
     integrated_at_ms: int = 0
 
 
-_CHANGESET: Final = slot_setters(
-    Changeset,
-    (
-        "origin_file_ident",
-        "client_version",
-        "last_integrated_server_version",
-        "timestamp_ms",
-        "instructions",
-    ),
-)
 _ENTRY: Final = slot_setters(
     HistoryEntry,
     (
@@ -410,7 +400,7 @@ class ServerHistory:
         # Built without the frozen dataclasses' __init__ (twice as fast; see
         # studio.sync.slots): one of each per integrated changeset.
         new_object = object.__new__
-        set_origin, set_client_version, set_base, set_timestamp, set_instructions = _CHANGESET
+        set_origin, set_client_version, set_base, set_timestamp, set_instructions = CHANGESET_SLOTS
         set_version, set_entry_origin, set_entry_cv, set_entry_ts, set_changeset, set_at = _ENTRY
         for changeset in new:
             transformed = changeset if foreign is None else foreign.transform(changeset)

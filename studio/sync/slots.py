@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
+
+from studio.primitives.instructions import Changeset
 
 
 def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
@@ -21,3 +23,16 @@ def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any]
     if fields != names or hasattr(cls, "__post_init__"):
         raise RuntimeError(f"the fast constructor of {cls.__name__} is out of date")
     return tuple(getattr(cls, name).__set__ for name in names)
+
+
+CHANGESET_SLOTS: Final = slot_setters(
+    Changeset,
+    (
+        "origin_file_ident",
+        "client_version",
+        "last_integrated_server_version",
+        "timestamp_ms",
+        "instructions",
+    ),
+)
+"""A :class:`Changeset`'s setters (the decoder's and the history's fast path)."""

@@ -53,7 +53,7 @@ from studio.sync.changeset.format import (
     UINT64_MAX,
 )
 from studio.sync.errors import RemoteProtocolError
-from studio.sync.slots import slot_setters
+from studio.sync.slots import CHANGESET_SLOTS, slot_setters
 from studio.sync.values import INT64_MAX, INT64_MIN
 
 
@@ -410,7 +410,7 @@ def changeset_from_wire(raw: object) -> Changeset:
     # One per uploaded changeset on the server: built as the instructions are.
     changeset = object.__new__(Changeset)
     set_origin, set_client_version, set_server_version, set_timestamp, set_instructions = (
-        _CHANGESET_SLOTS
+        CHANGESET_SLOTS
     )
     set_origin(changeset, origin)
     set_client_version(changeset, client_version)
@@ -452,16 +452,6 @@ _PLAIN_VALUES: Final = frozenset({str, float, bool, type(None), bytes, ObjectId,
 
 _CREATE_SLOTS: Final = slot_setters(CreateObject, ("class_name", "primary_key"))
 _SET_SLOTS: Final = slot_setters(SetValue, ("class_name", "primary_key", "path", "value"))
-_CHANGESET_SLOTS: Final = slot_setters(
-    Changeset,
-    (
-        "origin_file_ident",
-        "client_version",
-        "last_integrated_server_version",
-        "timestamp_ms",
-        "instructions",
-    ),
-)
 
 
 def _positioned(dec: _Decoder | None, strings: list[str], n: int, code: int | None) -> _Decoder:
