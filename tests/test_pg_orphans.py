@@ -18,10 +18,20 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def _sleeper(*args: str) -> subprocess.Popen[bytes]:
+    """A process that sleeps, once it runs: Popen returns as soon as exec
+    begins, and until the new program is set up /proc shows no command line."""
+    code = "import time; print(flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
 def _fake_postmaster(directory: Path) -> subprocess.Popen[bytes]:
     """A process whose command line says postgres, recorded as a data
     directory's postmaster."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "postgres"])
+    proc = _sleeper("postgres")
     data = directory / "primary" / "data"
     data.mkdir(parents=True)
     (data / "postmaster.pid").write_text(f"{proc.pid}\n{data}\n")
@@ -66,7 +76,7 @@ def test_a_reused_pid_that_is_not_postgres_is_not_killed(tmp_path: Path) -> None
     orphan = tmp_path / "studio-pg-tests-orphan"
     orphan.mkdir()
     (orphan / OWNER_FILE).write_text(str(_dead_pid()))
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    bystander = _sleeper()
     data = orphan / "pgdata"
     data.mkdir()
     (data / "postmaster.pid").write_text(f"{bystander.pid}\n")
