@@ -557,7 +557,9 @@ def test_unfiltered_results_learn_changes_without_probing_rows(realm: Realm) -> 
         probes: list[str] = []
         store_of(realm).conn.set_trace_callback(
             # Membership probes select keys only (sort values are still read for places).
-            lambda sql: probes.append(sql) if sql.startswith('SELECT t0."@key" FROM') else None
+            lambda sql, probes=probes: (
+                probes.append(sql) if sql.startswith('SELECT t0."@key" FROM') else None
+            )
         )
         try:
             with realm.write():
