@@ -284,11 +284,12 @@ async def bench_latency(
     windows = []
     recorder = timeline.Timeline() if trace is not None else None
     timeline.install(recorder)
-    cpu_start = 0.0
+    cpu_start = b_cpu_start = 0.0
     try:
         for i in range(n + WARMUP):
             if i == WARMUP:
                 cpu_start = server_cpu()
+                b_cpu_start = process_cpu(b.proc.pid)
             arrived = b.expect(i)
             with a.write():
                 a.create("Ping", {"_id": i, "sent": 0.0})
@@ -303,6 +304,8 @@ async def bench_latency(
             await asyncio.sleep(0.001)
         # The server's CPU per ping does not depend on how loaded the machine is.
         server_us = (server_cpu() - cpu_start) / n * 1e6
+        # B's too: receiving, applying and notifying one download (and its listener).
+        b_us = (process_cpu(b.proc.pid) - b_cpu_start) / n * 1e6
     finally:
         timeline.install(None)
         raw.close()
@@ -316,7 +319,15 @@ async def bench_latency(
     return {
         **latency_figures(out, raw.sqlite, raw.fdatasync),
         "latency_server_cpu_us_per_ping": round(server_us),
+        "latency_b_cpu_us_per_ping": round(b_us),
     }
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timeline_of(trace: dict[str, Any], server_marks: list[timeline.Mark]) -> list[dict[str, Any]]:

@@ -289,6 +289,11 @@ class Results:
         sort_props = {k.keypath.split(".", 1)[0] for k in sort_keys}
         candidates = [k for k in (*inserted, *modified) if k not in deleted]
         matching: set[int] = set()
+        if not plan.filters_objects:
+            # Inserted or modified and not deleted: the object exists, so it belongs
+            # (the common listener on a whole class; no query per commit).
+            matching.update(candidates)
+            candidates = []
         for start in range(0, len(candidates), 500):
             sql, params = plan.match_keys_sql(candidates[start : start + 500])
             matching.update(r[0] for r in store.conn.execute(sql, params))

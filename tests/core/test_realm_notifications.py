@@ -544,3 +544,35 @@ def test_one_object_change_cost_does_not_grow_with_class_size(
     large = _sql_steps(tmp_path / "large.realm", 5_000, query)
     # re-running the query would cost thousands of steps more on the large class
     assert large <= 3 * small + 30, (small, large)
+
+
+def test_unfiltered_results_learn_changes_without_probing_rows(realm: Realm) -> None:
+    # Every object of the class belongs to an unfiltered Results: the change log says
+    # which were inserted, modified and deleted, and no query has to confirm it.
+    items = _items(realm, 5, 1, 9)
+    for round_, make in enumerate((lambda r: r, lambda r: r.sorted("age"))):
+        results = make(realm.objects("Item"))
+        calls: list[CollectionChanges] = []
+        token = results.add_listener(lambda _r, c, calls=calls: calls.append(c))
+        probes: list[str] = []
+        store_of(realm).conn.set_trace_callback(
+            # Membership probes select keys only (sort values are still read for places).
+            lambda sql, probes=probes: (
+                probes.append(sql) if sql.startswith('SELECT t0."@key" FROM') else None
+            )
+        )
+        try:
+            with realm.write():
+                realm.create("Item", {"id": 100 + round_, "name": "x", "age": 3})
+                items[0].name = f"renamed{round_}"
+                gone = realm.create("Item", {"id": 200 + round_, "name": "y", "age": 2})
+                realm.delete(gone)
+        finally:
+            store_of(realm).conn.set_trace_callback(None)
+        assert len(calls) == 1
+        assert list(results.keys()) == list(make(realm.objects("Item")).keys())
+        assert [results[i].id for i in calls[0].insertions] == [100 + round_]
+        assert [results[i].name for i in calls[0].new_modifications] == [f"renamed{round_}"]
+        assert calls[0].deletions == ()
+        assert probes == []
+        token.remove()

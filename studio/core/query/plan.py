@@ -187,6 +187,12 @@ class QueryPlan:
         return len(shape.stages) == 1 and not shape.touches_root
 
     @property
+    def filters_objects(self) -> bool:
+        """False when every object of the class passes (no filter, only sorts and the
+        like): a change then needs no query to tell whether an object belongs."""
+        return any(isinstance(step, _Filter) for step in self._steps)
+
+    @property
     def sort_keys(self) -> tuple[SortKey, ...]:
         """The effective sort order, most significant first (without the final key)."""
         stages = self.shape.stages
