@@ -4,19 +4,28 @@ transaction, store the cursors, notify a listener on the class), CPU microsecond
 per download, median over rounds of 200. No decode and no socket: that is
 bench_sync's latency part (issue 21).
 
-    PYTHONPATH=. python benchmarks/bench_client_apply.py [downloads]
+Next to it, in the same run, the physical limit: a raw sqlite3 transaction
+inserting one row (WAL, ``synchronous=NORMAL``, as a client realm), CPU
+microseconds per transaction.
+
+    python benchmarks/bench_client_apply.py [--downloads N]
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.core import CollectionChanges, Realm, Results
 from studio.primitives.instructions import Changeset
@@ -39,6 +48,24 @@ def _download(history: ClientHistory, changeset: Changeset, version: int) -> lis
 def _acknowledge_schema(history: ClientHistory) -> list[ClientEvent]:
     history.integrate_download([], 0, history.latest_client_version)
     return []
+
+
+def raw_sqlite_cpu_us(path: Path, count: int) -> float:
+    """CPU per one-row transaction of a plain sqlite3 table (median of rounds)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE ping (id INTEGER PRIMARY KEY, sent REAL)")
+    rounds: list[float] = []
+    for start in range(0, count, ROUND):
+        t0 = time.process_time()
+        for i in range(start, min(count, start + ROUND)):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO ping VALUES (?, ?)", (i, 0.0))
+            conn.execute("COMMIT")
+        rounds.append((time.process_time() - t0) / ROUND * 1e6)
+    conn.close()
+    return statistics.median(rounds)
 
 
 def main(count: int) -> dict[str, float]:
@@ -70,13 +97,20 @@ def main(count: int) -> dict[str, float]:
     token.remove()
     realm.close()
     assert len(seen) == count, f"the listener fired {len(seen)} times for {count} downloads"
+    raw = raw_sqlite_cpu_us(tmp / "raw.db", count)
+    shutil.rmtree(tmp, ignore_errors=True)
+    applied = statistics.median(rounds)
     return {
         "downloads": count,
-        "cpu_us_per_download_p50": round(statistics.median(rounds), 1),
+        "cpu_us_per_download_p50": round(applied, 1),
+        "raw_sqlite_txn_cpu_us_p50": round(raw, 1),
+        "download_over_raw_txn": round(applied / raw, 2),
         "cpu_us_per_download_min": round(min(rounds), 1),
         "load_avg_1m": os.getloadavg()[0],
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--downloads", type=int, default=3000, help="downloads applied (3000)")
+    print(json.dumps(main(parser.parse_args().downloads)))

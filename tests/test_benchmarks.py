@@ -122,6 +122,13 @@ def test_bench_client_history_small() -> None:
         assert data[f"{label}_history_rows"] == 0, label
 
 
+def test_bench_client_apply_small() -> None:
+    data = run_benchmark("bench_client_apply.py", "--downloads", "400")
+    assert data["downloads"] == 400
+    applied, raw = data["cpu_us_per_download_p50"], data["raw_sqlite_txn_cpu_us_p50"]
+    assert isinstance(applied, float) and isinstance(raw, float) and 0 < raw < applied
+
+
 def test_bench_failover_small() -> None:
     data = run_benchmark("bench_failover.py", "--runs", "1", "--clients", "2")
     assert data["runs"] == 1 and data["mode"] == "failover"
