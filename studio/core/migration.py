@@ -355,6 +355,10 @@ def _record_schema(
                 prop.origin_property,
             )
         )
+    if not out:
+        # A schema the realm already has (e.g. a download's AddClass of a class
+        # it declared too): an empty changeset would be uploaded for nothing.
+        return
     store.conn.execute(
         f"INSERT INTO {HISTORY_TABLE} (timestamp_ms, instructions) VALUES (?, ?)",
         (int(time.time() * 1000), encode_instructions(out)),

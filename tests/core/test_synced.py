@@ -40,6 +40,19 @@ def test_remote_changes_apply_without_being_recorded(tmp_path: Path) -> None:
     replica.close()
 
 
+def test_a_remote_schema_the_realm_already_has_records_nothing(tmp_path: Path) -> None:
+    """Both devices declared the same schema: the other's AddClass and
+    AddProperty change nothing here, so no (empty) local changeset may be
+    recorded and uploaded for them."""
+    source = Realm.open(tmp_path / "a.realm", schema=SCHEMA, record_history=True)
+    replica = Realm.open(tmp_path / "b.realm", schema=SCHEMA, record_history=True)
+    before = replica.history()
+    apply_remote(replica, source.history()[0].instructions)
+    assert replica.history() == before
+    source.close()
+    replica.close()
+
+
 def test_cursors_roll_back_with_a_failed_remote_apply(tmp_path: Path) -> None:
     from studio.primitives import instructions as ins
 
