@@ -302,7 +302,14 @@ class SyncConnection(BindHandling):
         bound = self.sessions[event.session]
         realm = bound.realm
         realm.add_entries(event.entries, bound.user, event.client_file_ident)
+        alone = ctx.committer.idle
         ctx.committer.note(realm)
+        if alone:
+            # Nothing else is being committed: this upload's commit starts at
+            # once, and the loop would sit idle through its fsync. The
+            # downloads of it (the uploader's acknowledgement, the others'
+            # changesets) are built meanwhile and leave when it is stored.
+            asyncio.get_running_loop().call_soon(ctx.stream_ahead, realm, self)
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)
@@ -366,6 +373,28 @@ class SyncConnection(BindHandling):
             return
         self._behind.add(session)
         self._stream()
+
+    def stream_ahead(self, session: int) -> None:
+        """Build the session's download of what its realm integrated but has
+        not stored yet, and queue it behind the commit (it waits like any
+        frame tagged with a sequence number, durability.py; if the commit
+        fails, the connection is closed and the frame dropped). For a commit
+        that runs alone: the download is then ready when the fsync ends,
+        instead of being built after it."""
+        if self._closing or self.sc.state is not ConnectionState.OPEN:
+            return
+        if (
+            session not in self.sessions
+            or self._queued_bytes >= self.ctx.config.limits.download_window
+        ):
+            return
+        if not self.ctx.outbound.has_room or not self.sc.downloads_pending(session):
+            return
+        try:
+            self.sc.send_downloads(session)
+        except LocalProtocolError:
+            return
+        self._flush()
 
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
