@@ -309,7 +309,7 @@ class SyncConnection(BindHandling):
             # once, and the loop would sit idle through its fsync. The
             # downloads of it (the uploader's acknowledgement, the others'
             # changesets) are built meanwhile and leave when it is stored.
-            asyncio.get_running_loop().call_soon(ctx.stream_ahead, realm, self)
+            asyncio.get_running_loop().call_soon(ctx.stream_ahead, realm)
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)
@@ -394,7 +394,10 @@ class SyncConnection(BindHandling):
             self.sc.send_downloads(session)
         except LocalProtocolError:
             return
-        self._flush()
+        # Ahead of the acknowledgement queued before: when the commit is
+        # stored, the changesets reach the other clients first (as they do
+        # when built then: realm_stored runs before the waiting frames leave).
+        self._flush(early=True)
 
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
@@ -464,9 +467,11 @@ class SyncConnection(BindHandling):
 
     # ------------------------------------------------------------------ sending
 
-    def _flush(self, *, durable: bool = False) -> None:
+    def _flush(self, *, durable: bool = False, early: bool = False) -> None:
         """Queue what the protocol produced; unless ``durable``, it waits until
-        everything integrated so far is stored (see durability.py)."""
+        everything integrated so far is stored (see durability.py), and with
+        ``early`` it leaves before the frames of other connections waiting
+        for the same commit."""
         frames = self.sc.frames_to_send_described()
         if not frames:
             return
@@ -483,7 +488,7 @@ class SyncConnection(BindHandling):
         else:
             # It leaves from the commit's report on the loop (_write_ready),
             # not from a send task woken for it.
-            committer.call_when_durable(seq, self._write_ready)
+            committer.call_when_durable(seq, self._write_ready, early=early)
         limit = self.ctx.config.limits.max_outbound_bytes
         if self._queued_bytes > limit and not self._closing:
             log(30, "client_too_slow", connection=self.id, queued=self._queued_bytes)

@@ -109,19 +109,13 @@ class ServerContext:
             else:
                 conn.push_downloads(session)
 
-    def stream_ahead(self, realm: LoadedRealm, uploader: SyncConnection) -> None:
-        """``realm`` integrated an upload of ``uploader`` whose commit runs
-        alone: every bound session builds its download now, to leave once it
-        is stored (SyncConnection.stream_ahead). The uploader's (its
-        acknowledgement) is queued last, so that the others' changesets are
-        written first when the commit is stored."""
-        bound = list(realm.bound())
-        for conn, session in bound:
-            if conn is not uploader:
-                conn.stream_ahead(session)
-        for conn, session in bound:
-            if conn is uploader:
-                conn.stream_ahead(session)
+    def stream_ahead(self, realm: LoadedRealm) -> None:
+        """``realm`` integrated an upload whose commit runs alone: the other
+        bound sessions build their downloads of it now, to leave once it is
+        stored (SyncConnection.stream_ahead). (The uploader's acknowledgement
+        is queued already, by the protocol.)"""
+        for conn, session in list(realm.bound()):
+            conn.stream_ahead(session)
 
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds

@@ -77,7 +77,7 @@ class Committer:
         self._on_failure = on_failure
         self._on_stored = on_stored
         self._timing = timing
-        self._waiters: list[tuple[int, int, DurableCallback]] = []
+        self._waiters: list[tuple[int, int, int, DurableCallback]] = []
         self._counter = itertools.count()
         self._queue: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -105,15 +105,19 @@ class Committer:
         next change noted is committed alone, at once."""
         return self.durable == self.seq
 
-    def call_when_durable(self, seq: int, callback: DurableCallback) -> None:
+    def call_when_durable(
+        self, seq: int, callback: DurableCallback, *, early: bool = False
+    ) -> None:
         """Call ``callback`` (on the loop, synchronously, in the same step
         that makes ``seq`` durable) once everything up to ``seq`` is stored;
         at once if it is. A connection writes its waiting frames from there,
-        without a task wake-up between the commit's report and the socket."""
+        without a task wake-up between the commit's report and the socket.
+        Callbacks run in the order of ``seq``; for the same ``seq``, the
+        ``early`` ones first, then in the order they were registered."""
         if seq <= self.durable:
             callback()
             return
-        heapq.heappush(self._waiters, (seq, next(self._counter), callback))
+        heapq.heappush(self._waiters, (seq, 0 if early else 1, next(self._counter), callback))
 
     async def wait(self, seq: int) -> None:
         if seq <= self.durable:
@@ -124,7 +128,7 @@ class Committer:
             if not future.done():
                 future.set_result(None)
 
-        heapq.heappush(self._waiters, (seq, next(self._counter), wake))
+        heapq.heappush(self._waiters, (seq, 1, next(self._counter), wake))
         await future
 
     async def drain(self) -> None:
@@ -233,7 +237,7 @@ class Committer:
             self._on_failure(realm, exc)
         self.durable = max(self.durable, target)
         while self._waiters and self._waiters[0][0] <= self.durable:
-            _, _, callback = heapq.heappop(self._waiters)
+            _, _, _, callback = heapq.heappop(self._waiters)
             try:
                 callback()
             except Exception as exc:  # one connection's failure is not everyone's
