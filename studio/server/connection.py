@@ -17,6 +17,7 @@ also ends just this connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections import deque
@@ -302,14 +303,13 @@ class SyncConnection(BindHandling):
         bound = self.sessions[event.session]
         realm = bound.realm
         realm.add_entries(event.entries, bound.user, event.client_file_ident)
-        alone = ctx.committer.idle
-        ctx.committer.note(realm)
-        if alone:
-            # Nothing else is being committed: this upload's commit starts at
-            # once, and the loop would sit idle through its fsync. The
-            # downloads of it (the uploader's acknowledgement, the others'
-            # changesets) are built meanwhile and leave when it is stored.
-            asyncio.get_running_loop().call_soon(ctx.stream_ahead, realm)
+        # When nothing else is being committed, this upload's commit starts
+        # at once and the loop would sit idle through its fsync: the other
+        # clients' downloads of it are built meanwhile (not before, which
+        # would hold the GIL the commit thread needs) and leave when it is
+        # stored. Under load, one download per commit is built afterwards.
+        ahead = functools.partial(ctx.stream_ahead, realm) if ctx.committer.idle else None
+        ctx.committer.note(realm, ahead)
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)

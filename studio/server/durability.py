@@ -29,6 +29,8 @@ wait for another realm's commit) but simple and always safe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import heapq
 import itertools
 import queue
@@ -85,15 +87,21 @@ class Committer:
         # Realms whose write failed (kept alive so that their ids stay theirs).
         self._failed: dict[int, LoadedRealm] = {}
 
-    def note(self, realm: LoadedRealm) -> int:
-        """``realm`` has something new to store; returns its sequence number."""
+    def note(self, realm: LoadedRealm, ahead: DurableCallback | None = None) -> int:
+        """``realm`` has something new to store; returns its sequence number.
+        ``ahead`` is called on the loop once the storage has only the commit
+        itself left (RealmWrite.before_commit): work that may be done while
+        the disk works, such as building frames that wait for this commit."""
         self.seq += 1
         if self._thread is None:
             self._loop = asyncio.get_running_loop()
             self._thread = threading.Thread(target=self._work, name="studio-commit", daemon=True)
             self._thread.start()
         realm.unstored_seq = self.seq
-        self._queue.put((self.seq, realm, realm.take_write()))
+        write = realm.take_write()
+        if ahead is not None:
+            write.before_commit = functools.partial(self._call_soon, ahead)
+        self._queue.put((self.seq, realm, write))
         return self.seq
 
     def is_durable(self, seq: int) -> bool:
@@ -198,6 +206,12 @@ class Committer:
             stored.append((realm, write.entries[-1].entry.server_version if write.entries else 0))
         return stored, failures
 
+    def _call_soon(self, callback: DurableCallback) -> None:
+        loop = self._loop
+        assert loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(callback)
+
     def _report(
         self,
         target: int,
@@ -249,3 +263,4 @@ def _merge_into(write: RealmWrite, later: RealmWrite) -> None:
     write.new_idents.extend(later.new_idents)
     for ident, progress in later.progress.items():
         write.progress[ident] = max(progress, write.progress.get(ident, 0))
+    write.before_commit = write.before_commit or later.before_commit
