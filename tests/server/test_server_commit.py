@@ -181,3 +181,70 @@ def test_durable_callbacks_run_once_stored_in_order_after_failures_are_handled()
         committer.close()
 
     asyncio.run(body())
+
+
+def test_early_durable_callbacks_of_a_sequence_number_run_first() -> None:
+    """The downloads built ahead for the other clients (SyncConnection.stream_ahead)
+    leave before the uploader's acknowledgement queued earlier for the same
+    commit; sequence order still comes first."""
+
+    async def body() -> None:
+        store = SlowStore()
+        committer = Committer(store, lambda r, e: None, TIMING)
+        a = realm("/a")
+        change(a, 1)
+        first = committer.note(a)
+        change(a, 2)
+        second = committer.note(a)
+        events: list[str] = []
+        committer.call_when_durable(first, lambda: events.append("ack 1"))
+        committer.call_when_durable(second, lambda: events.append("ack 2"))
+        committer.call_when_durable(first, lambda: events.append("early 1"), early=True)
+        committer.call_when_durable(second, lambda: events.append("early 2"), early=True)
+        store.release.set()
+        await asyncio.wait_for(committer.drain(), 10)
+        assert events == ["early 1", "ack 1", "early 2", "ack 2"]
+        committer.close()
+
+    asyncio.run(body())
+
+
+def test_work_ahead_runs_on_the_loop_while_the_commit_is_left_and_nothing_leaves() -> None:
+    """``note(realm, ahead)``: once the storage has only its commit left
+    (RealmWrite.before_commit), ``ahead`` runs on the loop, while the commit
+    is still unfinished (what it queues waits for it like anything else)."""
+
+    async def body() -> None:
+        loop_thread = threading.get_ident()
+        events: list[str] = []
+
+        def store(target: LoadedRealm, write: RealmWrite) -> None:
+            assert write.before_commit is not None
+            write.before_commit()
+            release.wait(10)  # the fsync
+            events.append("stored")
+
+        release = threading.Event()
+        committer = Committer(store, lambda r, e: None, TIMING)
+        a = realm("/a")
+        change(a, 1)
+        ran = asyncio.Event()
+
+        def ahead() -> None:
+            assert threading.get_ident() == loop_thread
+            events.append("ahead")
+            ran.set()
+
+        seq = committer.note(a, ahead)
+        committer.call_when_durable(seq, lambda: events.append("durable"))
+        await asyncio.wait_for(ran.wait(), 10)
+        assert events == ["ahead"] and not committer.is_durable(seq)
+        release.set()
+        await asyncio.wait_for(committer.drain(), 10)
+        assert events == ["ahead", "stored", "durable"]
+        change(a, 2)
+        committer.note(a)  # no work ahead: nothing to call
+        await asyncio.wait_for(committer.drain(), 10)
+        committer.close()
+
+    asyncio.run(body())
