@@ -308,8 +308,10 @@ class SyncConnection(BindHandling):
         # clients' downloads of it are built meanwhile (not before, which
         # would hold the GIL the commit thread needs) and leave when it is
         # stored. Under load, one download per commit is built afterwards.
-        ahead = functools.partial(ctx.stream_ahead, realm) if ctx.committer.idle else None
-        ctx.committer.note(realm, ahead)
+        committer = ctx.committer
+        alone = committer.idle
+        ahead = functools.partial(ctx.stream_ahead, realm, committer.seq + 1) if alone else None
+        committer.note(realm, ahead)
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)
