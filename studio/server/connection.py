@@ -17,7 +17,6 @@ also ends just this connection.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import time
 from collections import deque
@@ -303,15 +302,7 @@ class SyncConnection(BindHandling):
         bound = self.sessions[event.session]
         realm = bound.realm
         realm.add_entries(event.entries, bound.user, event.client_file_ident)
-        # When nothing else is being committed, this upload's commit starts
-        # at once and the loop would sit idle through its fsync: the other
-        # clients' downloads of it are built meanwhile (not before, which
-        # would hold the GIL the commit thread needs) and leave when it is
-        # stored. Under load, one download per commit is built afterwards.
-        committer = ctx.committer
-        alone = committer.idle
-        ahead = functools.partial(ctx.stream_ahead, realm, committer.seq + 1) if alone else None
-        committer.note(realm, ahead)
+        ctx.committer.note(realm)
         ctx.hub.schedule_state(realm)
         ctx.metrics.uploads.inc(len(event.entries))
         ctx.metrics.merge.observe(elapsed)
@@ -375,31 +366,6 @@ class SyncConnection(BindHandling):
             return
         self._behind.add(session)
         self._stream()
-
-    def stream_ahead(self, session: int) -> None:
-        """Build the session's download of what its realm integrated but has
-        not stored yet, and queue it behind the commit (it waits like any
-        frame tagged with a sequence number, durability.py; if the commit
-        fails, the connection is closed and the frame dropped). For a commit
-        that runs alone: the download is then ready when the fsync ends,
-        instead of being built after it."""
-        if self._closing or self.sc.state is not ConnectionState.OPEN:
-            return
-        if (
-            session not in self.sessions
-            or self._queued_bytes >= self.ctx.config.limits.download_window
-        ):
-            return
-        if not self.ctx.outbound.has_room or not self.sc.downloads_pending(session):
-            return
-        try:
-            self.sc.send_downloads(session)
-        except LocalProtocolError:
-            return
-        # Ahead of the acknowledgement queued before: when the commit is
-        # stored, the changesets reach the other clients first (as they do
-        # when built then: realm_stored runs before the waiting frames leave).
-        self._flush(early=True)
 
     def _schedule_stream(self) -> None:
         if not self._stream_scheduled:
@@ -469,11 +435,9 @@ class SyncConnection(BindHandling):
 
     # ------------------------------------------------------------------ sending
 
-    def _flush(self, *, durable: bool = False, early: bool = False) -> None:
+    def _flush(self, *, durable: bool = False) -> None:
         """Queue what the protocol produced; unless ``durable``, it waits until
-        everything integrated so far is stored (see durability.py), and with
-        ``early`` it leaves before the frames of other connections waiting
-        for the same commit."""
+        everything integrated so far is stored (see durability.py)."""
         frames = self.sc.frames_to_send_described()
         if not frames:
             return
@@ -490,7 +454,7 @@ class SyncConnection(BindHandling):
         else:
             # It leaves from the commit's report on the loop (_write_ready),
             # not from a send task woken for it.
-            committer.call_when_durable(seq, self._write_ready, early=early)
+            committer.call_when_durable(seq, self._write_ready)
         limit = self.ctx.config.limits.max_outbound_bytes
         if self._queued_bytes > limit and not self._closing:
             log(30, "client_too_slow", connection=self.id, queued=self._queued_bytes)

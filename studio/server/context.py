@@ -109,19 +109,6 @@ class ServerContext:
             else:
                 conn.push_downloads(session)
 
-    def stream_ahead(self, realm: LoadedRealm, seq: int) -> None:
-        """``realm`` integrated an upload (noted as ``seq``) whose commit
-        runs alone: the other bound sessions build their downloads of it now,
-        to leave once it is stored (SyncConnection.stream_ahead). (The
-        uploader's acknowledgement is queued already, by the protocol.) Not
-        if more was noted since: those uploads' commit follows, and one
-        download of both is built once it is stored (fewer messages when an
-        App streams its commits)."""
-        if self.committer.seq != seq:
-            return
-        for conn, session in list(realm.bound()):
-            conn.stream_ahead(session)
-
     def _commit_failed(self, realm: LoadedRealm, exc: BaseException) -> None:
         """Storing a realm's changes failed: its in-memory history holds
         changesets that are not on disk. Nobody may see them: every connection

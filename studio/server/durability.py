@@ -29,8 +29,6 @@ wait for another realm's commit) but simple and always safe.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import heapq
 import itertools
 import queue
@@ -79,7 +77,7 @@ class Committer:
         self._on_failure = on_failure
         self._on_stored = on_stored
         self._timing = timing
-        self._waiters: list[tuple[int, int, int, DurableCallback]] = []
+        self._waiters: list[tuple[int, int, DurableCallback]] = []
         self._counter = itertools.count()
         self._queue: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -87,21 +85,15 @@ class Committer:
         # Realms whose write failed (kept alive so that their ids stay theirs).
         self._failed: dict[int, LoadedRealm] = {}
 
-    def note(self, realm: LoadedRealm, ahead: DurableCallback | None = None) -> int:
-        """``realm`` has something new to store; returns its sequence number.
-        ``ahead`` is called on the loop once the storage has only the commit
-        itself left (RealmWrite.before_commit): work that may be done while
-        the disk works, such as building frames that wait for this commit."""
+    def note(self, realm: LoadedRealm) -> int:
+        """``realm`` has something new to store; returns its sequence number."""
         self.seq += 1
         if self._thread is None:
             self._loop = asyncio.get_running_loop()
             self._thread = threading.Thread(target=self._work, name="studio-commit", daemon=True)
             self._thread.start()
         realm.unstored_seq = self.seq
-        write = realm.take_write()
-        if ahead is not None:
-            write.before_commit = functools.partial(self._call_soon, ahead)
-        self._queue.put((self.seq, realm, write))
+        self._queue.put((self.seq, realm, realm.take_write()))
         return self.seq
 
     def is_durable(self, seq: int) -> bool:
@@ -113,19 +105,15 @@ class Committer:
         next change noted is committed alone, at once."""
         return self.durable == self.seq
 
-    def call_when_durable(
-        self, seq: int, callback: DurableCallback, *, early: bool = False
-    ) -> None:
+    def call_when_durable(self, seq: int, callback: DurableCallback) -> None:
         """Call ``callback`` (on the loop, synchronously, in the same step
         that makes ``seq`` durable) once everything up to ``seq`` is stored;
         at once if it is. A connection writes its waiting frames from there,
-        without a task wake-up between the commit's report and the socket.
-        Callbacks run in the order of ``seq``; for the same ``seq``, the
-        ``early`` ones first, then in the order they were registered."""
+        without a task wake-up between the commit's report and the socket."""
         if seq <= self.durable:
             callback()
             return
-        heapq.heappush(self._waiters, (seq, 0 if early else 1, next(self._counter), callback))
+        heapq.heappush(self._waiters, (seq, next(self._counter), callback))
 
     async def wait(self, seq: int) -> None:
         if seq <= self.durable:
@@ -136,7 +124,7 @@ class Committer:
             if not future.done():
                 future.set_result(None)
 
-        heapq.heappush(self._waiters, (seq, 1, next(self._counter), wake))
+        heapq.heappush(self._waiters, (seq, next(self._counter), wake))
         await future
 
     async def drain(self) -> None:
@@ -206,12 +194,6 @@ class Committer:
             stored.append((realm, write.entries[-1].entry.server_version if write.entries else 0))
         return stored, failures
 
-    def _call_soon(self, callback: DurableCallback) -> None:
-        loop = self._loop
-        assert loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            loop.call_soon_threadsafe(callback)
-
     def _report(
         self,
         target: int,
@@ -251,7 +233,7 @@ class Committer:
             self._on_failure(realm, exc)
         self.durable = max(self.durable, target)
         while self._waiters and self._waiters[0][0] <= self.durable:
-            _, _, _, callback = heapq.heappop(self._waiters)
+            _, _, callback = heapq.heappop(self._waiters)
             try:
                 callback()
             except Exception as exc:  # one connection's failure is not everyone's
@@ -263,4 +245,3 @@ def _merge_into(write: RealmWrite, later: RealmWrite) -> None:
     write.new_idents.extend(later.new_idents)
     for ident, progress in later.progress.items():
         write.progress[ident] = max(progress, write.progress.get(ident, 0))
-    write.before_commit = write.before_commit or later.before_commit

@@ -10,7 +10,6 @@ each schema'd backend's upgrade from an older schema."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -562,26 +561,3 @@ def test_the_state_of_a_compacted_realm_is_rebuilt_from_the_snapshot(
     assert (stats.objects, stats.server_version, stats.state_error) == (5, 9, None)
     store.close()
     assert storage.realm_stats("/shared/r").server_version == 9
-
-
-def test_sqlite_calls_before_commit_with_only_the_commit_left(tmp_path: Path) -> None:
-    """The hook the server builds downloads from while the disk works
-    (RealmWrite.before_commit): the rows are written but not committed yet,
-    and a write without the hook is stored as before."""
-    storage = SqliteServerStorage(tmp_path / "data", state_in_process=True)
-    storage.create_realm("/shared/r", None)
-    store = storage.open_realm("/shared/r")
-    file = store.state_file()
-    assert file is not None
-    seen: list[int] = []
-
-    def count_committed() -> None:
-        with contextlib.closing(sqlite3.connect(file)) as reader:
-            seen.append(reader.execute("SELECT count(*) FROM _server_history").fetchone()[0])
-
-    store.append(RealmWrite(entries(1, 2), [], {}, before_commit=count_committed))
-    store.append(RealmWrite(entries(3, 1), [], {}))
-    count_committed()
-    assert seen == [0, 3]
-    store.close()
-    storage.close()

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,11 +159,6 @@ class RealmWrite:
     """Client file idents handed out (or, for old ones, given an owner and a
     salt) since the last commit."""
     progress: dict[int, int] = field(default_factory=dict)
-    before_commit: Callable[[], None] | None = None
-    """Called (on the committing thread, must not raise) when only the
-    commit itself is left, e.g. just before an SQL ``COMMIT``: the server
-    then builds the downloads of this write while the disk works. A storage
-    that never calls it only loses that head start."""
 
     def __bool__(self) -> bool:
         return bool(self.entries or self.new_idents or self.progress)

@@ -263,8 +263,6 @@ class SqliteRealmStorage(RealmStorage):
                         "progress = max(progress, excluded.progress)",
                     )
                     timeline.mark("server.appended")  # what follows is the commit's fsync
-                    if write.before_commit is not None:
-                        write.before_commit()
                     conn.execute("COMMIT")  # synchronous=FULL: on disk after this
                 except BaseException:
                     conn.execute("ROLLBACK")
