@@ -37,11 +37,17 @@ async def test_sigkill_while_uploading_loses_nothing_acknowledged(
     tasks = [asyncio.ensure_future(w.run()) for w in writers]
     acknowledged: set[str] = set()
     for _round in range(2):
-        await asyncio.sleep(0.6)
-        own_server.kill()
+        await asyncio.sleep(0.3)
+        # The kill must come after some of this round's uploads were
+        # acknowledged: waited for, as a fixed pause is too short on a loaded
+        # machine (the restarted server first loads the realm).
         before = len(acknowledged)
+        deadline = time.monotonic() + 15
+        while len(acknowledged | set().union(*(w.acknowledged() for w in writers))) <= before:
+            assert time.monotonic() < deadline, "no upload was acknowledged this round"
+            await asyncio.sleep(0.02)
+        own_server.kill()
         acknowledged |= set().union(*(w.acknowledged() for w in writers))
-        assert len(acknowledged) > before, "uploads were acknowledged before the kill"
         await asyncio.sleep(0.3)  # clients keep writing offline meanwhile
         assert all(
             w.realm.sync_session.connection_state is not SessionConnectionState.CONNECTED
