@@ -4,15 +4,22 @@ changed object by object, built from the server's history."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 
 from studio.ui.demo import CHAT_SCHEMA, post
 from studio.ui.formatting import scalar_text
 from studio.ui.server import ServerWindow
 from studio.ui.server.history import HistoryPanel
 from studio.ui.server.tables import select_where
-from studio.ui.server.time_travel import TimeTravelWindow
+from studio.ui.server.time_travel import KeptWindows, TimeTravelWindow
 
 pytest_plugins = ("test_server_support",)
 
@@ -190,3 +197,41 @@ def test_time_travel_on_a_compacted_history_starts_at_the_floor(
     qtbot.waitUntil(lambda: window.version == floor, timeout=20_000)
     assert not window.floor_note.isVisible()  # asked at the floor, not below it
     window.close()
+
+
+class _Closable(QWidget):
+    """Stands for a time-travel window: parentless, deleted by Qt on close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.is_closed = False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.is_closed = True
+        super().closeEvent(event)
+
+
+def test_a_closed_window_stays_referenced_until_qt_has_destroyed_it(qtbot: QtBot) -> None:
+    """Dropped at close, the window's wrapper went to Python's collector,
+    which could delete the C++ object from another thread or a second time:
+    the suite segfaulted in a later test."""
+    kept = KeptWindows()
+    window = _Closable()
+    kept.add(window)  # type: ignore[arg-type]
+    ref = weakref.ref(window)
+    del window
+    gc.collect()
+    assert ref() is not None  # nobody else holds it
+    closed = ref()
+    assert closed is not None
+    closed.close()
+    del closed
+    gc.collect()
+    assert ref() is not None and kept.open() == []  # closed, Qt's delete still pending
+
+    def gone() -> bool:
+        gc.collect()
+        return ref() is None
+
+    qtbot.waitUntil(gone, timeout=5000)

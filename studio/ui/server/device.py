@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSplitter, QWidget
 
@@ -27,7 +27,7 @@ from studio.ui.server.tables import (
     select_where,
     selected_record,
 )
-from studio.ui.server.time_travel import TimeTravelWindow
+from studio.ui.server.time_travel import KeptWindows, TimeTravelWindow
 from studio.ui.wording import plural
 
 RECENT_UPLOADS = 50
@@ -69,7 +69,7 @@ class DeviceWindow(AdminTab):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.connection_id = int(connection["id"])
         self.device: dict[str, Any] = {}
-        self.time_travel_windows: list[TimeTravelWindow] = []
+        self._time_travel = KeptWindows()
         self.setWindowTitle(f"Device: connection #{self.connection_id} "
                             f"({connection.get('user') or 'not logged in'})")
         head = QHBoxLayout()
@@ -174,13 +174,14 @@ class DeviceWindow(AdminTab):
         window = TimeTravelWindow(self.link, str(session["realm"]),
                                   int(session["integrated_version"]),
                                   latest=int(session["latest_version"]))
-        self.time_travel_windows.append(window)
-        window.windowClosed.connect(self._forget)
+        self._time_travel.add(window)
         window.show()
         return window
 
-    def _forget(self, window: QObject) -> None:
-        self.time_travel_windows = [w for w in self.time_travel_windows if w is not window]
+    @property
+    def time_travel_windows(self) -> list[TimeTravelWindow]:
+        """The time-travel windows opened here and not closed yet."""
+        return self._time_travel.open()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel_tasks()

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,7 +41,7 @@ from studio.ui.server.tables import (
     select_where,
     selected_record,
 )
-from studio.ui.server.time_travel import TimeTravelWindow
+from studio.ui.server.time_travel import KeptWindows, TimeTravelWindow
 from studio.ui.wording import plural
 
 PAGE = 500
@@ -139,7 +139,7 @@ class HistoryPanel(AdminTab):
         self.time_travel_button.setEnabled(False)
         self.time_travel_button.clicked.connect(lambda _c=False: self.open_as_of())
         bar.addWidget(self.time_travel_button)
-        self.time_travel_windows: list[TimeTravelWindow] = []
+        self._time_travel = KeptWindows()
         self.outer.addLayout(bar)
         if realm is not None:
             self.realm_combo.setEnabled(False)  # a browser's dock shows its own realm only
@@ -341,13 +341,14 @@ class HistoryPanel(AdminTab):
             return None
         window = TimeTravelWindow(self.link, self.realm_path, version,
                                   latest=self.loaded_version)
-        self.time_travel_windows.append(window)
-        window.windowClosed.connect(self._forget_window)
+        self._time_travel.add(window)
         window.show()
         return window
 
-    def _forget_window(self, window: QObject) -> None:
-        self.time_travel_windows = [w for w in self.time_travel_windows if w is not window]
+    @property
+    def time_travel_windows(self) -> list[TimeTravelWindow]:
+        """The time-travel windows opened here and not closed yet."""
+        return self._time_travel.open()
 
     def _show_details(self) -> None:
         if self._rebuilding:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -84,6 +85,34 @@ def properties_text(change: ObjectChange, column: int) -> str:
 def below_floor_text(asked: int, floor: int) -> str:
     return (f"Server version {asked:,} was compacted: the server keeps only the realm as "
             f"of version {floor:,} (the compaction floor), shown here.")
+
+
+class KeptWindows:
+    """Time-travel windows opened from a panel, referenced until Qt has
+    destroyed them.
+
+    They are parentless and delete themselves on close (``WA_DeleteOnClose``:
+    a deferred delete on the GUI thread). Dropping the last Python reference
+    at close, before that delete ran, handed the C++ object to Python's
+    cyclic collector, which may run at any later moment and in any thread (a
+    worker's): a delete off the GUI thread or a second delete, and the
+    process segfaulted in a later, unrelated test. So the reference goes only
+    when ``destroyed`` says the C++ object is gone (the slot holds the
+    dictionary, not the window, so it keeps nothing alive)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[int, TimeTravelWindow] = {}
+        self._tokens = itertools.count()
+
+    def add(self, window: TimeTravelWindow) -> None:
+        token = next(self._tokens)
+        windows = self._windows
+        windows[token] = window
+        window.destroyed.connect(lambda *_args: windows.pop(token, None))
+
+    def open(self) -> list[TimeTravelWindow]:
+        """The windows not closed yet."""
+        return [w for w in self._windows.values() if not w.is_closed]
 
 
 class TimeTravelWindow(AdminTab):
@@ -354,6 +383,10 @@ class TimeTravelWindow(AdminTab):
             return
         self.browser.navigate(ViewSpec("class", change.class_name,
                                        focus_key=object_key(obj)))
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
