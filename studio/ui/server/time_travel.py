@@ -29,7 +29,7 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -119,10 +119,6 @@ class TimeTravelWindow(AdminTab):
     """A realm as of a server version (see the module docstring)."""
 
     stateShown = Signal(int)  # a version's state is on screen
-    # Emitted by closeEvent, while the window is still whole: whoever keeps a list of
-    # these windows drops it then (``destroyed`` comes from a half-destroyed object,
-    # and a lambda connected to it keeps the window's wrapper alive).
-    windowClosed = Signal(QObject)
 
     def __init__(self, link: ServerLink, realm_path: str, version: int,
                  latest: int = 0, parent: QWidget | None = None) -> None:
@@ -400,4 +396,3 @@ class TimeTravelWindow(AdminTab):
         self.executor.submit(self.builder.close)
         self.executor.shutdown(wait=False)
         super().closeEvent(event)
-        self.windowClosed.emit(self)
